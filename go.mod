@@ -1,0 +1,3 @@
+module github.com/sidedesk/sidedesk
+
+go 1.26

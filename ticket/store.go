@@ -1,0 +1,63 @@
+package ticket
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the Service needs. Package store implements it
+// (SQLite now, PostgreSQL later). All of one Ingest happens in one WithTx.
+type Store interface {
+	// WithTx runs fn in one database transaction, committing when fn returns
+	// nil and rolling back otherwise. fn may be retried by the store on a
+	// serialisation failure, so it must have no side effects outside tx.
+	WithTx(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is the set of reads and writes one Ingest (or agent action) makes
+// inside its transaction. Every method is scoped by tenant; look-ups that
+// find nothing return an error wrapping ErrNotFound.
+type Tx interface {
+	// SourceMessage returns the stored message id already captured under
+	// (tenant, mailbox, key), the capture idempotency key.
+	SourceMessage(ctx context.Context, tenant, mailbox, key string) (int64, error)
+	// AddSource records that (tenant, mailbox, key) delivered messageID.
+	// Adding the same triple twice is not an error.
+	AddSource(ctx context.Context, tenant, mailbox, key string, messageID int64) error
+	// MessageByHash finds the message of the tenant with this Message-ID
+	// and body hash (the same mail delivered twice).
+	MessageByHash(ctx context.Context, tenant, messageID, bodyHash string) (Message, error)
+
+	// TicketIDsByMessageIDs returns, for the given Message-IDs, the ticket
+	// ids of stored, ticketed messages of the tenant, most recently stored
+	// message first, without duplicates.
+	TicketIDsByMessageIDs(ctx context.Context, tenant string, messageIDs []string) ([]int64, error)
+	// Ticket loads one ticket by id.
+	Ticket(ctx context.Context, tenant string, id int64) (Ticket, error)
+	// TicketByNumber loads one ticket by its per-tenant number.
+	TicketByNumber(ctx context.Context, tenant string, number int64) (Ticket, error)
+	// TicketByConversation finds the most recently updated ticket with this
+	// Outlook conversation id.
+	TicketByConversation(ctx context.Context, tenant, conversationID string) (Ticket, error)
+	// IsParticipant reports whether email (normalised) is a participant of
+	// the ticket: its requester or an address on any of its messages.
+	IsParticipant(ctx context.Context, tenant string, ticketID int64, email string) (bool, error)
+	// CountFromSender counts inbound messages of the tenant from email
+	// (normalised) stored at or after since, held ones included.
+	CountFromSender(ctx context.Context, tenant, email string, since time.Time) (int, error)
+
+	// CreateTicket inserts t, assigning t.ID and the next per-tenant t.Number.
+	CreateTicket(ctx context.Context, t *Ticket) error
+	// UpdateTicket writes every mutable field of t (status, priority,
+	// assignee, subject, updated_at, closed_at).
+	UpdateTicket(ctx context.Context, t Ticket) error
+	// InsertMessage inserts m with its attachments, assigning m.ID and the
+	// attachments' IDs, and adds its From/To/Cc addresses to the ticket's
+	// participants when m.TicketID is set.
+	InsertMessage(ctx context.Context, m *Message) error
+	// AttachMessage moves a held message onto a ticket (release from hold)
+	// or re-files it; it clears Held and updates participants.
+	AttachMessage(ctx context.Context, tenant string, messageID, ticketID int64) error
+	// AppendEvent writes one outbox event, assigning e.ID.
+	AppendEvent(ctx context.Context, e *Event) error
+}

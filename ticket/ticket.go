@@ -1,0 +1,266 @@
+// Package ticket is the domain core of sidedesk: tickets, messages, the parties
+// to them, and the rules (threading, loop guard, priority) that turn one
+// captured email into ticket changes.
+//
+// It imports nothing else of sidedesk. Adapters (capture, crm, chat, calendar)
+// produce or consume the types declared here; persistence sits behind the
+// Store and Tx interfaces, implemented by package store.
+package ticket
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// DefaultTenant is the tenant of the embedded single-team setup.
+const DefaultTenant = "default"
+
+// ErrNotFound is returned by store look-ups that find nothing. Callers test
+// it with errors.Is; a look-up never answers (zero value, nil).
+var ErrNotFound = errors.New("not found")
+
+// Status is a ticket's life-cycle state.
+type Status string
+
+// Ticket statuses, in their usual order.
+const (
+	StatusNew     Status = "new"
+	StatusOpen    Status = "open"
+	StatusPending Status = "pending"
+	StatusSolved  Status = "solved"
+	StatusClosed  Status = "closed"
+)
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusNew, StatusOpen, StatusPending, StatusSolved, StatusClosed:
+		return true
+	}
+	return false
+}
+
+// Priority is a ticket's urgency.
+type Priority string
+
+// Ticket priorities, lowest first.
+const (
+	PriorityLow    Priority = "low"
+	PriorityNormal Priority = "normal"
+	PriorityHigh   Priority = "high"
+	PriorityUrgent Priority = "urgent"
+)
+
+// Rank orders priorities: low 1, normal 2, high 3, urgent 4; unknown 0.
+func (p Priority) Rank() int {
+	switch p {
+	case PriorityLow:
+		return 1
+	case PriorityNormal:
+		return 2
+	case PriorityHigh:
+		return 3
+	case PriorityUrgent:
+		return 4
+	}
+	return 0
+}
+
+// Valid reports whether p is one of the known priorities.
+func (p Priority) Valid() bool { return p.Rank() > 0 }
+
+// Direction says who wrote a message.
+type Direction string
+
+// Message directions.
+const (
+	DirectionInbound  Direction = "inbound"  // from a customer, captured from a mailbox
+	DirectionOutbound Direction = "outbound" // from an agent to the customer
+	DirectionNote     Direction = "note"     // internal note, never sent
+)
+
+// Classification is the loop guard's verdict on an inbound message.
+type Classification string
+
+// Classifications (DESIGN.md "Loop guard").
+const (
+	ClassNormal    Classification = "normal"
+	ClassAutoReply Classification = "auto_reply"
+	ClassBounce    Classification = "bounce"
+	ClassList      Classification = "list"
+)
+
+// Address is one mailbox of an address header.
+type Address struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// NormEmail lower-cases and trims an address for comparison and storage keys.
+func NormEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// BlobRef names stored bytes by content: the hex SHA-256 and the size.
+type BlobRef struct {
+	SHA256 string
+	Size   int64
+}
+
+// Ticket is one customer conversation.
+type Ticket struct {
+	ID        int64
+	Tenant    string
+	Number    int64 // per-tenant, human-facing: [#Number]
+	Subject   string
+	Status    Status
+	Priority  Priority
+	Requester Address
+	Mailbox   string // name of the mailbox that first captured it
+	Assignee  string // agent email; empty when unassigned
+	// ConversationID is the Outlook conversation id (from Thread-Index) of
+	// the first message, when it had one.
+	ConversationID string
+	// LinkedTicketID is the earlier ticket this one continues, when a reply
+	// came after the earlier one had been closed longer than the reopen window.
+	LinkedTicketID int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ClosedAt       time.Time // zero unless Status is solved or closed
+}
+
+// Message is one email (or note) on a ticket.
+type Message struct {
+	ID             int64
+	Tenant         string
+	TicketID       int64 // 0 while held by the loop guard
+	Mailbox        string
+	MessageID      string // without angle brackets
+	InReplyTo      string
+	References     []string
+	ConversationID string
+	Direction      Direction
+	Classification Classification
+	From           Address
+	To             []Address
+	Cc             []Address
+	ReplyTo        []Address
+	Subject        string
+	Date           time.Time
+	Text           string
+	HTML           string // sanitised for display
+	Raw            BlobRef
+	BodyHash       string // hex SHA-256 of the bytes after the header block
+	ParseError     string // non-empty when the mail was malformed; raw is kept
+	Held           bool   // held by the loop guard (flood), not ticketed
+	Attachments    []Attachment
+	CreatedAt      time.Time // when sidedesk stored it
+}
+
+// Attachment is one non-body part of a message, decoded and stored as a blob.
+type Attachment struct {
+	ID          int64
+	Filename    string
+	ContentType string
+	Size        int64
+	SHA256      string
+	Inline      bool
+	ContentID   string // without angle brackets
+}
+
+// Header holds a message's top-level header fields, keyed by canonical MIME
+// key (textproto.CanonicalMIMEHeaderKey), values decoded where the parser
+// could (RFC 2047) and in order of appearance.
+type Header map[string][]string
+
+// Get returns the first value of key (any case), or "".
+func (h Header) Get(key string) string {
+	if v := h[canonicalKey(key)]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Has reports whether the header has the field at all.
+func (h Header) Has(key string) bool { return len(h[canonicalKey(key)]) > 0 }
+
+func canonicalKey(k string) string {
+	b := []byte(strings.ToLower(k))
+	upper := true
+	for i, c := range b {
+		if upper && 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+		upper = c == '-'
+	}
+	return string(b)
+}
+
+// Inbound is one captured email, parsed, as capture hands it to the Service.
+// Every capture source (IMAP, Gmail) produces it; the raw bytes and the
+// attachment bytes are already in the blob store when Ingest is called.
+type Inbound struct {
+	Tenant  string
+	Mailbox string // configured mailbox name
+	// SourceKey identifies the message in its source, unique within the
+	// mailbox: "imap:<uidvalidity>:<uid>" or "gmail:<id>".
+	SourceKey string
+	Raw       BlobRef
+	BodyHash  string
+	Header    Header
+
+	MessageID      string // without angle brackets; may be empty on broken mail
+	InReplyTo      string
+	References     []string
+	ConversationID string // from Thread-Index (Outlook), when present
+	From           Address
+	To             []Address
+	Cc             []Address
+	ReplyTo        []Address
+	// ReturnPath is the Return-Path address; Header says whether it was
+	// present at all ("<>" makes it present and empty: a bounce).
+	ReturnPath string
+	Subject    string
+	Date       time.Time
+	Text       string
+	HTML       string // sanitised
+	// DeliveryReport is true for multipart/report; report-type=delivery-status.
+	DeliveryReport bool
+	// ReturnedMessageID is the Message-ID of the original mail that a bounce
+	// returns, read from its message/rfc822 or text/rfc822-headers part.
+	ReturnedMessageID string
+	Attachments       []Attachment
+	ParseError        string
+	ReceivedAt        time.Time // when capture fetched it
+}
+
+// Event is one row of the transactional outbox: written in the transaction
+// that made the change, delivered later by dispatchers.
+type Event struct {
+	ID        int64
+	Tenant    string
+	Type      string // see the Event* constants
+	TicketID  int64
+	MessageID int64
+	Payload   []byte // JSON
+	CreatedAt time.Time
+}
+
+// Event types.
+const (
+	EventTicketCreated   = "ticket.created"
+	EventTicketUpdated   = "ticket.updated"
+	EventMessageReceived = "message.received"
+	EventMessageHeld     = "message.held"
+)
+
+// Result says what one Ingest did.
+type Result struct {
+	MessageID      int64 // the stored message (the existing one for a duplicate)
+	TicketID       int64 // 0 when the message was held
+	TicketNumber   int64
+	Duplicate      bool // already captured: nothing new was written but the source key
+	NewTicket      bool
+	Reopened       bool
+	Held           bool // held by the loop guard's flood limit
+	Classification Classification
+}
