@@ -60,4 +60,18 @@ type Tx interface {
 	AttachMessage(ctx context.Context, tenant string, messageID, ticketID int64) error
 	// AppendEvent writes one outbox event, assigning e.ID.
 	AppendEvent(ctx context.Context, e *Event) error
+
+	// Added for Service.Ingest (issue 2); implement like the look-ups above.
+
+	// Message loads one stored message of the tenant by its id (Message.ID),
+	// with its Attachments; ErrNotFound when the tenant has no such message.
+	// Ingest uses it to answer a re-captured source key with the stored
+	// message's ticket.
+	Message(ctx context.Context, tenant string, id int64) (Message, error)
+	// OpenTicketsByRequester returns at most limit tickets of the tenant
+	// whose requester email equals email (normalised) and whose status is
+	// new, open or pending, most recently updated first (ties: higher id
+	// first). An empty slice, not ErrNotFound, when there are none. Used
+	// only by subject matching (Options.SubjectMatching).
+	OpenTicketsByRequester(ctx context.Context, tenant, email string, limit int) ([]Ticket, error)
 }
