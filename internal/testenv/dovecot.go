@@ -1,0 +1,534 @@
+package testenv
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"iter"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// dovecotUID is the uid and gid the userdb gives every test user; the mail
+// directories must belong to it (TESTENV.md).
+const dovecotUID = 65534
+
+// User is one mailbox account of a test Dovecot.
+type User struct {
+	Email    string
+	Password string
+}
+
+// Dovecot is a private Dovecot IMAP server on loopback ports, started by
+// StartDovecot and stopped when the test ends.
+type Dovecot struct {
+	dir     string // config, users, cert, mail
+	runDir  string // base_dir: short, because it holds unix sockets
+	conf    string
+	port    int
+	tlsPort int
+	pool    *x509.CertPool
+	users   []User
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartDovecot starts a Dovecot instance of its own for t with the given
+// users, listening on 127.0.0.1 for IMAP (plain and STARTTLS, Addr) and
+// IMAPS (TLSAddr) with a fresh self-signed certificate (CertPool). It skips
+// or fails t through Unavailable when Dovecot is not installed or cannot
+// run here. t.Cleanup stops it.
+func StartDovecot(t testing.TB, users ...User) *Dovecot {
+	t.Helper()
+	bin, err := exec.LookPath("dovecot")
+	if err != nil {
+		if _, statErr := os.Stat("/usr/sbin/dovecot"); statErr == nil {
+			bin = "/usr/sbin/dovecot"
+		} else {
+			Unavailable(t, "dovecot (apt-get install dovecot-imapd)", err)
+		}
+	}
+	if os.Geteuid() != 0 {
+		Unavailable(t, "dovecot", errors.New("the test Dovecot needs root (it hands mail dirs to uid 65534)"))
+	}
+	dir := t.TempDir()
+	// Dovecot drops to uid 65534 for mail access: it must traverse the path.
+	for p := dir; p != "/" && p != "." && p != os.TempDir(); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatalf("testenv: chmod %s: %v", p, err)
+		}
+	}
+	// Unix socket paths are limited to ~108 bytes: keep base_dir short.
+	runDir, err := os.MkdirTemp("", "dc")
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runDir) })
+	if err := os.Chmod(runDir, 0o755); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+
+	d := &Dovecot{
+		dir:     dir,
+		runDir:  runDir,
+		conf:    filepath.Join(dir, "dovecot.conf"),
+		port:    FreePort(t),
+		tlsPort: FreePort(t),
+		users:   users,
+	}
+	certPEM, keyPEM, err := selfSignedCert()
+	if err != nil {
+		t.Fatalf("testenv: certificate: %v", err)
+	}
+	d.pool = x509.NewCertPool()
+	d.pool.AppendCertsFromPEM(certPEM)
+
+	var usersFile strings.Builder
+	for _, u := range users {
+		fmt.Fprintf(&usersFile, "%s:{PLAIN}%s::::::\n", u.Email, u.Password)
+	}
+	files := map[string][]byte{
+		"cert.pem":     certPEM,
+		"key.pem":      keyPEM,
+		"users":        []byte(usersFile.String()),
+		"dovecot.conf": []byte(d.config()),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "key.pem"), 0o600); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	for _, p := range []string{"state", "mail"} {
+		if err := os.MkdirAll(filepath.Join(dir, p), 0o755); err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+	}
+	for _, u := range users {
+		md := d.MaildirFor(u.Email)
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
+				t.Fatalf("testenv: %v", err)
+			}
+		}
+		if err := chownTree(filepath.Join(dir, "mail", u.Email)); err != nil {
+			Unavailable(t, "dovecot", fmt.Errorf("chown mail dir: %w", err))
+		}
+	}
+	if err := d.start(bin); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
+		Unavailable(t, "dovecot", fmt.Errorf("%w\n%s", err, log))
+	}
+	t.Cleanup(func() { d.stop() })
+	return d
+}
+
+func (d *Dovecot) config() string {
+	// Dovecot rejects a block opened and closed on one line (TESTENV.md).
+	return fmt.Sprintf(`protocols = imap
+listen = 127.0.0.1
+base_dir = %[2]s
+state_dir = %[1]s/state
+log_path = %[1]s/dovecot.log
+ssl = yes
+ssl_cert = <%[1]s/cert.pem
+ssl_key = <%[1]s/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_location = maildir:%[1]s/mail/%%u/Maildir
+mail_fsync = never
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[1]s/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%%u %[1]s/users
+  default_fields = uid=%[5]d gid=%[5]d home=%[1]s/mail/%%u
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = %[3]d
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = %[4]d
+    ssl = yes
+  }
+}
+`, d.dir, d.runDir, d.port, d.tlsPort, dovecotUID)
+}
+
+func (d *Dovecot) start(bin string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cmd != nil {
+		return errors.New("testenv: dovecot already running")
+	}
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("dovecot"); err != nil {
+			bin = "/usr/sbin/dovecot"
+		}
+	}
+	cmd := exec.Command(bin, "-F", "-c", d.conf)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("testenv: start dovecot: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	d.cmd, d.done = cmd, done
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-done:
+			d.cmd = nil
+			return fmt.Errorf("testenv: dovecot exited at start: %s", out.String())
+		default:
+		}
+		if err := greeting(d.Addr()); err == nil {
+			if err := greeting(d.TLSAddr()); err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			d.stopLocked()
+			return fmt.Errorf("testenv: dovecot did not accept connections on %s: %s", d.Addr(), out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// greeting reports whether an IMAP server greets on addr.
+func greeting(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.SetDeadline(time.Now().Add(2 * time.Second))
+}
+
+func (d *Dovecot) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopLocked()
+}
+
+func (d *Dovecot) stopLocked() {
+	if d.cmd == nil {
+		return
+	}
+	// Kill the whole process group (master, login, auth, imap processes):
+	// as abrupt as a crash, and 1 s faster than Dovecot's graceful stop.
+	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+	<-d.done
+	// Children (imap, auth) may outlive the master by a moment; wait until
+	// the ports are free so a restart can bind them again.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if greeting(d.Addr()) != nil && greeting(d.TLSAddr()) != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.cmd = nil
+}
+
+// Addr is the host:port of the plain IMAP listener (also offers STARTTLS).
+func (d *Dovecot) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(d.port)) }
+
+// TLSAddr is the host:port of the implicit-TLS (IMAPS) listener.
+func (d *Dovecot) TLSAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(d.tlsPort)) }
+
+// Port is the plain IMAP port; TLSPort the IMAPS port.
+func (d *Dovecot) Port() int { return d.port }
+
+// TLSPort is the IMAPS port.
+func (d *Dovecot) TLSPort() int { return d.tlsPort }
+
+// CertPool holds the self-signed certificate the server presents (valid for
+// 127.0.0.1 and localhost).
+func (d *Dovecot) CertPool() *x509.CertPool { return d.pool }
+
+// TLSConfig is a client configuration that trusts the server's certificate.
+func (d *Dovecot) TLSConfig() *tls.Config {
+	return &tls.Config{RootCAs: d.pool, ServerName: "127.0.0.1"}
+}
+
+// Log returns what Dovecot logged so far, for failure messages.
+func (d *Dovecot) Log() string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, "dovecot.log"))
+	return string(b)
+}
+
+// Stop stops the server; the directories and ports stay reserved for Start.
+func (d *Dovecot) Stop(t testing.TB) {
+	t.Helper()
+	d.stop()
+}
+
+// Start starts a stopped server again on the same directories and ports.
+func (d *Dovecot) Start(t testing.TB) {
+	t.Helper()
+	if err := d.start(""); err != nil {
+		t.Fatalf("%v\n%s", err, d.Log())
+	}
+}
+
+// Restart stops and starts the server (same directories and ports): every
+// client connection is dropped.
+func (d *Dovecot) Restart(t testing.TB) {
+	t.Helper()
+	d.Stop(t)
+	d.Start(t)
+}
+
+// MaildirFor is the Maildir of user's INBOX. A folder F lives in its
+// subdirectory ".F" (Maildir++).
+func (d *Dovecot) MaildirFor(user string) string {
+	return filepath.Join(d.dir, "mail", user, "Maildir")
+}
+
+// FolderDir is the Maildir directory of folder ("INBOX" or a folder name).
+func (d *Dovecot) FolderDir(user, folder string) string {
+	if folder == "" || strings.EqualFold(folder, "INBOX") {
+		return d.MaildirFor(user)
+	}
+	return filepath.Join(d.MaildirFor(user), "."+folder)
+}
+
+// MaildirMessage is one message for FillMaildir.
+type MaildirMessage struct {
+	Raw []byte
+	// Received becomes the file time, which Dovecot reports as INTERNALDATE.
+	// Zero means now.
+	Received time.Time
+}
+
+// FillMaildir writes msgs into the Maildir dir as a delivery agent does:
+// each into tmp/, then renamed into new/, where Dovecot picks them up on the
+// next command. It chowns the files to the mail user and returns how many
+// it wrote. It is much faster than IMAP APPEND for large mailboxes.
+func FillMaildir(dir string, msgs iter.Seq[MaildirMessage]) (int, error) {
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return 0, fmt.Errorf("testenv: %w", err)
+		}
+		if err := os.Chown(filepath.Join(dir, sub), dovecotUID, dovecotUID); err != nil {
+			return 0, fmt.Errorf("testenv: %w", err)
+		}
+	}
+	if err := os.Chown(dir, dovecotUID, dovecotUID); err != nil {
+		return 0, fmt.Errorf("testenv: %w", err)
+	}
+	host, _ := os.Hostname()
+	host = strings.NewReplacer("/", "_", ":", "_").Replace(host)
+	base := time.Now().UnixNano()
+	n := 0
+	for m := range msgs {
+		name := fmt.Sprintf("%d.M%dP%d.%s,S=%d", base/1e9, base%1e9+int64(n), os.Getpid(), host, len(m.Raw))
+		tmp := filepath.Join(dir, "tmp", name)
+		if err := os.WriteFile(tmp, m.Raw, 0o600); err != nil {
+			return n, fmt.Errorf("testenv: %w", err)
+		}
+		if err := os.Chown(tmp, dovecotUID, dovecotUID); err != nil {
+			return n, fmt.Errorf("testenv: %w", err)
+		}
+		if !m.Received.IsZero() {
+			if err := os.Chtimes(tmp, m.Received, m.Received); err != nil {
+				return n, fmt.Errorf("testenv: %w", err)
+			}
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "new", name)); err != nil {
+			return n, fmt.Errorf("testenv: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Client logs user in over the plain listener; t.Cleanup logs it out.
+func (d *Dovecot) Client(t testing.TB, user string) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(d.Addr(), nil)
+	if err != nil {
+		t.Fatalf("testenv: dial dovecot: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(user, d.password(t, user)).Wait(); err != nil {
+		t.Fatalf("testenv: login %s: %v", user, err)
+	}
+	return c
+}
+
+func (d *Dovecot) password(t testing.TB, user string) string {
+	for _, u := range d.users {
+		if u.Email == user {
+			return u.Password
+		}
+	}
+	t.Fatalf("testenv: no dovecot user %q", user)
+	return ""
+}
+
+// Append delivers raw to user's folder with IMAP APPEND (creating the
+// folder if needed) and returns the UID Dovecot gave it (UIDPLUS).
+func (d *Dovecot) Append(t testing.TB, user, folder string, raw []byte) imap.UID {
+	t.Helper()
+	c := d.Client(t, user)
+	defer c.Close()
+	uid, err := appendMsg(c, folder, raw, time.Time{})
+	if err != nil {
+		t.Fatalf("testenv: append to %s/%s: %v", user, folder, err)
+	}
+	_ = c.Logout().Wait()
+	return uid
+}
+
+func appendMsg(c *imapclient.Client, folder string, raw []byte, at time.Time) (imap.UID, error) {
+	if folder == "" {
+		folder = "INBOX"
+	}
+	if !strings.EqualFold(folder, "INBOX") {
+		// ALREADYEXISTS is fine.
+		_ = c.Create(folder, nil).Wait()
+	}
+	var opts *imap.AppendOptions
+	if !at.IsZero() {
+		opts = &imap.AppendOptions{Time: at}
+	}
+	cmd := c.Append(folder, int64(len(raw)), opts)
+	if _, err := cmd.Write(raw); err != nil {
+		return 0, err
+	}
+	if err := cmd.Close(); err != nil {
+		return 0, err
+	}
+	data, err := cmd.Wait()
+	if err != nil {
+		return 0, err
+	}
+	return data.UID, nil
+}
+
+// UIDValidity returns the current UIDVALIDITY of user's folder.
+func (d *Dovecot) UIDValidity(t testing.TB, user, folder string) uint32 {
+	t.Helper()
+	c := d.Client(t, user)
+	defer c.Close()
+	if folder == "" {
+		folder = "INBOX"
+	}
+	sel, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatalf("testenv: select %s/%s: %v", user, folder, err)
+	}
+	_ = c.Logout().Wait()
+	return sel.UIDValidity
+}
+
+// ChangeUIDValidity makes Dovecot give user's folder a new UIDVALIDITY and
+// renumber its messages, as happens when a server's index is rebuilt: it
+// stops the server, deletes the folder's dovecot-uidlist and index files
+// and starts it again. It returns the new UIDVALIDITY, which differs from
+// the old one.
+func (d *Dovecot) ChangeUIDValidity(t testing.TB, user, folder string) uint32 {
+	t.Helper()
+	old := d.UIDValidity(t, user, folder)
+	dir := d.FolderDir(user, folder)
+	for attempt := 0; ; attempt++ {
+		d.Stop(t)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		for _, e := range entries {
+			if n := e.Name(); strings.HasPrefix(n, "dovecot-uidlist") || strings.HasPrefix(n, "dovecot.index") {
+				if err := os.Remove(filepath.Join(dir, n)); err != nil {
+					t.Fatalf("testenv: %v", err)
+				}
+			}
+		}
+		d.Start(t)
+		if v := d.UIDValidity(t, user, folder); v != old {
+			return v
+		}
+		if attempt == 3 {
+			t.Fatalf("testenv: UIDVALIDITY of %s/%s stayed %d", user, folder, old)
+		}
+		// Dovecot derives a new UIDVALIDITY from the clock: wait a second.
+		time.Sleep(1100 * time.Millisecond)
+	}
+}
+
+func chownTree(root string) error {
+	return filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chown(p, dovecotUID, dovecotUID)
+	})
+}
+
+func selfSignedCert() (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "sidedesk test dovecot"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
+}
