@@ -16,7 +16,11 @@ type Store interface {
 
 // Tx is the set of reads and writes one Ingest (or agent action) makes
 // inside its transaction. Every method is scoped by tenant; look-ups that
-// find nothing return an error wrapping ErrNotFound.
+// find nothing return an error wrapping ErrNotFound. Times in the values
+// passed in (CreatedAt, UpdatedAt, ClosedAt) are stored as given, in UTC,
+// because the Service stamps them from its own clock (Options.Now) and
+// compares against them (CountFromSender, the reopen window); a zero
+// CreatedAt means the store's now.
 type Tx interface {
 	// SourceMessage returns the stored message id already captured under
 	// (tenant, mailbox, key), the capture idempotency key.

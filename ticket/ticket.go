@@ -151,7 +151,7 @@ type Message struct {
 	Raw            BlobRef
 	BodyHash       string // hex SHA-256 of the bytes after the header block
 	ParseError     string // non-empty when the mail was malformed; raw is kept
-	Held           bool   // held by the loop guard (flood), not ticketed
+	Held           bool   // held by the loop guard (flood, unthreaded non-normal mail), not ticketed
 	Attachments    []Attachment
 	CreatedAt      time.Time // when sidedesk stored it
 }
@@ -255,12 +255,14 @@ const (
 
 // Result says what one Ingest did.
 type Result struct {
-	MessageID      int64 // the stored message (the existing one for a duplicate)
-	TicketID       int64 // 0 when the message was held
-	TicketNumber   int64
-	Duplicate      bool // already captured: nothing new was written but the source key
-	NewTicket      bool
-	Reopened       bool
-	Held           bool // held by the loop guard's flood limit
+	MessageID    int64 // the stored message (the existing one for a duplicate)
+	TicketID     int64 // 0 when the message was held
+	TicketNumber int64
+	Duplicate    bool // already captured: nothing new was written but the source key
+	NewTicket    bool
+	Reopened     bool
+	// Held: stored on no ticket by the loop guard: the sender's flood limit,
+	// or a bounce, auto-reply or list mail that threads onto no ticket.
+	Held           bool
 	Classification Classification
 }
