@@ -1,0 +1,74 @@
+package store
+
+// The choice of SQL driver lives in this one file: modernc.org/sqlite (pure
+// Go, no cgo), registered under its own driver name "sqlite".
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+const driverName = "sqlite"
+
+// dsn builds the connection string for path. The writer pool begins every
+// transaction with BEGIN IMMEDIATE, so a writer waits (busy_timeout) for the
+// write lock up front instead of failing half-way when a deferred read
+// transaction tries to upgrade; reader connections are query_only.
+func dsn(absPath string, writer bool, busy time.Duration) string {
+	u := url.URL{Scheme: "file", Path: absPath}
+	q := url.Values{}
+	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
+	q.Set("_foreign_keys", "1")
+	if writer {
+		q.Set("_journal_mode", "WAL")
+		q.Set("_synchronous", "NORMAL")
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Set("_query_only", "1")
+	}
+	// url.URL renders "file:///abs/path" with '?', '#' and '%' in the path
+	// escaped; SQLite decodes %HH in URI file names.
+	return u.String() + "?" + q.Encode()
+}
+
+// openDB opens one pool.
+func openDB(absPath string, writer bool, busy time.Duration) (*sql.DB, error) {
+	db, err := sql.Open(driverName, dsn(absPath, writer, busy))
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// isBusy reports whether err is SQLite's "database is busy/locked", the
+// errors after which a whole transaction can be retried.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
+// tableExists reports whether the database has a table of that name.
+func tableExists(ctx context.Context, q querier, name string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: look for table %s: %w", name, err)
+	}
+	return n > 0, nil
+}

@@ -1,0 +1,239 @@
+// Package store is sidedesk's persistence: SQLite (modernc.org/sqlite, pure
+// Go) with embedded ordered migrations, content-addressed blobs on disk, the
+// ticket.Store / ticket.Tx implementation, and the tenant-scoped read side of
+// the HTTP API. The SQL is kept portable to PostgreSQL where that costs
+// nothing.
+//
+// Concurrency: writes go through one pool with a single connection whose
+// transactions begin IMMEDIATE (they take SQLite's write lock up front, and
+// another process's writer waits up to busy_timeout); reads go through a
+// separate pool of query-only connections, which WAL lets run beside the
+// writer. WithTx retries a transaction that still fails with SQLITE_BUSY.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// Options configures Open.
+type Options struct {
+	// Path of the SQLite database file; its parent directory is created.
+	Path string
+	// BlobDir is the directory for content-addressed blobs (raw messages,
+	// attachments). Default: "blobs" beside Path.
+	BlobDir string
+	// Logger receives migration and retry notes. Default: discard.
+	Logger *slog.Logger
+}
+
+// busyTimeout is how long SQLite waits for another connection's lock
+// before reporting SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// txAttempts is how often WithTx runs fn when the database stays busy.
+const txAttempts = 5
+
+// Store is an open sidedesk database plus its blob directory. It is safe for
+// concurrent use.
+type Store struct {
+	w     *sql.DB // single connection, BEGIN IMMEDIATE: every write
+	r     *sql.DB // query_only connections: the read side
+	blobs *Blobs
+	log   *slog.Logger
+	path  string
+
+	// Seams for tests in this package.
+	now        func() time.Time
+	migrations func() ([]migration, error)
+	onRetry    func(attempt int, err error)
+}
+
+var _ ticket.Store = (*Store)(nil)
+
+// querier is what *sql.DB, *sql.Tx and *sql.Conn have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Open opens (creating if needed) the database at opts.Path and the blob
+// directory, and sets the connection pragmas (WAL, busy_timeout,
+// foreign_keys, synchronous=NORMAL). It does not migrate: call Migrate.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	return open(ctx, opts, busyTimeout)
+}
+
+func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error) {
+	if opts.Path == "" {
+		return nil, errors.New("store: Options.Path is required")
+	}
+	if opts.Path == ":memory:" {
+		return nil, errors.New("store: an in-memory database is not supported; give a file path")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(opts.Path)
+	if err != nil {
+		return nil, fmt.Errorf("store: database path %q: %w", opts.Path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("store: create database directory: %w", err)
+	}
+	blobDir := opts.BlobDir
+	if blobDir == "" {
+		blobDir = filepath.Join(filepath.Dir(abs), "blobs")
+	}
+	blobs, err := newBlobs(blobDir)
+	if err != nil {
+		return nil, err
+	}
+
+	w, err := openDB(abs, true, busy)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	// One writer connection: writers of this process queue in database/sql
+	// (respecting ctx) instead of contending for SQLite's lock.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// The first connection switches the file to WAL before any reader opens.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: read journal_mode: %w", abs, err)
+	}
+	if mode != "wal" {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: journal_mode is %q, want wal", abs, mode)
+	}
+
+	r, err := openDB(abs, false, busy)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("store: open %s: %w", abs, err)
+	}
+
+	return &Store{
+		w:          w,
+		r:          r,
+		blobs:      blobs,
+		log:        log,
+		path:       abs,
+		now:        time.Now,
+		migrations: embeddedMigrations,
+	}, nil
+}
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping checks that the database answers, for health checks.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Blobs returns the content-addressed blob store beside the database.
+func (s *Store) Blobs() *Blobs { return s.blobs }
+
+// DB returns the write pool (a single connection) for packages that keep
+// tables of their own (calendar). Its transactions begin IMMEDIATE. Do not
+// use it from inside a WithTx fn: the one connection is busy there.
+func (s *Store) DB() *sql.DB { return s.w }
+
+// WithTx runs fn in one write transaction (ticket.Store): committed when fn
+// returns nil, rolled back otherwise. When the database stays busy (another
+// process holds the write lock past busy_timeout), the whole fn is run again,
+// a few times, with backoff; fn must have no side effects outside tx.
+func (s *Store) WithTx(ctx context.Context, fn func(ticket.Tx) error) error {
+	backoff := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := s.withTxOnce(ctx, fn)
+		if err == nil || !isBusy(err) || attempt >= txAttempts {
+			return err
+		}
+		s.log.LogAttrs(ctx, slog.LevelWarn, "store: database busy, retrying transaction",
+			slog.Int("attempt", attempt), slog.String("error", err.Error()))
+		if s.onRetry != nil {
+			s.onRetry(attempt, err)
+		}
+		wait := backoff + rand.N(backoff)
+		backoff *= 2
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("store: transaction: %w (after %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err error) {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			// fn panicked: roll back and let the panic go on.
+			_ = sqlTx.Rollback()
+		}
+	}()
+	ferr := fn(&tx{s: s, q: sqlTx})
+	done = true
+	if ferr != nil {
+		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "store: rollback failed", slog.String("error", rerr.Error()))
+		}
+		return ferr
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// write runs fn in a write transaction for the store's own methods.
+func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
+	return s.WithTx(ctx, func(t ticket.Tx) error { return fn(t.(*tx).q) })
+}
+
+// nowUTC is the store's clock, in UTC.
+func (s *Store) nowUTC() time.Time { return s.now().UTC() }

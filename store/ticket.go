@@ -1,0 +1,212 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+const ticketColumns = `id, tenant_id, number, subject, status, priority, requester_name,
+    requester_email, mailbox, assignee, conversation_id, linked_ticket_id, created_at,
+    updated_at, closed_at`
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanTicket(sc scanner) (ticket.Ticket, error) {
+	var (
+		t                          ticket.Ticket
+		status, priority           string
+		linked                     sql.NullInt64
+		created, updated, closedAt sql.NullString
+	)
+	err := sc.Scan(&t.ID, &t.Tenant, &t.Number, &t.Subject, &status, &priority,
+		&t.Requester.Name, &t.Requester.Email, &t.Mailbox, &t.Assignee, &t.ConversationID,
+		&linked, &created, &updated, &closedAt)
+	if err != nil {
+		return ticket.Ticket{}, err
+	}
+	t.Status, t.Priority, t.LinkedTicketID = ticket.Status(status), ticket.Priority(priority), linked.Int64
+	if t.CreatedAt, err = parseTime(created); err != nil {
+		return ticket.Ticket{}, err
+	}
+	if t.UpdatedAt, err = parseTime(updated); err != nil {
+		return ticket.Ticket{}, err
+	}
+	if t.ClosedAt, err = parseTime(closedAt); err != nil {
+		return ticket.Ticket{}, err
+	}
+	return t, nil
+}
+
+// oneTicket runs a query selecting ticketColumns that names at most one row.
+func oneTicket(ctx context.Context, q querier, what, query string, args ...any) (ticket.Ticket, error) {
+	t, err := scanTicket(q.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return ticket.Ticket{}, fmt.Errorf("store: ticket %s: %w", what, ticket.ErrNotFound)
+	}
+	if err != nil {
+		return ticket.Ticket{}, fmt.Errorf("store: ticket %s: %w", what, err)
+	}
+	return t, nil
+}
+
+func getTicket(ctx context.Context, q querier, tenant string, id int64) (ticket.Ticket, error) {
+	return oneTicket(ctx, q, fmt.Sprintf("id %d", id),
+		`SELECT `+ticketColumns+` FROM tickets WHERE tenant_id = ? AND id = ?`, tenant, id)
+}
+
+func ticketExists(ctx context.Context, q querier, tenant string, id int64) error {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM tickets WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: ticket id %d: %w", id, ticket.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: ticket id %d: %w", id, err)
+	}
+	return nil
+}
+
+// requiredTime is a NOT NULL time: the zero time means now.
+func requiredTime(t, now time.Time, what string) (string, error) {
+	if t.IsZero() {
+		t = now
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return "", fmt.Errorf("store: %s %v is out of range", what, t)
+	}
+	return fmtTime(t), nil
+}
+
+func checkTicketFields(t *ticket.Ticket) error {
+	if t.Tenant == "" {
+		return errors.New("store: ticket has no tenant")
+	}
+	if t.Status == "" {
+		t.Status = ticket.StatusNew
+	}
+	if !t.Status.Valid() {
+		return fmt.Errorf("store: ticket status %q is not valid", t.Status)
+	}
+	if t.Priority == "" {
+		t.Priority = ticket.PriorityNormal
+	}
+	if !t.Priority.Valid() {
+		return fmt.Errorf("store: ticket priority %q is not valid", t.Priority)
+	}
+	return nil
+}
+
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// createTicket inserts t with the tenant's next number and adds the
+// requester as a participant. Empty Status/Priority become new/normal and
+// zero CreatedAt/UpdatedAt become now; t is updated to what was stored.
+func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticket) error {
+	if err := checkTicketFields(t); err != nil {
+		return err
+	}
+	t.Requester.Email = ticket.NormEmail(t.Requester.Email)
+	created, err := requiredTime(t.CreatedAt, now, "created_at")
+	if err != nil {
+		return err
+	}
+	updated, err := requiredTime(t.UpdatedAt, now, "updated_at")
+	if err != nil {
+		return err
+	}
+	if t.LinkedTicketID != 0 {
+		if err := ticketExists(ctx, q, t.Tenant, t.LinkedTicketID); err != nil {
+			return fmt.Errorf("store: create ticket: linked %w", err)
+		}
+	}
+	var number int64
+	err = q.QueryRowContext(ctx, `INSERT INTO ticket_counters (tenant_id, last_number) VALUES (?, 1)
+        ON CONFLICT (tenant_id) DO UPDATE SET last_number = ticket_counters.last_number + 1
+        RETURNING last_number`, t.Tenant).Scan(&number)
+	if err != nil {
+		return fmt.Errorf("store: create ticket: next number: %w", err)
+	}
+	var id int64
+	err = q.QueryRowContext(ctx, `INSERT INTO tickets (tenant_id, number, subject, status, priority,
+        requester_name, requester_email, mailbox, assignee, conversation_id, linked_ticket_id,
+        created_at, updated_at, closed_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		t.Tenant, number, t.Subject, string(t.Status), string(t.Priority), t.Requester.Name,
+		t.Requester.Email, t.Mailbox, t.Assignee, t.ConversationID, nullID(t.LinkedTicketID),
+		created, updated, nullTime(t.ClosedAt)).Scan(&id)
+	if err != nil {
+		return fmt.Errorf("store: create ticket: %w", err)
+	}
+	t.ID, t.Number = id, number
+	t.CreatedAt, _ = parseTime(sql.NullString{String: created, Valid: true})
+	t.UpdatedAt, _ = parseTime(sql.NullString{String: updated, Valid: true})
+	t.ClosedAt, _ = parseTime(nullTime(t.ClosedAt))
+	if err := addParticipants(ctx, q, t.Tenant, t.ID, []string{t.Requester.Email}); err != nil {
+		return err
+	}
+	return nil
+}
+
+func updateTicket(ctx context.Context, q querier, now time.Time, t ticket.Ticket) error {
+	if err := checkTicketFields(&t); err != nil {
+		return err
+	}
+	updated, err := requiredTime(t.UpdatedAt, now, "updated_at")
+	if err != nil {
+		return err
+	}
+	res, err := q.ExecContext(ctx, `UPDATE tickets SET status = ?, priority = ?, assignee = ?,
+        subject = ?, updated_at = ?, closed_at = ? WHERE tenant_id = ? AND id = ?`,
+		string(t.Status), string(t.Priority), t.Assignee, t.Subject, updated, nullTime(t.ClosedAt),
+		t.Tenant, t.ID)
+	if err != nil {
+		return fmt.Errorf("store: update ticket %d: %w", t.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: update ticket %d: %w", t.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: update ticket %d: %w", t.ID, ticket.ErrNotFound)
+	}
+	return nil
+}
+
+// addParticipants records emails (normalised, empties skipped) on a ticket.
+func addParticipants(ctx context.Context, q querier, tenant string, ticketID int64, emails []string) error {
+	seen := map[string]bool{}
+	for _, e := range emails {
+		e = ticket.NormEmail(e)
+		if e == "" || seen[e] {
+			continue
+		}
+		seen[e] = true
+		if _, err := q.ExecContext(ctx, `INSERT INTO participants (tenant_id, ticket_id, email)
+            VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, tenant, ticketID, e); err != nil {
+			return fmt.Errorf("store: add participant to ticket %d: %w", ticketID, err)
+		}
+	}
+	return nil
+}
+
+func isParticipant(ctx context.Context, q querier, tenant string, ticketID int64, email string) (bool, error) {
+	email = ticket.NormEmail(email)
+	if email == "" {
+		return false, nil
+	}
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT
+        (SELECT COUNT(*) FROM participants WHERE tenant_id = ? AND ticket_id = ? AND email = ?) +
+        (SELECT COUNT(*) FROM tickets WHERE tenant_id = ? AND id = ? AND requester_email = ?)`,
+		tenant, ticketID, email, tenant, ticketID, email).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: is participant: %w", err)
+	}
+	return n > 0, nil
+}

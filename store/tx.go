@@ -1,0 +1,250 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// tx is the ticket.Tx of one WithTx call.
+type tx struct {
+	s *Store
+	q querier
+}
+
+var _ ticket.Tx = (*tx)(nil)
+
+// SourceMessage implements ticket.Tx.
+func (t *tx) SourceMessage(ctx context.Context, tenant, mailbox, key string) (int64, error) {
+	var id int64
+	err := t.q.QueryRowContext(ctx, `SELECT message_id FROM message_sources
+        WHERE tenant_id = ? AND mailbox = ? AND source_key = ?`, tenant, mailbox, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("store: source %s/%s: %w", mailbox, key, ticket.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: source %s/%s: %w", mailbox, key, err)
+	}
+	return id, nil
+}
+
+// AddSource implements ticket.Tx. A triple already recorded keeps the
+// message it was first recorded with.
+func (t *tx) AddSource(ctx context.Context, tenant, mailbox, key string, messageID int64) error {
+	var one int
+	err := t.q.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE tenant_id = ? AND id = ?`,
+		tenant, messageID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: add source: message %d: %w", messageID, ticket.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: add source: %w", err)
+	}
+	_, err = t.q.ExecContext(ctx, `INSERT INTO message_sources (tenant_id, mailbox, source_key,
+        message_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		tenant, mailbox, key, messageID, fmtTime(t.s.nowUTC()))
+	if err != nil {
+		return fmt.Errorf("store: add source %s/%s: %w", mailbox, key, err)
+	}
+	return nil
+}
+
+// MessageByHash implements ticket.Tx. When several match (they cannot,
+// unless a caller skipped the check), the first stored wins.
+func (t *tx) MessageByHash(ctx context.Context, tenant, messageID, bodyHash string) (ticket.Message, error) {
+	return oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, bodyHash),
+		`SELECT `+messageColumns+` FROM messages
+        WHERE tenant_id = ? AND message_id = ? AND body_hash = ? ORDER BY id LIMIT 1`,
+		tenant, messageID, bodyHash)
+}
+
+// idChunk bounds the number of bound parameters of one IN (...) list.
+const idChunk = 500
+
+// TicketIDsByMessageIDs implements ticket.Tx.
+func (t *tx) TicketIDsByMessageIDs(ctx context.Context, tenant string, messageIDs []string) ([]int64, error) {
+	ids := dedupe(messageIDs)
+	type hit struct{ row, ticket int64 }
+	var hits []hit
+	for len(ids) > 0 {
+		n := min(len(ids), idChunk)
+		chunk := ids[:n]
+		ids = ids[n:]
+		args := make([]any, 0, n+1)
+		args = append(args, tenant)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := t.q.QueryContext(ctx, `SELECT id, ticket_id FROM messages
+            WHERE tenant_id = ? AND ticket_id IS NOT NULL AND message_id IN (`+placeholders(n)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: tickets by message ids: %w", err)
+		}
+		for rows.Next() {
+			var h hit
+			if err := rows.Scan(&h.row, &h.ticket); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: tickets by message ids: %w", err)
+			}
+			hits = append(hits, h)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: tickets by message ids: %w", err)
+		}
+	}
+	// Most recently stored message first.
+	sort.Slice(hits, func(i, j int) bool { return hits[i].row > hits[j].row })
+	var out []int64
+	seen := map[int64]bool{}
+	for _, h := range hits {
+		if !seen[h.ticket] {
+			seen[h.ticket] = true
+			out = append(out, h.ticket)
+		}
+	}
+	return out, nil
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// Ticket implements ticket.Tx.
+func (t *tx) Ticket(ctx context.Context, tenant string, id int64) (ticket.Ticket, error) {
+	return getTicket(ctx, t.q, tenant, id)
+}
+
+// TicketByNumber implements ticket.Tx.
+func (t *tx) TicketByNumber(ctx context.Context, tenant string, number int64) (ticket.Ticket, error) {
+	return oneTicket(ctx, t.q, fmt.Sprintf("number %d", number),
+		`SELECT `+ticketColumns+` FROM tickets WHERE tenant_id = ? AND number = ?`, tenant, number)
+}
+
+// TicketByConversation implements ticket.Tx.
+func (t *tx) TicketByConversation(ctx context.Context, tenant, conversationID string) (ticket.Ticket, error) {
+	if conversationID == "" {
+		return ticket.Ticket{}, fmt.Errorf("store: ticket by empty conversation id: %w", ticket.ErrNotFound)
+	}
+	return oneTicket(ctx, t.q, "conversation "+conversationID,
+		`SELECT `+ticketColumns+` FROM tickets WHERE tenant_id = ? AND conversation_id = ?
+        ORDER BY updated_at DESC, id DESC LIMIT 1`, tenant, conversationID)
+}
+
+// IsParticipant implements ticket.Tx.
+func (t *tx) IsParticipant(ctx context.Context, tenant string, ticketID int64, email string) (bool, error) {
+	return isParticipant(ctx, t.q, tenant, ticketID, email)
+}
+
+// CountFromSender implements ticket.Tx.
+func (t *tx) CountFromSender(ctx context.Context, tenant, email string, since time.Time) (int, error) {
+	var n int
+	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages
+        WHERE tenant_id = ? AND from_email = ? AND created_at >= ? AND direction = ?`,
+		tenant, ticket.NormEmail(email), fmtTime(clampTime(since)), string(ticket.DirectionInbound)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count from sender: %w", err)
+	}
+	return n, nil
+}
+
+// clampTime keeps a bound inside what the fixed-width time form holds.
+func clampTime(t time.Time) time.Time {
+	switch y := t.UTC().Year(); {
+	case y < 1:
+		return time.Time{}
+	case y > 9999:
+		return time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	}
+	return t
+}
+
+// CreateTicket implements ticket.Tx. Empty Status and Priority become new
+// and normal, zero CreatedAt/UpdatedAt the store's now; the requester
+// becomes a participant.
+func (t *tx) CreateTicket(ctx context.Context, tk *ticket.Ticket) error {
+	return createTicket(ctx, t.q, t.s.nowUTC(), tk)
+}
+
+// UpdateTicket implements ticket.Tx. A zero UpdatedAt is the store's now.
+func (t *tx) UpdateTicket(ctx context.Context, tk ticket.Ticket) error {
+	return updateTicket(ctx, t.q, t.s.nowUTC(), tk)
+}
+
+// InsertMessage implements ticket.Tx.
+func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
+	return insertMessage(ctx, t.q, t.s.nowUTC(), m)
+}
+
+// AttachMessage implements ticket.Tx.
+func (t *tx) AttachMessage(ctx context.Context, tenant string, messageID, ticketID int64) error {
+	if err := ticketExists(ctx, t.q, tenant, ticketID); err != nil {
+		return fmt.Errorf("store: attach message %d: %w", messageID, err)
+	}
+	m, err := getMessage(ctx, t.q, tenant, messageID)
+	if err != nil {
+		return fmt.Errorf("store: attach message: %w", err)
+	}
+	if _, err := t.q.ExecContext(ctx, `UPDATE messages SET ticket_id = ?, held = ?
+        WHERE tenant_id = ? AND id = ?`, ticketID, false, tenant, messageID); err != nil {
+		return fmt.Errorf("store: attach message %d: %w", messageID, err)
+	}
+	return addParticipants(ctx, t.q, tenant, ticketID, messageEmails(m))
+}
+
+// AppendEvent implements ticket.Tx. A zero CreatedAt is the store's now.
+func (t *tx) AppendEvent(ctx context.Context, e *ticket.Event) error {
+	return appendEvent(ctx, t.q, t.s.nowUTC(), e)
+}
+
+// Message implements ticket.Tx.
+func (t *tx) Message(ctx context.Context, tenant string, id int64) (ticket.Message, error) {
+	return getMessage(ctx, t.q, tenant, id)
+}
+
+// OpenTicketsByRequester implements ticket.Tx.
+func (t *tx) OpenTicketsByRequester(ctx context.Context, tenant, email string, limit int) ([]ticket.Ticket, error) {
+	out := []ticket.Ticket{}
+	if limit <= 0 {
+		return out, nil
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT `+ticketColumns+` FROM tickets
+        WHERE tenant_id = ? AND requester_email = ? AND status IN (?, ?, ?)
+        ORDER BY updated_at DESC, id DESC LIMIT ?`,
+		tenant, ticket.NormEmail(email), string(ticket.StatusNew), string(ticket.StatusOpen),
+		string(ticket.StatusPending), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: open tickets by requester: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		tk, err := scanTicket(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: open tickets by requester: %w", err)
+		}
+		out = append(out, tk)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: open tickets by requester: %w", err)
+	}
+	return out, nil
+}
