@@ -3,7 +3,9 @@ package ticket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -29,9 +31,23 @@ type Options struct {
 	SubjectMatching bool
 }
 
+// Defaults of Options.
+const (
+	DefaultTagPrefix    = "#"
+	DefaultReopenWindow = 30 * 24 * time.Hour
+	DefaultFloodLimit   = 20
+	DefaultFloodWindow  = 10 * time.Minute
+)
+
+// maxReferenceLookups bounds how many References ids (the newest) threading
+// looks up; a long thread's first ids name the same ticket as its last ones.
+const maxReferenceLookups = 100
+
 // Service applies the domain rules to inbound mail and agent actions.
 type Service struct {
-	opts Options
+	opts    Options
+	log     *slog.Logger
+	subject subjectRules
 }
 
 // NewService checks opts and fills defaults.
@@ -39,13 +55,332 @@ func NewService(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		return nil, errors.New("ticket: Options.Store is required")
 	}
-	return &Service{opts: opts}, nil
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.TagPrefix == "" {
+		opts.TagPrefix = DefaultTagPrefix
+	}
+	if strings.ContainsAny(opts.TagPrefix, "[]\r\n") {
+		return nil, fmt.Errorf("ticket: Options.TagPrefix %q: must not contain brackets or line breaks", opts.TagPrefix)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{{"ReopenWindow", &opts.ReopenWindow, DefaultReopenWindow}, {"FloodWindow", &opts.FloodWindow, DefaultFloodWindow}} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("ticket: Options.%s %v: must not be negative", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if opts.FloodLimit < 0 {
+		return nil, fmt.Errorf("ticket: Options.FloodLimit %d: must not be negative", opts.FloodLimit)
+	}
+	if opts.FloodLimit == 0 {
+		opts.FloodLimit = DefaultFloodLimit
+	}
+	return &Service{opts: opts, log: opts.Logger, subject: newSubjectRules(opts.TagPrefix)}, nil
 }
+
+func (s *Service) now() time.Time { return s.opts.Now().UTC() }
 
 // Ingest stores one captured message and applies it to a ticket, all in one
 // transaction: dedupe, classify, loop guard, thread, write, outbox events.
 // It is idempotent on (tenant, mailbox, source key) and on (Message-ID,
 // body hash) within the tenant.
+//
+// What it decides, in order (DESIGN.md "Threading" and "Loop guard"):
+//   - a known source key, or a known Message-ID with the same body hash,
+//     is a duplicate: only the source is recorded;
+//   - more than FloodLimit messages from the sender within FloodWindow:
+//     the message is stored held, on no ticket;
+//   - the ticket is found by In-Reply-To, References (newest first), subject
+//     tag (sender must be a participant), reply-address token, Outlook
+//     conversation id, then (if enabled) normalised subject + requester;
+//     a bounce first by the Message-ID of the mail it returns;
+//   - bounces, auto-replies and list mail are attached to the ticket found
+//     but never create, reopen or otherwise change one (not even its
+//     updated_at: they are not activity an agent must see first); unthreaded
+//     they are stored held;
+//   - normal mail with no ticket found creates one; its requester is From
+//     (who wrote the mail; Reply-To is kept on the message for answering,
+//     but web forms and spoofers set it freely), first Reply-To when From is
+//     empty. Normal mail on a solved or closed ticket reopens it, unless it
+//     was closed longer than ReopenWindow ago: then a new ticket linked to
+//     it is created. On a pending ticket it sets the ticket open.
 func (s *Service) Ingest(ctx context.Context, in Inbound) (Result, error) {
-	return Result{}, errors.New("ticket: Ingest not implemented yet")
+	in = normalizeInbound(in)
+	class, classReason := classify(in)
+	var g *ingestion
+	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
+		// The store may run this again after a serialisation failure:
+		// start from scratch every time.
+		g = &ingestion{s: s, tx: tx, in: &in, now: s.now(), class: class}
+		g.res.Classification = class
+		return g.run(ctx)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("ticket: ingest %s/%s: %w", in.Mailbox, in.SourceKey, err)
+	}
+	for _, n := range g.notes {
+		s.log.InfoContext(ctx, n.msg, append(n.args, "tenant", in.Tenant, "mailbox", in.Mailbox, "message_id", in.MessageID)...)
+	}
+	r := g.res
+	s.log.DebugContext(ctx, "ticket: ingested", "tenant", in.Tenant, "mailbox", in.Mailbox, "source", in.SourceKey,
+		"message", r.MessageID, "ticket", r.TicketID, "number", r.TicketNumber, "duplicate", r.Duplicate,
+		"new_ticket", r.NewTicket, "reopened", r.Reopened, "held", r.Held, "class", class, "class_reason", classReason)
+	return r, nil
+}
+
+// ingestion is the state of one Ingest attempt inside its transaction.
+type ingestion struct {
+	s     *Service
+	tx    Tx
+	in    *Inbound
+	now   time.Time
+	class Classification
+	res   Result
+	notes []note // logged after commit, so a retried attempt logs nothing twice
+}
+
+type note struct {
+	msg  string
+	args []any
+}
+
+func (g *ingestion) note(msg string, args ...any) { g.notes = append(g.notes, note{msg, args}) }
+
+func (g *ingestion) run(ctx context.Context) error {
+	if dup, err := g.dedupe(ctx); err != nil || dup {
+		return err
+	}
+	msg := g.message()
+	if from := msg.From.Email; from != "" {
+		n, err := g.tx.CountFromSender(ctx, g.in.Tenant, from, g.now.Add(-g.s.opts.FloodWindow))
+		if err != nil {
+			return fmt.Errorf("count from sender: %w", err)
+		}
+		if n >= g.s.opts.FloodLimit {
+			g.note("ticket: flood limit reached, message held", "from", from, "count", n, "window", g.s.opts.FloodWindow)
+			return g.hold(ctx, &msg, "flood")
+		}
+	}
+	t, rule, err := g.thread(ctx)
+	if err != nil {
+		return err
+	}
+	if g.class != ClassNormal {
+		if t.ID == 0 {
+			return g.hold(ctx, &msg, "unthreaded_"+string(g.class))
+		}
+		return g.attach(ctx, &msg, t, rule, false)
+	}
+	if t.ID == 0 {
+		return g.create(ctx, &msg, "new", 0)
+	}
+	if t.Status == StatusSolved || t.Status == StatusClosed {
+		closed := t.ClosedAt
+		if closed.IsZero() { // closed without a time: its last change is the best guess
+			closed = t.UpdatedAt
+		}
+		if closed.Before(g.now.Add(-g.s.opts.ReopenWindow)) {
+			return g.create(ctx, &msg, "reopen_window_passed", t.ID)
+		}
+	}
+	return g.attach(ctx, &msg, t, rule, true)
+}
+
+// dedupe answers a message stored before. It reports whether it did.
+func (g *ingestion) dedupe(ctx context.Context) (bool, error) {
+	in := g.in
+	if in.SourceKey != "" {
+		id, err := g.tx.SourceMessage(ctx, in.Tenant, in.Mailbox, in.SourceKey)
+		switch {
+		case err == nil:
+			m, err := g.tx.Message(ctx, in.Tenant, id)
+			if err != nil {
+				return false, fmt.Errorf("load message %d of source: %w", id, err)
+			}
+			return true, g.duplicate(ctx, m)
+		case !errors.Is(err, ErrNotFound):
+			return false, fmt.Errorf("source look-up: %w", err)
+		}
+	}
+	if in.MessageID == "" || in.BodyHash == "" {
+		return false, nil
+	}
+	m, err := g.tx.MessageByHash(ctx, in.Tenant, in.MessageID, in.BodyHash)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("message-id look-up: %w", err)
+	}
+	if err := g.addSource(ctx, m.ID); err != nil {
+		return false, err
+	}
+	return true, g.duplicate(ctx, m)
+}
+
+func (g *ingestion) duplicate(ctx context.Context, m Message) error {
+	g.res = Result{MessageID: m.ID, TicketID: m.TicketID, Duplicate: true, Held: m.Held, Classification: m.Classification}
+	if m.TicketID == 0 {
+		return nil
+	}
+	t, err := g.tx.Ticket(ctx, g.in.Tenant, m.TicketID)
+	if err != nil {
+		return fmt.Errorf("load ticket %d: %w", m.TicketID, err)
+	}
+	g.res.TicketNumber = t.Number
+	return nil
+}
+
+func (g *ingestion) addSource(ctx context.Context, messageID int64) error {
+	if g.in.SourceKey == "" {
+		return nil
+	}
+	if err := g.tx.AddSource(ctx, g.in.Tenant, g.in.Mailbox, g.in.SourceKey, messageID); err != nil {
+		return fmt.Errorf("add source: %w", err)
+	}
+	return nil
+}
+
+// message builds the row to store from the inbound mail.
+func (g *ingestion) message() Message {
+	in := g.in
+	date := in.Date
+	if date.IsZero() {
+		date = in.ReceivedAt
+	}
+	if date.IsZero() {
+		date = g.now
+	}
+	return Message{
+		Tenant:         in.Tenant,
+		Mailbox:        in.Mailbox,
+		MessageID:      in.MessageID,
+		InReplyTo:      in.InReplyTo,
+		References:     in.References,
+		ConversationID: in.ConversationID,
+		Direction:      DirectionInbound,
+		Classification: g.class,
+		From:           in.From,
+		To:             in.To,
+		Cc:             in.Cc,
+		ReplyTo:        in.ReplyTo,
+		Subject:        in.Subject,
+		Date:           date.UTC(),
+		Text:           in.Text,
+		HTML:           in.HTML,
+		Raw:            in.Raw,
+		BodyHash:       in.BodyHash,
+		ParseError:     in.ParseError,
+		Attachments:    append([]Attachment(nil), in.Attachments...),
+		CreatedAt:      g.now,
+	}
+}
+
+// store inserts msg and records its source.
+func (g *ingestion) store(ctx context.Context, msg *Message) error {
+	if err := g.tx.InsertMessage(ctx, msg); err != nil {
+		return fmt.Errorf("insert message: %w", err)
+	}
+	g.res.MessageID = msg.ID
+	return g.addSource(ctx, msg.ID)
+}
+
+// hold stores msg on no ticket.
+func (g *ingestion) hold(ctx context.Context, msg *Message, reason string) error {
+	msg.TicketID, msg.Held = 0, true
+	if err := g.store(ctx, msg); err != nil {
+		return err
+	}
+	g.res.Held = true
+	return g.event(ctx, EventMessageHeld, 0, msg.ID, EventPayload{MessageID: msg.MessageID, Reason: reason, Classification: g.class})
+}
+
+// create opens a new ticket for msg.
+func (g *ingestion) create(ctx context.Context, msg *Message, reason string, linked int64) error {
+	in := g.in
+	requester := in.From
+	if requester.Email == "" && len(in.ReplyTo) > 0 {
+		requester = in.ReplyTo[0]
+	}
+	t := Ticket{
+		Tenant:         in.Tenant,
+		Subject:        strings.TrimSpace(in.Subject),
+		Status:         StatusNew,
+		Priority:       PriorityNormal,
+		Requester:      requester,
+		Mailbox:        in.Mailbox,
+		ConversationID: in.ConversationID,
+		LinkedTicketID: linked,
+		CreatedAt:      g.now,
+		UpdatedAt:      g.now,
+	}
+	if err := g.tx.CreateTicket(ctx, &t); err != nil {
+		return fmt.Errorf("create ticket: %w", err)
+	}
+	msg.TicketID = t.ID
+	if err := g.store(ctx, msg); err != nil {
+		return err
+	}
+	g.res.TicketID, g.res.TicketNumber, g.res.NewTicket = t.ID, t.Number, true
+	if err := g.event(ctx, EventTicketCreated, t.ID, msg.ID, EventPayload{
+		TicketNumber: t.Number, MessageID: msg.MessageID, Reason: reason, LinkedTicketID: linked,
+	}); err != nil {
+		return err
+	}
+	return g.event(ctx, EventMessageReceived, t.ID, msg.ID, EventPayload{
+		TicketNumber: t.Number, MessageID: msg.MessageID, Reason: "new_ticket", Classification: g.class,
+	})
+}
+
+// attach adds msg to t. A customer's (normal) message sets a pending,
+// solved or closed ticket open and bumps updated_at; other mail leaves the
+// ticket untouched.
+func (g *ingestion) attach(ctx context.Context, msg *Message, t Ticket, rule string, customer bool) error {
+	msg.TicketID = t.ID
+	if err := g.store(ctx, msg); err != nil {
+		return err
+	}
+	g.res.TicketID, g.res.TicketNumber = t.ID, t.Number
+	if err := g.event(ctx, EventMessageReceived, t.ID, msg.ID, EventPayload{
+		TicketNumber: t.Number, MessageID: msg.MessageID, Reason: rule, Classification: g.class,
+	}); err != nil {
+		return err
+	}
+	if !customer {
+		return nil
+	}
+	old := t.Status
+	reason := ""
+	switch t.Status {
+	case StatusSolved, StatusClosed:
+		t.Status, t.ClosedAt, reason = StatusOpen, time.Time{}, "reopened"
+		g.res.Reopened = true
+	case StatusPending:
+		t.Status, reason = StatusOpen, "customer_reply"
+	}
+	t.UpdatedAt = g.now
+	if err := g.tx.UpdateTicket(ctx, t); err != nil {
+		return fmt.Errorf("update ticket %d: %w", t.ID, err)
+	}
+	if reason == "" {
+		return nil
+	}
+	return g.event(ctx, EventTicketUpdated, t.ID, msg.ID, EventPayload{
+		TicketNumber: t.Number, MessageID: msg.MessageID, Reason: reason,
+		Changes: map[string]FieldChange{"status": {From: string(old), To: string(t.Status)}},
+	})
+}
+
+func (g *ingestion) event(ctx context.Context, typ string, ticketID, messageID int64, p EventPayload) error {
+	return appendEvent(ctx, g.tx, g.in.Tenant, typ, ticketID, messageID, p, g.now)
 }

@@ -1,0 +1,132 @@
+package ticket
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"time"
+)
+
+// ErrInvalid marks a request the domain rejects (an unknown status, a
+// malformed address, ...). The HTTP edge maps it to 400.
+var ErrInvalid = errors.New("invalid")
+
+// EventPayload is the JSON body of the events the Service writes. Fields
+// that do not apply are left out.
+type EventPayload struct {
+	TicketNumber int64 `json:"ticket_number,omitempty"`
+	// MessageID is the RFC 5322 Message-ID (no angle brackets) of the
+	// message the event is about; Event.MessageID holds its row id.
+	MessageID string `json:"message_id,omitempty"`
+	// Reason says why: the threading rule (Rule*) or "new_ticket" for
+	// message.received; "new" or "reopen_window_passed" for ticket.created;
+	// "flood" or "unthreaded_<class>" for message.held; "reopened",
+	// "customer_reply" or "agent" for ticket.updated.
+	Reason         string                 `json:"reason,omitempty"`
+	Classification Classification         `json:"classification,omitempty"`
+	LinkedTicketID int64                  `json:"linked_ticket_id,omitempty"`
+	Actor          string                 `json:"actor,omitempty"`
+	Changes        map[string]FieldChange `json:"changes,omitempty"` // by field: status, priority, assignee
+}
+
+// FieldChange is one field's old and new value in a ticket.updated event.
+type FieldChange struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+func appendEvent(ctx context.Context, tx Tx, tenant, typ string, ticketID, messageID int64, p EventPayload, now time.Time) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode %s payload: %w", typ, err)
+	}
+	e := Event{Tenant: tenant, Type: typ, TicketID: ticketID, MessageID: messageID, Payload: b, CreatedAt: now}
+	if err := tx.AppendEvent(ctx, &e); err != nil {
+		return fmt.Errorf("append %s event: %w", typ, err)
+	}
+	return nil
+}
+
+// Change is an agent's edit of a ticket; nil fields stay as they are.
+type Change struct {
+	Status   *Status
+	Priority *Priority
+	// Assignee is the agent's email; "" unassigns.
+	Assignee *string
+	// Actor is who made the change (agent email, "slack:U123", "api:token
+	// name"), recorded in the event.
+	Actor string
+}
+
+// Update applies an agent's change to ticket id of tenant in one
+// transaction and writes a ticket.updated event listing the changed fields.
+// Values are checked first (errors wrap ErrInvalid and name the bad value);
+// a change that changes nothing writes nothing and returns the ticket as it
+// is. Moving to solved or closed stamps ClosedAt (kept when moving between
+// the two); moving back to new, open or pending clears it.
+func (s *Service) Update(ctx context.Context, tenant string, id int64, ch Change) (Ticket, error) {
+	if tenant == "" {
+		tenant = DefaultTenant
+	}
+	if ch.Status != nil && !ch.Status.Valid() {
+		return Ticket{}, fmt.Errorf("ticket: %w status %q (want new, open, pending, solved or closed)", ErrInvalid, *ch.Status)
+	}
+	if ch.Priority != nil && !ch.Priority.Valid() {
+		return Ticket{}, fmt.Errorf("ticket: %w priority %q (want low, normal, high or urgent)", ErrInvalid, *ch.Priority)
+	}
+	var assignee string
+	if ch.Assignee != nil {
+		assignee = NormEmail(*ch.Assignee)
+		if assignee != "" {
+			if a, err := mail.ParseAddress(assignee); err != nil || a.Address != assignee || a.Name != "" {
+				return Ticket{}, fmt.Errorf("ticket: %w assignee %q (want an email address, or empty to unassign)", ErrInvalid, *ch.Assignee)
+			}
+		}
+	}
+	var out Ticket
+	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
+		t, err := tx.Ticket(ctx, tenant, id)
+		if err != nil {
+			return fmt.Errorf("load ticket %d: %w", id, err)
+		}
+		now := s.now()
+		changes := map[string]FieldChange{}
+		if ch.Status != nil && *ch.Status != t.Status {
+			changes["status"] = FieldChange{string(t.Status), string(*ch.Status)}
+			wasClosed := t.Status == StatusSolved || t.Status == StatusClosed
+			t.Status = *ch.Status
+			switch closed := t.Status == StatusSolved || t.Status == StatusClosed; {
+			case closed && (!wasClosed || t.ClosedAt.IsZero()):
+				t.ClosedAt = now
+			case !closed:
+				t.ClosedAt = time.Time{}
+			}
+		}
+		if ch.Priority != nil && *ch.Priority != t.Priority {
+			changes["priority"] = FieldChange{string(t.Priority), string(*ch.Priority)}
+			t.Priority = *ch.Priority
+		}
+		if ch.Assignee != nil && assignee != t.Assignee {
+			changes["assignee"] = FieldChange{t.Assignee, assignee}
+			t.Assignee = assignee
+		}
+		out = t
+		if len(changes) == 0 {
+			return nil
+		}
+		t.UpdatedAt = now
+		if err := tx.UpdateTicket(ctx, t); err != nil {
+			return fmt.Errorf("update ticket %d: %w", id, err)
+		}
+		out = t
+		return appendEvent(ctx, tx, tenant, EventTicketUpdated, t.ID, 0, EventPayload{
+			TicketNumber: t.Number, Reason: "agent", Actor: ch.Actor, Changes: changes,
+		}, now)
+	})
+	if err != nil {
+		return Ticket{}, fmt.Errorf("ticket: update: %w", err)
+	}
+	return out, nil
+}
