@@ -1,0 +1,48 @@
+# sidedesk — see README.md. `make demo` runs it; `make test` tests it.
+GO        ?= go
+BIN       := bin/sidedesk
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+PKGS      := ./...
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: all build demo test test-deps bench lint fuzz generate clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sidedesk
+
+## demo: run sidedesk on its embedded defaults (SQLite under ./data, in-process IMAP server with sample mail)
+demo: build
+	./$(BIN) demo
+
+## test: install missing test servers (Dovecot, Radicale; needs root) and run every test
+test: test-deps
+	$(GO) vet $(PKGS)
+	$(GO) test -race -shuffle=on -count=1 -timeout 15m $(PKGS)
+
+test-deps:
+	@./scripts/test-deps.sh
+
+## bench: benchmarks with figures (capture vs bare IMAP fetch, IDLE latency, store, parser)
+bench: build test-deps
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./store/... ./capture/... ./ticket/...
+	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000
+	$(GO) run ./internal/bench/imapbench -latency 50
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./capture
+
+generate:
+	$(GO) generate $(PKGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the real servers the integration tests run against, when missing:
+# Dovecot (IMAP), Radicale + htpasswd (CalDAV). Needs root for apt-get; as
+# another user it only reports what is missing (tests then skip, or fail
+# when SIDEDESK_INTEGRATION=require).
+set -euo pipefail
+
+need=()
+command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
+[ -x /usr/bin/radicale ] || need+=(radicale)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "test-deps: missing ${need[*]}; run 'make test' as root (or apt-get install ${need[*]}) to run the integration tests" >&2
+  exit 0
+fi
+echo "test-deps: installing ${need[*]} (apt-get)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts no daemon for dovecot-imapd/radicale in this environment; make
+# sure none holds the default ports if it did.
+systemctl disable --now dovecot radicale >/dev/null 2>&1 || true
+echo "test-deps: installed ${need[*]}"
