@@ -1,0 +1,214 @@
+package calendar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-ical"
+	"github.com/emersion/go-webdav"
+	"github.com/emersion/go-webdav/caldav"
+)
+
+// CalDAVOptions configures a CalDAV source.
+type CalDAVOptions struct {
+	// URL is the CalDAV endpoint (the server root, a principal or a
+	// calendar home; with Calendars empty the home set is discovered from it).
+	URL      string
+	Username string
+	// Password returns the password; it is called for every sync so a
+	// rotated secret is picked up. Nil means no authentication.
+	Password func(ctx context.Context) (string, error)
+	// Calendars are calendar collection paths (absolute, or relative to
+	// URL). Empty: every calendar of the user's home set that can hold
+	// VEVENTs (RFC 4791 section 6.2.1 discovery).
+	Calendars []string
+	// Location is the agent's zone, for floating times and all-day events.
+	// Nil means UTC; set it to Agent.Location.
+	Location   *time.Location
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+}
+
+// CalDAVSource computes busy time from a CalDAV server (RFC 4791) with
+// time-range calendar-queries, expanding recurrences here: many servers
+// (Radicale among them) do not implement the free-busy-query REPORT.
+type CalDAVSource struct {
+	opts   CalDAVOptions
+	logger *slog.Logger
+
+	mu         sync.Mutex
+	discovered []string
+	discovAt   time.Time
+}
+
+// discoveryTTL is how long a discovered calendar list is reused.
+const discoveryTTL = 15 * time.Minute
+
+// NewCalDAV returns a CalDAV source.
+func NewCalDAV(opts CalDAVOptions) (*CalDAVSource, error) {
+	u, err := url.Parse(opts.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("calendar: caldav: URL must be an http(s) URL")
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &CalDAVSource{opts: opts, logger: logger}, nil
+}
+
+// eventProps are the only VEVENT properties asked for (RFC 4791 section
+// 9.6.1 partial retrieval). Servers that ignore the request (Radicale 3.1)
+// send whole events; the rest is dropped on read in busyFromObject.
+var eventProps = []string{
+	ical.PropDateTimeStart, ical.PropDateTimeEnd, ical.PropDuration,
+	ical.PropRecurrenceRule, ical.PropRecurrenceDates, ical.PropExceptionDates,
+	ical.PropRecurrenceID, ical.PropTransparency, ical.PropStatus,
+}
+
+// Busy implements Source.
+func (c *CalDAVSource) Busy(ctx context.Context, from, to time.Time) ([]Interval, error) {
+	var hc webdav.HTTPClient = c.opts.HTTPClient
+	if c.opts.Password != nil {
+		pw, err := c.opts.Password(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("calendar: caldav: password: %w", err)
+		}
+		hc = webdav.HTTPClientWithBasicAuth(hc, c.opts.Username, pw)
+	}
+	client, err := caldav.NewClient(hc, c.opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("calendar: caldav: %w", err)
+	}
+	cals, err := c.calendars(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	query := &caldav.CalendarQuery{
+		CompRequest: caldav.CalendarCompRequest{
+			Name: ical.CompCalendar,
+			Comps: []caldav.CalendarCompRequest{
+				{Name: ical.CompEvent, Props: eventProps},
+				{Name: ical.CompTimezone, AllProps: true, AllComps: true},
+			},
+		},
+		// RFC 4791 section 9.9: the server returns the objects with an
+		// instance overlapping the range, recurring ones expanded by it.
+		CompFilter: caldav.CompFilter{
+			Name:  ical.CompCalendar,
+			Comps: []caldav.CompFilter{{Name: ical.CompEvent, Start: from.UTC(), End: to.UTC()}},
+		},
+	}
+	x := &expander{from: from, to: to, local: c.opts.Location}
+	var out []Interval
+	for _, cal := range cals {
+		objs, err := client.QueryCalendar(ctx, cal, query)
+		if err != nil {
+			return nil, sanitize("calendar query", err)
+		}
+		for _, obj := range objs {
+			if obj.Data == nil {
+				continue
+			}
+			ivs, err := x.busyFromObject(obj.Data)
+			if err != nil {
+				// One broken event must not hide the rest of the calendar;
+				// the error text carries no event data.
+				c.logger.Warn("calendar: caldav: event skipped", "err", err)
+				continue
+			}
+			out = append(out, ivs...)
+		}
+	}
+	if x.unknownTZ > 0 {
+		c.logger.Warn("calendar: caldav: unknown TZID, agent zone used", "count", x.unknownTZ)
+	}
+	return out, nil
+}
+
+// calendars returns the configured calendar paths, or those discovered in
+// the home set (cached for discoveryTTL).
+func (c *CalDAVSource) calendars(ctx context.Context, client *caldav.Client) ([]string, error) {
+	if len(c.opts.Calendars) > 0 {
+		return c.opts.Calendars, nil
+	}
+	c.mu.Lock()
+	if c.discovered != nil && time.Since(c.discovAt) < discoveryTTL {
+		d := c.discovered
+		c.mu.Unlock()
+		return d, nil
+	}
+	c.mu.Unlock()
+	principal, err := client.FindCurrentUserPrincipal(ctx)
+	if err != nil {
+		return nil, sanitize("find principal", err)
+	}
+	home, err := client.FindCalendarHomeSet(ctx, principal)
+	if err != nil {
+		return nil, sanitize("find calendar home", err)
+	}
+	found, err := client.FindCalendars(ctx, home)
+	if err != nil {
+		return nil, sanitize("find calendars", err)
+	}
+	var paths []string
+	for _, cal := range found {
+		if len(cal.SupportedComponentSet) == 0 || slices.Contains(cal.SupportedComponentSet, ical.CompEvent) {
+			paths = append(paths, cal.Path)
+		}
+	}
+	if paths == nil {
+		paths = []string{}
+	}
+	c.mu.Lock()
+	c.discovered, c.discovAt = paths, time.Now()
+	c.mu.Unlock()
+	return paths, nil
+}
+
+// sanitizedError keeps the cause for errors.Is/As but prints only a message
+// free of server-sent content: a parse error of go-ical or a multistatus
+// error may quote event data or an object path (often the event's UID).
+type sanitizedError struct {
+	msg   string
+	cause error
+}
+
+func (e *sanitizedError) Error() string { return e.msg }
+func (e *sanitizedError) Unwrap() error { return e.cause }
+
+var httpStatusPrefix = regexp.MustCompile(`^([1-5][0-9]{2}) `)
+
+func sanitize(op string, err error) error {
+	msg := "calendar: caldav: " + op + ": "
+	var uerr *url.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		msg += err.Error()
+	case errors.As(err, &uerr):
+		msg += uerr.Op + " request failed: " + uerr.Err.Error()
+	case httpStatusPrefix.MatchString(err.Error()):
+		code := httpStatusPrefix.FindStringSubmatch(err.Error())[1]
+		msg += "server answered HTTP " + code
+	case strings.Contains(err.Error(), "unauthenticated"):
+		msg += "unauthenticated"
+	default:
+		msg += "malformed server response"
+	}
+	return &sanitizedError{msg: msg, cause: err}
+}

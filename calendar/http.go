@@ -1,0 +1,193 @@
+package calendar
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+const (
+	defaultSlot = 30 * time.Minute
+	maxRange    = 366 * 24 * time.Hour
+)
+
+// Handler serves the JSON API; the caller wraps it with bearer-token auth.
+//
+//	GET  /api/v1/agents/{id}/freebusy?from=RFC3339&to=RFC3339[&slot=30m]
+//	POST /api/v1/agents/{id}/freebusy/sync   (sync now, answers the status)
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/agents/{id}/freebusy", s.handleFreeBusy)
+	mux.HandleFunc("POST /api/v1/agents/{id}/freebusy/sync", s.handleSync)
+	return mux
+}
+
+// FeedHandler serves the public iCalendar free/busy feeds at
+// GET /freebusy/{token}.ics. It needs no other auth: the unguessable token is
+// the credential (see FeedURL).
+func (s *Service) FeedHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /freebusy/{file}", s.handleFeed)
+	return mux
+}
+
+// freeBusyResponse is the JSON of GET /api/v1/agents/{id}/freebusy.
+type freeBusyResponse struct {
+	AgentID string     `json:"agent_id"`
+	From    time.Time  `json:"from"`
+	To      time.Time  `json:"to"`
+	Busy    []Interval `json:"busy"`
+	Free    []Interval `json:"free"`
+}
+
+func (s *Service) handleFreeBusy(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.byID[r.PathValue("id")]
+	if !ok {
+		s.httpError(w, r, http.StatusNotFound, "unknown agent", ticket.ErrNotFound)
+		return
+	}
+	q := r.URL.Query()
+	now := s.now().UTC().Truncate(time.Second)
+	from, to := now, time.Time{}
+	var err error
+	if v := q.Get("from"); v != "" {
+		if from, err = time.Parse(time.RFC3339, v); err != nil {
+			s.httpError(w, r, http.StatusBadRequest, "from: want an RFC 3339 time", nil)
+			return
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if to, err = time.Parse(time.RFC3339, v); err != nil {
+			s.httpError(w, r, http.StatusBadRequest, "to: want an RFC 3339 time", nil)
+			return
+		}
+	} else {
+		to = from.Add(s.window)
+	}
+	from, to = from.UTC(), to.UTC()
+	if !from.Before(to) || to.Sub(from) > maxRange {
+		s.httpError(w, r, http.StatusBadRequest, "from must be before to, at most 366 days apart", nil)
+		return
+	}
+	slot := defaultSlot
+	if v := q.Get("slot"); v != "" {
+		if slot, err = time.ParseDuration(v); err != nil || slot < 5*time.Minute || slot > 24*time.Hour {
+			s.httpError(w, r, http.StatusBadRequest, "slot: want a duration from 5m to 24h", nil)
+			return
+		}
+	}
+	sb, err := s.loadBusy(r.Context(), a.ID, from, to)
+	if err != nil {
+		s.httpError(w, r, http.StatusInternalServerError, "internal error", err)
+		return
+	}
+	resp := freeBusyResponse{AgentID: a.ID, From: from, To: to, Busy: normalize(sb.busy, from, to), Free: []Interval{}}
+	// Free time is claimed only where it is known: inside the synced window.
+	if !sb.window[0].IsZero() {
+		kf, kt := maxTime(from, sb.window[0]), minTime(to, sb.window[1])
+		if kf.Before(kt) {
+			if f := FreeSlots(a.Hours, a.location(), kf, kt, resp.Busy, slot); f != nil {
+				resp.Free = f
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Service) handleSync(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := s.byID[id]; !ok {
+		s.httpError(w, r, http.StatusNotFound, "unknown agent", ticket.ErrNotFound)
+		return
+	}
+	st, err := s.SyncAgent(r.Context(), id)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, st)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// FeedToken is the secret part of an agent's feed URL:
+// base32(HMAC-SHA256(FeedSecret, agent id)), lower case, first 26
+// characters (130 bits). Empty when the feed is disabled.
+func (s *Service) FeedToken(agentID string) string {
+	if len(s.feedSecret) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, s.feedSecret)
+	m.Write([]byte(agentID))
+	enc := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil))
+	return strings.ToLower(enc[:26])
+}
+
+// FeedURL is the agent's public free/busy feed, to hand to calendar clients
+// as an Internet free/busy address. Empty when the feed is disabled.
+func (s *Service) FeedURL(publicURL, agentID string) string {
+	tok := s.FeedToken(agentID)
+	if tok == "" {
+		return ""
+	}
+	return strings.TrimRight(publicURL, "/") + "/freebusy/" + tok + ".ics"
+}
+
+func (s *Service) handleFeed(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutSuffix(r.PathValue("file"), ".ics")
+	if !ok || len(s.feedSecret) == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	var agent *Agent
+	for i := range s.agents {
+		// Compare with every agent, in constant time, so the answer's
+		// timing says nothing about how much of a token was right.
+		if subtle.ConstantTimeCompare([]byte(s.FeedToken(s.agents[i].ID)), []byte(tok)) == 1 {
+			agent = &s.agents[i]
+		}
+	}
+	if agent == nil {
+		http.NotFound(w, r)
+		return
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	sb, err := s.loadBusy(r.Context(), agent.ID, now.Add(-maxRange), now.Add(maxRange))
+	if err != nil {
+		s.httpError(w, r, http.StatusInternalServerError, "internal error", err)
+		return
+	}
+	if sb.window[0].IsZero() {
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "free/busy not synced yet", http.StatusServiceUnavailable)
+		return
+	}
+	body, err := encodeFreeBusy(tok, now, sb.window, normalize(sb.busy, sb.window[0], sb.window[1]))
+	if err != nil {
+		s.httpError(w, r, http.StatusInternalServerError, "internal error", err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
+	w.Header().Set("Cache-Control", "private, max-age=60")
+	_, _ = w.Write(body)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// httpError answers {"error": msg}; server errors are logged once, here.
+func (s *Service) httpError(w http.ResponseWriter, r *http.Request, code int, msg string, err error) {
+	if code >= 500 && err != nil && !errors.Is(err, ticket.ErrNotFound) {
+		s.logger.ErrorContext(r.Context(), "calendar: http", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, code, map[string]string{"error": msg})
+}

@@ -1,0 +1,261 @@
+package calendar
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// Options configures the calendar Service.
+type Options struct {
+	// DB holds the busy_intervals and calendar_sync_status tables
+	// (store/migrations/0100_calendar.sql). Required.
+	DB *sql.DB
+	// Tenant scopes every row; default "default".
+	Tenant string
+	Agents []Agent
+	// Window is how far ahead busy time is synced, from now; default 30 days.
+	Window time.Duration
+	// Interval is the time between syncs in Run; default 5 minutes.
+	Interval time.Duration
+	// Concurrency is how many agents sync at once; default 8.
+	Concurrency int
+	// Sink, when set, receives every agent's busy time after it is stored
+	// (a CRM scheduler). Nil: local storage only.
+	Sink Sink
+	// FeedSecret is the HMAC key of the feed URL tokens. Empty disables
+	// the feed.
+	FeedSecret []byte
+	// Now is the clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service syncs agents' busy time and serves it.
+type Service struct {
+	db          *sql.DB
+	tenant      string
+	agents      []Agent
+	byID        map[string]*Agent
+	window      time.Duration
+	interval    time.Duration
+	concurrency int
+	sink        Sink
+	feedSecret  []byte
+	now         func() time.Time
+	logger      *slog.Logger
+
+	mu     sync.Mutex
+	status map[string]AgentStatus
+}
+
+// AgentStatus is the outcome of an agent's latest sync, for /healthz.
+type AgentStatus struct {
+	AgentID string `json:"agent_id"`
+	// LastSync is the last successful sync (zero: never).
+	LastSync    time.Time `json:"last_sync,omitzero"`
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	// LastError is empty when the latest attempt succeeded.
+	LastError string `json:"last_error,omitempty"`
+	// Intervals is the number of busy intervals stored by the last success.
+	Intervals int `json:"intervals"`
+}
+
+// SyncReport summarizes one SyncOnce.
+type SyncReport struct {
+	Agents    int           `json:"agents"`
+	Failed    int           `json:"failed"`
+	Intervals int           `json:"intervals"`
+	Duration  time.Duration `json:"duration"`
+}
+
+// New returns a Service.
+func New(opts Options) (*Service, error) {
+	if opts.DB == nil {
+		return nil, errors.New("calendar: Options.DB is required")
+	}
+	s := &Service{
+		db:          opts.DB,
+		tenant:      opts.Tenant,
+		agents:      opts.Agents,
+		byID:        map[string]*Agent{},
+		window:      opts.Window,
+		interval:    opts.Interval,
+		concurrency: opts.Concurrency,
+		sink:        opts.Sink,
+		feedSecret:  opts.FeedSecret,
+		now:         opts.Now,
+		logger:      opts.Logger,
+		status:      map[string]AgentStatus{},
+	}
+	if s.tenant == "" {
+		s.tenant = "default"
+	}
+	if s.window <= 0 {
+		s.window = 30 * 24 * time.Hour
+	}
+	if s.interval <= 0 {
+		s.interval = 5 * time.Minute
+	}
+	if s.concurrency <= 0 {
+		s.concurrency = 8
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	for i := range s.agents {
+		a := &s.agents[i]
+		if a.ID == "" {
+			return nil, errors.New("calendar: agent without ID")
+		}
+		if a.Source == nil {
+			return nil, fmt.Errorf("calendar: agent %q has no source", a.ID)
+		}
+		if _, dup := s.byID[a.ID]; dup {
+			return nil, fmt.Errorf("calendar: duplicate agent %q", a.ID)
+		}
+		s.byID[a.ID] = a
+	}
+	return s, nil
+}
+
+// SyncOnce syncs every agent, a few at a time. One agent's failure does not
+// stop the others; the joined errors of all failed agents are returned with
+// the report.
+func (s *Service) SyncOnce(ctx context.Context) (SyncReport, error) {
+	start := time.Now()
+	rep := SyncReport{Agents: len(s.agents)}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, s.concurrency)
+	for i := range s.agents {
+		a := &s.agents[i]
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			n, err := s.syncAgent(ctx, a)
+			mu.Lock()
+			defer mu.Unlock()
+			rep.Intervals += n
+			if err != nil {
+				rep.Failed++
+				errs = append(errs, err)
+			}
+		})
+	}
+	wg.Wait()
+	rep.Duration = time.Since(start)
+	s.logger.Info("calendar: sync done", "agents", rep.Agents, "failed", rep.Failed, "intervals", rep.Intervals, "duration", rep.Duration)
+	return rep, errors.Join(errs...)
+}
+
+// SyncAgent syncs one agent now (on demand).
+func (s *Service) SyncAgent(ctx context.Context, agentID string) (AgentStatus, error) {
+	a, ok := s.byID[agentID]
+	if !ok {
+		return AgentStatus{}, fmt.Errorf("calendar: agent %q: %w", agentID, ticket.ErrNotFound)
+	}
+	_, err := s.syncAgent(ctx, a)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status[agentID], err
+}
+
+func (s *Service) syncAgent(ctx context.Context, a *Agent) (int, error) {
+	now := s.now().UTC().Truncate(time.Second)
+	window := [2]time.Time{now, now.Add(s.window)}
+	raw, err := a.Source.Busy(ctx, window[0], window[1])
+	var busy []Interval
+	if err == nil {
+		busy = normalize(raw, window[0], window[1])
+		err = s.saveBusy(ctx, a.ID, window, busy, now)
+	}
+	if err == nil && s.sink != nil {
+		if serr := s.sink.PublishBusy(ctx, *a, window, busy); serr != nil {
+			err = fmt.Errorf("calendar: sink: %w", serr)
+		}
+	}
+	s.mu.Lock()
+	st := s.status[a.ID]
+	st.AgentID, st.LastAttempt = a.ID, now
+	if err != nil {
+		st.LastError = err.Error()
+	} else {
+		st.LastSync, st.LastError, st.Intervals = now, "", len(busy)
+	}
+	s.status[a.ID] = st
+	s.mu.Unlock()
+	if err != nil {
+		s.logger.Warn("calendar: agent sync failed", "agent", a.ID, "err", err)
+		if ferr := s.saveFailure(context.WithoutCancel(ctx), a.ID, now, err.Error()); ferr != nil {
+			s.logger.Error("calendar: recording sync failure", "agent", a.ID, "err", ferr)
+		}
+		return 0, fmt.Errorf("calendar: agent %q: %w", a.ID, err)
+	}
+	s.logger.Debug("calendar: agent synced", "agent", a.ID, "intervals", len(busy))
+	return len(busy), nil
+}
+
+// Run syncs all agents now and then every Interval until ctx ends; it
+// returns nil then. Failures are logged and recorded in Status.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		if _, err := s.SyncOnce(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("calendar: sync had failures", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Status returns the latest sync outcome of every configured agent, in
+// configuration order. Agents this process has not synced yet show what
+// the database recorded (another process may sync them).
+func (s *Service) Status() []AgentStatus {
+	s.mu.Lock()
+	missing := false
+	for _, a := range s.agents {
+		if _, ok := s.status[a.ID]; !ok {
+			missing = true
+		}
+	}
+	s.mu.Unlock()
+	var stored map[string]AgentStatus
+	if missing {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		if stored, err = s.loadStatus(ctx); err != nil {
+			s.logger.Warn("calendar: reading sync status", "err", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]AgentStatus, 0, len(s.agents))
+	for _, a := range s.agents {
+		st, ok := s.status[a.ID]
+		if !ok {
+			st = stored[a.ID]
+			st.AgentID = a.ID
+		}
+		out = append(out, st)
+	}
+	return out
+}
