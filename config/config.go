@@ -1,0 +1,346 @@
+// Package config is sidedesk's typed configuration: one TOML file plus
+// SIDEDESK_* environment overrides, validated as a whole (every problem is
+// reported, each naming its key), with secrets given only by reference
+// (*_env / *_file) and never printed.
+//
+// The lead maps these structs to other packages' Options in cmd/sidedesk;
+// no other package imports config.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. Build it with Load or Default.
+type Config struct {
+	Server    Server    `toml:"server"`
+	Database  Database  `toml:"database"`
+	Storage   Storage   `toml:"storage"`
+	Log       Log       `toml:"log"`
+	Security  Security  `toml:"security"`
+	Ticket    Ticket    `toml:"ticket"`
+	Mailboxes []Mailbox `toml:"mailbox"`
+	Calendar  Calendar  `toml:"calendar"`
+
+	// lookupEnv resolves environment variables: the env given to Load, or
+	// the process environment for Default.
+	lookupEnv func(string) (string, bool)
+}
+
+// Server is the [server] section: the HTTP listener.
+type Server struct {
+	Listen string `toml:"listen"` // host:port
+	// PublicURL is the externally reachable base URL; defaults to
+	// "http://" + Listen.
+	PublicURL string `toml:"public_url"`
+}
+
+// Database is the [database] section.
+type Database struct {
+	Path string `toml:"path"` // SQLite file
+}
+
+// Storage is the [storage] section.
+type Storage struct {
+	BlobDir string `toml:"blob_dir"` // content-addressed raw mail and attachments
+}
+
+// Log is the [log] section.
+type Log struct {
+	Level  string `toml:"level"`  // debug | info | warn | error
+	Format string `toml:"format"` // text | json
+}
+
+// Security is the [security] section: the key that encrypts secrets the
+// product stores itself.
+type Security struct {
+	SecretKeyFile string `toml:"secret_key_file"`
+	SecretKeyEnv  string `toml:"secret_key_env"`
+}
+
+// SecretKey returns the reference to the encryption key. When neither file
+// nor env is set, the caller generates data/secret.key once (mode 0600).
+func (s Security) SecretKey() Secret {
+	return Secret{Key: "security.secret_key", Env: s.SecretKeyEnv, File: s.SecretKeyFile}
+}
+
+// Ticket is the [ticket] section: threading and loop-guard settings.
+type Ticket struct {
+	TagPrefix       string        `toml:"tag_prefix"`    // subject tag "[#123]" prefix
+	ReopenWindow    time.Duration `toml:"reopen_window"` // a reply later than this after close starts a new ticket
+	FloodLimit      int           `toml:"flood_limit"`   // messages per sender per FloodWindow before holding
+	FloodWindow     time.Duration `toml:"flood_window"`
+	SubjectMatching bool          `toml:"subject_matching"`
+}
+
+// Mailbox kinds.
+const (
+	KindIMAP  = "imap"
+	KindGmail = "gmail"
+)
+
+// Mailbox is one [[mailbox]] table: a captured support mailbox.
+type Mailbox struct {
+	Name    string   `toml:"name"`
+	Kind    string   `toml:"kind"` // imap | gmail
+	Tenant  string   `toml:"tenant"`
+	Address string   `toml:"address"`
+	Aliases []string `toml:"aliases"`
+	Enabled bool     `toml:"enabled"`
+
+	// IMAP (kind = "imap").
+	Host                  string        `toml:"host"`
+	Port                  int           `toml:"port"` // default 993 for implicit TLS, 143 otherwise
+	TLS                   string        `toml:"tls"`  // implicit | starttls | none
+	TLSInsecureSkipVerify bool          `toml:"tls_insecure_skip_verify"`
+	CAFile                string        `toml:"ca_file"`
+	Auth                  string        `toml:"auth"` // plain | login | xoauth2
+	Username              string        `toml:"username"`
+	PasswordEnv           string        `toml:"password_env"`
+	PasswordFile          string        `toml:"password_file"`
+	OAuthTokenEnv         string        `toml:"oauth_token_env"`
+	OAuthTokenFile        string        `toml:"oauth_token_file"`
+	Folder                string        `toml:"folder"`
+	InitialSync           string        `toml:"initial_sync"` // new | since
+	Since                 Date          `toml:"since"`
+	AfterCapture          string        `toml:"after_capture"` // keep | seen | move:FOLDER
+	IDLE                  bool          `toml:"idle"`
+	PollInterval          time.Duration `toml:"poll_interval"`
+
+	// Gmail (kind = "gmail").
+	User              string        `toml:"user"` // default: Address
+	Query             string        `toml:"query"`
+	GmailAuth         string        `toml:"gmail_auth"` // oauth | service_account
+	ClientID          string        `toml:"client_id"`
+	ClientSecretEnv   string        `toml:"client_secret_env"`
+	ClientSecretFile  string        `toml:"client_secret_file"`
+	RefreshTokenEnv   string        `toml:"refresh_token_env"`
+	RefreshTokenFile  string        `toml:"refresh_token_file"`
+	CredentialsFile   string        `toml:"credentials_file"`
+	GmailPollInterval time.Duration `toml:"gmail_poll_interval"`
+	LabelAfterCapture string        `toml:"label_after_capture"`
+	PushTokenEnv      string        `toml:"push_token_env"`
+	PushTokenFile     string        `toml:"push_token_file"`
+	APIBaseURL        string        `toml:"api_base_url"`
+	TokenURL          string        `toml:"token_url"`
+}
+
+func (m Mailbox) path() string { return fmt.Sprintf("mailbox %q", m.Name) }
+
+// Password is the IMAP password (auth plain or login).
+func (m Mailbox) Password() Secret {
+	return Secret{Key: m.path() + ".password", Env: m.PasswordEnv, File: m.PasswordFile}
+}
+
+// OAuthToken is the IMAP XOAUTH2 access token (auth xoauth2).
+func (m Mailbox) OAuthToken() Secret {
+	return Secret{Key: m.path() + ".oauth_token", Env: m.OAuthTokenEnv, File: m.OAuthTokenFile}
+}
+
+// ClientSecret is the Gmail OAuth client secret.
+func (m Mailbox) ClientSecret() Secret {
+	return Secret{Key: m.path() + ".client_secret", Env: m.ClientSecretEnv, File: m.ClientSecretFile}
+}
+
+// RefreshToken is the Gmail OAuth refresh token.
+func (m Mailbox) RefreshToken() Secret {
+	return Secret{Key: m.path() + ".refresh_token", Env: m.RefreshTokenEnv, File: m.RefreshTokenFile}
+}
+
+// PushToken is the shared token of POST /gmail/push?token=...; unset
+// (IsSet false) disables push.
+func (m Mailbox) PushToken() Secret {
+	return Secret{Key: m.path() + ".push_token", Env: m.PushTokenEnv, File: m.PushTokenFile}
+}
+
+// AfterCaptureAction splits AfterCapture into its action ("keep", "seen" or
+// "move") and, for "move", the target folder.
+func (m Mailbox) AfterCaptureAction() (action, folder string) {
+	if f, ok := strings.CutPrefix(m.AfterCapture, "move:"); ok {
+		return "move", f
+	}
+	return m.AfterCapture, ""
+}
+
+// Calendar is the [calendar] section: free/busy publishing.
+type Calendar struct {
+	Enabled      bool          `toml:"enabled"`
+	Window       time.Duration `toml:"window"`        // how far ahead busy time is published
+	SyncInterval time.Duration `toml:"sync_interval"` // how often sources are read
+	Agents       []Agent       `toml:"agent"`
+}
+
+// Agent is one [[calendar.agent]] table: whose calendar is published.
+type Agent struct {
+	ID           string `toml:"id"`
+	Name         string `toml:"name"`
+	Email        string `toml:"email"`
+	Timezone     string `toml:"timezone"`      // IANA name; see Location
+	WorkingHours string `toml:"working_hours"` // see ParseWorkingHours and Hours
+	Source       string `toml:"source"`        // caldav | google
+
+	// CalDAV (source = "caldav").
+	CalDAVURL    string   `toml:"caldav_url"`
+	Username     string   `toml:"username"`
+	PasswordEnv  string   `toml:"password_env"`
+	PasswordFile string   `toml:"password_file"`
+	Calendars    []string `toml:"calendars"` // empty: every calendar of the home set
+
+	// Google (source = "google").
+	GoogleCalendarIDs []string `toml:"google_calendar_ids"`
+	GoogleAuth        string   `toml:"google_auth"` // oauth | service_account
+	ClientID          string   `toml:"client_id"`
+	ClientSecretEnv   string   `toml:"client_secret_env"`
+	ClientSecretFile  string   `toml:"client_secret_file"`
+	RefreshTokenEnv   string   `toml:"refresh_token_env"`
+	RefreshTokenFile  string   `toml:"refresh_token_file"`
+	CredentialsFile   string   `toml:"credentials_file"`
+	APIBaseURL        string   `toml:"api_base_url"`
+	TokenURL          string   `toml:"token_url"`
+}
+
+func (a Agent) path() string { return fmt.Sprintf("calendar.agent %q", a.ID) }
+
+// Password is the CalDAV password.
+func (a Agent) Password() Secret {
+	return Secret{Key: a.path() + ".password", Env: a.PasswordEnv, File: a.PasswordFile}
+}
+
+// ClientSecret is the Google OAuth client secret.
+func (a Agent) ClientSecret() Secret {
+	return Secret{Key: a.path() + ".client_secret", Env: a.ClientSecretEnv, File: a.ClientSecretFile}
+}
+
+// RefreshToken is the Google OAuth refresh token.
+func (a Agent) RefreshToken() Secret {
+	return Secret{Key: a.path() + ".refresh_token", Env: a.RefreshTokenEnv, File: a.RefreshTokenFile}
+}
+
+// Location loads the agent's time zone.
+func (a Agent) Location() (*time.Location, error) {
+	loc, err := time.LoadLocation(a.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s.timezone: %w", a.path(), err)
+	}
+	return loc, nil
+}
+
+// Hours parses the agent's working hours.
+func (a Agent) Hours() (WorkingHours, error) {
+	wh, err := ParseWorkingHours(a.WorkingHours)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s.working_hours: %w", a.path(), err)
+	}
+	return wh, nil
+}
+
+// Default returns the configuration used when no file is given: the
+// embedded single-team setup, with no mailboxes. Environment look-ups
+// (secret references) use the process environment.
+func Default() *Config {
+	c := defaults()
+	c.complete()
+	return c
+}
+
+// defaults is Default before the dependent defaults (public_url) are filled.
+func defaults() *Config {
+	return &Config{
+		Server:   Server{Listen: "127.0.0.1:8080"},
+		Database: Database{Path: "data/sidedesk.db"},
+		Storage:  Storage{BlobDir: "data/blobs"},
+		Log:      Log{Level: "info", Format: "text"},
+		Ticket: Ticket{
+			TagPrefix:    "#",
+			ReopenWindow: 720 * time.Hour,
+			FloodLimit:   20,
+			FloodWindow:  10 * time.Minute,
+		},
+		Calendar: Calendar{
+			Window:       720 * time.Hour,
+			SyncInterval: 5 * time.Minute,
+		},
+		lookupEnv: os.LookupEnv,
+	}
+}
+
+// DefaultMailbox is the value a [[mailbox]] table starts from before its
+// keys are applied.
+func DefaultMailbox() Mailbox {
+	return Mailbox{
+		Kind:              KindIMAP,
+		Tenant:            "default",
+		Enabled:           true,
+		TLS:               "implicit",
+		Auth:              "plain",
+		Folder:            "INBOX",
+		InitialSync:       "new",
+		AfterCapture:      "keep",
+		IDLE:              true,
+		PollInterval:      60 * time.Second,
+		Query:             "in:inbox",
+		GmailAuth:         "oauth",
+		GmailPollInterval: 5 * time.Second,
+	}
+}
+
+// DefaultAgent is the value a [[calendar.agent]] table starts from.
+func DefaultAgent() Agent {
+	return Agent{
+		Timezone:          "UTC",
+		WorkingHours:      "Mon-Fri 09:00-17:00",
+		Source:            "caldav",
+		GoogleCalendarIDs: []string{"primary"},
+		GoogleAuth:        "oauth",
+	}
+}
+
+// complete fills defaults that depend on other keys (after file and env).
+func (c *Config) complete() {
+	if c.Server.PublicURL == "" && c.Server.Listen != "" {
+		c.Server.PublicURL = "http://" + c.Server.Listen
+	}
+	for i := range c.Mailboxes {
+		m := &c.Mailboxes[i]
+		if m.Port == 0 {
+			m.Port = 143
+			if m.TLS == "implicit" {
+				m.Port = 993
+			}
+		}
+		if m.Username == "" {
+			m.Username = m.Address
+		}
+		if m.User == "" {
+			m.User = m.Address
+		}
+	}
+}
+
+// Getenv returns the environment variable name as seen by this
+// configuration (the env given to Load), or "" when unset. Pass it to
+// Secret.Resolve.
+func (c *Config) Getenv(name string) string {
+	v, _ := c.env()(name)
+	return v
+}
+
+func (c *Config) env() func(string) (string, bool) {
+	if c.lookupEnv == nil {
+		return os.LookupEnv
+	}
+	return c.lookupEnv
+}
+
+// Mailbox returns the mailbox named name.
+func (c *Config) Mailbox(name string) (Mailbox, bool) {
+	for _, m := range c.Mailboxes {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Mailbox{}, false
+}

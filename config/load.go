@@ -1,0 +1,424 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Error lists every problem found in a configuration, each naming its key
+// path (and the file line where known), e.g.
+//
+//	mailbox[1] "support".tls: "tsl" is not one of implicit, starttls, none
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	if len(e.Problems) == 1 {
+		return "config: " + e.Problems[0]
+	}
+	return fmt.Sprintf("config: %d problems:\n  %s", len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+// envPrefix starts every configuration override variable.
+const envPrefix = "SIDEDESK_"
+
+// reservedEnv are SIDEDESK_ variables that are not configuration keys.
+func reservedEnv(name string) bool {
+	switch name {
+	case "SIDEDESK_CONFIG", // the CLI's default for --config
+		"SIDEDESK_INTEGRATION": // tests: require integration servers
+		return true
+	}
+	return false
+}
+
+// secretKeys are keys that would hold a secret literally; they are refused.
+func isLiteralSecretKey(k string) bool {
+	switch k {
+	case "password", "client_secret", "refresh_token", "oauth_token", "secret_key", "push_token", "token":
+		return true
+	}
+	return false
+}
+
+type rawCalendar struct {
+	Enabled      bool             `toml:"enabled"`
+	Window       time.Duration    `toml:"window"`
+	SyncInterval time.Duration    `toml:"sync_interval"`
+	Agents       []toml.Primitive `toml:"agent"`
+}
+
+type rawConfig struct {
+	Server    Server           `toml:"server"`
+	Database  Database         `toml:"database"`
+	Storage   Storage          `toml:"storage"`
+	Log       Log              `toml:"log"`
+	Security  Security         `toml:"security"`
+	Ticket    Ticket           `toml:"ticket"`
+	Mailboxes []toml.Primitive `toml:"mailbox"`
+	Calendar  rawCalendar      `toml:"calendar"`
+}
+
+// Load reads the TOML file at path (path "" means defaults only), applies
+// environment overrides from env (KEY=VALUE pairs, os.Environ() in main),
+// fills dependent defaults and validates. Any problem fails the load; the
+// error (an *Error for everything but unreadable or unparsable files) lists
+// them all.
+//
+// Overrides: SIDEDESK_<SECTION>_<KEY> sets a scalar key of a single
+// section (SIDEDESK_SERVER_LISTEN, SIDEDESK_LOG_LEVEL,
+// SIDEDESK_TICKET_FLOOD_LIMIT); SIDEDESK_MAILBOX_<NAME>_<KEY> sets a key of
+// the mailbox of that name (upper-cased, "-" as "_"):
+// SIDEDESK_MAILBOX_SUPPORT_EU_HOST. Any other SIDEDESK_ variable is an
+// error, except SIDEDESK_CONFIG, SIDEDESK_INTEGRATION and variables that a
+// *_env key of the configuration names.
+//
+// Secret references (*_env) are resolved against env, not the process
+// environment; Config.Getenv gives the same view to callers.
+func Load(path string, env []string) (*Config, error) {
+	c := defaults()
+	envMap := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			envMap[k] = v
+		}
+	}
+	c.lookupEnv = func(k string) (string, bool) { v, ok := envMap[k]; return v, ok }
+
+	var problems []string
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		p, err := c.decode(data)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+		for _, u := range p {
+			if u.line > 0 {
+				problems = append(problems, fmt.Sprintf("%s:%d: %s", path, u.line, u.msg))
+			} else {
+				problems = append(problems, path+": "+u.msg)
+			}
+		}
+	}
+	problems = append(problems, c.applyEnv(envMap)...)
+	c.complete()
+	var verr *Error
+	if err := c.Validate(); errors.As(err, &verr) {
+		problems = append(problems, verr.Problems...)
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// fileProblem is an unknown or forbidden key of the file.
+type fileProblem struct {
+	line int // 0 when unknown
+	msg  string
+}
+
+// decode applies the TOML document to c and returns the unknown or
+// forbidden keys.
+func (c *Config) decode(data []byte) ([]fileProblem, error) {
+	raw := rawConfig{
+		Server: c.Server, Database: c.Database, Storage: c.Storage, Log: c.Log,
+		Security: c.Security, Ticket: c.Ticket,
+		Calendar: rawCalendar{Enabled: c.Calendar.Enabled, Window: c.Calendar.Window, SyncInterval: c.Calendar.SyncInterval},
+	}
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw)
+	if err != nil {
+		return nil, err
+	}
+	c.Server, c.Database, c.Storage, c.Log, c.Security, c.Ticket =
+		raw.Server, raw.Database, raw.Storage, raw.Log, raw.Security, raw.Ticket
+	c.Calendar = Calendar{Enabled: raw.Calendar.Enabled, Window: raw.Calendar.Window, SyncInterval: raw.Calendar.SyncInterval}
+	c.Mailboxes = nil
+	for _, p := range raw.Mailboxes {
+		m := DefaultMailbox()
+		if err := md.PrimitiveDecode(p, &m); err != nil {
+			return nil, err
+		}
+		c.Mailboxes = append(c.Mailboxes, m)
+	}
+	for _, p := range raw.Calendar.Agents {
+		a := DefaultAgent()
+		if err := md.PrimitiveDecode(p, &a); err != nil {
+			return nil, err
+		}
+		c.Calendar.Agents = append(c.Calendar.Agents, a)
+	}
+
+	var problems []fileProblem
+	undecoded := md.Undecoded()
+	isUndecoded := func(k toml.Key) bool {
+		return slices.ContainsFunc(undecoded, func(u toml.Key) bool { return slices.Equal(u, k) })
+	}
+	seen := map[fileProblem]bool{}
+	for _, k := range undecoded {
+		if len(k) > 1 && isUndecoded(k[:len(k)-1]) {
+			continue // reported with its table
+		}
+		for _, loc := range locateKey(data, k) {
+			label := c.keyLabel(k, loc)
+			msg := "unknown key"
+			if last := k[len(k)-1]; isLiteralSecretKey(last) {
+				msg = fmt.Sprintf("secrets are not allowed in the file; use %s_env or %s_file", last, last)
+			}
+			p := fileProblem{line: loc.line, msg: label + ": " + msg}
+			if !seen[p] {
+				seen[p] = true
+				problems = append(problems, p)
+			}
+		}
+	}
+	return problems, nil
+}
+
+// keyLabel names k as messages do: `mailbox[1] "support".tsl`.
+func (c *Config) keyLabel(k toml.Key, loc keyLoc) string {
+	if loc.array == "" || loc.index < 0 {
+		return k.String()
+	}
+	label := fmt.Sprintf("%s[%d]", loc.array, loc.index)
+	switch loc.array {
+	case "mailbox":
+		if loc.index < len(c.Mailboxes) {
+			label = c.Mailboxes[loc.index].label(loc.index)
+		}
+	case "calendar.agent":
+		if loc.index < len(c.Calendar.Agents) {
+			label = c.Calendar.Agents[loc.index].label(loc.index)
+		}
+	}
+	rest := k[len(strings.Split(loc.array, ".")):]
+	if len(rest) == 0 {
+		return label
+	}
+	return label + "." + rest.String()
+}
+
+// keyLoc is where a key was written: its line (0 when unknown) and, inside
+// an array of tables, the array's name and the element's index.
+type keyLoc struct {
+	line  int
+	array string
+	index int
+}
+
+// locateKey finds the lines that set key in a TOML document, by a light
+// scan of table headers and "key =" lines (the decoder does not expose
+// positions). Keys it cannot find (inline tables, ...) yield one keyLoc
+// without a line.
+func locateKey(data []byte, key toml.Key) []keyLoc {
+	want := key.String()
+	var (
+		table   toml.Key
+		array   string
+		index   = -1
+		counts  = map[string]int{}
+		inMulti bool
+		out     []keyLoc
+	)
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if n := strings.Count(line, `"""`) + strings.Count(line, `'''`); n%2 == 1 {
+			inMulti = !inMulti
+			if !inMulti {
+				continue
+			}
+		} else if inMulti {
+			continue
+		}
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		var full toml.Key
+		switch {
+		case strings.HasPrefix(line, "[["):
+			name, _, _ := strings.Cut(line[2:], "]]")
+			table = splitKey(name)
+			array = table.String()
+			index = counts[array]
+			counts[array]++
+			full = table
+		case line[0] == '[':
+			name, _, _ := strings.Cut(line[1:], "]")
+			table = splitKey(name)
+			if !strings.HasPrefix(table.String()+".", array+".") {
+				array, index = "", -1
+			}
+			full = table
+		default:
+			k, _, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			full = append(slices.Clone(table), splitKey(k)...)
+		}
+		if full.String() == want {
+			loc := keyLoc{line: i + 1, index: -1}
+			if array != "" && strings.HasPrefix(want+".", array+".") {
+				loc.array, loc.index = array, index
+			}
+			out = append(out, loc)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, keyLoc{index: -1})
+	}
+	return out
+}
+
+func splitKey(s string) toml.Key {
+	var k toml.Key
+	for part := range strings.SplitSeq(s, ".") {
+		part = strings.TrimSpace(part)
+		part = strings.Trim(part, `"'`)
+		k = append(k, part)
+	}
+	return k
+}
+
+// applyEnv applies SIDEDESK_ overrides and returns the problems.
+func (c *Config) applyEnv(env map[string]string) []string {
+	referenced := c.referencedEnv()
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var problems []string
+	for _, name := range names {
+		rest, ok := strings.CutPrefix(name, envPrefix)
+		if !ok || reservedEnv(name) || referenced[name] {
+			continue
+		}
+		if err := c.applyEnvVar(rest, env[name]); err != nil {
+			problems = append(problems, name+": "+err.Error())
+		}
+	}
+	return problems
+}
+
+func (c *Config) applyEnvVar(rest, value string) error {
+	if mb, ok := strings.CutPrefix(rest, "MAILBOX_"); ok {
+		// The longest matching name wins: "support_eu" before "support".
+		best := -1
+		for i, m := range c.Mailboxes {
+			envName := strings.ReplaceAll(strings.ToUpper(m.Name), "-", "_")
+			if strings.HasPrefix(mb, envName+"_") && (best < 0 || len(envName) > len(c.Mailboxes[best].Name)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return errors.New("names no configured mailbox (SIDEDESK_MAILBOX_<NAME>_<KEY> sets keys of mailboxes defined in the file)")
+		}
+		envName := strings.ReplaceAll(strings.ToUpper(c.Mailboxes[best].Name), "-", "_")
+		key := strings.ToLower(strings.TrimPrefix(mb, envName+"_"))
+		return setKey(reflect.ValueOf(&c.Mailboxes[best]).Elem(), key, value)
+	}
+	sections := []struct {
+		name string
+		v    any
+	}{
+		{"server", &c.Server}, {"database", &c.Database}, {"storage", &c.Storage}, {"log", &c.Log},
+		{"security", &c.Security}, {"ticket", &c.Ticket}, {"calendar", &c.Calendar},
+	}
+	for _, s := range sections {
+		if key, ok := strings.CutPrefix(rest, strings.ToUpper(s.name)+"_"); ok {
+			return setKey(reflect.ValueOf(s.v).Elem(), strings.ToLower(key), value)
+		}
+	}
+	return errors.New("unknown setting (want SIDEDESK_<SECTION>_<KEY> or SIDEDESK_MAILBOX_<NAME>_<KEY>)")
+}
+
+// setKey sets the scalar field of struct v whose toml tag is key.
+func setKey(v reflect.Value, key, value string) error {
+	if isLiteralSecretKey(key) {
+		return fmt.Errorf("secrets cannot be set this way; use %s_env or %s_file", key, key)
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		if tomlName(t.Field(i)) != key {
+			continue
+		}
+		f := v.Field(i)
+		switch ptr := f.Addr().Interface().(type) {
+		case *time.Duration:
+			d, err := time.ParseDuration(value)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration like \"60s\" or \"720h\"", key, value)
+			}
+			*ptr = d
+		case *Date:
+			return ptr.UnmarshalText([]byte(value))
+		case *string:
+			*ptr = value
+		case *bool:
+			b, err := strconv.ParseBool(value)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", key, value)
+			}
+			*ptr = b
+		case *int:
+			n, err := strconv.Atoi(value)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not an integer", key, value)
+			}
+			*ptr = n
+		default:
+			return fmt.Errorf("%s is not a scalar key; set it in the file", key)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown key %s", key)
+}
+
+func tomlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+	return name
+}
+
+// referencedEnv is the set of variables the *_env keys name: they may
+// start with SIDEDESK_ without being overrides.
+func (c *Config) referencedEnv() map[string]bool {
+	refs := map[string]bool{c.Security.SecretKeyEnv: true}
+	for _, m := range c.Mailboxes {
+		for _, s := range m.secrets() {
+			refs[s.Env] = true
+		}
+	}
+	for _, a := range c.Calendar.Agents {
+		for _, s := range a.secrets() {
+			refs[s.Env] = true
+		}
+	}
+	delete(refs, "")
+	return refs
+}
+
+func (m Mailbox) secrets() []Secret {
+	return []Secret{m.Password(), m.OAuthToken(), m.ClientSecret(), m.RefreshToken(), m.PushToken()}
+}
+
+func (a Agent) secrets() []Secret {
+	return []Secret{a.Password(), a.ClientSecret(), a.RefreshToken()}
+}
+
+func (m Mailbox) label(i int) string { return fmt.Sprintf("mailbox[%d] %q", i, m.Name) }
+
+func (a Agent) label(i int) string { return fmt.Sprintf("calendar.agent[%d] %q", i, a.ID) }

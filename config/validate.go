@@ -1,0 +1,310 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// nameRE is the form of mailbox names, tenants and agent ids.
+var nameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
+
+// minSecretKeyLen is the least length of security.secret_key (bytes).
+const minSecretKeyLen = 32
+
+// checker collects problems, each "key: message".
+type checker struct {
+	problems []string
+	lookup   func(string) (string, bool)
+}
+
+func (ch *checker) add(key, format string, args ...any) {
+	ch.problems = append(ch.problems, key+": "+fmt.Sprintf(format, args...))
+}
+
+func (ch *checker) oneOf(key, val string, allowed ...string) bool {
+	for _, a := range allowed {
+		if val == a {
+			return true
+		}
+	}
+	ch.add(key, "%q is not one of %s", val, strings.Join(allowed, ", "))
+	return false
+}
+
+func (ch *checker) required(key, val string) bool {
+	if strings.TrimSpace(val) == "" {
+		ch.add(key, "is required")
+		return false
+	}
+	return true
+}
+
+func (ch *checker) positive(key string, d time.Duration) {
+	if d <= 0 {
+		ch.add(key, "must be a duration greater than 0, like \"60s\"")
+	}
+}
+
+func (ch *checker) name(key, val string) {
+	if ch.required(key, val) && !nameRE.MatchString(val) {
+		ch.add(key, "%q may contain only a-z, 0-9, _ and -", val)
+	}
+}
+
+func (ch *checker) email(key, val string) {
+	if !ch.required(key, val) {
+		return
+	}
+	if a, err := mail.ParseAddress(val); err != nil || a.Address != val {
+		ch.add(key, "%q is not an email address like support@example.com", val)
+	}
+}
+
+func (ch *checker) url(key, val string) {
+	if val == "" {
+		return
+	}
+	u, err := url.Parse(val)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		ch.add(key, "%q is not an http(s) URL", redactURL(val))
+	}
+}
+
+func (ch *checker) file(key, path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		ch.add(key, "%s: %v", path, pathErr(err))
+		return
+	}
+	f.Close()
+}
+
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// secret checks a secret reference; need says why it is required ("" when
+// optional), and checkValue whether the referenced env/file must exist now
+// (false for disabled mailboxes). It returns the value when it could read it.
+func (ch *checker) secret(label string, s Secret, need string, checkValue bool) (string, bool) {
+	base := s.base()
+	switch {
+	case s.Env != "" && s.File != "":
+		ch.add(label, "set only one of %s_env and %s_file", base, base)
+		return "", false
+	case s.Env != "" && !envNameRE.MatchString(s.Env):
+		ch.add(label, "%s_env %v", base, errNotEnvName)
+		return "", false
+	case !s.IsSet():
+		if need != "" {
+			ch.add(label, "%s_env or %s_file is required %s", base, base, need)
+		}
+		return "", false
+	case !checkValue:
+		return "", false
+	case s.Env != "":
+		v, ok := ch.lookup(s.Env)
+		if !ok || v == "" {
+			ch.add(label, "%s_env %s is not set", base, s.Env)
+			return "", false
+		}
+		return v, true
+	}
+	v, err := s.Resolve(func(string) string { return "" })
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			ch.add(label, "%s_file %s: %v", base, s.File, pe.Err)
+		} else {
+			ch.add(label, "%s_file %s is empty", base, s.File)
+		}
+		return "", false
+	}
+	return v, true
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Validate checks the whole configuration and returns an *Error listing
+// every problem, or nil. Secret references of enabled mailboxes (and of
+// calendar agents when the calendar is enabled) must be resolvable.
+func (c *Config) Validate() error {
+	ch := &checker{lookup: c.env()}
+
+	if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		ch.add("server.listen", "%q is not host:port, like 127.0.0.1:8080", c.Server.Listen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		ch.add("server.listen", "port %q of %q is not a number from 0 to 65535", port, c.Server.Listen)
+	}
+	ch.url("server.public_url", c.Server.PublicURL)
+	ch.required("database.path", c.Database.Path)
+	ch.required("storage.blob_dir", c.Storage.BlobDir)
+	ch.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	ch.oneOf("log.format", c.Log.Format, "text", "json")
+
+	if v, ok := ch.secret("security", c.Security.SecretKey(), "", true); ok && len(v) < minSecretKeyLen {
+		ch.add("security", "the secret key holds %d bytes; want at least %d", len(v), minSecretKeyLen)
+	}
+
+	if ch.required("ticket.tag_prefix", c.Ticket.TagPrefix) && strings.ContainsAny(c.Ticket.TagPrefix, "[] \t") {
+		ch.add("ticket.tag_prefix", "%q must not contain brackets or spaces", c.Ticket.TagPrefix)
+	}
+	ch.positive("ticket.reopen_window", c.Ticket.ReopenWindow)
+	ch.positive("ticket.flood_window", c.Ticket.FloodWindow)
+	if c.Ticket.FloodLimit <= 0 {
+		ch.add("ticket.flood_limit", "must be at least 1, got %d", c.Ticket.FloodLimit)
+	}
+
+	names := make([]string, len(c.Mailboxes))
+	for i, m := range c.Mailboxes {
+		names[i] = m.Name
+		ch.mailbox(m.label(i), m)
+	}
+	ch.names("mailbox", ".name", names, func(i int) string { return c.Mailboxes[i].label(i) })
+
+	ch.positive("calendar.window", c.Calendar.Window)
+	ch.positive("calendar.sync_interval", c.Calendar.SyncInterval)
+	ids := make([]string, len(c.Calendar.Agents))
+	for i, a := range c.Calendar.Agents {
+		ids[i] = a.ID
+		ch.agent(a.label(i), a, c.Calendar.Enabled)
+	}
+	ch.names("calendar.agent", ".id", ids, func(i int) string { return c.Calendar.Agents[i].label(i) })
+
+	if len(ch.problems) > 0 {
+		return &Error{Problems: ch.problems}
+	}
+	return nil
+}
+
+// names checks that the identifying names of an array of tables are well
+// formed and unique.
+func (ch *checker) names(array, field string, names []string, label func(int) string) {
+	seen := map[string]int{}
+	for i, n := range names {
+		ch.name(label(i)+field, n)
+		if j, dup := seen[n]; dup && n != "" {
+			ch.add(label(i)+field, "duplicate of %s[%d]", array, j)
+		} else {
+			seen[n] = i
+		}
+	}
+}
+
+func (ch *checker) mailbox(l string, m Mailbox) {
+	ch.oneOf(l+".kind", m.Kind, KindIMAP, KindGmail)
+	ch.name(l+".tenant", m.Tenant)
+	ch.email(l+".address", m.Address)
+	for j, a := range m.Aliases {
+		ch.email(fmt.Sprintf("%s.aliases[%d]", l, j), a)
+	}
+	if ch.oneOf(l+".initial_sync", m.InitialSync, "new", "since") {
+		switch {
+		case m.InitialSync == "since" && m.Since.IsZero():
+			ch.add(l+".since", "is required with initial_sync = \"since\"")
+		case m.InitialSync == "new" && !m.Since.IsZero():
+			ch.add(l+".since", "is only used with initial_sync = \"since\"")
+		}
+	}
+	ch.secret(l, m.PushToken(), "", m.Enabled)
+
+	switch m.Kind {
+	case KindIMAP:
+		if ch.required(l+".host", m.Host) && m.TLS == "none" && !isLoopbackHost(m.Host) {
+			ch.add(l+".tls", "\"none\" is only allowed for loopback hosts, not %s", m.Host)
+		}
+		if m.Port < 1 || m.Port > 65535 {
+			ch.add(l+".port", "%d is not a port from 1 to 65535", m.Port)
+		}
+		ch.oneOf(l+".tls", m.TLS, "implicit", "starttls", "none")
+		ch.file(l+".ca_file", m.CAFile)
+		if ch.oneOf(l+".auth", m.Auth, "plain", "login", "xoauth2") {
+			why := fmt.Sprintf("for auth = %q", m.Auth)
+			if m.Auth == "xoauth2" {
+				ch.secret(l, m.OAuthToken(), why, m.Enabled)
+			} else {
+				ch.required(l+".username", m.Username)
+				ch.secret(l, m.Password(), why, m.Enabled)
+			}
+		}
+		ch.required(l+".folder", m.Folder)
+		if action, folder := m.AfterCaptureAction(); !(action == "keep" || action == "seen" || action == "move" && strings.TrimSpace(folder) != "") {
+			ch.add(l+".after_capture", "%q is not one of keep, seen, move:FOLDER", m.AfterCapture)
+		}
+		ch.positive(l+".poll_interval", m.PollInterval)
+	case KindGmail:
+		ch.email(l+".user", m.User)
+		if ch.oneOf(l+".gmail_auth", m.GmailAuth, "oauth", "service_account") {
+			why := fmt.Sprintf("for gmail_auth = %q", m.GmailAuth)
+			if m.GmailAuth == "oauth" {
+				ch.required(l+".client_id", m.ClientID)
+				ch.secret(l, m.ClientSecret(), why, m.Enabled)
+				ch.secret(l, m.RefreshToken(), why, m.Enabled)
+			} else if ch.required(l+".credentials_file", m.CredentialsFile) && m.Enabled {
+				ch.file(l+".credentials_file", m.CredentialsFile)
+			}
+		}
+		ch.positive(l+".gmail_poll_interval", m.GmailPollInterval)
+		ch.url(l+".api_base_url", m.APIBaseURL)
+		ch.url(l+".token_url", m.TokenURL)
+	}
+}
+
+func (ch *checker) agent(l string, a Agent, enabled bool) {
+	ch.required(l+".name", a.Name)
+	ch.email(l+".email", a.Email)
+	if _, err := a.Location(); err != nil {
+		ch.add(l+".timezone", "%q is not a time zone like Europe/Berlin", a.Timezone)
+	}
+	if _, err := ParseWorkingHours(a.WorkingHours); err != nil {
+		ch.add(l+".working_hours", "%v", err)
+	}
+	if !ch.oneOf(l+".source", a.Source, "caldav", "google") {
+		return
+	}
+	if a.Source == "caldav" {
+		if ch.required(l+".caldav_url", a.CalDAVURL) {
+			ch.url(l+".caldav_url", a.CalDAVURL)
+		}
+		ch.required(l+".username", a.Username)
+		ch.secret(l, a.Password(), `for source = "caldav"`, enabled)
+		return
+	}
+	if len(a.GoogleCalendarIDs) == 0 {
+		ch.add(l+".google_calendar_ids", "is required for source = \"google\" (e.g. [\"primary\"])")
+	}
+	if ch.oneOf(l+".google_auth", a.GoogleAuth, "oauth", "service_account") {
+		why := fmt.Sprintf("for google_auth = %q", a.GoogleAuth)
+		if a.GoogleAuth == "oauth" {
+			ch.required(l+".client_id", a.ClientID)
+			ch.secret(l, a.ClientSecret(), why, enabled)
+			ch.secret(l, a.RefreshToken(), why, enabled)
+		} else if ch.required(l+".credentials_file", a.CredentialsFile) && enabled {
+			ch.file(l+".credentials_file", a.CredentialsFile)
+		}
+	}
+	ch.url(l+".api_base_url", a.APIBaseURL)
+	ch.url(l+".token_url", a.TokenURL)
+}
