@@ -1,0 +1,249 @@
+package imapsource
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+)
+
+// commandTimeout bounds how long a command that should answer at once
+// (LOGOUT, ending IDLE) may take before the connection is declared dead.
+const commandTimeout = 30 * time.Second
+
+// conn is one logged-in IMAP connection of a Source.
+type conn struct {
+	s *Source
+	c *imapclient.Client
+	// newMail receives a token when the server reports EXISTS outside of a
+	// SELECT (new mail, RFC 9051 §7.4.1); buffered so none is lost.
+	newMail chan struct{}
+	// stop undoes the context.AfterFunc that closes the socket on cancel.
+	stop func() bool
+	// sel is what SELECT/EXAMINE reported.
+	sel *imap.SelectData
+}
+
+// connect dials, negotiates TLS as configured, waits for the greeting and
+// authenticates. Cancelling ctx closes the connection, so every later call
+// on it fails fast instead of blocking.
+func (s *Source) connect(ctx context.Context) (*conn, error) {
+	cn := &conn{s: s, newMail: make(chan struct{}, 1)}
+	tlsConf := s.tlsConfig()
+	copts := &imapclient.Options{
+		TLSConfig: tlsConf,
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case cn.newMail <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	var raw net.Conn
+	var err error
+	if s.opts.TLS == TLSImplicit {
+		td := &tls.Dialer{NetDialer: dialer, Config: tlsConf}
+		raw, err = td.DialContext(ctx, "tcp", s.addr)
+	} else {
+		raw, err = dialer.DialContext(ctx, "tcp", s.addr)
+	}
+	if err != nil {
+		return nil, s.connectError(err)
+	}
+	cn.stop = context.AfterFunc(ctx, func() { raw.Close() })
+	fail := func(err error) (*conn, error) {
+		cn.stop()
+		raw.Close()
+		if ctx.Err() != nil {
+			return nil, s.errorf("connect to %s: %w", s.addr, context.Cause(ctx))
+		}
+		return nil, err
+	}
+	switch s.opts.TLS {
+	case TLSStartTLS:
+		// RFC 9051 §6.2.1; NewStartTLS refuses a PREAUTH greeting on the
+		// cleartext connection (§7.1.4).
+		cn.c, err = imapclient.NewStartTLS(raw, copts)
+		if err != nil {
+			return fail(s.connectError(err))
+		}
+	default:
+		cn.c = imapclient.New(raw, copts)
+		if err := cn.c.WaitGreeting(); err != nil {
+			cn.c.Close()
+			return fail(s.connectError(err))
+		}
+	}
+	if cn.c.State() == imap.ConnStateAuthenticated {
+		return cn, nil // PREAUTH
+	}
+	if err := s.authenticate(ctx, cn.c); err != nil {
+		cn.c.Close()
+		return fail(err)
+	}
+	return cn, nil
+}
+
+func (s *Source) tlsConfig() *tls.Config {
+	var conf *tls.Config
+	if s.opts.TLSConfig != nil {
+		conf = s.opts.TLSConfig.Clone()
+	} else {
+		conf = &tls.Config{}
+	}
+	if conf.ServerName == "" {
+		conf.ServerName = s.opts.Host
+	}
+	if conf.MinVersion == 0 {
+		conf.MinVersion = tls.VersionTLS12
+	}
+	if s.opts.TLS == TLSImplicit && conf.NextProtos == nil {
+		conf.NextProtos = []string{"imap"} // RFC 9051 §7.1 ALPN id
+	}
+	return conf
+}
+
+// connectError says what failed while reaching the server and what to check.
+func (s *Source) connectError(err error) error {
+	hint := "check host, port and tls"
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr):
+		hint = "the server certificate is not trusted: check host, ca_file (for a private CA) or tls_insecure_skip_verify"
+	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
+		hint = "check tls (implicit is usually port 993, starttls port 143)"
+	}
+	return s.errorf("connect to %s (tls %s): %w: %s", s.addr, s.opts.TLS, err, hint)
+}
+
+// authenticate logs in with the configured mechanism. The secret is
+// resolved now, so a rotated secret is picked up on the next connection.
+func (s *Source) authenticate(ctx context.Context, c *imapclient.Client) error {
+	user := s.opts.Username
+	var err error
+	switch s.opts.Auth {
+	case AuthXOAuth2:
+		var token string
+		if token, err = s.opts.OAuthToken(ctx); err != nil {
+			return s.errorf("resolve OAuth token: %w", err)
+		}
+		xc := &xoauth2Client{user: user, token: token}
+		if err = c.Authenticate(xc); err != nil && xc.challenge != "" {
+			err = fmt.Errorf("%w (server said %s)", err, xc.challenge)
+		}
+	default:
+		var pw string
+		if pw, err = s.opts.Password(ctx); err != nil {
+			return s.errorf("resolve password: %w", err)
+		}
+		caps := c.Caps()
+		switch {
+		case s.opts.Auth == AuthPlain && caps.Has(imap.AuthCap(sasl.Plain)):
+			err = c.Authenticate(sasl.NewPlainClient("", user, pw))
+		case caps.Has(imap.CapLoginDisabled) && caps.Has(imap.AuthCap(sasl.Login)):
+			err = c.Authenticate(sasl.NewLoginClient(user, pw))
+		case caps.Has(imap.CapLoginDisabled):
+			return s.errorf("%s refuses LOGIN without TLS (LOGINDISABLED): use tls = \"starttls\" or \"implicit\"", s.addr)
+		default:
+			err = c.Login(user, pw).Wait()
+		}
+	}
+	if err != nil {
+		hint := s.opts.CredentialHint
+		if hint == "" {
+			hint = "the username and password"
+			if s.opts.Auth == AuthXOAuth2 {
+				hint = "the username and OAuth token"
+			}
+		}
+		return s.errorf("login failed for %s at %s: %w: check %s", user, s.addr, err, hint)
+	}
+	return nil
+}
+
+// xoauth2Client is the SASL XOAUTH2 client mechanism (Google, Microsoft):
+// one initial response "user=" user ^A "auth=Bearer " token ^A ^A. go-sasl
+// has OAUTHBEARER (RFC 7628) but not this older mechanism.
+type xoauth2Client struct {
+	user, token string
+	challenge   string // the server's error, when it sent one
+}
+
+// Start implements sasl.Client.
+func (a *xoauth2Client) Start() (string, []byte, error) {
+	return "XOAUTH2", []byte("user=" + a.user + "\x01auth=Bearer " + a.token + "\x01\x01"), nil
+}
+
+// Next implements sasl.Client: a challenge after the initial response is a
+// JSON error; the client answers empty and the server then fails the
+// command.
+func (a *xoauth2Client) Next(challenge []byte) ([]byte, error) {
+	a.challenge = string(challenge)
+	return []byte{}, nil
+}
+
+// selectFolder opens the folder: EXAMINE (read-only) when the mailbox is
+// kept as it is, SELECT when after_capture changes it.
+func (cn *conn) selectFolder(ctx context.Context) (*imap.SelectData, error) {
+	s := cn.s
+	sel, err := cn.c.Select(s.opts.Folder, &imap.SelectOptions{ReadOnly: s.readOnly}).Wait()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, s.errorf("select %q: %w", s.opts.Folder, context.Cause(ctx))
+		}
+		return nil, s.errorf("select folder %q: %w: check folder", s.opts.Folder, err)
+	}
+	if sel.UIDValidity == 0 {
+		return nil, s.errorf("folder %q has no UIDVALIDITY: the server cannot be synced by UID", s.opts.Folder)
+	}
+	cn.sel = sel
+	return sel, nil
+}
+
+// ensureFolder creates folder unless it exists (for after_capture move).
+func (cn *conn) ensureFolder(folder string) error {
+	err := cn.c.Create(folder, nil).Wait()
+	var imapErr *imap.Error
+	if err == nil || (errors.As(err, &imapErr) && imapErr.Code == imap.ResponseCodeAlreadyExists) {
+		return nil
+	}
+	// Servers without the ALREADYEXISTS code: the folder may exist anyway.
+	if _, serr := cn.c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait(); serr == nil {
+		return nil
+	}
+	return cn.s.errorf("create folder %q for after_capture: %w", folder, err)
+}
+
+// logout says goodbye politely, without waiting long for a dead server.
+func (cn *conn) logout() {
+	done := make(chan struct{})
+	go func() {
+		_ = cn.c.Logout().Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// close drops the connection.
+func (cn *conn) close() {
+	cn.stop()
+	_ = cn.c.Close()
+}

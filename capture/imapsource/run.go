@@ -1,0 +1,245 @@
+package imapsource
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// errLeaseHeld: another process captures this mailbox now.
+var errLeaseHeld = errors.New("the mailbox is being captured by another process (lease held)")
+
+// Run captures the mailbox until ctx is done: connect, sync, wait for new
+// mail with IDLE or polling, sync again; on any failure (server down, wrong
+// password, store error) it reports the error in Status and the log and
+// retries after an exponential backoff with jitter. It returns nil when ctx
+// is cancelled.
+func (s *Source) Run(ctx context.Context) error {
+	failures := 0
+	for ctx.Err() == nil {
+		healthy, err := s.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if healthy {
+			failures = 0
+		}
+		delay := s.backoff(failures)
+		failures++
+		if errors.Is(err, errLeaseHeld) {
+			s.log.Info("imapsource: standing by", "err", err)
+			delay = jitter(s.opts.LeaseTTL / 3)
+		} else {
+			s.log.Warn("imapsource: capture failed, will retry", "err", err, "retry_in", delay.Round(time.Millisecond))
+		}
+		s.reportError(err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+			if !errors.Is(err, errLeaseHeld) {
+				s.countReconnect()
+			}
+		}
+	}
+	return nil
+}
+
+// backoff is the delay before retry number failures+1: BackoffMin doubled
+// per consecutive failure, capped at BackoffMax, with jitter.
+func (s *Source) backoff(failures int) time.Duration {
+	d := s.opts.BackoffMin
+	for i := 0; i < failures && d < s.opts.BackoffMax; i++ {
+		d *= 2
+	}
+	return jitter(min(d, s.opts.BackoffMax))
+}
+
+// jitter spreads d over [d/2, d] so that many mailboxes failing together
+// (one server down) don't reconnect in lockstep.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + mrand.N(d/2+1)
+}
+
+// session is one connection's life: it returns when the connection or a
+// pass fails (or ctx ends). healthy reports whether it got as far as a
+// completed sync pass, which resets the backoff.
+func (s *Source) session(ctx context.Context) (healthy bool, err error) {
+	ctx, release, err := s.holdLease(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	cn, err := s.connect(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cn.close()
+	s.setConnected(true)
+	defer s.setConnected(false)
+	if _, err := cn.selectFolder(ctx); err != nil {
+		return false, err
+	}
+	if s.moveTo != "" {
+		if err := cn.ensureFolder(s.moveTo); err != nil {
+			return false, err
+		}
+	}
+	idle := s.opts.IDLE && cn.c.Caps().Has(imap.CapIdle)
+	s.log.Info("imapsource: connected", "addr", s.addr, "folder", s.opts.Folder, "idle", idle)
+	for {
+		stats, err := cn.sync(ctx)
+		if err != nil {
+			return healthy, err
+		}
+		healthy = true
+		s.reportSync()
+		if stats.Fetched > 0 {
+			s.log.Info("imapsource: synced", "fetched", stats.Fetched, "new", stats.New,
+				"duplicates", stats.Duplicates, "bytes", stats.Bytes)
+		}
+		if err := cn.wait(ctx, idle); err != nil {
+			return healthy, err
+		}
+	}
+}
+
+// wait returns when the folder may have new mail: the server reported
+// EXISTS, or IdleRestart (IDLE) or PollInterval (polling) passed. An error
+// means the connection is gone.
+func (cn *conn) wait(ctx context.Context, idle bool) error {
+	s := cn.s
+	select {
+	case <-cn.newMail:
+		return nil // arrived during the last pass
+	default:
+	}
+	if !idle {
+		t := time.NewTimer(s.opts.PollInterval)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-cn.c.Closed():
+			return s.errorf("connection to %s closed", s.addr)
+		case <-cn.newMail:
+		case <-t.C:
+		}
+		return nil
+	}
+
+	// RFC 2177: IDLE until the server reports new mail; end it with DONE
+	// before IdleRestart (< 29 min, §3) so neither side's inactivity timer
+	// fires. Ending IDLE also proves the connection is alive: a server
+	// that does not answer DONE within commandTimeout is dead.
+	ic, err := cn.c.Idle()
+	if err != nil {
+		return s.commandError(ctx, "IDLE", err)
+	}
+	t := time.NewTimer(s.opts.IdleRestart)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-cn.c.Closed():
+		return s.errorf("connection to %s closed during IDLE", s.addr)
+	case <-cn.newMail:
+	case <-t.C:
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := ic.Close()
+		if err == nil {
+			err = ic.Wait()
+		}
+		done <- err
+	}()
+	dead := time.NewTimer(commandTimeout)
+	defer dead.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return s.commandError(ctx, "end IDLE", err)
+		}
+		return nil
+	case <-dead.C:
+		cn.close()
+		return s.errorf("%s did not answer DONE within %v: connection dead", s.addr, commandTimeout)
+	}
+}
+
+// holdLease acquires the mailbox's lease (when a Leaser is configured) and
+// keeps renewing it; the returned context is cancelled when the lease is
+// lost, which stops capture. release gives the lease up.
+func (s *Source) holdLease(ctx context.Context) (context.Context, func(), error) {
+	if s.opts.Lease == nil {
+		return ctx, func() {}, nil
+	}
+	ok, err := s.opts.Lease.AcquireLease(ctx, s.lease, s.holder, s.opts.LeaseTTL)
+	if err != nil {
+		return ctx, nil, s.errorf("acquire lease %s: %w", s.lease, err)
+	}
+	if !ok {
+		return ctx, nil, s.errorf("%w", errLeaseHeld)
+	}
+	lctx, cancel := context.WithCancelCause(ctx)
+	stopped := make(chan struct{})
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		tick := time.NewTicker(s.opts.LeaseTTL / 3)
+		defer tick.Stop()
+		lastOK := time.Now()
+		for {
+			select {
+			case <-stopped:
+				return
+			case <-lctx.Done():
+				return
+			case <-tick.C:
+			}
+			ok, err := s.opts.Lease.AcquireLease(lctx, s.lease, s.holder, s.opts.LeaseTTL)
+			switch {
+			case err != nil && time.Since(lastOK) > s.opts.LeaseTTL*2/3:
+				// Stop before the lease can expire under us.
+				cancel(s.errorf("renew lease %s: %w", s.lease, err))
+				return
+			case err != nil:
+				// One failed renewal is survivable: the lease lasts a
+				// TTL and the next tick retries.
+				s.log.Warn("imapsource: lease renewal failed", "lease", s.lease, "err", err)
+			case ok:
+				lastOK = time.Now()
+			default:
+				cancel(s.errorf("lost lease %s to another process", s.lease))
+				return
+			}
+		}
+	}()
+	release := func() {
+		close(stopped)
+		<-renewDone
+		cancel(nil)
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer rcancel()
+		if err := s.opts.Lease.ReleaseLease(rctx, s.lease, s.holder); err != nil {
+			s.log.Warn("imapsource: release lease", "lease", s.lease, "err", err)
+		}
+	}
+	return lctx, release, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,370 @@
+package imapsource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/sidedesk/sidedesk/capture"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+const (
+	dateLayout = "2006-01-02"
+	// saveEvery bounds how many committed messages the stored state may
+	// lag behind; a crash re-fetches at most that many, and re-fetching
+	// never duplicates (source-key dedupe).
+	saveEvery = 50
+	// syncedAtEvery is how often a quiet mailbox still records synced_at.
+	syncedAtEvery = time.Hour
+)
+
+// syncState is what the store keeps for a mailbox, as JSON.
+type syncState struct {
+	// UIDValidity and LastUID: every message of the folder with a UID up
+	// to LastUID under this UIDVALIDITY has been committed (RFC 9051
+	// §2.3.1.1: UIDs are strictly ascending and never reused under one
+	// UIDVALIDITY).
+	UIDValidity uint32 `json:"uidvalidity"`
+	LastUID     uint32 `json:"last_uid"`
+	// Since, while set, restricts the sync to messages with an INTERNALDATE
+	// on or after this date (initial "since" sync or re-sync after a
+	// UIDVALIDITY change); cleared when such a pass completes.
+	Since string `json:"since,omitempty"`
+	// SyncedAt is when the last complete pass started: every message
+	// delivered before it is captured.
+	SyncedAt time.Time `json:"synced_at,omitzero"`
+}
+
+func (s *Source) loadState(ctx context.Context) (*syncState, error) {
+	b, err := s.opts.State.SyncState(ctx, s.opts.Tenant, s.opts.Name)
+	if errors.Is(err, ticket.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.errorf("load sync state: %w", err)
+	}
+	var st syncState
+	if err := json.Unmarshal(b, &st); err != nil {
+		// Unreadable state is treated as none: the initial policy applies
+		// and dedupe prevents duplicates.
+		s.log.Warn("imapsource: unreadable sync state, starting over", "err", err)
+		return nil, nil
+	}
+	return &st, nil
+}
+
+func (s *Source) saveState(ctx context.Context, st *syncState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return s.errorf("encode sync state: %w", err)
+	}
+	// Saved even when ctx is being cancelled: it records commits already
+	// made, and the store call is short.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.opts.State.SetSyncState(ctx, s.opts.Tenant, s.opts.Name, b); err != nil {
+		return s.errorf("save sync state: %w", err)
+	}
+	return nil
+}
+
+// startState is the state to sync from when the folder has none under its
+// current UIDVALIDITY: the initial policy for a new mailbox, a re-sync when
+// the UIDVALIDITY changed (the old UIDs mean nothing any more).
+func (cn *conn) startState(ctx context.Context, old *syncState) (*syncState, error) {
+	s, sel := cn.s, cn.sel
+	st := &syncState{UIDValidity: sel.UIDValidity}
+	var since time.Time
+	switch {
+	case s.opts.InitialSync == InitialSince:
+		since = s.opts.Since
+	case old != nil && !old.SyncedAt.IsZero():
+		// Policy "new" after a UIDVALIDITY change: everything delivered
+		// before the last complete pass was captured under the old UIDs;
+		// a day's margin covers clock skew and time zones (SINCE compares
+		// dates only). Re-captured mail is deduplicated by Message-ID and
+		// body hash.
+		since = old.SyncedAt.UTC().Add(-24 * time.Hour)
+	default:
+		last, err := cn.lastUID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		st.LastUID = uint32(last)
+		st.SyncedAt = s.opts.Now().UTC()
+	}
+	if !since.IsZero() {
+		st.Since = since.Format(dateLayout)
+	}
+	if old != nil {
+		s.log.Warn("imapsource: UIDVALIDITY changed, re-syncing the folder",
+			"folder", s.opts.Folder, "old", old.UIDValidity, "new", sel.UIDValidity, "since", st.Since)
+	} else {
+		s.log.Info("imapsource: first sync", "folder", s.opts.Folder, "policy", s.opts.InitialSync,
+			"uidvalidity", st.UIDValidity, "last_uid", st.LastUID, "since", st.Since)
+	}
+	return st, nil
+}
+
+// lastUID is the highest UID in the folder now: UIDNEXT-1, or a search
+// when the server did not say UIDNEXT (optional before RFC 9051).
+func (cn *conn) lastUID(ctx context.Context) (imap.UID, error) {
+	if cn.sel.UIDNext > 0 {
+		return cn.sel.UIDNext - 1, nil
+	}
+	data, err := cn.c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil {
+		return 0, cn.s.commandError(ctx, "UID SEARCH ALL", err)
+	}
+	uids := data.AllUIDs()
+	if len(uids) == 0 {
+		return 0, nil
+	}
+	return slices.Max(uids), nil
+}
+
+func (s *Source) commandError(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return s.errorf("%s: %w", what, context.Cause(ctx))
+	}
+	return s.errorf("%s: %w", what, err)
+}
+
+// sync runs one pass over the selected folder: find the UIDs above the
+// last committed one, fetch them in batches, deliver each, advance the
+// state behind the commits and apply the after-capture action.
+func (cn *conn) sync(ctx context.Context) (Stats, error) {
+	s := cn.s
+	var stats Stats
+	passStart := s.opts.Now().UTC()
+	st, err := s.loadState(ctx)
+	if err != nil {
+		return stats, err
+	}
+	if st == nil || st.UIDValidity != cn.sel.UIDValidity {
+		if st, err = cn.startState(ctx, st); err != nil {
+			return stats, err
+		}
+		if err := s.saveState(ctx, st); err != nil {
+			return stats, err
+		}
+	}
+	saved := *st
+
+	// UID SEARCH UID n:* rather than UID FETCH n:* alone: the search can
+	// carry the SINCE filter, and it tells the batch boundaries. "n:*"
+	// matches the highest UID even when n is above it (RFC 9051 §6.4.8),
+	// so UIDs at or below LastUID are dropped.
+	var set imap.UIDSet
+	set.AddRange(imap.UID(st.LastUID)+1, 0)
+	criteria := &imap.SearchCriteria{UID: []imap.UIDSet{set}}
+	if st.Since != "" {
+		if criteria.Since, err = time.Parse(dateLayout, st.Since); err != nil {
+			return stats, s.errorf("sync state has a bad since date %q: %w", st.Since, err)
+		}
+	}
+	data, err := cn.c.UIDSearch(criteria, nil).Wait()
+	if err != nil {
+		return stats, s.commandError(ctx, "UID SEARCH", err)
+	}
+	uids := slices.DeleteFunc(data.AllUIDs(), func(u imap.UID) bool { return uint32(u) <= st.LastUID })
+	slices.Sort(uids)
+	uids = slices.Compact(uids)
+
+	var afterErr error
+	for batch := range slices.Chunk(uids, s.opts.BatchSize) {
+		committed, err := cn.fetchBatch(ctx, batch, st, &stats)
+		if err != nil {
+			if serr := s.saveIfChanged(ctx, st, &saved); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			return stats, err
+		}
+		if err := s.saveIfChanged(ctx, st, &saved); err != nil {
+			return stats, err
+		}
+		if err := cn.afterCapture(ctx, committed); err != nil {
+			afterErr = err // committed and recorded; report, keep capturing
+		}
+	}
+	// The pass is complete: a pending SINCE filter is done, and everything
+	// delivered before passStart is captured.
+	if st.Since != "" || passStart.Sub(st.SyncedAt) > syncedAtEvery || len(uids) > 0 {
+		st.Since = ""
+		st.SyncedAt = passStart
+	}
+	if err := s.saveIfChanged(ctx, st, &saved); err != nil {
+		return stats, err
+	}
+	s.reportCaughtUp()
+	return stats, afterErr
+}
+
+func (s *Source) saveIfChanged(ctx context.Context, st, saved *syncState) error {
+	if *st == *saved {
+		return nil
+	}
+	if err := s.saveState(ctx, st); err != nil {
+		return err
+	}
+	*saved = *st
+	return nil
+}
+
+// fetchBatch fetches the UIDs of batch (ascending) and delivers each
+// message as its literal streams in. st.LastUID advances only over UIDs
+// whose message was committed (or which the server no longer has): never
+// past a message that failed. It returns the UIDs delivered.
+func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState, stats *Stats) ([]imap.UID, error) {
+	s := cn.s
+	done := make(map[imap.UID]bool, len(batch))
+	var committed []imap.UID
+	next := 0 // batch[:next] are all done
+	advance := func() {
+		for next < len(batch) && done[batch[next]] {
+			next++
+		}
+		if next > 0 && uint32(batch[next-1]) > st.LastUID {
+			st.LastUID = uint32(batch[next-1])
+		}
+	}
+	saved := *st
+	sinceSave := 0
+
+	cmd := cn.c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{
+		UID:          true,
+		InternalDate: true,
+		RFC822Size:   true,
+		// BODY.PEEK[]: the whole message, without setting \Seen (RFC 9051
+		// §6.4.5).
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		uid, err := cn.deliver(ctx, msg, stats)
+		if err != nil {
+			// Abandon the rest of the batch: closing the connection ends
+			// the FETCH at once instead of draining it.
+			cn.close()
+			_ = cmd.Close()
+			advance()
+			return committed, err
+		}
+		if uid == 0 {
+			continue
+		}
+		done[uid] = true
+		committed = append(committed, uid)
+		advance()
+		if sinceSave++; sinceSave >= saveEvery {
+			sinceSave = 0
+			if err := s.saveIfChanged(ctx, st, &saved); err != nil {
+				cn.close()
+				_ = cmd.Close()
+				return committed, err
+			}
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return committed, s.commandError(ctx, "UID FETCH", err)
+	}
+	// The FETCH completed: UIDs it did not return were expunged meanwhile.
+	if last := uint32(batch[len(batch)-1]); last > st.LastUID {
+		st.LastUID = last
+	}
+	return committed, nil
+}
+
+// deliver streams one FETCH response's body into the pipeline. It returns
+// the UID when the message was committed, 0 when the response carried no
+// body (the message vanished).
+func (cn *conn) deliver(ctx context.Context, msg *imapclient.FetchMessageData, stats *Stats) (imap.UID, error) {
+	s := cn.s
+	var (
+		uid       imap.UID
+		internal  time.Time
+		delivered bool
+		res       ticket.Result
+	)
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			uid = it.UID
+		case imapclient.FetchItemDataInternalDate:
+			internal = it.Time
+		case imapclient.FetchItemDataBodySection:
+			if it.Literal == nil {
+				continue
+			}
+			if uid == 0 {
+				return 0, s.errorf("server sent a message body before its UID (sequence number %d)", msg.SeqNum)
+			}
+			cr := &countingReader{r: it.Literal}
+			d := capture.Delivery{
+				Tenant:    s.opts.Tenant,
+				Mailbox:   s.opts.Name,
+				SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(uid), 10),
+			}
+			var err error
+			res, err = s.opts.Pipeline.Deliver(ctx, d, cr)
+			stats.Bytes += cr.n
+			if err != nil {
+				if ctx.Err() != nil {
+					err = errors.Join(err, context.Cause(ctx))
+				}
+				return 0, &deliverError{s.errorf("deliver UID %d: %w", uid, err)}
+			}
+			delivered = true
+		}
+	}
+	if !delivered {
+		if uid != 0 {
+			s.log.Warn("imapsource: FETCH returned no body, skipping", "uid", uid)
+		}
+		return 0, nil
+	}
+	stats.Fetched++
+	if res.Duplicate {
+		stats.Duplicates++
+	} else {
+		stats.New++
+	}
+	s.reportCaptured(res, internal)
+	return uid, nil
+}
+
+// afterCapture applies after_capture to messages already committed, so a
+// failure here never loses mail (RFC 9051 §6.4.6 STORE, RFC 6851 MOVE).
+func (cn *conn) afterCapture(ctx context.Context, uids []imap.UID) error {
+	s := cn.s
+	if len(uids) == 0 || s.readOnly {
+		return nil
+	}
+	set := imap.UIDSetNum(uids...)
+	if s.moveTo == "" {
+		err := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+		if err != nil {
+			return s.commandError(ctx, "after_capture seen: UID STORE +FLAGS.SILENT (\\Seen)", err)
+		}
+		return nil
+	}
+	// go-imap falls back to COPY + STORE \Deleted + (UID) EXPUNGE when the
+	// server lacks MOVE.
+	_, err := cn.c.Move(set, s.moveTo).Wait()
+	var imapErr *imap.Error
+	if errors.As(err, &imapErr) && imapErr.Code == imap.ResponseCodeTryCreate {
+		if err = cn.ensureFolder(s.moveTo); err == nil {
+			_, err = cn.c.Move(set, s.moveTo).Wait()
+		}
+	}
+	if err != nil {
+		return s.commandError(ctx, fmt.Sprintf("after_capture move to %q", s.moveTo), err)
+	}
+	return nil
+}
