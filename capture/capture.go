@@ -1,0 +1,201 @@
+// Package capture turns mailbox messages into ticket.Inbound values: the
+// MIME parser (Parse) and the plumbing every capture source shares
+// (Deliver/Pipeline, Metrics, Status). The sources themselves live in
+// capture/imapsource and capture/gmailsource.
+//
+// Parsing is lenient by design: real mail is often malformed, and a
+// support desk must never drop a customer's message. Whatever cannot be
+// read is noted in Inbound.ParseError; the raw bytes are always kept.
+package capture
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// Blobs is where raw messages and decoded attachments go (package store
+// implements it).
+type Blobs interface {
+	// Put stores everything r yields and names it by content.
+	Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error)
+	// Open reads back the bytes stored under a hex SHA-256.
+	Open(ctx context.Context, sha256 string) (io.ReadCloser, error)
+}
+
+// Sink consumes parsed mail (*ticket.Service implements it).
+type Sink interface {
+	Ingest(ctx context.Context, in ticket.Inbound) (ticket.Result, error)
+}
+
+// ParseOptions bounds Parse's memory: the text and HTML bodies kept in the
+// row are each truncated at MaxBodyBytes (default DefaultMaxBodyBytes, 4 MiB)
+// with a note; the raw blob always has everything.
+type ParseOptions struct {
+	MaxBodyBytes int
+	// Now is the clock for ReceivedAt (default time.Now).
+	Now func() time.Time
+}
+
+func (o ParseOptions) now() time.Time {
+	if o.Now != nil {
+		return o.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Delivery names where a message came from.
+type Delivery struct {
+	Tenant    string // "" means ticket.DefaultTenant
+	Mailbox   string // configured mailbox name
+	SourceKey string // "imap:<uidvalidity>:<uid>" or "gmail:<id>"
+}
+
+// Deliver is what every capture source calls per message: it stores the raw
+// bytes (streaming r into blobs.Put), re-opens the blob, parses it, fills
+// Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt, and hands the
+// result to sink.Ingest. Malformed mail is delivered with ParseError set; an
+// error means the message was not ingested (I/O, blob store, or sink) and
+// the source must not advance past it.
+func Deliver(ctx context.Context, d Delivery, r io.Reader, blobs Blobs, sink Sink, opts ParseOptions) (ticket.Result, error) {
+	p := Pipeline{Blobs: blobs, Sink: sink, Options: opts}
+	return p.Deliver(ctx, d, r)
+}
+
+// Pipeline is Deliver with its dependencies bound, plus metrics and logging.
+// The zero Metrics and Logger are allowed.
+type Pipeline struct {
+	Blobs   Blobs
+	Sink    Sink
+	Metrics *Metrics     // nil: no metrics
+	Options ParseOptions //
+	Logger  *slog.Logger // nil: slog.Default()
+}
+
+// Deliver stores, parses and ingests one message; see the package func
+// Deliver. It counts captured messages (not duplicates), parse errors and
+// capture errors in p.Metrics.
+func (p *Pipeline) Deliver(ctx context.Context, d Delivery, r io.Reader) (ticket.Result, error) {
+	res, err := p.deliver(ctx, d, r)
+	if err != nil {
+		p.Metrics.CaptureError(d.Mailbox)
+		return res, err
+	}
+	return res, nil
+}
+
+func (p *Pipeline) deliver(ctx context.Context, d Delivery, r io.Reader) (ticket.Result, error) {
+	log := p.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	bh := newBodyHasher()
+	ref, err := p.Blobs.Put(ctx, io.TeeReader(r, bh))
+	if err != nil {
+		return ticket.Result{}, fmt.Errorf("capture: store raw message: %w", err)
+	}
+	bodyHash := bh.sum()
+	if bodyHash == "" {
+		bodyHash = ref.SHA256 // no header/body separator: the whole message
+	}
+	rc, err := p.Blobs.Open(ctx, ref.SHA256)
+	if err != nil {
+		return ticket.Result{}, fmt.Errorf("capture: reopen raw message: %w", err)
+	}
+	in, err := Parse(ctx, rc, p.Blobs, p.Options)
+	rc.Close()
+	if err != nil {
+		return ticket.Result{}, err
+	}
+	in.Tenant = d.Tenant
+	if in.Tenant == "" {
+		in.Tenant = ticket.DefaultTenant
+	}
+	in.Mailbox = d.Mailbox
+	in.SourceKey = d.SourceKey
+	in.Raw = ref
+	in.BodyHash = bodyHash
+	in.ReceivedAt = p.Options.now()
+	if in.ParseError != "" {
+		p.Metrics.ParseError(d.Mailbox)
+		log.Warn("capture: malformed message kept", "mailbox", d.Mailbox, "source_key", d.SourceKey,
+			"message_id", in.MessageID, "raw_sha256", ref.SHA256, "parse_error", in.ParseError)
+	}
+	res, err := p.Sink.Ingest(ctx, in)
+	if err != nil {
+		return res, fmt.Errorf("capture: ingest %s %s: %w", d.Mailbox, d.SourceKey, err)
+	}
+	if !res.Duplicate {
+		p.Metrics.Captured(d.Mailbox, res.Classification)
+	}
+	return res, nil
+}
+
+// bodyHasher hashes the bytes after the header block: after the first
+// empty line (CRLF CRLF, LF LF, or mixed). sum is "" if there was none.
+type bodyHasher struct {
+	h      hash.Hash
+	inBody bool
+	state  int // 0: mid-line, 1: after LF, 2: after LF CR
+}
+
+func newBodyHasher() *bodyHasher { return &bodyHasher{h: sha256.New(), state: 1} }
+
+func (b *bodyHasher) Write(p []byte) (int, error) {
+	if b.inBody {
+		return b.h.Write(p)
+	}
+	for i, c := range p {
+		switch {
+		case c == '\n' && b.state >= 1:
+			b.inBody = true
+			b.h.Write(p[i+1:])
+			return len(p), nil
+		case c == '\n':
+			b.state = 1
+		case c == '\r' && b.state == 1:
+			b.state = 2
+		default:
+			b.state = 0
+		}
+	}
+	return len(p), nil
+}
+
+func (b *bodyHasher) sum() string {
+	if !b.inBody {
+		return ""
+	}
+	return hex.EncodeToString(b.h.Sum(nil))
+}
+
+// headerEnd returns the offset of the body in raw, or -1 (for tests and
+// tools that hold a message in memory).
+func headerEnd(raw []byte) int {
+	if bytes.HasPrefix(raw, []byte("\n")) {
+		return 1
+	}
+	if bytes.HasPrefix(raw, []byte("\r\n")) {
+		return 2
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\n' {
+			continue
+		}
+		if i+1 < len(raw) && raw[i+1] == '\n' {
+			return i + 2
+		}
+		if i+2 < len(raw) && raw[i+1] == '\r' && raw[i+2] == '\n' {
+			return i + 3
+		}
+	}
+	return -1
+}

@@ -1,0 +1,227 @@
+package capture
+
+import (
+	"bufio"
+	"errors"
+	"io"
+)
+
+// b64 holds the state of a lenient base64 decoder (RFC 2045 §6.8): bytes
+// outside the alphabet are skipped (§6.8 says they "must be ignored"),
+// padding ends a quantum and decoding carries on after it (mailers that
+// concatenate encoded blocks), and the URL-safe alphabet is accepted.
+type b64 struct {
+	quad    [4]byte
+	n       int
+	invalid int // bytes that were neither alphabet, padding nor white space
+	partial int // quanta cut short (a lone trailing character)
+}
+
+var b64Value = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	const a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := 0; i < len(a); i++ {
+		t[a[i]] = byte(i)
+	}
+	t['-'], t['_'] = 62, 63
+	return t
+}()
+
+func (d *b64) flush(out []byte) []byte {
+	switch d.n {
+	case 1:
+		d.partial++
+	case 2:
+		out = append(out, d.quad[0]<<2|d.quad[1]>>4)
+	case 3:
+		out = append(out, d.quad[0]<<2|d.quad[1]>>4, d.quad[1]<<4|d.quad[2]>>2)
+	}
+	d.n = 0
+	return out
+}
+
+func (d *b64) feed(in, out []byte) []byte {
+	for _, c := range in {
+		v := b64Value[c]
+		if v == 0xff {
+			switch c {
+			case '=':
+				out = d.flush(out)
+			case ' ', '\t', '\r', '\n', '\f', '\v':
+			default:
+				d.invalid++
+			}
+			continue
+		}
+		d.quad[d.n] = v
+		d.n++
+		if d.n == 4 {
+			out = append(out, d.quad[0]<<2|d.quad[1]>>4, d.quad[1]<<4|d.quad[2]>>2, d.quad[2]<<6|d.quad[3])
+			d.n = 0
+		}
+	}
+	return out
+}
+
+func (d *b64) problem() string {
+	switch {
+	case d.invalid > 0:
+		return "base64: invalid characters skipped"
+	case d.partial > 0:
+		return "base64: truncated data"
+	}
+	return ""
+}
+
+// decodeBase64Lenient decodes b in memory; see b64.
+func decodeBase64Lenient(b []byte) ([]byte, string) {
+	var d b64
+	out := d.feed(b, make([]byte, 0, len(b)*3/4+3))
+	out = d.flush(out)
+	return out, d.problem()
+}
+
+// decoder is a transfer-decoding reader that reports what it had to repair.
+type decoder interface {
+	io.Reader
+	problem() string
+}
+
+type b64Reader struct {
+	r   io.Reader
+	d   b64
+	in  []byte
+	out []byte
+	off int
+	err error
+}
+
+func (r *b64Reader) Read(p []byte) (int, error) {
+	for r.off == len(r.out) {
+		if r.err != nil {
+			return 0, r.err
+		}
+		n, err := r.r.Read(r.in)
+		r.out = r.d.feed(r.in[:n], r.out[:0])
+		r.off = 0
+		if err != nil {
+			r.out = r.d.flush(r.out)
+			r.err = err
+		}
+	}
+	n := copy(p, r.out[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *b64Reader) problem() string { return r.d.problem() }
+
+// qpReader decodes quoted-printable (RFC 2045 §6.7) leniently: malformed
+// escapes are kept literally, lower-case hex is accepted, trailing white
+// space is removed (rule 3), soft line breaks join lines, and very long lines
+// are handled in pieces.
+type qpReader struct {
+	br      *bufio.Reader
+	carry   []byte
+	out     []byte
+	off     int
+	err     error
+	invalid int
+}
+
+func (r *qpReader) problem() string {
+	if r.invalid > 0 {
+		return "quoted-printable: malformed escapes kept as they are"
+	}
+	return ""
+}
+
+func (r *qpReader) Read(p []byte) (int, error) {
+	for r.off == len(r.out) {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.out, r.off = r.out[:0], 0
+		frag, err := r.br.ReadSlice('\n')
+		line := append(r.carry[:0:0], r.carry...)
+		line = append(line, frag...)
+		r.carry = r.carry[:0]
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			// Mid-line: keep back trailing white space and a possibly
+			// split escape for the next piece.
+			cut := len(line)
+			for cut > 0 && (line[cut-1] == ' ' || line[cut-1] == '\t') {
+				cut--
+			}
+			for k := cut - 1; k >= 0 && k >= cut-2; k-- {
+				if line[k] == '=' {
+					cut = k
+					break
+				}
+			}
+			r.carry = append(r.carry, line[cut:]...)
+			r.decode(line[:cut])
+			continue
+		case err != nil:
+			r.err = err
+		}
+		eol := ""
+		body := line
+		if n := len(body); n > 0 && body[n-1] == '\n' {
+			body = body[:n-1]
+			eol = "\n"
+			if n := len(body); n > 0 && body[n-1] == '\r' {
+				body = body[:n-1]
+				eol = "\r\n"
+			}
+		}
+		for n := len(body); n > 0 && (body[n-1] == ' ' || body[n-1] == '\t'); n = len(body) {
+			body = body[:n-1]
+		}
+		if n := len(body); n > 0 && body[n-1] == '=' {
+			r.decode(body[:n-1]) // soft line break
+			continue
+		}
+		r.decode(body)
+		r.out = append(r.out, eol...)
+	}
+	n := copy(p, r.out[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *qpReader) decode(b []byte) {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '=' {
+			if i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) {
+				r.out = append(r.out, unhex(b[i+1])<<4|unhex(b[i+2]))
+				i += 2
+				continue
+			}
+			r.invalid++
+		}
+		r.out = append(r.out, c)
+	}
+}
+
+type plainReader struct{ io.Reader }
+
+func (plainReader) problem() string { return "" }
+
+// transferDecoder wraps body in the decoder for a Content-Transfer-Encoding
+// (RFC 2045 §6). Unknown encodings are read as they are, with a problem.
+func transferDecoder(cte string, body io.Reader) (decoder, string) {
+	switch cte {
+	case "base64":
+		return &b64Reader{r: body, in: make([]byte, 32<<10)}, ""
+	case "quoted-printable":
+		return &qpReader{br: bufio.NewReaderSize(body, 32<<10)}, ""
+	case "", "7bit", "8bit", "binary", "7-bit", "8-bit", "none":
+		return plainReader{body}, ""
+	}
+	return plainReader{body}, "unknown Content-Transfer-Encoding " + quoteLabel(cte)
+}

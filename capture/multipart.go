@@ -1,0 +1,185 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// multipartReader splits a multipart body (RFC 2046 §5.1.1) leniently: it
+// accepts CRLF and bare LF line endings, even mixed, part headers that are
+// malformed or missing, and a body that ends without the close delimiter. It
+// streams: no part is held in memory.
+type multipartReader struct {
+	br       *bufio.Reader
+	dash     []byte // "--" boundary
+	started  bool
+	final    bool // the close delimiter was seen
+	done     bool // no more parts
+	eof      bool // the body ended before the close delimiter
+	cur      *partBody
+	preamble []byte // kept (bounded) in case no part is ever found
+	parts    int
+	err      error // I/O error from below
+}
+
+const preambleKeep = 64 << 10
+
+func newMultipartReader(r io.Reader, boundary string) *multipartReader {
+	return &multipartReader{
+		br:   bufio.NewReaderSize(r, 16<<10),
+		dash: []byte("--" + boundary),
+	}
+}
+
+// delimiter reports whether line is a delimiter line "--boundary" or the
+// close delimiter "--boundary--", each with optional trailing white space.
+func (m *multipartReader) delimiter(line []byte) (ok, final bool) {
+	if !bytes.HasPrefix(line, m.dash) {
+		return false, false
+	}
+	rest := line[len(m.dash):]
+	if bytes.HasPrefix(rest, []byte("--")) {
+		rest, final = rest[2:], true
+	}
+	for _, c := range rest {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false, false
+		}
+	}
+	return true, final
+}
+
+// next returns the next part's header and body; io.EOF after the last one.
+// Header problems are returned in problems.
+func (m *multipartReader) next() (h header, body *partBody, problems []string, err error) {
+	if m.cur != nil {
+		if _, err := io.Copy(io.Discard, m.cur); err != nil {
+			return nil, nil, nil, err
+		}
+		m.cur = nil
+	}
+	if m.err != nil {
+		return nil, nil, nil, m.err
+	}
+	if m.done {
+		return nil, nil, nil, io.EOF
+	}
+	if !m.started {
+		for {
+			line, long, err := readLine(m.br, 4096)
+			if err != nil && !errors.Is(err, io.EOF) {
+				m.err = err
+				return nil, nil, nil, err
+			}
+			if len(line) == 0 {
+				m.done, m.eof = true, true
+				return nil, nil, nil, io.EOF
+			}
+			if !long {
+				if ok, final := m.delimiter(line); ok {
+					if final {
+						m.done, m.final = true, true
+						return nil, nil, nil, io.EOF
+					}
+					break
+				}
+			}
+			if len(m.preamble) < preambleKeep {
+				m.preamble = append(m.preamble, line...)
+			}
+			if errors.Is(err, io.EOF) {
+				m.done, m.eof = true, true
+				return nil, nil, nil, io.EOF
+			}
+		}
+		m.started = true
+	}
+	h, rest, problems, err := readHeader(m.br, maxPartFields)
+	if err != nil {
+		m.err = err
+		return nil, nil, nil, err
+	}
+	m.parts++
+	p := &partBody{m: m, atLineStart: true}
+	if rest != nil {
+		if ok, final := m.delimiter(rest); ok {
+			// An empty part with no header/body separator.
+			p.done = true
+			m.final = final
+			m.done = final
+			m.cur = p
+			return h, p, problems, nil
+		}
+		p.data(rest, nil)
+	}
+	m.cur = p
+	return h, p, problems, nil
+}
+
+// partBody reads one part's body up to (not including) the line break
+// before the next delimiter line.
+type partBody struct {
+	m           *multipartReader
+	pendNL      []byte // the line ending held back: it may belong to the delimiter
+	buf         []byte
+	off         int
+	atLineStart bool
+	done        bool
+}
+
+// data queues one line or line fragment as part data.
+func (p *partBody) data(frag []byte, _ error) {
+	p.buf = append(p.buf[:0], p.pendNL...)
+	p.off = 0
+	p.pendNL = p.pendNL[:0]
+	n := len(frag)
+	if n > 0 && frag[n-1] == '\n' {
+		cut := n - 1
+		if cut > 0 && frag[cut-1] == '\r' {
+			cut--
+		}
+		p.buf = append(p.buf, frag[:cut]...)
+		p.pendNL = append(p.pendNL, frag[cut:]...)
+		p.atLineStart = true
+		return
+	}
+	p.buf = append(p.buf, frag...)
+	p.atLineStart = false
+}
+
+func (p *partBody) Read(b []byte) (int, error) {
+	for p.off == len(p.buf) {
+		if p.done {
+			return 0, io.EOF
+		}
+		m := p.m
+		frag, err := m.br.ReadSlice('\n')
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			m.err, p.done, m.done = err, true, true
+			return 0, err
+		}
+		if len(frag) == 0 && err != nil { // EOF: no close delimiter
+			p.done, m.done, m.eof = true, true, true
+			continue
+		}
+		if p.atLineStart && err == nil || p.atLineStart && errors.Is(err, io.EOF) {
+			if ok, final := m.delimiter(frag); ok {
+				p.done = true
+				m.final, m.done = final, final
+				if errors.Is(err, io.EOF) {
+					m.done = true
+				}
+				continue
+			}
+		}
+		p.data(frag, err)
+		if errors.Is(err, io.EOF) {
+			p.done, m.done, m.eof = true, true, true
+		}
+	}
+	n := copy(b, p.buf[p.off:])
+	p.off += n
+	return n, nil
+}

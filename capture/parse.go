@@ -1,0 +1,615 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// Limits of Parse beyond ParseOptions.
+const (
+	// DefaultMaxBodyBytes bounds Inbound.Text and Inbound.HTML each.
+	DefaultMaxBodyBytes = 4 << 20
+	maxDepth            = 50   // multipart nesting kept
+	maxAttachments      = 1000 // attachments stored per message
+	maxReferences       = 100  // References ids kept
+	maxParseError       = 2000 // bytes of ParseError
+	rfc822Peek          = 64 << 10
+)
+
+// Parse reads one RFC 5322 message from r, streaming: attachments are decoded
+// straight into blobs.Put, bodies are bounded by opts.MaxBodyBytes, so a
+// large message costs little memory. It fills every ticket.Inbound field it
+// can (all except Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt).
+//
+// It never fails on malformed mail: it returns what it could get, with
+// ParseError saying what was wrong. It returns an error only when reading r
+// fails, ctx ends, or the blob store fails.
+func Parse(ctx context.Context, r io.Reader, blobs Blobs, opts ParseOptions) (in ticket.Inbound, err error) {
+	p := &parser{ctx: ctx, blobs: blobs, max: opts.maxBody()}
+	defer func() {
+		// The last safety net: a bug must not lose a message. The raw
+		// bytes are stored by Deliver before Parse runs.
+		if v := recover(); v != nil {
+			p.note(fmt.Sprintf("internal error: parser panic: %v", v))
+			in.ParseError = p.parseError()
+			err = nil
+		}
+	}()
+	br := bufio.NewReaderSize(r, 64<<10)
+	h, rest, problems, err := readHeader(br, maxHeaderFields)
+	if err != nil {
+		return in, fmt.Errorf("capture: read header: %w", err)
+	}
+	p.notes(problems)
+	_, topParams := parseMediaHeader(h.get("Content-Type"), "")
+	p.fallback = topParams["charset"]
+	p.fillHeader(&in, h)
+
+	var body io.Reader = br
+	if rest != nil {
+		body = io.MultiReader(bytes.NewReader(rest), br)
+	}
+	if len(h) == 0 && rest == nil {
+		if _, err := br.Peek(1); err == io.EOF {
+			p.note("empty message")
+		}
+	}
+	if err := p.walk(h, body, 0, walkCtx{}); err != nil {
+		return in, err
+	}
+	p.finish(&in)
+	return in, nil
+}
+
+func (o ParseOptions) maxBody() int {
+	if o.MaxBodyBytes > 0 {
+		return o.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
+
+type parser struct {
+	ctx        context.Context
+	blobs      Blobs
+	max        int
+	fallback   string // charset for raw 8-bit header text
+	problems   []string
+	text, html []string
+	textN      int
+	htmlN      int
+	truncated  bool
+	atts       []ticket.Attachment
+	report     bool
+	returnedID string
+}
+
+func (p *parser) note(s string) {
+	if s != "" {
+		p.problems = appendOnce(p.problems, s)
+	}
+}
+
+func (p *parser) notes(list []string) {
+	for _, s := range list {
+		p.note(s)
+	}
+}
+
+func (p *parser) parseError() string {
+	s := strings.Join(p.problems, "; ")
+	if len(s) > maxParseError {
+		s = strings.ToValidUTF8(s[:maxParseError], "") + "…"
+	}
+	return s
+}
+
+func (p *parser) fillHeader(in *ticket.Inbound, h header) {
+	in.Header = make(ticket.Header, len(h))
+	for _, f := range h {
+		v, _ := decodeText(f.value, p.fallback)
+		in.Header[f.key] = append(in.Header[f.key], v)
+	}
+	if ids := parseMsgIDs(h.get("Message-Id")); len(ids) > 0 {
+		in.MessageID = ids[0]
+	}
+	if ids := parseMsgIDs(h.get("In-Reply-To")); len(ids) > 0 {
+		in.InReplyTo = ids[0]
+	}
+	in.References = capIDs(parseMsgIDs(strings.Join(h.values("References"), " ")), maxReferences)
+	in.ConversationID = conversationID(h.get("Thread-Index"))
+
+	from := parseAddressList(h.get("From"), p.fallback)
+	if len(from) == 0 {
+		from = parseAddressList(h.get("Sender"), p.fallback)
+	}
+	if len(from) > 0 {
+		in.From = from[0]
+	}
+	in.To = parseAddressList(strings.Join(h.values("To"), ", "), p.fallback)
+	in.Cc = parseAddressList(strings.Join(h.values("Cc"), ", "), p.fallback)
+	in.ReplyTo = parseAddressList(h.get("Reply-To"), p.fallback)
+	if h.has("Return-Path") {
+		in.ReturnPath = returnPath(h.get("Return-Path"))
+	}
+	subj, problem := decodeText(h.get("Subject"), p.fallback)
+	in.Subject = strings.TrimSpace(subj)
+	if problem != "" {
+		p.note("Subject: " + problem)
+	}
+	in.Date = parseDate(h.get("Date"))
+	if in.Date.IsZero() {
+		// The newest Received stamp (RFC 5321 §4.4) is the best stand-in.
+		if rcv := h.get("Received"); rcv != "" {
+			if i := strings.LastIndexByte(rcv, ';'); i >= 0 {
+				in.Date = parseDate(rcv[i+1:])
+			}
+		}
+	}
+}
+
+// returnPath reads a Return-Path (RFC 5322 §3.6.7): "<>" is the null
+// reverse-path of a bounce, returned as "".
+func returnPath(v string) string {
+	v = strings.TrimSpace(v)
+	if lt := strings.IndexByte(v, '<'); lt >= 0 {
+		v = v[lt+1:]
+		if gt := strings.IndexByte(v, '>'); gt >= 0 {
+			v = v[:gt]
+		}
+	}
+	return ticket.NormEmail(cleanControl(v))
+}
+
+type walkCtx struct {
+	parent  string    // media type of the enclosing multipart; "" at the top
+	alt     *altState // inside multipart/alternative (and related within it)
+	related bool
+	report  bool // inside multipart/report; report-type=delivery-status
+}
+
+// altState records which renderings an alternative already chose (RFC 2046
+// §5.1.4): the first text/plain gives Text, the first text/html gives HTML.
+type altState struct{ text, html bool }
+
+func (p *parser) walk(h header, body io.Reader, depth int, wc walkCtx) error {
+	if err := p.ctx.Err(); err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	ctRaw := h.get("Content-Type")
+	ct, params := parseMediaHeader(ctRaw, p.fallback)
+	if !strings.Contains(ct, "/") || strings.ContainsAny(ct, " \t") {
+		if strings.TrimSpace(ctRaw) != "" {
+			p.note("malformed Content-Type " + quoteLabel(ctRaw))
+		}
+		ct = "text/plain"
+		if wc.parent == "multipart/digest" {
+			ct = "message/rfc822" // RFC 2046 §5.1.5
+		}
+	}
+	cte := strings.ToLower(strings.Trim(strings.TrimSpace(h.get("Content-Transfer-Encoding")), `"'`))
+	if i := strings.IndexAny(cte, "; \t"); i >= 0 {
+		cte = cte[:i]
+	}
+	dec, problem := transferDecoder(cte, body)
+	p.note(problem)
+	defer func() { p.note(dec.problem()) }()
+
+	if strings.HasPrefix(ct, "multipart/") {
+		if depth >= maxDepth {
+			p.note(fmt.Sprintf("multipart nested deeper than %d levels: inner parts kept only in the raw message", maxDepth))
+			_, err := io.Copy(io.Discard, dec)
+			return wrapIO(err)
+		}
+		return p.walkMultipart(h, ct, params, dec, depth, wc)
+	}
+	return p.leaf(h, ct, params, dec, wc, depth == 0)
+}
+
+func wrapIO(err error) error {
+	if err != nil {
+		return fmt.Errorf("capture: read message: %w", err)
+	}
+	return nil
+}
+
+// sniffBoundary finds the boundary of a multipart whose Content-Type lost
+// it: the first "--token" line near the start of the body.
+func sniffBoundary(br *bufio.Reader) string {
+	b, _ := br.Peek(16 << 10)
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		line = bytes.TrimRight(line, " \t\r")
+		if len(line) > 2 && len(line) <= 72 && bytes.HasPrefix(line, []byte("--")) && !bytes.ContainsAny(line, " \t") {
+			return string(bytes.TrimSuffix(line[2:], []byte("--")))
+		}
+	}
+	return ""
+}
+
+func (p *parser) walkMultipart(h header, ct string, params map[string]string, body io.Reader, depth int, wc walkCtx) error {
+	boundary := params["boundary"]
+	mr := newMultipartReader(body, boundary)
+	if boundary == "" {
+		boundary = sniffBoundary(mr.br)
+		if boundary == "" {
+			p.note(ct + " without boundary: read as text")
+			return p.leaf(h, "text/plain", map[string]string{}, plainReader{mr.br}, wc, depth == 0)
+		}
+		p.note(ct + " without boundary parameter: boundary guessed")
+		mr.dash = []byte("--" + boundary)
+	}
+	sub := walkCtx{parent: ct, report: wc.report}
+	switch ct {
+	case "multipart/alternative":
+		sub.alt = &altState{}
+	case "multipart/related":
+		sub.alt, sub.related = wc.alt, true
+	case "multipart/report":
+		if strings.EqualFold(strings.TrimSpace(params["report-type"]), "delivery-status") {
+			sub.report, p.report = true, true
+		}
+	}
+	for {
+		ph, pb, problems, err := mr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return wrapIO(err)
+		}
+		p.notes(problems)
+		if err := p.walk(ph, pb, depth+1, sub); err != nil {
+			return err
+		}
+	}
+	if mr.err != nil {
+		return wrapIO(mr.err)
+	}
+	if mr.parts == 0 {
+		p.note(ct + ": no parts found (boundary never seen)")
+		if text, _ := decodeCharset("", mr.preamble); strings.TrimSpace(text) != "" {
+			p.addBody("text/plain", text, len(mr.preamble) >= preambleKeep)
+		}
+	} else if mr.eof && !mr.final {
+		p.note(ct + ": missing close delimiter (truncated message?)")
+	}
+	return nil
+}
+
+func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Reader, wc walkCtx, top bool) error {
+	disp, dparams := parseMediaHeader(h.get("Content-Disposition"), p.fallback)
+	filename := dparams["filename"]
+	if filename == "" {
+		filename = params["name"]
+	}
+	if filename == "" {
+		filename = dparams["name"]
+	}
+	cid := ""
+	if ids := parseMsgIDs(h.get("Content-Id")); len(ids) > 0 {
+		cid = ids[0]
+	}
+	attachment := disp == "attachment"
+
+	switch ct {
+	case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
+		br := bufio.NewReaderSize(dec, rfc822Peek)
+		peek, _ := br.Peek(rfc822Peek)
+		mh, _, _, _ := readHeader(bufio.NewReader(bytes.NewReader(peek)), maxHeaderFields)
+		if wc.report && p.returnedID == "" {
+			if ids := parseMsgIDs(mh.get("Message-Id")); len(ids) > 0 {
+				p.returnedID = ids[0]
+			}
+		}
+		if filename == "" && (ct == "message/rfc822" || ct == "message/global") {
+			subj, _ := decodeText(mh.get("Subject"), p.fallback)
+			if s := sanitizeFilename(subj); s != "" {
+				filename = s + ".eml"
+			}
+		}
+		return p.attach(br, ct, filename, disp, cid, wc)
+	}
+
+	isBody := !attachment && (ct == "text/plain" || ct == "text/html") && (filename == "" || top)
+	if isBody && wc.alt != nil {
+		taken := &wc.alt.text
+		if ct == "text/html" {
+			taken = &wc.alt.html
+		}
+		if *taken { // a second rendering of the same kind: not an attachment
+			_, err := io.Copy(io.Discard, dec)
+			return wrapIO(err)
+		}
+		*taken = true
+	}
+	if isBody {
+		b, truncated, err := readBounded(dec, p.max)
+		if err != nil {
+			return wrapIO(err)
+		}
+		charset := params["charset"]
+		if ct == "text/html" && charset == "" {
+			charset = htmlCharset(b)
+		}
+		s, problem := decodeCharset(charset, b)
+		if problem != "" {
+			p.note(ct + ": " + problem)
+		}
+		if ct == "text/plain" && strings.EqualFold(params["format"], "flowed") {
+			s = unflow(s, strings.EqualFold(params["delsp"], "yes"))
+		}
+		p.addBody(ct, s, truncated)
+		return nil
+	}
+	if wc.alt != nil && !attachment && filename == "" && strings.HasPrefix(ct, "text/") && ct != "text/calendar" {
+		// Other renderings of an alternative (text/enriched, Gmail's
+		// text/x-amp-html, Apple's text/watch-html) are not attachments.
+		_, err := io.Copy(io.Discard, dec)
+		return wrapIO(err)
+	}
+	return p.attach(dec, ct, filename, disp, cid, wc)
+}
+
+// readBounded reads at most max bytes of r; truncated says there was more.
+// A UTF-8 sequence cut by the limit is dropped whole.
+func readBounded(r io.Reader, max int) ([]byte, bool, error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if len(b) <= max {
+		return b, false, nil
+	}
+	b = b[:max]
+	for i := len(b) - 1; i >= 0 && i >= len(b)-4; i-- {
+		if b[i]&0xC0 != 0x80 {
+			if !utf8.FullRune(b[i:]) {
+				b = b[:i]
+			}
+			break
+		}
+	}
+	return b, true, nil
+}
+
+func (p *parser) addBody(ct, s string, truncated bool) {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "") // NUL has no place in text (and PostgreSQL refuses it)
+		p.note("NUL bytes removed from " + ct)
+	}
+	p.truncated = p.truncated || truncated
+	if ct == "text/html" {
+		if p.htmlN >= p.max {
+			p.truncated = true
+			return
+		}
+		p.html = append(p.html, s)
+		p.htmlN += len(s)
+		return
+	}
+	if p.textN >= p.max {
+		p.truncated = true
+		return
+	}
+	p.text = append(p.text, s)
+	p.textN += len(s)
+}
+
+func (p *parser) attach(r io.Reader, ct, filename, disp, cid string, wc walkCtx) error {
+	if len(p.atts) >= maxAttachments {
+		p.note(fmt.Sprintf("more than %d attachments: the rest kept only in the raw message", maxAttachments))
+		_, err := io.Copy(io.Discard, r)
+		return wrapIO(err)
+	}
+	ref, err := p.blobs.Put(p.ctx, r)
+	if err != nil {
+		return fmt.Errorf("capture: store attachment: %w", err)
+	}
+	name := sanitizeFilename(filename)
+	if name == "" {
+		name = fmt.Sprintf("attachment-%d%s", len(p.atts)+1, extension(ct))
+	}
+	p.atts = append(p.atts, ticket.Attachment{
+		Filename:    name,
+		ContentType: ct,
+		Size:        ref.Size,
+		SHA256:      ref.SHA256,
+		Inline:      disp == "inline" || (wc.related && cid != "" && disp != "attachment"),
+		ContentID:   cid,
+	})
+	return nil
+}
+
+func (p *parser) finish(in *ticket.Inbound) {
+	text := normalizeNewlines(strings.Join(p.text, "\n"))
+	html := strings.Join(p.html, "\n")
+	note := fmt.Sprintf("[sidedesk: body truncated at %d bytes; the raw message has all of it]", p.max)
+	if len(html) > p.max {
+		html = truncateUTF8(html, p.max)
+		p.truncated = true
+	}
+	if text == "" && html != "" {
+		text = htmlToText(html)
+	}
+	if len(text) > p.max {
+		text = truncateUTF8(text, p.max)
+		p.truncated = true
+	}
+	text = strings.TrimRight(text, " \t\n")
+	if p.truncated {
+		text += "\n\n" + note
+		if html != "" {
+			html += "<p>" + note + "</p>"
+		}
+	}
+	in.Text = strings.ToValidUTF8(text, "\uFFFD")
+	in.HTML = strings.ToValidUTF8(sanitizeHTML(html), "\uFFFD")
+	in.Attachments = p.atts
+	in.DeliveryReport = p.report
+	in.ReturnedMessageID = p.returnedID
+	in.ParseError = p.parseError()
+}
+
+func normalizeNewlines(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// unflow joins the soft line breaks of format=flowed text (RFC 3676 §4):
+// a line ending in a space continues on the next line of the same quote
+// depth; space-stuffing is removed; "-- " (signature separator) is hard.
+func unflow(s string, delsp bool) string {
+	lines := strings.Split(normalizeNewlines(s), "\n")
+	var out, cur strings.Builder
+	depth, open := 0, false
+	emit := func() {
+		if !open {
+			return
+		}
+		if depth > 0 {
+			out.WriteString(strings.Repeat(">", depth))
+			out.WriteByte(' ')
+		}
+		out.WriteString(cur.String())
+		out.WriteByte('\n')
+		cur.Reset()
+		open = false
+	}
+	for _, l := range lines {
+		d := 0
+		for d < len(l) && l[d] == '>' {
+			d++
+		}
+		content := strings.TrimPrefix(l[d:], " ")
+		if open && d != depth {
+			emit()
+		}
+		depth = d
+		flowed := strings.HasSuffix(content, " ") && content != "-- "
+		if flowed && delsp {
+			content = content[:len(content)-1]
+		}
+		cur.WriteString(content)
+		open = true
+		if !flowed {
+			emit()
+		}
+	}
+	emit()
+	return strings.TrimSuffix(out.String(), "\n")
+}
+
+// sanitizeFilename keeps a decoded file name safe to offer for download:
+// no directories (the last component of a Windows or Unix path), no control
+// characters or characters Windows forbids, no leading dots, at most 200
+// bytes (keeping the extension).
+func sanitizeFilename(s string) string {
+	s = cleanControl(s)
+	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
+		s = s[i+1:]
+	}
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ':', '*', '?', '"', '<', '>', '|':
+			return '_'
+		}
+		return r
+	}, s)
+	s = strings.TrimLeft(strings.TrimSpace(s), ". ")
+	s = strings.TrimRight(s, ". ")
+	if len(s) > 200 {
+		ext := ""
+		if i := strings.LastIndexByte(s, '.'); i >= 0 && len(s)-i <= 16 {
+			ext = s[i:]
+		}
+		s = truncateUTF8(s, 200-len(ext)) + ext
+	}
+	return s
+}
+
+// extension names a file type for attachments that came without a name; a
+// fixed table, so the result does not depend on the machine's mime.types.
+func extension(ct string) string {
+	switch ct {
+	case "image/png":
+		return ".png"
+	case "image/jpeg", "image/jpg", "image/pjpeg":
+		return ".jpg"
+	case "image/gif":
+		return ".gif"
+	case "image/webp":
+		return ".webp"
+	case "image/bmp":
+		return ".bmp"
+	case "image/svg+xml":
+		return ".svg"
+	case "image/tiff":
+		return ".tif"
+	case "application/pdf":
+		return ".pdf"
+	case "application/zip", "application/x-zip-compressed":
+		return ".zip"
+	case "application/gzip", "application/x-gzip":
+		return ".gz"
+	case "application/json":
+		return ".json"
+	case "application/msword":
+		return ".doc"
+	case "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
+		return ".docx"
+	case "application/vnd.ms-excel":
+		return ".xls"
+	case "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+		return ".xlsx"
+	case "application/ms-tnef", "application/vnd.ms-tnef":
+		return ".dat"
+	case "application/pkcs7-signature", "application/x-pkcs7-signature":
+		return ".p7s"
+	case "application/pkcs7-mime", "application/x-pkcs7-mime":
+		return ".p7m"
+	case "application/pgp-signature":
+		return ".asc"
+	case "text/plain", "message/delivery-status", "message/global-delivery-status", "text/rfc822-headers",
+		"message/rfc822-headers", "message/global-headers", "message/disposition-notification":
+		return ".txt"
+	case "text/html":
+		return ".html"
+	case "text/csv":
+		return ".csv"
+	case "text/calendar":
+		return ".ics"
+	case "text/vcard", "text/x-vcard":
+		return ".vcf"
+	case "message/rfc822", "message/global":
+		return ".eml"
+	case "audio/mpeg":
+		return ".mp3"
+	case "video/mp4":
+		return ".mp4"
+	}
+	return ""
+}
