@@ -1,0 +1,146 @@
+package sidebar
+
+import (
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// The JSON shapes of the API (docs/api.md). Field names are snake_case,
+// times RFC 3339 in UTC, lists are [] rather than null.
+
+type addressJSON struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+type ticketJSON struct {
+	ID             int64       `json:"id"`
+	Number         int64       `json:"number"`
+	Subject        string      `json:"subject"`
+	Status         string      `json:"status"`
+	Priority       string      `json:"priority"`
+	Requester      addressJSON `json:"requester"`
+	Mailbox        string      `json:"mailbox"`
+	Assignee       string      `json:"assignee"`
+	LinkedTicketID int64       `json:"linked_ticket_id,omitempty"`
+	CreatedAt      string      `json:"created_at"`
+	UpdatedAt      string      `json:"updated_at"`
+	ClosedAt       *string     `json:"closed_at"` // null unless solved or closed
+	URL            string      `json:"url"`
+}
+
+type ticketWithMessagesJSON struct {
+	ticketJSON
+	Messages []messageJSON `json:"messages"`
+}
+
+type attachmentJSON struct {
+	ID          int64  `json:"id"`
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Inline      bool   `json:"inline"`
+	ContentID   string `json:"content_id"`
+	URL         string `json:"url"`
+}
+
+type messageJSON struct {
+	ID             int64            `json:"id"`
+	TicketID       *int64           `json:"ticket_id"` // null while held
+	MessageID      string           `json:"message_id"`
+	InReplyTo      string           `json:"in_reply_to"`
+	References     []string         `json:"references"`
+	Direction      string           `json:"direction"`
+	Classification string           `json:"classification"`
+	From           addressJSON      `json:"from"`
+	To             []addressJSON    `json:"to"`
+	Cc             []addressJSON    `json:"cc"`
+	ReplyTo        []addressJSON    `json:"reply_to"`
+	Subject        string           `json:"subject"`
+	Date           *string          `json:"date"` // null when the mail had no parsable Date
+	Text           string           `json:"text"`
+	HTML           string           `json:"html"` // sanitised at capture
+	Attachments    []attachmentJSON `json:"attachments"`
+	ParseError     string           `json:"parse_error,omitempty"`
+	Held           bool             `json:"held"`
+	RawSize        int64            `json:"raw_size"`
+	RawURL         string           `json:"raw_url"`
+	CreatedAt      string           `json:"created_at"`
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func fmtOptTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := fmtTime(t)
+	return &s
+}
+
+func addrJSON(a ticket.Address) addressJSON { return addressJSON{Name: a.Name, Email: a.Email} }
+
+func addrsJSON(as []ticket.Address) []addressJSON {
+	out := make([]addressJSON, 0, len(as))
+	for _, a := range as {
+		out = append(out, addrJSON(a))
+	}
+	return out
+}
+
+func (s *Server) ticketJSON(t ticket.Ticket) ticketJSON {
+	return ticketJSON{
+		ID:             t.ID,
+		Number:         t.Number,
+		Subject:        t.Subject,
+		Status:         string(t.Status),
+		Priority:       string(t.Priority),
+		Requester:      addrJSON(t.Requester),
+		Mailbox:        t.Mailbox,
+		Assignee:       t.Assignee,
+		LinkedTicketID: t.LinkedTicketID,
+		CreatedAt:      fmtTime(t.CreatedAt),
+		UpdatedAt:      fmtTime(t.UpdatedAt),
+		ClosedAt:       fmtOptTime(t.ClosedAt),
+		URL:            s.link("/api/v1/tickets/%d", t.ID),
+	}
+}
+
+func (s *Server) messageJSON(m ticket.Message) messageJSON {
+	out := messageJSON{
+		ID:             m.ID,
+		MessageID:      m.MessageID,
+		InReplyTo:      m.InReplyTo,
+		References:     append([]string{}, m.References...),
+		Direction:      string(m.Direction),
+		Classification: string(m.Classification),
+		From:           addrJSON(m.From),
+		To:             addrsJSON(m.To),
+		Cc:             addrsJSON(m.Cc),
+		ReplyTo:        addrsJSON(m.ReplyTo),
+		Subject:        m.Subject,
+		Date:           fmtOptTime(m.Date),
+		Text:           m.Text,
+		HTML:           m.HTML,
+		Attachments:    make([]attachmentJSON, 0, len(m.Attachments)),
+		ParseError:     m.ParseError,
+		Held:           m.Held,
+		RawSize:        m.Raw.Size,
+		RawURL:         s.link("/api/v1/messages/%d/raw", m.ID),
+		CreatedAt:      fmtTime(m.CreatedAt),
+	}
+	if m.TicketID != 0 {
+		id := m.TicketID
+		out.TicketID = &id
+	}
+	for _, a := range m.Attachments {
+		out.Attachments = append(out.Attachments, attachmentJSON{
+			ID: a.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size,
+			SHA256: a.SHA256, Inline: a.Inline, ContentID: a.ContentID,
+			URL: s.link("/api/v1/attachments/%d", a.ID),
+		})
+	}
+	return out
+}

@@ -1,0 +1,104 @@
+package sidebar
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// TokenPrefix starts every API token, so leaked tokens are recognisable
+// (secret scanners, logs).
+const TokenPrefix = "sdk_"
+
+// GenerateToken makes a new API token: "sdk_" and 32 random bytes in
+// unpadded base64url (256 bits). hash is what the store keeps (HashToken);
+// show the token once and forget it.
+func GenerateToken() (token, hash string, err error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", fmt.Errorf("sidebar: generate token: %w", err)
+	}
+	token = TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, HashToken(token), nil
+}
+
+// HashToken is the hex SHA-256 of a token, the form stored and looked up.
+// A fast hash is right here: tokens carry 256 random bits, so there is
+// nothing to brute-force (passwords would need argon2id).
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Caller is the authenticated token of a request.
+type Caller struct {
+	Tenant    string
+	TokenID   int64
+	TokenName string
+}
+
+// CallerFrom returns the caller that RequireToken authenticated.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(tokenKey).(Caller)
+	return c, ok
+}
+
+// RequireToken wraps h so that it runs only for a valid bearer token
+// (RFC 6750 section 2.1), with the caller (and so the tenant) in the
+// request context; see CallerFrom. Other packages' routes mounted with
+// Mount use it too.
+func (s *Server) RequireToken(h http.Handler) http.Handler { return s.authenticate(h) }
+
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			// RFC 6750 section 3: no error code when no credentials came.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk"`)
+			s.writeError(w, r, http.StatusUnauthorized, "unauthorized",
+				"missing bearer token (send Authorization: Bearer <token>)", nil)
+			return
+		}
+		tok, err := s.opts.Store.TokenByHash(r.Context(), HashToken(token))
+		if errors.Is(err, ticket.ErrNotFound) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk", error="invalid_token"`)
+			s.writeError(w, r, http.StatusUnauthorized, "invalid_token", "unknown or revoked API token", nil)
+			return
+		}
+		if err != nil {
+			s.writeStoreError(w, r, "token", err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey, callerOf(tok))))
+	})
+}
+
+func callerOf(t store.Token) Caller {
+	return Caller{Tenant: t.Tenant, TokenID: t.ID, TokenName: t.Name}
+}
+
+// bearerToken reads "Bearer <token>" (scheme case-insensitive, RFC 7235
+// section 2.1; token68 syntax, RFC 6750 section 2.1).
+func bearerToken(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t,") {
+		return "", false
+	}
+	return tok, true
+}
+
+// tenantOf is the tenant of an authenticated request.
+func tenantOf(r *http.Request) string {
+	c, _ := CallerFrom(r.Context())
+	return c.Tenant
+}

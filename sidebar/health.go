@@ -1,0 +1,35 @@
+package sidebar
+
+import (
+	"net/http"
+)
+
+// healthBody is the JSON of /healthz.
+type healthBody struct {
+	Status  string `json:"status"` // "ok" or "unavailable"
+	Details any    `json:"details,omitempty"`
+}
+
+// healthz answers 200 when Options.Health reports ok, 503 otherwise, with
+// its details (per-mailbox state). No authentication: load balancers and
+// monitors call it.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ok, details := true, any(nil)
+	if s.opts.Health != nil {
+		ok, details = s.opts.Health(r.Context())
+	}
+	status, body := http.StatusOK, healthBody{Status: "ok", Details: details}
+	if !ok {
+		status, body.Status = http.StatusServiceUnavailable, "unavailable"
+	}
+	s.writeJSON(w, r, status, body)
+}
+
+// metrics serves Options.Metrics (Prometheus exposition), 404 without it.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Metrics == nil {
+		s.writeError(w, r, http.StatusNotFound, "not_found", "metrics are not enabled", nil)
+		return
+	}
+	s.opts.Metrics.ServeHTTP(w, r)
+}
