@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// ConsumerCursor returns the id of the last outbox event the consumer has
+// delivered; ticket.ErrNotFound when it never stored one (a new consumer
+// decides where to start: usually LastEventID, so that it does not replay
+// history).
+func (s *Store) ConsumerCursor(ctx context.Context, consumer string) (int64, error) {
+	var id int64
+	err := s.r.QueryRowContext(ctx, `SELECT last_event_id FROM outbox_cursors WHERE consumer = ?`, consumer).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("store: cursor %s: %w", consumer, ticket.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: cursor %s: %w", consumer, err)
+	}
+	return id, nil
+}
+
+// SetConsumerCursor stores how far the consumer has delivered.
+func (s *Store) SetConsumerCursor(ctx context.Context, consumer string, lastEventID int64) error {
+	if consumer == "" {
+		return errors.New("store: set cursor: no consumer name")
+	}
+	now := fmtTime(s.nowUTC())
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO outbox_cursors (consumer, last_event_id, updated_at)
+            VALUES (?, ?, ?) ON CONFLICT (consumer) DO UPDATE
+            SET last_event_id = excluded.last_event_id, updated_at = excluded.updated_at`,
+			consumer, lastEventID, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: set cursor %s: %w", consumer, err)
+	}
+	return nil
+}
+
+// LastEventID is the id of the newest outbox event of any tenant, 0 when
+// there is none.
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: last event id: %w", err)
+	}
+	return id.Int64, nil
+}
+
+// TicketByNumber loads one of the tenant's tickets by its number (the read
+// side of ticket.Tx.TicketByNumber, for the slash command and the panel).
+func (s *Store) TicketByNumber(ctx context.Context, tenant string, number int64) (ticket.Ticket, error) {
+	return oneTicket(ctx, s.r, fmt.Sprintf("number %d", number),
+		`SELECT `+ticketColumns+` FROM tickets WHERE tenant_id = ? AND number = ?`, tenant, number)
+}
+
+// Kinds of SlackMessage.
+const (
+	SlackAlert = "alert" // a ticket's alert in a channel; Ref is the ticket id
+	SlackReply = "reply" // a thread reply for one outbox event; Ref is the event id
+)
+
+// SlackMessage is a Slack message sidedesk posts, recorded before the post
+// (TS "") and completed with Slack's ts after it. A row whose TS is still
+// "" after a crash or a lost answer may or may not be in Slack.
+type SlackMessage struct {
+	Tenant    string
+	Kind      string // SlackAlert or SlackReply
+	Ref       int64  // ticket id (alert) or event id (reply)
+	TicketID  int64
+	Channel   string // as configured
+	ChannelID string // as Slack answered; "" until posted
+	TS        string // "" until posted
+	ThreadTS  string // replies: the alert's ts
+	StartedAt time.Time
+	PostedAt  time.Time // zero until posted
+}
+
+// Posted reports whether Slack's answer to the post was stored.
+func (m SlackMessage) Posted() bool { return m.TS != "" }
+
+const slackColumns = `tenant_id, kind, ref_id, ticket_id, channel, channel_id, ts, thread_ts, started_at, posted_at`
+
+func scanSlack(sc scanner) (SlackMessage, error) {
+	var (
+		m               SlackMessage
+		started, posted sql.NullString
+	)
+	if err := sc.Scan(&m.Tenant, &m.Kind, &m.Ref, &m.TicketID, &m.Channel, &m.ChannelID, &m.TS,
+		&m.ThreadTS, &started, &posted); err != nil {
+		return SlackMessage{}, err
+	}
+	var err error
+	if m.StartedAt, err = parseTime(started); err != nil {
+		return SlackMessage{}, err
+	}
+	if m.PostedAt, err = parseTime(posted); err != nil {
+		return SlackMessage{}, err
+	}
+	return m, nil
+}
+
+func checkSlackKey(kind, channel string, ref int64) error {
+	if kind != SlackAlert && kind != SlackReply {
+		return fmt.Errorf("%w kind %q", ticket.ErrInvalid, kind)
+	}
+	if channel == "" || ref <= 0 {
+		return fmt.Errorf("%w key: channel %q, ref %d", ticket.ErrInvalid, channel, ref)
+	}
+	return nil
+}
+
+// BeginSlackMessage records the intent to post m (its key: Tenant, Kind,
+// Ref, Channel; plus TicketID and ThreadTS) unless a row with that key
+// exists, and returns the stored row: the new one (TS "", StartedAt now), or
+// the existing one, posted or not. The caller posts only when the returned
+// row is not Posted.
+func (s *Store) BeginSlackMessage(ctx context.Context, m SlackMessage) (SlackMessage, error) {
+	if err := checkSlackKey(m.Kind, m.Channel, m.Ref); err != nil {
+		return SlackMessage{}, fmt.Errorf("store: begin slack message: %w", err)
+	}
+	var out SlackMessage
+	now := fmtTime(s.nowUTC())
+	err := s.write(ctx, func(q querier) error {
+		if _, err := q.ExecContext(ctx, `INSERT INTO slack_messages (tenant_id, kind, ref_id, ticket_id,
+            channel, thread_ts, started_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			m.Tenant, m.Kind, m.Ref, m.TicketID, m.Channel, m.ThreadTS, now); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanSlack(q.QueryRowContext(ctx, `SELECT `+slackColumns+` FROM slack_messages
+            WHERE tenant_id = ? AND kind = ? AND ref_id = ? AND channel = ?`, m.Tenant, m.Kind, m.Ref, m.Channel))
+		return err
+	})
+	if err != nil {
+		return SlackMessage{}, fmt.Errorf("store: begin slack message %s %d in %s: %w", m.Kind, m.Ref, m.Channel, err)
+	}
+	return out, nil
+}
+
+// FinishSlackMessage stores Slack's answer (channel id and ts) for the row
+// BeginSlackMessage wrote; ticket.ErrNotFound when there is no such row.
+func (s *Store) FinishSlackMessage(ctx context.Context, tenant, kind string, ref int64, channel, channelID, ts string) error {
+	if err := checkSlackKey(kind, channel, ref); err != nil {
+		return fmt.Errorf("store: finish slack message: %w", err)
+	}
+	if ts == "" {
+		return fmt.Errorf("store: finish slack message: %w ts: empty", ticket.ErrInvalid)
+	}
+	now := fmtTime(s.nowUTC())
+	err := s.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE slack_messages SET channel_id = ?, ts = ?, posted_at = ?
+            WHERE tenant_id = ? AND kind = ? AND ref_id = ? AND channel = ?`,
+			channelID, ts, now, tenant, kind, ref, channel)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ticket.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish slack message %s %d in %s: %w", kind, ref, channel, err)
+	}
+	return nil
+}
+
+// SlackMessageFor loads one row by its key; ticket.ErrNotFound when none.
+func (s *Store) SlackMessageFor(ctx context.Context, tenant, kind string, ref int64, channel string) (SlackMessage, error) {
+	m, err := scanSlack(s.r.QueryRowContext(ctx, `SELECT `+slackColumns+` FROM slack_messages
+        WHERE tenant_id = ? AND kind = ? AND ref_id = ? AND channel = ?`, tenant, kind, ref, channel))
+	if errors.Is(err, sql.ErrNoRows) {
+		return SlackMessage{}, fmt.Errorf("store: slack message %s %d in %s: %w", kind, ref, channel, ticket.ErrNotFound)
+	}
+	if err != nil {
+		return SlackMessage{}, fmt.Errorf("store: slack message %s %d in %s: %w", kind, ref, channel, err)
+	}
+	return m, nil
+}
+
+// SlackAlerts returns the alert rows (posted or not) of one of the tenant's
+// tickets, in channel order. An empty slice when the ticket has none.
+func (s *Store) SlackAlerts(ctx context.Context, tenant string, ticketID int64) ([]SlackMessage, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+slackColumns+` FROM slack_messages
+        WHERE tenant_id = ? AND ticket_id = ? AND kind = ? ORDER BY channel`, tenant, ticketID, SlackAlert)
+	if err != nil {
+		return nil, fmt.Errorf("store: slack alerts of ticket %d: %w", ticketID, err)
+	}
+	defer rows.Close()
+	out := []SlackMessage{}
+	for rows.Next() {
+		m, err := scanSlack(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: slack alerts of ticket %d: %w", ticketID, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: slack alerts of ticket %d: %w", ticketID, err)
+	}
+	return out, nil
+}
