@@ -189,3 +189,41 @@ func TestNewServiceOptions(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReplyToken: any address parses without panicking, and every address
+// ReplyAddress makes parses back to its number for its tenant only.
+func FuzzReplyToken(f *testing.F) {
+	f.Add("support@example.com", "default", int64(1), "support+t1.abcdefghij@example.com")
+	f.Add("s", "acme", int64(99999), "<+t.@>")
+	f.Fuzz(func(t *testing.T, base, tenant string, number int64, addr string) {
+		secret := []byte("fuzz")
+		ParseReplyToken(secret, tenant, addr)
+		if number < 1 || strings.ContainsAny(base, "+<> \t\r\n") || strings.Count(base, "@") > 1 {
+			return
+		}
+		made := ReplyAddress(secret, tenant, number, base)
+		if n, ok := ParseReplyToken(secret, tenant, made); !ok || n != number {
+			t.Fatalf("ParseReplyToken(ReplyAddress(%q, %d)) = %d, %v", base, number, n, ok)
+		}
+		if tenant != "" && tenant != DefaultTenant {
+			if _, ok := ParseReplyToken(secret, tenant+"x", made); ok {
+				t.Fatalf("%q verified for another tenant", made)
+			}
+		}
+	})
+}
+
+// FuzzSubjectRules: tag reading and normalising never panic, and
+// normalising is idempotent.
+func FuzzSubjectRules(f *testing.F) {
+	f.Add("Re: AW: [#12] Printer broken")
+	f.Add("回复：[#1]")
+	r := newSubjectRules("#")
+	f.Fuzz(func(t *testing.T, subject string) {
+		r.tags(subject)
+		once := r.normalize(subject)
+		if twice := r.normalize(once); twice != once {
+			t.Fatalf("normalize not idempotent: %q → %q → %q", subject, once, twice)
+		}
+	})
+}

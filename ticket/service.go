@@ -125,6 +125,9 @@ func (s *Service) Ingest(ctx context.Context, in Inbound) (Result, error) {
 		g.res.Classification = class
 		return g.run(ctx)
 	})
+	if err == nil && g == nil {
+		err = errors.New("store committed without running the transaction")
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("ticket: ingest %s/%s: %w", in.Mailbox, in.SourceKey, err)
 	}
