@@ -91,12 +91,19 @@ func locationFromVTIMEZONE(tzid string, vtz *ical.Component) (*time.Location, er
 			if err != nil {
 				return nil, fmt.Errorf("calendar: VTIMEZONE RRULE: %w", err)
 			}
-			opt.Dtstart = start
+			// Observances often start in 1601 (Exchange) or 1970; rrule-go
+			// gives up long before the present when started that early, so
+			// expand yearly rules from 1970 on (earlier times are moot here).
+			rs := start
+			if rs.Year() < 1970 && opt.Freq == rrule.YEARLY && opt.Interval <= 1 {
+				rs = time.Date(1970, rs.Month(), rs.Day(), rs.Hour(), rs.Minute(), rs.Second(), 0, time.UTC)
+			}
+			opt.Dtstart = rs
 			r, err := rrule.NewRRule(*opt)
 			if err != nil {
 				return nil, fmt.Errorf("calendar: VTIMEZONE RRULE: %w", err)
 			}
-			onsets = r.Between(start, vtzHorizon, true)
+			onsets = r.Between(rs, vtzHorizon, true)
 			if len(onsets) > 2000 {
 				onsets = onsets[:2000]
 			}

@@ -1,0 +1,87 @@
+// Package caltest builds calendar fixtures shared by the calendar tests and
+// the calbench program: a SQLite database with the calendar tables, and
+// generated agents' calendars.
+package caltest
+
+import (
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers driver "sqlite"
+)
+
+// OpenDB opens (creating) a SQLite file at path in WAL mode and applies
+// store/migrations/0100_calendar.sql, the calendar's own migration. The
+// calendar tests do not depend on package store.
+func OpenDB(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, err
+	}
+	_, self, _, _ := runtime.Caller(0)
+	mig, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "..", "store", "migrations", "0100_calendar.sql"))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := db.Exec(string(mig)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migration: %w", err)
+	}
+	return db, nil
+}
+
+// Event builds one VCALENDAR object: props are VEVENT content lines (after
+// the UID), extra are whole components appended (overrides, VTIMEZONEs).
+func Event(uid string, props []string, extra ...string) []byte {
+	var b strings.Builder
+	b.WriteString("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//sidedesk test//EN\r\n")
+	for _, e := range extra {
+		if strings.HasPrefix(e, "BEGIN:VTIMEZONE") {
+			b.WriteString(e)
+		}
+	}
+	b.WriteString("BEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:20260101T000000Z\r\n")
+	for _, p := range props {
+		b.WriteString(p + "\r\n")
+	}
+	b.WriteString("END:VEVENT\r\n")
+	for _, e := range extra {
+		if !strings.HasPrefix(e, "BEGIN:VTIMEZONE") {
+			b.WriteString(e)
+		}
+	}
+	b.WriteString("END:VCALENDAR\r\n")
+	return []byte(b.String())
+}
+
+// GenerateCalendar returns n event objects around start (a quarter weekly
+// recurring, the rest single events over the next 30 days in zone tz),
+// keyed by object file name; seed makes it reproducible.
+func GenerateCalendar(seed uint64, n int, start time.Time, tz string) map[string][]byte {
+	r := rand.New(rand.NewPCG(seed, 42))
+	out := make(map[string][]byte, n)
+	loc, _ := time.LoadLocation(tz)
+	for i := range n {
+		uid := fmt.Sprintf("gen-%d-%d", seed, i)
+		day := start.In(loc).AddDate(0, 0, r.IntN(30))
+		s := time.Date(day.Year(), day.Month(), day.Day(), 8+r.IntN(9), 15*r.IntN(4), 0, 0, loc)
+		props := []string{
+			"SUMMARY:Meeting " + uid,
+			"DESCRIPTION:Agenda of " + uid,
+			"DTSTART;TZID=" + tz + ":" + s.Format("20060102T150405"),
+			"DTEND;TZID=" + tz + ":" + s.Add(time.Duration(15*(1+r.IntN(8)))*time.Minute).Format("20060102T150405"),
+		}
+		if i%4 == 0 {
+			props = append(props, "RRULE:FREQ=WEEKLY;COUNT=10", "EXDATE;TZID="+tz+":"+s.AddDate(0, 0, 7).Format("20060102T150405"))
+		}
+		out[uid+".ics"] = Event(uid, props)
+	}
+	return out
+}
