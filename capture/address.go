@@ -31,6 +31,9 @@ func parseAddressList(raw, fallback string) []ticket.Address {
 	}}
 	ap := mail.AddressParser{WordDecoder: dec}
 	if list, err := ap.ParseList(raw); err == nil {
+		if len(list) == 0 {
+			return nil
+		}
 		out := make([]ticket.Address, 0, len(list))
 		for _, a := range list {
 			name := a.Name
@@ -46,10 +49,10 @@ func parseAddressList(raw, fallback string) []ticket.Address {
 
 func cleanName(s string) string {
 	s = strings.TrimSpace(cleanControl(s))
-	if len(s) >= 2 && (s[0] == '"' && s[len(s)-1] == '"' || s[0] == '\'' && s[len(s)-1] == '\'') {
-		s = strings.TrimSpace(s[1 : len(s)-1])
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		s = s[1 : len(s)-1]
 	}
-	return s
+	return strings.TrimSpace(strings.Trim(s, `"`))
 }
 
 // splitTopLevel splits s at commas outside quotes, angle brackets and
@@ -85,8 +88,15 @@ var bareEmail = regexp.MustCompile(`[^\s<>()"',;:]+@[^\s<>()"',;:]+`)
 func lenientAddressList(raw, fallback string) []ticket.Address {
 	var out []ticket.Address
 	pendingName := ""
-	for _, part := range splitTopLevel(raw) {
+	parts := splitTopLevel(raw)
+	for i, part := range parts {
 		part = strings.TrimSpace(part)
+		// "Doe, John <j@x>": a word with no address followed by a part
+		// with a bracketed one is the first half of an unquoted name.
+		if !strings.ContainsAny(part, "@<:") && part != "" && i+1 < len(parts) && strings.Contains(parts[i+1], "<") {
+			pendingName = strings.TrimSpace(pendingName + " " + part)
+			continue
+		}
 		// Group syntax "name: a, b;" (RFC 5322 §3.4): drop the display name.
 		if c := strings.IndexByte(part, ':'); c >= 0 && !strings.Contains(part[:c], "<") && !strings.Contains(part[:c], "@") && !strings.Contains(part[:c], `"`) {
 			part = strings.TrimSpace(part[c+1:])
@@ -126,6 +136,9 @@ func lenientAddressList(raw, fallback string) []ticket.Address {
 			continue
 		}
 		out = append(out, ticket.Address{Name: cleanName(name), Email: ticket.NormEmail(cleanControl(email))})
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

@@ -73,6 +73,9 @@ func lookupCharset(label string) (enc encoding.Encoding, isUTF8, ascii bool) {
 	// Normalise iso8859-15, iso_8859_15, iso-8859_15 ... to iso-8859-15 and
 	// cp1251 / win-1251 to windows-1251.
 	norm := strings.NewReplacer("_", "-", " ", "-").Replace(l)
+	if rest, ok := strings.CutPrefix(norm, "iso2022-"); ok {
+		norm = "iso-2022-" + rest
+	}
 	if rest, ok := strings.CutPrefix(norm, "iso8859-"); ok {
 		norm = "iso-8859-" + rest
 	} else if rest, ok := strings.CutPrefix(norm, "iso-8859"); ok && rest != "" && rest[0] != '-' {

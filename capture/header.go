@@ -458,7 +458,9 @@ func parseMediaHeader(v, fallback string) (value string, params map[string]strin
 			i := 1
 			for ; i < len(rest); i++ {
 				c := rest[i]
-				if c == '\\' && i+1 < len(rest) {
+				// RFC 2045 quoted-pair; but Windows paths ("C:\\dir\\f.doc")
+				// arrive unescaped, so a backslash escapes only '"' and '\\'.
+				if c == '\\' && i+1 < len(rest) && (rest[i+1] == '"' || rest[i+1] == '\\') {
 					i++
 					b.WriteByte(rest[i])
 					continue
