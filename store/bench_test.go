@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// BenchmarkInsertMessage measures one capture-like transaction: look up the
+// source key and Message-ID, insert a message with two attachments on an
+// existing ticket, record the source, append an event.
+func BenchmarkInsertMessage(b *testing.B) {
+	s := newStore(b)
+	ctx := context.Background()
+	tk := mustCreateTicket(b, s, ticket.Ticket{Tenant: "default", Requester: ticket.Address{Email: "ann@globex.example"}})
+	tmpl := fullMessage("default", tk.ID)
+	tmpl.Text = string(make([]byte, 2000))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		m := tmpl
+		m.MessageID = fmt.Sprintf("bench-%d@x", i)
+		m.Attachments = append([]ticket.Attachment(nil), tmpl.Attachments...)
+		key := fmt.Sprintf("imap:1:%d", i)
+		err := s.WithTx(ctx, func(tx ticket.Tx) error {
+			if _, err := tx.SourceMessage(ctx, "default", "support", key); err == nil {
+				return fmt.Errorf("unexpected duplicate")
+			}
+			if _, err := tx.TicketIDsByMessageIDs(ctx, "default", m.References); err != nil {
+				return err
+			}
+			if err := tx.InsertMessage(ctx, &m); err != nil {
+				return err
+			}
+			if err := tx.AddSource(ctx, "default", "support", key, m.ID); err != nil {
+				return err
+			}
+			return tx.AppendEvent(ctx, &ticket.Event{Tenant: "default", Type: ticket.EventMessageReceived, TicketID: tk.ID, MessageID: m.ID})
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkListTickets pages through 2,000 tickets, 50 at a time.
+func BenchmarkListTickets(b *testing.B) {
+	s := newStore(b)
+	ctx := context.Background()
+	seedTickets(b, s, 2000, func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) })
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		cursor := ""
+		for {
+			ts, next, err := s.ListTickets(ctx, "a", TicketFilter{Cursor: cursor})
+			if err != nil || len(ts) == 0 {
+				b.Fatal(len(ts), err)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+}
