@@ -1,0 +1,585 @@
+package chat
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// Dispatcher tuning.
+const (
+	leaseTTL     = 30 * time.Second
+	batchSize    = 100
+	firstBackoff = 500 * time.Millisecond
+	// findPages bounds the history pages read when looking for a post whose
+	// answer was lost; the post is recent, so it is on the first page.
+	findPages = 5
+)
+
+// Slack message metadata event types (https://api.slack.com/reference/metadata)
+// that mark sidedesk's posts, so a post whose answer was lost can be found.
+const (
+	metaAlert = "sidedesk_alert"
+	metaReply = "sidedesk_reply"
+)
+
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// consumer names the dispatcher's outbox cursor; leaseName its lease.
+func (b *Bot) consumer() string  { return "slack:" + b.opts.Tenant }
+func (b *Bot) leaseName() string { return "dispatch:slack:" + b.opts.Tenant }
+
+// RunDispatcher delivers outbox events to Slack until ctx ends (then it
+// returns nil). Only the process holding the dispatcher lease delivers;
+// the others wait for it. On its very first start (no cursor stored) it
+// begins after the newest event: alerts are about what happens from then on.
+func (b *Bot) RunDispatcher(ctx context.Context) error {
+	holder := b.opts.Holder
+	for ctx.Err() == nil {
+		held, err := b.opts.Store.AcquireLease(ctx, b.leaseName(), holder, leaseTTL)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.WarnContext(ctx, "chat: dispatcher lease", "error", err)
+			}
+			_ = b.sleep(ctx, leaseTTL/6)
+			continue
+		}
+		if !held {
+			_ = b.sleep(ctx, leaseTTL/3)
+			continue
+		}
+		dctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b.keepLease(dctx, cancel, holder)
+		}()
+		b.dispatch(dctx)
+		cancel()
+		<-done
+	}
+	// Let another process take over at once instead of after the TTL.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := b.opts.Store.ReleaseLease(rctx, b.leaseName(), holder); err != nil {
+		b.log.WarnContext(ctx, "chat: release dispatcher lease", "error", err)
+	}
+	return nil
+}
+
+// keepLease renews the lease until ctx ends, and cancels the dispatch when
+// the lease is lost, so that two processes never deliver at once.
+func (b *Bot) keepLease(ctx context.Context, cancel context.CancelFunc, holder string) {
+	renewed := b.now()
+	for b.sleep(ctx, leaseTTL/3) == nil {
+		held, err := b.opts.Store.AcquireLease(ctx, b.leaseName(), holder, leaseTTL)
+		switch {
+		case err == nil && held:
+			renewed = b.now()
+		case err == nil:
+			b.log.WarnContext(ctx, "chat: dispatcher lease lost to another process")
+			cancel()
+			return
+		case ctx.Err() != nil:
+			return
+		default:
+			b.log.WarnContext(ctx, "chat: renew dispatcher lease", "error", err)
+			if b.now().Sub(renewed) > leaseTTL*2/3 {
+				cancel()
+				return
+			}
+		}
+	}
+}
+
+// dispatch is the delivery loop of the lease holder; it returns when ctx ends.
+func (b *Bot) dispatch(ctx context.Context) {
+	var cursor int64
+	err := b.retry(ctx, "load outbox cursor", func(ctx context.Context) error {
+		var err error
+		cursor, err = b.startCursor(ctx)
+		return err
+	})
+	if err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		events, err := b.opts.Store.PendingEvents(ctx, cursor, batchSize)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.WarnContext(ctx, "chat: read outbox", "error", err)
+				_ = b.sleep(ctx, b.opts.PollInterval*4)
+			}
+			continue
+		}
+		for _, e := range events {
+			if e.Tenant == b.opts.Tenant {
+				if err := b.deliver(ctx, e); err != nil {
+					if ctx.Err() != nil {
+						return // not delivered: the cursor stays before it
+					}
+					// Permanent (the channel is gone, the message is
+					// refused): retrying cannot help; go on with the rest.
+					b.log.ErrorContext(ctx, "chat: event not delivered to Slack", "event", e.ID,
+						"type", e.Type, "ticket", e.TicketID, "error", err)
+				}
+			}
+			cursor = e.ID
+		}
+		if len(events) > 0 {
+			// Once per batch is enough: redelivering an event after a crash
+			// is idempotent (posts are recorded, updates are repeatable).
+			c := cursor
+			if err := b.retry(ctx, "store outbox cursor", func(ctx context.Context) error {
+				return b.opts.Store.SetConsumerCursor(ctx, b.consumer(), c)
+			}); err != nil {
+				return
+			}
+		}
+		if len(events) < batchSize {
+			b.idle(ctx)
+		}
+	}
+}
+
+func (b *Bot) idle(ctx context.Context) {
+	t := time.NewTimer(b.opts.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-b.wake:
+	}
+}
+
+func (b *Bot) startCursor(ctx context.Context) (int64, error) {
+	c, err := b.opts.Store.ConsumerCursor(ctx, b.consumer())
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, ticket.ErrNotFound) {
+		return 0, err
+	}
+	last, err := b.opts.Store.LastEventID(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := b.opts.Store.SetConsumerCursor(ctx, b.consumer(), last); err != nil {
+		return 0, err
+	}
+	b.log.InfoContext(ctx, "chat: first start, delivering events after the newest one", "event", last)
+	return last, nil
+}
+
+// deliver does what one event asks of Slack. It returns nil when done (or
+// nothing to do), ctx's error when stopped, or a permanent error.
+func (b *Bot) deliver(ctx context.Context, e ticket.Event) error {
+	var err error
+	switch e.Type {
+	case ticket.EventTicketCreated, ticket.EventTicketUpdated:
+		err = b.onTicket(ctx, e)
+	case ticket.EventMessageReceived:
+		err = b.onMessage(ctx, e)
+	}
+	if errors.Is(err, ticket.ErrNotFound) {
+		return nil // deleted meanwhile (or another tenant's): nothing to show
+	}
+	return err
+}
+
+// onTicket posts the ticket's alert to every matching channel that has
+// none, and updates the alerts already posted.
+func (b *Bot) onTicket(ctx context.Context, e ticket.Event) error {
+	var (
+		t      ticket.Ticket
+		alerts []store.SlackMessage
+		first  ticket.Message
+	)
+	err := b.retry(ctx, "load ticket", func(ctx context.Context) error {
+		var err error
+		if t, err = b.opts.Store.Ticket(ctx, b.opts.Tenant, e.TicketID); err != nil {
+			return err
+		}
+		if alerts, err = b.opts.Store.SlackAlerts(ctx, b.opts.Tenant, t.ID); err != nil {
+			return err
+		}
+		first, err = b.firstMessage(ctx, t)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	view := ticketView{T: t, Account: b.account(ctx, t), Excerpt: excerpt(first.Text, excerptRunes)}
+	rows := map[string]store.SlackMessage{}
+	for _, a := range alerts {
+		rows[a.Channel] = a
+	}
+	var errs []error
+	posted := map[string]bool{}
+	open := t.Status != ticket.StatusSolved && t.Status != ticket.StatusClosed
+	for _, r := range b.rules {
+		row, have := rows[r.Channel]
+		if posted[r.Channel] || (have && row.Posted()) || !open || !b.matches(r, t, first) {
+			continue
+		}
+		if _, err := b.postAlert(ctx, view, r.Channel); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, err)
+		}
+		posted[r.Channel] = true
+	}
+	for _, a := range alerts {
+		if posted[a.Channel] {
+			continue
+		}
+		if !a.Posted() {
+			// Begun, never finished, and no rule asks for it now: finish it
+			// anyway, so an alert that may be in Slack gets its ts.
+			if _, err := b.postAlert(ctx, view, a.Channel); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if e.Type != ticket.EventTicketUpdated {
+			continue
+		}
+		err := b.retry(ctx, "update alert", func(ctx context.Context) error {
+			_, _, _, err := b.api.UpdateMessageContext(ctx, a.ChannelID, a.TS,
+				slack.MsgOptionText(fallbackText(view), false), slack.MsgOptionBlocks(b.alertBlocks(view)...))
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("update alert of ticket %d in %s: %w", t.ID, a.Channel, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// firstMessage is the ticket's first customer message (zero when none).
+func (b *Bot) firstMessage(ctx context.Context, t ticket.Ticket) (ticket.Message, error) {
+	msgs, err := b.opts.Store.TicketMessages(ctx, b.opts.Tenant, t.ID)
+	if err != nil {
+		return ticket.Message{}, err
+	}
+	for _, m := range msgs {
+		if m.Direction == ticket.DirectionInbound && m.Classification == ticket.ClassNormal {
+			return m, nil
+		}
+	}
+	return ticket.Message{}, nil
+}
+
+func (b *Bot) account(ctx context.Context, t ticket.Ticket) string {
+	email := ticket.NormEmail(t.Requester.Email)
+	if b.opts.Accounts != nil && email != "" {
+		name, err := b.opts.Accounts.AccountName(ctx, b.opts.Tenant, email)
+		if err == nil && name != "" {
+			return name
+		}
+		if err != nil && !errors.Is(err, ticket.ErrNotFound) {
+			b.log.WarnContext(ctx, "chat: account look-up", "ticket", t.ID, "error", err)
+		}
+	}
+	if at := strings.LastIndexByte(email, '@'); at >= 0 {
+		return email[at+1:]
+	}
+	return ""
+}
+
+// matches reports whether t meets every condition of r.
+func (b *Bot) matches(r compiledRule, t ticket.Ticket, first ticket.Message) bool {
+	if r.MinPriority != "" && t.Priority.Rank() < r.MinPriority.Rank() {
+		return false
+	}
+	if len(r.Mailboxes) > 0 && !slices.Contains(r.Mailboxes, t.Mailbox) {
+		return false
+	}
+	if r.VIP && (b.opts.VIPs == nil || !b.opts.VIPs.IsVIP(t.Requester.Email)) {
+		return false
+	}
+	if len(r.Keywords) > 0 {
+		text := first.Text
+		if len(text) > 64<<10 {
+			text = text[:64<<10]
+		}
+		if _, ok := r.keywords.Match(t.Subject); !ok {
+			if _, ok := r.keywords.Match(text); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+
+// postAlert makes sure the alert of v's ticket is in channel, exactly once.
+func (b *Bot) postAlert(ctx context.Context, v ticketView, channel string) (store.SlackMessage, error) {
+	id := strconv.FormatInt(v.T.ID, 10)
+	key := store.SlackMessage{Tenant: b.opts.Tenant, Kind: store.SlackAlert, Ref: v.T.ID, TicketID: v.T.ID, Channel: channel}
+	meta := slack.SlackMetadata{EventType: metaAlert, EventPayload: map[string]any{"tenant": b.opts.Tenant, "ticket_id": id}}
+	post := func(ctx context.Context) (string, string, error) {
+		return b.api.PostMessageContext(ctx, channel, slack.MsgOptionText(fallbackText(v), false),
+			slack.MsgOptionBlocks(b.alertBlocks(v)...), slack.MsgOptionMetadata(meta))
+	}
+	match := func(m slack.Message) bool {
+		return m.Metadata.EventType == metaAlert && m.Metadata.EventPayload["tenant"] == b.opts.Tenant &&
+			m.Metadata.EventPayload["ticket_id"] == id
+	}
+	row, err := b.ensurePosted(ctx, key, post, match)
+	if err != nil {
+		return row, fmt.Errorf("alert of ticket %d in %s: %w", v.T.ID, channel, err)
+	}
+	return row, nil
+}
+
+// onMessage threads a new customer message under the ticket's alerts.
+func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
+	var p ticket.EventPayload
+	if len(e.Payload) > 0 {
+		if err := json.Unmarshal(e.Payload, &p); err != nil {
+			return fmt.Errorf("event %d payload: %w", e.ID, err)
+		}
+	}
+	if p.Reason == "new_ticket" || (p.Classification != "" && p.Classification != ticket.ClassNormal) {
+		return nil // the alert itself shows the first message; no threads for robots
+	}
+	var (
+		alerts []store.SlackMessage
+		m      ticket.Message
+	)
+	err := b.retry(ctx, "load message", func(ctx context.Context) error {
+		var err error
+		if alerts, err = b.opts.Store.SlackAlerts(ctx, b.opts.Tenant, e.TicketID); err != nil || len(alerts) == 0 {
+			return err
+		}
+		m, err = b.opts.Store.Message(ctx, b.opts.Tenant, e.MessageID)
+		return err
+	})
+	if err != nil || len(alerts) == 0 {
+		return err
+	}
+	if m.Direction != ticket.DirectionInbound || m.Classification != ticket.ClassNormal || m.Held {
+		return nil
+	}
+	ref := strconv.FormatInt(e.ID, 10)
+	meta := slack.SlackMetadata{EventType: metaReply, EventPayload: map[string]any{"tenant": b.opts.Tenant, "event_id": ref}}
+	match := func(sm slack.Message) bool {
+		return sm.Metadata.EventType == metaReply && sm.Metadata.EventPayload["tenant"] == b.opts.Tenant &&
+			sm.Metadata.EventPayload["event_id"] == ref
+	}
+	var errs []error
+	for _, a := range alerts {
+		if !a.Posted() {
+			continue // its alert failed for good; nothing to thread under
+		}
+		key := store.SlackMessage{Tenant: b.opts.Tenant, Kind: store.SlackReply, Ref: e.ID, TicketID: e.TicketID,
+			Channel: a.Channel, ThreadTS: a.TS}
+		post := func(ctx context.Context) (string, string, error) {
+			return b.api.PostMessageContext(ctx, a.ChannelID, slack.MsgOptionText(replyText(m), false),
+				slack.MsgOptionTS(a.TS), slack.MsgOptionMetadata(meta))
+		}
+		if _, err := b.ensurePosted(ctx, key, post, match); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("thread reply for event %d in %s: %w", e.ID, a.Channel, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensurePosted posts the message keyed by key unless it is recorded as
+// posted, recording the intent first and Slack's ts after. When an earlier
+// attempt may have reached Slack (a row without ts from before, a lost
+// answer), it looks for the message by its metadata before posting again.
+func (b *Bot) ensurePosted(ctx context.Context, key store.SlackMessage,
+	post func(context.Context) (channelID, ts string, err error), match func(slack.Message) bool,
+) (store.SlackMessage, error) {
+	var row store.SlackMessage
+	uncertain := false
+	err := b.retry(ctx, "record slack post", func(ctx context.Context) error {
+		var err error
+		row, err = b.opts.Store.SlackMessageFor(ctx, key.Tenant, key.Kind, key.Ref, key.Channel)
+		switch {
+		case err == nil:
+			uncertain = !row.Posted()
+			return nil
+		case !errors.Is(err, ticket.ErrNotFound):
+			return err
+		}
+		row, err = b.opts.Store.BeginSlackMessage(ctx, key)
+		return err
+	})
+	if err != nil || row.Posted() {
+		return row, err
+	}
+	err = b.retry(ctx, "post to slack", func(ctx context.Context) error {
+		if uncertain {
+			channelID, ts, err := b.findPosted(ctx, row, match)
+			switch {
+			case err != nil && !permanent(err):
+				return err
+			case err != nil:
+				// Cannot look (no history scope?): post; a duplicate is
+				// better than a lost alert.
+				b.log.WarnContext(ctx, "chat: cannot look for an earlier post; posting again",
+					"kind", row.Kind, "ref", row.Ref, "channel", row.Channel, "error", err)
+			case ts != "":
+				b.log.InfoContext(ctx, "chat: found an earlier post whose answer was lost",
+					"kind", row.Kind, "ref", row.Ref, "channel", row.Channel, "ts", ts)
+				return b.finish(ctx, &row, channelID, ts)
+			}
+		}
+		channelID, ts, err := post(ctx)
+		if err != nil {
+			// Slack said no (ok:false, 429): certainly not posted. Anything
+			// else (timeout, 5xx, lost connection) may have posted.
+			uncertain = !refused(err)
+			return err
+		}
+		uncertain = true // if storing the ts fails, look before posting again
+		return b.finish(ctx, &row, channelID, ts)
+	})
+	return row, err
+}
+
+func (b *Bot) finish(ctx context.Context, row *store.SlackMessage, channelID, ts string) error {
+	if err := b.opts.Store.FinishSlackMessage(ctx, row.Tenant, row.Kind, row.Ref, row.Channel, channelID, ts); err != nil {
+		return err
+	}
+	row.ChannelID, row.TS, row.PostedAt = channelID, ts, b.now().UTC()
+	return nil
+}
+
+// findPosted looks for a post of row in its channel (or thread) since the
+// row was begun, by its metadata. ts "" when not found.
+func (b *Bot) findPosted(ctx context.Context, row store.SlackMessage, match func(slack.Message) bool) (string, string, error) {
+	since := row.StartedAt.Add(-time.Minute) // clock skew between us and Slack
+	oldest := fmt.Sprintf("%d.%06d", since.Unix(), since.Nanosecond()/1000)
+	cursor := ""
+	for range findPages {
+		var (
+			msgs []slack.Message
+			next string
+		)
+		if row.ThreadTS == "" {
+			resp, err := b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+				ChannelID: row.Channel, Oldest: oldest, Inclusive: true, Limit: 200, Cursor: cursor, IncludeAllMetadata: true,
+			})
+			if err != nil {
+				return "", "", fmt.Errorf("conversations.history: %w", err)
+			}
+			msgs, next = resp.Messages, resp.ResponseMetaData.NextCursor
+		} else {
+			var err error
+			msgs, _, next, err = b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+				ChannelID: row.Channel, Timestamp: row.ThreadTS, Oldest: oldest, Inclusive: true, Limit: 200,
+				Cursor: cursor, IncludeAllMetadata: true,
+			})
+			if err != nil {
+				return "", "", fmt.Errorf("conversations.replies: %w", err)
+			}
+		}
+		for _, m := range msgs {
+			if match(m) {
+				ch := m.Channel
+				if ch == "" {
+					ch = row.Channel
+				}
+				return ch, m.Timestamp, nil
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	return "", "", nil
+}
+
+// transientSlackErrors are ok:false answers worth retrying: Slack's own
+// trouble, and credentials an admin can fix (alerts wait for them rather
+// than being dropped).
+var transientSlackErrors = map[string]bool{
+	"internal_error": true, "fatal_error": true, "service_unavailable": true, "request_timeout": true,
+	"ratelimited": true, "rate_limited": true, "invalid_auth": true, "not_authed": true,
+	"account_inactive": true, "token_revoked": true, "token_expired": true, "team_access_not_granted": true,
+}
+
+// permanent reports an answer that retrying cannot change: an ok:false
+// error such as channel_not_found, not_in_channel, invalid_blocks.
+func permanent(err error) bool {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return !transientSlackErrors[se.Err]
+	}
+	return false
+}
+
+// refused reports that Slack answered and did not act: ok:false or 429.
+func refused(err error) bool {
+	var se slack.SlackErrorResponse
+	var rl *slack.RateLimitedError
+	return errors.As(err, &se) || errors.As(err, &rl)
+}
+
+// retry runs fn until it succeeds, fails permanently, or ctx ends: after a
+// 429 it waits Retry-After, after other failures (5xx, network, database)
+// an exponential backoff with jitter capped at MaxBackoff.
+func (b *Bot) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	backoff := firstBackoff
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if permanent(err) || errors.Is(err, ticket.ErrNotFound) {
+			return err
+		}
+		var wait time.Duration
+		var rl *slack.RateLimitedError
+		if errors.As(err, &rl) {
+			wait = max(rl.RetryAfter, time.Second)
+		} else {
+			wait = backoff + mrand.N(backoff/2+1)
+			backoff = min(backoff*2, b.opts.MaxBackoff)
+		}
+		level := slog.LevelWarn
+		if attempt == 1 {
+			level = slog.LevelInfo
+		}
+		b.log.Log(ctx, level, "chat: "+what+" failed, retrying", "attempt", attempt, "wait", wait, "error", err)
+		if err := b.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
