@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -65,5 +66,27 @@ func BenchmarkListTickets(b *testing.B) {
 			}
 			cursor = next
 		}
+	}
+}
+
+// BenchmarkBlobPut stores distinct 20 KB blobs (a typical small mail),
+// with and without the fsync that makes each one durable.
+func BenchmarkBlobPut(b *testing.B) {
+	for _, fsync := range []bool{true, false} {
+		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) {
+			blobs, err := newBlobs(b.TempDir(), fsync)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			content := make([]byte, 20<<10)
+			b.SetBytes(int64(len(content)))
+			for i := 0; b.Loop(); i++ {
+				content[0], content[1], content[2] = byte(i), byte(i>>8), byte(i>>16)
+				if _, err := blobs.Put(ctx, bytes.NewReader(content)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

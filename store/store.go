@@ -35,6 +35,12 @@ type Options struct {
 	BlobDir string
 	// Logger receives migration and retry notes. Default: discard.
 	Logger *slog.Logger
+	// SkipBlobFsync leaves blob data to the OS's writeback instead of
+	// fsyncing every blob before it gets its name. Nothing is lost when the
+	// process crashes either way; after a power loss, blobs written in the
+	// last seconds may be missing. For bulk imports and benchmarks: an fsync
+	// costs milliseconds on many disks, more than the rest of a capture.
+	SkipBlobFsync bool
 }
 
 // busyTimeout is how long SQLite waits for another connection's lock
@@ -97,7 +103,7 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 	if blobDir == "" {
 		blobDir = filepath.Join(filepath.Dir(abs), "blobs")
 	}
-	blobs, err := newBlobs(blobDir)
+	blobs, err := newBlobs(blobDir, !opts.SkipBlobFsync)
 	if err != nil {
 		return nil, err
 	}
