@@ -94,7 +94,9 @@ func lenientAddressList(raw, fallback string) []ticket.Address {
 		// "Doe, John <j@x>": a word with no address followed by a part
 		// with a bracketed one is the first half of an unquoted name.
 		if !strings.ContainsAny(part, "@<:") && part != "" && i+1 < len(parts) && strings.Contains(parts[i+1], "<") {
-			pendingName = strings.TrimSpace(pendingName + " " + part)
+			if len(pendingName) < 1024 {
+				pendingName = strings.TrimSpace(pendingName + " " + part)
+			}
 			continue
 		}
 		// Group syntax "name: a, b;" (RFC 5322 §3.4): drop the display name.
@@ -122,7 +124,9 @@ func lenientAddressList(raw, fallback string) []ticket.Address {
 			email = part // a bare local part with no domain
 		} else {
 			// A name cut off by an unquoted comma: it belongs to the next part.
-			pendingName = strings.TrimSpace(pendingName + " " + part)
+			if len(pendingName) < 1024 {
+				pendingName = strings.TrimSpace(pendingName + " " + part)
+			}
 			continue
 		}
 		name = strings.TrimSpace(strings.Trim(name, `()`))
@@ -177,9 +181,10 @@ func parseMsgIDs(v string) []string {
 	if found {
 		return ids
 	}
-	for _, tok := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == ';' }) {
+	toks := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == ';' })
+	for _, tok := range toks {
 		tok = strings.Trim(tok, "<>\"'()")
-		if strings.Contains(tok, "@") || len(strings.Fields(v)) == 1 {
+		if strings.Contains(tok, "@") || len(toks) == 1 {
 			add(tok)
 		}
 	}

@@ -370,8 +370,9 @@ func parseWord(s string, at int) (charset string, data []byte, end int, ok bool)
 		return "", nil, 0, false
 	}
 	p += 2
-	e := strings.Index(s[p:], "?=")
-	if e < 0 || e > 4096 {
+	win := s[p:min(len(s), p+4096)] // bounded: keeps many "=?" linear
+	e := strings.Index(win, "?=")
+	if e < 0 {
 		return "", nil, 0, false
 	}
 	text := s[p : p+e]
