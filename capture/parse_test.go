@@ -484,3 +484,64 @@ func TestSanitizeFilename(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoCorpus checks that every demo mail parses cleanly and is what the
+// demo promises (threads, a bounce, an auto-reply, a list mail, a non-UTF-8
+// mail, attachments with an inline image).
+func TestDemoCorpus(t *testing.T) {
+	files, _ := filepath.Glob("../demo/mail/*.eml")
+	if len(files) < 25 {
+		t.Fatalf("demo corpus has %d mails, want about 30", len(files))
+	}
+	var report, autoReply, list, inline, threadIndex, replies int
+	subjects := map[string]bool{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) > 50<<10 {
+			t.Errorf("%s is %d bytes, keep demo mails under 50 KB", f, len(raw))
+		}
+		in, err := Parse(context.Background(), bytes.NewReader(raw), newMemBlobs(), ParseOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if in.ParseError != "" || in.Subject == "" || in.From.Email == "" || in.MessageID == "" || in.Text == "" || in.Date.IsZero() {
+			t.Errorf("%s: ParseError %q, subject %q, from %q, id %q, date %v, text %d bytes", f, in.ParseError, in.Subject, in.From.Email, in.MessageID, in.Date, len(in.Text))
+		}
+		if in.Date.Year() != 2026 || in.Date.Month() != time.November {
+			t.Errorf("%s: date %v not in November 2026", f, in.Date)
+		}
+		subjects[in.Subject] = true
+		if in.DeliveryReport && in.ReturnedMessageID != "" {
+			report++
+		}
+		if in.Header.Has("Auto-Submitted") && !in.DeliveryReport {
+			autoReply++
+		}
+		if in.Header.Has("List-Id") {
+			list++
+		}
+		if in.ConversationID != "" {
+			threadIndex++
+		}
+		if in.InReplyTo != "" || len(in.References) > 0 {
+			replies++
+		}
+		for _, a := range in.Attachments {
+			if a.Inline && a.ContentID != "" && strings.Contains(in.HTML, "cid:"+a.ContentID) {
+				inline++
+			}
+		}
+	}
+	if report < 1 || autoReply < 1 || list < 1 || inline < 1 || threadIndex < 3 || replies < 6 {
+		t.Errorf("demo corpus lacks variety: bounces %d, auto-replies %d, lists %d, inline images %d, Thread-Index %d, replies %d",
+			report, autoReply, list, inline, threadIndex, replies)
+	}
+	for _, s := range []string{"Rechnung für Oktober – Umsatzsteuer doppelt", "APIキーの再発行", "URGENT: production is down - API returns 503"} {
+		if !subjects[s] {
+			t.Errorf("demo corpus lacks subject %q", s)
+		}
+	}
+}
