@@ -202,7 +202,7 @@ outlook("globex-outage-resolved", '"Bauer, Jonas" <jonas.bauer@globex.example>',
 plain("hooli-sso-followup", "Gavin Belson <gavin@hooli.example>", "Re: SAML SSO with Okta?",
       "Thu, 19 Nov 2026 08:03:19 -0800", "sso-q-2@hooli.example",
       "Great, please enable the trial. Our IdP metadata URL is\nhttps://hooli.okta.example/app/acme/sso/saml/metadata\n\n> On 18 Nov 2026, at 17:02, Acme Support <support@acme.example> wrote:\n> \n> Yes, SAML SSO with Okta is supported on Business.",
-      extra="In-Reply-To: <sidedesk-reply-sso@acme.example>\nReferences: <sidedesk-reply-sso@acme.example>\nX-Mailer: Apple Mail (2.3774.600.62)\n",
+      extra="In-Reply-To: <sidedesk-reply-sso@acme.example>\nReferences: <sso-q-1@hooli.example> <sidedesk-reply-sso@acme.example>\nX-Mailer: Apple Mail (2.3774.600.62)\n",
       ct="text/plain; charset=utf-8", cte="8bit")
 
 # --- Bounce of an earlier reply (Postfix style) ---
@@ -337,7 +337,7 @@ plain("tag-reply-from-stranger", "Random Person <random.person@example.com>", "R
 plain("hooli-sso-working", "Gavin Belson <gavin@hooli.example>", "Re: SAML SSO with Okta?",
       "Thu, 26 Nov 2026 09:15:00 -0800", "sso-q-3@hooli.example",
       "SSO works for the first 20 users. We'll roll it out company-wide on Monday.\n\nGavin",
-      extra="In-Reply-To: <sso-q-2@hooli.example>\nReferences: <sidedesk-reply-sso@acme.example> <sso-q-2@hooli.example>\n")
+      extra="In-Reply-To: <sso-q-2@hooli.example>\nReferences: <sso-q-1@hooli.example> <sidedesk-reply-sso@acme.example> <sso-q-2@hooli.example>\n")
 plain("initech-thanks-close", "Peter Gibbons <peter.gibbons@initech.example>", "RE: API rate limit hit during nightly sync",
       "Fri, 27 Nov 2026 08:00:00 -0500", "rate-limit-thanks@initech.example",
       "The higher limit works, last night's sync finished without a single 429. Thanks!",

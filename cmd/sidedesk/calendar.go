@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/sidedesk/sidedesk/calendar"
+	"github.com/sidedesk/sidedesk/config"
+)
+
+// calendarService builds the free/busy service from [calendar], or nil when
+// it is disabled.
+func (a *app) calendarService() (*calendar.Service, error) {
+	c := a.cfg.Calendar
+	if !c.Enabled {
+		return nil, nil
+	}
+	agents := make([]calendar.Agent, 0, len(c.Agents))
+	for _, ag := range c.Agents {
+		loc, err := ag.Location()
+		if err != nil {
+			return nil, err
+		}
+		wh, err := ag.Hours()
+		if err != nil {
+			return nil, err
+		}
+		hours := make(calendar.WorkingHours, 0, len(wh))
+		for _, p := range wh {
+			hours = append(hours, calendar.WorkPeriod{Weekday: p.Weekday, Start: p.Start, End: p.End})
+		}
+		src, err := a.calendarSource(ag, loc)
+		if err != nil {
+			return nil, err
+		}
+		agents = append(agents, calendar.Agent{ID: ag.ID, Name: ag.Name, Email: ag.Email, Location: loc, Hours: hours, Source: src})
+	}
+	return calendar.New(calendar.Options{
+		DB:         a.store.DB(),
+		Agents:     agents,
+		Window:     c.Window,
+		Interval:   c.SyncInterval,
+		FeedSecret: subkey(a.secret, "calendar-feed"),
+		Logger:     a.log.With("component", "calendar"),
+	})
+}
+
+func (a *app) calendarSource(ag config.Agent, loc *time.Location) (calendar.Source, error) {
+	switch ag.Source {
+	case "google":
+		opts := calendar.GoogleOptions{
+			CalendarIDs: ag.GoogleCalendarIDs,
+			ClientID:    ag.ClientID,
+			Subject:     ag.Email,
+			BaseURL:     ag.APIBaseURL,
+			TokenURL:    ag.TokenURL,
+			Logger:      a.log.With("agent", ag.ID),
+		}
+		var err error
+		if ag.GoogleAuth == "service_account" {
+			if opts.CredentialsJSON, err = os.ReadFile(ag.CredentialsFile); err != nil {
+				return nil, fmt.Errorf("calendar.agent %q: credentials_file: %w", ag.ID, err)
+			}
+		} else {
+			if opts.ClientSecret, err = ag.ClientSecret().Resolve(a.cfg.Getenv); err != nil {
+				return nil, err
+			}
+			if opts.RefreshToken, err = ag.RefreshToken().Resolve(a.cfg.Getenv); err != nil {
+				return nil, err
+			}
+		}
+		return calendar.NewGoogle(opts)
+	default:
+		return calendar.NewCalDAV(calendar.CalDAVOptions{
+			URL:       ag.CalDAVURL,
+			Username:  ag.Username,
+			Password:  a.secretFunc(ag.Password()),
+			Calendars: ag.Calendars,
+			Location:  loc,
+			Logger:    a.log.With("agent", ag.ID),
+		})
+	}
+}
+
+func cmdCalendar(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "sync" {
+		return usageError{"calendar: expected `calendar sync --once`"}
+	}
+	fs := flags("calendar sync", stderr)
+	cfgPath := configFlag(fs)
+	once := fs.Bool("once", false, "sync every agent once, then exit (required; `sidedesk serve` syncs continuously)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if !*once {
+		return usageError{"calendar sync: only --once is supported; `sidedesk serve` syncs continuously"}
+	}
+	a, err := setup(ctx, *cfgPath, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	cal, err := a.calendarService()
+	if err != nil {
+		return err
+	}
+	if cal == nil {
+		return fmt.Errorf("calendar sync: [calendar] enabled = false in the config: nothing to sync")
+	}
+	rep, err := cal.SyncOnce(ctx)
+	for _, st := range cal.Status() {
+		if st.LastError != "" {
+			fmt.Fprintf(stdout, "agent %s: FAILED: %s\n", st.AgentID, st.LastError)
+			continue
+		}
+		fmt.Fprintf(stdout, "agent %s: %d busy intervals\n", st.AgentID, st.Intervals)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "synced %d agents (%d failed), %d busy intervals in %s\n", rep.Agents, rep.Failed, rep.Intervals, rep.Duration.Round(1e6))
+	if rep.Failed > 0 {
+		return fmt.Errorf("calendar sync: %d agent(s) failed", rep.Failed)
+	}
+	return nil
+}

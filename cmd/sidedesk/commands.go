@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sidedesk/sidedesk/capture/gmailsource"
+	"github.com/sidedesk/sidedesk/capture/imapsource"
+	"github.com/sidedesk/sidedesk/config"
+	"github.com/sidedesk/sidedesk/sidebar"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// configFlag adds --config to fs.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "config file (default $SIDEDESK_CONFIG, else ./sidedesk.toml when present, else built-in defaults)")
+}
+
+// loadConfig resolves the config path and loads it with the process env.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		path = os.Getenv("SIDEDESK_CONFIG")
+	}
+	if path == "" {
+		if _, err := os.Stat("sidedesk.toml"); err == nil {
+			path = "sidedesk.toml"
+		}
+	}
+	return config.Load(path, os.Environ())
+}
+
+// setup loads the config, builds the logger and opens the app.
+func setup(ctx context.Context, cfgPath string, stderr io.Writer, migrate bool) (*app, error) {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	return openApp(ctx, cfg, newLogger(cfg.Log, stderr), migrate)
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("migrate", stderr)
+	cfgPath := configFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := setup(ctx, *cfgPath, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	cur, _, err := a.store.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is at schema version %d\n", a.cfg.Database.Path, cur)
+	return nil
+}
+
+func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{"token: expected `token create --name NAME`"}
+	}
+	fs := flags("token create", stderr)
+	cfgPath := configFlag(fs)
+	name := fs.String("name", "", "what the token is for (required), e.g. \"zapier\"")
+	tenant := fs.String("tenant", ticket.DefaultTenant, "tenant the token may read")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" {
+		return usageError{"token create: --name is required"}
+	}
+	a, err := setup(ctx, *cfgPath, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	tok, err := createToken(ctx, a, *tenant, *name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "token %q for tenant %q created; it is shown once and stored only as a hash:\n", *name, *tenant)
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func createToken(ctx context.Context, a *app, tenant, name string) (string, error) {
+	tok, hash, err := sidebar.GenerateToken()
+	if err != nil {
+		return "", err
+	}
+	if _, err := a.store.CreateToken(ctx, tenant, name, hash); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+func cmdCapture(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("capture", stderr)
+	cfgPath := configFlag(fs)
+	once := fs.Bool("once", false, "one pass over every mailbox, then exit (required; `sidedesk serve` captures continuously)")
+	only := fs.String("mailbox", "", "capture only this mailbox")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !*once {
+		return usageError{"capture: only --once is supported; use `sidedesk serve` to capture continuously"}
+	}
+	a, err := setup(ctx, *cfgPath, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	srcs, err := a.sources(ctx)
+	if err != nil {
+		return err
+	}
+	if *only != "" {
+		s, ok := srcs[*only]
+		if !ok {
+			return fmt.Errorf("capture: no enabled mailbox named %q in the config", *only)
+		}
+		srcs = map[string]source{*only: s}
+	}
+	if len(srcs) == 0 {
+		return errors.New("capture: no enabled [[mailbox]] in the config: nothing to capture (see sidedesk.example.toml)")
+	}
+	var failed []string
+	for _, name := range sortedKeys(srcs) {
+		start := time.Now()
+		stats, err := onceStats(ctx, srcs[name])
+		if err != nil {
+			fmt.Fprintf(stderr, "mailbox %s: %v\n", name, err)
+			failed = append(failed, name)
+			continue
+		}
+		fmt.Fprintf(stdout, "mailbox %s: %s in %s\n", name, stats, time.Since(start).Round(time.Millisecond))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("capture failed for mailbox %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("doctor", stderr)
+	cfgPath := configFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	defer w.Flush()
+	bad := 0
+	line := func(what string, err error) {
+		if err != nil {
+			bad++
+			fmt.Fprintf(w, "FAIL\t%s\t%v\n", what, err)
+			return
+		}
+		fmt.Fprintf(w, "ok\t%s\t\n", what)
+	}
+	cfg, err := loadConfig(*cfgPath)
+	line("config", err)
+	if err != nil {
+		w.Flush()
+		return fmt.Errorf("doctor: %d check(s) failed", bad)
+	}
+	a, err := openApp(ctx, cfg, newLogger(config.Log{Level: "error"}, stderr), false)
+	line("database "+cfg.Database.Path, err)
+	if err != nil {
+		w.Flush()
+		return fmt.Errorf("doctor: %d check(s) failed", bad)
+	}
+	defer a.Close()
+	srcs, err := a.sources(ctx)
+	if err != nil {
+		line("mailboxes", err)
+	}
+	for _, name := range sortedKeys(srcs) {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := srcs[name].Check(cctx)
+		cancel()
+		line("mailbox "+name, err)
+	}
+	if len(srcs) == 0 && err == nil {
+		fmt.Fprintf(w, "note\tmailboxes\tnone enabled: nothing will be captured\n")
+	}
+	w.Flush()
+	if bad > 0 {
+		return fmt.Errorf("doctor: %d check(s) failed", bad)
+	}
+	return nil
+}
+
+// onceStats runs one capture pass of s and describes what it did.
+func onceStats(ctx context.Context, s source) (string, error) {
+	switch s := s.(type) {
+	case *imapsource.Source:
+		st, err := s.Once(ctx)
+		return fmt.Sprintf("fetched %d, new %d, duplicates %d, %s", st.Fetched, st.New, st.Duplicates, mib(st.Bytes)), err
+	case *gmailsource.Source:
+		st, err := s.Once(ctx)
+		return fmt.Sprintf("fetched %d, new %d, duplicates %d, already captured %d, %s, %d API requests", st.Fetched, st.New, st.Duplicates, st.Skipped, mib(st.Bytes), st.Requests), err
+	}
+	return "", fmt.Errorf("capture: unsupported source %T", s)
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

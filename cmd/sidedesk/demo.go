@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/sidedesk/sidedesk/config"
+	"github.com/sidedesk/sidedesk/demo"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// demoPasswordEnv carries the demo IMAP password from the in-process server
+// to the mailbox config, the same way a real deployment passes secrets.
+const demoPasswordEnv = "DEMO_IMAP_PASSWORD"
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("demo", stderr)
+	dataDir := fs.String("data", "data", "directory for the SQLite database and blobs")
+	listenAddr := fs.String("listen", "127.0.0.1:8080", "HTTP listen address")
+	imapAddr := fs.String("imap", "127.0.0.1:1143", "listen address of the demo IMAP server (loopback only; :0 picks a free port)")
+	password := fs.String("imap-password", "demo", "password of the demo IMAP mailbox")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+
+	cfg := config.Default()
+	cfg.Server.Listen = *listenAddr
+	cfg.Server.PublicURL = "http://" + *listenAddr
+	cfg.Database.Path = filepath.Join(*dataDir, "sidedesk.db")
+	cfg.Storage.BlobDir = filepath.Join(*dataDir, "blobs")
+	log := newLogger(cfg.Log, stderr)
+
+	imapSrv, err := demo.StartIMAP(ctx, demo.IMAPOptions{Addr: *imapAddr, Password: *password, Seed: true, Logger: log})
+	if err != nil {
+		return fmt.Errorf("%w (choose another with --imap 127.0.0.1:PORT)", err)
+	}
+	defer imapSrv.Close()
+	host, portStr, _ := net.SplitHostPort(imapSrv.Addr)
+	port, _ := strconv.Atoi(portStr)
+
+	if err := os.Setenv(demoPasswordEnv, imapSrv.Password); err != nil {
+		return err
+	}
+	mb := config.DefaultMailbox()
+	mb.Name = "demo"
+	mb.Address = demo.Username
+	mb.Username = demo.Username
+	mb.Host = host
+	mb.Port = port
+	mb.TLS = "none"
+	mb.PasswordEnv = demoPasswordEnv
+	mb.InitialSync = "since"
+	mb.Since = config.Date{Time: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	mb.PollInterval = 5 * time.Second
+	cfg.Mailboxes = []config.Mailbox{mb}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	a, err := openApp(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := listen(ctx, cfg.Server.Listen, "--listen")
+	if err != nil {
+		return err
+	}
+	srcs, err := a.sources(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// The first pass runs before the banner so that it can say what the
+	// demo holds; afterwards capture continues by IDLE push.
+	summary, err := onceStats(ctx, srcs["demo"])
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("demo: first capture pass: %w", err)
+	}
+	tok, err := createToken(ctx, a, ticket.DefaultTenant, "demo "+time.Now().UTC().Format(time.RFC3339))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, `
+sidedesk demo is running (version %s).
+
+  Captured   %s
+  API        %s/api/v1/tickets
+  Health     %s/healthz      Metrics %s/metrics
+  Token      %s
+  Try        curl -s -H "Authorization: Bearer %s" %s/api/v1/tickets
+
+  IMAP       %s (plain IMAP on loopback)  user %s  password %s
+             Append a mail there with any mail client: it becomes a ticket within a second.
+  Data       %s (SQLite %s); delete it to start over.
+
+Press Ctrl-C to stop.
+`, version, summary, base, base, base, tok, tok, base,
+		imapSrv.Addr, imapSrv.Username, imapSrv.Password,
+		*dataDir, cfg.Database.Path)
+	return a.serve(ctx, ln, srcs)
+}

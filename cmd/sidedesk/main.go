@@ -1,0 +1,108 @@
+// Command sidedesk captures support mailboxes into tickets and serves the
+// agent API. Run `sidedesk help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `sidedesk — email-native helpdesk backend
+
+Usage:
+  sidedesk serve   [--config FILE]             capture every mailbox continuously and serve HTTP
+  sidedesk demo    [--data DIR] [--listen ADDR] [--imap ADDR]
+                                               run on embedded defaults with sample mail (no setup)
+  sidedesk capture --once [--config FILE] [--mailbox NAME]
+                                               one pass over every mailbox, then exit
+  sidedesk migrate [--config FILE]             create or upgrade the database schema
+  sidedesk token create --name NAME [--tenant T] [--config FILE]
+                                               create an API token (printed once, stored hashed)
+  sidedesk doctor  [--config FILE]             check config, database and each mailbox login
+  sidedesk version                             print the version
+
+The config file defaults to $SIDEDESK_CONFIG, else ./sidedesk.toml if it exists, else the
+built-in defaults. Every key is documented in sidedesk.example.toml.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "sidedesk: %v\n\n%s", err, usage)
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "sidedesk: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// run dispatches one command. It returns errors instead of exiting so that
+// tests can run commands in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
+	case "capture":
+		return cmdCapture(ctx, rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, rest, stdout, stderr)
+	case "calendar":
+		return cmdCalendar(ctx, rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "sidedesk %s\n", version)
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// flags makes a FlagSet for a command whose errors come back as usageError.
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}

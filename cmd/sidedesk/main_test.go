@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/sidedesk/sidedesk/demo"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type demoRun struct {
+	base, token, imapAddr string
+	cancel                func()
+	done                  chan error
+	stderr                *syncBuffer
+}
+
+var (
+	apiRE   = regexp.MustCompile(`API\s+(http://\S+)/api/v1/tickets`)
+	tokenRE = regexp.MustCompile(`Token\s+(sdk_\S+)`)
+	imapRE  = regexp.MustCompile(`IMAP\s+(\S+) \(plain IMAP`)
+)
+
+// startDemo runs `sidedesk demo` in-process on free ports and waits for its
+// banner.
+func startDemo(t *testing.T, dataDir string) *demoRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	d := &demoRun{cancel: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
+	go func() {
+		err := run(ctx, []string{"demo", "--data", dataDir, "--listen", "127.0.0.1:0", "--imap", "127.0.0.1:0"}, pw, d.stderr)
+		pw.CloseWithError(io.EOF)
+		d.done <- err
+	}()
+	t.Cleanup(func() { d.stop(t) })
+	banner := make(chan string, 1)
+	go func() {
+		var sb strings.Builder
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			sb.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Press Ctrl-C") {
+				banner <- sb.String()
+				break
+			}
+		}
+		close(banner)
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case out, ok := <-banner:
+		if !ok {
+			t.Fatalf("demo exited before its banner: %v\nstderr:\n%s", <-d.done, d.stderr.String())
+		}
+		for _, m := range []struct {
+			re  *regexp.Regexp
+			dst *string
+		}{{apiRE, &d.base}, {tokenRE, &d.token}, {imapRE, &d.imapAddr}} {
+			sm := m.re.FindStringSubmatch(out)
+			if sm == nil {
+				t.Fatalf("banner lacks %s:\n%s", m.re, out)
+			}
+			*m.dst = sm[1]
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no demo banner within 60s; stderr:\n%s", d.stderr.String())
+	}
+	return d
+}
+
+func (d *demoRun) stop(t *testing.T) {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	d.cancel = nil
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Errorf("demo exited with error: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("demo did not shut down within 20s")
+	}
+}
+
+func (d *demoRun) get(t *testing.T, path string, v any) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", d.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if v != nil && resp.StatusCode == 200 {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: decode: %v", path, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type ticketList struct {
+	Tickets []struct {
+		ID       int64  `json:"id"`
+		Number   int64  `json:"number"`
+		Subject  string `json:"subject"`
+		Status   string `json:"status"`
+		Priority string `json:"priority"`
+	} `json:"tickets"`
+	NextCursor string `json:"next_cursor"`
+}
+
+type ticketDetail struct {
+	ID       int64 `json:"id"`
+	Messages []struct {
+		ID             int64  `json:"id"`
+		MessageID      string `json:"message_id"`
+		Classification string `json:"classification"`
+	} `json:"messages"`
+}
+
+func allTickets(t *testing.T, d *demoRun) ticketList {
+	var all ticketList
+	cursor := ""
+	for {
+		var page ticketList
+		if code := d.get(t, "/api/v1/tickets?limit=200&cursor="+cursor, &page); code != 200 {
+			t.Fatalf("list tickets: HTTP %d", code)
+		}
+		all.Tickets = append(all.Tickets, page.Tickets...)
+		if page.NextCursor == "" {
+			return all
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// TestDemo is `make demo` end to end: the sample corpus is captured over
+// real IMAP into tickets (threads grouped, loop-guarded mail not ticketed),
+// the API answers with the printed token, raw bytes come back exactly, a
+// mail appended to the demo IMAP server becomes a ticket by IDLE push, and a
+// restart on the same data duplicates nothing.
+func TestDemo(t *testing.T) {
+	corpus, err := demo.Mail()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(corpus) < 25 {
+		t.Fatalf("demo corpus has %d mails, want about 30", len(corpus))
+	}
+	dataDir := t.TempDir()
+	d := startDemo(t, dataDir)
+
+	if code := d.get(t, "/api/v1/tickets", nil); code != 200 {
+		t.Fatalf("tickets with the printed token: HTTP %d", code)
+	}
+	req, _ := http.NewRequest("GET", d.base+"/api/v1/tickets", nil)
+	req.Header.Set("Authorization", "Bearer sdk_wrong")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("unknown token: HTTP %d, want 401", resp.StatusCode)
+	}
+
+	list := allTickets(t, d)
+	if len(list.Tickets) == 0 || len(list.Tickets) >= len(corpus) {
+		t.Fatalf("%d tickets from %d mails: want threads grouped into fewer tickets", len(list.Tickets), len(corpus))
+	}
+	prio := map[string]string{}
+	for _, tk := range list.Tickets {
+		prio[tk.Subject] = tk.Priority
+	}
+	if p := prio["URGENT: production is down - API returns 503"]; p != "urgent" && p != "high" {
+		t.Errorf("the outage report has priority %q; the default keyword rules make it urgent or high", p)
+	}
+	if _, ok := prio["Re: SAML SSO with Okta?"]; ok {
+		t.Errorf("an Apple Mail reply in the SSO thread became its own ticket")
+	}
+	msgs := 0
+	threaded := false
+	for _, tk := range list.Tickets {
+		var det ticketDetail
+		if code := d.get(t, fmt.Sprintf("/api/v1/tickets/%d", tk.ID), &det); code != 200 {
+			t.Fatalf("ticket %d: HTTP %d", tk.ID, code)
+		}
+		msgs += len(det.Messages)
+		if len(det.Messages) >= 3 {
+			threaded = true
+		}
+	}
+	if !threaded {
+		t.Errorf("no ticket holds a thread of 3+ messages; the corpus has multi-message threads")
+	}
+	if msgs > len(corpus) {
+		t.Errorf("%d ticketed messages from %d mails: duplicates", msgs, len(corpus))
+	}
+
+	// Raw bytes of a message are exactly the delivered ones.
+	var first ticketDetail
+	d.get(t, fmt.Sprintf("/api/v1/tickets/%d", list.Tickets[len(list.Tickets)-1].ID), &first)
+	req, _ = http.NewRequest("GET", fmt.Sprintf("%s/api/v1/messages/%d/raw", d.base, first.Messages[0].ID), nil)
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	found := false
+	for _, m := range corpus {
+		if bytes.Equal(m.Raw, raw) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("raw message %d (%d bytes) is not byte-identical to any corpus mail", first.Messages[0].ID, len(raw))
+	}
+
+	// A new mail appended by "a person's mail client" becomes a ticket.
+	subject := fmt.Sprintf("Printer on fire %d", time.Now().UnixNano())
+	newMail := "From: Pat Customer <pat@initech.example>\r\nTo: support@acme.example\r\n" +
+		"Subject: " + subject + "\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) + "@initech.example>\r\n" +
+		"Date: " + time.Now().Format(time.RFC1123Z) + "\r\n\r\nIt is on fire.\r\n"
+	appendIMAP(t, d.imapAddr, newMail)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var l ticketList
+		d.get(t, "/api/v1/tickets?limit=5", &l)
+		if len(l.Tickets) > 0 && l.Tickets[0].Subject == subject {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("appended mail did not become a ticket within 20s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	var health map[string]any
+	if code := d.get(t, "/healthz", &health); code != 200 || health["status"] != "ok" {
+		t.Errorf("healthz: HTTP %d %v", code, health)
+	}
+
+	// Restart on the same data: the corpus is re-seeded, nothing doubles.
+	before := len(allTickets(t, d).Tickets)
+	d.stop(t)
+	d2 := startDemo(t, dataDir)
+	if after := len(allTickets(t, d2).Tickets); after != before {
+		t.Errorf("restart changed the ticket count from %d to %d", before, after)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "sidedesk.db")); err != nil {
+		t.Errorf("database not under --data: %v", err)
+	}
+}
+
+func appendIMAP(t *testing.T, addr, raw string) {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatalf("dial demo imap: %v", err)
+	}
+	defer c.Close()
+	if err := c.Login(demo.Username, "demo").Wait(); err != nil {
+		t.Fatalf("login demo imap: %v", err)
+	}
+	cmd := c.Append("INBOX", int64(len(raw)), nil)
+	if _, err := io.WriteString(cmd, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+}
+
+// TestCLIErrors: bad command lines and configs fail with messages that
+// name what is wrong.
+func TestCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[server]\nlisten = \"127.0.0.1:8080\"\n[[mailbox]]\nname = \"support\"\nhost = \"imap.example.com\"\ntls = \"tsl\"\nusername = \"u\"\npassword_env = \"NOPE_NOT_SET_X\"\n"), 0o600)
+	unknown := filepath.Join(dir, "unknown.toml")
+	os.WriteFile(unknown, []byte("[server]\nlistn = \"x\"\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"frobnicate"}, []string{`unknown command "frobnicate"`}},
+		{[]string{"capture"}, []string{"--once"}},
+		{[]string{"token", "create"}, []string{"--name is required"}},
+		{[]string{"migrate", "--config", bad}, []string{`mailbox[0] "support".tls`, "tsl", "NOPE_NOT_SET_X"}},
+		{[]string{"migrate", "--config", unknown}, []string{"listn"}},
+		{[]string{"migrate", "--config", filepath.Join(dir, "missing.toml")}, []string{"missing.toml"}},
+	} {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), tc.args, &out, &errb)
+		if err == nil {
+			t.Errorf("%v: no error", tc.args)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not mention %q", tc.args, err, w)
+			}
+		}
+	}
+}
+
+// TestTokenCreateAndMigrate: migrate creates the schema; token create prints
+// a token once; the database holds only its hash.
+func TestTokenCreateAndMigrate(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "s.toml")
+	db := filepath.Join(dir, "d.db")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[database]\npath = %q\n[storage]\nblob_dir = %q\n", db, filepath.Join(dir, "blobs"))), 0o600)
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "--config", cfg}, &out, &errb); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	if !strings.Contains(out.String(), "schema version") {
+		t.Errorf("migrate output: %q", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"token", "create", "--name", "ci", "--config", cfg}, &out, &errb); err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	tok := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(tok, "sdk_") || len(tok) < 40 {
+		t.Fatalf("token %q", tok)
+	}
+	for _, f := range []string{db, db + "-wal"} {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte(tok)) || bytes.Contains(b, []byte(strings.TrimPrefix(tok, "sdk_"))) {
+			t.Errorf("%s holds the plaintext token", f)
+		}
+	}
+}

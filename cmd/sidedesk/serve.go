@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sidedesk/sidedesk/calendar"
+	"github.com/sidedesk/sidedesk/capture"
+	"github.com/sidedesk/sidedesk/sidebar"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("serve", stderr)
+	cfgPath := configFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := setup(ctx, *cfgPath, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	srcs, err := a.sources(ctx)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(ctx, a.cfg.Server.Listen, "server.listen")
+	if err != nil {
+		return err
+	}
+	a.log.Info("sidedesk serving", "version", version, "listen", ln.Addr().String(), "mailboxes", len(srcs))
+	return a.serve(ctx, ln, srcs)
+}
+
+// listen opens the HTTP listener with an error that says what to change.
+func listen(ctx context.Context, addr, key string) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w (is another sidedesk running? choose another address)", key, addr, err)
+	}
+	return ln, nil
+}
+
+// serve runs every capture source and the HTTP server until ctx is done,
+// then shuts down gracefully: HTTP stops accepting, in-flight requests get
+// a few seconds, sources finish the message they are committing.
+func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source) error {
+	cal, err := a.calendarService()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	a.cal = cal
+	handler, err := a.httpHandler(srcs)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if cal != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := cal.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("calendar sync stopped", "err", err)
+			}
+		}()
+	}
+	for name, s := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("mailbox capture stopped", "mailbox", name, "err", err)
+			}
+		}()
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		a.log.Error("http server stopped", "err", err)
+	}
+	a.log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	_ = srv.Shutdown(sctx)
+	cancel()
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// httpHandler builds the HTTP API with health, metrics and the optional
+// Gmail push endpoint.
+func (a *app) httpHandler(srcs map[string]source) (http.Handler, error) {
+	srv, err := sidebar.New(sidebar.Options{
+		Store:     a.store,
+		Tickets:   a.tickets,
+		Blobs:     a.store.Blobs(),
+		Health:    a.health,
+		Metrics:   promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
+		Logger:    a.log,
+		PublicURL: a.cfg.Server.PublicURL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	push, err := a.gmailPush(srcs)
+	if err != nil {
+		return nil, err
+	}
+	if push != nil {
+		if err := srv.Mount("POST /gmail/push", push); err != nil {
+			return nil, err
+		}
+	}
+	if a.cal != nil {
+		if err := srv.Mount("/api/v1/agents/", srv.RequireToken(a.cal.Handler())); err != nil {
+			return nil, err
+		}
+		if err := srv.Mount("GET /freebusy/", a.cal.FeedHandler()); err != nil {
+			return nil, err
+		}
+	}
+	return srv.Handler(), nil
+}
+
+// healthReport is the body of GET /healthz.
+type healthReport struct {
+	Status    string                  `json:"status"` // ok | degraded | down
+	Version   string                  `json:"version"`
+	Database  componentHealth         `json:"database"`
+	Mailboxes []capture.MailboxStatus `json:"mailboxes"`
+	Calendar  []calendar.AgentStatus  `json:"calendar,omitempty"`
+}
+
+type componentHealth struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// health answers 503 only when the database is unreachable; a mailbox that
+// cannot log in makes the report "degraded" (the process is fine and keeps
+// retrying it, so restarting it would not help).
+func (a *app) health(ctx context.Context) (bool, any) {
+	r := healthReport{Status: "ok", Version: version, Database: componentHealth{OK: true}}
+	if err := a.store.Ping(ctx); err != nil {
+		r.Database = componentHealth{Error: err.Error()}
+		r.Status = "down"
+	}
+	r.Mailboxes = a.status.Snapshot()
+	for _, m := range r.Mailboxes {
+		if !m.Connected && m.LastError != "" && r.Status == "ok" {
+			r.Status = "degraded"
+		}
+	}
+	if a.cal != nil {
+		r.Calendar = a.cal.Status()
+		for _, c := range r.Calendar {
+			if c.LastError != "" && r.Status == "ok" {
+				r.Status = "degraded"
+			}
+		}
+	}
+	return r.Database.OK, r
+}
