@@ -74,6 +74,24 @@ type Ticket struct {
 	FloodLimit      int           `toml:"flood_limit"`   // messages per sender per FloodWindow before holding
 	FloodWindow     time.Duration `toml:"flood_window"`
 	SubjectMatching bool          `toml:"subject_matching"`
+	Priority        Priority      `toml:"priority"`
+}
+
+// Priority is the [ticket.priority] section: how a new ticket's priority
+// is set from its first mail. The highest signal wins; none gives normal.
+type Priority struct {
+	// UseHeaders takes the sender's Importance / X-Priority / Priority
+	// header fields as a signal (high or low only).
+	UseHeaders bool `toml:"use_headers"`
+	// UrgentKeywords and HighKeywords are whole words or phrases, matched
+	// case-insensitively in the subject and text.
+	UrgentKeywords []string `toml:"urgent_keywords"`
+	HighKeywords   []string `toml:"high_keywords"`
+	VIPSenders     []string `toml:"vip_senders"`
+	VIPDomains     []string `toml:"vip_domains"`
+	VIPPriority    string   `toml:"vip_priority"` // high | urgent | normal | low
+	// Tiers maps a CRM account tier to a priority, e.g. {enterprise = "high"}.
+	Tiers map[string]string `toml:"tiers"`
 }
 
 // Mailbox kinds.
@@ -258,6 +276,12 @@ func defaults() *Config {
 			ReopenWindow: 720 * time.Hour,
 			FloodLimit:   20,
 			FloodWindow:  10 * time.Minute,
+			Priority: Priority{
+				UseHeaders:     true,
+				UrgentKeywords: []string{"outage"},
+				HighKeywords:   []string{"urgent", "down", "critical", "asap"},
+				VIPPriority:    "high",
+			},
 		},
 		Calendar: Calendar{
 			Window:       720 * time.Hour,

@@ -137,6 +137,14 @@ host = "imap.acme.example"
 tls = "tsl"
 password_env = "SUPPORT_IMAP_PASSWORD"
 `, `mailbox[1] "support".tls: "tsl" is not one of implicit, starttls, none`},
+		{"priority tier", `
+[ticket.priority]
+tiers = { gold = "hgih" }
+`, `ticket.priority.tiers.gold: "hgih" is not one of low, normal, high, urgent`},
+		{"vip priority", `
+[ticket.priority]
+vip_priority = "max"
+`, `ticket.priority.vip_priority: "max" is not one of low, normal, high, urgent`},
 		{"env unset", `
 [[mailbox]]
 name = "support"
@@ -524,7 +532,7 @@ password_env = "FIRST_PW"
 	if err != nil {
 		t.Fatalf("reloading the dump: %v", err)
 	}
-	if !reflect.DeepEqual(c.Mailboxes, c2.Mailboxes) || c.Ticket != c2.Ticket || c.Server != c2.Server {
+	if !reflect.DeepEqual(c.Mailboxes, c2.Mailboxes) || !reflect.DeepEqual(c.Ticket, c2.Ticket) || c.Server != c2.Server {
 		t.Errorf("dump does not round-trip:\n%s\n---\n%s", dump, c2.Redacted())
 	}
 }

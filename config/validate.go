@@ -171,6 +171,19 @@ func (c *Config) Validate() error {
 	if ch.required("ticket.tag_prefix", c.Ticket.TagPrefix) && strings.ContainsAny(c.Ticket.TagPrefix, "[] \t") {
 		ch.add("ticket.tag_prefix", "%q must not contain brackets or spaces", c.Ticket.TagPrefix)
 	}
+	pr := c.Ticket.Priority
+	priorities := []string{"low", "normal", "high", "urgent"}
+	ch.oneOf("ticket.priority.vip_priority", pr.VIPPriority, priorities...)
+	for tier, p := range pr.Tiers {
+		ch.oneOf("ticket.priority.tiers."+tier, p, priorities...)
+	}
+	for key, words := range map[string][]string{"ticket.priority.urgent_keywords": pr.UrgentKeywords, "ticket.priority.high_keywords": pr.HighKeywords} {
+		for _, w := range words {
+			if strings.TrimSpace(w) == "" {
+				ch.add(key, "holds an empty keyword")
+			}
+		}
+	}
 	ch.positive("ticket.reopen_window", c.Ticket.ReopenWindow)
 	ch.positive("ticket.flood_window", c.Ticket.FloodWindow)
 	if c.Ticket.FloodLimit <= 0 {

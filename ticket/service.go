@@ -29,6 +29,12 @@ type Options struct {
 	// SubjectMatching enables threading by normalised subject + requester
 	// as a last resort. Off by default (DESIGN.md "Threading").
 	SubjectMatching bool
+	// Priority sets a new ticket's priority from its first mail. Nil: the
+	// sender's Importance / X-Priority headers only.
+	Priority *Prioritizer
+	// Tier, when set, returns the CRM account tier of a requester ("" when
+	// unknown) for the Priority rules' tier map.
+	Tier func(ctx context.Context, tenant, email string) string
 }
 
 // Defaults of Options.
@@ -84,6 +90,13 @@ func NewService(opts Options) (*Service, error) {
 	}
 	if opts.FloodLimit == 0 {
 		opts.FloodLimit = DefaultFloodLimit
+	}
+	if opts.Priority == nil {
+		p, err := NewPrioritizer(PriorityRules{})
+		if err != nil {
+			return nil, err
+		}
+		opts.Priority = p
 	}
 	return &Service{opts: opts, log: opts.Logger, subject: newSubjectRules(opts.TagPrefix)}, nil
 }
@@ -315,11 +328,16 @@ func (g *ingestion) create(ctx context.Context, msg *Message, reason string, lin
 	if requester.Email == "" && len(in.ReplyTo) > 0 {
 		requester = in.ReplyTo[0]
 	}
+	tier := ""
+	if g.s.opts.Tier != nil {
+		tier = g.s.opts.Tier(ctx, in.Tenant, requester.Email)
+	}
+	prio, why := g.s.opts.Priority.Prioritize(*in, tier)
 	t := Ticket{
 		Tenant:         in.Tenant,
 		Subject:        strings.TrimSpace(in.Subject),
 		Status:         StatusNew,
-		Priority:       PriorityNormal,
+		Priority:       prio,
 		Requester:      requester,
 		Mailbox:        in.Mailbox,
 		ConversationID: in.ConversationID,
@@ -337,6 +355,7 @@ func (g *ingestion) create(ctx context.Context, msg *Message, reason string, lin
 	g.res.TicketID, g.res.TicketNumber, g.res.NewTicket = t.ID, t.Number, true
 	if err := g.event(ctx, EventTicketCreated, t.ID, msg.ID, EventPayload{
 		TicketNumber: t.Number, MessageID: msg.MessageID, Reason: reason, LinkedTicketID: linked,
+		Priority: prio, PriorityReasons: why,
 	}); err != nil {
 		return err
 	}

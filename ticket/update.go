@@ -29,6 +29,10 @@ type EventPayload struct {
 	LinkedTicketID int64                  `json:"linked_ticket_id,omitempty"`
 	Actor          string                 `json:"actor,omitempty"`
 	Changes        map[string]FieldChange `json:"changes,omitempty"` // by field: status, priority, assignee
+	// Priority and PriorityReasons, on ticket.created, say which rules
+	// (Prioritizer.Prioritize) set the new ticket's priority.
+	Priority        Priority `json:"priority,omitempty"`
+	PriorityReasons []string `json:"priority_reasons,omitempty"`
 }
 
 // FieldChange is one field's old and new value in a ticket.updated event.
