@@ -56,6 +56,7 @@ type Store struct {
 	w     *sql.DB // single connection, BEGIN IMMEDIATE: every write
 	r     *sql.DB // query_only connections: the read side
 	blobs *Blobs
+	stmts *stmtCache // prepared write statements
 	log   *slog.Logger
 	path  string
 
@@ -153,6 +154,7 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 		w:          w,
 		r:          r,
 		blobs:      blobs,
+		stmts:      newStmtCache(),
 		log:        log,
 		path:       abs,
 		now:        time.Now,
@@ -162,6 +164,7 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.stmts.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -211,6 +214,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(ticket.Tx) error) error {
 }
 
 func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err error) {
+	s.stmts.prepare(ctx, s.w)
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -222,7 +226,7 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 			_ = sqlTx.Rollback()
 		}
 	}()
-	ferr := fn(&tx{s: s, q: sqlTx})
+	ferr := fn(&tx{s: s, q: cachedTx{tx: sqlTx, cache: s.stmts}})
 	done = true
 	if ferr != nil {
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {

@@ -81,18 +81,26 @@ func (t *tx) TicketIDsByMessageIDs(ctx context.Context, tenant string, messageID
 		for _, id := range chunk {
 			args = append(args, id)
 		}
+		// Held messages (ticket_id NULL) are skipped below, not in SQL:
+		// "ticket_id IS NOT NULL" lured SQLite's planner onto the ticket
+		// index, a scan of every ticketed message of the tenant.
 		rows, err := t.q.QueryContext(ctx, `SELECT id, ticket_id FROM messages
-            WHERE tenant_id = ? AND ticket_id IS NOT NULL AND message_id IN (`+placeholders(n)+`)`, args...)
+            WHERE tenant_id = ? AND message_id IN (`+placeholders(n)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: tickets by message ids: %w", err)
 		}
 		for rows.Next() {
-			var h hit
-			if err := rows.Scan(&h.row, &h.ticket); err != nil {
+			var (
+				row      int64
+				ticketID sql.NullInt64
+			)
+			if err := rows.Scan(&row, &ticketID); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("store: tickets by message ids: %w", err)
 			}
-			hits = append(hits, h)
+			if ticketID.Valid {
+				hits = append(hits, hit{row, ticketID.Int64})
+			}
 		}
 		err = rows.Err()
 		rows.Close()

@@ -30,8 +30,7 @@ CREATE INDEX tickets_by_status ON tickets (tenant_id, status, updated_at, id);
 CREATE INDEX tickets_by_mailbox ON tickets (tenant_id, mailbox, updated_at, id);
 CREATE INDEX tickets_by_requester ON tickets (tenant_id, requester_email, updated_at, id);
 -- TicketByConversation (Outlook Thread-Index).
-CREATE INDEX tickets_by_conversation ON tickets (tenant_id, conversation_id, updated_at)
-    WHERE conversation_id <> '';
+CREATE INDEX tickets_by_conversation ON tickets (tenant_id, conversation_id, updated_at, id);
 
 -- Per-tenant ticket numbers, handed out inside the creating transaction.
 CREATE TABLE ticket_counters (
