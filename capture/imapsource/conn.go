@@ -23,6 +23,8 @@ const commandTimeout = 30 * time.Second
 type conn struct {
 	s *Source
 	c *imapclient.Client
+	// raw is the socket under c; closing it aborts whatever c is doing.
+	raw net.Conn
 	// newMail receives a token when the server reports EXISTS outside of a
 	// SELECT (new mail, RFC 9051 §7.4.1); buffered so none is lost.
 	newMail chan struct{}
@@ -63,6 +65,7 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, s.connectError(err)
 	}
+	cn.raw = raw
 	cn.stop = context.AfterFunc(ctx, func() { raw.Close() })
 	fail := func(err error) (*conn, error) {
 		cn.stop()
@@ -242,8 +245,24 @@ func (cn *conn) logout() {
 	}
 }
 
-// close drops the connection.
+// abort closes the socket without waiting for anything: commands in
+// flight fail at once. (Client.Close would wait for the response reader,
+// which may be blocked handing us a literal we are not reading.)
+func (cn *conn) abort() { _ = cn.raw.Close() }
+
+// close drops the connection. The socket is closed first; the client's
+// reader normally ends at once, but close never waits on it for long.
 func (cn *conn) close() {
 	cn.stop()
-	_ = cn.c.Close()
+	cn.abort()
+	done := make(chan struct{})
+	go func() {
+		_ = cn.c.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cn.s.log.Warn("imapsource: IMAP client did not shut down in 5s")
+	}
 }

@@ -172,7 +172,7 @@ func (cn *conn) wait(ctx context.Context, idle bool) error {
 		}
 		return nil
 	case <-dead.C:
-		cn.close()
+		cn.abort()
 		return s.errorf("%s did not answer DONE within %v: connection dead", s.addr, commandTimeout)
 	}
 }

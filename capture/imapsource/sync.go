@@ -249,9 +249,9 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		uid, err := cn.deliver(ctx, msg, stats)
 		if err != nil {
-			// Abandon the rest of the batch: closing the connection ends
-			// the FETCH at once instead of draining it.
-			cn.close()
+			// Abandon the rest of the batch: closing the socket ends the
+			// FETCH at once instead of draining it.
+			cn.abort()
 			_ = cmd.Close()
 			advance()
 			return committed, err
@@ -265,7 +265,7 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 		if sinceSave++; sinceSave >= saveEvery {
 			sinceSave = 0
 			if err := s.saveIfChanged(ctx, st, &saved); err != nil {
-				cn.close()
+				cn.abort()
 				_ = cmd.Close()
 				return committed, err
 			}

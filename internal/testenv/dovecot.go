@@ -170,6 +170,12 @@ userdb {
   args = username_format=%%u %[1]s/users
   default_fields = uid=%[5]d gid=%[5]d home=%[1]s/mail/%%u
 }
+# No growing delay after failed logins (tests of wrong passwords retry).
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1

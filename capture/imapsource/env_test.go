@@ -1,0 +1,324 @@
+package imapsource
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sidedesk/sidedesk/capture"
+	"github.com/sidedesk/sidedesk/internal/testenv"
+	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// env is a real store and ticket.Service in a temp dir, as capture uses them
+// in production.
+type env struct {
+	store   *store.Store
+	svc     *ticket.Service
+	status  *capture.Status
+	metrics *capture.Metrics
+	log     *slog.Logger
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	st, err := store.Open(ctx, store.Options{Path: dir + "/sidedesk.db", BlobDir: dir + "/blobs", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := ticket.NewService(ticket.Options{Store: st, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{store: st, svc: svc, status: capture.NewStatus(), metrics: capture.NewMetrics(nil), log: log}
+}
+
+func (e *env) pipeline(sink capture.Sink) *capture.Pipeline {
+	if sink == nil {
+		sink = e.svc
+	}
+	return &capture.Pipeline{Blobs: e.store.Blobs(), Sink: sink, Metrics: e.metrics, Logger: e.log}
+}
+
+// options for a source on Dovecot user's INBOX over the plain listener.
+func (e *env) options(d *testenv.Dovecot, name, user, password string) Options {
+	return Options{
+		Name:         name,
+		Host:         "127.0.0.1",
+		Port:         d.Port(),
+		TLS:          TLSNone,
+		Username:     user,
+		Password:     func(context.Context) (string, error) { return password, nil },
+		InitialSync:  InitialSince,
+		Since:        time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		IDLE:         true,
+		PollInterval: 200 * time.Millisecond,
+		BackoffMin:   20 * time.Millisecond,
+		BackoffMax:   200 * time.Millisecond,
+		State:        e.store,
+		Lease:        e.store,
+		Pipeline:     e.pipeline(nil),
+		Status:       e.status,
+		Metrics:      e.metrics,
+		Logger:       e.log,
+	}
+}
+
+func newSource(t testing.TB, opts Options) *Source {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// runSource runs s in the background until the test ends.
+func runSource(t testing.TB, s *Source) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run returned %v after cancel, want nil", err)
+		}
+	})
+}
+
+func (e *env) count(t testing.TB) int {
+	t.Helper()
+	n, err := e.store.CountMessages(context.Background(), ticket.DefaultTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or the deadline passes: a wait for an
+// asynchronous effect, not a timing assertion.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *env) waitCount(t testing.TB, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d messages captured", n), func() bool { return e.count(t) >= n })
+	if got := e.count(t); got != n {
+		t.Fatalf("captured %d messages, want %d", got, n)
+	}
+}
+
+// assertOnce fails unless every Message-ID in ids is stored exactly once
+// and nothing else is.
+func (e *env) assertOnce(t testing.TB, ids []string) {
+	t.Helper()
+	rows, err := e.store.DB().Query(`SELECT message_id, COUNT(*) FROM messages WHERE tenant_id = ? GROUP BY message_id`, ticket.DefaultTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = n
+	}
+	for _, id := range ids {
+		if got[id] != 1 {
+			t.Errorf("message %s stored %d times, want once", id, got[id])
+		}
+		delete(got, id)
+	}
+	for id, n := range got {
+		t.Errorf("unexpected message %s stored %d times", id, n)
+	}
+}
+
+func (e *env) state(t testing.TB, mailbox string) syncState {
+	t.Helper()
+	b, err := e.store.SyncState(context.Background(), ticket.DefaultTenant, mailbox)
+	if err != nil {
+		t.Fatalf("sync state of %s: %v", mailbox, err)
+	}
+	var st syncState
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func (e *env) mailboxStatus(name string) capture.MailboxStatus {
+	for _, m := range e.status.Snapshot() {
+		if m.Name == name {
+			return m
+		}
+	}
+	return capture.MailboxStatus{}
+}
+
+var msgSeq atomic.Int64
+
+// mail is a small customer mail with a unique Message-ID.
+func mail(subject string) (raw []byte, messageID string) {
+	n := msgSeq.Add(1)
+	messageID = fmt.Sprintf("m%d.%d@customer.example", n, time.Now().UnixNano())
+	raw = fmt.Appendf(nil, "From: Customer %d <customer%d@customer.example>\r\n"+
+		"To: support@acme.example\r\n"+
+		"Subject: %s\r\n"+
+		"Date: Mon, 16 Nov 2026 10:00:00 +0000\r\n"+
+		"Message-ID: <%s>\r\n"+
+		"MIME-Version: 1.0\r\n"+
+		"Content-Type: text/plain; charset=utf-8\r\n"+
+		"\r\n"+
+		"Hello, this is message %d about %s.\r\n", n, n, subject, messageID, n, subject)
+	return raw, messageID
+}
+
+// failingSink fails Ingest once the wrapped sink has been called after
+// times; with commitFirst it lets the message commit and then reports a
+// failure (a crash between commit and the state update).
+type failingSink struct {
+	inner       capture.Sink
+	after       int
+	commitFirst bool
+	mu          sync.Mutex
+	calls       int
+}
+
+var errInjected = errors.New("injected failure")
+
+func (f *failingSink) Ingest(ctx context.Context, in ticket.Inbound) (ticket.Result, error) {
+	f.mu.Lock()
+	f.calls++
+	n := f.calls
+	f.mu.Unlock()
+	if n <= f.after {
+		return f.inner.Ingest(ctx, in)
+	}
+	if f.commitFirst {
+		if _, err := f.inner.Ingest(ctx, in); err != nil {
+			return ticket.Result{}, err
+		}
+	}
+	return ticket.Result{}, errInjected
+}
+
+type (
+	inbound = ticket.Inbound
+	result  = ticket.Result
+)
+
+// sinkFunc adapts a function to capture.Sink.
+type sinkFunc func(context.Context, inbound) (result, error)
+
+func (f sinkFunc) Ingest(ctx context.Context, in inbound) (result, error) { return f(ctx, in) }
+
+func counterValue(t testing.TB, v *prometheus.CounterVec, labels ...string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := v.WithLabelValues(labels...).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// largeMail is a message of about size bytes: a short text part and a
+// base64 attachment of deterministic pseudo-random bytes.
+func largeMail(size int) (raw []byte, messageID string) {
+	head, id := mail("large attachment")
+	i := bytes.Index(head, []byte("Content-Type:"))
+	var b bytes.Buffer
+	b.Grow(size + 4096)
+	b.Write(head[:i])
+	b.WriteString("Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n\r\nThe logs are attached.\r\n--b1\r\n" +
+		"Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"logs.bin\"\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n")
+	rnd := rand.New(rand.NewPCG(1, 2))
+	chunk := make([]byte, 57) // 76 base64 characters per line
+	line := make([]byte, 76)
+	for b.Len() < size {
+		for j := range chunk {
+			chunk[j] = byte(rnd.Uint32())
+		}
+		base64.StdEncoding.Encode(line, chunk)
+		b.Write(line)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("--b1--\r\n")
+	return b.Bytes(), id
+}
+
+// measureHeap runs fn and returns the peak growth of live heap objects
+// above the level before it, sampled without stopping the world.
+func measureHeap(t testing.TB, fn func()) uint64 {
+	t.Helper()
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	base := read()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := read(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	<-done
+	if p := peak.Load(); p > base {
+		return p - base
+	}
+	return 0
+}
