@@ -26,11 +26,16 @@ type env struct {
 	status   *capture.Status
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvFsync(t, true) }
+
+// newEnvFsync is newEnv with a choice of blob fsync (benchmarks measure
+// both: on many disks an fsync costs more than the rest of a capture).
+func newEnvFsync(t testing.TB, fsync bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "db.sqlite"), BlobDir: filepath.Join(dir, "blobs")})
+	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "db.sqlite"), BlobDir: filepath.Join(dir, "blobs"),
+		SkipBlobFsync: !fsync})
 	if err != nil {
 		t.Fatal(err)
 	}

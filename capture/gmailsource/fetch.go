@@ -356,9 +356,12 @@ func (s *jsonString) Read(p []byte) (int, error) {
 		}
 		// Fast path: copy the plain run up to a quote or backslash.
 		buf, _ := s.r.Peek(s.r.Buffered())
-		plain := bytes.IndexAny(buf, `"\`)
+		plain := bytes.IndexByte(buf, '"')
 		if plain < 0 {
 			plain = len(buf)
+		}
+		if bs := bytes.IndexByte(buf[:plain], '\\'); bs >= 0 {
+			plain = bs
 		}
 		c := copy(p[n:], buf[:plain])
 		n += c
@@ -441,7 +444,7 @@ func (b *b64String) Read(p []byte) (int, error) {
 	}
 	for {
 		n, err := b.str.Read(p)
-		if !bytes.ContainsAny(p[:n], "=+/\r\n ") {
+		if !needsFilter(p[:n]) {
 			if n > 0 || err != nil {
 				return n, err
 			}
@@ -464,6 +467,16 @@ func (b *b64String) Read(p []byte) (int, error) {
 			return w, err
 		}
 	}
+}
+
+// needsFilter reports whether b has bytes RawURLEncoding won't take.
+func needsFilter(b []byte) bool {
+	for _, c := range []byte("=+/\r\n ") {
+		if bytes.IndexByte(b, c) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // spool holds one decoded message: in memory up to limit bytes, then in a

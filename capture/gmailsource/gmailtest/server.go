@@ -164,8 +164,17 @@ func (s *Server) TokenURL() string { return s.srv.URL + "/token" }
 // Close shuts the server down.
 func (s *Server) Close() { s.srv.Close() }
 
-// Client is an HTTP client for the server (no auth).
-func (s *Server) Client() *http.Client { return s.srv.Client() }
+// Client is an HTTP client for the server (no auth) that keeps enough idle
+// connections for parallel fetches (HTTP/1.1 here, unlike Gmail's HTTP/2).
+func (s *Server) Client() *http.Client {
+	c := *s.srv.Client()
+	if t, ok := c.Transport.(*http.Transport); ok {
+		t = t.Clone()
+		t.MaxIdleConnsPerHost = 64
+		c.Transport = t
+	}
+	return &c
+}
 
 // User is the address "me" stands for.
 func (s *Server) User() string { return s.opts.User }
