@@ -1,0 +1,158 @@
+// Package crm holds CRM records shaped like Salesforce's standard objects
+// (Account, Contact, Lead, Opportunity, Case), so a connector maps them 1:1,
+// and the Connector interface the sidebar uses to find the records behind
+// an email address and to file emails against them.
+//
+// The local connector (embedded default) keeps records in sidedesk's own
+// database; the Salesforce connector comes later and implements the same
+// interface. IDs are strings at this boundary because Salesforce's are.
+package crm
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a record does not exist in the tenant.
+var ErrNotFound = errors.New("crm: not found")
+
+// Object names a record type; the values are the import CLI's --object.
+type Object string
+
+// Record types.
+const (
+	ObjAccount     Object = "account"
+	ObjContact     Object = "contact"
+	ObjLead        Object = "lead"
+	ObjOpportunity Object = "opportunity"
+	ObjCase        Object = "case"
+)
+
+// Meta is what every record carries.
+type Meta struct {
+	ID     string // connector's id (local: decimal row id)
+	Tenant string
+	// Source and ExternalID say where a record came from ("local",
+	// "salesforce", "csv") and its id there; the import upserts by them.
+	Source     string
+	ExternalID string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Account is a customer organisation (Salesforce Account).
+type Account struct {
+	Meta
+	Name          string
+	Website       string
+	Domains       []string // email domains that belong to it, lower-case
+	Type          string   // e.g. Customer, Prospect, Partner
+	Tier          string   // e.g. enterprise, business, starter
+	Industry      string
+	AnnualRevenue float64
+	Owner         string // account owner's name or email
+}
+
+// Contact is a person at an account (Salesforce Contact).
+type Contact struct {
+	Meta
+	FirstName string
+	LastName  string
+	Email     string   // primary, lower-case
+	Emails    []string // other addresses, lower-case
+	Phone     string
+	Title     string
+	AccountID string
+}
+
+// Lead is a prospect not yet converted (Salesforce Lead).
+type Lead struct {
+	Meta
+	FirstName string
+	LastName  string
+	Email     string
+	Company   string
+	Status    string // e.g. Open, Working, Qualified, Unqualified
+}
+
+// Opportunity is a deal with an account (Salesforce Opportunity).
+type Opportunity struct {
+	Meta
+	Name      string
+	Stage     string // e.g. Prospecting, Negotiation, Closed Won
+	Amount    float64
+	CloseDate time.Time
+	AccountID string
+	Closed    bool
+}
+
+// Case is a support case in the CRM, linked to a sidedesk ticket.
+type Case struct {
+	Meta
+	Subject   string
+	Status    string
+	TicketID  int64 // sidedesk ticket id; 0 if none
+	AccountID string
+	ContactID string
+}
+
+// Ref names one record.
+type Ref struct {
+	Object Object
+	ID     string
+}
+
+// Link files an email (and/or its ticket) against a record ("save to CRM").
+type Link struct {
+	ID        string
+	Tenant    string
+	Record    Ref
+	MessageID int64 // sidedesk message id; 0 if the link is for the ticket
+	TicketID  int64
+	// RFCMessageID is the email's Message-ID, so an email not captured
+	// (yet) can still be linked from the sidebar.
+	RFCMessageID string
+	CreatedBy    string // agent email
+	CreatedAt    time.Time
+}
+
+// Match is everything a connector found behind one email address.
+type Match struct {
+	Email string
+	// Contacts whose primary or other email is the address (several when
+	// the CRM has duplicates: the sidebar lets the agent choose).
+	Contacts []Contact
+	Leads    []Lead
+	// Accounts: the contacts' accounts, then, when no contact matched and
+	// the domain is not a free-mail domain, accounts owning the domain.
+	Accounts []Account
+	// Opportunities are the open ones of Accounts, soonest close first.
+	Opportunities []Opportunity
+	Cases         []Case
+	// FreeMail is true when the address's domain is a free-mail provider
+	// (gmail.com, outlook.com, ...): the domain says nothing of the account.
+	FreeMail bool
+}
+
+// Connector is what the sidebar needs of a CRM. Every method is scoped by
+// tenant; look-ups that find nothing return ErrNotFound (Match returns an
+// empty Match instead).
+type Connector interface {
+	// Name is "local" or "salesforce".
+	Name() string
+	// Match finds the records behind an email address.
+	Match(ctx context.Context, tenant, email string) (Match, error)
+	// Account, Contact, Lead, Opportunity fetch one record.
+	Account(ctx context.Context, tenant, id string) (Account, error)
+	Contact(ctx context.Context, tenant, id string) (Contact, error)
+	// Link files an email or ticket against a record; linking the same
+	// (record, message or ticket) twice returns the existing link.
+	Link(ctx context.Context, l Link) (Link, error)
+	// Links lists the links of a message (by row id or Message-ID) or a
+	// ticket, oldest first.
+	Links(ctx context.Context, tenant string, messageID int64, rfcMessageID string, ticketID int64) ([]Link, error)
+	// CreateContact and CreateLead add a record for an unknown sender.
+	CreateContact(ctx context.Context, c Contact) (Contact, error)
+	CreateLead(ctx context.Context, l Lead) (Lead, error)
+}
