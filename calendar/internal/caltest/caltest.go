@@ -85,3 +85,24 @@ func GenerateCalendar(seed uint64, n int, start time.Time, tz string) map[string
 	}
 	return out
 }
+
+// SeedFunc writes one agent's calendar objects into a CalDAV server's
+// storage and returns the calendar path (testenv.Radicale.SeedCalendar).
+type SeedFunc func(user, name string, objects map[string][]byte) (string, error)
+
+// SeedAgents creates agents users agent000.. with events objects each
+// (a quarter recurring) starting at start, alternating two time zones.
+func SeedAgents(seed SeedFunc, agents, events int, start time.Time) ([]string, error) {
+	users := make([]string, agents)
+	for i := range agents {
+		users[i] = fmt.Sprintf("agent%03d", i)
+		tz := "Europe/Berlin"
+		if i%2 == 1 {
+			tz = "America/New_York"
+		}
+		if _, err := seed(users[i], "work", GenerateCalendar(uint64(i), events, start, tz)); err != nil {
+			return nil, err
+		}
+	}
+	return users, nil
+}
