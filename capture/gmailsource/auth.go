@@ -13,8 +13,9 @@ import (
 
 // AuthOptions says how a mailbox authenticates to the Gmail API.
 type AuthOptions struct {
-	// Kind is "oauth" (a refresh token of the mailbox user) or
-	// "service_account" (domain-wide delegation, impersonating Subject).
+	// Kind is "oauth" (a refresh token of the mailbox user; also when
+	// empty) or "service_account" (domain-wide delegation, impersonating
+	// Subject).
 	Kind string
 	// ClientID, ClientSecret and RefreshToken are the OAuth client and
 	// the user's refresh token (Kind "oauth").

@@ -383,8 +383,8 @@ func (s *Source) Once(ctx context.Context) (Stats, error) {
 func (s *Source) pass(ctx context.Context) (Stats, error) {
 	var st Stats
 	start := s.requests.Load()
-	defer func() { st.Requests = s.requests.Load() - start }()
-	if err := s.holdLease(ctx, true); err != nil {
+	// Take the lease if not held; renew it when a third of its TTL passed.
+	if err := s.holdLease(ctx, !s.leaseHeld); err != nil {
 		return st, err
 	}
 	err := s.sync(ctx, &st)

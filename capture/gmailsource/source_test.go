@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/capture/gmailsource/gmailtest"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -228,7 +230,8 @@ func TestPermanentErrorNeverAdvancesState(t *testing.T) {
 	e := newEnv(t)
 	fake := gmailtest.New(gmailtest.Options{})
 	defer fake.Close()
-	src, sl := newSource(t, e, fake, func(o *Options) { o.Concurrency = 3 })
+	metrics := capture.NewMetrics(nil)
+	src, sl := newSource(t, e, fake, func(o *Options) { o.Concurrency = 3; o.Metrics = metrics })
 	mustOnce(t, src)
 	before := historyState(t, e)
 	mails := gmailtest.Corpus(10)
@@ -251,6 +254,9 @@ func TestPermanentErrorNeverAdvancesState(t *testing.T) {
 	if snap := e.status.Snapshot(); len(snap) != 1 || snap[0].LastError == "" || !strings.Contains(snap[0].LastError, ids[5]) {
 		t.Fatalf("status does not show the error: %+v", snap)
 	}
+	if n := testutil.ToFloat64(metrics.CaptureErrors.WithLabelValues("support")); n != 1 {
+		t.Fatalf("capture errors metric %v, want 1", n)
+	}
 	// A 403 that is no rate limit is not retried.
 	fake.InjectFault(gmailtest.Fault{Op: "messages.get", ID: ids[5], Status: 403, Reason: "forbidden"})
 	waits := len(sl.waits())
@@ -263,6 +269,9 @@ func TestPermanentErrorNeverAdvancesState(t *testing.T) {
 
 	// The API recovers: the rest is captured, nothing twice.
 	st2 := mustOnce(t, src)
+	if lag := testutil.ToFloat64(metrics.MailboxLag.WithLabelValues("support")); lag != 0 {
+		t.Fatalf("lag %v after catching up, want 0", lag)
+	}
 	if n := countMessages(t, e); n != 10 {
 		t.Fatalf("%d messages after recovery, want 10 (last pass %+v)", n, st2)
 	}
