@@ -35,7 +35,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -470,5 +469,3 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 	half := d / 2
 	return half + rand.N(half+1)
 }
-
-func formatUint(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -390,7 +390,10 @@ func TestQueries(t *testing.T) {
 		}
 		fake.AddMessage("me", raw("old@globex.example"))
 		fake.AddMessage("me", raw("x@initech.example"))
-		src, _ := newSource(t, e, fake, func(o *Options) { o.Query = "in:inbox from:globex.example" })
+		src, _ := newSource(t, e, fake, func(o *Options) {
+			o.Query = "in:inbox from:globex.example"
+			o.LabelAfterCapture = "sidedesk/captured"
+		})
 		if st := mustOnce(t, src); st.New != 1 {
 			t.Fatalf("full sync: %+v, want 1", st)
 		}
@@ -398,8 +401,14 @@ func TestQueries(t *testing.T) {
 		fake.AddMessage("me", raw("y@initech.example"))
 		fake.ResetRequests()
 		st := mustOnce(t, src)
-		if st.New != 1 || fake.Requests()["messages.list"] != 1 || fake.Requests()["messages.get"] != 1 {
+		if st.New != 1 || fake.Requests()["messages.list"] != 1 || fake.Requests()["messages.get"] != 1 || st.Labelled != 1 {
 			t.Fatalf("incremental: %+v, requests %v; want 1 new via one re-check list", st, fake.Requests())
+		}
+		// Labelling what was captured is history too, but no reason to
+		// list again: the next idle poll is one request.
+		fake.ResetRequests()
+		if st := mustOnce(t, src); st.Candidates != 0 || fake.TotalRequests() != 1 {
+			t.Fatalf("after labelling: %+v, requests %v", st, fake.Requests())
 		}
 	})
 }

@@ -190,10 +190,12 @@ func (s *Source) candidates(ctx context.Context, hist []*gmail.History, cur stat
 			}
 		}
 		for _, a := range h.LabelsAdded {
-			if len(a.LabelIds) == 0 {
+			// Our own LabelAfterCapture is no reason to look again.
+			added := slices.DeleteFunc(slices.Clone(a.LabelIds), func(l string) bool { return l == s.labelID })
+			if len(added) == 0 {
 				continue
 			}
-			if err := add(a.Message, a.LabelIds); err != nil {
+			if err := add(a.Message, added); err != nil {
 				return nil, err
 			}
 		}
