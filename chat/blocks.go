@@ -138,7 +138,9 @@ func (b *Bot) summaryBlocks(v ticketView) []slack.Block {
 	if account == "" {
 		account = "—"
 	}
-	md := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.MarkdownType, s, false, false) }
+	md := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	}
 	fields := []*slack.TextBlockObject{
 		md("*Requester*\n" + requesterText(t.Requester)),
 		md("*Account*\n" + escape(account)),
@@ -161,7 +163,9 @@ func (b *Bot) summaryBlocks(v ticketView) []slack.Block {
 // alertBlocks is an alert: the summary plus the buttons and priority select.
 func (b *Bot) alertBlocks(v ticketView) []slack.Block {
 	t := v.T
-	plain := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.PlainTextType, s, false, false) }
+	plain := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+	}
 	id := strconv.FormatInt(t.ID, 10)
 	var opts []*slack.OptionBlockObject
 	var initial *slack.OptionBlockObject

@@ -59,11 +59,11 @@ func (b *Bot) RunDispatcher(ctx context.Context) error {
 			if ctx.Err() == nil {
 				b.log.WarnContext(ctx, "chat: dispatcher lease", "error", err)
 			}
-			_ = b.sleep(ctx, leaseTTL/6)
+			_ = sleepCtx(ctx, leaseTTL/6)
 			continue
 		}
 		if !held {
-			_ = b.sleep(ctx, leaseTTL/3)
+			_ = sleepCtx(ctx, leaseTTL/3)
 			continue
 		}
 		dctx, cancel := context.WithCancel(ctx)
@@ -89,7 +89,7 @@ func (b *Bot) RunDispatcher(ctx context.Context) error {
 // the lease is lost, so that two processes never deliver at once.
 func (b *Bot) keepLease(ctx context.Context, cancel context.CancelFunc, holder string) {
 	renewed := b.now()
-	for b.sleep(ctx, leaseTTL/3) == nil {
+	for sleepCtx(ctx, leaseTTL/3) == nil {
 		held, err := b.opts.Store.AcquireLease(ctx, b.leaseName(), holder, leaseTTL)
 		switch {
 		case err == nil && held:
@@ -192,6 +192,7 @@ func (b *Bot) startCursor(ctx context.Context) (int64, error) {
 // deliver does what one event asks of Slack. It returns nil when done (or
 // nothing to do), ctx's error when stopped, or a permanent error.
 func (b *Bot) deliver(ctx context.Context, e ticket.Event) error {
+	b.log.DebugContext(ctx, "chat: deliver", "event", e.ID, "type", e.Type, "ticket", e.TicketID)
 	var err error
 	switch e.Type {
 	case ticket.EventTicketCreated, ticket.EventTicketUpdated:
@@ -336,7 +337,6 @@ func (b *Bot) matches(r compiledRule, t ticket.Ticket, first ticket.Message) boo
 	}
 	return true
 }
-
 
 // postAlert makes sure the alert of v's ticket is in channel, exactly once.
 func (b *Bot) postAlert(ctx context.Context, v ticketView, channel string) (store.SlackMessage, error) {
