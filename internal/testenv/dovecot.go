@@ -61,51 +61,92 @@ type Dovecot struct {
 // run here. t.Cleanup stops it.
 func StartDovecot(t testing.TB, users ...User) *Dovecot {
 	t.Helper()
-	bin, err := exec.LookPath("dovecot")
-	if err != nil {
-		if _, statErr := os.Stat("/usr/sbin/dovecot"); statErr == nil {
-			bin = "/usr/sbin/dovecot"
-		} else {
-			Unavailable(t, "dovecot (apt-get install dovecot-imapd)", err)
-		}
+	if _, err := dovecotBinary(); err != nil {
+		Unavailable(t, "dovecot (apt-get install dovecot-imapd)", err)
 	}
 	if os.Geteuid() != 0 {
 		Unavailable(t, "dovecot", errors.New("the test Dovecot needs root (it hands mail dirs to uid 65534)"))
 	}
-	dir := t.TempDir()
+	d, err := NewDovecot(t.TempDir(), users...)
+	if err != nil {
+		Unavailable(t, "dovecot", err)
+	}
+	t.Cleanup(d.Close)
+	return d
+}
+
+func dovecotBinary() (string, error) {
+	bin, err := exec.LookPath("dovecot")
+	if err == nil {
+		return bin, nil
+	}
+	if _, statErr := os.Stat("/usr/sbin/dovecot"); statErr == nil {
+		return "/usr/sbin/dovecot", nil
+	}
+	return "", err
+}
+
+// NewDovecot is StartDovecot for programs (benchmarks): it runs Dovecot
+// with its files under dir (which must be empty or new) until Close.
+func NewDovecot(dir string, users ...User) (*Dovecot, error) {
+	bin, err := dovecotBinary()
+	if err != nil {
+		return nil, fmt.Errorf("testenv: dovecot not installed (apt-get install dovecot-imapd): %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("testenv: %w", err)
+	}
 	// Dovecot drops to uid 65534 for mail access: it must traverse the path.
 	for p := dir; p != "/" && p != "." && p != os.TempDir(); p = filepath.Dir(p) {
 		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatalf("testenv: chmod %s: %v", p, err)
+			return nil, fmt.Errorf("testenv: chmod %s: %w", p, err)
 		}
 	}
 	// Unix socket paths are limited to ~108 bytes: keep base_dir short.
 	runDir, err := os.MkdirTemp("", "dc")
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		return nil, fmt.Errorf("testenv: %w", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
 	if err := os.Chmod(runDir, 0o755); err != nil {
-		t.Fatalf("testenv: %v", err)
+		os.RemoveAll(runDir)
+		return nil, fmt.Errorf("testenv: %w", err)
 	}
-
 	d := &Dovecot{
-		dir:     dir,
-		runDir:  runDir,
-		conf:    filepath.Join(dir, "dovecot.conf"),
-		port:    FreePort(t),
-		tlsPort: FreePort(t),
-		users:   users,
+		dir:    dir,
+		runDir: runDir,
+		conf:   filepath.Join(dir, "dovecot.conf"),
+		users:  users,
+	}
+	if err := d.setup(bin); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close stops the server and removes its socket directory.
+func (d *Dovecot) Close() {
+	d.stop()
+	os.RemoveAll(d.runDir)
+}
+
+func (d *Dovecot) setup(bin string) error {
+	var err error
+	if d.port, err = freePort(); err != nil {
+		return err
+	}
+	if d.tlsPort, err = freePort(); err != nil {
+		return err
 	}
 	certPEM, keyPEM, err := selfSignedCert()
 	if err != nil {
-		t.Fatalf("testenv: certificate: %v", err)
+		return fmt.Errorf("testenv: certificate: %w", err)
 	}
 	d.pool = x509.NewCertPool()
 	d.pool.AppendCertsFromPEM(certPEM)
 
 	var usersFile strings.Builder
-	for _, u := range users {
+	for _, u := range d.users {
 		fmt.Fprintf(&usersFile, "%s:{PLAIN}%s::::::\n", u.Email, u.Password)
 	}
 	files := map[string][]byte{
@@ -115,35 +156,43 @@ func StartDovecot(t testing.TB, users ...User) *Dovecot {
 		"dovecot.conf": []byte(d.config()),
 	}
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatalf("testenv: %v", err)
+		if err := os.WriteFile(filepath.Join(d.dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("testenv: %w", err)
 		}
 	}
-	if err := os.Chmod(filepath.Join(dir, "key.pem"), 0o600); err != nil {
-		t.Fatalf("testenv: %v", err)
+	if err := os.Chmod(filepath.Join(d.dir, "key.pem"), 0o600); err != nil {
+		return fmt.Errorf("testenv: %w", err)
 	}
 	for _, p := range []string{"state", "mail"} {
-		if err := os.MkdirAll(filepath.Join(dir, p), 0o755); err != nil {
-			t.Fatalf("testenv: %v", err)
+		if err := os.MkdirAll(filepath.Join(d.dir, p), 0o755); err != nil {
+			return fmt.Errorf("testenv: %w", err)
 		}
 	}
-	for _, u := range users {
+	for _, u := range d.users {
 		md := d.MaildirFor(u.Email)
 		for _, sub := range []string{"cur", "new", "tmp"} {
 			if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
-				t.Fatalf("testenv: %v", err)
+				return fmt.Errorf("testenv: %w", err)
 			}
 		}
-		if err := chownTree(filepath.Join(dir, "mail", u.Email)); err != nil {
-			Unavailable(t, "dovecot", fmt.Errorf("chown mail dir: %w", err))
+		if err := chownTree(filepath.Join(d.dir, "mail", u.Email)); err != nil {
+			return fmt.Errorf("testenv: chown mail dir: %w", err)
 		}
 	}
 	if err := d.start(bin); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
-		Unavailable(t, "dovecot", fmt.Errorf("%w\n%s", err, log))
+		log, _ := os.ReadFile(filepath.Join(d.dir, "dovecot.log"))
+		return fmt.Errorf("%w\n%s", err, log)
 	}
-	t.Cleanup(func() { d.stop() })
-	return d
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("testenv: free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (d *Dovecot) config() string {
@@ -198,8 +247,8 @@ func (d *Dovecot) start(bin string) error {
 	}
 	if bin == "" {
 		var err error
-		if bin, err = exec.LookPath("dovecot"); err != nil {
-			bin = "/usr/sbin/dovecot"
+		if bin, err = dovecotBinary(); err != nil {
+			return fmt.Errorf("testenv: %w", err)
 		}
 	}
 	cmd := exec.Command(bin, "-F", "-c", d.conf)
