@@ -17,7 +17,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}{
 		{"TicketIDsByMessageIDs", `SELECT id, ticket_id FROM messages WHERE tenant_id = ? AND message_id IN (?, ?)`, "messages_by_message_id"},
 		{"MessageByHash", `SELECT id FROM messages WHERE tenant_id = ? AND message_id = ? AND body_hash = ? ORDER BY id LIMIT 1`, "messages_by_message_id"},
-		{"CountFromSender", `SELECT COUNT(*) FROM messages WHERE tenant_id = ? AND from_email = ? AND created_at >= ? AND direction = ?`, "messages_by_sender"},
+		{"CountFromSender", `SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE tenant_id = ? AND from_email = ? AND date >= ? AND date <= ? AND direction = ? LIMIT ?)`, "messages_by_sender"},
 		{"SourceMessage", `SELECT message_id FROM message_sources WHERE tenant_id = ? AND mailbox = ? AND source_key = ?`, "autoindex_message_sources"},
 		{"TicketByConversation", `SELECT id FROM tickets WHERE tenant_id = ? AND conversation_id = ? ORDER BY updated_at DESC, id DESC LIMIT 1`, "tickets_by_conversation"},
 		{"TicketByNumber", `SELECT id FROM tickets WHERE tenant_id = ? AND number = ?`, "autoindex_tickets"},
@@ -49,7 +49,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 				plan = append(plan, detail)
 			}
 			joined := strings.Join(plan, "; ")
-			if !strings.Contains(joined, tc.index) || strings.Contains(joined, "SCAN ") {
+			// A scan of a bounded subquery's own rows (COUNT over LIMIT) is fine.
+			tableScan := strings.Contains(strings.ReplaceAll(joined, "SCAN (subquery", ""), "SCAN ")
+			if !strings.Contains(joined, tc.index) || tableScan {
 				t.Errorf("plan %q; want a search on %s and no scan", joined, tc.index)
 			}
 		})

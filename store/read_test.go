@@ -60,7 +60,7 @@ func TestTenantIsolation(t *testing.T) {
 		inTx(t, s, func(tx ticket.Tx) error {
 			ids, err := tx.TicketIDsByMessageIDs(ctx, tenant, []string{m.MessageID})
 			ok, err2 := tx.IsParticipant(ctx, tenant, tk.ID, "ann@globex.example")
-			c, err3 := tx.CountFromSender(ctx, tenant, "ann@globex.example", time.Time{})
+			c, err3 := tx.CountFromSender(ctx, tenant, "ann@globex.example", time.Time{}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 100)
 			open, err4 := tx.OpenTicketsByRequester(ctx, tenant, "ann@globex.example", 5)
 			if err != nil || err2 != nil || err3 != nil || err4 != nil || (len(ids) == 1) != visible ||
 				ok != visible || (c == 1) != visible || (len(open) == 1) != visible {

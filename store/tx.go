@@ -164,11 +164,11 @@ func (t *tx) IsParticipant(ctx context.Context, tenant string, ticketID int64, e
 }
 
 // CountFromSender implements ticket.Tx.
-func (t *tx) CountFromSender(ctx context.Context, tenant, email string, since time.Time) (int, error) {
+func (t *tx) CountFromSender(ctx context.Context, tenant, email string, from, to time.Time, limit int) (int, error) {
 	var n int
-	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages
-        WHERE tenant_id = ? AND from_email = ? AND created_at >= ? AND direction = ?`,
-		tenant, ticket.NormEmail(email), fmtTime(clampTime(since)), string(ticket.DirectionInbound)).Scan(&n)
+	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM messages
+        WHERE tenant_id = ? AND from_email = ? AND date >= ? AND date <= ? AND direction = ? LIMIT ?)`,
+		tenant, ticket.NormEmail(email), fmtTime(clampTime(from)), fmtTime(clampTime(to)), string(ticket.DirectionInbound), limit).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count from sender: %w", err)
 	}

@@ -317,31 +317,36 @@ func TestCountFromSender(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	tk := mustCreateTicket(t, s, ticket.Ticket{Tenant: "a"})
-	for i, m := range []ticket.Message{
-		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, CreatedAt: t0},
-		{Tenant: "a", Direction: ticket.DirectionInbound, From: ticket.Address{Email: "FLOOD@x.example"}, Held: true, CreatedAt: t0.Add(time.Minute)},
-		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, CreatedAt: t0.Add(-time.Nanosecond)},
-		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionOutbound, From: ticket.Address{Email: "flood@x.example"}, CreatedAt: t0.Add(time.Minute)},
-		{Tenant: "b", Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, CreatedAt: t0.Add(time.Minute)},
+	for _, m := range []ticket.Message{
+		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0},
+		{Tenant: "a", Direction: ticket.DirectionInbound, From: ticket.Address{Email: "FLOOD@x.example"}, Held: true, Date: t0.Add(time.Minute)},
+		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0.Add(-time.Nanosecond)},
+		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionOutbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0.Add(time.Minute)},
+		{Tenant: "b", Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0.Add(time.Minute)},
+		// Stored now but dated a year ago (backlog sync): outside a window around t0.
+		{Tenant: "a", Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0.AddDate(-1, 0, 0), CreatedAt: t0},
 	} {
-		_ = i
 		mustInsertMessage(t, s, m)
 	}
+	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
-		email string
-		since time.Time
-		want  int
+		email    string
+		from, to time.Time
+		limit    int
+		want     int
 	}{
-		{"flood@x.example", t0, 2}, // boundary included, held included, earlier/outbound/other tenant not
-		{" Flood@X.example", t0.Add(-time.Hour), 3},
-		{"flood@x.example", t0.Add(time.Hour), 0},
-		{"flood@x.example", time.Time{}, 3},
-		{"other@x.example", t0, 0},
+		{"flood@x.example", t0, far, 100, 2}, // boundary included, held included, earlier/outbound/other tenant not
+		{" Flood@X.example", t0.Add(-time.Hour), far, 100, 3},
+		{"flood@x.example", t0.Add(-time.Hour), t0, 100, 2}, // upper bound included, later excluded
+		{"flood@x.example", t0.Add(time.Hour), far, 100, 0},
+		{"flood@x.example", time.Time{}, far, 100, 4},
+		{"flood@x.example", time.Time{}, far, 2, 2}, // counting stops at the limit
+		{"other@x.example", t0, far, 100, 0},
 	} {
 		inTx(t, s, func(tx ticket.Tx) error {
-			n, err := tx.CountFromSender(ctx, "a", tc.email, tc.since)
+			n, err := tx.CountFromSender(ctx, "a", tc.email, tc.from, tc.to, tc.limit)
 			if err != nil || n != tc.want {
-				t.Errorf("CountFromSender(%q, %v) = %d, %v; want %d", tc.email, tc.since, n, err, tc.want)
+				t.Errorf("CountFromSender(%q, %v, %v, %d) = %d, %v; want %d", tc.email, tc.from, tc.to, tc.limit, n, err, tc.want)
 			}
 			return nil
 		})

@@ -161,10 +161,10 @@ func (t memTx) IsParticipant(_ context.Context, tenant string, ticketID int64, e
 	return tk.Requester.Email == email || t.m.s.participants[ticketID][email], nil
 }
 
-func (t memTx) CountFromSender(_ context.Context, tenant, email string, since time.Time) (int, error) {
+func (t memTx) CountFromSender(_ context.Context, tenant, email string, from, to time.Time, limit int) (int, error) {
 	n := 0
 	for _, m := range t.m.s.messages {
-		if m.Tenant == tenant && m.Direction == DirectionInbound && m.From.Email == email && !m.CreatedAt.Before(since) {
+		if n < limit && m.Tenant == tenant && m.Direction == DirectionInbound && m.From.Email == email && !m.Date.Before(from) && !m.Date.After(to) {
 			n++
 		}
 	}

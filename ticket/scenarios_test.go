@@ -361,7 +361,7 @@ var ingestScenarios = []struct {
 	{name: "flood: 50 mails in a minute", run: func(t *testing.T, e *env) {
 		var ticketed, held int
 		for i := range 50 {
-			r := e.ingest(newMail(fmt.Sprintf("flood%d@x", i), "bot@example.com", fmt.Sprintf("Alert %d", i)))
+			r := e.ingest(newMail(fmt.Sprintf("flood%d@x", i), "bot@example.com", fmt.Sprintf("Alert %d", i), dated(e.now)))
 			switch {
 			case r.NewTicket && !r.Held:
 				if held > 0 {
@@ -382,9 +382,21 @@ var ingestScenarios = []struct {
 			t.Fatalf("message.held payloads %+v", ps)
 		}
 		// Another sender is not affected; after the window the sender is heard again.
-		wantNew(t, e.ingest(newMail("other@x", "human@example.com", "Help")))
+		wantNew(t, e.ingest(newMail("other@x", "human@example.com", "Help", dated(e.now))))
 		e.advance(DefaultFloodWindow)
-		wantNew(t, e.ingest(newMail("later@x", "bot@example.com", "Alert later")))
+		wantNew(t, e.ingest(newMail("later@x", "bot@example.com", "Alert later", dated(e.now))))
+	}},
+	{name: "flood window is on the mail's Date: a backlog is not a flood", run: func(t *testing.T, e *env) {
+		// An initial sync captures a year of one customer's mail at once.
+		start := e.now.AddDate(-1, 0, 0)
+		for i := range 3 * DefaultFloodLimit {
+			r := e.ingest(newMail(fmt.Sprintf("old%d@x", i), "regular@example.com", fmt.Sprintf("Question %d", i), dated(start.Add(time.Duration(i)*24*time.Hour))))
+			if r.Held {
+				t.Fatalf("backlog mail %d held as a flood: %+v", i, r)
+			}
+		}
+		// Mail without a usable Date counts at capture time.
+		wantNew(t, e.ingest(newMail("undated@x", "regular@example.com", "No date", dated(time.Time{}))))
 	}},
 	{name: "flood holds replies too", opts: func(o *Options) { o.FloodLimit = 2 }, run: func(t *testing.T, e *env) {
 		a := e.ingest(newMail("a@x", "loop@example.com", "Ping"))
@@ -569,3 +581,6 @@ func TestIngestMem(t *testing.T) {
 		return m, m.Events
 	})
 }
+
+// dated sets the mail's Date header.
+func dated(d time.Time) mailOpt { return func(in *Inbound) { in.Date = d } }

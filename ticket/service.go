@@ -178,7 +178,15 @@ func (g *ingestion) run(ctx context.Context) error {
 	}
 	msg := g.message()
 	if from := msg.From.Email; from != "" {
-		n, err := g.tx.CountFromSender(ctx, g.in.Tenant, from, g.now.Add(-g.s.opts.FloodWindow))
+		// The window is on the mail's own Date, not on capture time: an
+		// initial sync of a year of backlog must not hold a customer's
+		// twenty-first mail as a flood, while a loop's mails, dated as
+		// they are sent, still fall into one window.
+		at := g.in.Date
+		if at.IsZero() || at.After(g.now) {
+			at = g.now
+		}
+		n, err := g.tx.CountFromSender(ctx, g.in.Tenant, from, at.Add(-g.s.opts.FloodWindow), at, g.s.opts.FloodLimit)
 		if err != nil {
 			return fmt.Errorf("count from sender: %w", err)
 		}

@@ -47,8 +47,10 @@ type Tx interface {
 	// the ticket: its requester or an address on any of its messages.
 	IsParticipant(ctx context.Context, tenant string, ticketID int64, email string) (bool, error)
 	// CountFromSender counts inbound messages of the tenant from email
-	// (normalised) stored at or after since, held ones included.
-	CountFromSender(ctx context.Context, tenant, email string, since time.Time) (int, error)
+	// (normalised) whose Date lies in [from, to], held ones included,
+	// counting no further than limit (the caller only asks "at least
+	// limit?", and a busy sender must not make the count cost more).
+	CountFromSender(ctx context.Context, tenant, email string, from, to time.Time, limit int) (int, error)
 
 	// CreateTicket inserts t, assigning t.ID and the next per-tenant t.Number.
 	CreateTicket(ctx context.Context, t *Ticket) error

@@ -71,7 +71,7 @@ CREATE INDEX messages_by_message_id ON messages (tenant_id, message_id, body_has
 -- TicketMessages.
 CREATE INDEX messages_by_ticket ON messages (tenant_id, ticket_id, id);
 -- CountFromSender.
-CREATE INDEX messages_by_sender ON messages (tenant_id, from_email, created_at);
+CREATE INDEX messages_by_sender ON messages (tenant_id, from_email, date);
 
 -- Capture idempotency: what each (mailbox, source key) delivered.
 CREATE TABLE message_sources (
