@@ -64,6 +64,12 @@ type Contact struct {
 	Phone     string
 	Title     string
 	AccountID string
+	// AccountExternalID and AccountName are input only (imports, bulk
+	// upserts): when AccountID is empty they name the account by its
+	// ExternalID in the same Source, or by its exact (case-insensitive)
+	// name. Reads leave them empty.
+	AccountExternalID string
+	AccountName       string
 }
 
 // Lead is a prospect not yet converted (Salesforce Lead).
@@ -85,6 +91,9 @@ type Opportunity struct {
 	CloseDate time.Time
 	AccountID string
 	Closed    bool
+	// AccountExternalID and AccountName are input only, as in Contact.
+	AccountExternalID string
+	AccountName       string
 }
 
 // Case is a support case in the CRM, linked to a sidedesk ticket.

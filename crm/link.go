@@ -1,0 +1,162 @@
+package crm
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// recordTables names the table of each object, to check a link's record.
+var recordTables = map[Object]string{
+	ObjAccount:     "crm_accounts",
+	ObjContact:     "crm_contacts",
+	ObjLead:        "crm_leads",
+	ObjOpportunity: "crm_opportunities",
+	ObjCase:        "crm_cases",
+}
+
+const linkCols = `id, tenant_id, object, record_id, message_id, ticket_id, rfc_message_id, created_by, created_at`
+
+// Link implements Connector. The record must exist in the tenant
+// (ErrNotFound otherwise) and the link must name an email (MessageID or
+// RFCMessageID) or a ticket. The same record and email (same Message-ID, or
+// same message row id), or the same record and ticket for a ticket-only
+// link, is one link: linking again returns it, filling in a message or
+// ticket id it did not know yet.
+func (l *Local) Link(ctx context.Context, in Link) (Link, error) {
+	table, ok := recordTables[in.Record.Object]
+	if !ok {
+		return Link{}, fmt.Errorf("crm: link: unknown object %q", in.Record.Object)
+	}
+	rec := idNum(in.Record.ID)
+	in.RFCMessageID = strings.TrimSpace(in.RFCMessageID)
+	if in.Tenant == "" {
+		return Link{}, errors.New("crm: link: Tenant is required")
+	}
+	if in.MessageID == 0 && in.RFCMessageID == "" && in.TicketID == 0 {
+		return Link{}, errors.New("crm: link: name a message (MessageID or RFCMessageID) or a ticket")
+	}
+	var out Link
+	err := l.inTx(ctx, func(t *wtx) error {
+		var one int
+		found, err := t.row(ctx, `SELECT 1 FROM `+table+` WHERE tenant_id = ? AND id = ?`, []any{in.Tenant, rec}, &one)
+		if err != nil {
+			return fmt.Errorf("crm: link: %w", err)
+		}
+		if !found {
+			return fmt.Errorf("crm: link: %s %q: %w", in.Record.Object, in.Record.ID, ErrNotFound)
+		}
+		recID := idStr(rec)
+		// The existing link of this record and email (or ticket).
+		var q string
+		var args []any
+		switch {
+		case in.RFCMessageID != "" || in.MessageID != 0:
+			q = `SELECT ` + linkCols + ` FROM crm_links WHERE tenant_id = ? AND object = ? AND record_id = ?
+  AND ((rfc_message_id <> '' AND rfc_message_id = ?) OR (message_id <> 0 AND message_id = ?)) ORDER BY id LIMIT 1`
+			args = []any{in.Tenant, string(in.Record.Object), recID, in.RFCMessageID, in.MessageID}
+		default:
+			q = `SELECT ` + linkCols + ` FROM crm_links WHERE tenant_id = ? AND object = ? AND record_id = ?
+  AND message_id = 0 AND rfc_message_id = '' AND ticket_id = ? ORDER BY id LIMIT 1`
+			args = []any{in.Tenant, string(in.Record.Object), recID, in.TicketID}
+		}
+		st, err := t.stmt(ctx, q)
+		if err != nil {
+			return fmt.Errorf("crm: link: %w", err)
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("crm: link: %w", err)
+		}
+		existing, err := collect(rows, scanLink)
+		if err != nil {
+			return fmt.Errorf("crm: link: %w", err)
+		}
+		if len(existing) > 0 {
+			out = existing[0]
+			before := out
+			if out.MessageID == 0 {
+				out.MessageID = in.MessageID
+			}
+			if out.TicketID == 0 {
+				out.TicketID = in.TicketID
+			}
+			if out.RFCMessageID == "" {
+				out.RFCMessageID = in.RFCMessageID
+			}
+			if out != before {
+				_, err = t.exec(ctx, `UPDATE crm_links SET message_id = ?, ticket_id = ?, rfc_message_id = ? WHERE id = ?`,
+					out.MessageID, out.TicketID, out.RFCMessageID, idNum(out.ID))
+				if err != nil {
+					return fmt.Errorf("crm: link: %w", err)
+				}
+			}
+			return nil
+		}
+		id, err := t.insertID(ctx, `INSERT INTO crm_links (tenant_id, object, record_id, message_id, ticket_id, rfc_message_id,
+  created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			in.Tenant, string(in.Record.Object), recID, in.MessageID, in.TicketID, in.RFCMessageID, in.CreatedBy, t.now)
+		if err != nil {
+			return fmt.Errorf("crm: link: %w", err)
+		}
+		out = in
+		out.ID = idStr(id)
+		out.Record.ID = recID
+		out.CreatedAt, err = parseTime(sql.NullString{String: t.now, Valid: true})
+		return err
+	})
+	return out, err
+}
+
+// Links implements Connector: the links of the message (row id or
+// Message-ID) or of the ticket, oldest first; any of the three may be zero.
+func (l *Local) Links(ctx context.Context, tenant string, messageID int64, rfcMessageID string, ticketID int64) ([]Link, error) {
+	rfcMessageID = strings.TrimSpace(rfcMessageID)
+	var conds []string
+	args := []any{tenant}
+	if messageID != 0 {
+		conds = append(conds, `message_id = ?`)
+		args = append(args, messageID)
+	}
+	if rfcMessageID != "" {
+		conds = append(conds, `rfc_message_id = ?`)
+		args = append(args, rfcMessageID)
+	}
+	if ticketID != 0 {
+		conds = append(conds, `ticket_id = ?`)
+		args = append(args, ticketID)
+	}
+	if len(conds) == 0 {
+		return nil, nil
+	}
+	rows, err := l.r.QueryContext(ctx, `SELECT `+linkCols+` FROM crm_links WHERE tenant_id = ? AND (`+
+		strings.Join(conds, " OR ")+`) ORDER BY created_at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("crm: links: %w", err)
+	}
+	links, err := collect(rows, scanLink)
+	if err != nil {
+		return nil, fmt.Errorf("crm: links: %w", err)
+	}
+	return links, nil
+}
+
+func scanLink(r rowScanner) (Link, error) {
+	var (
+		k       Link
+		id      int64
+		obj     string
+		created sql.NullString
+	)
+	if err := r.Scan(&id, &k.Tenant, &obj, &k.Record.ID, &k.MessageID, &k.TicketID, &k.RFCMessageID,
+		&k.CreatedBy, &created); err != nil {
+		return Link{}, err
+	}
+	k.ID = idStr(id)
+	k.Record.Object = Object(obj)
+	var err error
+	k.CreatedAt, err = parseTime(created)
+	return k, err
+}

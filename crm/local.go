@@ -1,0 +1,436 @@
+package crm
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LocalOptions configures NewLocal.
+type LocalOptions struct {
+	// DB is the write pool holding the crm_* tables
+	// (store/migrations/0300_crm.sql), e.g. (*store.Store).DB(). Required.
+	DB *sql.DB
+	// ReadDB serves Match and the other reads, e.g. (*store.Store).ReadDB()
+	// (several query-only connections beside the one writer). Default: DB.
+	ReadDB *sql.DB
+	// FreeMailDomains are providers whose domain says nothing of the
+	// account (an address there never matches an account by domain).
+	// Default: DefaultFreeMailDomains(). It replaces the default list; the
+	// demo passes DemoFreeMailDomains().
+	FreeMailDomains []string
+	// Logger receives import and generator notes. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock for created/updated times. Default: time.Now.
+	Now func() time.Time
+}
+
+// Local is the embedded CRM connector: records live in sidedesk's own
+// database. It is safe for concurrent use.
+type Local struct {
+	w, r     *sql.DB
+	freeMail map[string]bool
+	log      *slog.Logger
+	now      func() time.Time
+
+	// Prepared reads for Match: a handful of index look-ups per call.
+	contactsByEmail, leadsByEmail, accountByID, accountsByDomain,
+	openOpps, casesByAccount, casesByContact *sql.Stmt
+}
+
+var _ Connector = (*Local)(nil)
+
+// Limits of what Match returns.
+const (
+	maxMatchRecords = 20 // contacts, leads
+	maxAccounts     = 10
+	maxOpps         = 10
+	maxCases        = 10
+)
+
+// Column lists, in the order the scan functions read them.
+const (
+	accountCols = `a.id, a.tenant_id, a.source, COALESCE(a.external_id, ''), a.name, a.website, a.domains,
+  a.type, a.tier, a.industry, a.annual_revenue, a.owner, a.created_at, a.updated_at`
+	contactCols = `c.id, c.tenant_id, c.source, COALESCE(c.external_id, ''), c.first_name, c.last_name,
+  c.email, c.other_emails, c.phone, c.title, COALESCE(c.account_id, 0), c.created_at, c.updated_at`
+	leadCols = `l.id, l.tenant_id, l.source, COALESCE(l.external_id, ''), l.first_name, l.last_name,
+  l.email, l.company, l.status, l.created_at, l.updated_at`
+	oppCols = `o.id, o.tenant_id, o.source, COALESCE(o.external_id, ''), o.name, o.stage, o.amount,
+  o.close_date, COALESCE(o.account_id, 0), o.closed, o.created_at, o.updated_at`
+	caseCols = `k.id, k.tenant_id, k.source, COALESCE(k.external_id, ''), k.subject, k.status, k.ticket_id,
+  COALESCE(k.account_id, 0), COALESCE(k.contact_id, 0), k.created_at, k.updated_at`
+)
+
+// NewLocal returns the local connector over a migrated database.
+func NewLocal(opts LocalOptions) (*Local, error) {
+	if opts.DB == nil {
+		return nil, errors.New("crm: LocalOptions.DB is required")
+	}
+	l := &Local{w: opts.DB, r: opts.ReadDB, log: opts.Logger, now: opts.Now}
+	if l.r == nil {
+		l.r = l.w
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	fm := opts.FreeMailDomains
+	if fm == nil {
+		fm = DefaultFreeMailDomains()
+	}
+	l.freeMail = make(map[string]bool, len(fm))
+	for _, d := range fm {
+		if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
+			l.freeMail[d] = true
+		}
+	}
+	stmts := []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&l.contactsByEmail, `SELECT ` + contactCols + ` FROM crm_contact_emails e
+JOIN crm_contacts c ON c.id = e.contact_id AND c.tenant_id = e.tenant_id
+WHERE e.tenant_id = ? AND e.email = ? ORDER BY e.is_primary DESC, c.id LIMIT ` + strconv.Itoa(maxMatchRecords)},
+		{&l.leadsByEmail, `SELECT ` + leadCols + ` FROM crm_leads l
+WHERE l.tenant_id = ? AND l.email = ? ORDER BY l.id LIMIT ` + strconv.Itoa(maxMatchRecords)},
+		{&l.accountByID, `SELECT ` + accountCols + ` FROM crm_accounts a WHERE a.tenant_id = ? AND a.id = ?`},
+		{&l.accountsByDomain, `SELECT ` + accountCols + ` FROM crm_account_domains d
+JOIN crm_accounts a ON a.id = d.account_id AND a.tenant_id = d.tenant_id
+WHERE d.tenant_id = ? AND d.domain = ? ORDER BY a.id LIMIT ` + strconv.Itoa(maxAccounts)},
+		{&l.openOpps, `SELECT ` + oppCols + ` FROM crm_opportunities o
+WHERE o.tenant_id = ? AND o.account_id = ? AND o.closed = 0
+ORDER BY o.close_date IS NULL, o.close_date, o.id LIMIT ` + strconv.Itoa(maxOpps)},
+		{&l.casesByAccount, `SELECT ` + caseCols + ` FROM crm_cases k
+WHERE k.tenant_id = ? AND k.account_id = ? ORDER BY k.updated_at DESC, k.id DESC LIMIT ` + strconv.Itoa(maxCases)},
+		{&l.casesByContact, `SELECT ` + caseCols + ` FROM crm_cases k
+WHERE k.tenant_id = ? AND k.contact_id = ? ORDER BY k.updated_at DESC, k.id DESC LIMIT ` + strconv.Itoa(maxCases)},
+	}
+	for _, s := range stmts {
+		st, err := l.r.Prepare(s.query)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("crm: prepare (is the database migrated?): %w", err)
+		}
+		*s.dst = st
+	}
+	return l, nil
+}
+
+// Close releases the prepared statements (not the pools, which the caller
+// owns).
+func (l *Local) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{l.contactsByEmail, l.leadsByEmail, l.accountByID,
+		l.accountsByDomain, l.openOpps, l.casesByAccount, l.casesByContact} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Name implements Connector.
+func (l *Local) Name() string { return "local" }
+
+// IsFreeMail reports whether the address's domain (or a parent of it) is a
+// free-mail provider.
+func (l *Local) IsFreeMail(email string) bool {
+	for _, d := range domainCandidates(emailDomain(NormalizeEmail(email))) {
+		if l.freeMail[d] {
+			return true
+		}
+	}
+	return false
+}
+
+// Match implements Connector: contacts by any of their emails, leads by
+// email, the contacts' accounts or else (none of the contacts has an
+// account, or no contact matched) the accounts owning the sender's domain
+// or its nearest parent domain unless it is free-mail, their open
+// opportunities (soonest close first) and the recent cases of those
+// accounts and contacts. A handful of index look-ups.
+func (l *Local) Match(ctx context.Context, tenant, email string) (Match, error) {
+	m := Match{Email: NormalizeEmail(email)}
+	m.FreeMail = l.IsFreeMail(m.Email)
+	if !strings.Contains(m.Email, "@") {
+		return m, nil
+	}
+	var err error
+	if m.Contacts, err = queryAll(ctx, l.contactsByEmail, scanContact, tenant, m.Email); err != nil {
+		return Match{}, fmt.Errorf("crm: match contacts: %w", err)
+	}
+	if m.Leads, err = queryAll(ctx, l.leadsByEmail, scanLead, tenant, m.Email); err != nil {
+		return Match{}, fmt.Errorf("crm: match leads: %w", err)
+	}
+	var seen []string
+	for _, c := range m.Contacts {
+		if c.AccountID == "" || slices.Contains(seen, c.AccountID) || len(seen) == maxAccounts {
+			continue
+		}
+		seen = append(seen, c.AccountID)
+		a, err := queryAll(ctx, l.accountByID, scanAccount, tenant, idNum(c.AccountID))
+		if err != nil {
+			return Match{}, fmt.Errorf("crm: match account: %w", err)
+		}
+		m.Accounts = append(m.Accounts, a...)
+	}
+	if len(m.Accounts) == 0 && !m.FreeMail {
+		for _, d := range domainCandidates(emailDomain(m.Email)) {
+			if m.Accounts, err = queryAll(ctx, l.accountsByDomain, scanAccount, tenant, d); err != nil {
+				return Match{}, fmt.Errorf("crm: match accounts by domain: %w", err)
+			}
+			if len(m.Accounts) > 0 {
+				break
+			}
+		}
+	}
+	for _, a := range m.Accounts {
+		os, err := queryAll(ctx, l.openOpps, scanOpportunity, tenant, idNum(a.ID))
+		if err != nil {
+			return Match{}, fmt.Errorf("crm: match opportunities: %w", err)
+		}
+		m.Opportunities = append(m.Opportunities, os...)
+		cs, err := queryAll(ctx, l.casesByAccount, scanCase, tenant, idNum(a.ID))
+		if err != nil {
+			return Match{}, fmt.Errorf("crm: match cases: %w", err)
+		}
+		m.Cases = append(m.Cases, cs...)
+	}
+	for _, c := range m.Contacts {
+		cs, err := queryAll(ctx, l.casesByContact, scanCase, tenant, idNum(c.ID))
+		if err != nil {
+			return Match{}, fmt.Errorf("crm: match cases: %w", err)
+		}
+		m.Cases = append(m.Cases, cs...)
+	}
+	if len(m.Accounts) > 1 {
+		slices.SortStableFunc(m.Opportunities, func(a, b Opportunity) int {
+			if a.CloseDate.IsZero() != b.CloseDate.IsZero() {
+				if a.CloseDate.IsZero() {
+					return 1
+				}
+				return -1
+			}
+			return a.CloseDate.Compare(b.CloseDate)
+		})
+	}
+	if len(m.Opportunities) > maxOpps {
+		m.Opportunities = m.Opportunities[:maxOpps]
+	}
+	if len(m.Cases) > 1 {
+		slices.SortStableFunc(m.Cases, func(a, b Case) int {
+			return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(idNum(b.ID), idNum(a.ID)))
+		})
+		m.Cases = slices.CompactFunc(m.Cases, func(a, b Case) bool { return a.ID == b.ID })
+	}
+	if len(m.Cases) > maxCases {
+		m.Cases = m.Cases[:maxCases]
+	}
+	return m, nil
+}
+
+// Account implements Connector.
+func (l *Local) Account(ctx context.Context, tenant, id string) (Account, error) {
+	return getOne(ctx, l.r, "account", `SELECT `+accountCols+` FROM crm_accounts a WHERE a.tenant_id = ? AND a.id = ?`, scanAccount, tenant, id)
+}
+
+// Contact implements Connector.
+func (l *Local) Contact(ctx context.Context, tenant, id string) (Contact, error) {
+	return getOne(ctx, l.r, "contact", `SELECT `+contactCols+` FROM crm_contacts c WHERE c.tenant_id = ? AND c.id = ?`, scanContact, tenant, id)
+}
+
+// Lead fetches one lead.
+func (l *Local) Lead(ctx context.Context, tenant, id string) (Lead, error) {
+	return getOne(ctx, l.r, "lead", `SELECT `+leadCols+` FROM crm_leads l WHERE l.tenant_id = ? AND l.id = ?`, scanLead, tenant, id)
+}
+
+// Opportunity fetches one opportunity.
+func (l *Local) Opportunity(ctx context.Context, tenant, id string) (Opportunity, error) {
+	return getOne(ctx, l.r, "opportunity", `SELECT `+oppCols+` FROM crm_opportunities o WHERE o.tenant_id = ? AND o.id = ?`, scanOpportunity, tenant, id)
+}
+
+// Case fetches one case.
+func (l *Local) Case(ctx context.Context, tenant, id string) (Case, error) {
+	return getOne(ctx, l.r, "case", `SELECT `+caseCols+` FROM crm_cases k WHERE k.tenant_id = ? AND k.id = ?`, scanCase, tenant, id)
+}
+
+// idNum parses a local record id; 0 when it is not one.
+func idNum(id string) int64 {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
+}
+
+func idStr(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// getOne reads one record by id; ErrNotFound when it is not in the tenant.
+func getOne[T any](ctx context.Context, q queryer, what, query string, scan func(rowScanner) (T, error), tenant, id string) (T, error) {
+	var zero T
+	n := idNum(id)
+	if n == 0 {
+		return zero, fmt.Errorf("crm: %s %q: %w", what, id, ErrNotFound)
+	}
+	rows, err := q.QueryContext(ctx, query, tenant, n)
+	if err != nil {
+		return zero, fmt.Errorf("crm: read %s: %w", what, err)
+	}
+	recs, err := collect(rows, scan)
+	if err != nil {
+		return zero, fmt.Errorf("crm: read %s: %w", what, err)
+	}
+	if len(recs) == 0 {
+		return zero, fmt.Errorf("crm: %s %q: %w", what, id, ErrNotFound)
+	}
+	return recs[0], nil
+}
+
+// queryAll runs a prepared read.
+func queryAll[T any](ctx context.Context, st *sql.Stmt, scan func(rowScanner) (T, error), args ...any) ([]T, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scan)
+}
+
+func collect[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// meta scans the shared leading columns' destinations.
+type metaScan struct {
+	id                 int64
+	created, updated   sql.NullString
+	tenant, src, extID string
+}
+
+func (m *metaScan) dest() []any { return []any{&m.id, &m.tenant, &m.src, &m.extID} }
+
+func (m *metaScan) meta() (Meta, error) {
+	c, err := parseTime(m.created)
+	if err != nil {
+		return Meta{}, err
+	}
+	u, err := parseTime(m.updated)
+	if err != nil {
+		return Meta{}, err
+	}
+	return Meta{ID: idStr(m.id), Tenant: m.tenant, Source: m.src, ExternalID: m.extID, CreatedAt: c, UpdatedAt: u}, nil
+}
+
+func scanAccount(r rowScanner) (Account, error) {
+	var (
+		ms      metaScan
+		a       Account
+		domains string
+	)
+	err := r.Scan(append(ms.dest(), &a.Name, &a.Website, &domains, &a.Type, &a.Tier, &a.Industry,
+		&a.AnnualRevenue, &a.Owner, &ms.created, &ms.updated)...)
+	if err != nil {
+		return Account{}, err
+	}
+	a.Domains = splitList(domains)
+	a.Meta, err = ms.meta()
+	return a, err
+}
+
+func scanContact(r rowScanner) (Contact, error) {
+	var (
+		ms     metaScan
+		c      Contact
+		others string
+		acct   int64
+	)
+	err := r.Scan(append(ms.dest(), &c.FirstName, &c.LastName, &c.Email, &others, &c.Phone, &c.Title,
+		&acct, &ms.created, &ms.updated)...)
+	if err != nil {
+		return Contact{}, err
+	}
+	c.Emails = splitList(others)
+	c.AccountID = idStr(acct)
+	c.Meta, err = ms.meta()
+	return c, err
+}
+
+func scanLead(r rowScanner) (Lead, error) {
+	var (
+		ms metaScan
+		l  Lead
+	)
+	err := r.Scan(append(ms.dest(), &l.FirstName, &l.LastName, &l.Email, &l.Company, &l.Status,
+		&ms.created, &ms.updated)...)
+	if err != nil {
+		return Lead{}, err
+	}
+	l.Meta, err = ms.meta()
+	return l, err
+}
+
+func scanOpportunity(r rowScanner) (Opportunity, error) {
+	var (
+		ms    metaScan
+		o     Opportunity
+		close sql.NullString
+		acct  int64
+	)
+	err := r.Scan(append(ms.dest(), &o.Name, &o.Stage, &o.Amount, &close, &acct, &o.Closed,
+		&ms.created, &ms.updated)...)
+	if err != nil {
+		return Opportunity{}, err
+	}
+	if o.CloseDate, err = parseTime(close); err != nil {
+		return Opportunity{}, err
+	}
+	o.AccountID = idStr(acct)
+	o.Meta, err = ms.meta()
+	return o, err
+}
+
+func scanCase(r rowScanner) (Case, error) {
+	var (
+		ms            metaScan
+		k             Case
+		acct, contact int64
+	)
+	err := r.Scan(append(ms.dest(), &k.Subject, &k.Status, &k.TicketID, &acct, &contact,
+		&ms.created, &ms.updated)...)
+	if err != nil {
+		return Case{}, err
+	}
+	k.AccountID, k.ContactID = idStr(acct), idStr(contact)
+	k.Meta, err = ms.meta()
+	return k, err
+}

@@ -1,0 +1,159 @@
+package crm
+
+import (
+	"database/sql"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// defaultFreeMail are the providers whose domain says nothing about the
+// sender's organisation.
+var defaultFreeMail = [...]string{
+	"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com",
+	"yahoo.com", "icloud.com", "me.com", "aol.com", "gmx.de", "gmx.net",
+	"web.de", "proton.me", "protonmail.com", "yandex.ru", "mail.ru",
+	"qq.com", "163.com",
+}
+
+// DefaultFreeMailDomains returns the built-in free-mail domains, the
+// default of LocalOptions.FreeMailDomains (a new slice each call).
+func DefaultFreeMailDomains() []string { return slices.Clone(defaultFreeMail[:]) }
+
+// DemoFreeMailDomains is DefaultFreeMailDomains plus example.com, which the
+// demo corpus uses as its free-mail provider: `sidedesk demo` passes it as
+// LocalOptions.FreeMailDomains.
+func DemoFreeMailDomains() []string { return append(DefaultFreeMailDomains(), "example.com") }
+
+// NormalizeEmail lower-cases and trims an address; Match and every write
+// use it, so look-ups are case-insensitive.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// checkEmail normalises s and reports whether it is a plain addr-spec
+// (RFC 5322 section 3.4.1: local-part "@" domain), with no display name.
+func checkEmail(s string) (string, error) {
+	e := NormalizeEmail(s)
+	if e == "" {
+		return "", fmt.Errorf("empty email address")
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" {
+		return "", fmt.Errorf("bad email address %q", s)
+	}
+	at := strings.LastIndexByte(e, '@')
+	if dom := e[at+1:]; !strings.Contains(dom, ".") || strings.ContainsAny(e, " \t<>,;") {
+		return "", fmt.Errorf("bad email address %q", s)
+	}
+	return e, nil
+}
+
+// emailDomain is the part after the last '@' ("" if none).
+func emailDomain(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return ""
+	}
+	return email[at+1:]
+}
+
+// domainCandidates lists d and its parent domains, most specific first,
+// stopping before the last label (a TLD owns nothing):
+// mail.globex.example → [mail.globex.example globex.example].
+func domainCandidates(d string) []string {
+	var out []string
+	for strings.Count(d, ".") >= 1 {
+		out = append(out, d)
+		d = d[strings.IndexByte(d, '.')+1:]
+	}
+	return out
+}
+
+// normalizeDomain turns a website or domain ("https://www.Globex.example/x",
+// "globex.example.") into an email domain ("globex.example"); "" when it
+// holds none.
+func normalizeDomain(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(s, '@'); i >= 0 && !strings.Contains(s, "://") {
+		s = s[i+1:]
+	}
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return ""
+	}
+	h := strings.TrimSuffix(u.Hostname(), ".")
+	h = strings.TrimPrefix(h, "www.")
+	if !strings.Contains(h, ".") || strings.ContainsAny(h, " _/\\") {
+		return ""
+	}
+	return h
+}
+
+// accountDomains is the domain set of an account: its Domains and its
+// Website's, normalised, without duplicates, in order.
+func accountDomains(a *Account) []string {
+	var out []string
+	add := func(s string) {
+		if d := normalizeDomain(s); d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	for _, d := range a.Domains {
+		add(d)
+	}
+	add(a.Website)
+	return out
+}
+
+// isClosedStage reports whether a Salesforce stage name means the deal is
+// over ("Closed Won", "Closed Lost").
+func isClosedStage(stage string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(stage)), "closed")
+}
+
+// dbTimeLayout is the store's time encoding: UTC, fixed width, so text order
+// is time order (see store/time.go).
+const dbTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(dbTimeLayout) }
+
+func nullTime(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: fmtTime(t), Valid: true}
+}
+
+func parseTime(s sql.NullString) (time.Time, error) {
+	if !s.Valid || s.String == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(dbTimeLayout, s.String)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("crm: stored time %q: %w", s.String, err)
+	}
+	return t, nil
+}
+
+// nullString is NULL for "" (external ids: records without one never
+// collide in the unique index).
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// splitList splits a stored space-separated list.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}
