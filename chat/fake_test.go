@@ -52,9 +52,10 @@ type fakeSlack struct {
 	held    chan struct{}
 	lookups int         // conversations.history + conversations.replies calls
 	peer    *socketPeer // the Slack end of Socket Mode connections
+	onPost  func(sent)  // called for every accepted post (benchmarks)
 }
 
-func newFakeSlack(t *testing.T) *fakeSlack {
+func newFakeSlack(t testing.TB) *fakeSlack {
 	f := &fakeSlack{users: map[string]string{}, release: make(chan struct{}), held: make(chan struct{}, 1), peer: newSocketPeer()}
 	f.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", f.postMessage)
@@ -135,8 +136,11 @@ func (f *fakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 	f.seq++
 	s.TS = fmt.Sprintf("1700000000.%06d", f.seq)
 	f.posts = append(f.posts, s)
-	release := f.release
+	release, onPost := f.release, f.onPost
 	f.mu.Unlock()
+	if onPost != nil {
+		onPost(s)
+	}
 	switch mode {
 	case "drop":
 		hj, ok := w.(http.Hijacker)
@@ -280,7 +284,7 @@ func (t prioTx) CreateTicket(ctx context.Context, tk *ticket.Ticket) error {
 
 // env is one test's sidedesk: SQLite store, ticket service, fake Slack, bot.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    *store.Store
 	ps    *prioStore
 	svc   *ticket.Service
@@ -299,7 +303,7 @@ var testRules = ticket.PriorityRules{
 	VIPDomains: []string{"vip.example"},
 }
 
-func newEnv(t *testing.T, rules ...AlertRule) *env {
+func newEnv(t testing.TB, rules ...AlertRule) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
