@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -32,6 +33,25 @@ type conn struct {
 	stop func() bool
 	// sel is what SELECT/EXAMINE reported.
 	sel *imap.SelectData
+	// timedOut is set when guard aborted the connection.
+	timedOut atomic.Bool
+}
+
+// guard runs fn, one command exchange, and aborts the connection when the
+// server has not answered within deadAfter. go-imap bounds reads inside a
+// response, but not the wait for a response to begin: on a connection
+// that died silently (NAT timeout, no FIN) that wait would never end.
+func (cn *conn) guard(fn func() error) error {
+	t := time.AfterFunc(cn.s.deadAfter, func() {
+		cn.timedOut.Store(true)
+		cn.abort()
+	})
+	err := fn()
+	t.Stop()
+	if err != nil && cn.timedOut.Load() {
+		err = fmt.Errorf("%w (no answer from %s within %v: connection dead)", err, cn.s.addr, cn.s.deadAfter)
+	}
+	return err
 }
 
 // connect dials, negotiates TLS as configured, waits for the greeting and
@@ -93,7 +113,7 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 	if cn.c.State() == imap.ConnStateAuthenticated {
 		return cn, nil // PREAUTH
 	}
-	if err := s.authenticate(ctx, cn.c); err != nil {
+	if err := cn.guard(func() error { return s.authenticate(ctx, cn.c) }); err != nil {
 		cn.c.Close()
 		return fail(err)
 	}
@@ -200,11 +220,15 @@ func (a *xoauth2Client) Next(challenge []byte) ([]byte, error) {
 	return []byte{}, nil
 }
 
-// selectFolder opens the folder: EXAMINE (read-only) when the mailbox is
-// kept as it is, SELECT when after_capture changes it.
-func (cn *conn) selectFolder(ctx context.Context) (*imap.SelectData, error) {
+// selectFolder opens the folder: EXAMINE (read-only) when readOnly, SELECT
+// otherwise (after_capture seen or move changes the folder).
+func (cn *conn) selectFolder(ctx context.Context, readOnly bool) (*imap.SelectData, error) {
 	s := cn.s
-	sel, err := cn.c.Select(s.opts.Folder, &imap.SelectOptions{ReadOnly: s.readOnly}).Wait()
+	var sel *imap.SelectData
+	err := cn.guard(func() (err error) {
+		sel, err = cn.c.Select(s.opts.Folder, &imap.SelectOptions{ReadOnly: readOnly}).Wait()
+		return err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, s.errorf("select %q: %w", s.opts.Folder, context.Cause(ctx))
@@ -220,13 +244,17 @@ func (cn *conn) selectFolder(ctx context.Context) (*imap.SelectData, error) {
 
 // ensureFolder creates folder unless it exists (for after_capture move).
 func (cn *conn) ensureFolder(folder string) error {
-	err := cn.c.Create(folder, nil).Wait()
+	err := cn.guard(func() error { return cn.c.Create(folder, nil).Wait() })
 	var imapErr *imap.Error
 	if err == nil || (errors.As(err, &imapErr) && imapErr.Code == imap.ResponseCodeAlreadyExists) {
 		return nil
 	}
 	// Servers without the ALREADYEXISTS code: the folder may exist anyway.
-	if _, serr := cn.c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait(); serr == nil {
+	serr := cn.guard(func() error {
+		_, err := cn.c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
+		return err
+	})
+	if serr == nil {
 		return nil
 	}
 	return cn.s.errorf("create folder %q for after_capture: %w", folder, err)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +34,21 @@ func fill(t *testing.T, d *testenv.Dovecot, user string, msgs ...testenv.Maildir
 	if _, err := testenv.FillMaildir(d.MaildirFor(user), slices.Values(msgs)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fillN delivers n new mails to user's maildir and returns their
+// Message-IDs.
+func fillN(t *testing.T, d *testenv.Dovecot, user string, n int, subject string) []string {
+	t.Helper()
+	var ids []string
+	var msgs []testenv.MaildirMessage
+	for range n {
+		raw, id := mail(subject)
+		ids = append(ids, id)
+		msgs = append(msgs, testenv.MaildirMessage{Raw: raw})
+	}
+	fill(t, d, user, msgs...)
+	return ids
 }
 
 func once(t *testing.T, s *Source) Stats {
@@ -204,14 +221,7 @@ func TestCrashBetweenFetchAndCommit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := startDovecot(t)
 			e := newEnv(t)
-			var ids []string
-			var msgs []testenv.MaildirMessage
-			for range 12 {
-				raw, id := mail("crash")
-				ids = append(ids, id)
-				msgs = append(msgs, testenv.MaildirMessage{Raw: raw})
-			}
-			fill(t, d, userA, msgs...)
+			ids := fillN(t, d, userA, 12, "crash")
 
 			for _, after := range []int{4, 3} { // two crashes, in different batches
 				opts := e.options(d, "support", userA, passA)
@@ -245,14 +255,7 @@ func TestCrashBetweenFetchAndCommit(t *testing.T) {
 func TestCancelMidPass(t *testing.T) {
 	d := startDovecot(t)
 	e := newEnv(t)
-	var ids []string
-	var msgs []testenv.MaildirMessage
-	for range 30 {
-		raw, id := mail("cancel")
-		ids = append(ids, id)
-		msgs = append(msgs, testenv.MaildirMessage{Raw: raw})
-	}
-	fill(t, d, userA, msgs...)
+	ids := fillN(t, d, userA, 30, "cancel")
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int32
 	opts := e.options(d, "support", userA, passA)
@@ -471,5 +474,97 @@ func (e *env) assertHas(t testing.TB, messageID string) {
 	}
 	if n != 1 {
 		t.Errorf("message %s stored %d times, want once", messageID, n)
+	}
+}
+
+// TestDeadConnection: the network silently drops an idle connection (no
+// FIN, no RST, as a NAT timeout does). The IDLE restart finds no answer to
+// DONE, the source reconnects and captures what arrived meanwhile.
+func TestDeadConnection(t *testing.T) {
+	d := startDovecot(t)
+	e := newEnv(t)
+	p := startProxy(t, d.Addr())
+	opts := e.options(d, "support", userA, passA)
+	opts.Port = p.port
+	opts.PollInterval = time.Hour
+	opts.IdleRestart = 300 * time.Millisecond
+	s := newSource(t, opts)
+	s.deadAfter = time.Second
+	runSource(t, s)
+	raw, id1 := mail("before the black hole")
+	d.Append(t, userA, "INBOX", raw)
+	e.waitCount(t, 1)
+
+	p.blackHole() // existing connections now lose every byte
+	raw, id2 := mail("while the connection is dead")
+	d.Append(t, userA, "INBOX", raw)
+	e.waitCount(t, 2)
+	e.assertOnce(t, []string{id1, id2})
+	if n := counterValue(t, e.metrics.IdleReconnects, "support"); n < 1 {
+		t.Errorf("reconnects = %v, want >= 1", n)
+	}
+}
+
+// proxy forwards TCP connections to a server; blackHole makes the
+// connections open so far drop all data in both directions, silently.
+type proxy struct {
+	port  int
+	mu    sync.Mutex
+	holes []*atomic.Bool
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{port: ln.Addr().(*net.TCPAddr).Port}
+	var conns sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); conns.Wait() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			hole := new(atomic.Bool)
+			p.mu.Lock()
+			p.holes = append(p.holes, hole)
+			p.mu.Unlock()
+			t.Cleanup(func() { c.Close(); up.Close() })
+			conns.Add(2)
+			pipe := func(dst, src net.Conn) {
+				defer conns.Done()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := src.Read(buf)
+					if n > 0 && !hole.Load() {
+						if _, werr := dst.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}
+			go pipe(up, c)
+			go pipe(c, up)
+		}
+	}()
+	return p
+}
+
+func (p *proxy) blackHole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range p.holes {
+		h.Store(true)
 	}
 }

@@ -149,8 +149,9 @@ func (s *Stats) add(o Stats) {
 	s.Bytes += o.Bytes
 }
 
-// Source captures one mailbox folder. Its methods may be called from one
-// goroutine at a time.
+// Source captures one mailbox folder. It holds no mutable state of its own,
+// so Check may run while Run does; run one Run per mailbox (with a Lease,
+// extra runners only stand by).
 type Source struct {
 	opts     Options
 	log      *slog.Logger
@@ -159,6 +160,9 @@ type Source struct {
 	holder   string
 	moveTo   string
 	readOnly bool
+	// deadAfter: a server that does not answer the end of IDLE within it
+	// is dead (tests shorten it).
+	deadAfter time.Duration
 }
 
 // New checks opts, fills in defaults and returns a Source. An error names
@@ -285,6 +289,7 @@ func New(opts Options) (*Source, error) {
 		opts.Now = time.Now
 	}
 	s.opts = opts
+	s.deadAfter = commandTimeout
 	s.log = opts.Logger.With("mailbox", opts.Name)
 	s.addr = net.JoinHostPort(opts.Host, fmt.Sprint(opts.Port))
 	s.lease = "imap:" + opts.Tenant + ":" + opts.Name
@@ -308,21 +313,17 @@ func (s *Source) errorf(format string, args ...any) error {
 	return fmt.Errorf("imapsource: mailbox %s: "+format, append([]any{s.opts.Name}, args...)...)
 }
 
-// Check logs in, opens the folder and logs out: what `sidedesk doctor`
-// reports for a mailbox. The error says what to fix.
+// Check logs in, opens the folder read-only and logs out: what `sidedesk
+// doctor` reports for a mailbox. It changes nothing (a missing move:FOLDER
+// is created by the first capture). The error says what to fix.
 func (s *Source) Check(ctx context.Context) error {
 	c, err := s.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	if _, err := c.selectFolder(ctx); err != nil {
+	if _, err := c.selectFolder(ctx, true); err != nil {
 		return err
-	}
-	if s.moveTo != "" {
-		if err := c.ensureFolder(s.moveTo); err != nil {
-			return err
-		}
 	}
 	c.logout()
 	return nil
@@ -346,7 +347,7 @@ func (s *Source) Once(ctx context.Context) (Stats, error) {
 	defer c.close()
 	s.setConnected(true)
 	defer s.setConnected(false)
-	if _, err := c.selectFolder(ctx); err != nil {
+	if _, err := c.selectFolder(ctx, s.readOnly); err != nil {
 		s.reportError(err)
 		return Stats{}, err
 	}

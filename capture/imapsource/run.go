@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // errLeaseHeld: another process captures this mailbox now.
@@ -86,7 +87,7 @@ func (s *Source) session(ctx context.Context) (healthy bool, err error) {
 	defer cn.close()
 	s.setConnected(true)
 	defer s.setConnected(false)
-	if _, err := cn.selectFolder(ctx); err != nil {
+	if _, err := cn.selectFolder(ctx, s.readOnly); err != nil {
 		return false, err
 	}
 	if s.moveTo != "" {
@@ -141,7 +142,11 @@ func (cn *conn) wait(ctx context.Context, idle bool) error {
 	// before IdleRestart (< 29 min, §3) so neither side's inactivity timer
 	// fires. Ending IDLE also proves the connection is alive: a server
 	// that does not answer DONE within commandTimeout is dead.
-	ic, err := cn.c.Idle()
+	var ic *imapclient.IdleCommand
+	err := cn.guard(func() (err error) {
+		ic, err = cn.c.Idle() // waits for the server's "+ idling"
+		return err
+	})
 	if err != nil {
 		return s.commandError(ctx, "IDLE", err)
 	}
@@ -163,7 +168,7 @@ func (cn *conn) wait(ctx context.Context, idle bool) error {
 		}
 		done <- err
 	}()
-	dead := time.NewTimer(commandTimeout)
+	dead := time.NewTimer(s.deadAfter)
 	defer dead.Stop()
 	select {
 	case err := <-done:
@@ -173,7 +178,7 @@ func (cn *conn) wait(ctx context.Context, idle bool) error {
 		return nil
 	case <-dead.C:
 		cn.abort()
-		return s.errorf("%s did not answer DONE within %v: connection dead", s.addr, commandTimeout)
+		return s.errorf("%s did not answer DONE within %v: connection dead", s.addr, s.deadAfter)
 	}
 }
 

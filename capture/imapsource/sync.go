@@ -119,7 +119,11 @@ func (cn *conn) lastUID(ctx context.Context) (imap.UID, error) {
 	if cn.sel.UIDNext > 0 {
 		return cn.sel.UIDNext - 1, nil
 	}
-	data, err := cn.c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	var data *imap.SearchData
+	err := cn.guard(func() (err error) {
+		data, err = cn.c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+		return err
+	})
 	if err != nil {
 		return 0, cn.s.commandError(ctx, "UID SEARCH ALL", err)
 	}
@@ -170,7 +174,11 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 			return stats, s.errorf("sync state has a bad since date %q: %w", st.Since, err)
 		}
 	}
-	data, err := cn.c.UIDSearch(criteria, nil).Wait()
+	var data *imap.SearchData
+	err = cn.guard(func() (err error) {
+		data, err = cn.c.UIDSearch(criteria, nil).Wait()
+		return err
+	})
 	if err != nil {
 		return stats, s.commandError(ctx, "UID SEARCH", err)
 	}
@@ -226,13 +234,13 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 	s := cn.s
 	done := make(map[imap.UID]bool, len(batch))
 	var committed []imap.UID
-	next := 0 // batch[:next] are all done
+	prefix := 0 // batch[:prefix] are all done
 	advance := func() {
-		for next < len(batch) && done[batch[next]] {
-			next++
+		for prefix < len(batch) && done[batch[prefix]] {
+			prefix++
 		}
-		if next > 0 && uint32(batch[next-1]) > st.LastUID {
-			st.LastUID = uint32(batch[next-1])
+		if prefix > 0 && uint32(batch[prefix-1]) > st.LastUID {
+			st.LastUID = uint32(batch[prefix-1])
 		}
 	}
 	saved := *st
@@ -246,7 +254,11 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 		// §6.4.5).
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 	})
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+	next := func() (msg *imapclient.FetchMessageData) {
+		_ = cn.guard(func() error { msg = cmd.Next(); return nil })
+		return msg
+	}
+	for msg := next(); msg != nil; msg = next() {
 		uid, err := cn.deliver(ctx, msg, stats)
 		if err != nil {
 			// Abandon the rest of the batch: closing the socket ends the
@@ -348,7 +360,9 @@ func (cn *conn) afterCapture(ctx context.Context, uids []imap.UID) error {
 	}
 	set := imap.UIDSetNum(uids...)
 	if s.moveTo == "" {
-		err := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+		err := cn.guard(func() error {
+			return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+		})
 		if err != nil {
 			return s.commandError(ctx, "after_capture seen: UID STORE +FLAGS.SILENT (\\Seen)", err)
 		}
@@ -356,11 +370,15 @@ func (cn *conn) afterCapture(ctx context.Context, uids []imap.UID) error {
 	}
 	// go-imap falls back to COPY + STORE \Deleted + (UID) EXPUNGE when the
 	// server lacks MOVE.
-	_, err := cn.c.Move(set, s.moveTo).Wait()
+	move := func() error {
+		_, err := cn.c.Move(set, s.moveTo).Wait()
+		return err
+	}
+	err := cn.guard(move)
 	var imapErr *imap.Error
 	if errors.As(err, &imapErr) && imapErr.Code == imap.ResponseCodeTryCreate {
 		if err = cn.ensureFolder(s.moveTo); err == nil {
-			_, err = cn.c.Move(set, s.moveTo).Wait()
+			err = cn.guard(move)
 		}
 	}
 	if err != nil {
