@@ -1,6 +1,6 @@
 // Package sidebar serves sidedesk over HTTP: the REST API (/api/v1, bearer
-// tokens), /healthz and /metrics, and (in a later issue) the agent panel
-// that opens beside an email. Routes of other packages (calendar feed,
+// tokens), /healthz and /metrics, and the agent panel that opens beside an
+// email (sign-in, /sidebar, the Outlook add-in; views in sidebar/views). Routes of other packages (calendar feed,
 // Gmail push) are mounted on the same server with Mount.
 package sidebar
 
@@ -16,8 +16,10 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -57,7 +59,31 @@ type Options struct {
 	Logger  *slog.Logger // nil: discard
 	// PublicURL is the externally reachable base URL ("https://desk.example");
 	// the API's links are absolute under it. "" keeps links relative.
+	// https:// also makes the panel's cookies Secure; SameSite=None
+	// (session.go).
 	PublicURL string
+
+	// The agent panel (issue 3): sign-in, /sidebar, the Outlook add-in and
+	// GET /api/v1/lookup. Nil Panel: none of these routes.
+	Panel PanelStore
+	// CRM is the connector the panel asks; nil shows no CRM facts.
+	CRM crm.Connector
+	// Actions are the panel's ticket actions (*ticket.Service); nil
+	// makes the panel read-only.
+	Actions PanelActions
+	// SessionTTL is how long a sign-in lasts (default DefaultSessionTTL).
+	SessionTTL time.Duration
+	// LoginTenant is the tenant a sign-in form without one signs in to
+	// (default ticket.DefaultTenant).
+	LoginTenant string
+	// LoginFailures failed sign-ins per client IP and per account within
+	// LoginWindow lock further tries out until the oldest leaves the
+	// window (429 with Retry-After). Defaults DefaultLoginFailures,
+	// DefaultLoginWindow.
+	LoginFailures int
+	LoginWindow   time.Duration
+	// Now is the clock of sessions and rate limits (default time.Now).
+	Now func() time.Time
 }
 
 // Server is the HTTP front of sidedesk.
@@ -67,6 +93,14 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	base    string // PublicURL without the trailing slash
+
+	// panel
+	now         func() time.Time
+	sessionTTL  time.Duration
+	loginTenant string
+	limiter     *limiter
+	dummyOnce   sync.Once
+	dummy       string
 }
 
 // New builds the server and its routes.
@@ -80,11 +114,30 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = DefaultSessionTTL
+	}
+	if opts.LoginTenant == "" {
+		opts.LoginTenant = ticket.DefaultTenant
+	}
+	if opts.LoginFailures <= 0 {
+		opts.LoginFailures = DefaultLoginFailures
+	}
+	if opts.LoginWindow <= 0 {
+		opts.LoginWindow = DefaultLoginWindow
+	}
 	s := &Server{
-		opts: opts,
-		log:  opts.Logger,
-		mux:  http.NewServeMux(),
-		base: strings.TrimSuffix(opts.PublicURL, "/"),
+		opts:        opts,
+		log:         opts.Logger,
+		mux:         http.NewServeMux(),
+		base:        strings.TrimSuffix(opts.PublicURL, "/"),
+		now:         opts.Now,
+		sessionTTL:  opts.SessionTTL,
+		loginTenant: opts.LoginTenant,
+		limiter:     newLimiter(opts.LoginFailures, opts.LoginWindow, opts.Now),
 	}
 	s.routes()
 	s.handler = s.logRequests(s.recoverPanics(securityHeaders(s.mux)))
@@ -101,6 +154,7 @@ func (s *Server) routes() {
 	api("GET /api/v1/messages/{id}", s.getMessage)
 	api("GET /api/v1/messages/{id}/raw", s.getRawMessage)
 	api("GET /api/v1/attachments/{id}", s.getAttachment)
+	s.panelRoutes()
 	s.mux.HandleFunc("/api/", s.apiNotFound)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /metrics", s.metrics)

@@ -1,0 +1,390 @@
+package sidebar
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/sidebar/views"
+	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// PanelStore is what the panel, sign-in and sessions need of the store;
+// *store.Store implements it. Look-ups are tenant-scoped and answer
+// ticket.ErrNotFound.
+type PanelStore interface {
+	MessageByMessageID(ctx context.Context, tenant, rfcID string) (ticket.Message, error)
+	TicketByNumber(ctx context.Context, tenant string, number int64) (ticket.Ticket, error)
+	UserByEmail(ctx context.Context, tenant, email string) (store.User, error)
+	UserByID(ctx context.Context, tenant string, id int64) (store.User, error)
+	CreateSession(ctx context.Context, tenant string, userID int64, idHash, csrfToken string, expires time.Time) (store.Session, error)
+	SessionByHash(ctx context.Context, idHash string) (store.Session, error)
+	DeleteSession(ctx context.Context, idHash string) error
+}
+
+// PanelActions are the agent actions of the panel; *ticket.Service
+// implements it.
+type PanelActions interface {
+	Update(ctx context.Context, tenant string, id int64, ch ticket.Change) (ticket.Ticket, error)
+	CreateFromPanel(ctx context.Context, tenant string, req ticket.NewTicket) (ticket.Ticket, error)
+	AddNote(ctx context.Context, tenant string, id int64, author, text string) (ticket.Message, error)
+}
+
+// assetBase is where the embedded assets are served.
+const assetBase = "/sidebar/assets"
+
+// Limits of what the panel shows.
+const (
+	recentMessages = 3 // last messages of the ticket
+	otherTickets   = 5 // the sender's other recent tickets
+	maxHeaderValue = 998
+)
+
+// panelCSP is the Content-Security-Policy of every HTML page but the
+// Outlook task pane: only our own scripts and styles (no inline ones, no
+// eval), images from us or data: (remote images in mail, tracking pixels
+// included, stay blocked, also inside the srcdoc iframe, which inherits
+// this policy), forms only to us, and framing only by us and Outlook on
+// the web / Office hosts.
+const panelCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; " +
+	"frame-ancestors " + outlookAncestors
+
+// outlookAncestors may frame the panel: ourselves and the Outlook hosts
+// that show add-in task panes in an iframe.
+const outlookAncestors = "'self' https://outlook.office.com https://outlook.office365.com " +
+	"https://outlook.live.com https://*.outlook.com https://*.office.com https://*.office365.com " +
+	"https://*.officeapps.live.com https://*.microsoft365.com"
+
+func (s *Server) panelRoutes() {
+	if s.opts.Panel == nil {
+		return
+	}
+	s.mux.HandleFunc("GET /login", s.loginPage)
+	s.mux.HandleFunc("POST /login", s.login)
+	s.mux.Handle("POST /logout", s.requireAgent(s.logout))
+	s.mux.Handle("GET /sidebar", s.requireAgent(s.panel))
+	s.mux.Handle("POST /sidebar/link", s.requireAgent(s.actLink))
+	s.mux.Handle("POST /sidebar/ticket", s.requireAgent(s.actCreateTicket))
+	s.mux.Handle("POST /sidebar/ticket/update", s.requireAgent(s.actUpdateTicket))
+	s.mux.Handle("POST /sidebar/note", s.requireAgent(s.actNote))
+	s.mux.Handle("POST /sidebar/contact", s.requireAgent(s.actCreateContact))
+	s.mux.Handle("POST /sidebar/lead", s.requireAgent(s.actCreateLead))
+	s.mux.HandleFunc("GET /sidebar/assets/{file}", s.asset)
+	s.mux.HandleFunc("GET /sidebar/outlook/manifest.xml", s.outlookManifest)
+	s.mux.HandleFunc("GET /sidebar/outlook/taskpane", s.outlookTaskPane)
+	s.mux.HandleFunc("GET /sidebar/outlook/icons/{name}", s.outlookIcon)
+	s.mux.Handle("GET /api/v1/lookup", s.authenticate(http.HandlerFunc(s.lookup)))
+}
+
+// htmlHeaders are set on every HTML answer.
+func htmlHeaders(h http.Header, csp string) {
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", csp)
+	h.Set("Cache-Control", "no-store")
+}
+
+// renderHTML renders c into a buffer first, so a render error becomes a
+// clean 500 instead of half a page.
+func (s *Server) renderHTML(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		s.htmlError(w, r, http.StatusInternalServerError, "The page could not be rendered.", err)
+		return
+	}
+	htmlHeaders(w.Header(), panelCSP)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderFragments renders only the named templ fragments of c (an htmx
+// swap of the affected part).
+func (s *Server) renderFragments(w http.ResponseWriter, r *http.Request, c templ.Component, ids ...any) {
+	var buf bytes.Buffer
+	if err := templ.RenderFragments(r.Context(), &buf, c, ids...); err != nil {
+		s.htmlError(w, r, http.StatusInternalServerError, "The panel could not be rendered.", err)
+		return
+	}
+	htmlHeaders(w.Header(), panelCSP)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// htmlError is the one place HTML error pages are made; err (the cause)
+// is logged, never shown.
+func (s *Server) htmlError(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.String("request_id", RequestID(r.Context()))}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	s.log.LogAttrs(r.Context(), level, "sidebar: "+msg, attrs...)
+	a, _ := AgentFrom(r.Context())
+	var buf bytes.Buffer
+	_ = views.ErrorPage(views.Page{Title: "sidedesk", CSRF: a.CSRF, AssetBase: assetBase}, status, msg).Render(r.Context(), &buf)
+	htmlHeaders(w.Header(), panelCSP)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// panelContext reads the panel's context from a query or form: Message-ID
+// (angle brackets dropped), sender (a bare address or "Name <addr>",
+// normalised), subject, ticket number.
+func panelContext(get func(string) string) (views.Context, error) {
+	c := views.Context{
+		MessageID: strings.Trim(strings.TrimSpace(get("message_id")), "<>"),
+		Subject:   strings.TrimSpace(get("subject")),
+	}
+	if len(c.MessageID) > maxHeaderValue || strings.ContainsAny(c.MessageID, "\r\n") {
+		return c, fmt.Errorf("%w message_id: too long or not one line", ticket.ErrInvalid)
+	}
+	if r := []rune(c.Subject); len(r) > maxHeaderValue {
+		c.Subject = string(r[:maxHeaderValue])
+	}
+	if from := strings.TrimSpace(get("from")); from != "" {
+		a, err := mail.ParseAddress(from)
+		if err != nil || len(from) > maxHeaderValue {
+			return c, fmt.Errorf("%w from %q: not an email address", ticket.ErrInvalid, from)
+		}
+		c.From = ticket.NormEmail(a.Address)
+	}
+	if n := strings.TrimSpace(strings.TrimPrefix(get("ticket"), "#")); n != "" {
+		num, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || num <= 0 {
+			return c, fmt.Errorf("%w ticket %q: not a ticket number", ticket.ErrInvalid, n)
+		}
+		c.Ticket = num
+	}
+	return c, nil
+}
+
+// panel serves GET /sidebar.
+func (s *Server) panel(w http.ResponseWriter, r *http.Request) {
+	a, _ := AgentFrom(r.Context())
+	pc, err := panelContext(r.URL.Query().Get)
+	if err != nil {
+		s.htmlError(w, r, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "invalid "), err)
+		return
+	}
+	p, err := s.buildPanel(r.Context(), a, pc)
+	if err != nil {
+		s.panelLoadError(w, r, err)
+		return
+	}
+	p.Flash = doneMessages[r.URL.Query().Get("done")]
+	s.renderHTML(w, r, http.StatusOK, views.PanelPage(p))
+}
+
+func (s *Server) panelLoadError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	if errors.Is(err, ticket.ErrNotFound) {
+		s.htmlError(w, r, http.StatusNotFound, "No such ticket.", err)
+		return
+	}
+	s.htmlError(w, r, http.StatusInternalServerError, "The panel could not be loaded.", err)
+}
+
+// doneMessages are the success notes after a plain (non-htmx) form post
+// redirected back; only these fixed texts are ever shown.
+var doneMessages = map[string]string{
+	"linked":  "Saved to CRM.",
+	"ticket":  "Ticket created.",
+	"updated": "Ticket updated.",
+	"note":    "Note added.",
+	"contact": "Contact created.",
+	"lead":    "Lead created.",
+}
+
+// facts is what the panel and the lookup API show about one email.
+type facts struct {
+	email    string
+	message  *ticket.Message
+	ticket   *ticket.Ticket
+	recent   []ticket.Message
+	others   []ticket.Ticket
+	match    crm.Match
+	links    []crm.Link
+	crmError error // the CRM failed: the rest is still shown
+}
+
+// gather loads the facts of a panel context for tenant.
+func (s *Server) gather(ctx context.Context, tenant string, pc views.Context) (facts, error) {
+	f := facts{email: pc.From}
+	switch {
+	case pc.Ticket != 0:
+		t, err := s.opts.Panel.TicketByNumber(ctx, tenant, pc.Ticket)
+		if err != nil {
+			return f, err
+		}
+		f.ticket = &t
+	case pc.MessageID != "":
+		m, err := s.opts.Panel.MessageByMessageID(ctx, tenant, pc.MessageID)
+		switch {
+		case err == nil:
+			f.message = &m
+			if m.TicketID != 0 {
+				t, err := s.opts.Store.Ticket(ctx, tenant, m.TicketID)
+				if err != nil {
+					return f, err
+				}
+				f.ticket = &t
+			}
+		case !errors.Is(err, ticket.ErrNotFound):
+			return f, err
+		}
+	}
+	if f.email == "" {
+		switch {
+		case f.message != nil && f.message.Direction == ticket.DirectionInbound:
+			f.email = f.message.From.Email
+		case f.ticket != nil:
+			f.email = f.ticket.Requester.Email
+		}
+	}
+	if f.ticket != nil {
+		msgs, err := s.opts.Store.TicketMessages(ctx, tenant, f.ticket.ID)
+		if err != nil {
+			return f, err
+		}
+		f.recent = msgs[max(0, len(msgs)-recentMessages):]
+	}
+	if f.email != "" {
+		ts, _, err := s.opts.Store.ListTickets(ctx, tenant, store.TicketFilter{Requester: f.email, Limit: otherTickets + 1})
+		if err != nil {
+			return f, err
+		}
+		for _, t := range ts {
+			if (f.ticket == nil || t.ID != f.ticket.ID) && len(f.others) < otherTickets {
+				f.others = append(f.others, t)
+			}
+		}
+	}
+	if s.opts.CRM != nil {
+		if f.email != "" {
+			m, err := s.opts.CRM.Match(ctx, tenant, f.email)
+			if err != nil {
+				f.crmError = err
+			}
+			f.match = m
+		}
+		var msgID, ticketID int64
+		if f.message != nil {
+			msgID = f.message.ID
+		}
+		if f.ticket != nil {
+			ticketID = f.ticket.ID
+		}
+		if msgID != 0 || ticketID != 0 || pc.MessageID != "" {
+			links, err := s.opts.CRM.Links(ctx, tenant, msgID, pc.MessageID, ticketID)
+			if err != nil && f.crmError == nil {
+				f.crmError = err
+			}
+			f.links = links
+		}
+	}
+	return f, nil
+}
+
+// buildPanel turns the facts into the view model.
+func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (views.Panel, error) {
+	f, err := s.gather(ctx, a.Tenant, pc)
+	if err != nil {
+		return views.Panel{}, err
+	}
+	p := views.Panel{
+		Page:    views.Page{Title: "sidedesk", CSRF: a.CSRF, AssetBase: assetBase},
+		Agent:   views.Agent{Email: a.Email, Name: a.Name, Role: a.Role},
+		Ctx:     pc,
+		Email:   f.email,
+		HasCRM:  s.opts.CRM != nil,
+		CanAct:  s.opts.Actions != nil,
+		Match:   f.match,
+		Message: f.message,
+		Ticket:  f.ticket,
+		Recent:  f.recent,
+		Others:  f.others,
+		Now:     s.now(),
+	}
+	if p.Ctx.From == "" {
+		p.Ctx.From = f.email
+	}
+	if f.crmError != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "sidebar: CRM look-up failed", slog.String("error", f.crmError.Error()))
+		p.Error = "The CRM did not answer; its records are missing below."
+	}
+	linked := map[string]bool{}
+	labels := map[string]string{}
+	add := func(obj crm.Object, kind, id, label string) {
+		key := string(obj) + ":" + id
+		labels[key] = kind + ": " + label
+		p.Choices = append(p.Choices, views.Choice{Key: key, Kind: kind, Label: label})
+	}
+	for _, c := range f.match.Contacts {
+		label := views.PersonName(c.FirstName, c.LastName, c.Email)
+		if acc := p.AccountName(c.AccountID); acc != "" {
+			label += " (" + acc + ")"
+		}
+		add(crm.ObjContact, "Contact", c.ID, label)
+	}
+	for _, l := range f.match.Leads {
+		add(crm.ObjLead, "Lead", l.ID, views.PersonName(l.FirstName, l.LastName, l.Email))
+	}
+	for _, acc := range f.match.Accounts {
+		add(crm.ObjAccount, "Account", acc.ID, acc.Name)
+	}
+	for _, o := range f.match.Opportunities {
+		add(crm.ObjOpportunity, "Opportunity", o.ID, o.Name)
+	}
+	for _, c := range f.match.Cases {
+		add(crm.ObjCase, "Case", c.ID, c.Subject)
+	}
+	for _, l := range f.links {
+		key := string(l.Record.Object) + ":" + l.Record.ID
+		if linked[key] {
+			continue
+		}
+		linked[key] = true
+		label, ok := labels[key]
+		if !ok {
+			label = objectKind(l.Record.Object) + " " + l.Record.ID
+		}
+		p.Links = append(p.Links, views.LinkView{Key: key, Label: label, By: l.CreatedBy, At: l.CreatedAt})
+	}
+	for i := range p.Choices {
+		p.Choices[i].Linked = linked[p.Choices[i].Key]
+	}
+	return p, nil
+}
+
+// objectKind is the display name of a CRM object.
+func objectKind(o crm.Object) string {
+	switch o {
+	case crm.ObjAccount:
+		return "Account"
+	case crm.ObjContact:
+		return "Contact"
+	case crm.ObjLead:
+		return "Lead"
+	case crm.ObjOpportunity:
+		return "Opportunity"
+	case crm.ObjCase:
+		return "Case"
+	}
+	return string(o)
+}

@@ -1,0 +1,273 @@
+package sidebar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/sidebar/views"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// Every action is a POST (CSRF-checked by requireAgent) carrying the panel
+// context. Without JavaScript it answers 303 back to the panel (post,
+// redirect, get: a reload does not repeat it); with htmx (HX-Request) it
+// answers the re-rendered fragment the form targets.
+
+// action runs do and answers. fragment is the templ fragment htmx swaps
+// ("panel", "crm", "ticket"); done the flash key of the redirect.
+func (s *Server) action(w http.ResponseWriter, r *http.Request, fragment, done string,
+	do func(a Agent, pc *views.Context) error) {
+	a, _ := AgentFrom(r.Context())
+	if r.PostForm == nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	}
+	if err := r.ParseForm(); err != nil {
+		s.htmlError(w, r, http.StatusBadRequest, "The form could not be read.", err)
+		return
+	}
+	pc, err := panelContext(r.PostForm.Get)
+	if err != nil {
+		s.htmlError(w, r, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "invalid "), err)
+		return
+	}
+	actErr := do(a, &pc)
+	htmx := r.Header.Get("HX-Request") == "true"
+	if actErr == nil && !htmx {
+		q := pc.Query()
+		if q != "" {
+			q += "&"
+		}
+		http.Redirect(w, r, "/sidebar?"+q+"done="+url.QueryEscape(done), http.StatusSeeOther)
+		return
+	}
+	status, msg := s.actionError(r, actErr)
+	if status >= 500 {
+		s.htmlError(w, r, status, msg, actErr)
+		return
+	}
+	p, err := s.buildPanel(r.Context(), a, pc)
+	if err != nil {
+		s.panelLoadError(w, r, err)
+		return
+	}
+	if actErr != nil {
+		p.Error = msg
+		s.log.DebugContext(r.Context(), "sidebar: action refused", "path", r.URL.Path, "error", actErr)
+	} else {
+		p.Flash = doneMessages[done]
+	}
+	if htmx {
+		// 200 even for a refused action: htmx swaps only 2xx answers,
+		// and the fragment carries the error message.
+		s.renderFragments(w, r, views.PanelBody(p), fragment)
+		return
+	}
+	s.renderHTML(w, r, status, views.PanelPage(p))
+}
+
+// actionError maps an action's error to a status and a message for the
+// agent (never the internal cause).
+func (s *Server) actionError(r *http.Request, err error) (int, string) {
+	switch {
+	case err == nil:
+		return http.StatusOK, ""
+	case errors.Is(err, ticket.ErrInvalid):
+		msg := err.Error()
+		if i := strings.Index(msg, "invalid "); i >= 0 {
+			msg = msg[i+len("invalid "):]
+		}
+		return http.StatusUnprocessableEntity, "Not saved: " + msg + "."
+	case errors.Is(err, ticket.ErrNotFound), errors.Is(err, crm.ErrNotFound):
+		return http.StatusNotFound, "Not saved: the record or ticket no longer exists."
+	case errors.Is(err, errNoActions):
+		return http.StatusMethodNotAllowed, "This panel is read-only."
+	default:
+		return http.StatusInternalServerError, "Not saved: something went wrong; try again."
+	}
+}
+
+var errNoActions = errors.New("sidebar: no actions configured")
+
+// invalid makes an ErrInvalid error for the agent.
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w "+format, append([]any{ticket.ErrInvalid}, args...)...)
+}
+
+// actLink files the email (and its ticket) under one CRM record.
+func (s *Server) actLink(w http.ResponseWriter, r *http.Request) {
+	s.action(w, r, "crm", "linked", func(a Agent, pc *views.Context) error {
+		if s.opts.CRM == nil {
+			return invalid("no CRM is connected")
+		}
+		obj, id, ok := strings.Cut(r.PostForm.Get("record"), ":")
+		switch crm.Object(obj) {
+		case crm.ObjAccount, crm.ObjContact, crm.ObjLead, crm.ObjOpportunity, crm.ObjCase:
+		default:
+			ok = false
+		}
+		if !ok || id == "" || len(id) > 64 {
+			return invalid("choose a record to save the email to")
+		}
+		f, err := s.gather(r.Context(), a.Tenant, *pc)
+		if err != nil {
+			return err
+		}
+		l := crm.Link{
+			Tenant: a.Tenant, Record: crm.Ref{Object: crm.Object(obj), ID: id},
+			RFCMessageID: pc.MessageID, CreatedBy: a.Email,
+		}
+		if f.message != nil {
+			l.MessageID = f.message.ID
+		}
+		if f.ticket != nil {
+			l.TicketID = f.ticket.ID
+		}
+		if l.MessageID == 0 && l.TicketID == 0 && l.RFCMessageID == "" {
+			return invalid("there is no email or ticket to save")
+		}
+		_, err = s.opts.CRM.Link(r.Context(), l)
+		return err
+	})
+}
+
+// actCreateTicket opens a ticket for an email capture has not stored.
+func (s *Server) actCreateTicket(w http.ResponseWriter, r *http.Request) {
+	s.action(w, r, "panel", "ticket", func(a Agent, pc *views.Context) error {
+		if s.opts.Actions == nil {
+			return errNoActions
+		}
+		if pc.From == "" {
+			return invalid("the email has no sender address")
+		}
+		t, err := s.opts.Actions.CreateFromPanel(r.Context(), a.Tenant, ticket.NewTicket{
+			RFCMessageID: pc.MessageID, Subject: pc.Subject, Requester: ticket.Address{Email: pc.From},
+			Priority: ticket.Priority(r.PostForm.Get("priority")), Actor: a.Email,
+		})
+		if err != nil {
+			return err
+		}
+		if pc.MessageID == "" {
+			pc.Ticket = t.Number // nothing else would find it again
+		}
+		return nil
+	})
+}
+
+// formTicketID reads the id field of a ticket form.
+func formTicketID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PostForm.Get("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, invalid("ticket id %q", r.PostForm.Get("id"))
+	}
+	return id, nil
+}
+
+// actUpdateTicket sets status, priority and assignee.
+func (s *Server) actUpdateTicket(w http.ResponseWriter, r *http.Request) {
+	s.action(w, r, "ticket", "updated", func(a Agent, pc *views.Context) error {
+		if s.opts.Actions == nil {
+			return errNoActions
+		}
+		id, err := formTicketID(r)
+		if err != nil {
+			return err
+		}
+		ch := ticket.Change{Actor: a.Email}
+		if v, ok := r.PostForm["status"]; ok {
+			st := ticket.Status(v[0])
+			ch.Status = &st
+		}
+		if v, ok := r.PostForm["priority"]; ok {
+			pr := ticket.Priority(v[0])
+			ch.Priority = &pr
+		}
+		if v, ok := r.PostForm["assignee"]; ok {
+			as := strings.TrimSpace(v[0])
+			ch.Assignee = &as
+		}
+		if r.PostForm.Get("assign_me") != "" {
+			me := a.Email
+			ch.Assignee = &me
+		}
+		_, err = s.opts.Actions.Update(r.Context(), a.Tenant, id, ch)
+		return err
+	})
+}
+
+// actNote adds an internal note to the ticket.
+func (s *Server) actNote(w http.ResponseWriter, r *http.Request) {
+	s.action(w, r, "ticket", "note", func(a Agent, pc *views.Context) error {
+		if s.opts.Actions == nil {
+			return errNoActions
+		}
+		id, err := formTicketID(r)
+		if err != nil {
+			return err
+		}
+		_, err = s.opts.Actions.AddNote(r.Context(), a.Tenant, id, a.Email, r.PostForm.Get("note"))
+		return err
+	})
+}
+
+// names reads and bounds the name fields of a create form.
+func names(r *http.Request) (first, last string, err error) {
+	first = strings.TrimSpace(r.PostForm.Get("first_name"))
+	last = strings.TrimSpace(r.PostForm.Get("last_name"))
+	if last == "" {
+		return "", "", invalid("last name is required")
+	}
+	if len(first) > 200 || len(last) > 200 {
+		return "", "", invalid("name longer than 200 characters")
+	}
+	return first, last, nil
+}
+
+// createRecord runs create for an unknown sender with the names of the
+// form ("contact" or "lead" is also the flash key).
+func (s *Server) createRecord(w http.ResponseWriter, r *http.Request, kind string,
+	create func(ctx context.Context, a Agent, email, first, last string) error) {
+	s.action(w, r, "panel", kind, func(a Agent, pc *views.Context) error {
+		if s.opts.CRM == nil {
+			return invalid("no CRM is connected")
+		}
+		if pc.From == "" {
+			return invalid("the email has no sender address")
+		}
+		first, last, err := names(r)
+		if err != nil {
+			return err
+		}
+		return create(r.Context(), a, pc.From, first, last)
+	})
+}
+
+// actCreateContact adds the unknown sender to the CRM as a contact.
+func (s *Server) actCreateContact(w http.ResponseWriter, r *http.Request) {
+	s.createRecord(w, r, "contact", func(ctx context.Context, a Agent, email, first, last string) error {
+		_, err := s.opts.CRM.CreateContact(ctx, crm.Contact{
+			Meta:      crm.Meta{Tenant: a.Tenant, Source: "local"},
+			FirstName: first, LastName: last, Email: email,
+			Title:     strings.TrimSpace(r.PostForm.Get("title")),
+			AccountID: strings.TrimSpace(r.PostForm.Get("account_id")),
+		})
+		return err
+	})
+}
+
+// actCreateLead adds the unknown sender to the CRM as a lead.
+func (s *Server) actCreateLead(w http.ResponseWriter, r *http.Request) {
+	s.createRecord(w, r, "lead", func(ctx context.Context, a Agent, email, first, last string) error {
+		_, err := s.opts.CRM.CreateLead(ctx, crm.Lead{
+			Meta:      crm.Meta{Tenant: a.Tenant, Source: "local"},
+			FirstName: first, LastName: last, Email: email,
+			Company: strings.TrimSpace(r.PostForm.Get("company")), Status: "Open",
+		})
+		return err
+	})
+}

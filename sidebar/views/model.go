@@ -1,0 +1,205 @@
+// Package views holds the agent panel's HTML: a-h/templ components and the
+// view models the sidebar handlers fill. Everything shown is escaped by
+// templ; email HTML only ever goes into a sandboxed iframe's srcdoc.
+package views
+
+//go:generate go tool templ generate
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// Page is what every page's layout needs.
+type Page struct {
+	Title string
+	// CSRF is the session's synchronizer token, sent by htmx as the
+	// X-CSRF-Token header and by plain forms as the csrf_token field.
+	CSRF string
+	// AssetBase is the path the static assets are served under.
+	AssetBase string
+}
+
+// Agent is the signed-in agent.
+type Agent struct {
+	Email string
+	Name  string
+	Role  string
+}
+
+// Login is the sign-in page.
+type Login struct {
+	Page
+	Next   string // where to go after signing in (a local path)
+	Tenant string
+	Email  string
+	Error  string
+}
+
+// Context says which email or ticket the panel is about; it is carried in
+// every form so that an action comes back to the same panel.
+type Context struct {
+	MessageID string // RFC 5322 Message-ID, without angle brackets
+	From      string // sender address, normalised
+	Subject   string
+	Ticket    int64 // ticket number, when opened with ?ticket=N
+}
+
+// Query renders the context as the /sidebar query string.
+func (c Context) Query() string {
+	v := url.Values{}
+	if c.MessageID != "" {
+		v.Set("message_id", c.MessageID)
+	}
+	if c.From != "" {
+		v.Set("from", c.From)
+	}
+	if c.Subject != "" {
+		v.Set("subject", c.Subject)
+	}
+	if c.Ticket != 0 {
+		v.Set("ticket", strconv.FormatInt(c.Ticket, 10))
+	}
+	return v.Encode()
+}
+
+// LinkView is one saved link of the email or its ticket to a CRM record.
+type LinkView struct {
+	Key   string // "opportunity:12"
+	Label string // "Opportunity: Globex renewal 2027"
+	By    string
+	At    time.Time
+}
+
+// Choice is one record the email can be saved to.
+type Choice struct {
+	Key    string // "object:id", the form value
+	Kind   string // "Contact", "Account", ...
+	Label  string
+	Linked bool
+}
+
+// Panel is the sidebar beside one email (or ticket).
+type Panel struct {
+	Page
+	Agent Agent
+	Ctx   Context
+	// Email is the sender's address the CRM was asked about.
+	Email string
+	// HasCRM is false when no CRM connector is configured.
+	HasCRM bool
+	// CanAct is false when the server has no ticket actions (read-only).
+	CanAct bool
+	Match  crm.Match
+	// Choices are the records the email can be saved to; Links what it is
+	// saved to already.
+	Choices []Choice
+	Links   []LinkView
+	// Message is the captured email, when capture stored it.
+	Message *ticket.Message
+	// Ticket is the ticket the email belongs to; Recent its last messages
+	// (oldest first) and Others the sender's other recent tickets.
+	Ticket *ticket.Ticket
+	Recent []ticket.Message
+	Others []ticket.Ticket
+	// Flash is a success note, Error a failure to show.
+	Flash string
+	Error string
+	Now   time.Time
+}
+
+// AccountName returns the name of the matched account with this id, or "".
+func (p Panel) AccountName(id string) string {
+	for _, a := range p.Match.Accounts {
+		if a.ID == id {
+			return a.Name
+		}
+	}
+	return ""
+}
+
+// Statuses and Priorities are the choices of the ticket form.
+var (
+	Statuses   = []ticket.Status{ticket.StatusNew, ticket.StatusOpen, ticket.StatusPending, ticket.StatusSolved, ticket.StatusClosed}
+	Priorities = []ticket.Priority{ticket.PriorityLow, ticket.PriorityNormal, ticket.PriorityHigh, ticket.PriorityUrgent}
+)
+
+// Money formats an amount with thousands separators and no fraction
+// ("1,250,000"); the CRM's currency is the org's.
+func Money(v float64) string {
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	s := strconv.FormatFloat(v, 'f', 0, 64)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// Day formats a date ("2026-12-15"); the zero time is "—".
+func Day(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+// When formats a time for the panel ("2026-11-16 06:42 UTC").
+func When(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// Snippet shortens text to at most n runes at a word boundary.
+func Snippet(s string, n int) string {
+	s = strings.TrimSpace(s)
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	cut := string(r[:n])
+	if i := strings.LastIndexAny(cut, " \n\t"); i > n/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimSpace(cut) + " …"
+}
+
+// PersonName joins first and last name, falling back to the email.
+func PersonName(first, last, email string) string {
+	n := strings.TrimSpace(first + " " + last)
+	if n == "" {
+		return email
+	}
+	return n
+}
+
+// TicketURL is the panel of ticket number n.
+func TicketURL(n int64) string { return fmt.Sprintf("/sidebar?ticket=%d", n) }
+
+// FromLabel names a message's author.
+func FromLabel(m ticket.Message) string {
+	if m.From.Name != "" {
+		return m.From.Name
+	}
+	if m.From.Email != "" {
+		return m.From.Email
+	}
+	return "(unknown)"
+}

@@ -1,0 +1,147 @@
+package ticket
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"strings"
+)
+
+// EventNoteAdded is written when an agent adds an internal note to a
+// ticket; Event.MessageID is the note's row id. Consumers that do not know
+// it skip it.
+const EventNoteAdded = "note.added"
+
+// NewTicket is an agent's request to open a ticket for an email that
+// capture has not stored (yet), from what the mail client shows of it.
+type NewTicket struct {
+	// RFCMessageID is the email's Message-ID (angle brackets optional). A
+	// note carrying it is stored on the ticket, so the panel finds the
+	// ticket by it, and later mail whose References name it threads onto
+	// the ticket (DESIGN.md "Threading", rule 1). Optional.
+	RFCMessageID string
+	Subject      string
+	Requester    Address // required: the sender
+	Priority     Priority
+	Assignee     string
+	Actor        string // agent email, recorded on the events and the note
+}
+
+// CreateFromPanel opens a ticket from an agent's action, in one
+// transaction with its ticket.created event and a note saying where it came
+// from. It is idempotent on RFCMessageID: when a ticketed message of the
+// tenant already carries it (captured meanwhile, or a second click), that
+// message's ticket is returned and nothing is written. Errors on bad input
+// wrap ErrInvalid.
+func (s *Service) CreateFromPanel(ctx context.Context, tenant string, req NewTicket) (Ticket, error) {
+	if tenant == "" {
+		tenant = DefaultTenant
+	}
+	req.RFCMessageID = strings.Trim(strings.TrimSpace(req.RFCMessageID), "<>")
+	req.Requester.Email = NormEmail(req.Requester.Email)
+	if a, err := mail.ParseAddress(req.Requester.Email); err != nil || a.Address != req.Requester.Email {
+		return Ticket{}, fmt.Errorf("ticket: create: %w requester %q (want an email address)", ErrInvalid, req.Requester.Email)
+	}
+	if req.Priority == "" {
+		req.Priority = PriorityNormal
+	}
+	if !req.Priority.Valid() {
+		return Ticket{}, fmt.Errorf("ticket: create: %w priority %q", ErrInvalid, req.Priority)
+	}
+	req.Assignee = NormEmail(req.Assignee)
+	subject := strings.TrimSpace(req.Subject)
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	var out Ticket
+	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
+		if req.RFCMessageID != "" {
+			ids, err := tx.TicketIDsByMessageIDs(ctx, tenant, []string{req.RFCMessageID})
+			if err != nil {
+				return err
+			}
+			if len(ids) > 0 {
+				out, err = tx.Ticket(ctx, tenant, ids[0])
+				return err
+			}
+		}
+		now := s.now()
+		t := Ticket{
+			Tenant: tenant, Subject: subject, Status: StatusNew, Priority: req.Priority,
+			Requester: req.Requester, Assignee: req.Assignee, CreatedAt: now, UpdatedAt: now,
+		}
+		if err := tx.CreateTicket(ctx, &t); err != nil {
+			return fmt.Errorf("create ticket: %w", err)
+		}
+		text := "Ticket created from the sidebar"
+		if req.Actor != "" {
+			text += " by " + req.Actor
+		}
+		text += " for the email from " + req.Requester.Email
+		if req.RFCMessageID != "" {
+			text += " <" + req.RFCMessageID + ">"
+		}
+		text += " (the email itself was not captured)."
+		note := Message{
+			Tenant: tenant, TicketID: t.ID, MessageID: req.RFCMessageID, Direction: DirectionNote,
+			Classification: ClassNormal, From: Address{Email: req.Actor}, Subject: subject,
+			Text: text, Date: now, CreatedAt: now,
+		}
+		if err := tx.InsertMessage(ctx, &note); err != nil {
+			return fmt.Errorf("store note: %w", err)
+		}
+		out = t
+		return appendEvent(ctx, tx, tenant, EventTicketCreated, t.ID, note.ID, EventPayload{
+			TicketNumber: t.Number, MessageID: req.RFCMessageID, Reason: "sidebar", Actor: req.Actor,
+			Priority: t.Priority,
+		}, now)
+	})
+	if err != nil {
+		return Ticket{}, fmt.Errorf("ticket: create: %w", err)
+	}
+	return out, nil
+}
+
+// AddNote adds an internal note (a Message with Direction note, never
+// sent) by author to ticket id of tenant, bumps the ticket's UpdatedAt and
+// writes a note.added event, in one transaction.
+func (s *Service) AddNote(ctx context.Context, tenant string, id int64, author, text string) (Message, error) {
+	if tenant == "" {
+		tenant = DefaultTenant
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return Message{}, fmt.Errorf("ticket: add note: %w empty note", ErrInvalid)
+	}
+	const maxNote = 64 << 10
+	if len(text) > maxNote {
+		return Message{}, fmt.Errorf("ticket: add note: %w note longer than %d bytes", ErrInvalid, maxNote)
+	}
+	var out Message
+	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
+		t, err := tx.Ticket(ctx, tenant, id)
+		if err != nil {
+			return fmt.Errorf("load ticket %d: %w", id, err)
+		}
+		now := s.now()
+		m := Message{
+			Tenant: tenant, TicketID: t.ID, Direction: DirectionNote, Classification: ClassNormal,
+			From: Address{Email: author}, Subject: t.Subject, Text: text, Date: now, CreatedAt: now,
+		}
+		if err := tx.InsertMessage(ctx, &m); err != nil {
+			return fmt.Errorf("store note: %w", err)
+		}
+		t.UpdatedAt = now
+		if err := tx.UpdateTicket(ctx, t); err != nil {
+			return fmt.Errorf("update ticket %d: %w", id, err)
+		}
+		out = m
+		return appendEvent(ctx, tx, tenant, EventNoteAdded, t.ID, m.ID, EventPayload{
+			TicketNumber: t.Number, Actor: author,
+		}, now)
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("ticket: add note: %w", err)
+	}
+	return out, nil
+}
