@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -68,7 +69,13 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
 		}
 	}()
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), ctxReader{ctx, r}, make([]byte, 64<<10))
+	// Sources hand over small reads (an IMAP literal arrives in a few KiB
+	// at a time); buffering turns them into few large writes.
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	n, err := io.CopyBuffer(io.MultiWriter(bw, h), ctxReader{ctx, r}, make([]byte, 64<<10))
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err != nil {
 		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
 	}
