@@ -24,6 +24,7 @@ type Config struct {
 	Ticket    Ticket    `toml:"ticket"`
 	Mailboxes []Mailbox `toml:"mailbox"`
 	Calendar  Calendar  `toml:"calendar"`
+	Slack     Slack     `toml:"slack"`
 
 	// lookupEnv resolves environment variables: the env given to Load, or
 	// the process environment for Default.
@@ -287,6 +288,13 @@ func defaults() *Config {
 			Window:       720 * time.Hour,
 			SyncInterval: 5 * time.Minute,
 		},
+		Slack: Slack{
+			Tenant:       "default",
+			Mode:         "socket",
+			Command:      "/sidedesk",
+			PollInterval: 250 * time.Millisecond,
+			MaxBackoff:   time.Minute,
+		},
 		lookupEnv: os.LookupEnv,
 	}
 }
@@ -342,6 +350,11 @@ func (c *Config) complete() {
 			m.User = m.Address
 		}
 	}
+	for i := range c.Calendar.Agents {
+		if a := &c.Calendar.Agents[i]; a.Name == "" {
+			a.Name = a.ID
+		}
+	}
 }
 
 // Getenv returns the environment variable name as seen by this
@@ -368,3 +381,51 @@ func (c *Config) Mailbox(name string) (Mailbox, bool) {
 	}
 	return Mailbox{}, false
 }
+
+// Slack is the [slack] section: high-priority alerts and actions in Slack.
+type Slack struct {
+	Enabled bool   `toml:"enabled"`
+	Tenant  string `toml:"tenant"`
+	// Mode is "socket" (Socket Mode: no public URL needed) or "http"
+	// (Slack calls POST /slack/events, /slack/interactions, /slack/commands).
+	Mode              string        `toml:"mode"`
+	BotTokenEnv       string        `toml:"bot_token_env"`
+	BotTokenFile      string        `toml:"bot_token_file"`
+	AppTokenEnv       string        `toml:"app_token_env"`
+	AppTokenFile      string        `toml:"app_token_file"`
+	SigningSecretEnv  string        `toml:"signing_secret_env"`
+	SigningSecretFile string        `toml:"signing_secret_file"`
+	Command           string        `toml:"command"`
+	PollInterval      time.Duration `toml:"poll_interval"`
+	MaxBackoff        time.Duration `toml:"max_backoff"`
+	APIURL            string        `toml:"api_url"`
+	Alerts            []SlackAlert  `toml:"alert"`
+}
+
+// SlackAlert is one [[slack.alert]] rule: every condition set must hold; a
+// ticket alerts each matching channel once.
+type SlackAlert struct {
+	Name        string   `toml:"name"`
+	Channel     string   `toml:"channel"`      // channel ID (C...), not #name
+	MinPriority string   `toml:"min_priority"` // "" = any
+	Mailboxes   []string `toml:"mailboxes"`
+	VIP         bool     `toml:"vip"`
+	Keywords    []string `toml:"keywords"`
+}
+
+// BotToken is the Slack bot token (xoxb-...).
+func (s Slack) BotToken() Secret {
+	return Secret{Key: "slack.bot_token", Env: s.BotTokenEnv, File: s.BotTokenFile}
+}
+
+// AppToken is the Slack app-level token (xapp-...) for Socket Mode.
+func (s Slack) AppToken() Secret {
+	return Secret{Key: "slack.app_token", Env: s.AppTokenEnv, File: s.AppTokenFile}
+}
+
+// SigningSecret verifies Slack's requests in HTTP mode.
+func (s Slack) SigningSecret() Secret {
+	return Secret{Key: "slack.signing_secret", Env: s.SigningSecretEnv, File: s.SigningSecretFile}
+}
+
+func (s Slack) secrets() []Secret { return []Secret{s.BotToken(), s.AppToken(), s.SigningSecret()} }

@@ -137,6 +137,23 @@ host = "imap.acme.example"
 tls = "tsl"
 password_env = "SUPPORT_IMAP_PASSWORD"
 `, `mailbox[1] "support".tls: "tsl" is not one of implicit, starttls, none`},
+		{"slack channel name", `
+[slack]
+enabled = true
+mode = "http"
+bot_token_env = "FIRST_PW"
+signing_secret_env = "FIRST_PW"
+[[slack.alert]]
+name = "urgent"
+channel = "#support"
+`, `slack.alert[0] "urgent".channel: "#support" is not a channel ID (like C0123ABCDEF; names such as #support are not accepted because messages are updated by ID)`},
+		{"slack socket needs app token", `
+[slack]
+enabled = true
+bot_token_env = "FIRST_PW"
+[[slack.alert]]
+channel = "C0123ABCDEF"
+`, `slack: app_token_env or app_token_file is required for mode = "socket" (an xapp- token with connections:write)`},
 		{"priority tier", `
 [ticket.priority]
 tiers = { gold = "hgih" }

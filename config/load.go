@@ -45,7 +45,8 @@ func reservedEnv(name string) bool {
 // secretKeys are keys that would hold a secret literally; they are refused.
 func isLiteralSecretKey(k string) bool {
 	switch k {
-	case "password", "client_secret", "refresh_token", "oauth_token", "secret_key", "push_token", "token":
+	case "password", "client_secret", "refresh_token", "oauth_token", "secret_key", "push_token", "token",
+		"bot_token", "app_token", "signing_secret":
 		return true
 	}
 	return false
@@ -67,6 +68,7 @@ type rawConfig struct {
 	Ticket    Ticket           `toml:"ticket"`
 	Mailboxes []toml.Primitive `toml:"mailbox"`
 	Calendar  rawCalendar      `toml:"calendar"`
+	Slack     Slack            `toml:"slack"`
 }
 
 // Load reads the TOML file at path (path "" means defaults only), applies
@@ -136,15 +138,15 @@ type fileProblem struct {
 func (c *Config) decode(data []byte) ([]fileProblem, error) {
 	raw := rawConfig{
 		Server: c.Server, Database: c.Database, Storage: c.Storage, Log: c.Log,
-		Security: c.Security, Ticket: c.Ticket,
+		Security: c.Security, Ticket: c.Ticket, Slack: c.Slack,
 		Calendar: rawCalendar{Enabled: c.Calendar.Enabled, Window: c.Calendar.Window, SyncInterval: c.Calendar.SyncInterval},
 	}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw)
 	if err != nil {
 		return nil, err
 	}
-	c.Server, c.Database, c.Storage, c.Log, c.Security, c.Ticket =
-		raw.Server, raw.Database, raw.Storage, raw.Log, raw.Security, raw.Ticket
+	c.Server, c.Database, c.Storage, c.Log, c.Security, c.Ticket, c.Slack =
+		raw.Server, raw.Database, raw.Storage, raw.Log, raw.Security, raw.Ticket, raw.Slack
 	c.Calendar = Calendar{Enabled: raw.Calendar.Enabled, Window: raw.Calendar.Window, SyncInterval: raw.Calendar.SyncInterval}
 	c.Mailboxes = nil
 	for _, p := range raw.Mailboxes {
@@ -406,6 +408,9 @@ func (c *Config) referencedEnv() map[string]bool {
 		for _, s := range a.secrets() {
 			refs[s.Env] = true
 		}
+	}
+	for _, s := range c.Slack.secrets() {
+		refs[s.Env] = true
 	}
 	delete(refs, "")
 	return refs

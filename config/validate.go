@@ -184,6 +184,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateSlack(ch)
 	ch.positive("ticket.reopen_window", c.Ticket.ReopenWindow)
 	ch.positive("ticket.flood_window", c.Ticket.FloodWindow)
 	if c.Ticket.FloodLimit <= 0 {
@@ -286,7 +287,6 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 }
 
 func (ch *checker) agent(l string, a Agent, enabled bool) {
-	ch.required(l+".name", a.Name)
 	ch.email(l+".email", a.Email)
 	if _, err := a.Location(); err != nil {
 		ch.add(l+".timezone", "%q is not a time zone like Europe/Berlin", a.Timezone)
@@ -321,3 +321,47 @@ func (ch *checker) agent(l string, a Agent, enabled bool) {
 	ch.url(l+".api_base_url", a.APIBaseURL)
 	ch.url(l+".token_url", a.TokenURL)
 }
+
+func (c *Config) validateSlack(ch *checker) {
+	s := c.Slack
+	if !s.Enabled {
+		return
+	}
+	ch.name("slack.tenant", s.Tenant)
+	if ch.oneOf("slack.mode", s.Mode, "socket", "http") {
+		ch.secret("slack", s.BotToken(), "when slack.enabled", true)
+		if s.Mode == "socket" {
+			ch.secret("slack", s.AppToken(), "for mode = \"socket\" (an xapp- token with connections:write)", true)
+		} else {
+			ch.secret("slack", s.SigningSecret(), "for mode = \"http\" (the app's signing secret)", true)
+		}
+	}
+	if !strings.HasPrefix(s.Command, "/") || strings.ContainsAny(s.Command, " \t") {
+		ch.add("slack.command", "%q must be a slash command like /sidedesk", s.Command)
+	}
+	ch.positive("slack.poll_interval", s.PollInterval)
+	ch.positive("slack.max_backoff", s.MaxBackoff)
+	if s.APIURL != "" {
+		ch.url("slack.api_url", s.APIURL)
+	}
+	if len(s.Alerts) == 0 {
+		ch.add("slack.alert", "slack is enabled but has no [[slack.alert]] rule: nothing would ever be posted")
+	}
+	for i, a := range s.Alerts {
+		key := fmt.Sprintf("slack.alert[%d] %q", i, a.Name)
+		if ch.required(key+".channel", a.Channel) && !slackChannelID.MatchString(a.Channel) {
+			ch.add(key+".channel", "%q is not a channel ID (like C0123ABCDEF; names such as #support are not accepted because messages are updated by ID)", a.Channel)
+		}
+		if a.MinPriority != "" {
+			ch.oneOf(key+".min_priority", a.MinPriority, "low", "normal", "high", "urgent")
+		}
+		for _, w := range a.Keywords {
+			if strings.TrimSpace(w) == "" {
+				ch.add(key+".keywords", "holds an empty keyword")
+			}
+		}
+	}
+}
+
+// slackChannelID is a public (C), private (G) or DM (D) channel id.
+var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real servers the integration tests run against, when missing:
-# Dovecot (IMAP), Radicale + htpasswd (CalDAV). Needs root for apt-get; as
+# Dovecot (IMAP), Radicale + htpasswd (CalDAV), Chromium (panel tests). Needs root for apt-get; as
 # another user it only reports what is missing (tests then skip, or fail
 # when SIDEDESK_INTEGRATION=require).
 set -euo pipefail
@@ -9,6 +9,7 @@ need=()
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
 [ -x /usr/bin/radicale ] || need+=(radicale)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sidedesk/sidedesk/calendar"
+	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/capture/imapsource"
 	"github.com/sidedesk/sidedesk/config"
@@ -40,6 +41,8 @@ type app struct {
 	registry *prometheus.Registry
 	secret   []byte            // master key; derive per-purpose keys with subkey
 	cal      *calendar.Service // nil unless [calendar] enabled (serve only)
+	bot      *chat.Bot         // nil unless [slack] enabled (serve only)
+	prio     *ticket.Prioritizer
 }
 
 // source is one configured mailbox capture (IMAP or Gmail).
@@ -98,6 +101,7 @@ func (a *app) init(ctx context.Context, migrate bool) error {
 	if err != nil {
 		return err
 	}
+	a.prio = prio
 	a.tickets, err = ticket.NewService(ticket.Options{
 		Priority:        prio,
 		Store:           a.store,

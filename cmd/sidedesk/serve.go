@@ -60,6 +60,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 		return err
 	}
 	a.cal = cal
+	if a.bot, err = a.slackBot(); err != nil {
+		ln.Close()
+		return err
+	}
+	if a.bot != nil {
+		a.pipeline.Sink = wakingSink{a.tickets, a.bot}
+	}
 	handler, err := a.httpHandler(srcs)
 	if err != nil {
 		ln.Close()
@@ -68,6 +75,15 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if a.bot != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.bot.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("slack integration stopped", "err", err)
+			}
+		}()
+	}
 	if cal != nil {
 		wg.Add(1)
 		go func() {
@@ -131,6 +147,11 @@ func (a *app) httpHandler(srcs map[string]source) (http.Handler, error) {
 	}
 	if push != nil {
 		if err := srv.Mount("POST /gmail/push", push); err != nil {
+			return nil, err
+		}
+	}
+	if h := a.slackRoutes(a.bot); h != nil {
+		if err := srv.Mount("POST /slack/", h); err != nil {
 			return nil, err
 		}
 	}

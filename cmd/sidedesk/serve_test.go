@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack/slacktest"
+
+	"github.com/sidedesk/sidedesk/demo"
+	"github.com/sidedesk/sidedesk/internal/testenv"
+)
+
+// slackPosts records chat.postMessage calls of a slacktest server.
+type slackPosts struct {
+	mu    sync.Mutex
+	posts []url.Values
+}
+
+func (s *slackPosts) handler(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	s.mu.Lock()
+	s.posts = append(s.posts, r.Form)
+	n := len(s.posts)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":"1700000000.%06d"}`, r.Form.Get("channel"), n)
+}
+
+func (s *slackPosts) list() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.posts...)
+}
+
+var listenRE = regexp.MustCompile(`sidedesk serving.*listen=(127\.0\.0\.1:\d+)`)
+
+// TestServeWiring runs `sidedesk serve` from a config file with an IMAP
+// mailbox, Slack in HTTP mode (against slacktest) and calendar sync against
+// a real Radicale, and checks each is wired: an urgent mail appended over
+// IMAP is captured and alerted once in Slack, unsigned Slack requests get
+// 401, the agent's busy time is served, and /healthz reports it all.
+func TestServeWiring(t *testing.T) {
+	rad := testenv.StartRadicale(t, "alice")
+	cal, err := rad.MakeCalendar("alice", "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().UTC().Add(24 * time.Hour).Truncate(time.Hour)
+	ics := fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:canary-uid@x\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:Secret board meeting\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+		start.Format("20060102T150405Z"), start.Add(time.Hour).Format("20060102T150405Z"))
+	if err := rad.Put("alice", cal, "e1.ics", []byte(ics)); err != nil {
+		t.Fatal(err)
+	}
+
+	imapSrv, err := demo.StartIMAP(context.Background(), demo.IMAPOptions{Addr: "127.0.0.1:0", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer imapSrv.Close()
+	posts := &slackPosts{}
+	slackSrv := slacktest.NewTestServer(func(c slacktest.Customize) { c.Handle("/chat.postMessage", posts.handler) })
+	go slackSrv.Start()
+	defer slackSrv.Stop()
+
+	dir := t.TempDir()
+	host, port, _ := strings.Cut(imapSrv.Addr, ":")
+	cfgPath := filepath.Join(dir, "sidedesk.toml")
+	t.Setenv("WIRING_IMAP_PW", "pw")
+	t.Setenv("WIRING_SLACK_BOT", "xoxb-test")
+	t.Setenv("WIRING_SLACK_SIGNING", "signing-secret")
+	t.Setenv("WIRING_DAV_PW", rad.Password("alice"))
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+[server]
+listen = "127.0.0.1:0"
+public_url = "http://sidedesk.test"
+[database]
+path = %q
+[storage]
+blob_dir = %q
+[[mailbox]]
+name = "support"
+address = "support@acme.example"
+host = %q
+port = %s
+tls = "none"
+username = %q
+password_env = "WIRING_IMAP_PW"
+initial_sync = "since"
+since = "2000-01-01"
+[calendar]
+enabled = true
+sync_interval = "1h"
+[[calendar.agent]]
+id = "alice"
+email = "alice@acme.example"
+timezone = "Europe/Berlin"
+caldav_url = %q
+username = "alice"
+password_env = "WIRING_DAV_PW"
+[slack]
+enabled = true
+mode = "http"
+bot_token_env = "WIRING_SLACK_BOT"
+signing_secret_env = "WIRING_SLACK_SIGNING"
+api_url = %q
+poll_interval = "50ms"
+[[slack.alert]]
+name = "urgent"
+channel = "C0123ABCDEF"
+min_priority = "high"
+`, filepath.Join(dir, "db.sqlite"), filepath.Join(dir, "blobs"), host, port, demo.Username, rad.URL+"/alice/", slackSrv.GetAPIURL())), 0o600)
+
+	var tokOut, errb bytes.Buffer
+	if err := run(context.Background(), []string{"token", "create", "--name", "wiring", "--config", cfgPath}, &tokOut, &errb); err != nil {
+		t.Fatalf("token create: %v\n%s", err, errb.String())
+	}
+	token := strings.TrimSpace(tokOut.String())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, stderr) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("serve did not stop within 20s")
+		}
+	}()
+	var base string
+	waitFor(t, 20*time.Second, "serve to listen", func() bool {
+		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
+			base = "http://" + m[1]
+			return true
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v\n%s", err, stderr.String())
+		default:
+		}
+		return false
+	})
+	get := func(path string, v any) int {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		if v != nil {
+			json.NewDecoder(resp.Body).Decode(v)
+		}
+		return resp.StatusCode
+	}
+
+	// Wait until capture is connected (IDLE), then deliver an urgent mail.
+	waitFor(t, 20*time.Second, "mailbox connected", func() bool {
+		var h struct {
+			Details struct {
+				Mailboxes []struct{ Connected bool } `json:"mailboxes"`
+			} `json:"details"`
+		}
+		get("/healthz", &h)
+		return len(h.Details.Mailboxes) == 1 && h.Details.Mailboxes[0].Connected
+	})
+	time.Sleep(200 * time.Millisecond) // the bot's first start skips history; be past it
+	raw := "From: Anna <anna@globex.example>\r\nTo: support@acme.example\r\nSubject: Total outage of the API\r\n" +
+		"Message-ID: <outage-wiring@globex.example>\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\n\r\nEverything is down.\r\n"
+	if err := imapSrv.Append([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "one Slack alert", func() bool { return len(posts.list()) >= 1 })
+	time.Sleep(300 * time.Millisecond)
+	if p := posts.list(); len(p) != 1 || p[0].Get("channel") != "C0123ABCDEF" || !strings.Contains(p[0].Get("blocks"), "Total outage of the API") {
+		t.Errorf("slack posts %v: want exactly one alert in C0123ABCDEF about the outage", p)
+	}
+
+	// HTTP-mode Slack endpoints are mounted and verify signatures.
+	resp, err := http.Post(base+"/slack/commands", "application/x-www-form-urlencoded", strings.NewReader("command=%2Fsidedesk&text=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unsigned slash command: HTTP %d, want 401", resp.StatusCode)
+	}
+
+	// Calendar: busy time (and nothing else) is served for the agent.
+	from, to := start.Add(-2*time.Hour).Format(time.RFC3339), start.Add(3*time.Hour).Format(time.RFC3339)
+	var fb struct {
+		Busy []struct{ Start, End time.Time } `json:"busy"`
+	}
+	waitFor(t, 30*time.Second, "busy interval", func() bool {
+		fb.Busy = nil
+		return get("/api/v1/agents/alice/freebusy?from="+from+"&to="+to, &fb) == 200 && len(fb.Busy) == 1
+	})
+	if !fb.Busy[0].Start.Equal(start) || !fb.Busy[0].End.Equal(start.Add(time.Hour)) {
+		t.Errorf("busy %v, want %v..%v", fb.Busy, start, start.Add(time.Hour))
+	}
+	var body bytes.Buffer
+	req, _ := http.NewRequest("GET", base+"/api/v1/agents/alice/freebusy?from="+from+"&to="+to, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if r, err := http.DefaultClient.Do(req); err == nil {
+		io.Copy(&body, r.Body)
+		r.Body.Close()
+	}
+	if strings.Contains(body.String(), "Secret board meeting") || strings.Contains(stderr.String(), "Secret board meeting") {
+		t.Errorf("an event title leaked into the API answer or the logs")
+	}
+	if code := get("/api/v1/agents/alice/freebusy?from="+from+"&to="+to+"&x=1", nil); code != 200 {
+		t.Errorf("freebusy: HTTP %d", code)
+	}
+	req, _ = http.NewRequest("GET", base+"/api/v1/agents/alice/freebusy", nil)
+	if r, err := http.DefaultClient.Do(req); err == nil {
+		r.Body.Close()
+		if r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("freebusy without a token: HTTP %d, want 401", r.StatusCode)
+		}
+	}
+	var h struct {
+		Details struct {
+			Status   string `json:"status"`
+			Calendar []struct {
+				AgentID   string `json:"agent_id"`
+				LastError string `json:"last_error"`
+			} `json:"calendar"`
+		} `json:"details"`
+	}
+	get("/healthz", &h)
+	if h.Details.Status != "ok" || len(h.Details.Calendar) != 1 || h.Details.Calendar[0].LastError != "" {
+		t.Errorf("healthz %+v", h.Details)
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
