@@ -20,9 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sidedesk/sidedesk/calendar"
-	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/capture/imapsource"
+	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/config"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
