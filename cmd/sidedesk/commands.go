@@ -223,4 +223,9 @@ func onceStats(ctx context.Context, s source) (string, error) {
 	return "", fmt.Errorf("capture: unsupported source %T", s)
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+func mib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
