@@ -52,9 +52,7 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("sidebar: hash password: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+	return hashWith(pw, salt, argonTime, argonMemory, argonThreads), nil
 }
 
 // VerifyPassword checks pw against a hash made by HashPassword (any
@@ -352,4 +350,11 @@ func randomToken() string {
 // tokensEqual compares two secrets in constant time; empty never matches.
 func tokensEqual(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// hashWith is HashPassword with a given salt and parameters.
+func hashWith(pw string, salt []byte, t, m uint32, p uint8) string {
+	key := argon2.IDKey([]byte(pw), salt, t, m, p, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, m, t, p,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }

@@ -62,6 +62,9 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, fragment, done s
 	} else {
 		p.Flash = doneMessages[done]
 	}
+	if fragment != "panel" {
+		p.NoteAt = fragment
+	}
 	if htmx {
 		// 200 even for a refused action: htmx swaps only 2xx answers,
 		// and the fragment carries the error message.

@@ -111,6 +111,9 @@ type Panel struct {
 	// Flash is a success note, Error a failure to show.
 	Flash string
 	Error string
+	// NoteAt is the section ("crm", "ticket") that shows Flash and Error,
+	// the one an htmx action swaps; "" shows them at the top.
+	NoteAt string
 	Now   time.Time
 }
 

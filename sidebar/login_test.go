@@ -1,0 +1,351 @@
+package sidebar
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+)
+
+func TestHashPassword(t *testing.T) {
+	h, err := HashPassword("s3cret pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("hash %q is not a PHC argon2id string with the OWASP parameters", h)
+	}
+	h2, _ := HashPassword("s3cret pw")
+	if h == h2 {
+		t.Error("two hashes of one password are equal: no random salt")
+	}
+	parts := strings.Split(h, "$")
+	cases := []struct {
+		name, hash, pw string
+		want           error // nil: ok; ErrPasswordMismatch; other: any error but mismatch
+	}{
+		{"right password", h, "s3cret pw", nil},
+		{"wrong password", h, "s3cret pW", ErrPasswordMismatch},
+		{"empty password", h, "", ErrPasswordMismatch},
+		{"other parameters still verify", mustHashWith(t, "pw", "m=8192,t=1,p=2"), "pw", nil},
+		{"bcrypt string", "$2a$10$abcdefghijklmnopqrstuu", "pw", errOther},
+		{"argon2i", strings.Replace(h, "argon2id", "argon2i", 1), "s3cret pw", errOther},
+		{"memory bomb", "$argon2id$v=19$m=4294967295,t=2,p=1$" + parts[4] + "$" + parts[5], "pw", errOther},
+		{"time bomb", "$argon2id$v=19$m=19456,t=1000,p=1$" + parts[4] + "$" + parts[5], "pw", errOther},
+		{"bad salt", "$argon2id$v=19$m=19456,t=2,p=1$!!$" + parts[5], "pw", errOther},
+		{"truncated", strings.Join(parts[:5], "$"), "pw", errOther},
+		{"version 16", strings.Replace(h, "v=19", "v=16", 1), "s3cret pw", errOther},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := VerifyPassword(tc.hash, tc.pw)
+			switch tc.want {
+			case nil:
+				if err != nil {
+					t.Errorf("VerifyPassword = %v, want nil", err)
+				}
+			case errOther:
+				if err == nil || errors.Is(err, ErrPasswordMismatch) {
+					t.Errorf("VerifyPassword = %v, want a format error", err)
+				}
+			default:
+				if !errors.Is(err, tc.want) {
+					t.Errorf("VerifyPassword = %v, want %v", err, tc.want)
+				}
+			}
+		})
+	}
+	if _, err := HashPassword(""); err == nil {
+		t.Error("HashPassword(\"\") succeeded")
+	}
+	if p, q := GeneratePassword(), GeneratePassword(); len(p) < 20 || p == q {
+		t.Errorf("GeneratePassword = %q, %q", p, q)
+	}
+}
+
+var errOther = errors.New("any error but a mismatch")
+
+// mustHashWith re-derives a hash of pw with other argon2id parameters by
+// rewriting a HashPassword result through VerifyPassword's own format.
+func mustHashWith(t *testing.T, pw, params string) string {
+	t.Helper()
+	var m, tm, p uint32
+	for _, kv := range strings.Split(params, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		n, _ := strconv.ParseUint(v, 10, 32)
+		switch k {
+		case "m":
+			m = uint32(n)
+		case "t":
+			tm = uint32(n)
+		case "p":
+			p = uint32(n)
+		}
+	}
+	return hashWith(pw, []byte("0123456789abcdef"), tm, m, uint8(p))
+}
+
+func TestLimiter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(3, 10*time.Minute, func() time.Time { return now })
+	for i := range 3 {
+		if _, b := l.blocked("ip:a", "acct:x"); b {
+			t.Fatalf("blocked after %d failures", i)
+		}
+		l.fail("ip:a", "acct:x")
+		now = now.Add(time.Minute)
+	}
+	wait, b := l.blocked("ip:a", "acct:y")
+	if !b || wait != 7*time.Minute {
+		t.Fatalf("after 3 failures from ip:a: blocked=%v wait=%v, want 7m (oldest failure + window)", b, wait)
+	}
+	if _, b := l.blocked("ip:b", "acct:x"); !b {
+		t.Error("account x not blocked from another IP")
+	}
+	if _, b := l.blocked("ip:b", "acct:y"); b {
+		t.Error("unrelated IP and account blocked")
+	}
+	l.reset("acct:x")
+	if _, b := l.blocked("ip:b", "acct:x"); b {
+		t.Error("account still blocked after reset")
+	}
+	now = now.Add(7 * time.Minute)
+	if _, b := l.blocked("ip:a"); b {
+		t.Error("still blocked after the oldest failure left the window")
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                          "/sidebar",
+		"/sidebar?ticket=3":         "/sidebar?ticket=3",
+		"//evil.example/x":          "/sidebar",
+		"/\\evil.example":           "/sidebar",
+		"https://evil.example/":     "/sidebar",
+		"javascript:alert(1)":       "/sidebar",
+		"/sidebar\r\nSet-Cookie: x": "/sidebar",
+	} {
+		if got := localPath(in); got != want {
+			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLogin: the form, wrong and right passwords, cookie attributes for
+// plain HTTP and HTTPS, the redirect back, logout.
+func TestLogin(t *testing.T) {
+	f := newPanelFixture(t)
+	c := f.client()
+	doc, res := f.getDoc(c, "/login?next=%2Fsidebar%3Fticket%3D7")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /login = %d", res.StatusCode)
+	}
+	tok, _ := doc.Find("input[name=csrf_token]").Attr("value")
+	next, _ := doc.Find("input[name=next]").Attr("value")
+	if tok == "" || next != "/sidebar?ticket=7" {
+		t.Fatalf("login form: token %q next %q", tok, next)
+	}
+	form := url.Values{"csrf_token": {tok}, "email": {agentEmail}, "password": {"wrong"}, "next": {next}}
+	res = f.postForm(c, "/login", form, nil)
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password = %d, want 401", res.StatusCode)
+	}
+	d, _ := goquery.NewDocumentFromReader(res.Body)
+	tok, _ = d.Find("input[name=csrf_token]").Attr("value") // a fresh token came with the answer
+	wantContains(t, d, "p.error", "Wrong email or password")
+
+	res = f.postForm(c, "/login", url.Values{"csrf_token": {tok}, "email": {"nobody@acme.example"}, "password": {agentPass}}, nil)
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unknown user = %d, want 401", res.StatusCode)
+	}
+	tok = freshToken(t, res)
+
+	res = f.postForm(c, "/login", url.Values{"csrf_token": {tok}, "email": {"AGENT@acme.example "}, "password": {agentPass}, "next": {next}}, nil)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/sidebar?ticket=7" {
+		t.Fatalf("right password = %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	sc := setCookie(res, sessionCookie)
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("session cookie %q lacks %s", sc, want)
+		}
+	}
+	if strings.Contains(sc, "Secure") || strings.Contains(sc, "SameSite=None") {
+		t.Errorf("session cookie over plain HTTP = %q: SameSite=None needs Secure, which HTTP cannot have", sc)
+	}
+	if strings.Contains(f.logs.String(), agentPass) {
+		t.Error("the password is in the log")
+	}
+
+	// Logout needs the CSRF token, then ends the session.
+	doc = f.panelDoc(c, "from=x@y.example")
+	csrf, _ := doc.Find("form[action='/logout'] input[name=csrf_token]").Attr("value")
+	if res := f.postForm(c, "/logout", url.Values{}, nil); res.StatusCode != http.StatusForbidden {
+		t.Errorf("logout without token = %d, want 403", res.StatusCode)
+	}
+	res = f.postForm(c, "/logout", url.Values{"csrf_token": {csrf}}, nil)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout = %d", res.StatusCode)
+	}
+	if res := f.get(c, "/sidebar"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("panel after logout = %d, want 303 to login", res.StatusCode)
+	}
+}
+
+func freshToken(t *testing.T, res *http.Response) string {
+	t.Helper()
+	d, err := goquery.NewDocumentFromReader(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := d.Find("input[name=csrf_token]").Attr("value")
+	return tok
+}
+
+func setCookie(res *http.Response, name string) string {
+	for _, v := range res.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, name+"=") {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestLoginCookieHTTPS: with an https PublicURL the cookie is what the
+// Outlook iframe needs: Secure; SameSite=None; Partitioned.
+func TestLoginCookieHTTPS(t *testing.T) {
+	f := newPanelFixture(t, func(o *Options) { o.PublicURL = "https://desk.example" })
+	c := f.client()
+	doc, res := f.getDoc(c, "/login")
+	tok, _ := doc.Find("input[name=csrf_token]").Attr("value")
+	if sc := setCookie(res, loginCookie); !strings.Contains(sc, "Secure") {
+		t.Errorf("login cookie = %q, want Secure", sc)
+	}
+	// The jar does not send Secure cookies over http: send it by hand.
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/login", strings.NewReader(url.Values{
+		"csrf_token": {tok}, "email": {agentEmail}, "password": {agentPass}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://desk.example")
+	req.AddCookie(&http.Cookie{Name: loginCookie, Value: tok})
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login = %d", res.StatusCode)
+	}
+	sc := setCookie(res, sessionCookie)
+	for _, want := range []string{"HttpOnly", "Secure", "SameSite=None", "Partitioned"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("session cookie %q lacks %s", sc, want)
+		}
+	}
+}
+
+// TestLoginRateLimit: after 5 failures the account is locked out (429 with
+// Retry-After), even with the right password, until the window passes.
+func TestLoginRateLimit(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	f := newPanelFixture(t, func(o *Options) { o.Now = func() time.Time { return now } })
+	c := f.client()
+	_, res := f.getDoc(c, "/login")
+	tok := setCookieValue(res, loginCookie)
+	try := func(pw string) *http.Response {
+		res := f.postForm(c, "/login", url.Values{"csrf_token": {tok}, "email": {agentEmail}, "password": {pw}}, nil)
+		if v := setCookieValue(res, loginCookie); v != "" {
+			tok = v
+		}
+		return res
+	}
+	for i := range DefaultLoginFailures {
+		if res := try("guess" + strconv.Itoa(i)); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d = %d, want 401", i+1, res.StatusCode)
+		}
+	}
+	res = try(agentPass)
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("6th try = %d, want 429", res.StatusCode)
+	}
+	if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra != int(DefaultLoginWindow/time.Second) {
+		t.Errorf("Retry-After = %q, want %d", res.Header.Get("Retry-After"), int(DefaultLoginWindow/time.Second))
+	}
+	now = now.Add(DefaultLoginWindow)
+	if res := try(agentPass); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after the window = %d, want 303", res.StatusCode)
+	}
+}
+
+func setCookieValue(res *http.Response, name string) string {
+	for _, c := range res.Cookies() {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// TestCSRF: every state-changing panel request needs the session's token
+// and a same-origin request.
+func TestCSRF(t *testing.T) {
+	f := newPanelFixture(t)
+	f.deliverFile("01-globex-production-down.eml")
+	c := f.client()
+	csrf := f.signIn(c, agentEmail)
+	note := func(form url.Values, hdr map[string]string) int {
+		form.Set("id", "1")
+		form.Set("note", "n")
+		form.Set("ticket", "1")
+		return f.postForm(c, "/sidebar/note", form, hdr).StatusCode
+	}
+	cases := []struct {
+		name string
+		form url.Values
+		hdr  map[string]string
+		want int
+	}{
+		{"no token", url.Values{}, nil, http.StatusForbidden},
+		{"wrong token", url.Values{"csrf_token": {csrf + "x"}}, nil, http.StatusForbidden},
+		{"wrong header token", url.Values{}, map[string]string{"X-CSRF-Token": "nope", "HX-Request": "true"}, http.StatusForbidden},
+		{"cross-site fetch", url.Values{"csrf_token": {csrf}}, map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"same-site subdomain", url.Values{"csrf_token": {csrf}}, map[string]string{"Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+		{"foreign origin", url.Values{"csrf_token": {csrf}}, map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"null origin", url.Values{"csrf_token": {csrf}}, map[string]string{"Origin": "null"}, http.StatusForbidden},
+		{"form token", url.Values{"csrf_token": {csrf}}, nil, http.StatusSeeOther},
+		{"form token, same origin", url.Values{"csrf_token": {csrf}}, map[string]string{"Origin": f.srv.URL, "Sec-Fetch-Site": "same-origin"}, http.StatusSeeOther},
+		{"htmx header token", url.Values{}, map[string]string{"X-CSRF-Token": csrf, "HX-Request": "true"}, http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := note(tc.form, tc.hdr); got != tc.want {
+				t.Errorf("POST /sidebar/note = %d, want %d", got, tc.want)
+			}
+		})
+	}
+	// The login form: double-submit token and origin.
+	c2 := f.client()
+	_, res := f.getDoc(c2, "/login")
+	tok := setCookieValue(res, loginCookie)
+	for _, tc := range []struct {
+		name string
+		tok  string
+		hdr  map[string]string
+	}{
+		{"login without token", "", nil},
+		{"login with another token", "forged", nil},
+		{"login from another site", tok, map[string]string{"Origin": "https://evil.example"}},
+	} {
+		res := f.postForm(c2, "/login", url.Values{"csrf_token": {tc.tok}, "email": {agentEmail}, "password": {agentPass}}, tc.hdr)
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("%s = %d, want 403", tc.name, res.StatusCode)
+		}
+		if v := setCookieValue(res, loginCookie); v != "" {
+			tok = v
+		}
+	}
+}
