@@ -87,6 +87,7 @@ func (s *Server) checkAssertion(jwt string) (sub, scope string, err error) {
 		}
 		sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 		if err := rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig); err != nil {
+			//lint:ignore ST1005 Google's token endpoint answers with exactly this text.
 			return "", "", fmt.Errorf("Invalid JWT Signature.")
 		}
 	}
@@ -102,6 +103,7 @@ func (s *Server) checkAssertion(jwt string) (sub, scope string, err error) {
 		return "", "", fmt.Errorf("bad claims: %v", err)
 	}
 	if claims.Iss == "" || claims.Scope == "" || time.Unix(claims.Exp, 0).Before(time.Now()) {
+		//lint:ignore ST1005 mirrors the capitalised error text of Google's token endpoint.
 		return "", "", fmt.Errorf("Invalid JWT: missing iss/scope or expired")
 	}
 	return claims.Sub, claims.Scope, nil
