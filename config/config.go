@@ -279,7 +279,7 @@ func defaults() *Config {
 			FloodWindow:  10 * time.Minute,
 			Priority: Priority{
 				UseHeaders:     true,
-				UrgentKeywords: []string{"outage"},
+				UrgentKeywords: []string{"outage", "is down", "are down", "production down"},
 				HighKeywords:   []string{"urgent", "down", "critical", "asap"},
 				VIPPriority:    "high",
 			},

@@ -43,6 +43,8 @@ type app struct {
 	cal      *calendar.Service // nil unless [calendar] enabled (serve only)
 	bot      *chat.Bot         // nil unless [slack] enabled (serve only)
 	prio     *ticket.Prioritizer
+	// schemaErr is what is wrong with the database schema (schemaReport).
+	schemaErr error
 }
 
 // source is one configured mailbox capture (IMAP or Gmail).
@@ -62,33 +64,47 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openApp opens the store (migrating it when migrate is set) and builds the
+// schemaMode says what openApp does about the database schema.
+type schemaMode int
+
+const (
+	schemaMigrate schemaMode = iota // apply pending migrations
+	schemaRequire                   // refuse a schema that is not this binary's
+	schemaReport                    // open anyway; app.schemaErr says what is wrong (doctor)
+)
+
+// openApp opens the store, handles its schema as mode says, and builds the
 // ticket service and capture pipeline.
-func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*app, error) {
+func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, mode schemaMode) (*app, error) {
 	st, err := store.Open(ctx, store.Options{Path: cfg.Database.Path, BlobDir: cfg.Storage.BlobDir, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, store: st}
-	if err := a.init(ctx, migrate); err != nil {
+	if err := a.init(ctx, mode); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *app) init(ctx context.Context, migrate bool) error {
-	if migrate {
+func (a *app) init(ctx context.Context, mode schemaMode) error {
+	if mode == schemaMigrate {
 		if err := a.store.Migrate(ctx); err != nil {
 			return err
 		}
 	} else {
 		cur, known, err := a.store.SchemaVersion(ctx)
-		if err != nil {
-			return err
+		switch {
+		case err != nil:
+			a.schemaErr = err
+		case cur < known:
+			a.schemaErr = fmt.Errorf("database %s is at schema version %d, this binary needs %d: run `sidedesk migrate`", a.cfg.Database.Path, cur, known)
+		case cur > known:
+			a.schemaErr = fmt.Errorf("database %s is at schema version %d, newer than this binary knows (%d): run the newer sidedesk", a.cfg.Database.Path, cur, known)
 		}
-		if cur != known {
-			return fmt.Errorf("database %s is at schema version %d, this binary needs %d: run `sidedesk migrate`", a.cfg.Database.Path, cur, known)
+		if a.schemaErr != nil && mode == schemaRequire {
+			return a.schemaErr
 		}
 	}
 	secret, err := loadSecretKey(a.cfg)

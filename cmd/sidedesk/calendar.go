@@ -98,7 +98,7 @@ func cmdCalendar(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !*once {
 		return usageError{"calendar sync: only --once is supported; `sidedesk serve` syncs continuously"}
 	}
-	a, err := setup(ctx, *cfgPath, stderr, true)
+	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
 	if err != nil {
 		return err
 	}

@@ -38,12 +38,12 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 // setup loads the config, builds the logger and opens the app.
-func setup(ctx context.Context, cfgPath string, stderr io.Writer, migrate bool) (*app, error) {
+func setup(ctx context.Context, cfgPath string, stderr io.Writer, mode schemaMode) (*app, error) {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	return openApp(ctx, cfg, newLogger(cfg.Log, stderr), migrate)
+	return openApp(ctx, cfg, newLogger(cfg.Log, stderr), mode)
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -52,7 +52,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := setup(ctx, *cfgPath, stderr, true)
+	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if strings.TrimSpace(*name) == "" {
 		return usageError{"token create: --name is required"}
 	}
-	a, err := setup(ctx, *cfgPath, stderr, true)
+	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func cmdCapture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !*once {
 		return usageError{"capture: only --once is supported; use `sidedesk serve` to capture continuously"}
 	}
-	a, err := setup(ctx, *cfgPath, stderr, true)
+	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func cmdCapture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		start := time.Now()
 		stats, err := onceStats(ctx, srcs[name])
 		if err != nil {
-			fmt.Fprintf(stderr, "mailbox %s: %v\n", name, err)
+			fmt.Fprintln(stderr, err)
 			failed = append(failed, name)
 			continue
 		}
@@ -183,9 +183,15 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		w.Flush()
 		return fmt.Errorf("doctor: %d check(s) failed", bad)
 	}
-	a, err := openApp(ctx, cfg, newLogger(config.Log{Level: "error"}, stderr), false)
+	a, err := openApp(ctx, cfg, newLogger(config.Log{Level: "error"}, stderr), schemaReport)
+	if err == nil {
+		err = a.schemaErr
+		if err == nil {
+			err = a.store.Ping(ctx)
+		}
+	}
 	line("database "+cfg.Database.Path, err)
-	if err != nil {
+	if a == nil {
 		w.Flush()
 		return fmt.Errorf("doctor: %d check(s) failed", bad)
 	}

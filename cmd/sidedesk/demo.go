@@ -63,7 +63,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 
-	a, err := openApp(ctx, cfg, log, true)
+	a, err := openApp(ctx, cfg, log, schemaMigrate)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := setup(ctx, *cfgPath, stderr, true)
+	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
 	if err != nil {
 		return err
 	}
