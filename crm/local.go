@@ -40,9 +40,11 @@ type Local struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	// Prepared reads for Match: a handful of index look-ups per call.
-	contactsByEmail, leadsByEmail, accountByID, accountsByDomain,
-	openOpps, casesByAccount, casesByContact *sql.Stmt
+	// Prepared reads for Match. Each query costs some 20µs of driver and
+	// VM set-up beyond its index look-ups, so Match uses as few as it can:
+	// contacts with their accounts, leads, accounts by domain (only when
+	// needed), and the opportunities and cases of an account in one.
+	contactsByEmail, leadsByEmail, accountsByDomain, related *sql.Stmt
 }
 
 var _ Connector = (*Local)(nil)
@@ -65,6 +67,11 @@ const (
   l.email, l.company, l.status, l.created_at, l.updated_at`
 	oppCols = `o.id, o.tenant_id, o.source, COALESCE(o.external_id, ''), o.name, o.stage, o.amount,
   o.close_date, COALESCE(o.account_id, 0), o.closed, o.created_at, o.updated_at`
+	// nullableAccountCols are accountCols for a LEFT JOIN: no account reads
+	// as id 0.
+	nullableAccountCols = `COALESCE(a.id, 0), COALESCE(a.tenant_id, ''), COALESCE(a.source, ''), COALESCE(a.external_id, ''),
+  COALESCE(a.name, ''), COALESCE(a.website, ''), COALESCE(a.domains, ''), COALESCE(a.type, ''), COALESCE(a.tier, ''),
+  COALESCE(a.industry, ''), COALESCE(a.annual_revenue, 0), COALESCE(a.owner, ''), a.created_at, a.updated_at`
 	caseCols = `k.id, k.tenant_id, k.source, COALESCE(k.external_id, ''), k.subject, k.status, k.ticket_id,
   COALESCE(k.account_id, 0), COALESCE(k.contact_id, 0), k.created_at, k.updated_at`
 )
@@ -98,22 +105,16 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&l.contactsByEmail, `SELECT ` + contactCols + ` FROM crm_contact_emails e
+		{&l.contactsByEmail, `SELECT e.is_primary, ` + contactCols + `, ` + nullableAccountCols + ` FROM crm_contact_emails e
 JOIN crm_contacts c ON c.id = e.contact_id AND c.tenant_id = e.tenant_id
-WHERE e.tenant_id = ? AND e.email = ? ORDER BY e.is_primary DESC, c.id LIMIT ` + strconv.Itoa(maxMatchRecords)},
+LEFT JOIN crm_accounts a ON a.id = c.account_id AND a.tenant_id = c.tenant_id
+WHERE e.tenant_id = ? AND e.email = ? LIMIT ` + strconv.Itoa(maxMatchRecords)},
 		{&l.leadsByEmail, `SELECT ` + leadCols + ` FROM crm_leads l
-WHERE l.tenant_id = ? AND l.email = ? ORDER BY l.id LIMIT ` + strconv.Itoa(maxMatchRecords)},
-		{&l.accountByID, `SELECT ` + accountCols + ` FROM crm_accounts a WHERE a.tenant_id = ? AND a.id = ?`},
-		{&l.accountsByDomain, `SELECT ` + accountCols + ` FROM crm_account_domains d
+WHERE l.tenant_id = ? AND l.email = ? LIMIT ` + strconv.Itoa(maxMatchRecords)},
+		{&l.accountsByDomain, `SELECT d.domain, ` + accountCols + ` FROM crm_account_domains d
 JOIN crm_accounts a ON a.id = d.account_id AND a.tenant_id = d.tenant_id
-WHERE d.tenant_id = ? AND d.domain = ? ORDER BY a.id LIMIT ` + strconv.Itoa(maxAccounts)},
-		{&l.openOpps, `SELECT ` + oppCols + ` FROM crm_opportunities o
-WHERE o.tenant_id = ? AND o.account_id = ? AND o.closed = 0
-ORDER BY o.close_date IS NULL, o.close_date, o.id LIMIT ` + strconv.Itoa(maxOpps)},
-		{&l.casesByAccount, `SELECT ` + caseCols + ` FROM crm_cases k
-WHERE k.tenant_id = ? AND k.account_id = ? ORDER BY k.updated_at DESC, k.id DESC LIMIT ` + strconv.Itoa(maxCases)},
-		{&l.casesByContact, `SELECT ` + caseCols + ` FROM crm_cases k
-WHERE k.tenant_id = ? AND k.contact_id = ? ORDER BY k.updated_at DESC, k.id DESC LIMIT ` + strconv.Itoa(maxCases)},
+WHERE d.tenant_id = ? AND d.domain IN (?, ?, ?, ?) LIMIT ` + strconv.Itoa(4*maxAccounts)},
+		{&l.related, relatedQuery()},
 	}
 	for _, s := range stmts {
 		st, err := l.r.Prepare(s.query)
@@ -130,8 +131,7 @@ WHERE k.tenant_id = ? AND k.contact_id = ? ORDER BY k.updated_at DESC, k.id DESC
 // owns).
 func (l *Local) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{l.contactsByEmail, l.leadsByEmail, l.accountByID,
-		l.accountsByDomain, l.openOpps, l.casesByAccount, l.casesByContact} {
+	for _, st := range []*sql.Stmt{l.contactsByEmail, l.leadsByEmail, l.accountsByDomain, l.related} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -165,53 +165,32 @@ func (l *Local) Match(ctx context.Context, tenant, email string) (Match, error) 
 	if !strings.Contains(m.Email, "@") {
 		return m, nil
 	}
-	var err error
-	if m.Contacts, err = queryAll(ctx, l.contactsByEmail, scanContact, tenant, m.Email); err != nil {
-		return Match{}, fmt.Errorf("crm: match contacts: %w", err)
+	if err := l.matchContacts(ctx, tenant, &m); err != nil {
+		return Match{}, err
 	}
-	if m.Leads, err = queryAll(ctx, l.leadsByEmail, scanLead, tenant, m.Email); err != nil {
+	leads, err := queryAll(ctx, l.leadsByEmail, scanLead, tenant, m.Email)
+	if err != nil {
 		return Match{}, fmt.Errorf("crm: match leads: %w", err)
 	}
-	var seen []string
-	for _, c := range m.Contacts {
-		if c.AccountID == "" || slices.Contains(seen, c.AccountID) || len(seen) == maxAccounts {
-			continue
-		}
-		seen = append(seen, c.AccountID)
-		a, err := queryAll(ctx, l.accountByID, scanAccount, tenant, idNum(c.AccountID))
-		if err != nil {
-			return Match{}, fmt.Errorf("crm: match account: %w", err)
-		}
-		m.Accounts = append(m.Accounts, a...)
-	}
+	m.Leads = leads
 	if len(m.Accounts) == 0 && !m.FreeMail {
-		for _, d := range domainCandidates(emailDomain(m.Email)) {
-			if m.Accounts, err = queryAll(ctx, l.accountsByDomain, scanAccount, tenant, d); err != nil {
-				return Match{}, fmt.Errorf("crm: match accounts by domain: %w", err)
-			}
-			if len(m.Accounts) > 0 {
-				break
-			}
+		if err := l.matchDomain(ctx, tenant, &m); err != nil {
+			return Match{}, err
 		}
 	}
-	for _, a := range m.Accounts {
-		os, err := queryAll(ctx, l.openOpps, scanOpportunity, tenant, idNum(a.ID))
-		if err != nil {
-			return Match{}, fmt.Errorf("crm: match opportunities: %w", err)
+	// Opportunities and cases: one query per (account, contact) pair,
+	// usually one.
+	for i := range max(len(m.Accounts), len(m.Contacts)) {
+		var acct, contact int64
+		if i < len(m.Accounts) {
+			acct = idNum(m.Accounts[i].ID)
 		}
-		m.Opportunities = append(m.Opportunities, os...)
-		cs, err := queryAll(ctx, l.casesByAccount, scanCase, tenant, idNum(a.ID))
-		if err != nil {
-			return Match{}, fmt.Errorf("crm: match cases: %w", err)
+		if i < len(m.Contacts) {
+			contact = idNum(m.Contacts[i].ID)
 		}
-		m.Cases = append(m.Cases, cs...)
-	}
-	for _, c := range m.Contacts {
-		cs, err := queryAll(ctx, l.casesByContact, scanCase, tenant, idNum(c.ID))
-		if err != nil {
-			return Match{}, fmt.Errorf("crm: match cases: %w", err)
+		if err := l.matchRelated(ctx, tenant, acct, contact, &m); err != nil {
+			return Match{}, err
 		}
-		m.Cases = append(m.Cases, cs...)
 	}
 	if len(m.Accounts) > 1 {
 		slices.SortStableFunc(m.Opportunities, func(a, b Opportunity) int {
@@ -238,6 +217,166 @@ func (l *Local) Match(ctx context.Context, tenant, email string) (Match, error) 
 	}
 	return m, nil
 }
+
+// matchContacts fills the contacts of m.Email, primary address first, and
+// their accounts (in the contacts' order, without repeats).
+func (l *Local) matchContacts(ctx context.Context, tenant string, m *Match) error {
+	rows, err := l.contactsByEmail.QueryContext(ctx, tenant, m.Email)
+	if err != nil {
+		return fmt.Errorf("crm: match contacts: %w", err)
+	}
+	defer rows.Close()
+	var primary []bool
+	for rows.Next() {
+		var (
+			isPrimary bool
+			c         Contact
+			a         Account
+		)
+		if err := scanContactAccount(rows, &isPrimary, &c, &a); err != nil {
+			return fmt.Errorf("crm: match contacts: %w", err)
+		}
+		m.Contacts = append(m.Contacts, c)
+		primary = append(primary, isPrimary)
+		if a.ID != "" && len(m.Accounts) < maxAccounts &&
+			!slices.ContainsFunc(m.Accounts, func(x Account) bool { return x.ID == a.ID }) {
+			m.Accounts = append(m.Accounts, a)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("crm: match contacts: %w", err)
+	}
+	if len(m.Contacts) > 1 {
+		// Contacts whose primary address this is first, then by id.
+		idx := make([]int, len(m.Contacts))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int {
+			if primary[a] != primary[b] {
+				if primary[a] {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Compare(idNum(m.Contacts[a].ID), idNum(m.Contacts[b].ID))
+		})
+		sorted := make([]Contact, len(idx))
+		for i, j := range idx {
+			sorted[i] = m.Contacts[j]
+		}
+		m.Contacts = sorted
+	}
+	return nil
+}
+
+// matchDomain fills m.Accounts with the accounts owning the sender's
+// domain, or else its nearest parent domain that has any.
+func (l *Local) matchDomain(ctx context.Context, tenant string, m *Match) error {
+	cands := domainCandidates(emailDomain(m.Email))
+	args := []any{tenant, "", "", "", ""}
+	for i := 0; i < len(cands) && i < 4; i++ {
+		args[1+i] = cands[i]
+	}
+	rows, err := l.accountsByDomain.QueryContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("crm: match accounts by domain: %w", err)
+	}
+	defer rows.Close()
+	best := -1
+	var accts []Account
+	for rows.Next() {
+		var d string
+		a, err := scanAccount(prefixScanner{rows, &d})
+		if err != nil {
+			return fmt.Errorf("crm: match accounts by domain: %w", err)
+		}
+		rank := slices.Index(cands, d)
+		switch {
+		case best == -1 || rank < best:
+			best, accts = rank, []Account{a}
+		case rank == best:
+			accts = append(accts, a)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("crm: match accounts by domain: %w", err)
+	}
+	slices.SortFunc(accts, func(a, b Account) int { return cmp.Compare(idNum(a.ID), idNum(b.ID)) })
+	if len(accts) > maxAccounts {
+		accts = accts[:maxAccounts]
+	}
+	m.Accounts = accts
+	return nil
+}
+
+// relatedQuery reads, in one statement, an account's open opportunities
+// (soonest close first, no date last) and recent cases, and a contact's
+// recent cases. Parameters: tenant, account, tenant, account, tenant,
+// contact (0: none). Columns: kind ('o' or 'k'), then the union of both
+// records' columns (see scanRelated).
+func relatedQuery() string {
+	return `SELECT * FROM (SELECT 'o', o.id, o.tenant_id, o.source, COALESCE(o.external_id, ''), o.name, o.stage,
+  o.amount, o.close_date, 0, COALESCE(o.account_id, 0), o.closed, 0, o.created_at, o.updated_at
+  FROM crm_opportunities o WHERE o.tenant_id = ? AND o.account_id = ? AND o.closed = 0
+  ORDER BY o.close_date IS NULL, o.close_date, o.id LIMIT ` + strconv.Itoa(maxOpps) + `)
+UNION ALL SELECT * FROM (SELECT 'k', ` + caseUnionCols + ` FROM crm_cases k WHERE k.tenant_id = ? AND k.account_id = ?
+  ORDER BY k.updated_at DESC, k.id DESC LIMIT ` + strconv.Itoa(maxCases) + `)
+UNION ALL SELECT * FROM (SELECT 'k', ` + caseUnionCols + ` FROM crm_cases k WHERE k.tenant_id = ? AND k.contact_id = ?
+  ORDER BY k.updated_at DESC, k.id DESC LIMIT ` + strconv.Itoa(maxCases) + `)`
+}
+
+const caseUnionCols = `k.id, k.tenant_id, k.source, COALESCE(k.external_id, ''), k.subject, k.status,
+  0.0, NULL, k.ticket_id, COALESCE(k.account_id, 0), 0, COALESCE(k.contact_id, 0), k.created_at, k.updated_at`
+
+func (l *Local) matchRelated(ctx context.Context, tenant string, acct, contact int64, m *Match) error {
+	rows, err := l.related.QueryContext(ctx, tenant, acct, tenant, acct, tenant, contact)
+	if err != nil {
+		return fmt.Errorf("crm: match opportunities and cases: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			kind, title, status string
+			ms                  metaScan
+			amount              float64
+			closeDate           sql.NullString
+			ticketID, a, c      int64
+			closed              bool
+		)
+		if err := rows.Scan(append([]any{&kind}, append(ms.dest(), &title, &status, &amount, &closeDate,
+			&ticketID, &a, &closed, &c, &ms.created, &ms.updated)...)...); err != nil {
+			return fmt.Errorf("crm: match opportunities and cases: %w", err)
+		}
+		meta, err := ms.meta()
+		if err != nil {
+			return err
+		}
+		if kind == "o" {
+			cd, err := parseTime(closeDate)
+			if err != nil {
+				return err
+			}
+			m.Opportunities = append(m.Opportunities, Opportunity{Meta: meta, Name: title, Stage: status, Amount: amount,
+				CloseDate: cd, AccountID: idStr(a), Closed: closed})
+		} else {
+			m.Cases = append(m.Cases, Case{Meta: meta, Subject: title, Status: status, TicketID: ticketID,
+				AccountID: idStr(a), ContactID: idStr(c)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("crm: match opportunities and cases: %w", err)
+	}
+	return nil
+}
+
+// prefixScanner scans a leading column into first, the rest as the record's.
+type prefixScanner struct {
+	r     rowScanner
+	first any
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.r.Scan(append([]any{p.first}, dest...)...) }
 
 // Account implements Connector.
 func (l *Local) Account(ctx context.Context, tenant, id string) (Account, error) {
@@ -351,38 +490,79 @@ func (m *metaScan) meta() (Meta, error) {
 	return Meta{ID: idStr(m.id), Tenant: m.tenant, Source: m.src, ExternalID: m.extID, CreatedAt: c, UpdatedAt: u}, nil
 }
 
+// accountScan and contactScan split scanning into destinations and
+// decoding, so one row can carry a contact and its account.
+type accountScan struct {
+	ms      metaScan
+	a       Account
+	domains string
+}
+
+func (s *accountScan) dest() []any {
+	return append(s.ms.dest(), &s.a.Name, &s.a.Website, &s.domains, &s.a.Type, &s.a.Tier, &s.a.Industry,
+		&s.a.AnnualRevenue, &s.a.Owner, &s.ms.created, &s.ms.updated)
+}
+
+func (s *accountScan) finish() (Account, error) {
+	var err error
+	s.a.Domains = splitList(s.domains)
+	s.a.Meta, err = s.ms.meta()
+	return s.a, err
+}
+
 func scanAccount(r rowScanner) (Account, error) {
-	var (
-		ms      metaScan
-		a       Account
-		domains string
-	)
-	err := r.Scan(append(ms.dest(), &a.Name, &a.Website, &domains, &a.Type, &a.Tier, &a.Industry,
-		&a.AnnualRevenue, &a.Owner, &ms.created, &ms.updated)...)
-	if err != nil {
+	var s accountScan
+	if err := r.Scan(s.dest()...); err != nil {
 		return Account{}, err
 	}
-	a.Domains = splitList(domains)
-	a.Meta, err = ms.meta()
-	return a, err
+	return s.finish()
+}
+
+type contactScan struct {
+	ms     metaScan
+	c      Contact
+	others string
+	acct   int64
+}
+
+func (s *contactScan) dest() []any {
+	return append(s.ms.dest(), &s.c.FirstName, &s.c.LastName, &s.c.Email, &s.others, &s.c.Phone, &s.c.Title,
+		&s.acct, &s.ms.created, &s.ms.updated)
+}
+
+func (s *contactScan) finish() (Contact, error) {
+	var err error
+	s.c.Emails = splitList(s.others)
+	s.c.AccountID = idStr(s.acct)
+	s.c.Meta, err = s.ms.meta()
+	return s.c, err
 }
 
 func scanContact(r rowScanner) (Contact, error) {
-	var (
-		ms     metaScan
-		c      Contact
-		others string
-		acct   int64
-	)
-	err := r.Scan(append(ms.dest(), &c.FirstName, &c.LastName, &c.Email, &others, &c.Phone, &c.Title,
-		&acct, &ms.created, &ms.updated)...)
-	if err != nil {
+	var s contactScan
+	if err := r.Scan(s.dest()...); err != nil {
 		return Contact{}, err
 	}
-	c.Emails = splitList(others)
-	c.AccountID = idStr(acct)
-	c.Meta, err = ms.meta()
-	return c, err
+	return s.finish()
+}
+
+// scanContactAccount reads is_primary, a contact and its account (ID ""
+// when the contact has none).
+func scanContactAccount(r rowScanner, isPrimary *bool, c *Contact, a *Account) error {
+	var cs contactScan
+	var as accountScan
+	if err := r.Scan(append(append([]any{isPrimary}, cs.dest()...), as.dest()...)...); err != nil {
+		return err
+	}
+	var err error
+	if *c, err = cs.finish(); err != nil {
+		return err
+	}
+	if as.ms.id == 0 {
+		return nil
+	}
+	*a, err = as.finish()
+	return err
 }
 
 func scanLead(r rowScanner) (Lead, error) {

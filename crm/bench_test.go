@@ -1,0 +1,144 @@
+package crm_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sidedesk/sidedesk/crm"
+)
+
+func TestGenerateBench(t *testing.T) {
+	l, st := newLocal(t)
+	ctx := context.Background()
+	// Another tenant's records first: the generator must not collide with their ids.
+	if err := crm.SeedDemo(ctx, l, "default"); err != nil {
+		t.Fatal(err)
+	}
+	const accounts, contacts = 50, 500
+	if err := crm.GenerateBench(ctx, l, "bench", accounts, contacts, 7); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 123, 499} {
+		email := crm.BenchEmail(n, accounts)
+		m, err := l.Match(ctx, "bench", email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Contacts) != 1 || m.Contacts[0].Email != email || len(m.Accounts) != 1 {
+			t.Fatalf("Match(%s) = %+v", email, m)
+		}
+		if a := m.Accounts[0]; !slices.Equal(a.Domains, []string{crm.BenchDomain(n % accounts)}) || a.Tier == "" || a.Owner == "" {
+			t.Errorf("account of %s = %+v", email, a)
+		}
+	}
+	// An unknown sender at a bench account; every second account has an open opportunity.
+	withOpp := 0
+	for m := range 10 {
+		match, err := l.Match(ctx, "bench", "new.person@"+crm.BenchDomain(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(match.Accounts) != 1 || len(match.Contacts) != 0 {
+			t.Fatalf("unknown at account %d: %+v", m, match)
+		}
+		if len(match.Opportunities) == 1 && !match.Opportunities[0].CloseDate.IsZero() && !match.Opportunities[0].Closed {
+			withOpp++
+		}
+	}
+	if withOpp != 5 {
+		t.Errorf("%d of 10 accounts have an open opportunity, want 5", withOpp)
+	}
+	// The demo tenant is untouched, and the counts are exact.
+	if m, _ := l.Match(ctx, "default", "anna.schmidt@globex.example"); len(m.Contacts) != 2 {
+		t.Errorf("demo tenant changed: %+v", m.Contacts)
+	}
+	var nc, ne int
+	if err := st.ReadDB().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM crm_contacts WHERE tenant_id = 'bench'),
+  (SELECT COUNT(*) FROM crm_contact_emails WHERE tenant_id = 'bench')`).Scan(&nc, &ne); err != nil {
+		t.Fatal(err)
+	}
+	if nc != contacts || ne != contacts {
+		t.Errorf("%d contacts, %d emails; want %d", nc, ne, contacts)
+	}
+	// Again: nothing to do. Another size: refused.
+	if err := crm.GenerateBench(ctx, l, "bench", accounts, contacts, 7); err != nil {
+		t.Errorf("second run: %v", err)
+	}
+	if err := crm.GenerateBench(ctx, l, "bench", accounts, contacts*2, 7); err == nil || !strings.Contains(err.Error(), "already has") {
+		t.Errorf("different size: error %v", err)
+	}
+}
+
+// benchLocal is a store with a generated CRM, made once per benchmark
+// (b.N runs reuse it).
+func benchLocal(b *testing.B, accounts, contacts int) *crm.Local {
+	b.Helper()
+	l, _ := newLocal(b)
+	start := time.Now()
+	if err := crm.GenerateBench(context.Background(), l, "default", accounts, contacts, 1); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("GenerateBench(%d accounts, %d contacts): %v", accounts, contacts, time.Since(start).Round(time.Millisecond))
+	return l
+}
+
+func benchMatch(b *testing.B, l *crm.Local, accounts, contacts int) {
+	// A request's context can be cancelled, like an HTTP handler's (the
+	// driver then watches it during every query).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, kind := range []string{"contact", "unknown-at-account", "free-mail"} {
+		b.Run(kind, func(b *testing.B) {
+			b.ReportAllocs()
+			var seed atomic.Uint64
+			b.RunParallel(func(pb *testing.PB) {
+				rng := rand.New(rand.NewPCG(seed.Add(1), 2))
+				for pb.Next() {
+					n := rng.IntN(contacts)
+					email := crm.BenchEmail(n, accounts)
+					switch kind {
+					case "unknown-at-account":
+						email = "someone.new@" + crm.BenchDomain(n%accounts)
+					case "free-mail":
+						email = "someone@gmail.com"
+					}
+					m, err := l.Match(ctx, "default", email)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if len(m.Accounts) == 0 && kind != "free-mail" {
+						b.Errorf("no account for %s", email)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkMatch: 100,000 contacts at 20,000 accounts (ns/op is one Match,
+// run from GOMAXPROCS goroutines).
+func BenchmarkMatch(b *testing.B) {
+	const accounts, contacts = 20_000, 100_000
+	l := benchLocal(b, accounts, contacts)
+	benchMatch(b, l, accounts, contacts)
+}
+
+// BenchmarkMatchFull is the issue's size, 1,000,000 contacts at 200,000
+// accounts; it also logs how long GenerateBench takes. Opt in with
+// SIDEDESK_BENCH_FULL=1 (minutes, and about 1 GB of disk).
+func BenchmarkMatchFull(b *testing.B) {
+	if os.Getenv("SIDEDESK_BENCH_FULL") == "" {
+		b.Skip("set SIDEDESK_BENCH_FULL=1 to generate 1,000,000 contacts")
+	}
+	const accounts, contacts = 200_000, 1_000_000
+	l := benchLocal(b, accounts, contacts)
+	benchMatch(b, l, accounts, contacts)
+}
