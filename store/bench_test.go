@@ -69,12 +69,16 @@ func BenchmarkListTickets(b *testing.B) {
 	}
 }
 
-// BenchmarkBlobPut stores distinct 20 KB blobs (a typical small mail),
-// with and without the fsync that makes each one durable.
+// BenchmarkBlobPut stores distinct 20 KB blobs (a typical small mail):
+// without fsync, and with the Sync that makes them durable after every Put
+// (one Ingest per message) or after every 100 (a capture batch).
 func BenchmarkBlobPut(b *testing.B) {
-	for _, fsync := range []bool{true, false} {
-		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) {
-			blobs, err := newBlobs(b.TempDir(), fsync)
+	for _, bc := range []struct {
+		fsync     bool
+		syncEvery int
+	}{{true, 1}, {true, 100}, {false, 1}} {
+		b.Run(fmt.Sprintf("fsync=%v/sync-every=%d", bc.fsync, bc.syncEvery), func(b *testing.B) {
+			blobs, err := newBlobs(b.TempDir(), bc.fsync)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -86,6 +90,14 @@ func BenchmarkBlobPut(b *testing.B) {
 				if _, err := blobs.Put(ctx, bytes.NewReader(content)); err != nil {
 					b.Fatal(err)
 				}
+				if (i+1)%bc.syncEvery == 0 {
+					if err := blobs.Sync(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := blobs.Sync(ctx); err != nil {
+				b.Fatal(err)
 			}
 		})
 	}

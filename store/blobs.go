@@ -11,6 +11,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -19,10 +22,32 @@ import (
 // SHA-256 of its bytes, its file BlobDir/ab/cdef… (the first two hex digits
 // name a subdirectory). It is safe for concurrent use, also by several
 // processes sharing the directory.
+//
+// Durability is grouped: Put writes a temporary file without fsyncing it
+// and keeps it pending; Sync makes every pending blob durable (fsync) and
+// only then gives it its name (rename). Store.WithTx calls Sync before it
+// begins, so a committed row never references a blob that a power loss
+// could take away, while a batch of Puts costs one round of concurrent
+// fsyncs instead of one fsync each. Invariant: a blob name exists only once
+// its bytes are durable.
 type Blobs struct {
 	dir   string
 	fsync bool
+
+	mu      sync.Mutex        // guards pending
+	pending map[string]string // sha256 → temporary file, written, not yet durable
+	syncMu  sync.Mutex        // serialises Sync: returning from it means durable
 }
+
+// staleTempAge is how old a ".put-*" file must be for Open to treat it as a
+// crash leftover. A live process Syncs its pending blobs within seconds;
+// the margin keeps a second process (doctor, migrate) that opens the store
+// from removing a busy one's files.
+const staleTempAge = time.Hour
+
+// syncParallel bounds the fsyncs Sync runs at once: enough to fill a
+// device queue and let the file system fold them into few journal commits.
+const syncParallel = 8
 
 func newBlobs(dir string, fsync bool) (*Blobs, error) {
 	abs, err := filepath.Abs(dir)
@@ -32,7 +57,26 @@ func newBlobs(dir string, fsync bool) (*Blobs, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("store: create blob directory: %w", err)
 	}
-	return &Blobs{dir: abs, fsync: fsync}, nil
+	b := &Blobs{dir: abs, fsync: fsync, pending: map[string]string{}}
+	b.removeStale(time.Now().Add(-staleTempAge))
+	return b, nil
+}
+
+// removeStale deletes temporary files last written before cutoff: Puts of
+// a process that ended before its Sync. No committed row references them.
+func (b *Blobs) removeStale(cutoff time.Time) {
+	entries, err := os.ReadDir(b.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".put-") || !e.Type().IsRegular() {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(b.dir, e.Name()))
+		}
+	}
 }
 
 // Dir is the blob directory.
@@ -53,17 +97,19 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // Put stores everything r yields and returns its content address. It
 // streams: the bytes go through the hash into a temporary file beside the
-// blobs (fsynced unless Options.SkipBlobFsync, then renamed into place),
-// never all into memory. Putting
-// content that is already stored changes nothing.
+// blobs, never all into memory. The blob is pending until the next Sync
+// (Store.WithTx runs one before every transaction): Open already serves it,
+// but its name appears on disk only once its bytes are durable. Putting
+// content that is already stored or pending changes nothing. With
+// Options.SkipBlobFsync the blob is named at once.
 func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
 	tmp, err := os.CreateTemp(b.dir, ".put-*")
 	if err != nil {
 		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
 	}
-	committed := false
+	keep := false
 	defer func() {
-		if !committed {
+		if !keep {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
@@ -84,31 +130,130 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
 	if _, err := os.Stat(final); err == nil {
 		return ref, nil // already stored; the deferred cleanup drops tmp
 	}
-	if b.fsync {
-		if err := tmp.Sync(); err != nil {
-			return ticket.BlobRef{}, fmt.Errorf("store: blob put: sync: %w", err)
-		}
-	}
 	if err := tmp.Close(); err != nil {
 		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
 	}
-	sub := filepath.Dir(final)
-	if err := os.MkdirAll(sub, 0o750); err != nil {
-		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
+	if !b.fsync {
+		if err := b.name(tmp.Name(), final); err != nil {
+			return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
+		}
+		keep = true
+		return ref, nil
 	}
-	// Rename is atomic: a reader sees no blob or the whole blob. Two
-	// writers of the same content both rename identical bytes.
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
+	b.mu.Lock()
+	if _, ok := b.pending[ref.SHA256]; !ok {
+		b.pending[ref.SHA256] = tmp.Name()
+		keep = true
 	}
-	committed = true
-	// The directory is not fsynced: the data is durable before the name
-	// appears, and the rename is journaled with the next fsync on the file
-	// system (SQLite's own WAL sync at checkpoint), a window no wider than
-	// synchronous=NORMAL already gives the database: a capture whose commit
-	// is lost re-fetches the message. A directory fsync would double the
-	// cost of every Put.
+	b.mu.Unlock()
 	return ref, nil
+}
+
+// name renames a durable (or, with SkipBlobFsync, written) temporary file
+// to its blob name. Rename is atomic: a reader sees no blob or the whole
+// blob; two writers of the same content both rename identical bytes.
+//
+// The directory is not fsynced: the data is durable before the name
+// appears, and the rename is journaled with the next fsync on the file
+// system (SQLite's WAL sync at checkpoint), a window no wider than
+// synchronous=NORMAL already gives the database: a capture whose commit is
+// lost re-fetches the message.
+func (b *Blobs) name(tmp, final string) error {
+	if err := os.Rename(tmp, final); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	// The first blob of its subdirectory.
+	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		return err
+	}
+	return os.Rename(tmp, final)
+}
+
+// Sync makes every blob Put before it durable and gives it its name: it
+// fsyncs the pending temporary files (several at once), then renames each
+// into place. Calls are serialised, so when Sync returns nil everything
+// Put before the call is durable, also when another goroutine's Sync did
+// the work. A blob that fails stays pending (and Sync reports it), except
+// one whose temporary file vanished: it is dropped, and a capture that
+// still needs it fails and re-fetches.
+func (b *Blobs) Sync(ctx context.Context) error {
+	b.mu.Lock()
+	empty := len(b.pending) == 0
+	b.mu.Unlock()
+	if empty {
+		return nil // every Put so far is durable and named
+	}
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
+	b.mu.Lock()
+	work := make([][2]string, 0, len(b.pending))
+	for sha, tmp := range b.pending {
+		work = append(work, [2]string{sha, tmp})
+	}
+	b.mu.Unlock()
+
+	errs := make([]error, len(work))
+	sem := make(chan struct{}, syncParallel)
+	var wg sync.WaitGroup
+	for i, w := range work {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = b.syncOne(w[0], w[1])
+		})
+	}
+	wg.Wait()
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var failed []error
+	for i, w := range work {
+		switch {
+		case errs[i] == nil:
+			delete(b.pending, w[0])
+		case errors.Is(errs[i], fs.ErrNotExist):
+			delete(b.pending, w[0])
+			failed = append(failed, errs[i])
+		default:
+			failed = append(failed, errs[i])
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("store: blob sync: %d of %d blobs not durable: %w", len(failed), len(work), errors.Join(failed...))
+	}
+	return nil
+}
+
+// syncOne fsyncs one pending blob and names it.
+func (b *Blobs) syncOne(sha, tmp string) error {
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("blob %.12s: %w", sha, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = b.name(tmp, b.path(sha))
+	}
+	if err != nil {
+		return fmt.Errorf("blob %.12s: %w", sha, err)
+	}
+	return nil
+}
+
+// Pending reports how many blobs wait for a Sync (for tests and metrics).
+func (b *Blobs) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
 }
 
 // validName reports whether s is a blob name: 64 lowercase hex digits.
@@ -135,7 +280,7 @@ func (b *Blobs) path(name string) string {
 // hex SHA-256.
 var ErrInvalidBlobName = errors.New("store: invalid blob name")
 
-// Open returns the blob's bytes; ticket.ErrNotFound when it is not stored,
+// Open returns the blob's bytes, a pending one's too; ticket.ErrNotFound when it is not stored,
 // ErrInvalidBlobName when sha256 is not 64 lowercase hex digits. The
 // returned ReadCloser is an *os.File (Stat gives its size).
 func (b *Blobs) Open(ctx context.Context, sha256 string) (io.ReadCloser, error) {
@@ -146,6 +291,18 @@ func (b *Blobs) Open(ctx context.Context, sha256 string) (io.ReadCloser, error) 
 		return nil, fmt.Errorf("%w: %q", ErrInvalidBlobName, sha256)
 	}
 	f, err := os.Open(b.path(sha256))
+	if errors.Is(err, fs.ErrNotExist) {
+		// Put but not yet durable: its temporary file has the bytes. A
+		// Sync may rename it meanwhile; then the name is there.
+		b.mu.Lock()
+		tmp, ok := b.pending[sha256]
+		b.mu.Unlock()
+		if ok {
+			if f, err = os.Open(tmp); errors.Is(err, fs.ErrNotExist) {
+				f, err = os.Open(b.path(sha256))
+			}
+		}
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("store: blob %s: %w", sha256, ticket.ErrNotFound)
 	}

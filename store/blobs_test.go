@@ -6,12 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -29,18 +32,33 @@ func TestBlobsRoundTrip(t *testing.T) {
 		if ref.SHA256 != hex.EncodeToString(sum[:]) || ref.Size != int64(len(content)) {
 			t.Errorf("Put = %+v, want sha %x size %d", ref, sum, len(content))
 		}
-		if _, err := os.Stat(filepath.Join(b.Dir(), ref.SHA256[:2], ref.SHA256[2:])); err != nil {
-			t.Errorf("blob not at BlobDir/ab/cdef…: %v", err)
+		final := filepath.Join(b.Dir(), ref.SHA256[:2], ref.SHA256[2:])
+		// Pending: readable, but not named before it is durable.
+		if _, err := os.Stat(final); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("pending blob already named (stat: %v)", err)
 		}
-		rc, err := b.Open(ctx, ref.SHA256)
-		if err != nil {
+		assertContent(t, b, ref.SHA256, content)
+		if err := b.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
-		got, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil || !bytes.Equal(got, content) {
-			t.Errorf("Open read %d bytes (%v), want the %d put", len(got), err, len(content))
+		if _, err := os.Stat(final); err != nil {
+			t.Errorf("blob not at BlobDir/ab/cdef… after Sync: %v", err)
 		}
+		assertContent(t, b, ref.SHA256, content)
+	}
+	assertNoTempFiles(t, b)
+}
+
+func assertContent(t *testing.T, b *Blobs, sha string, want []byte) {
+	t.Helper()
+	rc, err := b.Open(context.Background(), sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("Open read %d bytes (%v), want the %d put", len(got), err, len(want))
 	}
 }
 
@@ -50,6 +68,16 @@ func TestBlobsPutExistingIsNoop(t *testing.T) {
 	ctx := context.Background()
 	ref, err := b.Put(ctx, strings.NewReader("same"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Again while pending: one temporary file, not two.
+	if ref2, err := b.Put(ctx, strings.NewReader("same")); err != nil || ref2 != ref {
+		t.Fatalf("Put of pending content = %+v, %v; want %+v", ref2, err, ref)
+	}
+	if n := b.Pending(); n != 1 {
+		t.Errorf("%d pending after two Puts of one content, want 1", n)
+	}
+	if err := b.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(b.Dir(), ref.SHA256[:2], ref.SHA256[2:])
@@ -195,5 +223,155 @@ func TestBlobsPutStreams50MB(t *testing.T) {
 	io.Copy(h, newNoise(size))
 	if want := hex.EncodeToString(h.Sum(nil)); ref.SHA256 != want {
 		t.Errorf("sha256 %s, want %s", ref.SHA256, want)
+	}
+}
+
+// TestBlobsDurability checks when a blob gets its name: at once without
+// fsync; with fsync, only through Sync, which every WithTx runs first.
+func TestBlobsDurability(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		skipFsync bool
+		sync      func(*Store) error // what runs between Put and the check
+		wantNamed bool
+	}{
+		{name: "fsync, nothing", sync: func(*Store) error { return nil }},
+		{name: "fsync, Sync", sync: func(s *Store) error { return s.Blobs().Sync(ctx) }, wantNamed: true},
+		{name: "fsync, any WithTx", sync: func(s *Store) error {
+			return s.WithTx(ctx, func(ticket.Tx) error { return nil })
+		}, wantNamed: true},
+		{name: "fsync, WithTx that fails", sync: func(s *Store) error {
+			s.WithTx(ctx, func(ticket.Tx) error { return errors.New("rolled back") })
+			return nil
+		}, wantNamed: true},
+		{name: "skip fsync", skipFsync: true, sync: func(*Store) error { return nil }, wantNamed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(ctx, Options{Path: filepath.Join(dir, "db"), BlobDir: filepath.Join(dir, "blobs"), SkipBlobFsync: tt.skipFsync})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var refs []ticket.BlobRef
+			for i := range 20 { // more than syncParallel
+				ref, err := s.Blobs().Put(ctx, strings.NewReader(strings.Repeat("x", i+1)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				refs = append(refs, ref)
+			}
+			if err := tt.sync(s); err != nil {
+				t.Fatal(err)
+			}
+			for _, ref := range refs {
+				_, err := os.Stat(s.Blobs().path(ref.SHA256))
+				if named := err == nil; named != tt.wantNamed {
+					t.Errorf("blob %.8s named %v, want %v", ref.SHA256, named, tt.wantNamed)
+				}
+				assertContent(t, s.Blobs(), ref.SHA256, []byte(strings.Repeat("x", int(ref.Size))))
+			}
+			wantPending := 0
+			if !tt.wantNamed {
+				wantPending = len(refs)
+			}
+			if got := s.Blobs().Pending(); got != wantPending {
+				t.Errorf("pending %d, want %d", got, wantPending)
+			}
+			if tt.wantNamed {
+				assertNoTempFiles(t, s.Blobs())
+			}
+		})
+	}
+}
+
+// TestBlobsSyncLostTempFile: a pending blob whose temporary file vanished
+// (removed by hand) fails the Sync once and is forgotten; the others are
+// named.
+func TestBlobsSyncLostTempFile(t *testing.T) {
+	s := newStore(t)
+	b := s.Blobs()
+	ctx := context.Background()
+	lost, _ := b.Put(ctx, strings.NewReader("lost"))
+	kept, _ := b.Put(ctx, strings.NewReader("kept"))
+	b.mu.Lock()
+	os.Remove(b.pending[lost.SHA256])
+	b.mu.Unlock()
+	if err := b.Sync(ctx); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Sync = %v, want the lost file's error", err)
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Errorf("second Sync = %v, want nil", err)
+	}
+	if _, err := os.Stat(b.path(kept.SHA256)); err != nil {
+		t.Errorf("kept blob not named: %v", err)
+	}
+	if _, err := b.Open(ctx, lost.SHA256); !errors.Is(err, ticket.ErrNotFound) {
+		t.Errorf("Open of the lost blob = %v, want ErrNotFound", err)
+	}
+}
+
+// TestBlobsConcurrent runs Puts, Opens and Syncs at once (run with -race):
+// whatever a goroutine Put is readable at any time, and named after its
+// own Sync returns.
+func TestBlobsConcurrent(t *testing.T) {
+	s := newStore(t)
+	b := s.Blobs()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				content := fmt.Appendf(nil, "goroutine %d blob %d", g, i%10) // repeats: dedupe paths
+				ref, err := b.Put(ctx, bytes.NewReader(content))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				assertContent(t, b, ref.SHA256, content)
+				if i%3 == 0 {
+					if err := b.Sync(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+					if _, err := os.Stat(b.path(ref.SHA256)); err != nil {
+						t.Errorf("not named after Sync: %v", err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertNoTempFiles(t, b)
+}
+
+// TestBlobsStaleTempFiles: Open removes temporary files a crashed process
+// left (older than staleTempAge), not recent ones another process may be
+// writing.
+func TestBlobsStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, ".put-crashed")
+	recent := filepath.Join(dir, ".put-busy")
+	other := filepath.Join(dir, "keep-me")
+	for _, p := range []string{old, recent, other} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-staleTempAge - time.Minute)
+	os.Chtimes(old, past, past)
+	os.Chtimes(other, past, past)
+	if _, err := newBlobs(dir, true); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{old: false, recent: true, other: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s exists %v, want %v", filepath.Base(p), err == nil, want)
+		}
 	}
 }

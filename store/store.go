@@ -36,7 +36,8 @@ type Options struct {
 	// Logger receives migration and retry notes. Default: discard.
 	Logger *slog.Logger
 	// SkipBlobFsync leaves blob data to the OS's writeback instead of
-	// fsyncing every blob before it gets its name. Nothing is lost when the
+	// fsyncing every blob before it gets its name (Blobs.Sync); blobs are
+	// named as soon as Put has written them. Nothing is lost when the
 	// process crashes either way; after a power loss, blobs written in the
 	// last seconds may be missing. For bulk imports and benchmarks: an fsync
 	// costs milliseconds on many disks, more than the rest of a capture.
@@ -189,7 +190,15 @@ func (s *Store) DB() *sql.DB { return s.w }
 // returns nil, rolled back otherwise. When the database stays busy (another
 // process holds the write lock past busy_timeout), the whole fn is run again,
 // a few times, with backoff; fn must have no side effects outside tx.
+//
+// Before it begins, WithTx makes every blob Put so far durable
+// (Blobs.Sync), outside SQLite's write lock: whatever fn stores, no
+// committed row references a blob a power loss could take away. A batch of
+// messages in one transaction shares one round of blob fsyncs.
 func (s *Store) WithTx(ctx context.Context, fn func(ticket.Tx) error) error {
+	if err := s.blobs.Sync(ctx); err != nil {
+		return err
+	}
 	backoff := 20 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := s.withTxOnce(ctx, fn)
