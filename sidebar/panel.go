@@ -88,9 +88,13 @@ func (s *Server) panelRoutes() {
 	s.mux.Handle("GET /api/v1/lookup", s.authenticate(http.HandlerFunc(s.lookup)))
 }
 
-// htmlHeaders are set on every HTML answer.
+// htmlHeaders are set on every HTML answer. Referrer-Policy same-origin
+// (not the API's no-referrer): with no-referrer browsers send "Origin:
+// null" on our own form posts, which the CSRF check must refuse; other
+// sites still get no referrer.
 func htmlHeaders(h http.Header, csp string) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", csp)
 	h.Set("Cache-Control", "no-store")
 }

@@ -163,7 +163,6 @@ func TestPanelActions(t *testing.T) {
 	})
 }
 
-
 // TestPanelCreate: a ticket for an email capture has not stored, and a
 // contact and a lead for an unknown sender.
 func TestPanelCreate(t *testing.T) {

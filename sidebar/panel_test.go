@@ -33,7 +33,7 @@ func TestPanelComponents(t *testing.T) {
 				wantContains(t, doc, "#ticket .ticket-title", "Question about our November invoice")
 				wantCount(t, doc, "#ticket .messages li", 1, 3)
 				wantCount(t, doc, "#sender .lead", 0, 0)
-				wantCount(t, doc, "#crm input[name=record]", 3, 10) // contact, account, opportunity
+				wantCount(t, doc, "#crm input[name=record]", 3, 10)         // contact, account, opportunity
 				wantCount(t, doc, "#crm input[name=record]:disabled", 0, 0) // nothing saved yet
 			}},
 		{"lead only", "message_id=apikey-20261120@kaisha.example",

@@ -114,7 +114,7 @@ type Panel struct {
 	// NoteAt is the section ("crm", "ticket") that shows Flash and Error,
 	// the one an htmx action swaps; "" shows them at the top.
 	NoteAt string
-	Now   time.Time
+	Now    time.Time
 }
 
 // AccountName returns the name of the matched account with this id, or "".
