@@ -128,41 +128,68 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC() }
 //     was closed longer than ReopenWindow ago: then a new ticket linked to
 //     it is created. On a pending ticket it sets the ticket open.
 func (s *Service) Ingest(ctx context.Context, in Inbound) (Result, error) {
-	in = normalizeInbound(in)
-	class, classReason := classify(in)
+	p := s.prepareIngest(in)
 	var g *ingestion
 	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
 		// The store may run this again after a serialisation failure:
 		// start from scratch every time.
-		g = &ingestion{s: s, tx: tx, in: &in, now: s.now(), class: class}
-		g.res.Classification = class
+		g = p.start(tx, s.now())
 		return g.run(ctx)
 	})
 	if err == nil && g == nil {
 		err = errors.New("store committed without running the transaction")
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("ticket: ingest %s/%s: %w", in.Mailbox, in.SourceKey, err)
+		return Result{}, fmt.Errorf("ticket: ingest %s/%s: %w", p.in.Mailbox, p.in.SourceKey, err)
 	}
+	return s.finishIngest(ctx, g), nil
+}
+
+// pendingIngest is an Inbound normalised and classified, ready to run in a
+// transaction (Ingest, IngestBatch).
+type pendingIngest struct {
+	s           *Service
+	in          Inbound
+	class       Classification
+	classReason string
+}
+
+func (s *Service) prepareIngest(in Inbound) *pendingIngest {
+	p := &pendingIngest{s: s, in: normalizeInbound(in)}
+	p.class, p.classReason = classify(p.in)
+	return p
+}
+
+// start begins a fresh attempt of p in tx.
+func (p *pendingIngest) start(tx Tx, now time.Time) *ingestion {
+	g := &ingestion{s: p.s, tx: tx, in: &p.in, now: now, class: p.class, reason: p.classReason}
+	g.res.Classification = p.class
+	return g
+}
+
+// finishIngest logs a committed ingestion's notes and returns its result.
+func (s *Service) finishIngest(ctx context.Context, g *ingestion) Result {
+	in := g.in
 	for _, n := range g.notes {
 		s.log.InfoContext(ctx, n.msg, append(n.args, "tenant", in.Tenant, "mailbox", in.Mailbox, "message_id", in.MessageID)...)
 	}
 	r := g.res
 	s.log.DebugContext(ctx, "ticket: ingested", "tenant", in.Tenant, "mailbox", in.Mailbox, "source", in.SourceKey,
 		"message", r.MessageID, "ticket", r.TicketID, "number", r.TicketNumber, "duplicate", r.Duplicate,
-		"new_ticket", r.NewTicket, "reopened", r.Reopened, "held", r.Held, "class", class, "class_reason", classReason)
-	return r, nil
+		"new_ticket", r.NewTicket, "reopened", r.Reopened, "held", r.Held, "class", g.class, "class_reason", g.reason)
+	return r
 }
 
 // ingestion is the state of one Ingest attempt inside its transaction.
 type ingestion struct {
-	s     *Service
-	tx    Tx
-	in    *Inbound
-	now   time.Time
-	class Classification
-	res   Result
-	notes []note // logged after commit, so a retried attempt logs nothing twice
+	s      *Service
+	tx     Tx
+	in     *Inbound
+	now    time.Time
+	class  Classification
+	reason string // why class
+	res    Result
+	notes  []note // logged after commit, so a retried attempt logs nothing twice
 }
 
 type note struct {

@@ -1,0 +1,197 @@
+package ticket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// batchCorpus is a mailbox's worth of scenario mails in delivery order,
+// with threading that crosses any batch boundary: replies (In-Reply-To,
+// rewritten References, Thread-Index, subject tag from a participant and
+// from a stranger, reply-address token), a bounce and an out-of-office of
+// earlier mails, list mail, the same mail twice (another mailbox, and the
+// same source key again), and a sender flooding past the limit.
+func batchCorpus() []Inbound {
+	tok := func(n int64) mailOpt {
+		return func(in *Inbound) {
+			in.To = append(in.To, Address{Email: ReplyAddress(testSecret, DefaultTenant, n, "support@example.com")})
+		}
+	}
+	ms := []Inbound{
+		newMail("a@mail.gmail.com", "alice@example.org", "Printer broken"),
+		newMail("b@mail.gmail.com", "Alice@Example.org", "Re: Printer broken", inReplyTo("a@mail.gmail.com"), references("a@mail.gmail.com")),
+		newMail("o1@outlook.com", "bob@corp.example", "VPN down", func(in *Inbound) { in.ConversationID = "AdLkF3A=" }),
+		newMail("o2@outlook.com", "bob@corp.example", "AW: VPN down", func(in *Inbound) { in.ConversationID = "AdLkF3A=" }),
+		newMail("c@icloud.com", "alice@example.org", "Re: Printer broken", references("x@elsewhere", "b@mail.gmail.com")),
+		newMail("t1@x", "alice@example.org", "Re: [#1] Printer broken"),
+		newMail("t2@x", "mallory@evil.example", "Re: [#1] Printer broken"),
+		newMail("r1@x", "carol@example.net", "Question", tok(2)),
+		newMail("bounce1@mx", "MAILER-DAEMON@mx.example.com", "Undelivered Mail Returned to Sender",
+			func(in *Inbound) { in.DeliveryReport, in.ReturnedMessageID = true, "<o1@outlook.com>" }),
+		newMail("bounce2@mx", "mailer-daemon@mx.example.com", "Delivery Status Notification (Failure)",
+			func(in *Inbound) { in.DeliveryReport, in.ReturnedMessageID = true, "<never@seen>" }),
+		newMail("ooo@x", "bob@corp.example", "Automatic reply: VPN down",
+			inReplyTo("o2@outlook.com"), header("Auto-Submitted", "auto-replied"), header("Return-Path", "<>")),
+		newMail("list@x", "news@lists.example.com", "Weekly digest", header("List-Id", "<news.lists.example.com>")),
+		newMail("a@mail.gmail.com", "alice@example.org", "Printer broken", withSource("sales", "imap:7:1")),
+		newMail("b@mail.gmail.com", "Alice@Example.org", "Re: Printer broken", inReplyTo("a@mail.gmail.com")),
+	}
+	for i := range 24 {
+		ms = append(ms, newMail(fmt.Sprintf("flood%d@x", i), "bot@example.com", fmt.Sprintf("Alert %d", i)))
+	}
+	return ms
+}
+
+// batchRun is what one way of ingesting the corpus produced.
+type batchRun struct {
+	results []Result
+	errs    []error
+	events  []Event
+}
+
+// RunIngestBatchScenarios checks IngestBatch against sequential Ingest on
+// stores from open: the same results and outbox events whether the corpus
+// goes in one message at a time, as one batch, or in batches of 5 (so
+// threads cross batch boundaries); and a batch with a message the store
+// refuses ingests all the others and names that one.
+func RunIngestBatchScenarios(t *testing.T, open OpenStore) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	corpus := batchCorpus()
+	ingest := func(t *testing.T, bad string, chunk int) batchRun {
+		t.Helper()
+		inner, events := open(t)
+		st := failingStore{inner, bad}
+		svc, err := NewService(Options{Store: st, Now: func() time.Time { return now }, ReplySecret: testSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := batchRun{results: make([]Result, len(corpus)), errs: make([]error, len(corpus))}
+		for start := 0; start < len(corpus); start += max(chunk, 1) {
+			if chunk == 0 {
+				run.results[start], run.errs[start] = svc.Ingest(ctx, corpus[start])
+				continue
+			}
+			end := min(start+chunk, len(corpus))
+			res, err := svc.IngestBatch(ctx, corpus[start:end])
+			if len(res) != end-start {
+				t.Fatalf("IngestBatch returned %d results for %d messages", len(res), end-start)
+			}
+			copy(run.results[start:], res)
+			var be *BatchError
+			if err != nil && !errors.As(err, &be) {
+				t.Fatalf("IngestBatch error %T %v, want a *BatchError", err, err)
+			}
+			for i := start; i < end; i++ {
+				if be != nil {
+					run.errs[i] = be.Failed(i - start)
+				}
+			}
+		}
+		run.events = events()
+		for i := range run.events {
+			run.events[i].ID = 0 // numbering aside, the same events
+		}
+		return run
+	}
+	want := ingest(t, "", 0)
+	for i, err := range want.errs {
+		if err != nil {
+			t.Fatalf("sequential Ingest of mail %d: %v", i, err)
+		}
+	}
+	// The corpus exercises what it claims to.
+	var news, dups, held int
+	for _, r := range want.results {
+		news += b2i(r.NewTicket)
+		dups += b2i(r.Duplicate)
+		held += b2i(r.Held)
+	}
+	if news < 5 || dups != 2 || held < 4 || want.results[1].TicketID != want.results[0].TicketID ||
+		want.results[8].Classification != ClassBounce || want.results[8].TicketID != want.results[2].TicketID {
+		t.Fatalf("corpus does not cover threading, duplicates, holds: %+v", want.results)
+	}
+
+	for _, chunk := range []int{len(corpus), 5, 1} {
+		t.Run(fmt.Sprintf("batches of %d", chunk), func(t *testing.T) {
+			got := ingest(t, "", chunk)
+			compareRuns(t, got, want, -1)
+		})
+	}
+
+	t.Run("a failing message", func(t *testing.T) {
+		const bad = 3 // the Thread-Index reply: the ooo later threads on its ticket
+		failWant := ingest(t, corpus[bad].MessageID, 0)
+		if !errors.Is(failWant.errs[bad], errInjectedInsert) {
+			t.Fatalf("sequential: mail %d error %v, want the injected one", bad, failWant.errs[bad])
+		}
+		for _, chunk := range []int{len(corpus), 5} {
+			got := ingest(t, corpus[bad].MessageID, chunk)
+			compareRuns(t, got, failWant, bad)
+		}
+	})
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func compareRuns(t *testing.T, got, want batchRun, bad int) {
+	t.Helper()
+	for i := range want.results {
+		if i == bad {
+			if !errors.Is(got.errs[i], errInjectedInsert) {
+				t.Errorf("mail %d: error %v, want the injected one", i, got.errs[i])
+			}
+			continue
+		}
+		if got.errs[i] != nil {
+			t.Errorf("mail %d: %v", i, got.errs[i])
+		}
+		if got.results[i] != want.results[i] {
+			t.Errorf("mail %d: %+v, sequential Ingest gave %+v", i, got.results[i], want.results[i])
+		}
+	}
+	if !reflect.DeepEqual(got.events, want.events) {
+		t.Errorf("events differ from sequential Ingest:\n got %d: %+v\nwant %d: %+v", len(got.events), got.events, len(want.events), want.events)
+	}
+}
+
+var errInjectedInsert = errors.New("injected insert failure")
+
+// failingStore refuses to insert the message with one Message-ID.
+type failingStore struct {
+	Store
+	bad string
+}
+
+type failingTx struct {
+	Tx
+	bad string
+}
+
+func (f failingStore) WithTx(ctx context.Context, fn func(Tx) error) error {
+	return f.Store.WithTx(ctx, func(tx Tx) error { return fn(failingTx{tx, f.bad}) })
+}
+
+func (f failingTx) InsertMessage(ctx context.Context, m *Message) error {
+	if f.bad != "" && m.MessageID == strings.Trim(f.bad, "<>") {
+		return errInjectedInsert
+	}
+	return f.Tx.InsertMessage(ctx, m)
+}
+
+func TestIngestBatchMem(t *testing.T) {
+	RunIngestBatchScenarios(t, func(t *testing.T) (Store, func() []Event) {
+		st := newMemStore()
+		return st, st.Events
+	})
+}
