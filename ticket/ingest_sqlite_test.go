@@ -12,27 +12,32 @@ import (
 
 // TestIngestSQLite runs the Ingest/Update scenarios of scenarios_test.go
 // against the real SQLite store, in a file under t.TempDir().
-func TestIngestSQLite(t *testing.T) {
-	ticket.RunIngestScenarios(t, func(t *testing.T) (ticket.Store, func() []ticket.Event) {
-		ctx := context.Background()
-		dir := t.TempDir()
-		st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "sidedesk.db"), BlobDir: filepath.Join(dir, "blobs")})
+func TestIngestSQLite(t *testing.T) { ticket.RunIngestScenarios(t, openSQLite) }
+
+// TestIngestBatchSQLite runs the IngestBatch scenarios of batch_test.go
+// against the real SQLite store.
+func TestIngestBatchSQLite(t *testing.T) { ticket.RunIngestBatchScenarios(t, openSQLite) }
+
+// openSQLite is a ticket.OpenStore: a migrated SQLite store in t.TempDir().
+func openSQLite(t *testing.T) (ticket.Store, func() []ticket.Event) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "sidedesk.db"), BlobDir: filepath.Join(dir, "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st, func() []ticket.Event {
+		t.Helper()
+		evs, err := st.PendingEvents(ctx, 0, 10000)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { st.Close() })
-		if err := st.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return st, func() []ticket.Event {
-			t.Helper()
-			evs, err := st.PendingEvents(ctx, 0, 10000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return evs
-		}
-	})
+		return evs
+	}
 }
 
 // BenchmarkIngestSQLite measures one Ingest into the SQLite store: every
