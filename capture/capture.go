@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -84,23 +85,62 @@ type Pipeline struct {
 // Deliver. It counts captured messages (not duplicates), parse errors and
 // capture errors in p.Metrics.
 func (p *Pipeline) Deliver(ctx context.Context, d Delivery, r io.Reader) (ticket.Result, error) {
-	res, err := p.deliver(ctx, d, r)
+	pr, err := p.Prepare(ctx, d, r)
 	if err != nil {
-		p.Metrics.CaptureError(d.Mailbox)
-		return res, err
+		return ticket.Result{}, err
 	}
-	return res, nil
+	res, err := p.Commit(ctx, []*Prepared{pr})
+	if err != nil {
+		var be *ticket.BatchError
+		if errors.As(err, &be) && len(be.Errs) == 1 {
+			err = be.Errs[0] // one message: its own error
+		}
+		return ticket.Result{}, err
+	}
+	return res[0], nil
 }
 
-func (p *Pipeline) deliver(ctx context.Context, d Delivery, r io.Reader) (ticket.Result, error) {
-	log := p.Logger
-	if log == nil {
-		log = slog.Default()
+func (p *Pipeline) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.Default()
 	}
+	return p.Logger
+}
+
+// Prepared is a message stored and parsed, ready to Commit. It holds the
+// message's text and HTML (each at most ParseOptions.MaxBodyBytes); the
+// raw bytes and attachments are in the blob store.
+type Prepared struct {
+	Delivery Delivery
+	Inbound  ticket.Inbound
+}
+
+// Size is about how much memory p holds: what a caller that collects
+// Prepared messages for one Commit bounds.
+func (p *Prepared) Size() int {
+	return len(p.Inbound.Text) + len(p.Inbound.HTML) + 4<<10
+}
+
+// Prepare is the first half of Deliver: it stores the raw bytes (streaming
+// r into Blobs.Put), parses them (attachments into blobs too) and fills
+// Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt. Nothing is
+// ingested yet: the blobs stay pending (see store.Blobs) until Commit. An
+// error means the message could not be read or stored; it is counted as a
+// capture error.
+func (p *Pipeline) Prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepared, error) {
+	pr, err := p.prepare(ctx, d, r)
+	if err != nil {
+		p.Metrics.CaptureError(d.Mailbox)
+		return nil, err
+	}
+	return pr, nil
+}
+
+func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepared, error) {
 	bh := newBodyHasher()
 	ref, err := p.Blobs.Put(ctx, io.TeeReader(r, bh))
 	if err != nil {
-		return ticket.Result{}, fmt.Errorf("capture: store raw message: %w", err)
+		return nil, fmt.Errorf("capture: store raw message: %w", err)
 	}
 	bodyHash := bh.sum()
 	if bodyHash == "" {
@@ -108,12 +148,12 @@ func (p *Pipeline) deliver(ctx context.Context, d Delivery, r io.Reader) (ticket
 	}
 	rc, err := p.Blobs.Open(ctx, ref.SHA256)
 	if err != nil {
-		return ticket.Result{}, fmt.Errorf("capture: reopen raw message: %w", err)
+		return nil, fmt.Errorf("capture: reopen raw message: %w", err)
 	}
 	in, err := Parse(ctx, rc, p.Blobs, p.Options)
 	rc.Close()
 	if err != nil {
-		return ticket.Result{}, err
+		return nil, err
 	}
 	in.Tenant = d.Tenant
 	if in.Tenant == "" {
@@ -126,17 +166,10 @@ func (p *Pipeline) deliver(ctx context.Context, d Delivery, r io.Reader) (ticket
 	in.ReceivedAt = p.Options.now()
 	if in.ParseError != "" {
 		p.Metrics.ParseError(d.Mailbox)
-		log.Warn("capture: malformed message kept", "mailbox", d.Mailbox, "source_key", d.SourceKey,
+		p.logger().Warn("capture: malformed message kept", "mailbox", d.Mailbox, "source_key", d.SourceKey,
 			"message_id", in.MessageID, "raw_sha256", ref.SHA256, "parse_error", in.ParseError)
 	}
-	res, err := p.Sink.Ingest(ctx, in)
-	if err != nil {
-		return res, fmt.Errorf("capture: ingest %s %s: %w", d.Mailbox, d.SourceKey, err)
-	}
-	if !res.Duplicate {
-		p.Metrics.Captured(d.Mailbox, res.Classification)
-	}
-	return res, nil
+	return &Prepared{Delivery: d, Inbound: in}, nil
 }
 
 // bodyHasher hashes the bytes after the header block: after the first
