@@ -74,8 +74,8 @@ func TestCommit(t *testing.T) {
 		keys       []string
 		wantFailed []int // positions reported failed
 		captured   float64
-		wantCalls  int // Ingest calls (one by one)
-		wantBatch  int // IngestBatch calls
+		wantCalls  int  // Ingest calls (one by one)
+		wantBatch  int  // IngestBatch calls
 		notSinks   bool // the failures are not the sink's errRefused
 	}{
 		{name: "plain sink", sink: &keyedSink{}, keys: []string{"k1", "bad2", "k3", "dup4"},
