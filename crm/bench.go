@@ -53,10 +53,14 @@ func GenerateBench(ctx context.Context, l *Local, tenant string, accounts, conta
 	}
 	// A bigger page cache for the writer while it loads (the indexes are
 	// written in random order); back to the store's default after.
+	var cacheSize int64
+	if err := l.w.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize); err != nil {
+		return fmt.Errorf("crm: bench: %w", err)
+	}
 	if _, err := l.w.ExecContext(ctx, `PRAGMA cache_size = -262144`); err != nil {
 		return fmt.Errorf("crm: bench: %w", err)
 	}
-	defer l.w.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -32768`)
+	defer l.w.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(cacheSize, 10))
 
 	start := time.Now()
 	now := fmtTime(l.now())

@@ -60,6 +60,7 @@ type RowError struct {
 	Reason string
 }
 
+// String is the error as a CLI prints it: row 7 column "Email": bad email ...
 func (e RowError) String() string {
 	s := "row " + strconv.Itoa(e.Row)
 	if e.Column != "" {
@@ -380,7 +381,6 @@ func importCSV[T any](ctx context.Context, upsert func(context.Context, string, 
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
@@ -391,6 +391,7 @@ func importCSV[T any](ctx context.Context, upsert func(context.Context, string, 
 			continue
 		}
 		rep.Rows++
+		line, _ := cr.FieldPos(0)
 		if blank(rec) {
 			rep.Skipped++
 			continue

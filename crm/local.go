@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,9 @@ import (
 type LocalOptions struct {
 	// DB is the write pool holding the crm_* tables
 	// (store/migrations/0300_crm.sql), e.g. (*store.Store).DB(). Required.
+	// Local's writes begin their own transactions on it: do not call them
+	// from inside a store.WithTx fn (the store's one writer connection is
+	// taken there).
 	DB *sql.DB
 	// ReadDB serves Match and the other reads, e.g. (*store.Store).ReadDB()
 	// (several query-only connections beside the one writer). Default: DB.
@@ -41,10 +45,10 @@ type Local struct {
 	now      func() time.Time
 
 	// Prepared reads for Match. Each query costs some 20µs of driver and
-	// VM set-up beyond its index look-ups, so Match uses as few as it can:
-	// contacts with their accounts, leads, accounts by domain (only when
-	// needed), and the opportunities and cases of an account in one.
-	contactsByEmail, leadsByEmail, accountsByDomain, related *sql.Stmt
+	// VM set-up beyond its index look-ups, so Match makes two: who (the
+	// contacts with their accounts, the leads, the accounts owning the
+	// domain) and what (their opportunities and cases).
+	identity, related *sql.Stmt
 }
 
 var _ Connector = (*Local)(nil)
@@ -105,15 +109,7 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&l.contactsByEmail, `SELECT e.is_primary, ` + contactCols + `, ` + nullableAccountCols + ` FROM crm_contact_emails e
-JOIN crm_contacts c ON c.id = e.contact_id AND c.tenant_id = e.tenant_id
-LEFT JOIN crm_accounts a ON a.id = c.account_id AND a.tenant_id = c.tenant_id
-WHERE e.tenant_id = ? AND e.email = ? LIMIT ` + strconv.Itoa(maxMatchRecords)},
-		{&l.leadsByEmail, `SELECT ` + leadCols + ` FROM crm_leads l
-WHERE l.tenant_id = ? AND l.email = ? LIMIT ` + strconv.Itoa(maxMatchRecords)},
-		{&l.accountsByDomain, `SELECT d.domain, ` + accountCols + ` FROM crm_account_domains d
-JOIN crm_accounts a ON a.id = d.account_id AND a.tenant_id = d.tenant_id
-WHERE d.tenant_id = ? AND d.domain IN (?, ?, ?, ?) LIMIT ` + strconv.Itoa(4*maxAccounts)},
+		{&l.identity, identityQuery()},
 		{&l.related, relatedQuery()},
 	}
 	for _, s := range stmts {
@@ -131,7 +127,7 @@ WHERE d.tenant_id = ? AND d.domain IN (?, ?, ?, ?) LIMIT ` + strconv.Itoa(4*maxA
 // owns).
 func (l *Local) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{l.contactsByEmail, l.leadsByEmail, l.accountsByDomain, l.related} {
+	for _, st := range []*sql.Stmt{l.identity, l.related} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -160,23 +156,13 @@ func (l *Local) IsFreeMail(email string) bool {
 // opportunities (soonest close first) and the recent cases of those
 // accounts and contacts. A handful of index look-ups.
 func (l *Local) Match(ctx context.Context, tenant, email string) (Match, error) {
-	m := Match{Email: NormalizeEmail(email)}
+	m := Match{Email: matchAddress(email)}
 	m.FreeMail = l.IsFreeMail(m.Email)
 	if !strings.Contains(m.Email, "@") {
 		return m, nil
 	}
-	if err := l.matchContacts(ctx, tenant, &m); err != nil {
+	if err := l.matchIdentity(ctx, tenant, &m); err != nil {
 		return Match{}, err
-	}
-	leads, err := queryAll(ctx, l.leadsByEmail, scanLead, tenant, m.Email)
-	if err != nil {
-		return Match{}, fmt.Errorf("crm: match leads: %w", err)
-	}
-	m.Leads = leads
-	if len(m.Accounts) == 0 && !m.FreeMail {
-		if err := l.matchDomain(ctx, tenant, &m); err != nil {
-			return Match{}, err
-		}
 	}
 	// Opportunities and cases: one query per (account, contact) pair,
 	// usually one.
@@ -218,33 +204,99 @@ func (l *Local) Match(ctx context.Context, tenant, email string) (Match, error) 
 	return m, nil
 }
 
-// matchContacts fills the contacts of m.Email, primary address first, and
-// their accounts (in the contacts' order, without repeats).
-func (l *Local) matchContacts(ctx context.Context, tenant string, m *Match) error {
-	rows, err := l.contactsByEmail.QueryContext(ctx, tenant, m.Email)
+// identityQuery reads, in one statement, the contacts having the address
+// (kind 'c', with their accounts), the leads having it ('l') and the
+// accounts owning its domain or parent domains ('d', tag = the domain).
+// Parameters: tenant, email, up to four domains ('' for none). Columns:
+// kind, tag, is_primary, a contact's columns (a lead's mapped onto them:
+// company in other_emails, status in phone), an account's columns.
+func identityQuery() string {
+	const noAccount = `0, '', '', '', '', '', '', '', '', '', 0, '', NULL, NULL`
+	const noPerson = `0, '', '', '', '', '', '', '', '', '', 0, NULL, NULL`
+	return `SELECT * FROM (SELECT 'c', '', e.is_primary, ` + contactCols + `, ` + nullableAccountCols + `
+  FROM crm_contact_emails e
+  JOIN crm_contacts c ON c.id = e.contact_id AND c.tenant_id = e.tenant_id
+  LEFT JOIN crm_accounts a ON a.id = c.account_id AND a.tenant_id = c.tenant_id
+  WHERE e.tenant_id = ?1 AND e.email = ?2 LIMIT ` + strconv.Itoa(maxMatchRecords) + `)
+UNION ALL SELECT * FROM (SELECT 'l', '', 0, l.id, l.tenant_id, l.source, COALESCE(l.external_id, ''), l.first_name,
+  l.last_name, l.email, l.company, l.status, '', 0, l.created_at, l.updated_at, ` + noAccount + `
+  FROM crm_leads l WHERE l.tenant_id = ?1 AND l.email = ?2 LIMIT ` + strconv.Itoa(maxMatchRecords) + `)
+UNION ALL SELECT * FROM (SELECT 'd', d.domain, 0, ` + noPerson + `, ` + accountCols + `
+  FROM crm_account_domains d JOIN crm_accounts a ON a.id = d.account_id AND a.tenant_id = d.tenant_id
+  WHERE d.tenant_id = ?1 AND d.domain IN (?3, ?4, ?5, ?6) LIMIT ` + strconv.Itoa(4*maxAccounts) + `)`
+}
+
+// matchIdentity fills the contacts of m.Email (primary address first),
+// their accounts (in the contacts' order, without repeats), the leads, and
+// when that gives no account and the domain is not free-mail, the accounts
+// owning the domain, or else its nearest parent domain that has any.
+func (l *Local) matchIdentity(ctx context.Context, tenant string, m *Match) error {
+	var cands []string
+	if !m.FreeMail {
+		cands = domainCandidates(emailDomain(m.Email))
+	}
+	args := []any{tenant, m.Email, "", "", "", ""}
+	for i := 0; i < len(cands) && i < 4; i++ {
+		args[2+i] = cands[i]
+	}
+	rows, err := l.identity.QueryContext(ctx, args...)
 	if err != nil {
-		return fmt.Errorf("crm: match contacts: %w", err)
+		return fmt.Errorf("crm: match: %w", err)
 	}
 	defer rows.Close()
-	var primary []bool
+	var (
+		primary    []bool
+		byDomain   []Account
+		domainRank = -1
+	)
 	for rows.Next() {
 		var (
+			kind, tag string
 			isPrimary bool
-			c         Contact
-			a         Account
+			cs        contactScan
+			as        accountScan
 		)
-		if err := scanContactAccount(rows, &isPrimary, &c, &a); err != nil {
-			return fmt.Errorf("crm: match contacts: %w", err)
+		if err := rows.Scan(append(append([]any{&kind, &tag, &isPrimary}, cs.dest()...), as.dest()...)...); err != nil {
+			return fmt.Errorf("crm: match: %w", err)
 		}
-		m.Contacts = append(m.Contacts, c)
-		primary = append(primary, isPrimary)
-		if a.ID != "" && len(m.Accounts) < maxAccounts &&
-			!slices.ContainsFunc(m.Accounts, func(x Account) bool { return x.ID == a.ID }) {
-			m.Accounts = append(m.Accounts, a)
+		switch kind {
+		case "c":
+			c, err := cs.finish()
+			if err != nil {
+				return err
+			}
+			m.Contacts = append(m.Contacts, c)
+			primary = append(primary, isPrimary)
+			if as.ms.id != 0 && len(m.Accounts) < maxAccounts &&
+				!slices.ContainsFunc(m.Accounts, func(x Account) bool { return x.ID == idStr(as.ms.id) }) {
+				a, err := as.finish()
+				if err != nil {
+					return err
+				}
+				m.Accounts = append(m.Accounts, a)
+			}
+		case "l":
+			meta, err := cs.ms.meta()
+			if err != nil {
+				return err
+			}
+			m.Leads = append(m.Leads, Lead{Meta: meta, FirstName: cs.c.FirstName, LastName: cs.c.LastName,
+				Email: cs.c.Email, Company: cs.others, Status: cs.c.Phone})
+		case "d":
+			a, err := as.finish()
+			if err != nil {
+				return err
+			}
+			switch rank := slices.Index(cands, tag); {
+			case domainRank == -1 || rank < domainRank:
+				domainRank, byDomain = rank, []Account{a}
+			case rank == domainRank:
+				byDomain = append(byDomain, a)
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("crm: match contacts: %w", err)
+		return fmt.Errorf("crm: match: %w", err)
 	}
 	if len(m.Contacts) > 1 {
 		// Contacts whose primary address this is first, then by id.
@@ -267,46 +319,11 @@ func (l *Local) matchContacts(ctx context.Context, tenant string, m *Match) erro
 		}
 		m.Contacts = sorted
 	}
-	return nil
-}
-
-// matchDomain fills m.Accounts with the accounts owning the sender's
-// domain, or else its nearest parent domain that has any.
-func (l *Local) matchDomain(ctx context.Context, tenant string, m *Match) error {
-	cands := domainCandidates(emailDomain(m.Email))
-	args := []any{tenant, "", "", "", ""}
-	for i := 0; i < len(cands) && i < 4; i++ {
-		args[1+i] = cands[i]
+	slices.SortStableFunc(m.Leads, func(a, b Lead) int { return cmp.Compare(idNum(a.ID), idNum(b.ID)) })
+	if len(m.Accounts) == 0 {
+		slices.SortFunc(byDomain, func(a, b Account) int { return cmp.Compare(idNum(a.ID), idNum(b.ID)) })
+		m.Accounts = byDomain[:min(len(byDomain), maxAccounts)]
 	}
-	rows, err := l.accountsByDomain.QueryContext(ctx, args...)
-	if err != nil {
-		return fmt.Errorf("crm: match accounts by domain: %w", err)
-	}
-	defer rows.Close()
-	best := -1
-	var accts []Account
-	for rows.Next() {
-		var d string
-		a, err := scanAccount(prefixScanner{rows, &d})
-		if err != nil {
-			return fmt.Errorf("crm: match accounts by domain: %w", err)
-		}
-		rank := slices.Index(cands, d)
-		switch {
-		case best == -1 || rank < best:
-			best, accts = rank, []Account{a}
-		case rank == best:
-			accts = append(accts, a)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("crm: match accounts by domain: %w", err)
-	}
-	slices.SortFunc(accts, func(a, b Account) int { return cmp.Compare(idNum(a.ID), idNum(b.ID)) })
-	if len(accts) > maxAccounts {
-		accts = accts[:maxAccounts]
-	}
-	m.Accounts = accts
 	return nil
 }
 
@@ -370,13 +387,21 @@ func (l *Local) matchRelated(ctx context.Context, tenant string, acct, contact i
 	return nil
 }
 
-// prefixScanner scans a leading column into first, the rest as the record's.
-type prefixScanner struct {
-	r     rowScanner
-	first any
+// matchAddress normalises what the sidebar got as the sender: a bare
+// address, or a From value with a display name ("Anna <anna@x.example>",
+// RFC 5322 section 3.4) or a mailto: URL.
+func matchAddress(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.ContainsRune(s, '<') {
+		if a, err := mail.ParseAddress(s); err == nil {
+			s = a.Address
+		}
+	}
+	if len(s) > 7 && strings.EqualFold(s[:7], "mailto:") {
+		s = s[7:]
+	}
+	return NormalizeEmail(s)
 }
-
-func (p prefixScanner) Scan(dest ...any) error { return p.r.Scan(append([]any{p.first}, dest...)...) }
 
 // Account implements Connector.
 func (l *Local) Account(ctx context.Context, tenant, id string) (Account, error) {
@@ -445,15 +470,6 @@ func getOne[T any](ctx context.Context, q queryer, what, query string, scan func
 		return zero, fmt.Errorf("crm: %s %q: %w", what, id, ErrNotFound)
 	}
 	return recs[0], nil
-}
-
-// queryAll runs a prepared read.
-func queryAll[T any](ctx context.Context, st *sql.Stmt, scan func(rowScanner) (T, error), args ...any) ([]T, error) {
-	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, scan)
 }
 
 func collect[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
@@ -544,25 +560,6 @@ func scanContact(r rowScanner) (Contact, error) {
 		return Contact{}, err
 	}
 	return s.finish()
-}
-
-// scanContactAccount reads is_primary, a contact and its account (ID ""
-// when the contact has none).
-func scanContactAccount(r rowScanner, isPrimary *bool, c *Contact, a *Account) error {
-	var cs contactScan
-	var as accountScan
-	if err := r.Scan(append(append([]any{isPrimary}, cs.dest()...), as.dest()...)...); err != nil {
-		return err
-	}
-	var err error
-	if *c, err = cs.finish(); err != nil {
-		return err
-	}
-	if as.ms.id == 0 {
-		return nil
-	}
-	*a, err = as.finish()
-	return err
 }
 
 func scanLead(r rowScanner) (Lead, error) {

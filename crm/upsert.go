@@ -26,6 +26,7 @@ type RecordError struct {
 	Err   error
 }
 
+// Error says which record and field failed, and why.
 func (e RecordError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("record %d: %v", e.Index, e.Err)
@@ -33,6 +34,7 @@ func (e RecordError) Error() string {
 	return fmt.Sprintf("record %d: %s: %v", e.Index, e.Field, e.Err)
 }
 
+// Unwrap gives the reason (ErrBadEmail, ErrUnknownAccount, ...).
 func (e RecordError) Unwrap() error { return e.Err }
 
 // Reasons a record is refused. RecordError.Err wraps one of them.
