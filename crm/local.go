@@ -207,7 +207,7 @@ func (l *Local) Match(ctx context.Context, tenant, email string) (Match, error) 
 // identityQuery reads, in one statement, the contacts having the address
 // (kind 'c', with their accounts), the leads having it ('l') and the
 // accounts owning its domain or parent domains ('d', tag = the domain).
-// Parameters: tenant, email, up to four domains (” for none). Columns:
+// Parameters: tenant, email, up to four domains (empty for none). Columns:
 // kind, tag, is_primary, a contact's columns (a lead's mapped onto them:
 // company in other_emails, status in phone), an account's columns.
 func identityQuery() string {
