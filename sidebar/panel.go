@@ -21,11 +21,15 @@ import (
 )
 
 // PanelStore is what the panel, sign-in and sessions need of the store;
-// *store.Store implements it. Look-ups are tenant-scoped and answer
+// *store.Store implements it, and *store.PanelReads (the same on prepared
+// statements: use it in production). Look-ups are tenant-scoped and answer
 // ticket.ErrNotFound.
 type PanelStore interface {
 	MessageByMessageID(ctx context.Context, tenant, rfcID string) (ticket.Message, error)
+	Ticket(ctx context.Context, tenant string, id int64) (ticket.Ticket, error)
 	TicketByNumber(ctx context.Context, tenant string, number int64) (ticket.Ticket, error)
+	RecentMessages(ctx context.Context, tenant string, ticketID int64, n int) ([]ticket.Message, error)
+	TicketsByRequester(ctx context.Context, tenant, email string, limit int) ([]ticket.Ticket, error)
 	UserByEmail(ctx context.Context, tenant, email string) (store.User, error)
 	UserByID(ctx context.Context, tenant string, id int64) (store.User, error)
 	CreateSession(ctx context.Context, tenant string, userID int64, idHash, csrfToken string, expires time.Time) (store.Session, error)
@@ -243,7 +247,7 @@ func (s *Server) gather(ctx context.Context, tenant string, pc views.Context) (f
 		case err == nil:
 			f.message = &m
 			if m.TicketID != 0 {
-				t, err := s.opts.Store.Ticket(ctx, tenant, m.TicketID)
+				t, err := s.opts.Panel.Ticket(ctx, tenant, m.TicketID)
 				if err != nil {
 					return f, err
 				}
@@ -262,14 +266,14 @@ func (s *Server) gather(ctx context.Context, tenant string, pc views.Context) (f
 		}
 	}
 	if f.ticket != nil {
-		msgs, err := s.opts.Store.TicketMessages(ctx, tenant, f.ticket.ID)
+		msgs, err := s.opts.Panel.RecentMessages(ctx, tenant, f.ticket.ID, recentMessages)
 		if err != nil {
 			return f, err
 		}
-		f.recent = msgs[max(0, len(msgs)-recentMessages):]
+		f.recent = msgs
 	}
 	if f.email != "" {
-		ts, _, err := s.opts.Store.ListTickets(ctx, tenant, store.TicketFilter{Requester: f.email, Limit: otherTickets + 1})
+		ts, err := s.opts.Panel.TicketsByRequester(ctx, tenant, f.email, otherTickets+1)
 		if err != nil {
 			return f, err
 		}

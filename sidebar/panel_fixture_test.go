@@ -67,8 +67,10 @@ func newPanelFixture(t *testing.T, opts ...panelOption) *panelFixture {
 		t.Fatal(err)
 	}
 	f := &panelFixture{t: t, st: st, svc: svc, crm: l, logs: &syncBuffer{}}
+	reads := st.NewPanelReads()
+	t.Cleanup(func() { reads.Close() })
 	o := Options{
-		Store: st, Tickets: svc, Blobs: st.Blobs(), Panel: st, CRM: l, Actions: svc,
+		Store: st, Tickets: svc, Blobs: st.Blobs(), Panel: reads, CRM: l, Actions: svc,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, fn := range opts {

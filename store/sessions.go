@@ -64,6 +64,13 @@ func (s *Store) CreateSession(ctx context.Context, tenant string, userID int64, 
 // ticket.ErrNotFound when there is none, it has expired, or the hash is
 // malformed.
 func (s *Store) SessionByHash(ctx context.Context, idHash string) (Session, error) {
+	return sessionByHash(ctx, s.r, s.nowUTC(), idHash)
+}
+
+const sessionByHashQuery = `SELECT id, tenant_id, user_id, csrf_token, created_at, expires_at
+        FROM web_sessions WHERE id_hash = ? AND expires_at > ?`
+
+func sessionByHash(ctx context.Context, q querier, now time.Time, idHash string) (Session, error) {
 	if !tokenHash.MatchString(idHash) {
 		return Session{}, fmt.Errorf("store: session: %w", ticket.ErrNotFound)
 	}
@@ -71,8 +78,7 @@ func (s *Store) SessionByHash(ctx context.Context, idHash string) (Session, erro
 		sess             Session
 		created, expires sql.NullString
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, tenant_id, user_id, csrf_token, created_at, expires_at
-        FROM web_sessions WHERE id_hash = ? AND expires_at > ?`, idHash, fmtTime(s.nowUTC())).
+	err := q.QueryRowContext(ctx, sessionByHashQuery, idHash, fmtTime(now)).
 		Scan(&sess.ID, &sess.Tenant, &sess.UserID, &sess.CSRFToken, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, fmt.Errorf("store: session: %w", ticket.ErrNotFound)

@@ -12,12 +12,16 @@ import (
 // UserByID loads one of the tenant's users by id; ticket.ErrNotFound when
 // the tenant has no such user.
 func (s *Store) UserByID(ctx context.Context, tenant string, id int64) (User, error) {
+	return userByID(ctx, s.r, tenant, id)
+}
+
+func userByID(ctx context.Context, q querier, tenant string, id int64) (User, error) {
 	var (
 		u       User
 		hash    sql.NullString
 		created sql.NullString
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id = ?`,
+	err := q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id = ?`,
 		tenant, id).Scan(&u.ID, &u.Tenant, &u.Email, &u.Name, &u.Role, &hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: user %d: %w", id, ticket.ErrNotFound)

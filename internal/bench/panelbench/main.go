@@ -233,7 +233,9 @@ func run(ctx context.Context, c config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv, err := sidebar.New(sidebar.Options{Store: st, Tickets: svc, Blobs: st.Blobs(), Panel: st, CRM: local, Actions: svc})
+	reads := st.NewPanelReads()
+	defer reads.Close()
+	srv, err := sidebar.New(sidebar.Options{Store: st, Tickets: svc, Blobs: st.Blobs(), Panel: reads, CRM: local, Actions: svc})
 	if err != nil {
 		return err
 	}
