@@ -68,6 +68,9 @@ type wtx struct {
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
 	now   string
+	// accounts caches resolveAccount within the transaction: an import's
+	// rows name the same accounts over and over.
+	accounts map[[3]string]int64
 }
 
 func (t *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -272,6 +275,21 @@ func syncKeys(ctx context.Context, t *wtx, tenant string, id int64, old, new []s
 // resolveAccount finds the account a contact or opportunity names: by local
 // id, else by external id in src, else by name; 0 when it names none.
 func resolveAccount(ctx context.Context, t *wtx, tenant, src, id, extID, name string) (int64, error) {
+	key := [3]string{id, src + "\x00" + extID, strings.ToLower(strings.TrimSpace(name))}
+	if acct, ok := t.accounts[key]; ok {
+		return acct, nil
+	}
+	acct, err := lookupAccount(ctx, t, tenant, src, id, extID, name)
+	if err == nil && acct != 0 {
+		if t.accounts == nil {
+			t.accounts = map[[3]string]int64{}
+		}
+		t.accounts[key] = acct
+	}
+	return acct, err
+}
+
+func lookupAccount(ctx context.Context, t *wtx, tenant, src, id, extID, name string) (int64, error) {
 	var (
 		acct  int64
 		found bool
