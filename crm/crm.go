@@ -133,8 +133,10 @@ type Match struct {
 	// the CRM has duplicates: the sidebar lets the agent choose).
 	Contacts []Contact
 	Leads    []Lead
-	// Accounts: the contacts' accounts, then, when no contact matched and
-	// the domain is not a free-mail domain, accounts owning the domain.
+	// Accounts: the contacts' accounts, then, when that gives none (no
+	// contact matched, or none has an account) and the domain is not a
+	// free-mail domain, the accounts owning the domain or else its nearest
+	// parent domain (mail.globex.example → globex.example).
 	Accounts []Account
 	// Opportunities are the open ones of Accounts, soonest close first.
 	Opportunities []Opportunity
