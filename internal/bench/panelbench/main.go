@@ -73,7 +73,7 @@ func main() {
 	flag.IntVar(&c.accounts, "accounts", 200_000, "CRM accounts")
 	flag.IntVar(&c.contacts, "contacts", 1_000_000, "CRM contacts")
 	flag.IntVar(&c.tickets, "tickets", 500_000, "tickets (one message each)")
-	flag.IntVar(&c.conns, "conns", 8, "concurrent connections of the load generator")
+	flag.IntVar(&c.conns, "conns", 4, "concurrent connections of the load generator (2 per core keeps the 4 read connections busy without queueing)")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "measured load duration")
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "warm-up before measuring")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write the server's CPU profile of the measured run to this file")
