@@ -245,6 +245,9 @@ func TestBlobsDurability(t *testing.T) {
 			s.WithTx(ctx, func(ticket.Tx) error { return errors.New("rolled back") })
 			return nil
 		}, wantNamed: true},
+		{name: "fsync, a store write of its own (no blob references)", sync: func(s *Store) error {
+			return s.SetSyncState(ctx, "default", "support", []byte("{}"))
+		}},
 		{name: "skip fsync", skipFsync: true, sync: func(*Store) error { return nil }, wantNamed: true},
 	}
 	for _, tt := range tests {
@@ -255,6 +258,9 @@ func TestBlobsDurability(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
 			var refs []ticket.BlobRef
 			for i := range 20 { // more than syncParallel
 				ref, err := s.Blobs().Put(ctx, strings.NewReader(strings.Repeat("x", i+1)))

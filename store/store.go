@@ -199,6 +199,11 @@ func (s *Store) WithTx(ctx context.Context, fn func(ticket.Tx) error) error {
 	if err := s.blobs.Sync(ctx); err != nil {
 		return err
 	}
+	return s.withTx(ctx, fn)
+}
+
+// withTx is WithTx without the blob Sync.
+func (s *Store) withTx(ctx context.Context, fn func(ticket.Tx) error) error {
 	backoff := 20 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := s.withTxOnce(ctx, fn)
@@ -249,9 +254,12 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 	return nil
 }
 
-// write runs fn in a write transaction for the store's own methods.
+// write runs fn in a write transaction for the store's own methods. Their
+// rows (sync state, tokens, sessions, …) reference no blobs, so they do
+// not wait for pending blobs to become durable: a capture saving its sync
+// state must not queue behind the fsyncs of messages it is still parsing.
 func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
-	return s.WithTx(ctx, func(t ticket.Tx) error { return fn(t.(*tx).q) })
+	return s.withTx(ctx, func(t ticket.Tx) error { return fn(t.(*tx).q) })
 }
 
 // nowUTC is the store's clock, in UTC.

@@ -226,10 +226,36 @@ func (s *Source) saveIfChanged(ctx context.Context, st, saved *syncState) error 
 	return nil
 }
 
-// fetchBatch fetches the UIDs of batch (ascending) and delivers each
-// message as its literal streams in. st.LastUID advances only over UIDs
-// whose message was committed (or which the server no longer has): never
-// past a message that failed. It returns the UIDs delivered.
+// Commit groups: messages prepared (stored and parsed) while a FETCH
+// streams in are committed together, in one transaction, when a group is
+// full or the FETCH response ends (so a single IDLE delivery commits at
+// once). The bytes bound holds a group's text and HTML in memory; two
+// groups exist at a time (one committing, one being prepared).
+const (
+	commitMaxMessages = 100
+	commitMaxBytes    = 32 << 20
+)
+
+// fetched is one message of a FETCH, prepared, waiting for its commit.
+type fetched struct {
+	uid      imap.UID
+	internal time.Time
+	p        *capture.Prepared
+}
+
+// committedGroup is what the committing goroutine hands back.
+type committedGroup struct {
+	msgs    []fetched
+	results []ticket.Result
+	err     error
+}
+
+// fetchBatch fetches the UIDs of batch (ascending), prepares each message
+// as its literal streams in, and commits them in groups: group k commits
+// in a goroutine while group k+1 is fetched and parsed, so parsing and the
+// database use two cores. st.LastUID advances only over UIDs whose message
+// was committed (or which the server no longer has): never past a message
+// that failed. It returns the UIDs committed.
 func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState, stats *Stats) ([]imap.UID, error) {
 	s := cn.s
 	done := make(map[imap.UID]bool, len(batch))
@@ -245,6 +271,95 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 	}
 	saved := *st
 	sinceSave := 0
+	commitFailed := false
+
+	// apply records a finished commit, in UID order, and returns the
+	// first failure.
+	apply := func(g committedGroup) error {
+		var be *ticket.BatchError
+		perMessage := errors.As(g.err, &be) && len(be.Errs) == len(g.msgs)
+		var first error
+		for i, m := range g.msgs {
+			err := g.err
+			if perMessage {
+				err = be.Errs[i]
+			}
+			if err != nil {
+				if first == nil {
+					if ctx.Err() != nil {
+						err = errors.Join(err, context.Cause(ctx))
+					}
+					first = &deliverError{s.errorf("deliver UID %d: %w", m.uid, err)}
+				}
+				continue
+			}
+			done[m.uid] = true
+			committed = append(committed, m.uid)
+			stats.Fetched++
+			if g.results[i].Duplicate {
+				stats.Duplicates++
+			} else {
+				stats.New++
+			}
+			s.reportCaptured(g.results[i], m.internal)
+			sinceSave++
+		}
+		advance()
+		commitFailed = commitFailed || first != nil
+		if sinceSave >= saveEvery {
+			sinceSave = 0
+			if err := s.saveIfChanged(ctx, st, &saved); err != nil {
+				return errors.Join(first, err)
+			}
+		}
+		return first
+	}
+	var (
+		group    []fetched
+		size     int
+		inflight chan committedGroup // the group committing, nil when none
+	)
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		g := <-inflight
+		inflight = nil
+		return apply(g)
+	}
+	// flush starts committing the group after the previous one is done
+	// (commits stay in order, depth one).
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		if err := wait(); err != nil {
+			return err
+		}
+		g := group
+		group, size = nil, 0
+		ch := make(chan committedGroup, 1)
+		inflight = ch
+		go func() {
+			ps := make([]*capture.Prepared, len(g))
+			for i, m := range g {
+				ps[i] = m.p
+			}
+			res, err := s.opts.Pipeline.Commit(ctx, ps)
+			ch <- committedGroup{msgs: g, results: res, err: err}
+		}()
+		return nil
+	}
+	// finish commits what is prepared and waits for it: after the FETCH
+	// ended, or failed (what was read completely is still good) unless a
+	// commit failed (the state cannot pass that message anyway).
+	finish := func() error {
+		if commitFailed {
+			return wait()
+		}
+		err := flush()
+		return errors.Join(err, wait())
+	}
 
 	cmd := cn.c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{
 		UID:          true,
@@ -259,29 +374,27 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 		return msg
 	}
 	for msg := next(); msg != nil; msg = next() {
-		uid, err := cn.deliver(ctx, msg, stats)
+		f, err := cn.prepare(ctx, msg, stats)
+		if err == nil && f.p != nil {
+			group = append(group, f)
+			if size += f.p.Size(); len(group) >= commitMaxMessages || size >= commitMaxBytes {
+				err = flush()
+			}
+		}
 		if err != nil {
 			// Abandon the rest of the batch: closing the socket ends the
 			// FETCH at once instead of draining it.
 			cn.abort()
 			_ = cmd.Close()
+			err = errors.Join(err, finish())
 			advance()
 			return committed, err
 		}
-		if uid == 0 {
-			continue
-		}
-		done[uid] = true
-		committed = append(committed, uid)
-		advance()
-		if sinceSave++; sinceSave >= saveEvery {
-			sinceSave = 0
-			if err := s.saveIfChanged(ctx, st, &saved); err != nil {
-				cn.abort()
-				_ = cmd.Close()
-				return committed, err
-			}
-		}
+	}
+	if err := finish(); err != nil {
+		cn.abort()
+		_ = cmd.Close()
+		return committed, err
 	}
 	if err := cmd.Close(); err != nil {
 		return committed, s.commandError(ctx, "UID FETCH", err)
@@ -293,62 +406,46 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 	return committed, nil
 }
 
-// deliver streams one FETCH response's body into the pipeline. It returns
-// the UID when the message was committed, 0 when the response carried no
-// body (the message vanished).
-func (cn *conn) deliver(ctx context.Context, msg *imapclient.FetchMessageData, stats *Stats) (imap.UID, error) {
+// prepare streams one FETCH response's body into the pipeline (stored and
+// parsed, not committed). A response without a body (the message vanished)
+// gives a fetched without p.
+func (cn *conn) prepare(ctx context.Context, msg *imapclient.FetchMessageData, stats *Stats) (fetched, error) {
 	s := cn.s
-	var (
-		uid       imap.UID
-		internal  time.Time
-		delivered bool
-		res       ticket.Result
-	)
+	var f fetched
 	for item := msg.Next(); item != nil; item = msg.Next() {
 		switch it := item.(type) {
 		case imapclient.FetchItemDataUID:
-			uid = it.UID
+			f.uid = it.UID
 		case imapclient.FetchItemDataInternalDate:
-			internal = it.Time
+			f.internal = it.Time
 		case imapclient.FetchItemDataBodySection:
 			if it.Literal == nil {
 				continue
 			}
-			if uid == 0 {
-				return 0, s.errorf("server sent a message body before its UID (sequence number %d)", msg.SeqNum)
+			if f.uid == 0 {
+				return f, s.errorf("server sent a message body before its UID (sequence number %d)", msg.SeqNum)
 			}
 			cr := &countingReader{r: it.Literal}
 			d := capture.Delivery{
 				Tenant:    s.opts.Tenant,
 				Mailbox:   s.opts.Name,
-				SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(uid), 10),
+				SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(f.uid), 10),
 			}
-			var err error
-			res, err = s.opts.Pipeline.Deliver(ctx, d, cr)
+			p, err := s.opts.Pipeline.Prepare(ctx, d, cr)
 			stats.Bytes += cr.n
 			if err != nil {
 				if ctx.Err() != nil {
 					err = errors.Join(err, context.Cause(ctx))
 				}
-				return 0, &deliverError{s.errorf("deliver UID %d: %w", uid, err)}
+				return f, &deliverError{s.errorf("deliver UID %d: %w", f.uid, err)}
 			}
-			delivered = true
+			f.p = p
 		}
 	}
-	if !delivered {
-		if uid != 0 {
-			s.log.Warn("imapsource: FETCH returned no body, skipping", "uid", uid)
-		}
-		return 0, nil
+	if f.p == nil && f.uid != 0 {
+		s.log.Warn("imapsource: FETCH returned no body, skipping", "uid", f.uid)
 	}
-	stats.Fetched++
-	if res.Duplicate {
-		stats.Duplicates++
-	} else {
-		stats.New++
-	}
-	s.reportCaptured(res, internal)
-	return uid, nil
+	return f, nil
 }
 
 // afterCapture applies after_capture to messages already committed, so a

@@ -29,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,8 +60,8 @@ const (
 	targetP99   = time.Second
 )
 
-// profile is the -cpuprofile flag.
-var profile string
+// profile and traceFile are the -cpuprofile and -trace flags.
+var profile, traceFile string
 
 type config struct {
 	n         int
@@ -84,6 +85,7 @@ func main() {
 	child := flag.String("capture-child", "", "internal: run one in-process capture pass with the work dir given")
 	childPort := flag.Int("port", 0, "internal: IMAP port for -capture-child")
 	flag.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the capture (in-process mode) to this file")
+	flag.StringVar(&traceFile, "trace", "", "write an execution trace of the capture (in-process mode) to this file (go tool trace -pprof=syscall|sync|net)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -94,6 +96,13 @@ func main() {
 			if err == nil {
 				pprof.StartCPUProfile(f)
 				defer pprof.StopCPUProfile()
+			}
+		}
+		if traceFile != "" {
+			f, err := os.Create(traceFile)
+			if err == nil {
+				trace.Start(f)
+				defer trace.Stop()
 			}
 		}
 		if err := captureChild(ctx, *child, *childPort); err != nil {
@@ -353,6 +362,10 @@ func runChild(ctx context.Context, dir string, port int) (time.Duration, int64, 
 		abs, _ := filepath.Abs(profile)
 		args = append(args, "-cpuprofile", abs)
 	}
+	if traceFile != "" {
+		abs, _ := filepath.Abs(traceFile)
+		args = append(args, "-trace", abs)
+	}
 	cmd := exec.CommandContext(ctx, self, args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -463,6 +476,21 @@ func (r *recordingSink) Ingest(ctx context.Context, in ticket.Inbound) (ticket.R
 	res, err := r.inner.Ingest(ctx, in)
 	if err == nil {
 		r.waiter(in.MessageID) <- time.Now()
+	}
+	return res, err
+}
+
+// IngestBatch commits through the service's batch path, as production
+// capture does, and notes each committed message.
+func (r *recordingSink) IngestBatch(ctx context.Context, ins []ticket.Inbound) ([]ticket.Result, error) {
+	res, err := r.inner.(capture.BatchSink).IngestBatch(ctx, ins)
+	at := time.Now()
+	var be *ticket.BatchError
+	errors.As(err, &be)
+	for i, in := range ins {
+		if err == nil || be != nil && be.Failed(i) == nil {
+			r.waiter(in.MessageID) <- at
+		}
 	}
 	return res, err
 }
