@@ -24,6 +24,7 @@ import (
 	"github.com/sidedesk/sidedesk/capture/imapsource"
 	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/config"
+	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -43,6 +44,8 @@ type app struct {
 	cal      *calendar.Service // nil unless [calendar] enabled (serve only)
 	bot      *chat.Bot         // nil unless [slack] enabled (serve only)
 	prio     *ticket.Prioritizer
+	crm      *crm.Local
+	closers  []func() error // run by Close, before the store closes
 	// schemaErr is what is wrong with the database schema (schemaReport).
 	schemaErr error
 }
@@ -84,6 +87,12 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, mode sch
 	if err := a.init(ctx, mode); err != nil {
 		st.Close()
 		return nil, err
+	}
+	if a.schemaErr == nil {
+		if err := a.openCRM(false); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -128,6 +137,7 @@ func (a *app) init(ctx context.Context, mode schemaMode) error {
 		FloodLimit:      t.FloodLimit,
 		FloodWindow:     t.FloodWindow,
 		SubjectMatching: t.SubjectMatching,
+		Tier:            a.crmTier,
 	})
 	if err != nil {
 		return err
@@ -140,7 +150,15 @@ func (a *app) init(ctx context.Context, mode schemaMode) error {
 	return nil
 }
 
-func (a *app) Close() error { return a.store.Close() }
+func (a *app) Close() error {
+	for _, c := range a.closers {
+		c()
+	}
+	if a.crm != nil {
+		a.crm.Close()
+	}
+	return a.store.Close()
+}
 
 // prioritizer compiles [ticket.priority].
 func prioritizer(c config.Priority) (*ticket.Prioritizer, error) {

@@ -1,17 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/sidedesk/sidedesk/config"
+	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/demo"
+	"github.com/sidedesk/sidedesk/sidebar"
+	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -68,6 +75,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer a.Close()
+	if err := a.openCRM(true); err != nil {
+		return err
+	}
+	if err := crm.SeedDemo(ctx, a.crm, ticket.DefaultTenant); err != nil {
+		return fmt.Errorf("demo: seed CRM: %w", err)
+	}
+	agentPW, err := demoAgent(ctx, a)
+	if err != nil {
+		return err
+	}
 	ln, err := listen(ctx, cfg.Server.Listen, "--listen")
 	if err != nil {
 		return err
@@ -99,13 +116,57 @@ sidedesk demo is running (version %s).
   Token      %s
   Try        curl -s -H "Authorization: Bearer %s" %s/api/v1/tickets
 
+  Sidebar    %s
+             sign in as %s with password %s (new each run)
+
   IMAP       %s (plain IMAP on loopback)  user %s  password %s
              Append a mail there with any mail client: it becomes a ticket within a second.
   Data       %s (SQLite %s); delete it to start over.
 
 Press Ctrl-C to stop.
 `, version, summary, base, base, base, tok, tok, base,
+		base+demoPanelPath(), demoAgentEmail, agentPW,
 		imapSrv.Addr, imapSrv.Username, imapSrv.Password,
 		*dataDir, cfg.Database.Path)
 	return a.serve(ctx, ln, srcs)
+}
+
+// demoAgentEmail is the agent the demo signs in as.
+const demoAgentEmail = "agent@acme.example"
+
+// demoAgent creates the demo agent, or gives it a new password on a rerun,
+// and returns the password.
+func demoAgent(ctx context.Context, a *app) (string, error) {
+	pw := sidebar.GeneratePassword()
+	hash, err := sidebar.HashPassword(pw)
+	if err != nil {
+		return "", err
+	}
+	_, err = a.store.CreateUser(ctx, ticket.DefaultTenant, demoAgentEmail, "Demo Agent", store.RoleAdmin, hash)
+	if errors.Is(err, store.ErrUserExists) {
+		err = a.store.SetPassword(ctx, ticket.DefaultTenant, demoAgentEmail, hash)
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo: agent: %w", err)
+	}
+	return pw, nil
+}
+
+// demoPanelPath opens the panel beside the corpus's first mail, as the
+// Outlook add-in would.
+func demoPanelPath() string {
+	msgs, err := demo.Mail()
+	if err != nil || len(msgs) == 0 {
+		return "/sidebar"
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(msgs[0].Raw))
+	if err != nil {
+		return "/sidebar"
+	}
+	q := url.Values{}
+	q.Set("message_id", m.Header.Get("Message-Id"))
+	if from, err := mail.ParseAddress(m.Header.Get("From")); err == nil {
+		q.Set("from", from.Address)
+	}
+	return "/sidebar?" + q.Encode()
 }

@@ -48,14 +48,14 @@ token_url = %q
 `, filepath.Join(dir, "d.db"), filepath.Join(dir, "b"), g.URL(), g.TokenURL())), 0o600)
 
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"capture", "--once", "--config", cfg}, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"capture", "--once", "--config", cfg}, nil, &out, &errb); err != nil {
 		t.Fatalf("capture --once: %v\n%s", err, errb.String())
 	}
 	if want := fmt.Sprintf("new %d,", len(corpus)); !strings.Contains(out.String(), want) {
 		t.Errorf("first pass %q, want %q", out.String(), want)
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"capture", "--once", "--config", cfg}, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"capture", "--once", "--config", cfg}, nil, &out, &errb); err != nil {
 		t.Fatalf("second capture --once: %v\n%s", err, errb.String())
 	}
 	if !strings.Contains(out.String(), "fetched 0, new 0,") {

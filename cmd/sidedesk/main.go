@@ -27,6 +27,12 @@ Usage:
   sidedesk migrate [--config FILE]             create or upgrade the database schema
   sidedesk token create --name NAME [--tenant T] [--config FILE]
                                                create an API token (printed once, stored hashed)
+  sidedesk user add --email E [--role admin|agent] [--name N] [--password-stdin | --generate-password]
+                                               add an agent who signs in to the sidebar panel
+  sidedesk crm import --object account|contact|lead|opportunity FILE.csv [--map col=field,...] [--errors OUT.csv]
+                                               import CRM records (upsert), reporting refused rows
+  sidedesk calendar sync --once [--config FILE]
+                                               sync every agent's free/busy once
   sidedesk doctor  [--config FILE]             check config, database and each mailbox login
   sidedesk version                             print the version
 
@@ -36,7 +42,7 @@ built-in defaults. Every key is documented in sidedesk.example.toml.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		var ue usageError
@@ -56,7 +62,7 @@ func (e usageError) Error() string { return e.msg }
 
 // run dispatches one command. It returns errors instead of exiting so that
 // tests can run commands in-process.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -77,6 +83,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDoctor(ctx, rest, stdout, stderr)
 	case "calendar":
 		return cmdCalendar(ctx, rest, stdout, stderr)
+	case "user":
+		return cmdUser(ctx, rest, stdin, stdout, stderr)
+	case "crm":
+		return cmdCRM(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "sidedesk %s\n", version)
 		return nil

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,6 +43,7 @@ func (s *syncBuffer) String() string {
 
 type demoRun struct {
 	base, token, imapAddr string
+	panel, agent, agentPW string
 	cancel                func()
 	done                  chan error
 	stderr                *syncBuffer
@@ -50,6 +53,8 @@ var (
 	apiRE   = regexp.MustCompile(`API\s+(http://\S+)/api/v1/tickets`)
 	tokenRE = regexp.MustCompile(`Token\s+(sdk_\S+)`)
 	imapRE  = regexp.MustCompile(`IMAP\s+(\S+) \(plain IMAP`)
+	panelRE = regexp.MustCompile(`Sidebar\s+(http://\S+)`)
+	agentRE = regexp.MustCompile(`sign in as (\S+) with password (\S+)`)
 )
 
 // startDemo runs `sidedesk demo` in-process on free ports and waits for its
@@ -60,7 +65,7 @@ func startDemo(t *testing.T, dataDir string) *demoRun {
 	pr, pw := io.Pipe()
 	d := &demoRun{cancel: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
 	go func() {
-		err := run(ctx, []string{"demo", "--data", dataDir, "--listen", "127.0.0.1:0", "--imap", "127.0.0.1:0"}, pw, d.stderr)
+		err := run(ctx, []string{"demo", "--data", dataDir, "--listen", "127.0.0.1:0", "--imap", "127.0.0.1:0"}, nil, pw, d.stderr)
 		pw.CloseWithError(io.EOF)
 		d.done <- err
 	}()
@@ -87,13 +92,18 @@ func startDemo(t *testing.T, dataDir string) *demoRun {
 		for _, m := range []struct {
 			re  *regexp.Regexp
 			dst *string
-		}{{apiRE, &d.base}, {tokenRE, &d.token}, {imapRE, &d.imapAddr}} {
+		}{{apiRE, &d.base}, {tokenRE, &d.token}, {imapRE, &d.imapAddr}, {panelRE, &d.panel}} {
 			sm := m.re.FindStringSubmatch(out)
 			if sm == nil {
 				t.Fatalf("banner lacks %s:\n%s", m.re, out)
 			}
 			*m.dst = sm[1]
 		}
+		sm := agentRE.FindStringSubmatch(out)
+		if sm == nil {
+			t.Fatalf("banner lacks the agent's sign-in:\n%s", out)
+		}
+		d.agent, d.agentPW = sm[1], sm[2]
 	case <-time.After(60 * time.Second):
 		t.Fatalf("no demo banner within 60s; stderr:\n%s", d.stderr.String())
 	}
@@ -272,6 +282,30 @@ func TestDemo(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	// The printed agent signs in and the printed panel link shows the CRM
+	// record behind the first mail (Globex, from the seeded demo CRM).
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	page, err := browser.Get(d.base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loginHTML, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(loginHTML)
+	if csrf == nil {
+		t.Fatalf("login page has no csrf_token field:\n%s", loginHTML)
+	}
+	resp, err = browser.PostForm(d.base+"/login", url.Values{"email": {d.agent}, "password": {d.agentPW}, "csrf_token": {string(csrf[1])}, "next": {strings.TrimPrefix(d.panel, d.base)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	panelHTML, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(panelHTML, []byte("Globex")) || !bytes.Contains(panelHTML, []byte("production is down")) {
+		t.Errorf("signing in and opening %s: HTTP %d, want the panel with the Globex account and the outage ticket:\n%.2000s", d.panel, resp.StatusCode, panelHTML)
+	}
+
 	var health map[string]any
 	if code := d.get(t, "/healthz", &health); code != 200 || health["status"] != "ok" {
 		t.Errorf("healthz: HTTP %d %v", code, health)
@@ -331,7 +365,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"migrate", "--config", filepath.Join(dir, "missing.toml")}, []string{"missing.toml"}},
 	} {
 		var out, errb bytes.Buffer
-		err := run(context.Background(), tc.args, &out, &errb)
+		err := run(context.Background(), tc.args, nil, &out, &errb)
 		if err == nil {
 			t.Errorf("%v: no error", tc.args)
 			continue
@@ -352,14 +386,14 @@ func TestTokenCreateAndMigrate(t *testing.T) {
 	db := filepath.Join(dir, "d.db")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("[database]\npath = %q\n[storage]\nblob_dir = %q\n", db, filepath.Join(dir, "blobs"))), 0o600)
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"migrate", "--config", cfg}, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"migrate", "--config", cfg}, nil, &out, &errb); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	if !strings.Contains(out.String(), "schema version") {
 		t.Errorf("migrate output: %q", out.String())
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"token", "create", "--name", "ci", "--config", cfg}, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"token", "create", "--name", "ci", "--config", cfg}, nil, &out, &errb); err != nil {
 		t.Fatalf("token create: %v", err)
 	}
 	tok := strings.TrimSpace(out.String())
@@ -393,7 +427,7 @@ func TestDoctor(t *testing.T) {
 	}
 	os.WriteFile(cfg, []byte(fmt.Sprintf("[database]\npath = %q\n[storage]\nblob_dir = %q\n", filepath.Join(dir, "d.db"), filepath.Join(dir, "b"))+box("good", "DOCTOR_GOOD_PW")+box("bad", "DOCTOR_BAD_PW")), 0o600)
 	var out, errb bytes.Buffer
-	err = run(context.Background(), []string{"doctor", "--config", cfg}, &out, &errb)
+	err = run(context.Background(), []string{"doctor", "--config", cfg}, nil, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "2 check(s) failed") {
 		t.Errorf("doctor error %v, want 2 failed checks", err)
 	}
@@ -405,5 +439,58 @@ func TestDoctor(t *testing.T) {
 	}
 	if strings.Contains(lines, "wrong") {
 		t.Errorf("doctor output shows the password:\n%s", lines)
+	}
+}
+
+// TestUserAddAndCRMImport: agents are added with a password from stdin or a
+// generated one (printed once, stored hashed); a CRM CSV imports its good
+// rows and names each refused row with its number and reason.
+func TestUserAddAndCRMImport(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "s.toml")
+	db := filepath.Join(dir, "d.db")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[database]\npath = %q\n[storage]\nblob_dir = %q\n", db, filepath.Join(dir, "b"))), 0o600)
+	cli := func(stdin string, args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append(args, "--config", cfg), strings.NewReader(stdin), &out, &errb)
+		return out.String(), err
+	}
+	if _, err := cli("short\n", "user", "add", "--email", "a@acme.example", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "at least 10") {
+		t.Errorf("short password: %v", err)
+	}
+	if out, err := cli("correct horse battery\n", "user", "add", "--email", "A@acme.example", "--role", "admin", "--password-stdin"); err != nil || !strings.Contains(out, "a@acme.example (admin)") {
+		t.Errorf("user add: %q, %v", out, err)
+	}
+	if _, err := cli("correct horse battery\n", "user", "add", "--email", "a@acme.example", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("duplicate user: %v", err)
+	}
+	out, err := cli("", "user", "add", "--email", "b@acme.example", "--generate-password")
+	pw := regexp.MustCompile(`password \(shown once\): (\S+)`).FindStringSubmatch(out)
+	if err != nil || pw == nil {
+		t.Fatalf("generated password: %q, %v", out, err)
+	}
+	if b, _ := os.ReadFile(db); bytes.Contains(b, []byte(pw[1])) {
+		t.Errorf("the database holds the plaintext password")
+	}
+	if _, err := cli("", "user", "add", "--email", "c@acme.example", "--role", "boss"); err == nil || !strings.Contains(err.Error(), `--role "boss"`) {
+		t.Errorf("bad role: %v", err)
+	}
+
+	csvPath := filepath.Join(dir, "contacts.csv")
+	os.WriteFile(csvPath, []byte("First Name,Last Name,Email,Phone\r\nAnn,Lee,ann@globex.example,+1 555\r\nBob,Bad,not-an-email,\r\nCid,Ok,cid@initech.example,\r\n"), 0o600)
+	errCSV := filepath.Join(dir, "refused.csv")
+	out, err = cli("", "crm", "import", "--object", "contact", csvPath, "--errors", errCSV)
+	if err != nil || !strings.Contains(out, "3 rows: 2 inserted") || !strings.Contains(out, "row 3") {
+		t.Errorf("crm import: %q, %v", out, err)
+	}
+	if b, err := os.ReadFile(errCSV); err != nil || !bytes.Contains(b, []byte("not-an-email")) {
+		t.Errorf("refused rows file: %q, %v", b, err)
+	}
+	out, err = cli("", "crm", "import", "--object", "contact", csvPath)
+	if err != nil || !strings.Contains(out, "0 inserted, 2 updated") {
+		t.Errorf("re-import should update, not duplicate: %q, %v", out, err)
+	}
+	if _, err := cli("", "crm", "import", "--object", "widget", csvPath); err == nil || !strings.Contains(err.Error(), `"widget"`) {
+		t.Errorf("bad object: %v", err)
 	}
 }

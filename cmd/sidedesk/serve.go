@@ -84,6 +84,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.expireSessions(ctx)
+	}()
 	if cal != nil {
 		wg.Add(1)
 		go func() {
@@ -129,7 +134,12 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 // httpHandler builds the HTTP API with health, metrics and the optional
 // Gmail push endpoint.
 func (a *app) httpHandler(srcs map[string]source) (http.Handler, error) {
+	reads := a.store.NewPanelReads()
+	a.closers = append(a.closers, reads.Close)
 	srv, err := sidebar.New(sidebar.Options{
+		Panel:     reads,
+		CRM:       a.crm,
+		Actions:   a.tickets,
 		Store:     a.store,
 		Tickets:   a.tickets,
 		Blobs:     a.store.Blobs(),
@@ -204,4 +214,22 @@ func (a *app) health(ctx context.Context) (bool, any) {
 		}
 	}
 	return r.Database.OK, r
+}
+
+// expireSessions deletes expired panel sessions every hour until ctx ends.
+func (a *app) expireSessions(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.store.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("deleting expired sessions failed", "err", err)
+		} else if n > 0 {
+			a.log.Debug("expired sessions deleted", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -123,7 +123,7 @@ min_priority = "high"
 `, filepath.Join(dir, "db.sqlite"), filepath.Join(dir, "blobs"), host, port, demo.Username, rad.URL+"/alice/", slackSrv.GetAPIURL())), 0o600)
 
 	var tokOut, errb bytes.Buffer
-	if err := run(context.Background(), []string{"token", "create", "--name", "wiring", "--config", cfgPath}, &tokOut, &errb); err != nil {
+	if err := run(context.Background(), []string{"token", "create", "--name", "wiring", "--config", cfgPath}, nil, &tokOut, &errb); err != nil {
 		t.Fatalf("token create: %v\n%s", err, errb.String())
 	}
 	token := strings.TrimSpace(tokOut.String())
@@ -131,7 +131,7 @@ min_priority = "high"
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, stderr) }()
+	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, nil, io.Discard, stderr) }()
 	defer func() {
 		cancel()
 		select {

@@ -23,6 +23,7 @@ func (a *app) slackBot() (*chat.Bot, error) {
 		Command:      s.Command,
 		PublicURL:    a.cfg.Server.PublicURL,
 		VIPs:         a.prio,
+		Accounts:     crmAccounts{a.crm},
 		APIURL:       s.APIURL,
 		PollInterval: s.PollInterval,
 		MaxBackoff:   s.MaxBackoff,
