@@ -25,16 +25,18 @@ test: test-deps
 test-deps:
 	@./scripts/test-deps.sh
 
-## bench: benchmarks with figures (capture vs bare IMAP fetch, IDLE latency, store, parser)
+## bench: benchmarks with figures (capture vs bare IMAP fetch, IDLE latency, panel, calendar, Slack)
 bench: build test-deps
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./store/... ./capture/... ./ticket/...
-	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000
-	$(GO) run ./internal/bench/imapbench -latency 50
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./store/... ./capture/... ./ticket/... ./crm/... ./chat/...
+	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000 -latency 50
+	$(GO) run ./internal/bench/panelbench
+	$(GO) run ./calendar/internal/calbench -agents 200
 
 lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run $(STATICCHECK) $(PKGS)
+	$(GO) test -run '^TestTemplGenerated$$' ./sidebar/
 
 ## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
 FUZZTIME ?= 30s
@@ -42,7 +44,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./capture
 
 generate:
-	$(GO) generate $(PKGS)
+	$(GO) generate $(PKGS)   # templ views (sidebar/views): commit the generated *_templ.go
 
 clean:
 	rm -rf bin
