@@ -34,10 +34,36 @@ type Blobs struct {
 	dir   string
 	fsync bool
 
-	mu      sync.Mutex        // guards pending
+	mu      sync.Mutex        // guards pending, spare, stop
 	pending map[string]string // sha256 → temporary file, written, not yet durable
 	syncMu  sync.Mutex        // serialises Sync: returning from it means durable
+
+	// spare holds empty temporary files created ahead by a goroutine
+	// (started by the first Put, ended by close): creating a file waits
+	// for the file system's journal, which fsyncs keep busy, so a Put
+	// that finds one ready does not wait. stop ends the goroutine.
+	spare chan spareFile
+	stop  chan struct{}
+	done  chan struct{} // closed when the goroutine has ended
+
+	bufs sync.Pool // *putBuffers: a Put's buffers are big, Puts are many
 }
+
+// putBuffers are the buffers of one Put.
+type putBuffers struct {
+	w    *bufio.Writer
+	copy []byte
+}
+
+// spareFile is an empty temporary file made ahead of its Put.
+type spareFile struct {
+	f       *os.File
+	created time.Time
+}
+
+// spareFiles is how many empty temporary files wait for Puts: about a
+// commit group's worth of raw messages and attachments.
+const spareFiles = 64
 
 // staleTempAge is how old a ".put-*" file must be for Open to treat it as a
 // crash leftover. A live process Syncs its pending blobs within seconds;
@@ -103,7 +129,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // content that is already stored or pending changes nothing. With
 // Options.SkipBlobFsync the blob is named at once.
 func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
-	tmp, err := os.CreateTemp(b.dir, ".put-*")
+	tmp, err := b.tempFile()
 	if err != nil {
 		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
 	}
@@ -117,11 +143,17 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
 	h := sha256.New()
 	// Sources hand over small reads (an IMAP literal arrives in a few KiB
 	// at a time); buffering turns them into few large writes.
-	bw := bufio.NewWriterSize(tmp, 256<<10)
-	n, err := io.CopyBuffer(io.MultiWriter(bw, h), ctxReader{ctx, r}, make([]byte, 64<<10))
-	if err == nil {
-		err = bw.Flush()
+	pb, _ := b.bufs.Get().(*putBuffers)
+	if pb == nil {
+		pb = &putBuffers{w: bufio.NewWriterSize(nil, 256<<10), copy: make([]byte, 64<<10)}
 	}
+	pb.w.Reset(tmp)
+	n, err := io.CopyBuffer(io.MultiWriter(pb.w, h), ctxReader{ctx, r}, pb.copy)
+	if err == nil {
+		err = pb.w.Flush()
+	}
+	pb.w.Reset(nil)
+	b.bufs.Put(pb)
 	if err != nil {
 		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
 	}
@@ -147,6 +179,80 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
 	}
 	b.mu.Unlock()
 	return ref, nil
+}
+
+// tempFile returns an empty temporary file: a spare one when ready, else
+// a new one.
+func (b *Blobs) tempFile() (*os.File, error) {
+	b.mu.Lock()
+	if b.spare == nil && b.stop == nil {
+		b.spare, b.stop, b.done = make(chan spareFile, spareFiles), make(chan struct{}), make(chan struct{})
+		go b.makeSpares(b.spare, b.stop, b.done)
+	}
+	spare := b.spare
+	b.mu.Unlock()
+	for {
+		select {
+		case sf := <-spare:
+			// One made long ago (the process was idle) might be taken
+			// for a crash leftover by another process opening the store.
+			if time.Since(sf.created) < staleTempAge/2 {
+				return sf.f, nil
+			}
+			sf.f.Close()
+			os.Remove(sf.f.Name())
+			continue
+		default:
+		}
+		return os.CreateTemp(b.dir, ".put-*")
+	}
+}
+
+// makeSpares keeps spare filled until stop is closed.
+func (b *Blobs) makeSpares(spare chan<- spareFile, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		f, err := os.CreateTemp(b.dir, ".put-*")
+		if err != nil {
+			// Put creates its own and reports the error; try again later.
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+				continue
+			}
+		}
+		select {
+		case spare <- spareFile{f, time.Now()}:
+		case <-stop:
+			f.Close()
+			os.Remove(f.Name())
+			return
+		}
+	}
+}
+
+// close ends the spare-file goroutine and removes the spare files.
+// Pending blobs stay on disk, to be removed as stale by a later Open.
+func (b *Blobs) close() {
+	b.mu.Lock()
+	spare, stop, done := b.spare, b.stop, b.done
+	b.spare, b.stop, b.done = nil, nil, nil
+	b.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	close(stop)
+	<-done
+	for {
+		select {
+		case sf := <-spare:
+			sf.f.Close()
+			os.Remove(sf.f.Name())
+		default:
+			return
+		}
+	}
 }
 
 // name renames a durable (or, with SkipBlobFsync, written) temporary file

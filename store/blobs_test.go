@@ -93,8 +93,11 @@ func TestBlobsPutExistingIsNoop(t *testing.T) {
 	assertNoTempFiles(t, b)
 }
 
+// assertNoTempFiles checks that no Put left a temporary file; the spare
+// ones made ahead are removed first.
 func assertNoTempFiles(t *testing.T, b *Blobs) {
 	t.Helper()
+	b.close()
 	left, _ := filepath.Glob(filepath.Join(b.Dir(), ".put-*"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left behind: %v", left)
@@ -380,4 +383,61 @@ func TestBlobsStaleTempFiles(t *testing.T) {
 			t.Errorf("%s exists %v, want %v", filepath.Base(p), err == nil, want)
 		}
 	}
+}
+
+// TestBlobsSpareFiles: Puts take temporary files made ahead, but not one
+// made too long ago (another process might take it for a crash leftover);
+// closing the store removes the unused ones.
+func TestBlobsSpareFiles(t *testing.T) {
+	ctx := context.Background()
+	t.Run("old spare dropped", func(t *testing.T) {
+		b, err := newBlobs(t.TempDir(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Spares fed by hand: no maker goroutine.
+		done := make(chan struct{})
+		close(done)
+		b.spare, b.stop, b.done = make(chan spareFile, 2), make(chan struct{}), done
+		old, _ := os.CreateTemp(b.Dir(), ".put-*")
+		fresh, _ := os.CreateTemp(b.Dir(), ".put-*")
+		b.spare <- spareFile{old, time.Now().Add(-staleTempAge)}
+		b.spare <- spareFile{fresh, time.Now()}
+		f, err := b.tempFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if f.Name() != fresh.Name() {
+			t.Errorf("tempFile = %s, want the fresh spare %s", f.Name(), fresh.Name())
+		}
+		if _, err := os.Stat(old.Name()); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("old spare still there (%v)", err)
+		}
+	})
+	t.Run("close removes spares", func(t *testing.T) {
+		dir := t.TempDir()
+		s, err := Open(ctx, Options{Path: filepath.Join(dir, "db"), BlobDir: filepath.Join(dir, "blobs")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := s.Blobs()
+		if left, _ := filepath.Glob(filepath.Join(b.Dir(), ".put-*")); len(left) != 0 {
+			t.Errorf("temporary files before any Put: %v", left)
+		}
+		ref, err := b.Put(ctx, strings.NewReader("first"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(b.Dir(), ".put-*")); len(left) != 0 {
+			t.Errorf("temporary files after Close: %v", left)
+		}
+		assertContent(t, b, ref.SHA256, []byte("first"))
+	})
 }

@@ -165,6 +165,7 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.blobs.close()
 	s.stmts.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
