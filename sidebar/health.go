@@ -6,8 +6,15 @@ import (
 
 // healthBody is the JSON of /healthz.
 type healthBody struct {
-	Status  string `json:"status"` // "ok" or "unavailable"
+	Status  string `json:"status"` // "ok" or "unavailable", or the details' own
 	Details any    `json:"details,omitempty"`
+}
+
+// HealthStatus is implemented by health details that grade themselves more
+// finely than ok/unavailable (e.g. "degraded": serving, but a mailbox cannot
+// log in); /healthz then shows that word as its status.
+type HealthStatus interface {
+	HealthStatus() string
 }
 
 // healthz answers 200 when Options.Health reports ok, 503 otherwise, with
@@ -21,6 +28,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	status, body := http.StatusOK, healthBody{Status: "ok", Details: details}
 	if !ok {
 		status, body.Status = http.StatusServiceUnavailable, "unavailable"
+	}
+	if hs, isHS := details.(HealthStatus); isHS {
+		body.Status = hs.HealthStatus()
 	}
 	s.writeJSON(w, r, status, body)
 }

@@ -688,7 +688,12 @@ func TestHealthzAndMetrics(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"status":"ok"`)) || !bytes.Contains(body, []byte(`"connected":true`)) {
 		t.Errorf("healthz: %d %s", resp.StatusCode, body)
 	}
-	f.health.ok = false
+	f.health.details = gradedHealth("degraded")
+	resp, body = f.get("/healthz", "")
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`{"status":"degraded"`)) {
+		t.Errorf("healthz degraded: %d %s", resp.StatusCode, body)
+	}
+	f.health.ok, f.health.details = false, nil
 	resp, body = f.get("/healthz", "")
 	if resp.StatusCode != 503 || !bytes.Contains(body, []byte(`"status":"unavailable"`)) {
 		t.Errorf("healthz unhealthy: %d %s", resp.StatusCode, body)
@@ -795,3 +800,8 @@ func TestContentDisposition(t *testing.T) {
 		}
 	}
 }
+
+// gradedHealth is health details that grade themselves (HealthStatus).
+type gradedHealth string
+
+func (g gradedHealth) HealthStatus() string { return string(g) }

@@ -235,8 +235,8 @@ min_priority = "high"
 		}
 	}
 	var h struct {
+		Status  string `json:"status"`
 		Details struct {
-			Status   string `json:"status"`
 			Calendar []struct {
 				AgentID   string `json:"agent_id"`
 				LastError string `json:"last_error"`
@@ -244,7 +244,7 @@ min_priority = "high"
 		} `json:"details"`
 	}
 	get("/healthz", &h)
-	if h.Details.Status != "ok" || len(h.Details.Calendar) != 1 || h.Details.Calendar[0].LastError != "" {
+	if h.Status != "ok" || len(h.Details.Calendar) != 1 || h.Details.Calendar[0].LastError != "" {
 		t.Errorf("healthz %+v", h.Details)
 	}
 }
