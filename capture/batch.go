@@ -8,27 +8,6 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// BlobSyncer is Blobs that makes what was Put durable in groups (package
-// store's Blobs: Put leaves a blob pending, Sync makes every pending blob
-// durable; the store syncs before each transaction anyway).
-type BlobSyncer interface {
-	Sync(ctx context.Context) error
-}
-
-// SyncBlobs makes the blobs Put so far durable when p.Blobs is a
-// BlobSyncer (else it does nothing). Commit never needs it, the store
-// syncs before its transaction; a source calls it ahead, in a goroutine,
-// so that the fsyncs of one group overlap the transaction of the group
-// before.
-func (p *Pipeline) SyncBlobs(ctx context.Context) error {
-	if bs, ok := p.Blobs.(BlobSyncer); ok {
-		if err := bs.Sync(ctx); err != nil {
-			return fmt.Errorf("capture: sync blobs: %w", err)
-		}
-	}
-	return nil
-}
-
 // BatchSink is a Sink that ingests several messages in one transaction
 // (*ticket.Service implements it). Its contract is IngestBatch's: one
 // Result per message, and an error that is nil or a *ticket.BatchError

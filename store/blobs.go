@@ -27,24 +27,29 @@ import (
 // and keeps it pending; Sync makes every pending blob durable (fsync) and
 // only then gives it its name (rename). Store.WithTx calls Sync before it
 // begins, so a committed row never references a blob that a power loss
-// could take away, while a batch of Puts costs one round of concurrent
-// fsyncs instead of one fsync each. Invariant: a blob name exists only once
-// its bytes are durable.
+// could take away; a goroutine also syncs behind the Puts, so that Sync
+// mostly finds the work done, and many Puts share each round of
+// concurrent fsyncs. Invariant: a blob name exists only once its bytes are
+// durable.
 type Blobs struct {
 	dir   string
 	fsync bool
 
-	mu      sync.Mutex        // guards pending, spare, stop
+	mu      sync.Mutex        // guards pending, spare, kick, stop
 	pending map[string]string // sha256 → temporary file, written, not yet durable
 	syncMu  sync.Mutex        // serialises Sync: returning from it means durable
 
-	// spare holds empty temporary files created ahead by a goroutine
-	// (started by the first Put, ended by close): creating a file waits
-	// for the file system's journal, which fsyncs keep busy, so a Put
-	// that finds one ready does not wait. stop ends the goroutine.
-	spare chan spareFile
-	stop  chan struct{}
-	done  chan struct{} // closed when the goroutine has ended
+	// Two goroutines, started by the first Put and ended by close, keep
+	// file system waits off the Put path: one creates empty temporary
+	// files ahead into spare (creating a file waits for the journal, which
+	// fsyncs keep busy); the other, woken through kick, syncs pending
+	// blobs behind the Puts, so the Sync before a transaction finds little
+	// left to do. Its Syncs batch themselves: what is Put during one is
+	// synced by the next.
+	spare   chan spareFile
+	kick    chan struct{}
+	stop    chan struct{} // closed by close
+	workers sync.WaitGroup
 
 	bufs sync.Pool // *putBuffers: a Put's buffers are big, Puts are many
 }
@@ -177,18 +182,33 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
 		b.pending[ref.SHA256] = tmp.Name()
 		keep = true
 	}
+	kick := b.kick
 	b.mu.Unlock()
+	select {
+	case kick <- struct{}{}:
+	default: // already kicked, or not started (tests)
+	}
 	return ref, nil
+}
+
+// startLocked starts the goroutines once; b.mu is held.
+func (b *Blobs) startLocked() {
+	if b.stop != nil {
+		return
+	}
+	b.spare, b.kick, b.stop = make(chan spareFile, spareFiles), make(chan struct{}, 1), make(chan struct{})
+	spare, kick, stop := b.spare, b.kick, b.stop
+	b.workers.Go(func() { b.makeSpares(spare, stop) })
+	if b.fsync {
+		b.workers.Go(func() { b.syncBehind(kick, stop) })
+	}
 }
 
 // tempFile returns an empty temporary file: a spare one when ready, else
 // a new one.
 func (b *Blobs) tempFile() (*os.File, error) {
 	b.mu.Lock()
-	if b.spare == nil && b.stop == nil {
-		b.spare, b.stop, b.done = make(chan spareFile, spareFiles), make(chan struct{}), make(chan struct{})
-		go b.makeSpares(b.spare, b.stop, b.done)
-	}
+	b.startLocked()
 	spare := b.spare
 	b.mu.Unlock()
 	for {
@@ -209,8 +229,7 @@ func (b *Blobs) tempFile() (*os.File, error) {
 }
 
 // makeSpares keeps spare filled until stop is closed.
-func (b *Blobs) makeSpares(spare chan<- spareFile, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
+func (b *Blobs) makeSpares(spare chan<- spareFile, stop <-chan struct{}) {
 	for {
 		f, err := os.CreateTemp(b.dir, ".put-*")
 		if err != nil {
@@ -232,18 +251,38 @@ func (b *Blobs) makeSpares(spare chan<- spareFile, stop <-chan struct{}, done ch
 	}
 }
 
-// close ends the spare-file goroutine and removes the spare files.
-// Pending blobs stay on disk, to be removed as stale by a later Open.
+// syncBehind syncs pending blobs whenever kicked, until stop is closed.
+// A failure is left to the next Sync (a transaction's reports it); the
+// pause keeps a failing disk from being hammered.
+func (b *Blobs) syncBehind(kick <-chan struct{}, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-kick:
+		}
+		if err := b.Sync(context.Background()); err != nil {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// close ends the goroutines and removes the spare files. Pending blobs
+// stay on disk, to be removed as stale by a later Open.
 func (b *Blobs) close() {
 	b.mu.Lock()
-	spare, stop, done := b.spare, b.stop, b.done
-	b.spare, b.stop, b.done = nil, nil, nil
+	spare, stop := b.spare, b.stop
+	b.spare, b.kick, b.stop = nil, nil, nil
 	b.mu.Unlock()
 	if stop == nil {
 		return
 	}
 	close(stop)
-	<-done
+	b.workers.Wait()
 	for {
 		select {
 		case sf := <-spare:

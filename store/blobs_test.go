@@ -22,6 +22,7 @@ import (
 func TestBlobsRoundTrip(t *testing.T) {
 	s := newStore(t)
 	b := s.Blobs()
+	noWorkers(b) // the pending state must stay observable
 	ctx := context.Background()
 	for _, content := range [][]byte{[]byte("From: a@x\r\n\r\nhello\r\n"), {}, bytes.Repeat([]byte{0, 1, 2, 0xff}, 100000)} {
 		ref, err := b.Put(ctx, bytes.NewReader(content))
@@ -49,6 +50,14 @@ func TestBlobsRoundTrip(t *testing.T) {
 	assertNoTempFiles(t, b)
 }
 
+// noWorkers keeps b from starting its goroutines (no syncing behind the
+// Puts, no spare files), as if started, for tests of what only Sync does.
+func noWorkers(b *Blobs) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stop, b.spare = make(chan struct{}), make(chan spareFile)
+}
+
 func assertContent(t *testing.T, b *Blobs, sha string, want []byte) {
 	t.Helper()
 	rc, err := b.Open(context.Background(), sha)
@@ -65,6 +74,7 @@ func assertContent(t *testing.T, b *Blobs, sha string, want []byte) {
 func TestBlobsPutExistingIsNoop(t *testing.T) {
 	s := newStore(t)
 	b := s.Blobs()
+	noWorkers(b)
 	ctx := context.Background()
 	ref, err := b.Put(ctx, strings.NewReader("same"))
 	if err != nil {
@@ -230,27 +240,43 @@ func TestBlobsPutStreams50MB(t *testing.T) {
 }
 
 // TestBlobsDurability checks when a blob gets its name: at once without
-// fsync; with fsync, only through Sync, which every WithTx runs first.
+// fsync; with fsync, through Sync, which every WithTx runs first, or when
+// the goroutine syncing behind the Puts gets to it; never before (checked
+// with that goroutine held off).
 func TestBlobsDurability(t *testing.T) {
 	ctx := context.Background()
+	waitSynced := func(s *Store) error {
+		for deadline := time.Now().Add(10 * time.Second); s.Blobs().Pending() > 0; {
+			if time.Now().After(deadline) {
+				return errors.New("the syncer left blobs pending for 10 s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	}
 	tests := []struct {
 		name      string
 		skipFsync bool
+		noBehind  bool               // no goroutine syncing behind the Puts
 		sync      func(*Store) error // what runs between Put and the check
 		wantNamed bool
 	}{
-		{name: "fsync, nothing", sync: func(*Store) error { return nil }},
-		{name: "fsync, Sync", sync: func(s *Store) error { return s.Blobs().Sync(ctx) }, wantNamed: true},
-		{name: "fsync, any WithTx", sync: func(s *Store) error {
+		{name: "fsync, nothing", noBehind: true, sync: func(*Store) error { return nil }},
+		{name: "fsync, Sync", noBehind: true, sync: func(s *Store) error { return s.Blobs().Sync(ctx) }, wantNamed: true},
+		{name: "fsync, any WithTx", noBehind: true, sync: func(s *Store) error {
 			return s.WithTx(ctx, func(ticket.Tx) error { return nil })
 		}, wantNamed: true},
-		{name: "fsync, WithTx that fails", sync: func(s *Store) error {
+		{name: "fsync, WithTx that fails", noBehind: true, sync: func(s *Store) error {
 			s.WithTx(ctx, func(ticket.Tx) error { return errors.New("rolled back") })
 			return nil
 		}, wantNamed: true},
-		{name: "fsync, a store write of its own (no blob references)", sync: func(s *Store) error {
+		{name: "fsync, a store write of its own (no blob references)", noBehind: true, sync: func(s *Store) error {
 			return s.SetSyncState(ctx, "default", "support", []byte("{}"))
 		}},
+		{name: "fsync, synced behind", sync: waitSynced, wantNamed: true},
+		{name: "fsync, synced behind, and WithTx", sync: func(s *Store) error {
+			return s.WithTx(ctx, func(ticket.Tx) error { return nil })
+		}, wantNamed: true},
 		{name: "skip fsync", skipFsync: true, sync: func(*Store) error { return nil }, wantNamed: true},
 	}
 	for _, tt := range tests {
@@ -263,6 +289,9 @@ func TestBlobsDurability(t *testing.T) {
 			defer s.Close()
 			if err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
+			}
+			if tt.noBehind {
+				noWorkers(s.Blobs())
 			}
 			var refs []ticket.BlobRef
 			for i := range 20 { // more than syncParallel
@@ -302,6 +331,7 @@ func TestBlobsDurability(t *testing.T) {
 func TestBlobsSyncLostTempFile(t *testing.T) {
 	s := newStore(t)
 	b := s.Blobs()
+	noWorkers(b)
 	ctx := context.Background()
 	lost, _ := b.Put(ctx, strings.NewReader("lost"))
 	kept, _ := b.Put(ctx, strings.NewReader("kept"))
@@ -395,10 +425,8 @@ func TestBlobsSpareFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Spares fed by hand: no maker goroutine.
-		done := make(chan struct{})
-		close(done)
-		b.spare, b.stop, b.done = make(chan spareFile, 2), make(chan struct{}), done
+		// Spares fed by hand: no goroutines.
+		b.spare, b.stop = make(chan spareFile, 2), make(chan struct{})
 		old, _ := os.CreateTemp(b.Dir(), ".put-*")
 		fresh, _ := os.CreateTemp(b.Dir(), ".put-*")
 		b.spare <- spareFile{old, time.Now().Add(-staleTempAge)}

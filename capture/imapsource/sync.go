@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -328,18 +327,11 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 		inflight = nil
 		return apply(g)
 	}
-	// Blob fsyncs run ahead of their group's commit, beside the previous
-	// group's transaction; the commit's own sync then has little left.
-	var syncing sync.WaitGroup
-	defer syncing.Wait()
 	// flush starts committing the group after the previous one is done
 	// (commits stay in order, depth one).
 	flush := func() error {
 		if len(group) == 0 {
 			return nil
-		}
-		if inflight != nil {
-			syncing.Go(func() { _ = s.opts.Pipeline.SyncBlobs(ctx) }) // errors: the commit's sync reports them
 		}
 		if err := wait(); err != nil {
 			return err
