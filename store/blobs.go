@@ -435,18 +435,19 @@ func (b *Blobs) Open(ctx context.Context, sha256 string) (io.ReadCloser, error) 
 	if !validName(sha256) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidBlobName, sha256)
 	}
-	f, err := os.Open(b.path(sha256))
+	// Pending first: Sync renames a blob before it forgets the pending
+	// entry, so a blob that is neither pending when looked up nor at its
+	// temporary file when opened has its name by then.
+	b.mu.Lock()
+	tmp, pending := b.pending[sha256]
+	b.mu.Unlock()
+	var f *os.File
+	err := fs.ErrNotExist
+	if pending {
+		f, err = os.Open(tmp)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
-		// Put but not yet durable: its temporary file has the bytes. A
-		// Sync may rename it meanwhile; then the name is there.
-		b.mu.Lock()
-		tmp, ok := b.pending[sha256]
-		b.mu.Unlock()
-		if ok {
-			if f, err = os.Open(tmp); errors.Is(err, fs.ErrNotExist) {
-				f, err = os.Open(b.path(sha256))
-			}
-		}
+		f, err = os.Open(b.path(sha256))
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("store: blob %s: %w", sha256, ticket.ErrNotFound)

@@ -469,3 +469,28 @@ func TestBlobsSpareFiles(t *testing.T) {
 		assertContent(t, b, ref.SHA256, []byte("first"))
 	})
 }
+
+// TestBlobsOpenWhileSyncing opens blobs while the goroutine syncing
+// behind the Puts renames them: every Open finds the bytes, at the
+// temporary file or at the name (a capture re-opens the raw message it has
+// just Put, while earlier ones are being synced).
+func TestBlobsOpenWhileSyncing(t *testing.T) {
+	s := newStore(t)
+	b := s.Blobs()
+	ctx := context.Background()
+	var refs []ticket.BlobRef
+	for i := range 300 {
+		ref, err := b.Put(ctx, strings.NewReader(fmt.Sprint("blob ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+		for _, r := range refs[max(0, i-5):] {
+			rc, err := b.Open(ctx, r.SHA256)
+			if err != nil {
+				t.Fatalf("Open of blob %d while syncing: %v", i, err)
+			}
+			rc.Close()
+		}
+	}
+}
