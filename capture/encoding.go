@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"slices"
 )
 
 // b64 holds the state of a lenient base64 decoder (RFC 2045 §6.8): bytes
@@ -43,12 +44,36 @@ func (d *b64) flush(out []byte) []byte {
 }
 
 func (d *b64) feed(in, out []byte) []byte {
-	for _, c := range in {
+	// Room for everything in decodes (3 bytes per 4 in), so the loops
+	// below store by index instead of appending byte by byte.
+	o := len(out)
+	out = slices.Grow(out, len(in)/4*3+3)
+	buf := out[:cap(out)]
+	i := 0
+	for i < len(in) {
+		if d.n == 0 {
+			// Fast path: whole quanta of alphabet characters (the body
+			// of every line). Values are 0..63; 0xff marks the rest.
+			for ; i+4 <= len(in); i += 4 {
+				a, b, c, e := b64Value[in[i]], b64Value[in[i+1]], b64Value[in[i+2]], b64Value[in[i+3]]
+				if (a|b|c|e)&0xc0 != 0 {
+					break
+				}
+				buf[o], buf[o+1], buf[o+2] = a<<2|b>>4, b<<4|c>>2, c<<6|e
+				o += 3
+			}
+			if i >= len(in) {
+				break
+			}
+		}
+		c := in[i]
+		i++
 		v := b64Value[c]
 		if v == 0xff {
 			switch c {
 			case '=':
-				out = d.flush(out)
+				out = d.flush(buf[:o])
+				buf, o = out[:cap(out)], len(out)
 			case ' ', '\t', '\r', '\n', '\f', '\v':
 			default:
 				d.invalid++
@@ -58,11 +83,12 @@ func (d *b64) feed(in, out []byte) []byte {
 		d.quad[d.n] = v
 		d.n++
 		if d.n == 4 {
-			out = append(out, d.quad[0]<<2|d.quad[1]>>4, d.quad[1]<<4|d.quad[2]>>2, d.quad[2]<<6|d.quad[3])
+			buf[o], buf[o+1], buf[o+2] = d.quad[0]<<2|d.quad[1]>>4, d.quad[1]<<4|d.quad[2]>>2, d.quad[2]<<6|d.quad[3]
+			o += 3
 			d.n = 0
 		}
 	}
-	return out
+	return buf[:o]
 }
 
 func (d *b64) problem() string {
