@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sidedesk/sidedesk/ticket"
@@ -51,7 +52,8 @@ type Blobs struct {
 	stop    chan struct{} // closed by close
 	workers sync.WaitGroup
 
-	bufs sync.Pool // *putBuffers: a Put's buffers are big, Puts are many
+	bufs sync.Pool     // *putBuffers: a Put's buffers are big, Puts are many
+	turn atomic.Uint32 // round robin over the temporary-file directories
 }
 
 // putBuffers are the buffers of one Put.
@@ -88,24 +90,50 @@ func newBlobs(dir string, fsync bool) (*Blobs, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("store: create blob directory: %w", err)
 	}
+	markTopDir(abs)
 	b := &Blobs{dir: abs, fsync: fsync, pending: map[string]string{}}
+	for i := range tempDirs {
+		if err := os.MkdirAll(b.tempDir(i), 0o750); err != nil {
+			return nil, fmt.Errorf("store: create blob directory: %w", err)
+		}
+	}
 	b.removeStale(time.Now().Add(-staleTempAge))
 	return b, nil
 }
 
+// tempDirs is how many directories temporary files are made in, in turn
+// (BlobDir/.tmp-0 …): each sits in a block group of its own (markTopDir),
+// so one group running out of inodes does not make every file creation
+// expensive.
+const tempDirs = 16
+
+func (b *Blobs) tempDir(i int) string {
+	return filepath.Join(b.dir, fmt.Sprintf(".tmp-%x", i%tempDirs))
+}
+
+// nextTempDir picks the directory of the next temporary file.
+func (b *Blobs) nextTempDir() string { return b.tempDir(int(b.turn.Add(1) % tempDirs)) }
+
 // removeStale deletes temporary files last written before cutoff: Puts of
 // a process that ended before its Sync. No committed row references them.
+// Earlier versions made them in BlobDir itself.
 func (b *Blobs) removeStale(cutoff time.Time) {
-	entries, err := os.ReadDir(b.dir)
-	if err != nil {
-		return
+	dirs := []string{b.dir}
+	for i := range tempDirs {
+		dirs = append(dirs, b.tempDir(i))
 	}
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), ".put-") || !e.Type().IsRegular() {
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
 			continue
 		}
-		if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
-			os.Remove(filepath.Join(b.dir, e.Name()))
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), ".put-") || !e.Type().IsRegular() {
+				continue
+			}
+			if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
 		}
 	}
 }
@@ -224,14 +252,14 @@ func (b *Blobs) tempFile() (*os.File, error) {
 			continue
 		default:
 		}
-		return os.CreateTemp(b.dir, ".put-*")
+		return os.CreateTemp(b.nextTempDir(), ".put-*")
 	}
 }
 
 // makeSpares keeps spare filled until stop is closed.
 func (b *Blobs) makeSpares(spare chan<- spareFile, stop <-chan struct{}) {
 	for {
-		f, err := os.CreateTemp(b.dir, ".put-*")
+		f, err := os.CreateTemp(b.nextTempDir(), ".put-*")
 		if err != nil {
 			// Put creates its own and reports the error; try again later.
 			select {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -108,10 +109,16 @@ func TestBlobsPutExistingIsNoop(t *testing.T) {
 func assertNoTempFiles(t *testing.T, b *Blobs) {
 	t.Helper()
 	b.close()
-	left, _ := filepath.Glob(filepath.Join(b.Dir(), ".put-*"))
-	if len(left) != 0 {
+	if left := tempFiles(b); len(left) != 0 {
 		t.Errorf("temporary files left behind: %v", left)
 	}
+}
+
+// tempFiles lists the temporary files in b's directories.
+func tempFiles(b *Blobs) []string {
+	left, _ := filepath.Glob(filepath.Join(b.Dir(), ".put-*"))
+	more, _ := filepath.Glob(filepath.Join(b.Dir(), ".tmp-*", ".put-*"))
+	return append(left, more...)
 }
 
 type failingReader struct{ n int }
@@ -137,6 +144,7 @@ func TestBlobsPutFailureLeavesNothing(t *testing.T) {
 	}
 	assertNoTempFiles(t, b)
 	entries, _ := os.ReadDir(b.Dir())
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".tmp-") })
 	if len(entries) != 0 {
 		t.Errorf("blob dir not empty after failed Puts: %v", entries)
 	}
@@ -394,21 +402,24 @@ func TestBlobsConcurrent(t *testing.T) {
 // writing.
 func TestBlobsStaleTempFiles(t *testing.T) {
 	dir := t.TempDir()
-	old := filepath.Join(dir, ".put-crashed")
-	recent := filepath.Join(dir, ".put-busy")
+	old := filepath.Join(dir, ".put-crashed") // where earlier versions made them
+	oldInTmp := filepath.Join(dir, ".tmp-3", ".put-crashed")
+	recent := filepath.Join(dir, ".tmp-3", ".put-busy")
 	other := filepath.Join(dir, "keep-me")
-	for _, p := range []string{old, recent, other} {
+	os.Mkdir(filepath.Join(dir, ".tmp-3"), 0o750)
+	for _, p := range []string{old, oldInTmp, recent, other} {
 		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	past := time.Now().Add(-staleTempAge - time.Minute)
 	os.Chtimes(old, past, past)
+	os.Chtimes(oldInTmp, past, past)
 	os.Chtimes(other, past, past)
 	if _, err := newBlobs(dir, true); err != nil {
 		t.Fatal(err)
 	}
-	for p, want := range map[string]bool{old: false, recent: true, other: true} {
+	for p, want := range map[string]bool{old: false, oldInTmp: false, recent: true, other: true} {
 		if _, err := os.Stat(p); (err == nil) != want {
 			t.Errorf("%s exists %v, want %v", filepath.Base(p), err == nil, want)
 		}
@@ -450,7 +461,7 @@ func TestBlobsSpareFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := s.Blobs()
-		if left, _ := filepath.Glob(filepath.Join(b.Dir(), ".put-*")); len(left) != 0 {
+		if left := tempFiles(b); len(left) != 0 {
 			t.Errorf("temporary files before any Put: %v", left)
 		}
 		ref, err := b.Put(ctx, strings.NewReader("first"))
@@ -463,7 +474,7 @@ func TestBlobsSpareFiles(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if left, _ := filepath.Glob(filepath.Join(b.Dir(), ".put-*")); len(left) != 0 {
+		if left := tempFiles(b); len(left) != 0 {
 			t.Errorf("temporary files after Close: %v", left)
 		}
 		assertContent(t, b, ref.SHA256, []byte("first"))
