@@ -15,6 +15,7 @@ import (
 	"github.com/sidedesk/sidedesk/calendar"
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/sidebar"
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -166,7 +167,7 @@ func (a *app) httpHandler(srcs map[string]source) (http.Handler, error) {
 		}
 	}
 	if a.cal != nil {
-		if err := srv.Mount("/api/v1/agents/", srv.RequireToken(a.cal.Handler())); err != nil {
+		if err := srv.Mount("/api/v1/agents/", srv.RequireToken(sameTenant(ticket.DefaultTenant, a.cal.Handler()))); err != nil {
 			return nil, err
 		}
 		if err := srv.Mount("GET /freebusy/", a.cal.FeedHandler()); err != nil {
@@ -236,3 +237,18 @@ func (a *app) expireSessions(ctx context.Context) {
 
 // HealthStatus grades the report for /healthz: ok, degraded or down.
 func (r healthReport) HealthStatus() string { return r.Status }
+
+// sameTenant lets through only API callers of tenant: the calendar agents of
+// the config belong to one tenant, and another tenant's token must see them
+// as not there at all.
+func sameTenant(tenant string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := sidebar.CallerFrom(r.Context()); !ok || c.Tenant != tenant {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":{"code":"not_found","message":"no such agent"}}`)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -127,6 +127,11 @@ min_priority = "high"
 		t.Fatalf("token create: %v\n%s", err, errb.String())
 	}
 	token := strings.TrimSpace(tokOut.String())
+	tokOut.Reset()
+	if err := run(context.Background(), []string{"token", "create", "--name", "other", "--tenant", "other", "--config", cfgPath}, nil, &tokOut, &errb); err != nil {
+		t.Fatalf("token create: %v\n%s", err, errb.String())
+	}
+	otherToken := strings.TrimSpace(tokOut.String())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
@@ -226,6 +231,14 @@ min_priority = "high"
 	}
 	if code := get("/api/v1/agents/alice/freebusy?from="+from+"&to="+to+"&x=1", nil); code != 200 {
 		t.Errorf("freebusy: HTTP %d", code)
+	}
+	req, _ = http.NewRequest("GET", base+"/api/v1/agents/alice/freebusy?from="+from+"&to="+to, nil)
+	req.Header.Set("Authorization", "Bearer "+otherToken)
+	if r, err := http.DefaultClient.Do(req); err == nil {
+		r.Body.Close()
+		if r.StatusCode != http.StatusNotFound {
+			t.Errorf("freebusy with another tenant's token: HTTP %d, want 404", r.StatusCode)
+		}
 	}
 	req, _ = http.NewRequest("GET", base+"/api/v1/agents/alice/freebusy", nil)
 	if r, err := http.DefaultClient.Do(req); err == nil {
