@@ -142,13 +142,6 @@ type Stats struct {
 	Bytes      int64 // raw bytes fetched
 }
 
-func (s *Stats) add(o Stats) {
-	s.Fetched += o.Fetched
-	s.New += o.New
-	s.Duplicates += o.Duplicates
-	s.Bytes += o.Bytes
-}
-
 // Source captures one mailbox folder. It holds no mutable state of its own,
 // so Check may run while Run does; run one Run per mailbox (with a Lease,
 // extra runners only stand by).

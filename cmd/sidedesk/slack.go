@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/sidedesk/sidedesk/capture"
+
 	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -76,3 +78,13 @@ func (w wakingSink) Ingest(ctx context.Context, in ticket.Inbound) (ticket.Resul
 	}
 	return res, err
 }
+
+// IngestBatch keeps capture's group commit (capture.BatchSink) when Slack
+// is on; one wake covers the batch.
+func (w wakingSink) IngestBatch(ctx context.Context, ins []ticket.Inbound) ([]ticket.Result, error) {
+	res, err := w.Service.IngestBatch(ctx, ins)
+	w.bot.Wake()
+	return res, err
+}
+
+var _ capture.BatchSink = wakingSink{}
