@@ -35,6 +35,32 @@ type conn struct {
 	sel *imap.SelectData
 	// timedOut is set when guard aborted the connection.
 	timedOut atomic.Bool
+	// delim is the server's hierarchy delimiter (LIST "" "", RFC 9051
+	// §6.3.9); 0 when unknown or the server has no hierarchy.
+	delim rune
+}
+
+// learnDelim asks the server for its hierarchy delimiter. Failure is not
+// fatal: folder names are then used as configured.
+func (cn *conn) learnDelim() {
+	var list []*imap.ListData
+	err := cn.guard(func() (err error) {
+		list, err = cn.c.List("", "", nil).Collect()
+		return err
+	})
+	if err == nil && len(list) > 0 {
+		cn.delim = list[0].Delim
+	}
+}
+
+// serverName turns a configured folder name, whose levels are always
+// separated by "/" (Archive/Done), into the server's own form: Dovecot's
+// maildir and Courier use "." and refuse "/" in names.
+func (cn *conn) serverName(folder string) string {
+	if cn.delim == 0 || cn.delim == '/' {
+		return folder
+	}
+	return strings.ReplaceAll(folder, "/", string(cn.delim))
 }
 
 // guard runs fn, one command exchange, and aborts the connection when the
@@ -110,13 +136,13 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 			return fail(s.connectError(err))
 		}
 	}
-	if cn.c.State() == imap.ConnStateAuthenticated {
-		return cn, nil // PREAUTH
+	if cn.c.State() != imap.ConnStateAuthenticated { // else PREAUTH
+		if err := cn.guard(func() error { return s.authenticate(ctx, cn.c) }); err != nil {
+			cn.c.Close()
+			return fail(err)
+		}
 	}
-	if err := cn.guard(func() error { return s.authenticate(ctx, cn.c) }); err != nil {
-		cn.c.Close()
-		return fail(err)
-	}
+	cn.learnDelim()
 	return cn, nil
 }
 
@@ -226,7 +252,7 @@ func (cn *conn) selectFolder(ctx context.Context, readOnly bool) (*imap.SelectDa
 	s := cn.s
 	var sel *imap.SelectData
 	err := cn.guard(func() (err error) {
-		sel, err = cn.c.Select(s.opts.Folder, &imap.SelectOptions{ReadOnly: readOnly}).Wait()
+		sel, err = cn.c.Select(cn.serverName(s.opts.Folder), &imap.SelectOptions{ReadOnly: readOnly}).Wait()
 		return err
 	})
 	if err != nil {
@@ -244,6 +270,7 @@ func (cn *conn) selectFolder(ctx context.Context, readOnly bool) (*imap.SelectDa
 
 // ensureFolder creates folder unless it exists (for after_capture move).
 func (cn *conn) ensureFolder(folder string) error {
+	folder = cn.serverName(folder)
 	err := cn.guard(func() error { return cn.c.Create(folder, nil).Wait() })
 	var imapErr *imap.Error
 	if err == nil || (errors.As(err, &imapErr) && imapErr.Code == imap.ResponseCodeAlreadyExists) {

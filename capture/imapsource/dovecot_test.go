@@ -380,6 +380,9 @@ func TestAfterCapture(t *testing.T) {
 		{action: AfterKeep, wantInbox: 2},
 		{action: AfterSeen, wantSeen: true, wantInbox: 2},
 		{action: "move:Captured", wantInbox: 0, moveFolder: "Captured"},
+		// Configured levels are separated by "/"; this Dovecot (maildir)
+		// uses "." and refuses "/" in names.
+		{action: "move:Archive/Done", wantInbox: 0, moveFolder: "Archive.Done"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.action, func(t *testing.T) {

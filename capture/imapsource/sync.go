@@ -468,7 +468,7 @@ func (cn *conn) afterCapture(ctx context.Context, uids []imap.UID) error {
 	// go-imap falls back to COPY + STORE \Deleted + (UID) EXPUNGE when the
 	// server lacks MOVE.
 	move := func() error {
-		_, err := cn.c.Move(set, s.moveTo).Wait()
+		_, err := cn.c.Move(set, cn.serverName(s.moveTo)).Wait()
 		return err
 	}
 	err := cn.guard(move)
