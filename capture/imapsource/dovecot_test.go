@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -569,5 +571,52 @@ func (p *proxy) blackHole() {
 	defer p.mu.Unlock()
 	for _, h := range p.holes {
 		h.Store(true)
+	}
+}
+
+// TestAfterCaptureRetried: a move that fails (the target folder is not
+// writable) does not lose or block capture; the messages are committed,
+// the failure reported, and the move retried on the next pass once the
+// folder works again.
+func TestAfterCaptureRetried(t *testing.T) {
+	d := startDovecot(t)
+	e := newEnv(t)
+	c := d.Client(t, userA)
+	if err := c.Create("Done", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		raw, _ := mail("retry")
+		d.Append(t, userA, "INBOX", raw)
+	}
+	done := d.FolderDir(userA, "Done")
+	lock := func(mode os.FileMode) {
+		for _, sub := range []string{"", "cur", "new", "tmp"} {
+			if err := os.Chmod(filepath.Join(done, sub), mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	lock(0o555) // Dovecot runs as an unprivileged user: it cannot write here
+	opts := e.options(d, "support", userA, passA)
+	opts.AfterCapture = "move:Done"
+	stats, err := newSource(t, opts).Once(context.Background())
+	if err == nil || stats.New != 2 {
+		t.Fatalf("first pass: %+v, %v; want 2 new and the move's error", stats, err)
+	}
+	if e.count(t) != 2 {
+		t.Fatalf("stored %d messages, want 2", e.count(t))
+	}
+	lock(0o755)
+	if stats := once(t, newSource(t, opts)); stats.Fetched != 0 {
+		t.Errorf("second pass fetched %d again", stats.Fetched)
+	}
+	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil || sel.NumMessages != 0 {
+		t.Errorf("INBOX: %+v, %v; want the 2 captured messages moved out", sel, err)
+	}
+	st, err := c.Status("Done", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || st.NumMessages == nil || *st.NumMessages != 2 {
+		t.Errorf("Done: %+v, %v; want 2 messages", st, err)
 	}
 }

@@ -90,20 +90,30 @@ func (s *Source) session(ctx context.Context) (healthy bool, err error) {
 	if _, err := cn.selectFolder(ctx, s.readOnly); err != nil {
 		return false, err
 	}
+	var afterErr error
 	if s.moveTo != "" {
-		if err := cn.ensureFolder(s.moveTo); err != nil {
-			return false, err
-		}
+		// A move target that cannot be created must not stop capture:
+		// the moves are retried every pass and the error is reported.
+		afterErr = cn.ensureFolder(s.moveTo)
 	}
 	idle := s.opts.IDLE && cn.c.Caps().Has(imap.CapIdle)
 	s.log.Info("imapsource: connected", "addr", s.addr, "folder", s.opts.Folder, "idle", idle)
 	for {
 		stats, err := cn.sync(ctx)
+		var ae *afterCaptureError
+		if errors.As(err, &ae) {
+			afterErr, err = ae.err, nil
+		}
 		if err != nil {
 			return healthy, err
 		}
 		healthy = true
 		s.reportSync()
+		if afterErr != nil {
+			s.reportError(afterErr)
+			s.log.Warn("imapsource: after_capture failed; retried next pass", "err", afterErr)
+			afterErr = nil
+		}
 		if stats.Fetched > 0 {
 			s.log.Info("imapsource: synced", "fetched", stats.Fetched, "new", stats.New,
 				"duplicates", stats.Duplicates, "bytes", stats.Bytes)

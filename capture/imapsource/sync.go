@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -40,6 +41,10 @@ type syncState struct {
 	// SyncedAt is when the last complete pass started: every message
 	// delivered before it is captured.
 	SyncedAt time.Time `json:"synced_at,omitzero"`
+	// AfterPending are committed messages whose after_capture action (seen
+	// or move) failed, as an IMAP UID set ("3:5,9"); every pass retries them
+	// first, so a mistake in the move target heals once it is fixed.
+	AfterPending string `json:"after_pending,omitempty"`
 }
 
 func (s *Source) loadState(ctx context.Context) (*syncState, error) {
@@ -187,6 +192,19 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 	uids = slices.Compact(uids)
 
 	var afterErr error
+	if st.AfterPending != "" {
+		set, perr := parseUIDSet(st.AfterPending)
+		switch {
+		case perr != nil:
+			s.log.Warn("imapsource: dropping unreadable after_capture backlog", "set", st.AfterPending, "err", perr)
+			st.AfterPending = ""
+		case s.readOnly:
+		default:
+			if afterErr = cn.applyAfter(ctx, set); afterErr == nil {
+				st.AfterPending = ""
+			}
+		}
+	}
 	for batch := range slices.Chunk(uids, s.opts.BatchSize) {
 		committed, err := cn.fetchBatch(ctx, batch, st, &stats)
 		if err != nil {
@@ -200,6 +218,7 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 		}
 		if err := cn.afterCapture(ctx, committed); err != nil {
 			afterErr = err // committed and recorded; report, keep capturing
+			st.AfterPending = addUIDs(st.AfterPending, committed)
 		}
 	}
 	// The pass is complete: a pending SINCE filter is done, and everything
@@ -212,8 +231,19 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 		return stats, err
 	}
 	s.reportCaughtUp()
-	return stats, afterErr
+	if afterErr != nil {
+		return stats, &afterCaptureError{afterErr}
+	}
+	return stats, nil
 }
+
+// afterCaptureError is a failed after_capture action: the messages are
+// committed (and retried from AfterPending next pass), so it is reported
+// but does not end the session.
+type afterCaptureError struct{ err error }
+
+func (e *afterCaptureError) Error() string { return e.err.Error() }
+func (e *afterCaptureError) Unwrap() error { return e.err }
 
 func (s *Source) saveIfChanged(ctx context.Context, st, saved *syncState) error {
 	if *st == *saved {
@@ -455,7 +485,13 @@ func (cn *conn) afterCapture(ctx context.Context, uids []imap.UID) error {
 	if len(uids) == 0 || s.readOnly {
 		return nil
 	}
-	set := imap.UIDSetNum(uids...)
+	return cn.applyAfter(ctx, imap.UIDSetNum(uids...))
+}
+
+// applyAfter runs the after_capture action on set. UIDs no longer in the
+// folder (moved or deleted meanwhile) are ignored by the server.
+func (cn *conn) applyAfter(ctx context.Context, set imap.UIDSet) error {
+	s := cn.s
 	if s.moveTo == "" {
 		err := cn.guard(func() error {
 			return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
@@ -482,4 +518,37 @@ func (cn *conn) afterCapture(ctx context.Context, uids []imap.UID) error {
 		return s.commandError(ctx, fmt.Sprintf("after_capture move to %q", s.moveTo), err)
 	}
 	return nil
+}
+
+// addUIDs adds uids to the UID set string set.
+func addUIDs(set string, uids []imap.UID) string {
+	all, err := parseUIDSet(set)
+	if err != nil {
+		all = nil
+	}
+	all.AddNum(uids...)
+	return all.String()
+}
+
+// parseUIDSet reads what imap.UIDSet.String wrote: "3:5,9".
+func parseUIDSet(s string) (imap.UIDSet, error) {
+	var set imap.UIDSet
+	if s == "" {
+		return set, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, ":")
+		a, err := strconv.ParseUint(lo, 10, 32)
+		if err != nil || a == 0 {
+			return nil, fmt.Errorf("bad UID %q in %q", lo, s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 32); err != nil || b == 0 {
+				return nil, fmt.Errorf("bad UID %q in %q", hi, s)
+			}
+		}
+		set.AddRange(imap.UID(a), imap.UID(b))
+	}
+	return set, nil
 }
