@@ -149,3 +149,39 @@ func TestPrioritizerIsVIP(t *testing.T) {
 		}
 	}
 }
+
+// TestKeywordsMatch: whole words and phrases, any case, any white space
+// inside a phrase, Unicode word characters as boundaries.
+func TestKeywordsMatch(t *testing.T) {
+	k, err := CompileKeywords([]string{"down", "Service  Down", "outage", "Störung", "asap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		s, want string
+	}{
+		{"The SERVICE\n\t down since 9:00", "Service  Down"},
+		{"service down", "Service  Down"},
+		{"it is down.", "down"},
+		{"Down!", "down"},
+		{"(outage)", "outage"},
+		{"grosse STÖRUNG im Netz", "Störung"},
+		{"asap", "asap"},
+		{"downtime planned", ""},
+		{"breakdown", ""},
+		{"outages", ""},
+		{"is_down", ""},
+		{"Störungen", ""},
+		{"ädown", ""},
+		{"down\u00e9", ""},
+		{"", ""},
+	} {
+		got, ok := k.Match(tc.s)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("Match(%q) = %q, %v; want %q", tc.s, got, ok, tc.want)
+		}
+	}
+	if _, err := CompileKeywords([]string{"ok", "  "}); err == nil {
+		t.Errorf("an empty keyword was accepted")
+	}
+}
