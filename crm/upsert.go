@@ -309,7 +309,7 @@ func lookupAccount(ctx context.Context, t *wtx, tenant, src, id, extID, name str
 		}
 	case strings.TrimSpace(name) != "":
 		var n int
-		found, err = t.row(ctx, `SELECT MIN(id), COUNT(*) FROM crm_accounts WHERE tenant_id = ? AND name = ? COLLATE NOCASE`,
+		_, err = t.row(ctx, `SELECT MIN(id), COUNT(*) FROM crm_accounts WHERE tenant_id = ? AND name = ? COLLATE NOCASE`,
 			[]any{tenant, strings.TrimSpace(name)}, &acct, &n)
 		switch {
 		case err != nil:

@@ -37,7 +37,7 @@ func (s *Server) checkOrigin(r *http.Request) error {
 		return nil
 	}
 	if want := s.origin(r); !strings.EqualFold(origin, want) {
-		return fmt.Errorf("Origin %q, want %q", origin, want)
+		return fmt.Errorf("origin %q, want %q", origin, want)
 	}
 	return nil
 }

@@ -246,7 +246,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if l.Tenant == "" {
 		l.Tenant = s.loginTenant
 	}
-	c, err := r.Cookie(loginCookie)
+	c, _ := r.Cookie(loginCookie)
 	if err := s.checkOrigin(r); err != nil || c == nil || !tokensEqual(c.Value, r.PostForm.Get("csrf_token")) {
 		l.Error = "The sign-in form expired or came from another site; please try again."
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "sidebar: login CSRF check failed",

@@ -217,7 +217,7 @@ func TestPanelE2E(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer chromedp.Call(ctx, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: res.Identifier}) //nolint:errcheck
+		defer chromedp.Call(ctx, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams(res)) //nolint:errcheck
 		run("task pane",
 			chromedp.Navigate(f.srv.URL+"/sidebar/outlook/taskpane"),
 			chromedp.WaitVisible(chromedp.CSS(`#ticket .ticket-title`)))
