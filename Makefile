@@ -20,6 +20,7 @@ demo: build
 ## test: install missing test servers (Dovecot, Radicale; needs root) and run every test
 test: test-deps
 	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) test -race -shuffle=on -count=1 -timeout 15m $(PKGS)
 
 test-deps:
