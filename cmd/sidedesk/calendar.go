@@ -91,7 +91,7 @@ func cmdCalendar(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fs := flags("calendar sync", stderr)
 	cfgPath := configFlag(fs)
-	once := fs.Bool("once", false, "sync every agent once, then exit (required; `sidedesk serve` syncs continuously)")
+	once := fs.Bool("once", false, "sync every agent once, then exit (required; sidedesk serve syncs continuously)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}

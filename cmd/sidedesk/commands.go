@@ -107,7 +107,7 @@ func createToken(ctx context.Context, a *app, tenant, name string) (string, erro
 func cmdCapture(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("capture", stderr)
 	cfgPath := configFlag(fs)
-	once := fs.Bool("once", false, "one pass over every mailbox, then exit (required; `sidedesk serve` captures continuously)")
+	once := fs.Bool("once", false, "one pass over every mailbox, then exit (required; sidedesk serve captures continuously)")
 	only := fs.String("mailbox", "", "capture only this mailbox")
 	if err := parse(fs, args); err != nil {
 		return err
