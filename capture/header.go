@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 // Limits that keep a hostile header from costing unbounded memory.
@@ -56,21 +58,6 @@ func (h header) values(key string) []string {
 		}
 	}
 	return vs
-}
-
-// canonicalKey matches ticket.Header's key form: lower case with the first
-// letter and every letter after '-' upper-cased (net/textproto would leave
-// keys with odd bytes unchanged, which Header.Get could then not find).
-func canonicalKey(k string) string {
-	b := []byte(strings.ToLower(k))
-	upper := true
-	for i, c := range b {
-		if upper && 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-		upper = c == '-'
-	}
-	return string(b)
 }
 
 // readLine returns the next physical line with its line ending, keeping at
@@ -196,7 +183,7 @@ func readHeader(br *bufio.Reader, maxFields int) (h header, rest []byte, problem
 			return h, line, problems, nil
 		}
 		flush()
-		curKey = canonicalKey(string(key))
+		curKey = ticket.CanonicalKey(string(key))
 		v := t[colon+1:]
 		if len(v) > maxHeaderValue {
 			v = v[:maxHeaderValue]

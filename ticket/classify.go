@@ -75,7 +75,7 @@ func classify(in Inbound) (Classification, string) {
 
 // nullReturnPath reports a Return-Path field that is present and empty.
 func nullReturnPath(in Inbound) bool {
-	vals := in.Header[canonicalKey("Return-Path")]
+	vals := in.Header[CanonicalKey("Return-Path")]
 	if len(vals) == 0 {
 		return false
 	}

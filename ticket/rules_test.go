@@ -10,7 +10,7 @@ func TestClassify(t *testing.T) {
 	h := func(kv ...string) Header {
 		out := Header{}
 		for i := 0; i < len(kv); i += 2 {
-			k := canonicalKey(kv[i])
+			k := CanonicalKey(kv[i])
 			out[k] = append(out[k], kv[i+1])
 		}
 		return out

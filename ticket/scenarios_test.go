@@ -143,7 +143,7 @@ func references(ids ...string) mailOpt {
 	}
 }
 func header(k, v string) mailOpt {
-	return func(in *Inbound) { in.Header[canonicalKey(k)] = append(in.Header[canonicalKey(k)], v) }
+	return func(in *Inbound) { in.Header[CanonicalKey(k)] = append(in.Header[CanonicalKey(k)], v) }
 }
 func withSource(mailbox, key string) mailOpt {
 	return func(in *Inbound) { in.Mailbox, in.SourceKey = mailbox, key }

@@ -142,7 +142,7 @@ func recipients(in Inbound) []string {
 		}
 	}
 	for _, k := range []string{"Delivered-To", "X-Original-To"} {
-		for _, v := range in.Header[canonicalKey(k)] {
+		for _, v := range in.Header[CanonicalKey(k)] {
 			out = append(out, strings.Split(v, ",")...)
 		}
 	}

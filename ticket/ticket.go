@@ -174,16 +174,20 @@ type Header map[string][]string
 
 // Get returns the first value of key (any case), or "".
 func (h Header) Get(key string) string {
-	if v := h[canonicalKey(key)]; len(v) > 0 {
+	if v := h[CanonicalKey(key)]; len(v) > 0 {
 		return v[0]
 	}
 	return ""
 }
 
 // Has reports whether the header has the field at all.
-func (h Header) Has(key string) bool { return len(h[canonicalKey(key)]) > 0 }
+func (h Header) Has(key string) bool { return len(h[CanonicalKey(key)]) > 0 }
 
-func canonicalKey(k string) string {
+// CanonicalKey is the form of Header's keys: lower case with the first
+// letter and every letter after '-' upper-cased. Unlike
+// textproto.CanonicalMIMEHeaderKey it also normalises keys with bytes that
+// are not token characters, so every key Header.Get is asked finds its field.
+func CanonicalKey(k string) string {
 	b := []byte(strings.ToLower(k))
 	upper := true
 	for i, c := range b {
