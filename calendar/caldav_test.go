@@ -141,7 +141,7 @@ func TestCalDAVRadicaleScenarios(t *testing.T) {
 	allCanaries = append(allCanaries, "CANARYSUMMARY", "CANARYORGNAME", "CANARYATTENDEE")
 
 	db, dbPath := openTestDB(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rec := &recorder{next: http.DefaultTransport}
 	src, err := NewCalDAV(CalDAVOptions{
@@ -245,23 +245,6 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestCalDAVDiscoveryAndFailures: with no calendars configured every

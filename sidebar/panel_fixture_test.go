@@ -18,6 +18,7 @@ import (
 
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/internal/testenv"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -31,7 +32,7 @@ type panelFixture struct {
 	crm    *crm.Local
 	server *Server
 	srv    *httptest.Server
-	logs   *syncBuffer
+	logs   *testenv.SyncBuffer
 }
 
 const (
@@ -66,7 +67,7 @@ func newPanelFixture(t *testing.T, opts ...panelOption) *panelFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &panelFixture{t: t, st: st, svc: svc, crm: l, logs: &syncBuffer{}}
+	f := &panelFixture{t: t, st: st, svc: svc, crm: l, logs: &testenv.SyncBuffer{}}
 	reads := st.NewPanelReads()
 	t.Cleanup(func() { reads.Close() })
 	o := Options{

@@ -17,27 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sidedesk/sidedesk/internal/testenv"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fixture is a real store in a temp dir, the ticket service on it, and the
 // API served over a real loopback socket.
@@ -47,7 +30,7 @@ type fixture struct {
 	svc     *ticket.Service
 	srv     *httptest.Server
 	server  *Server
-	logs    *syncBuffer
+	logs    *testenv.SyncBuffer
 	tokenA  string // tenant "default"
 	tokenB  string // tenant "other"
 	seq     int
@@ -71,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	f := &fixture{t: t, st: st, logs: &syncBuffer{}, clock: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	f := &fixture{t: t, st: st, logs: &testenv.SyncBuffer{}, clock: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	f.health.ok = true
 	f.svc, err = ticket.NewService(ticket.Options{Store: st, Now: f.now})
 	if err != nil {

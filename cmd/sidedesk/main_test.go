@@ -14,39 +14,21 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/sidedesk/sidedesk/demo"
+	"github.com/sidedesk/sidedesk/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type demoRun struct {
 	base, token, imapAddr string
 	panel, agent, agentPW string
 	cancel                func()
 	done                  chan error
-	stderr                *syncBuffer
+	stderr                *testenv.SyncBuffer
 }
 
 var (
@@ -63,7 +45,7 @@ func startDemo(t *testing.T, dataDir string) *demoRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	d := &demoRun{cancel: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
+	d := &demoRun{cancel: cancel, done: make(chan error, 1), stderr: &testenv.SyncBuffer{}}
 	go func() {
 		err := run(ctx, []string{"demo", "--data", dataDir, "--listen", "127.0.0.1:0", "--imap", "127.0.0.1:0"}, nil, pw, d.stderr)
 		pw.CloseWithError(io.EOF)

@@ -134,7 +134,7 @@ min_priority = "high"
 	otherToken := strings.TrimSpace(tokOut.String())
 
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
+	stderr := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, nil, io.Discard, stderr) }()
 	defer func() {
