@@ -28,7 +28,7 @@ func (s *Service) IngestBatch(ctx context.Context, ins []Inbound) ([]Result, err
 	}
 	ps := make([]*pendingIngest, len(ins))
 	for i, in := range ins {
-		ps[i] = s.prepareIngest(in)
+		ps[i] = s.prepareIngest(ctx, in)
 	}
 	var gs []*ingestion
 	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {

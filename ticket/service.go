@@ -128,7 +128,7 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC() }
 //     was closed longer than ReopenWindow ago: then a new ticket linked to
 //     it is created. On a pending ticket it sets the ticket open.
 func (s *Service) Ingest(ctx context.Context, in Inbound) (Result, error) {
-	p := s.prepareIngest(in)
+	p := s.prepareIngest(ctx, in)
 	var g *ingestion
 	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
 		// The store may run this again after a serialisation failure:
@@ -152,17 +152,35 @@ type pendingIngest struct {
 	in          Inbound
 	class       Classification
 	classReason string
+	// requester, prio and prioWhy are what a new ticket from this mail
+	// gets. They are worked out here, before the transaction: the CRM tier
+	// look-up and the keyword scan must not hold the store's write lock.
+	requester Address
+	prio      Priority
+	prioWhy   []string
 }
 
-func (s *Service) prepareIngest(in Inbound) *pendingIngest {
+func (s *Service) prepareIngest(ctx context.Context, in Inbound) *pendingIngest {
 	p := &pendingIngest{s: s, in: normalizeInbound(in)}
 	p.class, p.classReason = classify(p.in)
+	p.requester = p.in.From
+	if p.requester.Email == "" && len(p.in.ReplyTo) > 0 {
+		p.requester = p.in.ReplyTo[0]
+	}
+	p.prio = PriorityNormal
+	if p.class == ClassNormal { // only normal mail opens tickets
+		tier := ""
+		if s.opts.Tier != nil {
+			tier = s.opts.Tier(ctx, p.in.Tenant, p.requester.Email)
+		}
+		p.prio, p.prioWhy = s.opts.Priority.Prioritize(p.in, tier)
+	}
 	return p
 }
 
 // start begins a fresh attempt of p in tx.
 func (p *pendingIngest) start(tx Tx, now time.Time) *ingestion {
-	g := &ingestion{s: p.s, tx: tx, in: &p.in, now: now, class: p.class, reason: p.classReason}
+	g := &ingestion{s: p.s, tx: tx, in: &p.in, now: now, class: p.class, reason: p.classReason, p: p}
 	g.res.Classification = p.class
 	return g
 }
@@ -190,6 +208,7 @@ type ingestion struct {
 	reason string // why class
 	res    Result
 	notes  []note // logged after commit, so a retried attempt logs nothing twice
+	p      *pendingIngest
 }
 
 type note struct {
@@ -359,15 +378,7 @@ func (g *ingestion) hold(ctx context.Context, msg *Message, reason string) error
 // create opens a new ticket for msg.
 func (g *ingestion) create(ctx context.Context, msg *Message, reason string, linked int64) error {
 	in := g.in
-	requester := in.From
-	if requester.Email == "" && len(in.ReplyTo) > 0 {
-		requester = in.ReplyTo[0]
-	}
-	tier := ""
-	if g.s.opts.Tier != nil {
-		tier = g.s.opts.Tier(ctx, in.Tenant, requester.Email)
-	}
-	prio, why := g.s.opts.Priority.Prioritize(*in, tier)
+	requester, prio, why := g.p.requester, g.p.prio, g.p.prioWhy
 	t := Ticket{
 		Tenant:         in.Tenant,
 		Subject:        strings.TrimSpace(in.Subject),
