@@ -20,6 +20,7 @@ import (
 
 	"github.com/sidedesk/sidedesk/demo"
 	"github.com/sidedesk/sidedesk/internal/testenv"
+	"github.com/sidedesk/sidedesk/store"
 )
 
 // slackPosts records chat.postMessage calls of a slacktest server.
@@ -185,7 +186,17 @@ min_priority = "high"
 		get("/healthz", &h)
 		return len(h.Details.Mailboxes) == 1 && h.Details.Mailboxes[0].Connected
 	})
-	time.Sleep(200 * time.Millisecond) // the bot's first start skips history; be past it
+	// A first start of the Slack dispatcher skips the outbox history: wait
+	// until it has recorded where it starts, so the mail below is news.
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(dir, "db.sqlite"), BlobDir: filepath.Join(dir, "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	waitFor(t, 20*time.Second, "the Slack dispatcher's outbox cursor", func() bool {
+		_, err := st.ConsumerCursor(context.Background(), "slack:default")
+		return err == nil
+	})
 	raw := "From: Anna <anna@globex.example>\r\nTo: support@acme.example\r\nSubject: Total outage of the API\r\n" +
 		"Message-ID: <outage-wiring@globex.example>\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\n\r\nEverything is down.\r\n"
 	if err := imapSrv.Append([]byte(raw)); err != nil {
