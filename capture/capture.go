@@ -61,7 +61,7 @@ type Delivery struct {
 }
 
 // Deliver is what every capture source calls per message: it stores the raw
-// bytes (streaming r into blobs.Put), re-opens the blob, parses it, fills
+// bytes (streaming r into the blob store) and parses them, fills
 // Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt, and hands the
 // result to sink.Ingest. Malformed mail is delivered with ParseError set; an
 // error means the message was not ingested (I/O, blob store, or sink) and
@@ -122,7 +122,7 @@ func (p *Prepared) Size() int {
 }
 
 // Prepare is the first half of Deliver: it stores the raw bytes (streaming
-// r into Blobs.Put), parses them (attachments into blobs too) and fills
+// r into the blob store, parsing them on the way) and the attachments, and fills
 // Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt. Nothing is
 // ingested yet: the blobs stay pending (see store.Blobs) until Commit. An
 // error means the message could not be read or stored; it is counted as a
@@ -138,22 +138,20 @@ func (p *Pipeline) Prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 
 func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepared, error) {
 	bh := newBodyHasher()
-	ref, err := p.Blobs.Put(ctx, io.TeeReader(r, bh))
+	var ref ticket.BlobRef
+	var in ticket.Inbound
+	var err error
+	if bc, ok := p.Blobs.(blobCreator); ok {
+		ref, in, err = p.teeParse(ctx, r, bh, bc)
+	} else {
+		ref, in, err = p.putParse(ctx, r, bh)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("capture: store raw message: %w", err)
+		return nil, err
 	}
 	bodyHash := bh.sum()
 	if bodyHash == "" {
 		bodyHash = ref.SHA256 // no header/body separator: the whole message
-	}
-	rc, err := p.Blobs.Open(ctx, ref.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("capture: reopen raw message: %w", err)
-	}
-	in, err := Parse(ctx, rc, p.Blobs, p.Options)
-	rc.Close()
-	if err != nil {
-		return nil, err
 	}
 	in.Tenant = d.Tenant
 	if in.Tenant == "" {
@@ -170,6 +168,68 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 			"message_id", in.MessageID, "raw_sha256", ref.SHA256, "parse_error", in.ParseError)
 	}
 	return &Prepared{Delivery: d, Inbound: in}, nil
+}
+
+// blobCreator is a blob store that takes a blob as a stream of writes
+// (store.Blobs).
+type blobCreator interface {
+	Create() (ticket.BlobWriter, error)
+}
+
+// teeParse parses the message as it streams into the blob store: the
+// bytes are read once, and a message is parsed without being read back.
+// What the parser leaves unread (it stops at the end of the last part)
+// is stored too: the raw bytes are kept whole.
+func (p *Pipeline) teeParse(ctx context.Context, r io.Reader, bh *bodyHasher, bc blobCreator) (ticket.BlobRef, ticket.Inbound, error) {
+	w, err := bc.Create()
+	if err != nil {
+		return ticket.BlobRef{}, ticket.Inbound{}, fmt.Errorf("capture: store raw message: %w", err)
+	}
+	tee := io.TeeReader(ctxReader{ctx, r}, io.MultiWriter(w, bh))
+	in, err := Parse(ctx, tee, p.Blobs, p.Options)
+	if err == nil {
+		if _, err = io.Copy(io.Discard, tee); err != nil {
+			err = fmt.Errorf("capture: read message: %w", err)
+		}
+	}
+	if err != nil {
+		w.Abort()
+		return ticket.BlobRef{}, in, err
+	}
+	ref, err := w.Commit(ctx)
+	if err != nil {
+		return ticket.BlobRef{}, in, fmt.Errorf("capture: store raw message: %w", err)
+	}
+	return ref, in, nil
+}
+
+// putParse stores the message, then reads it back to parse it: for blob
+// stores that only Put.
+func (p *Pipeline) putParse(ctx context.Context, r io.Reader, bh *bodyHasher) (ticket.BlobRef, ticket.Inbound, error) {
+	ref, err := p.Blobs.Put(ctx, io.TeeReader(r, bh))
+	if err != nil {
+		return ticket.BlobRef{}, ticket.Inbound{}, fmt.Errorf("capture: store raw message: %w", err)
+	}
+	rc, err := p.Blobs.Open(ctx, ref.SHA256)
+	if err != nil {
+		return ticket.BlobRef{}, ticket.Inbound{}, fmt.Errorf("capture: reopen raw message: %w", err)
+	}
+	defer rc.Close()
+	in, err := Parse(ctx, rc, p.Blobs, p.Options)
+	return ref, in, err
+}
+
+// ctxReader stops reading when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
 }
 
 // bodyHasher hashes the bytes after the header block: after the first

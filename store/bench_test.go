@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -70,35 +71,42 @@ func BenchmarkListTickets(b *testing.B) {
 }
 
 // BenchmarkBlobPut stores distinct 20 KB blobs (a typical small mail):
-// without fsync, and with the Sync that makes them durable after every Put
-// (one Ingest per message) or after every 100 (a capture batch).
+// without fsync, and with a transaction (which makes them durable and
+// indexes them) after every Put (one Ingest per message) or after every
+// 100 (a capture's commit group).
 func BenchmarkBlobPut(b *testing.B) {
 	for _, bc := range []struct {
 		fsync     bool
 		syncEvery int
 	}{{true, 1}, {true, 100}, {false, 1}} {
 		b.Run(fmt.Sprintf("fsync=%v/sync-every=%d", bc.fsync, bc.syncEvery), func(b *testing.B) {
-			blobs, err := newBlobs(b.TempDir(), bc.fsync)
+			dir := b.TempDir()
+			ctx := context.Background()
+			s, err := Open(ctx, Options{Path: filepath.Join(dir, "db"), BlobDir: filepath.Join(dir, "blobs"), SkipBlobFsync: !bc.fsync})
 			if err != nil {
 				b.Fatal(err)
 			}
-			ctx := context.Background()
+			defer s.Close()
+			if err := s.Migrate(ctx); err != nil {
+				b.Fatal(err)
+			}
+			commit := func() {
+				if err := s.WithTx(ctx, func(ticket.Tx) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
 			content := make([]byte, 20<<10)
 			b.SetBytes(int64(len(content)))
 			for i := 0; b.Loop(); i++ {
 				content[0], content[1], content[2] = byte(i), byte(i>>8), byte(i>>16)
-				if _, err := blobs.Put(ctx, bytes.NewReader(content)); err != nil {
+				if _, err := s.Blobs().Put(ctx, bytes.NewReader(content)); err != nil {
 					b.Fatal(err)
 				}
 				if (i+1)%bc.syncEvery == 0 {
-					if err := blobs.Sync(ctx); err != nil {
-						b.Fatal(err)
-					}
+					commit()
 				}
 			}
-			if err := blobs.Sync(ctx); err != nil {
-				b.Fatal(err)
-			}
+			commit()
 		})
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -19,67 +21,79 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// Blobs stores immutable byte strings by content: a blob's name is the hex
-// SHA-256 of its bytes, its file BlobDir/ab/cdef… (the first two hex digits
-// name a subdirectory). It is safe for concurrent use, also by several
-// processes sharing the directory.
+// Blobs stores immutable byte strings by content: a blob is named by the
+// hex SHA-256 of its bytes.
 //
-// Durability is grouped: Put writes a temporary file without fsyncing it
-// and keeps it pending; Sync makes every pending blob durable (fsync) and
-// only then gives it its name (rename). Store.WithTx calls Sync before it
-// begins, so a committed row never references a blob that a power loss
-// could take away; a goroutine also syncs behind the Puts, so that Sync
-// mostly finds the work done, and many Puts share each round of
-// concurrent fsyncs. Invariant: a blob name exists only once its bytes are
-// durable.
+// The bytes live in append-only pack files (BlobDir/packs/*.pack); the
+// index from name to (pack, offset, size) is the blob_index table of the
+// database. Packs, not a file per blob: creating, fsyncing and renaming a
+// file per message cost more kernel time than everything else a capture
+// does (measured with perf on ext4: inode allocation, the fsync's inode
+// write, the rename), while appending to a few open files and fsyncing
+// each once per transaction costs next to nothing.
+//
+// Durability is grouped and tied to the transactions that use the blobs:
+//   - Put (or Create … Commit) appends the bytes to a pack this goroutine
+//     holds alone, and keeps the blob as an entry in memory; Open already
+//     serves it from there.
+//   - Sync fsyncs every pack with entries written before it (once each,
+//     concurrently) and marks those entries durable. Store.WithTx runs it
+//     before it begins.
+//   - Every write transaction inserts the durable entries into blob_index,
+//     in the same transaction as the rows that reference them; once it
+//     commits, the entries leave memory.
+//
+// Invariant: an index row exists only for bytes that are durable, and it
+// commits no later than the first row that references the blob. A crash
+// loses only bytes no committed row references (the tail of a pack, wasted
+// until a compaction that does not exist yet). Blobs stored by earlier
+// versions as one file each (BlobDir/ab/cdef…) are still read.
+//
+// It is safe for concurrent use, also by several processes sharing the
+// directory and the database: each process appends only to packs it
+// created.
 type Blobs struct {
-	dir   string
-	fsync bool
+	dir     string
+	packDir string
+	fsync   bool
+	limit   int64     // packLimit; smaller in tests
+	db      *sql.DB   // the read pool, for index look-ups; nil before attach
+	lookup  *sql.Stmt // the index look-up, prepared on db
+	legacy  bool      // BlobDir has blobs of the earlier one-file-each layout
 
-	mu      sync.Mutex        // guards pending, spare, kick, stop
-	pending map[string]string // sha256 → temporary file, written, not yet durable
-	syncMu  sync.Mutex        // serialises Sync: returning from it means durable
+	mu      sync.Mutex
+	entries map[string]*blobEntry // not (known to be) in the committed index
+	idle    []*pack               // open packs no Put holds
+	open    map[*pack]bool        // every pack this process has open
+	syncMu  sync.Mutex            // serialises Sync: returning from it means durable
 
-	// Two goroutines, started by the first Put and ended by close, keep
-	// file system waits off the Put path: one creates empty temporary
-	// files ahead into spare (creating a file waits for the journal, which
-	// fsyncs keep busy); the other, woken through kick, syncs pending
-	// blobs behind the Puts, so the Sync before a transaction finds little
-	// left to do. Its Syncs batch themselves: what is Put during one is
-	// synced by the next.
-	spare   chan spareFile
-	kick    chan struct{}
-	stop    chan struct{} // closed by close
-	workers sync.WaitGroup
-
-	bufs sync.Pool     // *putBuffers: a Put's buffers are big, Puts are many
-	turn atomic.Uint32 // round robin over the temporary-file directories
+	bufs sync.Pool // *bufio.Writer: a Put's buffer is big, Puts are many
+	seq  atomic.Uint64
 }
 
-// putBuffers are the buffers of one Put.
-type putBuffers struct {
-	w    *bufio.Writer
-	copy []byte
+// blobEntry is a blob this process stored and the index has not committed.
+type blobEntry struct {
+	pack      *pack
+	off, size int64
+	durable   bool // its pack was fsynced after it was written
 }
 
-// spareFile is an empty temporary file made ahead of its Put.
-type spareFile struct {
+// pack is one append-only pack file this process writes.
+type pack struct {
+	name    string // file name in packDir
 	f       *os.File
-	created time.Time
+	size    int64 // where the next blob starts
+	named   bool  // its directory entry is durable
+	held    bool  // a Put is writing it
+	full    bool  // takes no more blobs; closed once its entries are durable
+	failing bool  // a write or fsync failed: takes no more blobs
 }
 
-// spareFiles is how many empty temporary files wait for Puts: about a
-// commit group's worth of raw messages and attachments.
-const spareFiles = 64
+// packLimit is the size at which a pack stops taking blobs. One blob may
+// take it past (a pack holds any blob whole).
+const packLimit = 256 << 20
 
-// staleTempAge is how old a ".put-*" file must be for Open to treat it as a
-// crash leftover. A live process Syncs its pending blobs within seconds;
-// the margin keeps a second process (doctor, migrate) that opens the store
-// from removing a busy one's files.
-const staleTempAge = time.Hour
-
-// syncParallel bounds the fsyncs Sync runs at once: enough to fill a
-// device queue and let the file system fold them into few journal commits.
+// syncParallel bounds the fsyncs Sync runs at once.
 const syncParallel = 8
 
 func newBlobs(dir string, fsync bool) (*Blobs, error) {
@@ -87,55 +101,56 @@ func newBlobs(dir string, fsync bool) (*Blobs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: blob directory %q: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o750); err != nil {
+	packDir := filepath.Join(abs, "packs")
+	if err := os.MkdirAll(packDir, 0o750); err != nil {
 		return nil, fmt.Errorf("store: create blob directory: %w", err)
 	}
-	markTopDir(abs)
-	b := &Blobs{dir: abs, fsync: fsync, pending: map[string]string{}}
-	for i := range tempDirs {
-		if err := os.MkdirAll(b.tempDir(i), 0o750); err != nil {
-			return nil, fmt.Errorf("store: create blob directory: %w", err)
-		}
-	}
-	b.removeStale(time.Now().Add(-staleTempAge))
-	return b, nil
+	return &Blobs{dir: abs, packDir: packDir, fsync: fsync, limit: packLimit, legacy: hasLegacyBlobs(abs),
+		entries: map[string]*blobEntry{}, open: map[*pack]bool{}}, nil
 }
 
-// tempDirs is how many directories temporary files are made in, in turn
-// (BlobDir/.tmp-0 …): each sits in a block group of its own (markTopDir),
-// so one group running out of inodes does not make every file creation
-// expensive.
-const tempDirs = 16
-
-func (b *Blobs) tempDir(i int) string {
-	return filepath.Join(b.dir, fmt.Sprintf(".tmp-%x", i%tempDirs))
+// hasLegacyBlobs reports whether dir has a subdirectory named like the
+// earlier layout's (two hex digits).
+func hasLegacyBlobs(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n := e.Name(); e.IsDir() && len(n) == 2 && validName(n+strings.Repeat("0", 62)) {
+			return true
+		}
+	}
+	return false
 }
 
-// nextTempDir picks the directory of the next temporary file.
-func (b *Blobs) nextTempDir() string { return b.tempDir(int(b.turn.Add(1) % tempDirs)) }
+// attach gives b the database whose blob_index it uses. A statement
+// that fails to prepare (the table is not migrated yet) is prepared again
+// at each look-up.
+func (b *Blobs) attach(db *sql.DB) {
+	b.db = db
+	b.lookup, _ = db.Prepare(lookupBlob)
+}
 
-// removeStale deletes temporary files last written before cutoff: Puts of
-// a process that ended before its Sync. No committed row references them.
-// Earlier versions made them in BlobDir itself.
-func (b *Blobs) removeStale(cutoff time.Time) {
-	dirs := []string{b.dir}
-	for i := range tempDirs {
-		dirs = append(dirs, b.tempDir(i))
+const lookupBlob = `SELECT pack, pack_offset, size FROM blob_index WHERE sha256 = ?`
+
+// lookupIndex reads sha's place from the committed index; ok is false
+// when it is not there.
+func (b *Blobs) lookupIndex(ctx context.Context, sha string) (name string, off, size int64, ok bool, err error) {
+	if b.db == nil {
+		return "", 0, 0, false, nil
 	}
-	for _, dir := range dirs {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if !strings.HasPrefix(e.Name(), ".put-") || !e.Type().IsRegular() {
-				continue
-			}
-			if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
-				os.Remove(filepath.Join(dir, e.Name()))
-			}
-		}
+	var row *sql.Row
+	if b.lookup != nil {
+		row = b.lookup.QueryRowContext(ctx, sha)
+	} else {
+		row = b.db.QueryRowContext(ctx, lookupBlob, sha)
 	}
+	err = row.Scan(&name, &off, &size)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", 0, 0, false, nil
+	case err != nil:
+		return "", 0, 0, false, fmt.Errorf("store: blob index: %w", err)
+	}
+	return name, off, size, true, nil
 }
 
 // Dir is the blob directory.
@@ -155,278 +170,388 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // Put stores everything r yields and returns its content address. It
-// streams: the bytes go through the hash into a temporary file beside the
-// blobs, never all into memory. The blob is pending until the next Sync
-// (Store.WithTx runs one before every transaction): Open already serves it,
-// but its name appears on disk only once its bytes are durable. Putting
-// content that is already stored or pending changes nothing. With
-// Options.SkipBlobFsync the blob is named at once.
+// streams: the bytes go through the hash into a pack, never all into
+// memory. Open serves the blob at once; it is durable after the next Sync
+// (Store.WithTx runs one before every transaction). Putting content that
+// is already stored changes nothing.
 func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
-	tmp, err := b.tempFile()
+	w, err := b.create()
 	if err != nil {
+		return ticket.BlobRef{}, err
+	}
+	buf := make([]byte, 32<<10)
+	if _, err := io.CopyBuffer(w, ctxReader{ctx, r}, buf); err != nil {
+		w.Abort()
 		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
 	}
-	keep := false
-	defer func() {
-		if !keep {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	h := sha256.New()
-	// Sources hand over small reads (an IMAP literal arrives in a few KiB
-	// at a time); buffering turns them into few large writes.
-	pb, _ := b.bufs.Get().(*putBuffers)
-	if pb == nil {
-		pb = &putBuffers{w: bufio.NewWriterSize(nil, 256<<10), copy: make([]byte, 64<<10)}
-	}
-	pb.w.Reset(tmp)
-	n, err := io.CopyBuffer(io.MultiWriter(pb.w, h), ctxReader{ctx, r}, pb.copy)
-	if err == nil {
-		err = pb.w.Flush()
-	}
-	pb.w.Reset(nil)
-	b.bufs.Put(pb)
+	return w.Commit(ctx)
+}
+
+// BlobWriter writes one blob: Write its bytes, then Commit (or Abort). A
+// capture tees a message into a BlobWriter while it parses it, so the
+// bytes are read once. Not safe for concurrent use.
+type BlobWriter struct {
+	b    *Blobs
+	p    *pack
+	off  int64
+	n    int64
+	h    hash.Hash
+	w    *bufio.Writer
+	err  error
+	done bool
+}
+
+// Create starts a blob. Its caller must Commit or Abort it.
+func (b *Blobs) Create() (ticket.BlobWriter, error) {
+	return b.create()
+}
+
+func (b *Blobs) create() (*BlobWriter, error) {
+	p, err := b.takePack()
 	if err != nil {
-		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
+		return nil, fmt.Errorf("store: blob put: %w", err)
 	}
-	ref := ticket.BlobRef{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}
-	final := b.path(ref.SHA256)
-	if _, err := os.Stat(final); err == nil {
-		return ref, nil // already stored; the deferred cleanup drops tmp
+	bw, _ := b.bufs.Get().(*bufio.Writer)
+	if bw == nil {
+		bw = bufio.NewWriterSize(nil, 256<<10)
 	}
-	if err := tmp.Close(); err != nil {
-		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
+	bw.Reset(io.NewOffsetWriter(p.f, p.size))
+	return &BlobWriter{b: b, p: p, off: p.size, h: sha256.New(), w: bw}, nil
+}
+
+// Write appends p to the blob.
+func (w *BlobWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
 	}
-	if !b.fsync {
-		if err := b.name(tmp.Name(), final); err != nil {
-			return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
+	if w.done {
+		return 0, errors.New("store: blob write after Commit or Abort")
+	}
+	w.h.Write(p)
+	n, err := w.w.Write(p)
+	w.n += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("store: blob write: %w", err)
+	}
+	return n, w.err
+}
+
+// Commit finishes the blob and returns its address. Content already
+// stored is not kept twice: its bytes are cut off the pack again.
+func (w *BlobWriter) Commit(ctx context.Context) (ticket.BlobRef, error) {
+	if w.done {
+		return ticket.BlobRef{}, errors.New("store: blob Commit after Commit or Abort")
+	}
+	if w.err == nil {
+		if err := w.w.Flush(); err != nil {
+			w.err = fmt.Errorf("store: blob write: %w", err)
 		}
-		keep = true
-		return ref, nil
+	}
+	if w.err != nil {
+		w.Abort()
+		return ticket.BlobRef{}, w.err
+	}
+	ref := ticket.BlobRef{SHA256: hex.EncodeToString(w.h.Sum(nil)), Size: w.n}
+	b := w.b
+	stored, err := b.indexed(ctx, ref.SHA256)
+	if err != nil {
+		w.Abort()
+		return ticket.BlobRef{}, err
 	}
 	b.mu.Lock()
-	if _, ok := b.pending[ref.SHA256]; !ok {
-		b.pending[ref.SHA256] = tmp.Name()
-		keep = true
+	if _, pending := b.entries[ref.SHA256]; pending || stored {
+		b.mu.Unlock()
+		w.Abort() // the same bytes are there already
+		return ref, nil
 	}
-	kick := b.kick
+	b.entries[ref.SHA256] = &blobEntry{pack: w.p, off: w.off, size: w.n, durable: !b.fsync}
+	w.p.size = w.off + w.n
 	b.mu.Unlock()
-	select {
-	case kick <- struct{}{}:
-	default: // already kicked, or not started (tests)
-	}
+	w.release()
 	return ref, nil
 }
 
-// startLocked starts the goroutines once; b.mu is held.
-func (b *Blobs) startLocked() {
-	if b.stop != nil {
+// Abort drops the blob: its bytes are cut off the pack.
+func (w *BlobWriter) Abort() {
+	if w.done {
 		return
 	}
-	b.spare, b.kick, b.stop = make(chan spareFile, spareFiles), make(chan struct{}, 1), make(chan struct{})
-	spare, kick, stop := b.spare, b.kick, b.stop
-	b.workers.Go(func() { b.makeSpares(spare, stop) })
-	if b.fsync {
-		b.workers.Go(func() { b.syncBehind(kick, stop) })
+	if err := w.p.f.Truncate(w.off); err != nil {
+		// The pack's tail is unknown: no more blobs go there.
+		w.b.mu.Lock()
+		w.p.failing = true
+		w.b.mu.Unlock()
 	}
+	w.release()
 }
 
-// tempFile returns an empty temporary file: a spare one when ready, else
-// a new one.
-func (b *Blobs) tempFile() (*os.File, error) {
+// release hands the pack back and ends the writer.
+func (w *BlobWriter) release() {
+	w.done = true
+	w.w.Reset(nil)
+	w.b.bufs.Put(w.w)
+	w.b.givePack(w.p)
+}
+
+// takePack returns an open pack for this Put alone.
+func (b *Blobs) takePack() (*pack, error) {
 	b.mu.Lock()
-	b.startLocked()
-	spare := b.spare
+	for len(b.idle) > 0 {
+		p := b.idle[len(b.idle)-1]
+		b.idle = b.idle[:len(b.idle)-1]
+		if !p.full && !p.failing {
+			p.held = true
+			b.mu.Unlock()
+			return p, nil
+		}
+	}
 	b.mu.Unlock()
-	for {
-		select {
-		case sf := <-spare:
-			// One made long ago (the process was idle) might be taken
-			// for a crash leftover by another process opening the store.
-			if time.Since(sf.created) < staleTempAge/2 {
-				return sf.f, nil
-			}
-			sf.f.Close()
-			os.Remove(sf.f.Name())
-			continue
-		default:
-		}
-		return os.CreateTemp(b.nextTempDir(), ".put-*")
+	// A name no other process or earlier run uses: time, pid, sequence.
+	name := fmt.Sprintf("%s-%d-%d.pack", time.Now().UTC().Format("20060102T150405.000000000"), os.Getpid(), b.seq.Add(1))
+	f, err := os.OpenFile(filepath.Join(b.packDir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return nil, err
 	}
-}
-
-// makeSpares keeps spare filled until stop is closed.
-func (b *Blobs) makeSpares(spare chan<- spareFile, stop <-chan struct{}) {
-	for {
-		f, err := os.CreateTemp(b.nextTempDir(), ".put-*")
-		if err != nil {
-			// Put creates its own and reports the error; try again later.
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Second):
-				continue
-			}
-		}
-		select {
-		case spare <- spareFile{f, time.Now()}:
-		case <-stop:
-			f.Close()
-			os.Remove(f.Name())
-			return
-		}
-	}
-}
-
-// syncBehind syncs pending blobs whenever kicked, until stop is closed.
-// A failure is left to the next Sync (a transaction's reports it); the
-// pause keeps a failing disk from being hammered.
-func (b *Blobs) syncBehind(kick <-chan struct{}, stop <-chan struct{}) {
-	for {
-		select {
-		case <-stop:
-			return
-		case <-kick:
-		}
-		if err := b.Sync(context.Background()); err != nil {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Second):
-			}
-		}
-	}
-}
-
-// close ends the goroutines and removes the spare files. Pending blobs
-// stay on disk, to be removed as stale by a later Open.
-func (b *Blobs) close() {
+	p := &pack{name: name, f: f, held: true}
 	b.mu.Lock()
-	spare, stop := b.spare, b.stop
-	b.spare, b.kick, b.stop = nil, nil, nil
+	b.open[p] = true
 	b.mu.Unlock()
-	if stop == nil {
+	return p, nil
+}
+
+// givePack returns p to the idle packs, or retires it when it is full.
+func (b *Blobs) givePack(p *pack) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p.held = false
+	if p.size >= b.limit {
+		p.full = true
+	}
+	if p.full || p.failing {
+		b.retireLocked(p)
 		return
 	}
-	close(stop)
-	b.workers.Wait()
-	for {
-		select {
-		case sf := <-spare:
-			sf.f.Close()
-			os.Remove(sf.f.Name())
-		default:
-			return
+	b.idle = append(b.idle, p)
+}
+
+// retireLocked closes p once none of its entries waits for an fsync.
+func (b *Blobs) retireLocked(p *pack) {
+	for _, e := range b.entries {
+		if e.pack == p && !e.durable {
+			return // Sync closes it later
+		}
+	}
+	delete(b.open, p)
+	p.f.Close()
+	for _, e := range b.entries {
+		if e.pack == p {
+			e.pack = &pack{name: p.name} // readable by name; p.f is gone
 		}
 	}
 }
 
-// name renames a durable (or, with SkipBlobFsync, written) temporary file
-// to its blob name. Rename is atomic: a reader sees no blob or the whole
-// blob; two writers of the same content both rename identical bytes.
-//
-// The directory is not fsynced: the data is durable before the name
-// appears, and the rename is journaled with the next fsync on the file
-// system (SQLite's WAL sync at checkpoint), a window no wider than
-// synchronous=NORMAL already gives the database: a capture whose commit is
-// lost re-fetches the message.
-func (b *Blobs) name(tmp, final string) error {
-	if err := os.Rename(tmp, final); err == nil {
-		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
+// indexed reports whether sha is stored already: in the committed index,
+// or as a file of the earlier layout.
+func (b *Blobs) indexed(ctx context.Context, sha string) (bool, error) {
+	_, _, _, ok, err := b.lookupIndex(ctx, sha)
+	if ok || err != nil || !b.legacy {
+		return ok, err
 	}
-	// The first blob of its subdirectory.
-	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
-		return err
-	}
-	return os.Rename(tmp, final)
+	_, err = os.Stat(b.path(sha))
+	return err == nil, nil
 }
 
-// Sync makes every blob Put before it durable and gives it its name: it
-// fsyncs the pending temporary files (several at once), then renames each
-// into place. Calls are serialised, so when Sync returns nil everything
-// Put before the call is durable, also when another goroutine's Sync did
-// the work. A blob that fails stays pending (and Sync reports it), except
-// one whose temporary file vanished: it is dropped, and a capture that
-// still needs it fails and re-fetches.
+// Sync makes every blob stored before it durable: it fsyncs each pack
+// holding such a blob once (several at once). Calls are serialised, so
+// when Sync returns nil everything stored before the call is durable,
+// also when another goroutine's Sync did the work. Blobs of a pack whose
+// fsync fails stay not durable, and Sync reports it.
 func (b *Blobs) Sync(ctx context.Context) error {
+	if !b.fsync {
+		return nil
+	}
 	b.mu.Lock()
-	empty := len(b.pending) == 0
+	work := b.unsyncedLocked()
 	b.mu.Unlock()
-	if empty {
-		return nil // every Put so far is durable and named
+	if len(work) == 0 {
+		return nil
 	}
 	b.syncMu.Lock()
 	defer b.syncMu.Unlock()
 	b.mu.Lock()
-	work := make([][2]string, 0, len(b.pending))
-	for sha, tmp := range b.pending {
-		work = append(work, [2]string{sha, tmp})
+	work = b.unsyncedLocked() // what an earlier Sync left
+	// Snapshot each pack's entries now: what is written later is not
+	// covered by this round's fsyncs.
+	todo := map[*pack][]*blobEntry{}
+	for _, e := range b.entries {
+		if !e.durable && work[e.pack] {
+			todo[e.pack] = append(todo[e.pack], e)
+		}
+	}
+	newPack := false
+	for p := range todo {
+		newPack = newPack || !p.named
 	}
 	b.mu.Unlock()
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: blob sync: %w", err)
+	}
 
-	errs := make([]error, len(work))
+	var mu sync.Mutex
+	var failed []error
+	var dirErr error
 	sem := make(chan struct{}, syncParallel)
 	var wg sync.WaitGroup
-	for i, w := range work {
-		if err := ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
+	if newPack {
+		// A new pack's name must survive a power loss as its bytes do.
+		wg.Go(func() { dirErr = syncDir(b.packDir) })
+	}
+	done := map[*pack]bool{}
+	for p := range todo {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = b.syncOne(w[0], w[1])
+			err := p.f.Sync()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, fmt.Errorf("pack %s: %w", p.name, err))
+				return
+			}
+			done[p] = true
 		})
 	}
 	wg.Wait()
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var failed []error
-	for i, w := range work {
-		switch {
-		case errs[i] == nil:
-			delete(b.pending, w[0])
-		case errors.Is(errs[i], fs.ErrNotExist):
-			delete(b.pending, w[0])
-			failed = append(failed, errs[i])
-		default:
-			failed = append(failed, errs[i])
+	if dirErr != nil {
+		failed = append(failed, fmt.Errorf("pack directory: %w", dirErr))
+	}
+	for p, es := range todo {
+		if !done[p] {
+			p.failing = true
+			continue
+		}
+		if dirErr != nil && !p.named {
+			continue
+		}
+		p.named = true
+		for _, e := range es {
+			e.durable = true
+		}
+	}
+	for p := range todo {
+		if (p.full || p.failing) && b.open[p] && !p.held {
+			b.retireLocked(p)
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("store: blob sync: %d of %d blobs not durable: %w", len(failed), len(work), errors.Join(failed...))
+		return fmt.Errorf("store: blob sync: %w", errors.Join(failed...))
 	}
 	return nil
 }
 
-// syncOne fsyncs one pending blob and names it.
-func (b *Blobs) syncOne(sha, tmp string) error {
-	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("blob %.12s: %w", sha, err)
+// unsyncedLocked is the set of packs with entries not durable yet.
+func (b *Blobs) unsyncedLocked() map[*pack]bool {
+	var packs map[*pack]bool
+	for _, e := range b.entries {
+		if !e.durable {
+			if packs == nil {
+				packs = map[*pack]bool{}
+			}
+			packs[e.pack] = true
+		}
 	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
+	return packs
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = b.name(tmp, b.path(sha))
+	return err
+}
+
+// indexEntry is one durable blob to insert into blob_index.
+type indexEntry struct {
+	sha       string
+	e         *blobEntry
+	pack      string
+	off, size int64
+}
+
+// durableEntries lists the entries a transaction inserts into the index.
+func (b *Blobs) durableEntries() []indexEntry {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []indexEntry
+	for sha, e := range b.entries {
+		if e.durable {
+			out = append(out, indexEntry{sha: sha, e: e, pack: e.pack.name, off: e.off, size: e.size})
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("blob %.12s: %w", sha, err)
+	return out
+}
+
+// insertIndex inserts entries into blob_index inside a transaction.
+func insertIndex(ctx context.Context, q querier, entries []indexEntry) error {
+	for _, ie := range entries {
+		if _, err := q.ExecContext(ctx,
+			`INSERT INTO blob_index (sha256, pack, pack_offset, size) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
+			ie.sha, ie.pack, ie.off, ie.size); err != nil {
+			return fmt.Errorf("store: blob index: %w", err)
+		}
 	}
 	return nil
 }
 
-// Pending reports how many blobs wait for a Sync (for tests and metrics).
+// committed forgets entries whose index rows committed.
+func (b *Blobs) committed(entries []indexEntry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ie := range entries {
+		if b.entries[ie.sha] == ie.e {
+			delete(b.entries, ie.sha)
+		}
+	}
+}
+
+// close closes the packs. Blobs not indexed yet are referenced by nothing
+// committed; their bytes stay as waste in their pack.
+func (b *Blobs) close() {
+	if b.lookup != nil {
+		b.lookup.Close()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for p := range b.open {
+		p.f.Close()
+	}
+	b.open, b.idle = map[*pack]bool{}, nil
+	for sha, e := range b.entries {
+		if !e.durable {
+			delete(b.entries, sha)
+			continue
+		}
+		e.pack = &pack{name: e.pack.name}
+	}
+}
+
+// Pending reports how many blobs this process stored that the index has
+// not committed (for tests and metrics).
 func (b *Blobs) Pending() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.pending)
+	return len(b.entries)
 }
 
 // validName reports whether s is a blob name: 64 lowercase hex digits.
@@ -445,6 +570,7 @@ func validName(s string) bool {
 	return true
 }
 
+// path is where an earlier version stored a blob as a file of its own.
 func (b *Blobs) path(name string) string {
 	return filepath.Join(b.dir, name[:2], name[2:])
 }
@@ -453,9 +579,19 @@ func (b *Blobs) path(name string) string {
 // hex SHA-256.
 var ErrInvalidBlobName = errors.New("store: invalid blob name")
 
-// Open returns the blob's bytes, a pending one's too; ticket.ErrNotFound when it is not stored,
-// ErrInvalidBlobName when sha256 is not 64 lowercase hex digits. The
-// returned ReadCloser is an *os.File (Stat gives its size).
+// BlobReader reads one blob. It is an io.ReadSeeker (HTTP range requests)
+// and knows its Size.
+type BlobReader struct {
+	*io.SectionReader
+	f *os.File
+}
+
+// Close releases the file under the blob.
+func (r *BlobReader) Close() error { return r.f.Close() }
+
+// Open returns the blob's bytes (a *BlobReader); ticket.ErrNotFound when
+// it is not stored, ErrInvalidBlobName when sha256 is not 64 lowercase hex
+// digits.
 func (b *Blobs) Open(ctx context.Context, sha256 string) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: blob open: %w", err)
@@ -463,25 +599,48 @@ func (b *Blobs) Open(ctx context.Context, sha256 string) (io.ReadCloser, error) 
 	if !validName(sha256) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidBlobName, sha256)
 	}
-	// Pending first: Sync renames a blob before it forgets the pending
-	// entry, so a blob that is neither pending when looked up nor at its
-	// temporary file when opened has its name by then.
+	// Memory first: an entry leaves it only after its index row
+	// committed, so a blob missed here is found in the index.
+	var name string
+	var off, size int64
 	b.mu.Lock()
-	tmp, pending := b.pending[sha256]
+	e, ok := b.entries[sha256]
+	if ok {
+		name, off, size = e.pack.name, e.off, e.size
+	}
 	b.mu.Unlock()
-	var f *os.File
-	err := fs.ErrNotExist
-	if pending {
-		f, err = os.Open(tmp)
+	if !ok {
+		var err error
+		if name, off, size, ok, err = b.lookupIndex(ctx, sha256); err != nil {
+			return nil, fmt.Errorf("store: blob %s: %w", sha256, err)
+		}
 	}
-	if errors.Is(err, fs.ErrNotExist) {
-		f, err = os.Open(b.path(sha256))
+	if !ok {
+		return b.openFile(sha256)
 	}
+	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+		return nil, fmt.Errorf("store: blob %s: bad pack name %q in the index", sha256, name)
+	}
+	f, err := os.Open(filepath.Join(b.packDir, name))
+	if err != nil {
+		return nil, fmt.Errorf("store: blob %s: %w", sha256, err)
+	}
+	return &BlobReader{SectionReader: io.NewSectionReader(f, off, size), f: f}, nil
+}
+
+// openFile opens a blob an earlier version stored as a file of its own.
+func (b *Blobs) openFile(sha256 string) (io.ReadCloser, error) {
+	f, err := os.Open(b.path(sha256))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("store: blob %s: %w", sha256, ticket.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: blob %s: %w", sha256, err)
 	}
-	return f, nil
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: blob %s: %w", sha256, err)
+	}
+	return &BlobReader{SectionReader: io.NewSectionReader(f, 0, info.Size()), f: f}, nil
 }

@@ -11,11 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -23,9 +21,10 @@ import (
 func TestBlobsRoundTrip(t *testing.T) {
 	s := newStore(t)
 	b := s.Blobs()
-	noWorkers(b) // the pending state must stay observable
 	ctx := context.Background()
-	for _, content := range [][]byte{[]byte("From: a@x\r\n\r\nhello\r\n"), {}, bytes.Repeat([]byte{0, 1, 2, 0xff}, 100000)} {
+	contents := [][]byte{[]byte("From: a@x\r\n\r\nhello\r\n"), {}, bytes.Repeat([]byte{0, 1, 2, 0xff}, 100000)}
+	var refs []ticket.BlobRef
+	for _, content := range contents {
 		ref, err := b.Put(ctx, bytes.NewReader(content))
 		if err != nil {
 			t.Fatal(err)
@@ -34,29 +33,62 @@ func TestBlobsRoundTrip(t *testing.T) {
 		if ref.SHA256 != hex.EncodeToString(sum[:]) || ref.Size != int64(len(content)) {
 			t.Errorf("Put = %+v, want sha %x size %d", ref, sum, len(content))
 		}
-		final := filepath.Join(b.Dir(), ref.SHA256[:2], ref.SHA256[2:])
-		// Pending: readable, but not named before it is durable.
-		if _, err := os.Stat(final); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("pending blob already named (stat: %v)", err)
-		}
-		assertContent(t, b, ref.SHA256, content)
-		if err := b.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := os.Stat(final); err != nil {
-			t.Errorf("blob not at BlobDir/ab/cdef… after Sync: %v", err)
-		}
-		assertContent(t, b, ref.SHA256, content)
+		assertContent(t, b, ref.SHA256, content) // served before any Sync
+		refs = append(refs, ref)
 	}
-	assertNoTempFiles(t, b)
+	if n := indexRows(t, s); n != 0 {
+		t.Errorf("%d index rows before any transaction, want 0", n)
+	}
+	commit(t, s)
+	if n := indexRows(t, s); n != len(contents) {
+		t.Errorf("%d index rows after a transaction, want %d", n, len(contents))
+	}
+	if n := b.Pending(); n != 0 {
+		t.Errorf("%d blobs pending after the transaction, want 0", n)
+	}
+	for i, ref := range refs {
+		assertContent(t, b, ref.SHA256, contents[i]) // now from the index
+	}
+	// One pack holds them all, back to back.
+	if got, want := packBytes(t, b), int64(len(contents[0])+len(contents[2])); got != want {
+		t.Errorf("packs hold %d bytes, want %d", got, want)
+	}
 }
 
-// noWorkers keeps b from starting its goroutines (no syncing behind the
-// Puts, no spare files), as if started, for tests of what only Sync does.
-func noWorkers(b *Blobs) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.stop, b.spare = make(chan struct{}), make(chan spareFile)
+// commit runs an empty write transaction: it makes the blobs stored so
+// far durable and indexes them.
+func commit(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.WithTx(context.Background(), func(ticket.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func indexRows(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	if err := s.r.QueryRow(`SELECT COUNT(*) FROM blob_index`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// packBytes is the size of every pack file together.
+func packBytes(t *testing.T, b *Blobs) int64 {
+	t.Helper()
+	entries, err := os.ReadDir(b.packDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += info.Size()
+	}
+	return n
 }
 
 func assertContent(t *testing.T, b *Blobs, sha string, want []byte) {
@@ -70,55 +102,32 @@ func assertContent(t *testing.T, b *Blobs, sha string, want []byte) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Errorf("Open read %d bytes (%v), want the %d put", len(got), err, len(want))
 	}
+	if br, ok := rc.(*BlobReader); !ok || br.Size() != int64(len(want)) {
+		t.Errorf("Open gave %T, want a *BlobReader of size %d", rc, len(want))
+	}
 }
 
 func TestBlobsPutExistingIsNoop(t *testing.T) {
 	s := newStore(t)
 	b := s.Blobs()
-	noWorkers(b)
 	ctx := context.Background()
 	ref, err := b.Put(ctx, strings.NewReader("same"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Again while pending: one temporary file, not two.
-	if ref2, err := b.Put(ctx, strings.NewReader("same")); err != nil || ref2 != ref {
-		t.Fatalf("Put of pending content = %+v, %v; want %+v", ref2, err, ref)
+	// Again while pending, and again once indexed: stored once.
+	for _, when := range []string{"pending", "indexed"} {
+		if ref2, err := b.Put(ctx, strings.NewReader("same")); err != nil || ref2 != ref {
+			t.Fatalf("Put of %s content = %+v, %v; want %+v", when, ref2, err, ref)
+		}
+		if got := packBytes(t, b); got != 4 {
+			t.Errorf("%s: packs hold %d bytes after two Puts of 4, want 4", when, got)
+		}
+		commit(t, s)
 	}
-	if n := b.Pending(); n != 1 {
-		t.Errorf("%d pending after two Puts of one content, want 1", n)
+	if n := indexRows(t, s); n != 1 {
+		t.Errorf("%d index rows, want 1", n)
 	}
-	if err := b.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(b.Dir(), ref.SHA256[:2], ref.SHA256[2:])
-	before, _ := os.Stat(p)
-	ref2, err := b.Put(ctx, strings.NewReader("same"))
-	if err != nil || ref2 != ref {
-		t.Fatalf("second Put = %+v, %v; want %+v", ref2, err, ref)
-	}
-	after, _ := os.Stat(p)
-	if !os.SameFile(before, after) {
-		t.Error("second Put replaced the stored file")
-	}
-	assertNoTempFiles(t, b)
-}
-
-// assertNoTempFiles checks that no Put left a temporary file; the spare
-// ones made ahead are removed first.
-func assertNoTempFiles(t *testing.T, b *Blobs) {
-	t.Helper()
-	b.close()
-	if left := tempFiles(b); len(left) != 0 {
-		t.Errorf("temporary files left behind: %v", left)
-	}
-}
-
-// tempFiles lists the temporary files in b's directories.
-func tempFiles(b *Blobs) []string {
-	left, _ := filepath.Glob(filepath.Join(b.Dir(), ".put-*"))
-	more, _ := filepath.Glob(filepath.Join(b.Dir(), ".tmp-*", ".put-*"))
-	return append(left, more...)
 }
 
 type failingReader struct{ n int }
@@ -142,11 +151,26 @@ func TestBlobsPutFailureLeavesNothing(t *testing.T) {
 	if _, err := b.Put(ctx, strings.NewReader("x")); !errors.Is(err, context.Canceled) {
 		t.Errorf("Put with a cancelled context = %v, want context.Canceled", err)
 	}
-	assertNoTempFiles(t, b)
-	entries, _ := os.ReadDir(b.Dir())
-	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".tmp-") })
-	if len(entries) != 0 {
-		t.Errorf("blob dir not empty after failed Puts: %v", entries)
+	w, err := b.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("aborted"))
+	w.Abort()
+	if got := packBytes(t, b); got != 0 {
+		t.Errorf("packs hold %d bytes after failed Puts, want 0", got)
+	}
+	if n := b.Pending(); n != 0 {
+		t.Errorf("%d blobs pending after failed Puts, want 0", n)
+	}
+	// The pack they used takes the next blob from its start.
+	ref, err := b.Put(context.Background(), strings.NewReader("kept"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertContent(t, b, ref.SHA256, []byte("kept"))
+	if got := packBytes(t, b); got != 4 {
+		t.Errorf("packs hold %d bytes, want 4", got)
 	}
 }
 
@@ -247,59 +271,50 @@ func TestBlobsPutStreams50MB(t *testing.T) {
 	}
 }
 
-// TestBlobsDurability checks when a blob gets its name: at once without
-// fsync; with fsync, through Sync, which every WithTx runs first, or when
-// the goroutine syncing behind the Puts gets to it; never before (checked
-// with that goroutine held off).
+// TestBlobsDurability checks when a blob becomes durable and indexed, and
+// that a "crash" (the store closed, then opened again) keeps exactly the
+// blobs some transaction indexed.
 func TestBlobsDurability(t *testing.T) {
 	ctx := context.Background()
-	waitSynced := func(s *Store) error {
-		for deadline := time.Now().Add(10 * time.Second); s.Blobs().Pending() > 0; {
-			if time.Now().After(deadline) {
-				return errors.New("the syncer left blobs pending for 10 s")
-			}
-			time.Sleep(time.Millisecond)
-		}
-		return nil
-	}
 	tests := []struct {
-		name      string
-		skipFsync bool
-		noBehind  bool               // no goroutine syncing behind the Puts
-		sync      func(*Store) error // what runs between Put and the check
-		wantNamed bool
+		name        string
+		skipFsync   bool
+		step        func(*Store) error // what runs between Put and the check
+		wantDurable bool
+		wantIndexed bool
 	}{
-		{name: "fsync, nothing", noBehind: true, sync: func(*Store) error { return nil }},
-		{name: "fsync, Sync", noBehind: true, sync: func(s *Store) error { return s.Blobs().Sync(ctx) }, wantNamed: true},
-		{name: "fsync, any WithTx", noBehind: true, sync: func(s *Store) error {
+		{name: "nothing", step: func(*Store) error { return nil }},
+		{name: "Sync", step: func(s *Store) error { return s.Blobs().Sync(ctx) }, wantDurable: true},
+		{name: "WithTx", step: func(s *Store) error {
 			return s.WithTx(ctx, func(ticket.Tx) error { return nil })
-		}, wantNamed: true},
-		{name: "fsync, WithTx that fails", noBehind: true, sync: func(s *Store) error {
+		}, wantDurable: true, wantIndexed: true},
+		{name: "WithTx that fails", step: func(s *Store) error {
 			s.WithTx(ctx, func(ticket.Tx) error { return errors.New("rolled back") })
 			return nil
-		}, wantNamed: true},
-		{name: "fsync, a store write of its own (no blob references)", noBehind: true, sync: func(s *Store) error {
+		}, wantDurable: true},
+		{name: "a store write of its own (no Sync)", step: func(s *Store) error {
 			return s.SetSyncState(ctx, "default", "support", []byte("{}"))
 		}},
-		{name: "fsync, synced behind", sync: waitSynced, wantNamed: true},
-		{name: "fsync, synced behind, and WithTx", sync: func(s *Store) error {
-			return s.WithTx(ctx, func(ticket.Tx) error { return nil })
-		}, wantNamed: true},
-		{name: "skip fsync", skipFsync: true, sync: func(*Store) error { return nil }, wantNamed: true},
+		{name: "Sync, then a store write of its own", step: func(s *Store) error {
+			if err := s.Blobs().Sync(ctx); err != nil {
+				return err
+			}
+			return s.SetSyncState(ctx, "default", "support", []byte("{}"))
+		}, wantDurable: true, wantIndexed: true},
+		{name: "skip fsync, store write", skipFsync: true, step: func(s *Store) error {
+			return s.SetSyncState(ctx, "default", "support", []byte("{}"))
+		}, wantDurable: true, wantIndexed: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := Open(ctx, Options{Path: filepath.Join(dir, "db"), BlobDir: filepath.Join(dir, "blobs"), SkipBlobFsync: tt.skipFsync})
+			opts := Options{Path: filepath.Join(dir, "db"), BlobDir: filepath.Join(dir, "blobs"), SkipBlobFsync: tt.skipFsync}
+			s, err := Open(ctx, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close()
 			if err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
-			}
-			if tt.noBehind {
-				noWorkers(s.Blobs())
 			}
 			var refs []ticket.BlobRef
 			for i := range 20 { // more than syncParallel
@@ -309,63 +324,61 @@ func TestBlobsDurability(t *testing.T) {
 				}
 				refs = append(refs, ref)
 			}
-			if err := tt.sync(s); err != nil {
+			if err := tt.step(s); err != nil {
 				t.Fatal(err)
 			}
+			b := s.Blobs()
+			b.mu.Lock()
 			for _, ref := range refs {
-				_, err := os.Stat(s.Blobs().path(ref.SHA256))
-				if named := err == nil; named != tt.wantNamed {
-					t.Errorf("blob %.8s named %v, want %v", ref.SHA256, named, tt.wantNamed)
+				e, pending := b.entries[ref.SHA256]
+				if durable := !pending || e.durable; durable != tt.wantDurable {
+					t.Errorf("blob %.8s durable %v, want %v", ref.SHA256, durable, tt.wantDurable)
 				}
-				assertContent(t, s.Blobs(), ref.SHA256, []byte(strings.Repeat("x", int(ref.Size))))
 			}
-			wantPending := 0
-			if !tt.wantNamed {
-				wantPending = len(refs)
+			b.mu.Unlock()
+			wantRows := 0
+			if tt.wantIndexed {
+				wantRows = len(refs)
 			}
-			if got := s.Blobs().Pending(); got != wantPending {
-				t.Errorf("pending %d, want %d", got, wantPending)
+			if n := indexRows(t, s); n != wantRows {
+				t.Errorf("%d index rows, want %d", n, wantRows)
 			}
-			if tt.wantNamed {
-				assertNoTempFiles(t, s.Blobs())
+			for _, ref := range refs {
+				assertContent(t, b, ref.SHA256, []byte(strings.Repeat("x", int(ref.Size))))
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			// Opened again: what was indexed is there, the rest is not.
+			s2, err := Open(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			for _, ref := range refs {
+				rc, err := s2.Blobs().Open(ctx, ref.SHA256)
+				if tt.wantIndexed {
+					if err != nil {
+						t.Errorf("blob %.8s after reopening: %v", ref.SHA256, err)
+						continue
+					}
+					rc.Close()
+				} else if !errors.Is(err, ticket.ErrNotFound) {
+					t.Errorf("unindexed blob %.8s after reopening: %v, want ErrNotFound", ref.SHA256, err)
+				}
 			}
 		})
 	}
 }
 
-// TestBlobsSyncLostTempFile: a pending blob whose temporary file vanished
-// (removed by hand) fails the Sync once and is forgotten; the others are
-// named.
-func TestBlobsSyncLostTempFile(t *testing.T) {
-	s := newStore(t)
-	b := s.Blobs()
-	noWorkers(b)
-	ctx := context.Background()
-	lost, _ := b.Put(ctx, strings.NewReader("lost"))
-	kept, _ := b.Put(ctx, strings.NewReader("kept"))
-	b.mu.Lock()
-	os.Remove(b.pending[lost.SHA256])
-	b.mu.Unlock()
-	if err := b.Sync(ctx); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Sync = %v, want the lost file's error", err)
-	}
-	if err := b.Sync(ctx); err != nil {
-		t.Errorf("second Sync = %v, want nil", err)
-	}
-	if _, err := os.Stat(b.path(kept.SHA256)); err != nil {
-		t.Errorf("kept blob not named: %v", err)
-	}
-	if _, err := b.Open(ctx, lost.SHA256); !errors.Is(err, ticket.ErrNotFound) {
-		t.Errorf("Open of the lost blob = %v, want ErrNotFound", err)
-	}
-}
-
-// TestBlobsConcurrent runs Puts, Opens and Syncs at once (run with -race):
-// whatever a goroutine Put is readable at any time, and named after its
-// own Sync returns.
+// TestBlobsConcurrent runs Puts, Opens and transactions at once (run with
+// -race): whatever a goroutine Put is readable at any time, before and
+// after its index row commits.
 func TestBlobsConcurrent(t *testing.T) {
 	s := newStore(t)
 	b := s.Blobs()
+	b.limit = 200 // many packs: rolling over under load too
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -379,129 +392,126 @@ func TestBlobsConcurrent(t *testing.T) {
 				}
 				assertContent(t, b, ref.SHA256, content)
 				if i%3 == 0 {
-					if err := b.Sync(ctx); err != nil {
+					if err := s.WithTx(ctx, func(ticket.Tx) error { return nil }); err != nil {
 						t.Error(err)
 						return
 					}
-					if _, err := os.Stat(b.path(ref.SHA256)); err != nil {
-						t.Errorf("not named after Sync: %v", err)
-					}
 				}
+				assertContent(t, b, ref.SHA256, content)
 			}
 		})
 	}
 	wg.Wait()
-	if err := b.Sync(ctx); err != nil {
-		t.Fatal(err)
+	commit(t, s)
+	if n := indexRows(t, s); n != 40 {
+		t.Errorf("%d index rows, want 40 distinct blobs", n)
 	}
-	assertNoTempFiles(t, b)
-}
-
-// TestBlobsStaleTempFiles: Open removes temporary files a crashed process
-// left (older than staleTempAge), not recent ones another process may be
-// writing.
-func TestBlobsStaleTempFiles(t *testing.T) {
-	dir := t.TempDir()
-	old := filepath.Join(dir, ".put-crashed") // where earlier versions made them
-	oldInTmp := filepath.Join(dir, ".tmp-3", ".put-crashed")
-	recent := filepath.Join(dir, ".tmp-3", ".put-busy")
-	other := filepath.Join(dir, "keep-me")
-	os.Mkdir(filepath.Join(dir, ".tmp-3"), 0o750)
-	for _, p := range []string{old, oldInTmp, recent, other} {
-		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if n := b.Pending(); n != 0 {
+		t.Errorf("%d pending, want 0", n)
 	}
-	past := time.Now().Add(-staleTempAge - time.Minute)
-	os.Chtimes(old, past, past)
-	os.Chtimes(oldInTmp, past, past)
-	os.Chtimes(other, past, past)
-	if _, err := newBlobs(dir, true); err != nil {
-		t.Fatal(err)
-	}
-	for p, want := range map[string]bool{old: false, oldInTmp: false, recent: true, other: true} {
-		if _, err := os.Stat(p); (err == nil) != want {
-			t.Errorf("%s exists %v, want %v", filepath.Base(p), err == nil, want)
-		}
+	b.mu.Lock()
+	open := len(b.open)
+	b.mu.Unlock()
+	if open > 4 {
+		t.Errorf("%d packs open after all Puts ended, want at most one per writer (4)", open)
 	}
 }
 
-// TestBlobsSpareFiles: Puts take temporary files made ahead, but not one
-// made too long ago (another process might take it for a crash leftover);
-// closing the store removes the unused ones.
-func TestBlobsSpareFiles(t *testing.T) {
-	ctx := context.Background()
-	t.Run("old spare dropped", func(t *testing.T) {
-		b, err := newBlobs(t.TempDir(), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Spares fed by hand: no goroutines.
-		b.spare, b.stop = make(chan spareFile, 2), make(chan struct{})
-		old, _ := os.CreateTemp(b.Dir(), ".put-*")
-		fresh, _ := os.CreateTemp(b.Dir(), ".put-*")
-		b.spare <- spareFile{old, time.Now().Add(-staleTempAge)}
-		b.spare <- spareFile{fresh, time.Now()}
-		f, err := b.tempFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if f.Name() != fresh.Name() {
-			t.Errorf("tempFile = %s, want the fresh spare %s", f.Name(), fresh.Name())
-		}
-		if _, err := os.Stat(old.Name()); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("old spare still there (%v)", err)
-		}
-	})
-	t.Run("close removes spares", func(t *testing.T) {
-		dir := t.TempDir()
-		s, err := Open(ctx, Options{Path: filepath.Join(dir, "db"), BlobDir: filepath.Join(dir, "blobs")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := s.Blobs()
-		if left := tempFiles(b); len(left) != 0 {
-			t.Errorf("temporary files before any Put: %v", left)
-		}
-		ref, err := b.Put(ctx, strings.NewReader("first"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if left := tempFiles(b); len(left) != 0 {
-			t.Errorf("temporary files after Close: %v", left)
-		}
-		assertContent(t, b, ref.SHA256, []byte("first"))
-	})
-}
-
-// TestBlobsOpenWhileSyncing opens blobs while the goroutine syncing
-// behind the Puts renames them: every Open finds the bytes, at the
-// temporary file or at the name (a capture re-opens the raw message it has
-// just Put, while earlier ones are being synced).
-func TestBlobsOpenWhileSyncing(t *testing.T) {
+// TestBlobsPackRollover: a full pack takes no more blobs and is closed
+// once they are durable; every blob stays readable.
+func TestBlobsPackRollover(t *testing.T) {
 	s := newStore(t)
 	b := s.Blobs()
+	b.limit = 1000
 	ctx := context.Background()
 	var refs []ticket.BlobRef
-	for i := range 300 {
-		ref, err := b.Put(ctx, strings.NewReader(fmt.Sprint("blob ", i)))
+	for i := range 10 {
+		ref, err := b.Put(ctx, bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 300)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		refs = append(refs, ref)
-		for _, r := range refs[max(0, i-5):] {
-			rc, err := b.Open(ctx, r.SHA256)
-			if err != nil {
-				t.Fatalf("Open of blob %d while syncing: %v", i, err)
-			}
-			rc.Close()
+	}
+	commit(t, s)
+	entries, _ := os.ReadDir(b.packDir)
+	if len(entries) != 3 { // 4 blobs of 300 fill a pack past 1000
+		t.Errorf("%d packs, want 3", len(entries))
+	}
+	b.mu.Lock()
+	open := len(b.open)
+	b.mu.Unlock()
+	if open != 1 {
+		t.Errorf("%d packs open, want 1 (the one not full)", open)
+	}
+	for i, ref := range refs {
+		assertContent(t, b, ref.SHA256, bytes.Repeat([]byte{byte(i)}, 300))
+	}
+}
+
+// TestBlobsEarlierFileLayout: blobs an earlier version stored as one file
+// each are read, and not stored again.
+func TestBlobsEarlierFileLayout(t *testing.T) {
+	s := newStore(t)
+	b := s.Blobs()
+	content := []byte("stored by an earlier version")
+	sum := sha256.Sum256(content)
+	sha := hex.EncodeToString(sum[:])
+	if err := os.MkdirAll(filepath.Dir(b.path(sha)), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b.path(sha), content, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// As if opened on that directory (an upgrade).
+	if b.legacy = hasLegacyBlobs(b.Dir()); !b.legacy {
+		t.Fatal("a directory of the earlier layout not recognised")
+	}
+	assertContent(t, b, sha, content)
+	ref, err := b.Put(context.Background(), bytes.NewReader(content))
+	if err != nil || ref.SHA256 != sha {
+		t.Fatalf("Put = %+v, %v", ref, err)
+	}
+	if got := packBytes(t, b); got != 0 {
+		t.Errorf("packs hold %d bytes, want 0 (already stored)", got)
+	}
+}
+
+// TestBlobsTwoProcesses: two stores on one database and blob directory
+// (serve and a capture --once) each append to packs of their own and read
+// each other's blobs once indexed.
+func TestBlobsTwoProcesses(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	opts := Options{Path: filepath.Join(dir, "db"), BlobDir: filepath.Join(dir, "blobs")}
+	var stores []*Store
+	for range 2 {
+		s, err := Open(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
 		}
+		defer s.Close()
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, s)
+	}
+	var refs []ticket.BlobRef
+	for i, s := range stores {
+		ref, err := s.Blobs().Put(ctx, strings.NewReader(fmt.Sprint("from process ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	for _, s := range stores {
+		commit(t, s)
+	}
+	for i, s := range stores {
+		other := refs[1-i]
+		assertContent(t, s.Blobs(), other.SHA256, []byte(fmt.Sprint("from process ", 1-i)))
+	}
+	entries, _ := os.ReadDir(stores[0].Blobs().packDir)
+	if len(entries) != 2 {
+		t.Errorf("%d packs, want one per process", len(entries))
 	}
 }

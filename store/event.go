@@ -22,9 +22,9 @@ func appendEvent(ctx context.Context, q querier, now time.Time, e *ticket.Event)
 	if len(e.Payload) > 0 {
 		payload = sql.NullString{String: string(e.Payload), Valid: true}
 	}
-	err = q.QueryRowContext(ctx, `INSERT INTO events (tenant_id, type, ticket_id, message_id,
-        payload, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		e.Tenant, e.Type, e.TicketID, e.MessageID, payload, created).Scan(&e.ID)
+	e.ID, err = insertID(ctx, q, `INSERT INTO events (tenant_id, type, ticket_id, message_id,
+        payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.Tenant, e.Type, e.TicketID, e.MessageID, payload, created)
 	if err != nil {
 		return fmt.Errorf("store: append event: %w", err)
 	}

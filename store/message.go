@@ -140,16 +140,15 @@ func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Mess
 		return fmt.Errorf("store: insert message: %w", err)
 	}
 	date := nullTime(m.Date)
-	var id int64
-	err = q.QueryRowContext(ctx, `INSERT INTO messages (tenant_id, ticket_id, mailbox, message_id,
+	id, err := insertID(ctx, q, `INSERT INTO messages (tenant_id, ticket_id, mailbox, message_id,
         in_reply_to, refs, conversation_id, direction, classification, from_name, from_email,
         to_addrs, cc_addrs, reply_to_addrs, subject, date, text_body, html_body, raw_sha256,
         raw_size, body_hash, parse_error, held, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Tenant, nullID(m.TicketID), m.Mailbox, m.MessageID, m.InReplyTo, refs, m.ConversationID,
 		string(m.Direction), string(m.Classification), m.From.Name, m.From.Email, to, cc, rto,
 		m.Subject, date, m.Text, m.HTML, m.Raw.SHA256, m.Raw.Size, m.BodyHash, m.ParseError,
-		m.Held, created).Scan(&id)
+		m.Held, created)
 	if err != nil {
 		return fmt.Errorf("store: insert message: %w", err)
 	}
@@ -159,10 +158,11 @@ func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Mess
 	for i := range m.Attachments {
 		a := &m.Attachments[i]
 		a.ContentID = strings.Trim(a.ContentID, "<>")
-		err := q.QueryRowContext(ctx, `INSERT INTO attachments (tenant_id, message_id, position,
+		var err error
+		a.ID, err = insertID(ctx, q, `INSERT INTO attachments (tenant_id, message_id, position,
             filename, content_type, size, sha256, is_inline, content_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			m.Tenant, m.ID, i, a.Filename, a.ContentType, a.Size, a.SHA256, a.Inline, a.ContentID).Scan(&a.ID)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.Tenant, m.ID, i, a.Filename, a.ContentType, a.Size, a.SHA256, a.Inline, a.ContentID)
 		if err != nil {
 			return fmt.Errorf("store: insert attachment %d of message %d: %w", i, m.ID, err)
 		}

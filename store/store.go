@@ -36,11 +36,10 @@ type Options struct {
 	// Logger receives migration and retry notes. Default: discard.
 	Logger *slog.Logger
 	// SkipBlobFsync leaves blob data to the OS's writeback instead of
-	// fsyncing every blob before it gets its name (Blobs.Sync); blobs are
-	// named as soon as Put has written them. Nothing is lost when the
-	// process crashes either way; after a power loss, blobs written in the
-	// last seconds may be missing. For bulk imports and benchmarks: an fsync
-	// costs milliseconds on many disks, more than the rest of a capture.
+	// fsyncing the packs before a transaction indexes their blobs
+	// (Blobs.Sync). Nothing is lost when the process crashes either way;
+	// after a power loss, blobs written in the last seconds may be
+	// missing. For bulk imports and benchmarks.
 	SkipBlobFsync bool
 }
 
@@ -151,6 +150,7 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
 
+	blobs.attach(r)
 	return &Store{
 		w:          w,
 		r:          r,
@@ -241,7 +241,14 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 			_ = sqlTx.Rollback()
 		}
 	}()
-	ferr := fn(&tx{s: s, q: cachedTx{tx: sqlTx, cache: s.stmts}})
+	q := cachedTx{tx: sqlTx, cache: s.stmts}
+	// Blobs made durable so far enter the index with this transaction:
+	// with, or before, the first row that references them.
+	index := s.blobs.durableEntries()
+	ferr := insertIndex(ctx, q, index)
+	if ferr == nil {
+		ferr = fn(&tx{s: s, q: q})
+	}
 	done = true
 	if ferr != nil {
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
@@ -252,6 +259,7 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	s.blobs.committed(index)
 	return nil
 }
 

@@ -126,20 +126,21 @@ func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticke
 		}
 	}
 	var number int64
-	err = q.QueryRowContext(ctx, `INSERT INTO ticket_counters (tenant_id, last_number) VALUES (?, 1)
-        ON CONFLICT (tenant_id) DO UPDATE SET last_number = ticket_counters.last_number + 1
-        RETURNING last_number`, t.Tenant).Scan(&number)
+	_, err = q.ExecContext(ctx, `INSERT INTO ticket_counters (tenant_id, last_number) VALUES (?, 1)
+        ON CONFLICT (tenant_id) DO UPDATE SET last_number = ticket_counters.last_number + 1`, t.Tenant)
+	if err == nil {
+		err = q.QueryRowContext(ctx, `SELECT last_number FROM ticket_counters WHERE tenant_id = ?`, t.Tenant).Scan(&number)
+	}
 	if err != nil {
 		return fmt.Errorf("store: create ticket: next number: %w", err)
 	}
-	var id int64
-	err = q.QueryRowContext(ctx, `INSERT INTO tickets (tenant_id, number, subject, status, priority,
+	id, err := insertID(ctx, q, `INSERT INTO tickets (tenant_id, number, subject, status, priority,
         requester_name, requester_email, mailbox, assignee, conversation_id, linked_ticket_id,
         created_at, updated_at, closed_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Tenant, number, t.Subject, string(t.Status), string(t.Priority), t.Requester.Name,
 		t.Requester.Email, t.Mailbox, t.Assignee, t.ConversationID, nullID(t.LinkedTicketID),
-		created, updated, nullTime(t.ClosedAt)).Scan(&id)
+		created, updated, nullTime(t.ClosedAt))
 	if err != nil {
 		return fmt.Errorf("store: create ticket: %w", err)
 	}

@@ -8,7 +8,9 @@
 package ticket
 
 import (
+	"context"
 	"errors"
+	"io"
 	"strings"
 	"time"
 )
@@ -104,6 +106,15 @@ func NormEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 type BlobRef struct {
 	SHA256 string
 	Size   int64
+}
+
+// BlobWriter writes one blob as a stream (store.Blobs.Create): Write its
+// bytes, then Commit to get its address, or Abort to drop it. A capture
+// tees a message into one while it parses it, reading the bytes once.
+type BlobWriter interface {
+	io.Writer
+	Commit(ctx context.Context) (BlobRef, error)
+	Abort()
 }
 
 // Ticket is one customer conversation.

@@ -164,23 +164,25 @@ func run(ctx context.Context, cfg config) (missed bool, err error) {
 	if _, _, err := fetchAll(ctx, d.Addr(), false); err != nil {
 		return false, fmt.Errorf("warm-up: %w", err)
 	}
+	floorCPU0 := selfCPU()
 	floor, n, err := fetchAll(ctx, d.Addr(), true)
+	floorCPU := selfCPU() - floorCPU0
 	if err != nil {
 		return false, fmt.Errorf("floor: %w", err)
 	}
 	if n != cfg.n {
 		return false, fmt.Errorf("floor fetched %d messages, want %d", n, cfg.n)
 	}
-	fmt.Printf("floor: UID FETCH BODY.PEEK[] + go-message parse: %.2f s (%.0f msg/s)\n", floor.Seconds(), float64(n)/floor.Seconds())
+	fmt.Printf("floor: UID FETCH BODY.PEEK[] + go-message parse: %.2f s (%.0f msg/s), CPU %.2f s\n", floor.Seconds(), float64(n)/floor.Seconds(), floorCPU.Seconds())
 
 	capDir := filepath.Join(work, "capture")
-	var wall time.Duration
-	var rssKB int64
+	var res runResult
 	if cfg.inprocess {
-		wall, rssKB, err = runChild(ctx, capDir, d.Port())
+		res, err = runChild(ctx, capDir, d.Port())
 	} else {
-		wall, rssKB, err = runBinary(ctx, cfg.sidedesk, capDir, d.Port())
+		res, err = runBinary(ctx, cfg.sidedesk, capDir, d.Port())
 	}
+	wall, rssKB := res.wall, res.rssKB
 	if err != nil {
 		return false, err
 	}
@@ -194,7 +196,8 @@ func run(ctx context.Context, cfg config) (missed bool, err error) {
 	}
 	ratio := wall.Seconds() / floor.Seconds()
 	rssMB := float64(rssKB) / 1024
-	fmt.Printf("%s: %.2f s (%.0f msg/s), %d messages stored, peak RSS %.0f MB\n", what, wall.Seconds(), float64(cfg.n)/wall.Seconds(), got, rssMB)
+	fmt.Printf("%s: %.2f s (%.0f msg/s), %d messages stored, peak RSS %.0f MB, CPU %.2f s (user %.2f, sys %.2f)\n",
+		what, wall.Seconds(), float64(cfg.n)/wall.Seconds(), got, rssMB, (res.user + res.sys).Seconds(), res.user.Seconds(), res.sys.Seconds())
 	fmt.Printf("ratio to the floor: %.2f (target <= %.1f) %s\n", ratio, targetRatio, verdict(ratio <= targetRatio))
 	fmt.Printf("peak RSS: %.0f MB (target <= %d MB) %s\n", rssMB, targetRSSMB, verdict(rssMB <= targetRSSMB))
 	missed = ratio > targetRatio || rssMB > targetRSSMB || got != cfg.n
@@ -297,23 +300,23 @@ func parseMessage(r io.Reader) {
 }
 
 // runBinary times `sidedesk capture --once` on a generated configuration.
-func runBinary(ctx context.Context, bin, dir string, port int) (time.Duration, int64, error) {
+func runBinary(ctx context.Context, bin, dir string, port int) (runResult, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, 0, err
+		return runResult{}, err
 	}
 	abs, err := filepath.Abs(bin)
 	if err != nil {
-		return 0, 0, err
+		return runResult{}, err
 	}
 	conf := filepath.Join(dir, "sidedesk.toml")
 	if err := os.WriteFile(conf, []byte(configTOML(dir, port)), 0o600); err != nil {
-		return 0, 0, err
+		return runResult{}, err
 	}
 	env := append(os.Environ(), passwordEnv+"="+password)
 	migrate := exec.CommandContext(ctx, abs, "migrate", "--config", conf)
 	migrate.Dir, migrate.Env = dir, env
 	if out, err := migrate.CombinedOutput(); err != nil {
-		return 0, 0, fmt.Errorf("sidedesk migrate: %w\n%s", err, out)
+		return runResult{}, fmt.Errorf("sidedesk migrate: %w\n%s", err, out)
 	}
 	cmd := exec.CommandContext(ctx, abs, "capture", "--once", "--config", conf)
 	cmd.Dir, cmd.Env = dir, env
@@ -352,10 +355,10 @@ idle = false
 
 // runChild times this program's -capture-child mode, the same capture
 // wired in-process, in a process of its own so that its RSS is its own.
-func runChild(ctx context.Context, dir string, port int) (time.Duration, int64, error) {
+func runChild(ctx context.Context, dir string, port int) (runResult, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return 0, 0, err
+		return runResult{}, err
 	}
 	args := []string{"-capture-child", dir, "-port", strconv.Itoa(port)}
 	if profile != "" {
@@ -372,18 +375,36 @@ func runChild(ctx context.Context, dir string, port int) (time.Duration, int64, 
 	return timed(cmd, &out)
 }
 
-func timed(cmd *exec.Cmd, out *strings.Builder) (time.Duration, int64, error) {
+// runResult is what one timed capture process took: wall time, peak RSS
+// and CPU time. CPU time is the figure to compare while other work loads
+// the machine; wall time is the target's.
+type runResult struct {
+	wall      time.Duration
+	rssKB     int64
+	user, sys time.Duration
+}
+
+func timed(cmd *exec.Cmd, out *strings.Builder) (runResult, error) {
 	start := time.Now()
 	err := cmd.Run()
-	wall := time.Since(start)
+	res := runResult{wall: time.Since(start)}
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, out.String())
+		return res, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, out.String())
 	}
-	var rss int64
+	res.user, res.sys = cmd.ProcessState.UserTime(), cmd.ProcessState.SystemTime()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss // KiB on Linux
+		res.rssKB = ru.Maxrss // KiB on Linux
 	}
-	return wall, rss, nil
+	return res, nil
+}
+
+// selfCPU is the CPU time this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func openStore(ctx context.Context, dir string) (*store.Store, error) {
