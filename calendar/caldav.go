@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +41,8 @@ type CalDAVOptions struct {
 
 // CalDAVSource computes busy time from a CalDAV server (RFC 4791) with
 // time-range calendar-queries, expanding recurrences here: many servers
-// (Radicale among them) do not implement the free-busy-query REPORT.
+// (Radicale among them) do not implement the free-busy-query REPORT. It is
+// a VersionedSource: the calendars' CTags tell when nothing changed.
 type CalDAVSource struct {
 	opts   CalDAVOptions
 	logger *slog.Logger
@@ -48,6 +50,9 @@ type CalDAVSource struct {
 	mu         sync.Mutex
 	discovered []string
 	discovAt   time.Time
+	// noCTag is set once the server answered without a CTag: Version asks
+	// for the sync-token from then on.
+	noCTag bool
 }
 
 // discoveryTTL is how long a discovered calendar list is reused.
@@ -72,73 +77,83 @@ func NewCalDAV(opts CalDAVOptions) (*CalDAVSource, error) {
 	return &CalDAVSource{opts: opts, logger: logger}, nil
 }
 
-// eventProps are the only VEVENT properties asked for (RFC 4791 section
-// 9.6.1 partial retrieval). Servers that ignore the request (Radicale 3.1)
-// send whole events; the rest is dropped on read in busyFromObject.
-var eventProps = []string{
-	ical.PropDateTimeStart, ical.PropDateTimeEnd, ical.PropDuration,
-	ical.PropRecurrenceRule, ical.PropRecurrenceDates, ical.PropExceptionDates,
-	ical.PropRecurrenceID, ical.PropTransparency, ical.PropStatus,
-}
-
-// Busy implements Source.
-func (c *CalDAVSource) Busy(ctx context.Context, from, to time.Time) ([]Interval, error) {
+// client returns an HTTP client that authenticates as the configured user,
+// and a CalDAV client on top of it.
+func (c *CalDAVSource) client(ctx context.Context) (webdav.HTTPClient, *caldav.Client, error) {
 	var hc webdav.HTTPClient = c.opts.HTTPClient
 	if c.opts.Password != nil {
 		pw, err := c.opts.Password(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("calendar: caldav: password: %w", err)
+			return nil, nil, fmt.Errorf("calendar: caldav: password: %w", err)
 		}
 		hc = webdav.HTTPClientWithBasicAuth(hc, c.opts.Username, pw)
 	}
 	client, err := caldav.NewClient(hc, c.opts.URL)
 	if err != nil {
-		return nil, fmt.Errorf("calendar: caldav: %w", err)
+		return nil, nil, fmt.Errorf("calendar: caldav: %w", err)
+	}
+	return hc, client, nil
+}
+
+// Busy implements Source.
+func (c *CalDAVSource) Busy(ctx context.Context, from, to time.Time) ([]Interval, error) {
+	hc, client, err := c.client(ctx)
+	if err != nil {
+		return nil, err
 	}
 	cals, err := c.calendars(ctx, client)
 	if err != nil {
 		return nil, err
 	}
-	query := &caldav.CalendarQuery{
-		CompRequest: caldav.CalendarCompRequest{
-			Name: ical.CompCalendar,
-			Comps: []caldav.CalendarCompRequest{
-				{Name: ical.CompEvent, Props: eventProps},
-				{Name: ical.CompTimezone, AllProps: true, AllComps: true},
-			},
-		},
-		// RFC 4791 section 9.9: the server returns the objects with an
-		// instance overlapping the range, recurring ones expanded by it.
-		CompFilter: caldav.CompFilter{
-			Name:  ical.CompCalendar,
-			Comps: []caldav.CompFilter{{Name: ical.CompEvent, Start: from.UTC(), End: to.UTC()}},
-		},
-	}
+	body := calendarQueryBody(from, to)
 	x := &expander{from: from, to: to, local: c.opts.Location}
 	var out []Interval
+	skipped := 0
 	for _, cal := range cals {
-		objs, err := client.QueryCalendar(ctx, cal, query)
+		u, err := c.calendarURL(cal)
 		if err != nil {
-			return nil, sanitize("calendar query", err)
+			return nil, err
 		}
-		for _, obj := range objs {
-			if obj.Data == nil {
-				continue
+		err = queryCalendar(ctx, hc, u, body, func(data []byte) {
+			obj, err := ical.NewDecoder(bytes.NewReader(data)).Decode()
+			if err != nil {
+				// go-ical's message may quote the object: count only.
+				skipped++
+				return
 			}
-			ivs, err := x.busyFromObject(obj.Data)
+			ivs, err := x.busyFromObject(obj)
 			if err != nil {
 				// One broken event must not hide the rest of the calendar;
 				// the error text carries no event data.
 				c.logger.Warn("calendar: caldav: event skipped", "err", err)
-				continue
+				return
 			}
 			out = append(out, ivs...)
+		})
+		if err != nil {
+			return nil, err
 		}
+	}
+	if skipped > 0 {
+		c.logger.Warn("calendar: caldav: unreadable calendar objects skipped", "count", skipped)
 	}
 	if x.unknownTZ > 0 {
 		c.logger.Warn("calendar: caldav: unknown TZID, agent zone used", "count", x.unknownTZ)
 	}
 	return out, nil
+}
+
+// calendarURL resolves a calendar path against the configured URL.
+func (c *CalDAVSource) calendarURL(cal string) (string, error) {
+	base, err := url.Parse(c.opts.URL)
+	if err != nil {
+		return "", fmt.Errorf("calendar: caldav: URL: %w", err)
+	}
+	ref, err := url.Parse(cal)
+	if err != nil {
+		return "", &sanitizedError{msg: "calendar: caldav: calendar path is not a URL path", cause: err}
+	}
+	return base.ResolveReference(ref).String(), nil
 }
 
 // calendars returns the configured calendar paths, or those discovered in

@@ -28,6 +28,18 @@ type Source interface {
 	Busy(ctx context.Context, from, to time.Time) ([]Interval, error)
 }
 
+// VersionedSource is a Source that can tell cheaply whether an agent's
+// calendars changed since an earlier sync, so the periodic sync keeps the
+// stored busy time of unchanged calendars instead of reading them again.
+type VersionedSource interface {
+	Source
+	// Version returns an opaque token that changes whenever any event of
+	// the agent's calendars changes (or a calendar is added or removed),
+	// or "" when the server offers no such token. It is stored in the
+	// database, so it must not carry event data (no href, no UID).
+	Version(ctx context.Context) (string, error)
+}
+
 // WorkingHours lists the daily working periods of an agent, in the agent's
 // local wall-clock time. Start and End are offsets from local midnight
 // (9h, 17h); End <= Start means the period ends on the next day.

@@ -30,7 +30,29 @@ type expander struct {
 	zones     map[string]*time.Location
 	// unknownTZ counts TZIDs that resolved to nothing (local was used).
 	unknownTZ int
+	// iana caches time.LoadLocation across the objects of a calendar
+	// (it reads the zone file each time): name -> zone, nil if unknown.
+	iana map[string]*time.Location
 }
+
+// loadIANA is time.LoadLocation, cached in x.
+func (x *expander) loadIANA(name string) (*time.Location, error) {
+	loc, ok := x.iana[name]
+	if !ok {
+		loc, _ = time.LoadLocation(name)
+		if x.iana == nil {
+			x.iana = map[string]*time.Location{}
+		}
+		x.iana[name] = loc
+	}
+	if loc == nil {
+		return nil, errUnknownZone
+	}
+	return loc, nil
+}
+
+// errUnknownZone is loadIANA's answer for a name that is no IANA zone.
+var errUnknownZone = errors.New("calendar: unknown time zone")
 
 // busyFromObject returns the busy intervals of one calendar object resource
 // (RFC 4791 section 4.1: one UID, a master and its overrides). It reads only
@@ -331,7 +353,7 @@ func (x *expander) zone(tzid string) *time.Location {
 	if loc, ok := x.zones[tzid]; ok {
 		return loc
 	}
-	loc, ok := resolveTZID(tzid, x.vtimezone)
+	loc, ok := resolveTZID(tzid, x.vtimezone, x.loadIANA)
 	if !ok {
 		x.unknownTZ++
 		loc = x.local

@@ -69,11 +69,19 @@ type AgentStatus struct {
 
 // SyncReport summarizes one SyncOnce.
 type SyncReport struct {
-	Agents    int           `json:"agents"`
-	Failed    int           `json:"failed"`
+	Agents int `json:"agents"`
+	Failed int `json:"failed"`
+	// Unchanged counts agents whose calendars had not changed since their
+	// last sync (VersionedSource): their stored busy time was kept.
+	Unchanged int           `json:"unchanged"`
 	Intervals int           `json:"intervals"`
 	Duration  time.Duration `json:"duration"`
 }
+
+// coverMargin is how far beyond the window a versioned source is read, so
+// that the stored intervals still cover the moving window on the periodic
+// syncs that follow; once they no longer do, the source is read again.
+const coverMargin = 24 * time.Hour
 
 // New returns a Service.
 func New(opts Options) (*Service, error) {
@@ -145,10 +153,13 @@ func (s *Service) SyncOnce(ctx context.Context) (SyncReport, error) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			n, err := s.syncAgent(ctx, a)
+			res, err := s.syncAgent(ctx, a)
 			mu.Lock()
 			defer mu.Unlock()
-			rep.Intervals += n
+			rep.Intervals += res.intervals
+			if res.unchanged {
+				rep.Unchanged++
+			}
 			if err != nil {
 				rep.Failed++
 				errs = append(errs, err)
@@ -157,7 +168,7 @@ func (s *Service) SyncOnce(ctx context.Context) (SyncReport, error) {
 	}
 	wg.Wait()
 	rep.Duration = time.Since(start)
-	s.logger.Info("calendar: sync done", "agents", rep.Agents, "failed", rep.Failed, "intervals", rep.Intervals, "duration", rep.Duration)
+	s.logger.Info("calendar: sync done", "agents", rep.Agents, "failed", rep.Failed, "unchanged", rep.Unchanged, "intervals", rep.Intervals, "duration", rep.Duration)
 	return rep, errors.Join(errs...)
 }
 
@@ -173,15 +184,56 @@ func (s *Service) SyncAgent(ctx context.Context, agentID string) (AgentStatus, e
 	return s.status[agentID], err
 }
 
-func (s *Service) syncAgent(ctx context.Context, a *Agent) (int, error) {
+// syncResult is the outcome of one agent's sync.
+type syncResult struct {
+	intervals int  // busy intervals inside the window
+	unchanged bool // the stored intervals were kept
+}
+
+func (s *Service) syncAgent(ctx context.Context, a *Agent) (syncResult, error) {
 	now := s.now().UTC().Truncate(time.Second)
 	window := [2]time.Time{now, now.Add(s.window)}
-	raw, err := a.Source.Busy(ctx, window[0], window[1])
+	var res syncResult
 	var busy []Interval
-	if err == nil {
-		busy = normalize(raw, window[0], window[1])
-		err = s.saveBusy(ctx, a.ID, window, busy, now)
-	}
+	err := func() error {
+		var version string
+		if vs, ok := a.Source.(VersionedSource); ok {
+			// The version is read before the events: a change between the
+			// two makes the next sync read them again.
+			var err error
+			if version, err = vs.Version(ctx); err != nil {
+				return err
+			}
+		}
+		if version != "" {
+			prev, err := s.loadSyncState(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			if prev.version == version && !prev.window[0].After(window[0]) && !prev.window[1].Before(window[1]) {
+				sb, err := s.loadBusy(ctx, a.ID, window[0], window[1])
+				if err != nil {
+					return err
+				}
+				busy = normalize(sb.busy, window[0], window[1])
+				res.unchanged = true
+				return s.saveUnchanged(ctx, a.ID, len(busy), now)
+			}
+		}
+		// Read, and store, beyond the window when the next syncs may keep
+		// what is stored.
+		cover := window
+		if version != "" {
+			cover[1] = cover[1].Add(coverMargin)
+		}
+		raw, err := a.Source.Busy(ctx, cover[0], cover[1])
+		if err != nil {
+			return err
+		}
+		stored := normalize(raw, cover[0], cover[1])
+		busy = normalize(stored, window[0], window[1])
+		return s.saveBusy(ctx, a.ID, cover, stored, version, len(busy), now)
+	}()
 	if err == nil && s.sink != nil {
 		if serr := s.sink.PublishBusy(ctx, *a, window, busy); serr != nil {
 			err = fmt.Errorf("calendar: sink: %w", serr)
@@ -202,10 +254,11 @@ func (s *Service) syncAgent(ctx context.Context, a *Agent) (int, error) {
 		if ferr := s.saveFailure(context.WithoutCancel(ctx), a.ID, now, err.Error()); ferr != nil {
 			s.logger.Error("calendar: recording sync failure", "agent", a.ID, "err", ferr)
 		}
-		return 0, fmt.Errorf("calendar: agent %q: %w", a.ID, err)
+		return syncResult{}, fmt.Errorf("calendar: agent %q: %w", a.ID, err)
 	}
-	s.logger.Debug("calendar: agent synced", "agent", a.ID, "intervals", len(busy))
-	return len(busy), nil
+	s.logger.Debug("calendar: agent synced", "agent", a.ID, "intervals", len(busy), "unchanged", res.unchanged)
+	res.intervals = len(busy)
+	return res, nil
 }
 
 // Run syncs all agents now and then every Interval until ctx ends; it

@@ -25,9 +25,10 @@ func parseDBTime(s string) (time.Time, error) {
 	return time.Parse(dbTime, s)
 }
 
-// saveBusy replaces an agent's busy intervals and records a successful sync,
-// in one transaction.
-func (s *Service) saveBusy(ctx context.Context, agentID string, window [2]time.Time, busy []Interval, at time.Time) error {
+// saveBusy replaces an agent's busy intervals, known for window, and records
+// a successful sync with the source version they were read at and count,
+// the number of intervals inside the sync's own window; in one transaction.
+func (s *Service) saveBusy(ctx context.Context, agentID string, window [2]time.Time, busy []Interval, version string, count int, at time.Time) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("calendar: begin: %w", err)
@@ -47,18 +48,59 @@ func (s *Service) saveBusy(ctx context.Context, agentID string, window [2]time.T
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `
-INSERT INTO calendar_sync_status (tenant_id, agent_id, last_sync, last_attempt, last_error, busy_count, window_start, window_end)
-VALUES ($1, $2, $3, $3, '', $4, $5, $6)
+INSERT INTO calendar_sync_status (tenant_id, agent_id, last_sync, last_attempt, last_error, busy_count, window_start, window_end, source_version)
+VALUES ($1, $2, $3, $3, '', $4, $5, $6, $7)
 ON CONFLICT (tenant_id, agent_id) DO UPDATE SET
   last_sync = excluded.last_sync, last_attempt = excluded.last_attempt, last_error = '',
-  busy_count = excluded.busy_count, window_start = excluded.window_start, window_end = excluded.window_end`,
-		s.tenant, agentID, fmtTime(at), len(busy), fmtTime(window[0]), fmtTime(window[1])); err != nil {
+  busy_count = excluded.busy_count, window_start = excluded.window_start, window_end = excluded.window_end,
+  source_version = excluded.source_version`,
+		s.tenant, agentID, fmtTime(at), count, fmtTime(window[0]), fmtTime(window[1]), version); err != nil {
 		return fmt.Errorf("calendar: sync status: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("calendar: commit: %w", err)
 	}
 	return nil
+}
+
+// saveUnchanged records a successful sync that kept the stored intervals
+// (the source version had not changed); count is the number of them inside
+// the sync's window.
+func (s *Service) saveUnchanged(ctx context.Context, agentID string, count int, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE calendar_sync_status SET last_sync = $3, last_attempt = $3, last_error = '', busy_count = $4
+WHERE tenant_id = $1 AND agent_id = $2`, s.tenant, agentID, fmtTime(at), count)
+	if err != nil {
+		return fmt.Errorf("calendar: sync status: %w", err)
+	}
+	return nil
+}
+
+// syncState is what the last successful sync of an agent left for the next
+// one: the source version its intervals were read at and the window they
+// are known for (zero when the agent never synced).
+type syncState struct {
+	version string
+	window  [2]time.Time
+}
+
+func (s *Service) loadSyncState(ctx context.Context, agentID string) (syncState, error) {
+	var st syncState
+	var ws, we string
+	err := s.db.QueryRowContext(ctx, `SELECT source_version, window_start, window_end FROM calendar_sync_status
+WHERE tenant_id = $1 AND agent_id = $2 AND last_sync <> ''`, s.tenant, agentID).Scan(&st.version, &ws, &we)
+	if err == sql.ErrNoRows {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("calendar: load status: %w", err)
+	}
+	var err1, err2 error
+	st.window[0], err1 = parseDBTime(ws)
+	st.window[1], err2 = parseDBTime(we)
+	if err1 != nil || err2 != nil {
+		return syncState{}, fmt.Errorf("calendar: load status: bad time in database")
+	}
+	return st, nil
 }
 
 // saveFailure records a failed sync; the stored intervals stay as they were.

@@ -19,11 +19,12 @@ import (
 // such as "W. Europe Standard Time" with one), then an IANA name at the end
 // of a prefixed TZID ("/mozilla.org/20050126_1/Europe/Berlin"). It reports
 // false when none of these works.
-func resolveTZID(tzid string, vtimezones map[string]*ical.Component) (*time.Location, bool) {
+// load is time.LoadLocation or a cache in front of it.
+func resolveTZID(tzid string, vtimezones map[string]*ical.Component, load func(string) (*time.Location, error)) (*time.Location, bool) {
 	if tzid == "" || strings.EqualFold(tzid, "Local") {
 		return nil, false
 	}
-	if loc, err := time.LoadLocation(tzid); err == nil {
+	if loc, err := load(tzid); err == nil {
 		return loc, true
 	}
 	if c := vtimezones[tzid]; c != nil {
@@ -34,7 +35,7 @@ func resolveTZID(tzid string, vtimezones map[string]*ical.Component) (*time.Loca
 	parts := strings.Split(strings.Trim(tzid, "/"), "/")
 	for n := 3; n >= 2; n-- {
 		if len(parts) > n {
-			if loc, err := time.LoadLocation(strings.Join(parts[len(parts)-n:], "/")); err == nil {
+			if loc, err := load(strings.Join(parts[len(parts)-n:], "/")); err == nil {
 				return loc, true
 			}
 		}

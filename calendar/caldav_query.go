@@ -1,0 +1,131 @@
+package calendar
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-ical"
+	"github.com/emersion/go-webdav"
+)
+
+// eventProps are the only VEVENT properties asked for (RFC 4791 section
+// 9.6.1 partial retrieval). Servers that ignore the request (Radicale 3.1)
+// send whole events; the rest is dropped on read in busyFromObject.
+var eventProps = []string{
+	ical.PropDateTimeStart, ical.PropDateTimeEnd, ical.PropDuration,
+	ical.PropRecurrenceRule, ical.PropRecurrenceDates, ical.PropExceptionDates,
+	ical.PropRecurrenceID, ical.PropTransparency, ical.PropStatus,
+}
+
+const nsCalDAV = "urn:ietf:params:xml:ns:caldav"
+
+// calendarQueryBody is an RFC 4791 section 7.8 calendar-query for the
+// VEVENTs with an instance overlapping [from, to) (section 9.9 time-range;
+// the server answers it from its index where it has one, as Radicale does
+// from its item cache), asking for calendar-data alone: no getetag or
+// getlastmodified, which cost the server work per object and are not used.
+func calendarQueryBody(from, to time.Time) []byte {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" +
+		`<C:calendar-query xmlns:D="DAV:" xmlns:C="` + nsCalDAV + `"><D:prop><C:calendar-data>` +
+		`<C:comp name="VCALENDAR"><C:comp name="VEVENT">`)
+	for _, p := range eventProps {
+		b.WriteString(`<C:prop name="` + p + `"/>`)
+	}
+	const utcBasic = "20060102T150405Z"
+	b.WriteString(`</C:comp><C:comp name="VTIMEZONE"><C:allprop/><C:allcomp/></C:comp></C:comp>` +
+		`</C:calendar-data></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">` +
+		`<C:time-range start="` + from.UTC().Format(utcBasic) + `" end="` + to.UTC().Format(utcBasic) + `"/>` +
+		`</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`)
+	return []byte(b.String())
+}
+
+// maxQueryAnswer bounds the answer to one calendar-query (256 MiB).
+const maxQueryAnswer = 256 << 20
+
+// queryCalendar sends the calendar-query body to the calendar at u and
+// calls fn with the calendar-data of every object in the answer (RFC 4918
+// section 13 multistatus, read as a stream: a response's data is passed on
+// when its propstat says 200). The data slice is reused after fn returns.
+func queryCalendar(ctx context.Context, hc webdav.HTTPClient, u string, body []byte, fn func(data []byte)) error {
+	req, err := http.NewRequestWithContext(ctx, "REPORT", u, bytes.NewReader(body))
+	if err != nil {
+		return &sanitizedError{msg: "calendar: caldav: calendar query: bad request", cause: err}
+	}
+	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
+	req.Header.Set("Depth", "1")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return sanitize("calendar query", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusMultiStatus {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPropfindAnswer))
+		return &sanitizedError{msg: fmt.Sprintf("calendar: caldav: calendar query: server answered HTTP %d", resp.StatusCode)}
+	}
+	if err := readCalendarData(io.LimitReader(resp.Body, maxQueryAnswer), fn); err != nil {
+		return sanitize("calendar query", err)
+	}
+	return nil
+}
+
+// readCalendarData streams a multistatus document and calls fn with the
+// C:calendar-data text of every DAV:propstat whose DAV:status is 200.
+func readCalendarData(r io.Reader, fn func(data []byte)) error {
+	d := xml.NewDecoder(r)
+	var (
+		data, status   []byte
+		inData, inStat bool
+		sawMultistatus bool
+	)
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			if !sawMultistatus {
+				return errors.New("calendar: caldav: no multistatus in the answer")
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch {
+			case t.Name.Space == nsDAV && t.Name.Local == "multistatus":
+				sawMultistatus = true
+			case t.Name.Space == nsDAV && t.Name.Local == "propstat":
+				data, status = data[:0], status[:0]
+			case t.Name.Space == nsCalDAV && t.Name.Local == "calendar-data":
+				inData = true
+			case t.Name.Space == nsDAV && t.Name.Local == "status":
+				inStat = true
+			}
+		case xml.CharData:
+			if inData {
+				data = append(data, t...)
+			} else if inStat {
+				status = append(status, t...)
+			}
+		case xml.EndElement:
+			switch {
+			case t.Name.Space == nsCalDAV && t.Name.Local == "calendar-data":
+				inData = false
+			case t.Name.Space == nsDAV && t.Name.Local == "status":
+				inStat = false
+			case t.Name.Space == nsDAV && t.Name.Local == "propstat":
+				if len(data) > 0 && isStatusOK(string(status)) {
+					fn(data)
+				}
+				data, status = data[:0], status[:0]
+			}
+		}
+	}
+}
