@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -101,7 +100,7 @@ func (c *CalDAVSource) Busy(ctx context.Context, from, to time.Time) ([]Interval
 	if err != nil {
 		return nil, err
 	}
-	cals, err := c.calendars(ctx, client)
+	cals, _, err := c.calendars(ctx, hc, client)
 	if err != nil {
 		return nil, err
 	}
@@ -154,46 +153,6 @@ func (c *CalDAVSource) calendarURL(cal string) (string, error) {
 		return "", &sanitizedError{msg: "calendar: caldav: calendar path is not a URL path", cause: err}
 	}
 	return base.ResolveReference(ref).String(), nil
-}
-
-// calendars returns the configured calendar paths, or those discovered in
-// the home set (cached for discoveryTTL).
-func (c *CalDAVSource) calendars(ctx context.Context, client *caldav.Client) ([]string, error) {
-	if len(c.opts.Calendars) > 0 {
-		return c.opts.Calendars, nil
-	}
-	c.mu.Lock()
-	if c.discovered != nil && time.Since(c.discovAt) < discoveryTTL {
-		d := c.discovered
-		c.mu.Unlock()
-		return d, nil
-	}
-	c.mu.Unlock()
-	principal, err := client.FindCurrentUserPrincipal(ctx)
-	if err != nil {
-		return nil, sanitize("find principal", err)
-	}
-	home, err := client.FindCalendarHomeSet(ctx, principal)
-	if err != nil {
-		return nil, sanitize("find calendar home", err)
-	}
-	found, err := client.FindCalendars(ctx, home)
-	if err != nil {
-		return nil, sanitize("find calendars", err)
-	}
-	var paths []string
-	for _, cal := range found {
-		if len(cal.SupportedComponentSet) == 0 || slices.Contains(cal.SupportedComponentSet, ical.CompEvent) {
-			paths = append(paths, cal.Path)
-		}
-	}
-	if paths == nil {
-		paths = []string{}
-	}
-	c.mu.Lock()
-	c.discovered, c.discovAt = paths, time.Now()
-	c.mu.Unlock()
-	return paths, nil
 }
 
 // sanitizedError keeps the cause for errors.Is/As but prints only a message

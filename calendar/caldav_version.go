@@ -25,8 +25,9 @@ const (
 )
 
 // Version implements VersionedSource: a digest of the change token (CTag,
-// else sync-token) of every calendar the source reads, one Depth: 0
-// PROPFIND per calendar, so the periodic sync can skip unchanged calendars.
+// else sync-token) of every calendar the source reads, so the periodic sync
+// can skip unchanged calendars: one Depth: 0 PROPFIND per calendar, or none
+// when the calendars were just discovered (discovery reads the CTags).
 // The digest carries no href or UID (only it is stored); "" when a calendar
 // has neither token.
 func (c *CalDAVSource) Version(ctx context.Context) (string, error) {
@@ -34,7 +35,7 @@ func (c *CalDAVSource) Version(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cals, err := c.calendars(ctx, client)
+	cals, tokens, err := c.calendars(ctx, hc, client)
 	if err != nil {
 		return "", err
 	}
@@ -43,18 +44,20 @@ func (c *CalDAVSource) Version(ctx context.Context) (string, error) {
 	// a new zone must re-read the events.
 	fmt.Fprintf(h, "caldav-version-1\x00%s\n", c.opts.Location)
 	for _, cal := range cals {
-		u, err := c.calendarURL(cal)
-		if err != nil {
-			return "", err
+		tok, ok := tokens[cal]
+		if !ok {
+			u, err := c.calendarURL(cal)
+			if err != nil {
+				return "", err
+			}
+			if tok.name, tok.value, err = c.changeToken(ctx, hc, u); err != nil {
+				return "", err
+			}
 		}
-		name, tok, err := c.changeToken(ctx, hc, u)
-		if err != nil {
-			return "", err
-		}
-		if tok == "" {
+		if tok.value == "" {
 			return "", nil
 		}
-		fmt.Fprintf(h, "%s\x00%s\x00%s\n", cal, name, tok)
+		fmt.Fprintf(h, "%s\x00%s\x00%s\n", cal, tok.name, tok.value)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
