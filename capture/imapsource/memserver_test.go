@@ -3,9 +3,11 @@ package imapsource
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,10 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
+
+	"github.com/sidedesk/sidedesk/capture"
+	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 // Fast tests against go-imap's in-memory server, which also lets a test
@@ -305,5 +311,85 @@ func TestXOAuth2InitialResponse(t *testing.T) {
 	}
 	if resp, err := c.Next([]byte(`{"status":"400"}`)); err != nil || len(resp) != 0 || c.challenge == "" {
 		t.Fatalf("Next = %q %v", resp, err)
+	}
+}
+
+// poisonBlobs fails to store a raw message containing "POISON" while
+// armed: a message that cannot be prepared, in the middle of a FETCH
+// whose other messages are prepared in parallel.
+type poisonBlobs struct {
+	*store.Blobs
+	armed atomic.Bool
+}
+
+func (p *poisonBlobs) Create() (ticket.BlobWriter, error) {
+	w, err := p.Blobs.Create()
+	if err != nil {
+		return nil, err
+	}
+	return &poisonWriter{BlobWriter: w, armed: &p.armed}, nil
+}
+
+type poisonWriter struct {
+	ticket.BlobWriter
+	armed    *atomic.Bool
+	poisoned bool
+}
+
+func (w *poisonWriter) Write(b []byte) (int, error) {
+	w.poisoned = w.poisoned || bytes.Contains(b, []byte("POISON"))
+	return w.BlobWriter.Write(b)
+}
+
+func (w *poisonWriter) Commit(ctx context.Context) (ticket.BlobRef, error) {
+	if w.poisoned && w.armed.Load() {
+		w.BlobWriter.Abort()
+		return ticket.BlobRef{}, errors.New("disk full")
+	}
+	return w.BlobWriter.Commit(ctx)
+}
+
+// TestPrepareFailureMidBatch: when one message of a FETCH cannot be
+// stored, the ones before it are committed, none after it (though
+// prepared in parallel), the state stops before it; the next pass
+// captures the rest, each message once.
+func TestPrepareFailureMidBatch(t *testing.T) {
+	m := startMemServer(t)
+	e := newEnv(t)
+	var ids []string
+	for i := range 12 {
+		subject := "batch"
+		if i == 6 {
+			subject = "POISON"
+		}
+		raw, id := mail(subject)
+		ids = append(ids, id)
+		m.append(t, raw)
+	}
+	opts := e.memOptions(m)
+	pb := &poisonBlobs{Blobs: e.store.Blobs()}
+	pb.armed.Store(true)
+	opts.Pipeline = &capture.Pipeline{Blobs: pb, Sink: e.svc, Metrics: e.metrics, Logger: e.log}
+	src := newSource(t, opts)
+	if _, err := src.Once(context.Background()); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Once = %v, want the storage error", err)
+	}
+	if st := e.state(t, "support"); st.LastUID != 6 {
+		t.Errorf("last_uid %d after the failure, want 6 (the message before it)", st.LastUID)
+	}
+	var n int
+	if err := e.store.DB().QueryRow(`SELECT COUNT(*) FROM messages`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 6 {
+		t.Errorf("%d messages committed, want the 6 before the failing one", n)
+	}
+	pb.armed.Store(false)
+	if _, err := src.Once(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.assertOnce(t, ids)
+	if st := e.state(t, "support"); st.LastUID != 12 {
+		t.Errorf("last_uid %d, want 12", st.LastUID)
 	}
 }

@@ -1,13 +1,16 @@
 package imapsource
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -266,18 +269,66 @@ const (
 	commitMaxBytes    = 32 << 20
 )
 
-// fetched is one message of a FETCH, prepared, waiting for its commit.
+// fetched is one message of a FETCH, prepared (p) or being prepared by a
+// worker (ready), waiting for its commit.
 type fetched struct {
 	uid      imap.UID
 	internal time.Time
+	size     int64 // raw bytes
 	p        *capture.Prepared
+	ready    chan prepared // when a worker prepares it
 }
 
-// committedGroup is what the committing goroutine hands back.
+// prepared is a worker's result.
+type prepared struct {
+	p   *capture.Prepared
+	err error
+}
+
+// committedGroup is what the committing goroutine hands back: msgs
+// committed (or failed) with results; prepErr, the error of the message
+// after them that could not be prepared, which ends the batch.
 type committedGroup struct {
 	msgs    []fetched
 	results []ticket.Result
 	err     error
+	prepErr error
+}
+
+// Parallel preparation: a message up to bufferMax bytes is read off the
+// connection into memory and parsed and stored by one of prepWorkers
+// goroutines while the next ones are read; bigger ones stream through the
+// reading goroutine (memory stays bounded). At most prepQueue buffered
+// messages wait for a worker. Commits stay in UID order: a group waits for
+// each of its messages in turn.
+const (
+	bufferMax   = 1 << 20
+	prepWorkers = 2
+	prepQueue   = 16
+)
+
+// preparers runs preparations on a few goroutines.
+type preparers struct {
+	jobs chan func()
+	wg   sync.WaitGroup
+}
+
+func startPreparers(n int) *preparers {
+	ps := &preparers{jobs: make(chan func(), prepQueue)}
+	for range n {
+		ps.wg.Go(func() {
+			for job := range ps.jobs {
+				job()
+			}
+		})
+	}
+	return ps
+}
+
+// stop ends the workers after the jobs queued.
+func (ps *preparers) stop() {
+	close(ps.jobs)
+	ps.wg.Wait()
 }
 
 // fetchBatch fetches the UIDs of batch (ascending), prepares each message
@@ -302,6 +353,8 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 	saved := *st
 	sinceSave := 0
 	commitFailed := false
+	workers := startPreparers(prepWorkers)
+	defer workers.stop()
 
 	// apply records a finished commit, in UID order, and returns the
 	// first failure.
@@ -333,6 +386,9 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 			}
 			s.reportCaptured(g.results[i], m.internal)
 			sinceSave++
+		}
+		if first == nil && g.prepErr != nil {
+			first = g.prepErr
 		}
 		advance()
 		commitFailed = commitFailed || first != nil
@@ -371,12 +427,28 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 		ch := make(chan committedGroup, 1)
 		inflight = ch
 		go func() {
-			ps := make([]*capture.Prepared, len(g))
-			for i, m := range g {
-				ps[i] = m.p
+			// Wait for the group's messages in order; one that could
+			// not be prepared ends the group (and the batch) there.
+			var prepErr error
+			ps := make([]*capture.Prepared, 0, len(g))
+			for i := range g {
+				if g[i].ready != nil {
+					r := <-g[i].ready
+					g[i].p, g[i].ready = r.p, nil
+					if r.err != nil {
+						prepErr = r.err
+						g = g[:i]
+						break
+					}
+				}
+				ps = append(ps, g[i].p)
 			}
-			res, err := s.opts.Pipeline.Commit(ctx, ps)
-			ch <- committedGroup{msgs: g, results: res, err: err}
+			var res []ticket.Result
+			var err error
+			if len(ps) > 0 {
+				res, err = s.opts.Pipeline.Commit(ctx, ps)
+			}
+			ch <- committedGroup{msgs: g, results: res, err: err, prepErr: prepErr}
 		}()
 		return nil
 	}
@@ -404,10 +476,10 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 		return msg
 	}
 	for msg := next(); msg != nil; msg = next() {
-		f, err := cn.prepare(ctx, msg, stats)
-		if err == nil && f.p != nil {
+		f, err := cn.prepare(ctx, msg, stats, workers)
+		if err == nil && (f.p != nil || f.ready != nil) {
 			group = append(group, f)
-			if size += f.p.Size(); len(group) >= commitMaxMessages || size >= commitMaxBytes {
+			if size += int(f.size) + 4<<10; len(group) >= commitMaxMessages || size >= commitMaxBytes {
 				err = flush()
 			}
 		}
@@ -436,10 +508,11 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 	return committed, nil
 }
 
-// prepare streams one FETCH response's body into the pipeline (stored and
-// parsed, not committed). A response without a body (the message vanished)
-// gives a fetched without p.
-func (cn *conn) prepare(ctx context.Context, msg *imapclient.FetchMessageData, stats *Stats) (fetched, error) {
+// prepare hands one FETCH response's body to the pipeline (stored and
+// parsed, not committed): a small one is read into memory and prepared by
+// a worker (f.ready), a big one streams through here (f.p). A response
+// without a body (the message vanished) gives a fetched with neither.
+func (cn *conn) prepare(ctx context.Context, msg *imapclient.FetchMessageData, stats *Stats, workers *preparers) (fetched, error) {
 	s := cn.s
 	var f fetched
 	for item := msg.Next(); item != nil; item = msg.Next() {
@@ -461,18 +534,41 @@ func (cn *conn) prepare(ctx context.Context, msg *imapclient.FetchMessageData, s
 				Mailbox:   s.opts.Name,
 				SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(f.uid), 10),
 			}
-			p, err := s.opts.Pipeline.Prepare(ctx, d, cr)
-			stats.Bytes += cr.n
-			if err != nil {
+			uid := f.uid
+			wrap := func(err error) error {
 				if ctx.Err() != nil {
 					err = errors.Join(err, context.Cause(ctx))
 				}
-				return f, &deliverError{s.errorf("deliver UID %d: %w", f.uid, err)}
+				return &deliverError{s.errorf("deliver UID %d: %w", uid, err)}
 			}
-			f.p = p
+			if size := it.Literal.Size(); size <= bufferMax && workers != nil {
+				buf := make([]byte, size)
+				n, err := io.ReadFull(cr, buf)
+				stats.Bytes += int64(n)
+				if err != nil {
+					return f, wrap(fmt.Errorf("read message: %w", err))
+				}
+				f.size = size
+				f.ready = make(chan prepared, 1)
+				ready := f.ready
+				workers.jobs <- func() {
+					p, err := s.opts.Pipeline.Prepare(ctx, d, bytes.NewReader(buf))
+					if err != nil {
+						err = wrap(err)
+					}
+					ready <- prepared{p, err}
+				}
+				continue
+			}
+			p, err := s.opts.Pipeline.Prepare(ctx, d, cr)
+			stats.Bytes += cr.n
+			if err != nil {
+				return f, wrap(err)
+			}
+			f.p, f.size = p, cr.n
 		}
 	}
-	if f.p == nil && f.uid != 0 {
+	if f.p == nil && f.ready == nil && f.uid != 0 {
 		s.log.Warn("imapsource: FETCH returned no body, skipping", "uid", f.uid)
 	}
 	return f, nil
