@@ -307,6 +307,20 @@ const (
 	prepQueue   = 16
 )
 
+// buffers recycles the memory of buffered messages (up to bufferMax).
+var buffers sync.Pool // *[]byte
+
+func getBuffer(n int) *[]byte {
+	if b, ok := buffers.Get().(*[]byte); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n, max(n, 64<<10))
+	return &b
+}
+
+func putBuffer(b *[]byte) { buffers.Put(b) }
+
 // preparers runs preparations on a few goroutines.
 type preparers struct {
 	jobs chan func()
@@ -542,17 +556,19 @@ func (cn *conn) prepare(ctx context.Context, msg *imapclient.FetchMessageData, s
 				return &deliverError{s.errorf("deliver UID %d: %w", uid, err)}
 			}
 			if size := it.Literal.Size(); size <= bufferMax && workers != nil {
-				buf := make([]byte, size)
-				n, err := io.ReadFull(cr, buf)
+				buf := getBuffer(int(size))
+				n, err := io.ReadFull(cr, *buf)
 				stats.Bytes += int64(n)
 				if err != nil {
+					putBuffer(buf)
 					return f, wrap(fmt.Errorf("read message: %w", err))
 				}
 				f.size = size
 				f.ready = make(chan prepared, 1)
 				ready := f.ready
 				workers.jobs <- func() {
-					p, err := s.opts.Pipeline.Prepare(ctx, d, bytes.NewReader(buf))
+					p, err := s.opts.Pipeline.Prepare(ctx, d, bytes.NewReader(*buf))
+					putBuffer(buf) // Prepare keeps nothing of it
 					if err != nil {
 						err = wrap(err)
 					}

@@ -6,4 +6,4 @@ CREATE TABLE blob_index (
     pack        TEXT    NOT NULL,    -- file name under BlobDir/packs
     pack_offset INTEGER NOT NULL,
     size        INTEGER NOT NULL
-);
+) WITHOUT ROWID;
