@@ -143,8 +143,14 @@ type Mailbox struct {
 	LabelAfterCapture string        `toml:"label_after_capture"`
 	PushTokenEnv      string        `toml:"push_token_env"`
 	PushTokenFile     string        `toml:"push_token_file"`
-	APIBaseURL        string        `toml:"api_base_url"`
-	TokenURL          string        `toml:"token_url"`
+	// GmailPubSubTopic ("projects/PROJECT/topics/TOPIC") makes capture
+	// register a Gmail watch (users.watch) publishing to it; empty polls only.
+	GmailPubSubTopic string `toml:"gmail_pubsub_topic"`
+	// GmailWatchLabels are the label names or ids the watch reports on;
+	// empty means the labels of Query's in:/label: terms, else INBOX.
+	GmailWatchLabels []string `toml:"gmail_watch_labels"`
+	APIBaseURL       string   `toml:"api_base_url"`
+	TokenURL         string   `toml:"token_url"`
 }
 
 func (m Mailbox) path() string { return fmt.Sprintf("mailbox %q", m.Name) }

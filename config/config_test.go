@@ -594,3 +594,63 @@ func TestSecretResolve(t *testing.T) {
 		})
 	}
 }
+
+// TestGmailWatchKeys: gmail_pubsub_topic must be a Pub/Sub topic name and
+// needs the push endpoint's token; gmail_watch_labels goes with a topic.
+func TestGmailWatchKeys(t *testing.T) {
+	const box = `
+[[mailbox]]
+name = "g"
+kind = "gmail"
+address = "g@acme.example"
+gmail_auth = "service_account"
+credentials_file = "/dev/null"
+`
+	const push = "push_token_env = \"PUSH_TOKEN\"\n"
+	env := []string{"PUSH_TOKEN=tok"}
+	const form = " is not a Pub/Sub topic name of the form projects/PROJECT/topics/TOPIC " +
+		"(PROJECT: the Google Cloud project id of the OAuth client; TOPIC: 3-255 letters, digits, -_.~+%, starting with a letter)"
+	tests := []struct {
+		name, toml string
+		want       string // "" = valid
+		labels     []string
+	}{
+		{"no topic polls", box, "", nil},
+		{"topic", box + push + `gmail_pubsub_topic = "projects/acme-support/topics/gmail-push"`, "", nil},
+		{"topic and labels", box + push + `gmail_pubsub_topic = "projects/acme-support/topics/gmail.push_1"
+gmail_watch_labels = ["INBOX", "support/urgent"]`, "", []string{"INBOX", "support/urgent"}},
+		{"legacy domain project", box + push + `gmail_pubsub_topic = "projects/acme.example:support-42/topics/gmail"`, "", nil},
+		{"bare topic", box + push + `gmail_pubsub_topic = "gmail-push"`, `mailbox[0] "g".gmail_pubsub_topic: "gmail-push"` + form, nil},
+		{"subscription not topic", box + push + `gmail_pubsub_topic = "projects/acme-support/subscriptions/gmail-push"`,
+			`mailbox[0] "g".gmail_pubsub_topic: "projects/acme-support/subscriptions/gmail-push"` + form, nil},
+		{"project upper case", box + push + `gmail_pubsub_topic = "projects/Acme/topics/gmail-push"`,
+			`mailbox[0] "g".gmail_pubsub_topic: "projects/Acme/topics/gmail-push"` + form, nil},
+		{"goog topic", box + push + `gmail_pubsub_topic = "projects/acme-support/topics/google-push"`,
+			`mailbox[0] "g".gmail_pubsub_topic: "projects/acme-support/topics/google-push"` + form, nil},
+		{"topic without push token", box + `gmail_pubsub_topic = "projects/acme-support/topics/gmail-push"`,
+			`mailbox[0] "g".gmail_pubsub_topic: needs push_token_env or push_token_file: Gmail publishes to the topic, and its push subscription delivers to POST /gmail/push?token=...`, nil},
+		{"labels without topic", box + `gmail_watch_labels = ["INBOX"]`, `mailbox[0] "g".gmail_watch_labels: is only used with gmail_pubsub_topic`, nil},
+		{"empty label", box + push + `gmail_pubsub_topic = "projects/acme-support/topics/gmail-push"
+gmail_watch_labels = ["INBOX", " "]`, `mailbox[0] "g".gmail_watch_labels[1]: is empty (want a label name or id, like "INBOX")`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(writeConfig(t, tt.toml), env)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if got := c.Mailboxes[0].GmailWatchLabels; !slices.Equal(got, tt.labels) {
+					t.Errorf("gmail_watch_labels = %q, want %q", got, tt.labels)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load succeeded; want problem %q", tt.want)
+			}
+			if got := problems(t, err); !slices.Contains(got, tt.want) {
+				t.Errorf("problems:\n  %s\nwant among them:\n  %s", strings.Join(got, "\n  "), tt.want)
+			}
+		})
+	}
+}

@@ -281,8 +281,39 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 			}
 		}
 		ch.positive(l+".gmail_poll_interval", m.GmailPollInterval)
+		ch.gmailWatch(l, m)
 		ch.url(l+".api_base_url", m.APIBaseURL)
 		ch.url(l+".token_url", m.TokenURL)
+	}
+}
+
+// pubsubTopicRE is a Cloud Pub/Sub topic name: a project id (6-30 of a-z,
+// 0-9, -, starting with a letter; legacy ids carry a "domain:" prefix) and a
+// topic id (3-255 of letters, digits and -_.~+%, starting with a letter).
+var pubsubTopicRE = regexp.MustCompile(`^projects/(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$`)
+
+// gmailWatch checks the push (users.watch) keys of a gmail mailbox.
+func (ch *checker) gmailWatch(l string, m Mailbox) {
+	if m.GmailPubSubTopic == "" {
+		if len(m.GmailWatchLabels) > 0 {
+			ch.add(l+".gmail_watch_labels", "is only used with gmail_pubsub_topic")
+		}
+		return
+	}
+	topic := m.GmailPubSubTopic
+	_, id, _ := strings.Cut(topic, "/topics/")
+	if !pubsubTopicRE.MatchString(topic) || strings.HasPrefix(strings.ToLower(id), "goog") {
+		ch.add(l+".gmail_pubsub_topic", "%q is not a Pub/Sub topic name of the form projects/PROJECT/topics/TOPIC "+
+			"(PROJECT: the Google Cloud project id of the OAuth client; TOPIC: 3-255 letters, digits, -_.~+%%, starting with a letter)", topic)
+	}
+	if !m.PushToken().IsSet() {
+		ch.add(l+".gmail_pubsub_topic", "needs push_token_env or push_token_file: Gmail publishes to the topic, "+
+			"and its push subscription delivers to POST /gmail/push?token=...")
+	}
+	for j, lb := range m.GmailWatchLabels {
+		if strings.TrimSpace(lb) == "" {
+			ch.add(fmt.Sprintf("%s.gmail_watch_labels[%d]", l, j), "is empty (want a label name or id, like \"INBOX\")")
+		}
 	}
 }
 
