@@ -3,9 +3,10 @@
 // tests of sidedesk. It speaks the shapes sidedesk uses: users.getProfile,
 // users.messages.list (q, pageToken), users.messages.get (format=raw),
 // users.history.list (startHistoryId, 404 when too old), users.labels.list and
-// create, users.messages.modify and batchModify, plus an OAuth 2.0 token
-// endpoint (refresh_token and JWT-bearer grants). Knobs inject 429, 403 and
-// 5xx answers and expire history.
+// create, users.messages.modify and batchModify, users.watch (optionally
+// publishing Pub/Sub push requests to a URL, as a push subscription would),
+// plus an OAuth 2.0 token endpoint (refresh_token and JWT-bearer grants).
+// Knobs inject 429, 403 and 5xx answers and expire history.
 //
 // It is not a Gmail emulator: queries understand in:, label:, from:, after:,
 // before: and is:unread terms only, and thread ids equal message ids.
@@ -53,13 +54,17 @@ type Options struct {
 	// Start is the internalDate of the first message; later messages are one
 	// second apart. Default: the time New is called, truncated to seconds.
 	Start time.Time
+	// WatchExpiry is how long a users.watch lasts (its "expiration" is the
+	// time of the call plus this). Default 7 days, as Gmail.
+	WatchExpiry time.Duration
 }
 
 // Fault is an injected error answer.
 type Fault struct {
 	// Op is the operation to fail: "profile", "messages.list",
 	// "messages.get", "messages.modify", "messages.batchModify",
-	// "history.list", "labels.list", "labels.create", "token"; "" = any.
+	// "history.list", "labels.list", "labels.create", "watch", "token";
+	// "" = any.
 	Op string
 	// Status is the HTTP status, e.g. 429, 403, 500, 503.
 	Status int
@@ -68,6 +73,8 @@ type Fault struct {
 	Reason string
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// Message, when set, is the error message (default "injected fault: <reason>").
+	Message string
 	// ID, when set, limits the fault to requests for that message id
 	// (messages.get, messages.modify).
 	ID string
@@ -103,6 +110,7 @@ type mailbox struct {
 	history    []historyRecord
 	labels     []label
 	nextLabel  int
+	watches    []Watch // successful users.watch calls, oldest first
 }
 
 // Server is the fake Gmail API. Its methods are safe for concurrent use.
@@ -119,6 +127,9 @@ type Server struct {
 	subjects []string
 	scopes   []string
 	nextTok  int
+	pushURL  string
+	pushSeq  int
+	pushes   sync.WaitGroup
 }
 
 // New starts a fake Gmail API server on a loopback port. Close it when done.
@@ -134,6 +145,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Now().Truncate(time.Second)
+	}
+	if opts.WatchExpiry <= 0 {
+		opts.WatchExpiry = 7 * 24 * time.Hour
 	}
 	s := &Server{
 		opts:     opts,
@@ -151,6 +165,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /gmail/v1/users/{user}/history", s.api("history.list", s.listHistory))
 	mux.HandleFunc("GET /gmail/v1/users/{user}/labels", s.api("labels.list", s.listLabels))
 	mux.HandleFunc("POST /gmail/v1/users/{user}/labels", s.api("labels.create", s.createLabel))
+	mux.HandleFunc("POST /gmail/v1/users/{user}/watch", s.api("watch", s.watch))
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -161,8 +176,11 @@ func (s *Server) URL() string { return s.srv.URL + "/" }
 // TokenURL is the OAuth 2.0 token endpoint.
 func (s *Server) TokenURL() string { return s.srv.URL + "/token" }
 
-// Close shuts the server down.
-func (s *Server) Close() { s.srv.Close() }
+// Close shuts the server down after the push requests under way.
+func (s *Server) Close() {
+	s.pushes.Wait()
+	s.srv.Close()
+}
 
 // Client is an HTTP client for the server (no auth) that keeps enough idle
 // connections for parallel fetches (HTTP/1.1 here, unlike Gmail's HTTP/2).
@@ -217,6 +235,7 @@ func (s *Server) AddMessage(user string, raw []byte, labels ...string) string {
 	b.msgs = append(b.msgs, m)
 	b.byID[m.ID] = m
 	b.history = append(b.history, historyRecord{ID: b.historyID, Kind: "messageAdded", MessageID: m.ID, Labels: slices.Clone(m.Labels)})
+	s.publish(b, m.Labels)
 	return m.ID
 }
 
@@ -244,6 +263,7 @@ func (s *Server) addLabels(b *mailbox, id string, labels []string) bool {
 		m.HistoryID = b.historyID
 		b.history = append(b.history, historyRecord{ID: b.historyID, Kind: "labelAdded", MessageID: id,
 			Labels: slices.Clone(m.Labels), AddedLabels: added})
+		s.publish(b, m.Labels)
 	}
 	return true
 }
@@ -429,7 +449,11 @@ func (s *Server) api(op string, h func(w http.ResponseWriter, r *http.Request, b
 			if f.RetryAfter != "" {
 				w.Header().Set("Retry-After", f.RetryAfter)
 			}
-			writeError(w, f.Status, reason, "injected fault: "+reason)
+			msg := f.Message
+			if msg == "" {
+				msg = "injected fault: " + reason
+			}
+			writeError(w, f.Status, reason, msg)
 			return
 		}
 		if s.opts.RequireAuth {
