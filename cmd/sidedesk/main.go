@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -40,7 +41,17 @@ The config file defaults to $SIDEDESK_CONFIG, else ./sidedesk.toml if it exists,
 built-in defaults. Every key is documented in sidedesk.example.toml.
 `
 
+// defaultGCPercent is the garbage collector's target when GOGC is not
+// set: capture allocates short-lived buffers and strings per message, and
+// collecting at 300% instead of Go's 100% cut a capture's CPU time by
+// about a tenth (imapbench, 10,000 messages) for some 50 MB more heap. Set
+// GOGC to override it and GOMEMLIMIT to cap memory.
+const defaultGCPercent = 300
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

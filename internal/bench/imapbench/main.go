@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -427,6 +428,9 @@ func countMessages(ctx context.Context, dir string) (int, error) {
 // captureChild is one capture pass wired as `sidedesk capture --once` wires
 // it: SQLite store, ticket.Service, capture.Pipeline, imapsource.Once.
 func captureChild(ctx context.Context, dir string, port int) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(300) // as cmd/sidedesk does
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st, err := openStore(ctx, dir)
 	if err != nil {
