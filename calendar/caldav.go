@@ -104,7 +104,7 @@ func (c *CalDAVSource) Busy(ctx context.Context, from, to time.Time) ([]Interval
 	if err != nil {
 		return nil, err
 	}
-	body := calendarQueryBody(from, to)
+	body := calendarQueryBody(from)
 	x := &expander{from: from, to: to, local: c.opts.Location}
 	var out []Interval
 	skipped := 0
