@@ -191,3 +191,23 @@ func grouping(t testing.TB, e *env) map[string]string {
 		cursor = next
 	}
 }
+
+// startRun runs src.Run in the background; stop cancels it and checks that
+// it returned nil (also done at cleanup; stopping twice is fine).
+func startRun(t *testing.T, src *Source) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}

@@ -69,17 +69,9 @@ func TestPushTriggersSync(t *testing.T) {
 	fake := gmailtest.New(gmailtest.Options{})
 	defer fake.Close()
 	src, _ := newSource(t, e, fake, func(o *Options) { o.PollInterval = time.Hour })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	startRun(t, src)
 	// Wait for the first pass (state recorded) before mail arrives.
-	waitFor(t, func() bool { _, err := e.st.SyncState(ctx, "default", "support"); return err == nil })
+	waitFor(t, func() bool { _, err := e.st.SyncState(context.Background(), "default", "support"); return err == nil })
 
 	srv := httptest.NewServer(PushHandler("tok", map[string]*Source{fake.User(): src}, nil))
 	defer srv.Close()

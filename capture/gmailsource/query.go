@@ -13,6 +13,10 @@ import (
 type labelQuery struct {
 	names   []string // label names or system ids as written
 	general bool
+	// For the watch: the names of in:/label: terms, of is: terms, and
+	// whether the query searches everywhere (in:anywhere).
+	labels, flags []string
+	anywhere      bool
 }
 
 // systemLabels maps the search names of Gmail's system labels to their ids.
@@ -32,11 +36,14 @@ func parseLabelQuery(q string) labelQuery {
 			lq.general = true
 		case key == "in" || key == "label":
 			if strings.EqualFold(val, "anywhere") {
-				lq.general = true
+				lq.general, lq.anywhere = true, true
+			} else {
+				lq.labels = append(lq.labels, val)
 			}
 			lq.names = append(lq.names, val)
 		case key == "is" && slices.Contains([]string{"unread", "starred", "important"}, strings.ToLower(val)):
 			lq.names = append(lq.names, val)
+			lq.flags = append(lq.flags, val)
 		default:
 			lq.general = true
 		}
@@ -56,11 +63,18 @@ func searchName(s string) string {
 }
 
 // queryLabelIDs resolves the query's label names to ids; ok is false when a
-// user label does not exist (yet). The label list is re-read at most once a
-// minute for a missing name.
+// user label does not exist (yet).
 func (s *Source) queryLabelIDs(ctx context.Context) (ids []string, ok bool, err error) {
+	ids, missing, err := s.resolveLabels(ctx, s.query.names)
+	return ids, err == nil && missing == "", err
+}
+
+// resolveLabels maps label names (as search writes them) or ids to label
+// ids; missing is the first name no label has. The label list is re-read
+// at most once a minute for a missing name.
+func (s *Source) resolveLabels(ctx context.Context, names []string) (ids []string, missing string, err error) {
 	var byName map[string]string
-	for _, n := range s.query.names {
+	for _, n := range names {
 		if id, sys := systemLabels[strings.ToLower(n)]; sys {
 			ids = append(ids, id)
 			continue
@@ -70,7 +84,7 @@ func (s *Source) queryLabelIDs(ctx context.Context) (ids []string, ok bool, err 
 			refresh := s.labelIDs == nil || (s.missingLabel && time.Since(s.labelsAt) > time.Minute)
 			s.mu.Unlock()
 			if byName, err = s.labelsByName(ctx, refresh); err != nil {
-				return nil, false, s.explain("list labels", err)
+				return nil, "", s.explain("list labels", err)
 			}
 		}
 		id := ""
@@ -84,11 +98,11 @@ func (s *Source) queryLabelIDs(ctx context.Context) (ids []string, ok bool, err 
 			s.mu.Lock()
 			s.missingLabel = true
 			s.mu.Unlock()
-			return nil, false, nil
+			return nil, n, nil
 		}
 		ids = append(ids, id)
 	}
-	return ids, true, nil
+	return ids, "", nil
 }
 
 // matchesLabels says whether a message with labels has every label of the

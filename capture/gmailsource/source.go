@@ -86,6 +86,22 @@ type Options struct {
 	BaseURL string
 	// PollInterval is the time between history polls; default 5s.
 	PollInterval time.Duration
+	// PubSubTopic, when set ("projects/PROJECT/topics/TOPIC"), makes Run
+	// register a Gmail watch (users.watch) on the topic after its first
+	// successful pass and keep it renewed, so that Gmail publishes mailbox
+	// changes, which a Pub/Sub push subscription delivers to PushHandler.
+	// Empty: Run polls only. Once never registers a watch; Check does.
+	PubSubTopic string
+	// WatchLabels are the label names or ids whose changes the watch
+	// reports. Default: the labels of Query's in:/label: terms (is: terms
+	// when it has none), INBOX for a query with no label terms, and every
+	// change for in:anywhere.
+	WatchLabels []string
+	// WatchPollInterval is the history poll interval, kept as a safety net,
+	// while a watch is active and a push has arrived since it was
+	// registered (proof that the whole push path works); default 60s, and
+	// never less than PollInterval.
+	WatchPollInterval time.Duration
 	// LabelAfterCapture, when set, is a label name added to every captured
 	// message (created when missing). Nothing is ever removed or deleted.
 	LabelAfterCapture string
@@ -162,7 +178,10 @@ type Source struct {
 	requests atomic.Int64
 	notify   chan struct{}
 	sleep    func(ctx context.Context, d time.Duration) error
+	now      func() time.Time
 	query    labelQuery
+	pushes   atomic.Int64 // Notify calls
+	watch    watchState   // used by Run's goroutine only
 
 	mu           sync.Mutex // guards the label caches
 	labelIDs     map[string]string
@@ -208,6 +227,10 @@ func New(ctx context.Context, opts Options) (*Source, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 5 * time.Second
 	}
+	if opts.WatchPollInterval <= 0 {
+		opts.WatchPollInterval = 60 * time.Second
+	}
+	opts.WatchPollInterval = max(opts.WatchPollInterval, opts.PollInterval)
 	if opts.Concurrency == 0 {
 		opts.Concurrency = 6
 	}
@@ -242,7 +265,9 @@ func New(ctx context.Context, opts Options) (*Source, error) {
 		base:   opts.BaseURL,
 		notify: make(chan struct{}, 1),
 		sleep:  sleepCtx,
+		now:    time.Now,
 		query:  parseLabelQuery(opts.Query),
+		watch:  watchState{stale: true},
 	}
 	// Count every API request (token requests go through the oauth2
 	// transport's own client and are not counted).
@@ -285,6 +310,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // Notify wakes Run at once (a Pub/Sub push said the mailbox changed). It
 // never blocks; notifications arriving during a pass coalesce into one more pass.
 func (s *Source) Notify() {
+	s.pushes.Add(1)
 	select {
 	case s.notify <- struct{}{}:
 	default:
@@ -296,6 +322,9 @@ func (s *Source) Name() string { return s.opts.Name }
 
 // Check verifies credentials and access with users.getProfile (and
 // users.labels.list when LabelAfterCapture is set), for `sidedesk doctor`.
+// With PubSubTopic it also registers the watch (users.watch), which is how
+// a missing Publish permission on the topic shows; a watch is idempotent,
+// so this does not disturb a running capture.
 func (s *Source) Check(ctx context.Context) error {
 	var prof *gmail.Profile
 	err := s.retry(ctx, func() (err error) {
@@ -312,6 +341,11 @@ func (s *Source) Check(ctx context.Context) error {
 	if s.opts.LabelAfterCapture != "" {
 		if _, err := s.labelsByName(ctx, true); err != nil {
 			return s.explain("list labels", err)
+		}
+	}
+	if s.opts.PubSubTopic != "" {
+		if _, _, err := s.registerWatch(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -333,18 +367,24 @@ func (s *Source) explain(what string, err error) error {
 	return fmt.Errorf("gmailsource: mailbox %s (%s): %s: %w%s", s.opts.Name, s.opts.User, what, err, hint)
 }
 
-// Run captures until ctx is done: a pass, then wait PollInterval or a
-// Notify. A failed pass is reported (Status, log) and retried with
-// exponential backoff and jitter; Run returns nil when ctx is cancelled.
+// Run captures until ctx is done: a pass, then wait PollInterval (or
+// WatchPollInterval, see there) or a Notify. With PubSubTopic, each
+// successful pass also keeps the Gmail watch registered (see keepWatch). A
+// failed pass is reported (Status, log) and retried with exponential
+// backoff and jitter; Run returns nil when ctx is cancelled.
 func (s *Source) Run(ctx context.Context) error {
 	defer s.releaseLease()
+	if s.opts.PubSubTopic == "" {
+		s.log.Info("no Pub/Sub topic (gmail_pubsub_topic): Gmail history is polled, not pushed", "every", s.opts.PollInterval)
+	}
 	failures := 0
 	for {
 		_, err := s.pass(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := s.opts.PollInterval
+		s.afterPass(ctx, err)
+		wait := s.pollInterval()
 		switch {
 		case errors.Is(err, ErrLeaseHeld):
 			s.log.Debug("lease held elsewhere; waiting")
@@ -388,7 +428,9 @@ func (s *Source) pass(ctx context.Context) (Stats, error) {
 	}
 	err := s.sync(ctx, &st)
 	st.Requests = s.requests.Load() - start
-	s.report(st, err)
+	if err == nil || ctx.Err() == nil { // shutting down is no mailbox error
+		s.report(st, err)
+	}
 	if err != nil {
 		return st, err
 	}

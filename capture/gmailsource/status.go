@@ -27,7 +27,11 @@ func (s *Source) report(st Stats, err error) {
 		}
 		m.Connected = true
 		m.LastSync = now
-		m.LastError = ""
+		// A failing watch stays visible while polling goes on.
+		m.LastError = s.watch.errText
+		if m.LastError != "" {
+			m.LastErrorAt = s.watch.errAt
+		}
 	})
 }
 

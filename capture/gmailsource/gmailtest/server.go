@@ -340,6 +340,13 @@ func (s *Server) InjectFault(f Fault) {
 	s.faults = append(s.faults, f)
 }
 
+// ClearFaults drops the injected faults not yet spent.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // Requests returns how many requests each operation got (faulted ones
 // included), keyed by the Fault.Op names.
 func (s *Server) Requests() map[string]int {
