@@ -393,3 +393,89 @@ func TestPrepareFailureMidBatch(t *testing.T) {
 		t.Errorf("last_uid %d, want 12", st.LastUID)
 	}
 }
+
+// bodyFirstSession answers UID FETCH with the body before the UID and
+// INTERNALDATE, an order RFC 9051 allows and some servers use. raws are
+// the folder's messages; UID i+1 is raws[i].
+type bodyFirstSession struct {
+	*saslSession
+	raws [][]byte
+}
+
+func (s *bodyFirstSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	if len(options.BodySection) == 0 {
+		return s.saslSession.Fetch(w, numSet, options)
+	}
+	for i, raw := range s.raws {
+		uid := imap.UID(i + 1)
+		switch set := numSet.(type) {
+		case imap.UIDSet:
+			if !set.Contains(uid) {
+				continue
+			}
+		case imap.SeqSet:
+			if !set.Contains(uint32(i + 1)) {
+				continue
+			}
+		}
+		mw := w.CreateMessage(uint32(i + 1))
+		bw := mw.WriteBodySection(options.BodySection[0], int64(len(raw)))
+		bw.Write(raw)
+		bw.Close()
+		mw.WriteInternalDate(time.Now())
+		mw.WriteUID(uid)
+		if err := mw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestBodyBeforeUID: a server that sends BODY[] before UID in its FETCH
+// responses, for small messages and one bigger than the in-memory bound.
+func TestBodyBeforeUID(t *testing.T) {
+	user := imapmemserver.NewUser(memUser, memPass)
+	if err := user.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	var raws [][]byte
+	var ids []string
+	for i := range 5 {
+		raw, id := mail("body first")
+		if i == 2 { // bigger than bufferMax: spooled to a file
+			raw = append(raw, bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 2*bufferMax/64)...)
+		}
+		raws, ids = append(raws, raw), append(ids, id)
+		if _, err := user.Append("INBOX", bytes.NewReader(raw), &imap.AppendOptions{Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			base := &saslSession{UserSession: imapmemserver.NewUserSession(user), user: user}
+			return &bodyFirstSession{saslSession: base, raws: raws}, nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		InsecureAuth: true,
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	e := newEnv(t)
+	opts := e.memOptions(&memServer{host: "127.0.0.1", port: ln.Addr().(*net.TCPAddr).Port})
+	stats := once(t, newSource(t, opts))
+	if stats.New != 5 {
+		t.Errorf("%+v, want 5 new", stats)
+	}
+	e.assertOnce(t, ids)
+	var size int64
+	if err := e.store.DB().QueryRow(`SELECT raw_size FROM messages WHERE message_id = ?`, ids[2]).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if size != int64(len(raws[2])) {
+		t.Errorf("spooled message stored with %d bytes, want %d", size, len(raws[2]))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -477,49 +478,128 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 		return errors.Join(err, wait())
 	}
 
-	cmd := cn.c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{
+	fetchOpts := &imap.FetchOptions{
 		UID:          true,
 		InternalDate: true,
 		RFC822Size:   true,
 		// BODY.PEEK[]: the whole message, without setting \Seen (RFC 9051
 		// §6.4.5).
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
-	})
-	next := func() (msg *imapclient.FetchMessageData) {
-		_ = cn.guard(func() error { msg = cmd.Next(); return nil })
-		return msg
 	}
-	for msg := next(); msg != nil; msg = next() {
-		f, err := cn.prepare(ctx, msg, stats, workers)
-		if err == nil && (f.p != nil || f.ready != nil) {
-			group = append(group, f)
-			if size += int(f.size) + 4<<10; len(group) >= commitMaxMessages || size >= commitMaxBytes {
-				err = flush()
+	returned := make(map[imap.UID]bool, len(batch))
+	// consume prepares and commits what one FETCH command returns. With
+	// want set, a response for any other UID is an error.
+	consume := func(cmd *imapclient.FetchCommand, name string, want map[imap.UID]bool) error {
+		next := func() (msg *imapclient.FetchMessageData) {
+			_ = cn.guard(func() error { msg = cmd.Next(); return nil })
+			return msg
+		}
+		for msg := next(); msg != nil; msg = next() {
+			f, err := cn.prepare(ctx, msg, stats, workers)
+			if err == nil && want != nil && !want[f.uid] {
+				err = s.errorf("%s of sequence number %d answered UID %d, not one asked for", name, msg.SeqNum, f.uid)
+			}
+			if f.uid != 0 {
+				returned[f.uid] = true
+			}
+			if err == nil && (f.p != nil || f.ready != nil) {
+				group = append(group, f)
+				if size += int(f.size) + 4<<10; len(group) >= commitMaxMessages || size >= commitMaxBytes {
+					err = flush()
+				}
+			}
+			if err != nil {
+				// Abandon the rest of the batch: closing the socket ends the
+				// FETCH at once instead of draining it.
+				cn.abort()
+				_ = cmd.Close()
+				err = errors.Join(err, finish())
+				advance()
+				return err
 			}
 		}
-		if err != nil {
-			// Abandon the rest of the batch: closing the socket ends the
-			// FETCH at once instead of draining it.
+		if err := finish(); err != nil {
 			cn.abort()
 			_ = cmd.Close()
-			err = errors.Join(err, finish())
-			advance()
-			return committed, err
+			return err
 		}
+		if err := cmd.Close(); err != nil {
+			return s.commandError(ctx, name, err)
+		}
+		return nil
 	}
-	if err := finish(); err != nil {
-		cn.abort()
-		_ = cmd.Close()
+
+	if err := consume(cn.c.Fetch(imap.UIDSetNum(batch...), fetchOpts), "UID FETCH", nil); err != nil {
 		return committed, err
 	}
-	if err := cmd.Close(); err != nil {
-		return committed, s.commandError(ctx, "UID FETCH", err)
+	// A UID the FETCH did not return was expunged meanwhile, or the
+	// server answered it in a way the IMAP client could not match to the
+	// command: a body before the UID, which RFC 9051 allows and go-imap
+	// drops. Which it is, a FETCH of the UIDs alone tells; the ones still
+	// there are fetched by sequence number, which the client matches
+	// whatever the order.
+	var missing []imap.UID
+	for _, uid := range batch {
+		if !returned[uid] {
+			missing = append(missing, uid)
+		}
 	}
-	// The FETCH completed: UIDs it did not return were expunged meanwhile.
+	if len(missing) > 0 {
+		seqs, err := cn.seqNums(ctx, missing)
+		if err != nil {
+			return committed, err
+		}
+		if len(seqs) > 0 {
+			s.log.Warn("imapsource: the server's UID FETCH answer did not carry the UID before the body; fetching by sequence number",
+				"messages", len(seqs))
+			want := map[imap.UID]bool{}
+			nums := make([]uint32, 0, len(seqs))
+			for uid, seq := range seqs {
+				want[uid] = true
+				nums = append(nums, seq)
+			}
+			if err := consume(cn.c.Fetch(imap.SeqSetNum(nums...), fetchOpts), "FETCH", want); err != nil {
+				return committed, err
+			}
+			for uid := range want {
+				if !returned[uid] {
+					advance()
+					return committed, s.errorf("UID %d is in the folder but FETCH does not return it", uid)
+				}
+			}
+		}
+	}
+	// Every UID of the batch is committed or gone.
 	if last := uint32(batch[len(batch)-1]); last > st.LastUID {
 		st.LastUID = last
 	}
 	return committed, nil
+}
+
+// seqNums returns the sequence numbers of those of uids still in the
+// folder (a FETCH of the UID alone has no literal, so go-imap matches it).
+func (cn *conn) seqNums(ctx context.Context, uids []imap.UID) (map[imap.UID]uint32, error) {
+	cmd := cn.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true})
+	seqs := map[imap.UID]uint32{}
+	for {
+		var msg *imapclient.FetchMessageData
+		_ = cn.guard(func() error { msg = cmd.Next(); return nil })
+		if msg == nil {
+			break
+		}
+		buf, err := msg.Collect()
+		if err != nil {
+			_ = cmd.Close()
+			return nil, cn.s.commandError(ctx, "UID FETCH (UID)", err)
+		}
+		if buf.UID != 0 {
+			seqs[buf.UID] = msg.SeqNum
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, cn.s.commandError(ctx, "UID FETCH (UID)", err)
+	}
+	return seqs, nil
 }
 
 // prepare hands one FETCH response's body to the pipeline (stored and
@@ -529,6 +609,8 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 func (cn *conn) prepare(ctx context.Context, msg *imapclient.FetchMessageData, stats *Stats, workers *preparers) (fetched, error) {
 	s := cn.s
 	var f fetched
+	var early *spool // a body that came before the UID
+	defer func() { early.close() }()
 	for item := msg.Next(); item != nil; item = msg.Next() {
 		switch it := item.(type) {
 		case imapclient.FetchItemDataUID:
@@ -539,55 +621,159 @@ func (cn *conn) prepare(ctx context.Context, msg *imapclient.FetchMessageData, s
 			if it.Literal == nil {
 				continue
 			}
-			if f.uid == 0 {
-				return f, s.errorf("server sent a message body before its UID (sequence number %d)", msg.SeqNum)
-			}
-			cr := &countingReader{r: it.Literal}
-			d := capture.Delivery{
-				Tenant:    s.opts.Tenant,
-				Mailbox:   s.opts.Name,
-				SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(f.uid), 10),
-			}
-			uid := f.uid
-			wrap := func(err error) error {
-				if ctx.Err() != nil {
-					err = errors.Join(err, context.Cause(ctx))
-				}
-				return &deliverError{s.errorf("deliver UID %d: %w", uid, err)}
-			}
-			if size := it.Literal.Size(); size <= bufferMax && workers != nil {
-				buf := getBuffer(int(size))
-				n, err := io.ReadFull(cr, *buf)
-				stats.Bytes += int64(n)
-				if err != nil {
-					putBuffer(buf)
-					return f, wrap(fmt.Errorf("read message: %w", err))
-				}
-				f.size = size
-				f.ready = make(chan prepared, 1)
-				ready := f.ready
-				workers.jobs <- func() {
-					p, err := s.opts.Pipeline.Prepare(ctx, d, bytes.NewReader(*buf))
-					putBuffer(buf) // Prepare keeps nothing of it
-					if err != nil {
-						err = wrap(err)
-					}
-					ready <- prepared{p, err}
+			if f.p != nil || f.ready != nil || early != nil {
+				// Only one BODY[] was asked for; drain any other.
+				if _, err := io.Copy(io.Discard, it.Literal); err != nil {
+					return f, s.errorf("read FETCH response (sequence number %d): %w", msg.SeqNum, err)
 				}
 				continue
 			}
-			p, err := s.opts.Pipeline.Prepare(ctx, d, cr)
+			if f.uid == 0 {
+				// RFC 9051 §7.5.2 fixes no order of FETCH items, and some
+				// servers send the UID after the body: keep the body
+				// until the UID comes.
+				sp, err := spoolBody(it.Literal)
+				stats.Bytes += sp.size()
+				if err != nil {
+					return f, s.errorf("read message body (sequence number %d): %w", msg.SeqNum, err)
+				}
+				early = sp
+				continue
+			}
+			cr := &countingReader{r: it.Literal}
+			err := cn.handOff(ctx, &f, cr, it.Literal.Size(), workers)
 			stats.Bytes += cr.n
 			if err != nil {
-				return f, wrap(err)
+				return f, err
 			}
-			f.p, f.size = p, cr.n
+		}
+	}
+	if early != nil {
+		if f.uid == 0 {
+			return f, s.errorf("server sent a message body without its UID (sequence number %d)", msg.SeqNum)
+		}
+		r, err := early.reader()
+		if err == nil {
+			err = cn.handOff(ctx, &f, r, early.size(), workers)
+		}
+		if err != nil {
+			return f, err
 		}
 	}
 	if f.p == nil && f.ready == nil && f.uid != 0 {
 		s.log.Warn("imapsource: FETCH returned no body, skipping", "uid", f.uid)
 	}
 	return f, nil
+}
+
+// handOff gives the body r (size bytes) of message f to the pipeline: a
+// small one is read into memory and prepared by a worker (f.ready), a big
+// one streams through here (f.p).
+func (cn *conn) handOff(ctx context.Context, f *fetched, r io.Reader, size int64, workers *preparers) error {
+	s := cn.s
+	d := capture.Delivery{
+		Tenant:    s.opts.Tenant,
+		Mailbox:   s.opts.Name,
+		SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(f.uid), 10),
+	}
+	uid := f.uid
+	wrap := func(err error) error {
+		if ctx.Err() != nil {
+			err = errors.Join(err, context.Cause(ctx))
+		}
+		return &deliverError{s.errorf("deliver UID %d: %w", uid, err)}
+	}
+	if size <= bufferMax && workers != nil {
+		buf := getBuffer(int(size))
+		if _, err := io.ReadFull(r, *buf); err != nil {
+			putBuffer(buf)
+			return wrap(fmt.Errorf("read message: %w", err))
+		}
+		f.size = size
+		f.ready = make(chan prepared, 1)
+		ready := f.ready
+		workers.jobs <- func() {
+			p, err := s.opts.Pipeline.Prepare(ctx, d, bytes.NewReader(*buf))
+			putBuffer(buf) // Prepare keeps nothing of it
+			if err != nil {
+				err = wrap(err)
+			}
+			ready <- prepared{p, err}
+		}
+		return nil
+	}
+	cr := &countingReader{r: r}
+	p, err := s.opts.Pipeline.Prepare(ctx, d, cr)
+	if err != nil {
+		return wrap(err)
+	}
+	f.p, f.size = p, cr.n
+	return nil
+}
+
+// spool holds a message body read before its UID: in memory up to
+// bufferMax, else in a temporary file.
+type spool struct {
+	buf  *[]byte
+	file *os.File
+	n    int64
+}
+
+func spoolBody(lit imap.LiteralReader) (*spool, error) {
+	sp := &spool{}
+	if lit.Size() <= bufferMax {
+		sp.buf = getBuffer(int(lit.Size()))
+		n, err := io.ReadFull(lit, *sp.buf)
+		sp.n = int64(n)
+		if err != nil {
+			sp.close()
+			return sp, err
+		}
+		return sp, nil
+	}
+	f, err := os.CreateTemp("", "sidedesk-imap-*")
+	if err != nil {
+		return sp, err
+	}
+	os.Remove(f.Name()) // unnamed: nothing is left behind, whatever happens
+	sp.file = f
+	sp.n, err = io.Copy(f, lit)
+	if err != nil {
+		sp.close()
+		return sp, err
+	}
+	return sp, nil
+}
+
+func (sp *spool) size() int64 {
+	if sp == nil {
+		return 0
+	}
+	return sp.n
+}
+
+// reader reads the spooled body from its start.
+func (sp *spool) reader() (io.Reader, error) {
+	if sp.file != nil {
+		if _, err := sp.file.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		return sp.file, nil
+	}
+	return bytes.NewReader(*sp.buf), nil
+}
+
+func (sp *spool) close() {
+	if sp == nil {
+		return
+	}
+	if sp.file != nil {
+		sp.file.Close()
+	}
+	if sp.buf != nil {
+		putBuffer(sp.buf)
+		sp.buf = nil
+	}
 }
 
 // afterCapture applies after_capture to messages already committed, so a
