@@ -45,9 +45,15 @@ func startMemServer(t *testing.T) *memServer {
 	if err := user.Create("INBOX", nil); err != nil {
 		t.Fatal(err)
 	}
+	return serveMem(t, user, func(s *saslSession) imapserver.Session { return s })
+}
+
+// serveMem serves user's mailboxes, each session made by wrap.
+func serveMem(t *testing.T, user *imapmemserver.User, wrap func(*saslSession) imapserver.Session) *memServer {
+	t.Helper()
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &saslSession{UserSession: imapmemserver.NewUserSession(user), user: user}, nil, nil
+			return wrap(&saslSession{UserSession: imapmemserver.NewUserSession(user), user: user}), nil, nil
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
 		InsecureAuth: true,
@@ -450,22 +456,9 @@ func TestBodyBeforeUID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			base := &saslSession{UserSession: imapmemserver.NewUserSession(user), user: user}
-			return &bodyFirstSession{saslSession: base, raws: raws}, nil, nil
-		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
-		InsecureAuth: true,
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	m := serveMem(t, user, func(s *saslSession) imapserver.Session { return &bodyFirstSession{saslSession: s, raws: raws} })
 	e := newEnv(t)
-	opts := e.memOptions(&memServer{host: "127.0.0.1", port: ln.Addr().(*net.TCPAddr).Port})
+	opts := e.memOptions(m)
 	stats := once(t, newSource(t, opts))
 	if stats.New != 5 {
 		t.Errorf("%+v, want 5 new", stats)
