@@ -44,6 +44,8 @@ func (a *app) gmailSource(ctx context.Context, mb config.Mailbox) (*gmailsource.
 		HTTPClient:        client,
 		BaseURL:           mb.APIBaseURL,
 		PollInterval:      mb.GmailPollInterval,
+		PubSubTopic:       mb.GmailPubSubTopic,
+		WatchLabels:       mb.GmailWatchLabels,
 		LabelAfterCapture: mb.LabelAfterCapture,
 		State:             a.store,
 		Lease:             a.store,

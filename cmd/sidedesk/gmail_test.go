@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sidedesk/sidedesk/capture/gmailsource/gmailtest"
 	"github.com/sidedesk/sidedesk/demo"
+	"github.com/sidedesk/sidedesk/internal/testenv"
+	"github.com/sidedesk/sidedesk/store"
 )
 
 // TestCaptureOnceGmail: a kind = "gmail" mailbox from the config file, with
@@ -64,4 +68,71 @@ token_url = %q
 	if strings.Contains(errb.String(), "csecret") || strings.Contains(errb.String(), "rtoken") {
 		t.Errorf("a secret reached the log")
 	}
+}
+
+// TestServeGmailPush: `sidedesk serve` with gmail_pubsub_topic registers a
+// Gmail watch on the topic after its first sync; Gmail's push (the fake,
+// publishing as a Pub/Sub push subscription to POST /gmail/push?token=...)
+// makes new mail a ticket although history is polled only hourly.
+func TestServeGmailPush(t *testing.T) {
+	g := gmailtest.New(gmailtest.Options{User: "support@acme.example"})
+	defer g.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "s.toml")
+	t.Setenv("GMAIL_TEST_SECRET", "csecret")
+	t.Setenv("GMAIL_TEST_REFRESH", "rtoken")
+	t.Setenv("GMAIL_TEST_PUSH", "push-tok")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[server]
+listen = "127.0.0.1:0"
+[database]
+path = %q
+[storage]
+blob_dir = %q
+[[mailbox]]
+name = "gsupport"
+kind = "gmail"
+address = "support@acme.example"
+client_id = "cid"
+client_secret_env = "GMAIL_TEST_SECRET"
+refresh_token_env = "GMAIL_TEST_REFRESH"
+push_token_env = "GMAIL_TEST_PUSH"
+gmail_pubsub_topic = "projects/acme-support/topics/gmail-push"
+gmail_poll_interval = "1h"
+api_base_url = %q
+token_url = %q
+`, filepath.Join(dir, "d.db"), filepath.Join(dir, "b"), g.URL(), g.TokenURL())), 0o600)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &testenv.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, nil, io.Discard, stderr) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	var base string
+	waitFor(t, 20*time.Second, "serve to listen", func() bool {
+		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
+			base = "http://" + m[1]
+			return true
+		}
+		return false
+	})
+	g.SetPushURL(base + "/gmail/push?token=push-tok")
+	waitFor(t, 20*time.Second, "the Gmail watch", func() bool { return len(g.Watches("me")) == 1 })
+	if w := g.Watches("me")[0]; w.TopicName != "projects/acme-support/topics/gmail-push" || strings.Join(w.LabelIDs, ",") != "INBOX" {
+		t.Fatalf("watch %+v", w)
+	}
+	g.AddMessage("me", []byte("From: Anna <anna@globex.example>\r\nTo: support@acme.example\r\nSubject: pushed\r\nMessage-ID: <pushed@globex.example>\r\n\r\nhello\r\n"))
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(dir, "d.db"), BlobDir: filepath.Join(dir, "b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	waitFor(t, 20*time.Second, "the pushed mail as a ticket", func() bool {
+		n, err := st.CountMessages(context.Background(), "default")
+		return err == nil && n == 1
+	})
 }
