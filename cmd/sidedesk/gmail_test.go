@@ -31,25 +31,7 @@ func TestCaptureOnceGmail(t *testing.T) {
 	for _, m := range corpus {
 		g.AddMessage("support@acme.example", m.Raw, "INBOX")
 	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "s.toml")
-	t.Setenv("GMAIL_TEST_SECRET", "csecret")
-	t.Setenv("GMAIL_TEST_REFRESH", "rtoken")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`[database]
-path = %q
-[storage]
-blob_dir = %q
-[[mailbox]]
-name = "gsupport"
-kind = "gmail"
-address = "support@acme.example"
-client_id = "cid"
-client_secret_env = "GMAIL_TEST_SECRET"
-refresh_token_env = "GMAIL_TEST_REFRESH"
-label_after_capture = "sidedesk/captured"
-api_base_url = %q
-token_url = %q
-`, filepath.Join(dir, "d.db"), filepath.Join(dir, "b"), g.URL(), g.TokenURL())), 0o600)
+	cfg, _ := gmailConfig(t, g, `label_after_capture = "sidedesk/captured"`)
 
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), []string{"capture", "--once", "--config", cfg}, nil, &out, &errb); err != nil {
@@ -77,30 +59,10 @@ token_url = %q
 func TestServeGmailPush(t *testing.T) {
 	g := gmailtest.New(gmailtest.Options{User: "support@acme.example"})
 	defer g.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "s.toml")
-	t.Setenv("GMAIL_TEST_SECRET", "csecret")
-	t.Setenv("GMAIL_TEST_REFRESH", "rtoken")
 	t.Setenv("GMAIL_TEST_PUSH", "push-tok")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`[server]
-listen = "127.0.0.1:0"
-[database]
-path = %q
-[storage]
-blob_dir = %q
-[[mailbox]]
-name = "gsupport"
-kind = "gmail"
-address = "support@acme.example"
-client_id = "cid"
-client_secret_env = "GMAIL_TEST_SECRET"
-refresh_token_env = "GMAIL_TEST_REFRESH"
-push_token_env = "GMAIL_TEST_PUSH"
+	cfg, dir := gmailConfig(t, g, `push_token_env = "GMAIL_TEST_PUSH"
 gmail_pubsub_topic = "projects/acme-support/topics/gmail-push"
-gmail_poll_interval = "1h"
-api_base_url = %q
-token_url = %q
-`, filepath.Join(dir, "d.db"), filepath.Join(dir, "b"), g.URL(), g.TokenURL())), 0o600)
+gmail_poll_interval = "1h"`)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &testenv.SyncBuffer{}
@@ -135,4 +97,36 @@ token_url = %q
 		n, err := st.CountMessages(context.Background(), "default")
 		return err == nil && n == 1
 	})
+}
+
+// gmailConfig writes a config with one gmail mailbox "gsupport" on g (OAuth
+// secrets by env reference) plus the extra mailbox keys, listening on a
+// free loopback port, and returns its path and directory.
+func gmailConfig(t *testing.T, g *gmailtest.Server, extra string) (path, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "s.toml")
+	t.Setenv("GMAIL_TEST_SECRET", "csecret")
+	t.Setenv("GMAIL_TEST_REFRESH", "rtoken")
+	err := os.WriteFile(path, []byte(fmt.Sprintf(`[server]
+listen = "127.0.0.1:0"
+[database]
+path = %q
+[storage]
+blob_dir = %q
+[[mailbox]]
+name = "gsupport"
+kind = "gmail"
+address = "support@acme.example"
+client_id = "cid"
+client_secret_env = "GMAIL_TEST_SECRET"
+refresh_token_env = "GMAIL_TEST_REFRESH"
+api_base_url = %q
+token_url = %q
+%s
+`, filepath.Join(dir, "d.db"), filepath.Join(dir, "b"), g.URL(), g.TokenURL(), extra)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, dir
 }
