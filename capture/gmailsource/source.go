@@ -21,6 +21,14 @@
 // base64url into a bounded spool. Messages are delivered in mailbox order
 // (oldest first), so replies thread onto their parents as with IMAP.
 //
+// Push: with Options.PubSubTopic, Run registers a Gmail watch
+// (users.watch) after its first successful pass and renews it daily (see
+// watch.go); Gmail then publishes mailbox changes to the Pub/Sub topic, whose
+// push subscription calls PushHandler, which wakes Run at once. Polling goes
+// on as a safety net, relaxed to Options.WatchPollInterval once a push has
+// arrived. Shutdown never calls users.stop: another process may own the
+// watch, and an unrenewed watch simply expires.
+//
 // State ({"history_id": N}) advances only after every message up to that
 // point has been committed (and labelled, with LabelAfterCapture): a crash
 // or an API error re-fetches, never loses.
