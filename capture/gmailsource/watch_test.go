@@ -2,6 +2,7 @@ package gmailsource
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -65,14 +66,15 @@ func TestWatchRegisteredAfterFirstSync(t *testing.T) {
 		{"anywhere watches everything", testTopic, "in:anywhere", nil, nil},
 		{"no topic: no watch", "", "", nil, nil},
 	}
-	for _, tc := range tests {
+	e := newEnvFsync(t, false) // shared: each case captures its own mailbox
+	for i, tc := range tests {
+		name := fmt.Sprintf("m%d", i)
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
 			fake := gmailtest.New(gmailtest.Options{})
 			defer fake.Close()
 			fake.AddMessage("me", gmailtest.Corpus(1)[0])
 			src, _ := newSource(t, e, fake, func(o *Options) {
-				o.PubSubTopic, o.Query, o.WatchLabels = tc.topic, tc.query, tc.labels
+				o.Name, o.PubSubTopic, o.Query, o.WatchLabels = name, tc.topic, tc.query, tc.labels
 			})
 			userLabel := createLabel(t, src, "Support/Urgent")
 
@@ -89,8 +91,8 @@ func TestWatchRegisteredAfterFirstSync(t *testing.T) {
 			if err := step(t, src); err != nil {
 				t.Fatal(err)
 			}
-			if historyState(t, e).HistoryID == 0 {
-				t.Fatal("first sync recorded no state")
+			if _, err := e.st.SyncState(context.Background(), "default", name); err != nil {
+				t.Fatalf("first sync recorded no state: %v", err)
 			}
 			ws := fake.Watches("me")
 			if tc.topic == "" {
@@ -137,12 +139,13 @@ func TestWatchRenewal(t *testing.T) {
 		{"after a 401", 7 * 24 * time.Hour, 401, -1, time.Minute},
 		{"after a 5xx outage", 7 * 24 * time.Hour, 503, -1, time.Minute},
 	}
-	for _, tc := range tests {
+	e := newEnvFsync(t, false) // shared: each case captures its own mailbox
+	for i, tc := range tests {
+		name := fmt.Sprintf("m%d", i)
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
 			fake := gmailtest.New(gmailtest.Options{WatchExpiry: tc.expiry})
 			defer fake.Close()
-			src, _ := newSource(t, e, fake, func(o *Options) { o.PubSubTopic = testTopic; o.MaxRetries = 1 })
+			src, _ := newSource(t, e, fake, func(o *Options) { o.Name, o.PubSubTopic, o.MaxRetries = name, testTopic, 1 })
 			c := useClock(src)
 			if err := step(t, src); err != nil {
 				t.Fatal(err)
@@ -180,7 +183,7 @@ func TestWatchRenewal(t *testing.T) {
 // the watch is retried with backoff until it works.
 func TestWatchForbiddenKeepsPolling(t *testing.T) {
 	const denied = "Error sending test message to Cloud PubSub projects/acme-support/topics/gmail-push : User not authorized to perform this action."
-	e := newEnv(t)
+	e := newEnvFsync(t, false)
 	fake := gmailtest.New(gmailtest.Options{})
 	defer fake.Close()
 	fake.InjectFault(gmailtest.Fault{Op: "watch", Status: 403, Message: denied, Times: 1000})
@@ -242,7 +245,7 @@ func TestWatchForbiddenKeepsPolling(t *testing.T) {
 // PushHandler as a Pub/Sub push subscription would) makes new mail a ticket
 // at once, without waiting for the poll.
 func TestPushAfterWatchCapturesAtOnce(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvFsync(t, false)
 	fake := gmailtest.New(gmailtest.Options{})
 	defer fake.Close()
 	src, _ := newSource(t, e, fake, func(o *Options) {
@@ -271,13 +274,14 @@ func TestPollIntervalUnderWatch(t *testing.T) {
 		{"configured", 0, 10 * time.Minute, 10 * time.Minute},
 		{"never below the poll interval", 2 * time.Minute, 0, 2 * time.Minute},
 	}
-	for _, tc := range tests {
+	e := newEnvFsync(t, false) // shared: each case captures its own mailbox
+	for i, tc := range tests {
+		name := fmt.Sprintf("m%d", i)
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
 			fake := gmailtest.New(gmailtest.Options{})
 			defer fake.Close()
 			src, _ := newSource(t, e, fake, func(o *Options) {
-				o.PubSubTopic, o.PollInterval, o.WatchPollInterval = testTopic, tc.poll, tc.relaxed
+				o.Name, o.PubSubTopic, o.PollInterval, o.WatchPollInterval = name, testTopic, tc.poll, tc.relaxed
 			})
 			c := useClock(src)
 			poll := src.opts.PollInterval
