@@ -156,6 +156,8 @@ type Bot struct {
 	mu     sync.Mutex
 	agents map[string]agentEntry // Slack user id → agent, briefly cached
 
+	actions sync.WaitGroup // interactions acted on after their HTTP answer
+
 	// Seams for tests in this package.
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
@@ -244,8 +246,10 @@ func New(opts Options) (*Bot, error) {
 }
 
 // Run delivers alerts until ctx ends and, in socket mode, receives Slack's
-// interactions and commands. It returns nil when ctx is cancelled.
+// interactions and commands. It returns nil when ctx is cancelled, after
+// the interactions already acknowledged are done.
 func (b *Bot) Run(ctx context.Context) error {
+	defer b.actions.Wait() // let actions already acknowledged finish
 	if b.opts.Mode != ModeSocket {
 		return b.RunDispatcher(ctx)
 	}

@@ -53,6 +53,9 @@ type fakeSlack struct {
 	lookups int         // conversations.history + conversations.replies calls
 	peer    *socketPeer // the Slack end of Socket Mode connections
 	onPost  func(sent)  // called for every accepted post (benchmarks)
+	// userGate, when set, holds every users.info answer until it is
+	// closed: a Slack API slower than Slack's 3-second answer limit.
+	userGate chan struct{}
 }
 
 func newFakeSlack(t testing.TB) *fakeSlack {
@@ -228,7 +231,11 @@ func (f *fakeSlack) userInfo(w http.ResponseWriter, r *http.Request) {
 	id := r.FormValue("user")
 	f.mu.Lock()
 	email, ok := f.users[id]
+	gate := f.userGate
 	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	if !ok {
 		writeJSON(w, map[string]any{"ok": false, "error": "user_not_found"})
 		return

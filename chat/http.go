@@ -2,10 +2,12 @@ package chat
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
@@ -81,12 +83,22 @@ func (b *Bot) serveInteractions(w http.ResponseWriter, r *http.Request, _ []byte
 		http.Error(w, "bad interaction payload", http.StatusBadRequest)
 		return
 	}
-	if err := b.HandleInteraction(r.Context(), cb); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
+	// Slack shows the user an error when the answer takes more than 3
+	// seconds (https://api.slack.com/interactivity/handling#acknowledgment_response),
+	// and an action makes Slack API calls of its own (who the user is, an
+	// ephemeral reply): acknowledge first, act after, as Socket Mode does.
 	w.WriteHeader(http.StatusOK)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), actionTimeout)
+	b.actions.Go(func() {
+		defer cancel()
+		if err := b.HandleInteraction(ctx, cb); err != nil {
+			b.log.WarnContext(ctx, "chat: interaction", "error", err)
+		}
+	})
 }
+
+// actionTimeout bounds an interaction acted on after its HTTP answer.
+const actionTimeout = time.Minute
 
 func (b *Bot) serveCommands(w http.ResponseWriter, r *http.Request, _ []byte) {
 	cmd, err := slack.SlashCommandParse(r)

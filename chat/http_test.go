@@ -149,6 +149,7 @@ func TestButtons(t *testing.T) {
 		if rec := e.serve(b, signedForm("/slack/interactions", form, testSecret, time.Now())); rec.Code != http.StatusOK {
 			t.Fatalf("%s: status %d %s", s.name, rec.Code, rec.Body)
 		}
+		b.actions.Wait() // acted on after the answer
 		tk, err := e.st.Ticket(ctx, ticket.DefaultTenant, id)
 		if err != nil || !s.check(tk) {
 			t.Fatalf("%s: ticket %+v, %v", s.name, tk, err)
@@ -269,5 +270,34 @@ func TestSlashCommand(t *testing.T) {
 	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &msg) != nil ||
 		msg.ResponseType != "ephemeral" || !hasText(blockTexts(msg.Blocks), "Printer outage") {
 		t.Errorf("HTTP answer %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestInteractionAnsweredBeforeAction: the HTTP endpoint answers Slack
+// at once, while the action still waits for a (slow) Slack API call; the
+// action completes after.
+func TestInteractionAnsweredBeforeAction(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	b := e.bot()
+	e.run(b)
+	res := e.ingest(e.mail("API outage", "502 everywhere"))
+	e.settle()
+	gate := make(chan struct{})
+	e.slack.mu.Lock()
+	e.slack.userGate = gate
+	e.slack.mu.Unlock()
+	form := url.Values{"payload": {blockActionPayload("U_ALICE", actionID(verbResolve, res.TicketID), fmt.Sprint(res.TicketID), "")}}
+	if rec := e.serve(b, signedForm("/slack/interactions", form, testSecret, time.Now())); rec.Code != http.StatusOK {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	// Answered while users.info is still held: nothing has changed yet.
+	if tk, err := e.st.Ticket(ctx, ticket.DefaultTenant, res.TicketID); err != nil || tk.Status == ticket.StatusSolved {
+		t.Fatalf("ticket %+v, %v: changed before the Slack API answered", tk, err)
+	}
+	close(gate)
+	b.actions.Wait()
+	if tk, err := e.st.Ticket(ctx, ticket.DefaultTenant, res.TicketID); err != nil || tk.Status != ticket.StatusSolved {
+		t.Fatalf("ticket %+v, %v: want solved after the action", tk, err)
 	}
 }
