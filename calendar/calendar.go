@@ -6,6 +6,12 @@
 // before it can be stored, logged or sent anywhere. The busy intervals are
 // stored per agent, served as JSON with free slots inside working hours,
 // published as an RFC 5545 VFREEBUSY feed, and handed to a scheduler Sink.
+//
+// A source that can tell cheaply whether anything changed (VersionedSource:
+// CalDAV CTags) is read for the window plus a day, with the digest of its
+// change tokens stored next to the intervals; a later sync that finds the
+// same digest, with the stored intervals still covering its window, keeps
+// them instead of reading the events again.
 package calendar
 
 import (
