@@ -215,7 +215,11 @@ func (b *Blobs) create() (*BlobWriter, error) {
 	if bw == nil {
 		bw = bufio.NewWriterSize(nil, 256<<10)
 	}
-	bw.Reset(io.NewOffsetWriter(p.f, p.size))
+	var dst io.Writer = io.NewOffsetWriter(p.f, p.size)
+	if b.fsync {
+		dst = &writeback{w: dst, f: p.f, from: p.size, at: p.size}
+	}
+	bw.Reset(dst)
 	return &BlobWriter{b: b, p: p, off: p.size, h: sha256.New(), w: bw}, nil
 }
 
@@ -234,6 +238,28 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 		w.err = fmt.Errorf("store: blob write: %w", err)
 	}
 	return n, w.err
+}
+
+// writeback starts the disk writes of a pack's new bytes every
+// writebackEvery bytes, without waiting for them: the fsync before the
+// next transaction then finds them (mostly) on disk instead of writing a
+// commit group's megabytes while the committing goroutine waits.
+type writeback struct {
+	w        io.Writer
+	f        *os.File
+	from, at int64 // bytes from..at are written, not yet handed to writeback
+}
+
+const writebackEvery = 1 << 20
+
+func (wb *writeback) Write(p []byte) (int, error) {
+	n, err := wb.w.Write(p)
+	wb.at += int64(n)
+	if wb.at-wb.from >= writebackEvery {
+		startWriteback(wb.f, wb.from, wb.at-wb.from)
+		wb.from = wb.at
+	}
+	return n, err
 }
 
 // Commit finishes the blob and returns its address. Content already
