@@ -283,6 +283,19 @@ type fetched struct {
 	ready    chan prepared // when a worker prepares it
 }
 
+// groupDone tells the next commit group whether this one committed: ok
+// is set before ch is closed.
+type groupDone struct {
+	ch chan struct{}
+	ok bool
+}
+
+// blobSyncer is a blob store whose pending blobs can be made durable
+// ahead of the transaction (store.Blobs).
+type blobSyncer interface {
+	Sync(ctx context.Context) error
+}
+
 // prepared is a worker's result.
 type prepared struct {
 	p   *capture.Prepared
@@ -421,29 +434,37 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 	var (
 		group    []fetched
 		size     int
-		inflight chan committedGroup // the group committing, nil when none
+		inflight []chan committedGroup // groups committing, oldest first: at most two
+		last     *groupDone            // the newest of them
 	)
+	// wait applies the oldest group committing.
 	wait := func() error {
-		if inflight == nil {
+		if len(inflight) == 0 {
 			return nil
 		}
-		g := <-inflight
-		inflight = nil
+		g := <-inflight[0]
+		inflight = inflight[1:]
 		return apply(g)
 	}
-	// flush starts committing the group after the previous one is done
-	// (commits stay in order, depth one).
+	// flush starts committing the group. Two groups may be on their way:
+	// one in its transaction, the next making its blobs durable (the
+	// fsyncs) meanwhile; transactions stay in order, and a group after
+	// one that failed commits nothing.
 	flush := func() error {
 		if len(group) == 0 {
 			return nil
 		}
-		if err := wait(); err != nil {
-			return err
+		if len(inflight) >= 2 {
+			if err := wait(); err != nil {
+				return err
+			}
 		}
 		g := group
 		group, size = nil, 0
 		ch := make(chan committedGroup, 1)
-		inflight = ch
+		inflight = append(inflight, ch)
+		prev, done := last, &groupDone{ch: make(chan struct{})}
+		last = done
 		go func() {
 			// Wait for the group's messages in order; one that could
 			// not be prepared ends the group (and the batch) there.
@@ -461,24 +482,44 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 				}
 				ps = append(ps, g[i].p)
 			}
+			if sy, ok := s.opts.Pipeline.Blobs.(blobSyncer); ok && len(ps) > 0 {
+				_ = sy.Sync(ctx) // a failure shows again in the commit's own Sync
+			}
+			if prev != nil {
+				if <-prev.ch; !prev.ok {
+					close(done.ch)
+					ch <- committedGroup{} // nothing committed, nothing to report
+					return
+				}
+			}
 			var res []ticket.Result
 			var err error
 			if len(ps) > 0 {
 				res, err = s.opts.Pipeline.Commit(ctx, ps)
 			}
+			done.ok = err == nil && prepErr == nil
+			close(done.ch)
 			ch <- committedGroup{msgs: g, results: res, err: err, prepErr: prepErr}
 		}()
 		return nil
+	}
+	// drain waits for every group committing and applies them.
+	drain := func() error {
+		var errs []error
+		for len(inflight) > 0 {
+			errs = append(errs, wait())
+		}
+		return errors.Join(errs...)
 	}
 	// finish commits what is prepared and waits for it: after the FETCH
 	// ended, or failed (what was read completely is still good) unless a
 	// commit failed (the state cannot pass that message anyway).
 	finish := func() error {
 		if commitFailed {
-			return wait()
+			return drain()
 		}
 		err := flush()
-		return errors.Join(err, wait())
+		return errors.Join(err, drain())
 	}
 
 	fetchOpts := &imap.FetchOptions{
