@@ -154,6 +154,10 @@ bot_token_env = "FIRST_PW"
 [[slack.alert]]
 channel = "C0123ABCDEF"
 `, `slack: app_token_env or app_token_file is required for mode = "socket" (an xapp- token with connections:write)`},
+		{"trusted proxy", `
+[server]
+trusted_proxies = ["10.0.0.0/8", "proxy.internal"]
+`, `server.trusted_proxies[1]: "proxy.internal" is not an IP address or CIDR prefix, like 10.0.0.0/8 or 127.0.0.1`},
 		{"priority tier", `
 [ticket.priority]
 tiers = { gold = "hgih" }
@@ -456,6 +460,11 @@ password_env = "SIDEDESK_EU_PASSWORD"
 				m := c.Mailboxes[1]
 				return m.Port == 1993 && m.Since.String() == "2026-02-03" && c.Mailboxes[0].Port == 993
 			}, ""},
+		{"list key", []string{"SIDEDESK_SERVER_TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1,", "SIDEDESK_MAILBOX_FIRST_ALIASES=help@acme.example"},
+			func(c *Config) bool {
+				return reflect.DeepEqual(c.Server.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1"}) &&
+					reflect.DeepEqual(c.Mailboxes[0].Aliases, []string{"help@acme.example"})
+			}, ""},
 		{"secret env named SIDEDESK_ is no override", nil,
 			func(c *Config) bool { return c.Getenv("SIDEDESK_EU_PASSWORD") == "eu" }, ""},
 		{"unknown variable", []string{"SIDEDESK_SERVER_PORT=80"}, nil,
@@ -468,8 +477,8 @@ password_env = "SIDEDESK_EU_PASSWORD"
 			`SIDEDESK_TICKET_FLOOD_LIMIT: flood_limit: "many" is not an integer`},
 		{"bad duration", []string{"SIDEDESK_MAILBOX_FIRST_POLL_INTERVAL=soon"}, nil,
 			`SIDEDESK_MAILBOX_FIRST_POLL_INTERVAL: poll_interval: "soon" is not a duration like "60s" or "720h"`},
-		{"list key", []string{"SIDEDESK_MAILBOX_FIRST_ALIASES=a@b.c"}, nil,
-			`SIDEDESK_MAILBOX_FIRST_ALIASES: aliases is not a scalar key; set it in the file`},
+		{"table key", []string{"SIDEDESK_TICKET_PRIORITY=high"}, nil,
+			`SIDEDESK_TICKET_PRIORITY: priority is not a scalar or list key; set it in the file`},
 		{"literal secret", []string{"SIDEDESK_MAILBOX_FIRST_PASSWORD=hunter2-canary"}, nil,
 			`SIDEDESK_MAILBOX_FIRST_PASSWORD: secrets cannot be set this way; use password_env or password_file`},
 		{"override is validated", []string{"SIDEDESK_LOG_FORMAT=xml"}, nil,
@@ -549,7 +558,7 @@ password_env = "FIRST_PW"
 	if err != nil {
 		t.Fatalf("reloading the dump: %v", err)
 	}
-	if !reflect.DeepEqual(c.Mailboxes, c2.Mailboxes) || !reflect.DeepEqual(c.Ticket, c2.Ticket) || c.Server != c2.Server {
+	if !reflect.DeepEqual(c.Mailboxes, c2.Mailboxes) || !reflect.DeepEqual(c.Ticket, c2.Ticket) || !reflect.DeepEqual(c.Server, c2.Server) {
 		t.Errorf("dump does not round-trip:\n%s\n---\n%s", dump, c2.Redacted())
 	}
 }
@@ -652,5 +661,17 @@ gmail_watch_labels = ["INBOX", " "]`, `mailbox[0] "g".gmail_watch_labels[1]: is 
 				t.Errorf("problems:\n  %s\nwant among them:\n  %s", strings.Join(got, "\n  "), tt.want)
 			}
 		})
+	}
+}
+
+func TestTrustedProxyPrefixes(t *testing.T) {
+	s := Server{TrustedProxies: []string{"10.1.2.3/8", "127.0.0.1", "::ffff:192.168.1.1", " fd00::/8 "}}
+	var got []string
+	for _, p := range s.TrustedProxyPrefixes() {
+		got = append(got, p.String())
+	}
+	want := []string{"10.0.0.0/8", "127.0.0.1/32", "192.168.1.1/32", "fd00::/8"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("prefixes %v, want %v", got, want)
 	}
 }

@@ -382,8 +382,16 @@ func setKey(v reflect.Value, key, value string) error {
 				return fmt.Errorf("%s: %q is not an integer", key, value)
 			}
 			*ptr = n
+		case *[]string: // a comma-separated list
+			var list []string
+			for _, item := range strings.Split(value, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					list = append(list, item)
+				}
+			}
+			*ptr = list
 		default:
-			return fmt.Errorf("%s is not a scalar key; set it in the file", key)
+			return fmt.Errorf("%s is not a scalar or list key; set it in the file", key)
 		}
 		return nil
 	}

@@ -159,6 +159,11 @@ func (c *Config) Validate() error {
 		ch.add("server.listen", "port %q of %q is not a number from 0 to 65535", port, c.Server.Listen)
 	}
 	ch.url("server.public_url", c.Server.PublicURL)
+	for i, v := range c.Server.TrustedProxies {
+		if _, err := parseProxy(v); err != nil {
+			ch.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not an IP address or CIDR prefix, like 10.0.0.0/8 or 127.0.0.1", v)
+		}
+	}
 	ch.required("database.path", c.Database.Path)
 	ch.required("storage.blob_dir", c.Storage.BlobDir)
 	ch.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")

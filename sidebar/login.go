@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,14 +195,46 @@ func (l *limiter) reset(key string) {
 	delete(l.fails, key)
 }
 
-// clientIP is the peer address of r. Forwarded headers are not trusted:
-// behind a reverse proxy every client shares the proxy's budget.
-func clientIP(r *http.Request) string {
+// clientIP is the address of the client behind r: the peer, or, when the
+// peer is one of trusted (Options.TrustedProxies), the rightmost address
+// of X-Forwarded-For that is not a trusted proxy (addresses further left
+// were written by the client and prove nothing). Without trusted proxies,
+// forwarded headers are ignored: anyone could send them.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return host
+	}
+	client := peer
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return client.String() // garbage: stop at the last good hop
+			}
+			client = a.Unmap()
+			if !isTrusted(client, trusted) {
+				return client.String()
+			}
+		}
+	}
+	return client.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxFormBytes bounds a panel or login form body.
@@ -254,13 +287,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusForbidden, l)
 		return
 	}
-	ipKey, acctKey := "ip:"+clientIP(r), "acct:"+l.Tenant+"/"+l.Email
+	ipKey, acctKey := "ip:"+clientIP(r, s.opts.TrustedProxies), "acct:"+l.Tenant+"/"+l.Email
 	if wait, blocked := s.limiter.blocked(ipKey, acctKey); blocked {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		l.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", (secs+59)/60)
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "sidebar: login rate limited",
-			slog.String("ip", clientIP(r)), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
+			slog.String("ip", clientIP(r, s.opts.TrustedProxies)), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
 		s.renderLogin(w, r, http.StatusTooManyRequests, l)
 		return
 	}
@@ -285,7 +318,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		}
 		s.limiter.fail(ipKey, acctKey)
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "sidebar: login failed",
-			slog.String("ip", clientIP(r)), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
+			slog.String("ip", clientIP(r, s.opts.TrustedProxies)), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
 		l.Error = "Wrong email or password."
 		s.renderLogin(w, r, http.StatusUnauthorized, l)
 		return

@@ -2,7 +2,10 @@ package sidebar
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -347,5 +350,82 @@ func TestCSRF(t *testing.T) {
 		if v := setCookieValue(res, loginCookie); v != "" {
 			tok = v
 		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}
+	tests := []struct {
+		name    string
+		remote  string
+		xff     []string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"no proxies: header ignored", "203.0.113.7:5000", []string{"198.51.100.1"}, nil, "203.0.113.7"},
+		{"untrusted peer: header ignored", "203.0.113.7:5000", []string{"198.51.100.1"}, proxies, "203.0.113.7"},
+		{"trusted peer, one hop", "127.0.0.1:5000", []string{"198.51.100.1"}, proxies, "198.51.100.1"},
+		{"chain of proxies", "127.0.0.1:5000", []string{"198.51.100.1, 10.1.1.1", "10.2.2.2"}, proxies, "198.51.100.1"},
+		{"client-written hops left of the real one", "127.0.0.1:5000", []string{"1.2.3.4, 198.51.100.1"}, proxies, "198.51.100.1"},
+		{"garbage hop", "127.0.0.1:5000", []string{"198.51.100.1, not-an-ip, 10.1.1.1"}, proxies, "10.1.1.1"},
+		{"trusted peer, no header", "127.0.0.1:5000", nil, proxies, "127.0.0.1"},
+		{"mapped IPv4", "[::ffff:127.0.0.1]:5000", []string{"::ffff:198.51.100.1"}, proxies, "198.51.100.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/login", nil)
+			r.RemoteAddr = tt.remote
+			for _, v := range tt.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := clientIP(r, tt.trusted); got != tt.want {
+				t.Errorf("clientIP = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoginRateLimitBehindProxy: behind a trusted proxy each client has
+// its own sign-in budget, and prepending addresses does not escape it;
+// without trusted proxies X-Forwarded-For changes nothing.
+func TestLoginRateLimitBehindProxy(t *testing.T) {
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	for _, trusted := range []bool{true, false} {
+		t.Run(fmt.Sprintf("trusted=%v", trusted), func(t *testing.T) {
+			f := newPanelFixture(t, func(o *Options) {
+				if trusted {
+					o.TrustedProxies = loopback
+				}
+			})
+			c := f.client()
+			_, res := f.getDoc(c, "/login")
+			tok := setCookieValue(res, loginCookie)
+			try := func(email, xff string) int {
+				res := f.postForm(c, "/login", url.Values{"csrf_token": {tok}, "email": {email}, "password": {"wrong"}},
+					map[string]string{"X-Forwarded-For": xff})
+				if v := setCookieValue(res, loginCookie); v != "" {
+					tok = v
+				}
+				return res.StatusCode
+			}
+			for i := range DefaultLoginFailures { // different accounts: only the IP budget runs out
+				xff := "203.0.113.7" // one client
+				if !trusted {
+					xff = fmt.Sprintf("203.0.113.%d", 7+i) // claims that must not count
+				}
+				if code := try(fmt.Sprintf("nobody%d@acme.example", i), xff); code != http.StatusUnauthorized {
+					t.Fatalf("failure %d = %d, want 401", i+1, code)
+				}
+			}
+			want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[trusted]
+			if code := try("someone@acme.example", "198.51.100.9"); code != want {
+				t.Errorf("another client = %d, want %d", code, want)
+			}
+			if trusted {
+				if code := try("someone@acme.example", "198.51.100.9, 203.0.113.7"); code != http.StatusTooManyRequests {
+					t.Errorf("blocked client prepending an address = %d, want 429", code)
+				}
+			}
+		})
 	}
 }

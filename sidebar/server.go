@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -82,6 +83,9 @@ type Options struct {
 	// DefaultLoginWindow.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// client (rate limits, logs); empty: the peer is the client.
+	TrustedProxies []netip.Prefix
 	// Now is the clock of sessions and rate limits (default time.Now).
 	Now func() time.Time
 }

@@ -148,6 +148,8 @@ func (a *app) httpHandler(srcs map[string]source) (http.Handler, error) {
 		Metrics:   promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
 		Logger:    a.log,
 		PublicURL: a.cfg.Server.PublicURL,
+
+		TrustedProxies: a.cfg.Server.TrustedProxyPrefixes(),
 	})
 	if err != nil {
 		return nil, err
