@@ -209,6 +209,12 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(srcs) == 0 && err == nil {
 		fmt.Fprintf(w, "note\tmailboxes\tnone enabled: nothing will be captured\n")
 	}
+	for _, mb := range cfg.Mailboxes {
+		if mb.Kind == config.KindGmail && mb.Enabled && mb.GmailPubSubTopic == "" {
+			fmt.Fprintf(w, "note\tmailbox %s\tpolled every %v: set gmail_pubsub_topic (and push_token_env) for push\n",
+				mb.Name, mb.GmailPollInterval)
+		}
+	}
 	w.Flush()
 	if bad > 0 {
 		return fmt.Errorf("doctor: %d check(s) failed", bad)

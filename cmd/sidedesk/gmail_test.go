@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,15 @@ func TestCaptureOnceGmail(t *testing.T) {
 	}
 	if strings.Contains(errb.String(), "csecret") || strings.Contains(errb.String(), "rtoken") {
 		t.Errorf("a secret reached the log")
+	}
+	// Without a Pub/Sub topic the mailbox is polled; doctor says how to get push.
+	out.Reset()
+	if err := run(context.Background(), []string{"doctor", "--config", cfg}, nil, &out, &errb); err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out.String())
+	}
+	if !regexp.MustCompile(`(?m)^ok +mailbox gsupport`).MatchString(out.String()) ||
+		!regexp.MustCompile(`(?m)^note +mailbox gsupport +polled every 5s: set gmail_pubsub_topic`).MatchString(out.String()) {
+		t.Errorf("doctor:\n%s", out.String())
 	}
 }
 
