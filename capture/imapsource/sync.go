@@ -209,22 +209,37 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 			}
 		}
 	}
+	// One commit pipeline for the whole pass: its transactions go on
+	// while the next UID FETCH streams in.
+	cm := cn.newCommitter(ctx, uids, st, &stats)
+	defer cm.stop()
+	after := func() {
+		if committed := cm.takeCommitted(); len(committed) > 0 {
+			if err := cn.afterCapture(ctx, committed); err != nil {
+				afterErr = err // committed and recorded; report, keep capturing
+				st.AfterPending = addUIDs(st.AfterPending, committed)
+			}
+		}
+	}
 	for batch := range slices.Chunk(uids, s.opts.BatchSize) {
-		committed, err := cn.fetchBatch(ctx, batch, st, &stats)
-		if err != nil {
+		if err := cn.fetchBatch(ctx, cm, batch); err != nil {
 			if serr := s.saveIfChanged(ctx, st, &saved); serr != nil {
 				err = errors.Join(err, serr)
 			}
 			return stats, err
 		}
+		after()
 		if err := s.saveIfChanged(ctx, st, &saved); err != nil {
 			return stats, err
 		}
-		if err := cn.afterCapture(ctx, committed); err != nil {
-			afterErr = err // committed and recorded; report, keep capturing
-			st.AfterPending = addUIDs(st.AfterPending, committed)
-		}
 	}
+	if err := cm.finish(); err != nil {
+		if serr := s.saveIfChanged(ctx, st, &saved); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return stats, err
+	}
+	after()
 	// The pass is complete: a pending SINCE filter is done, and everything
 	// delivered before passStart is captured.
 	if st.Since != "" || passStart.Sub(st.SyncedAt) > syncedAtEvery || len(uids) > 0 {
@@ -269,8 +284,15 @@ func (s *Source) saveIfChanged(ctx context.Context, st, saved *syncState) error 
 // more with more data), so groups are large: at 100 messages the fsyncs
 // held the committing goroutine for a fifth of a 10,000-message capture.
 const (
-	commitMaxMessages = 500
+	commitMaxMessages = 200
 	commitMaxBytes    = 32 << 20
+	// Up to maxInflight groups, together at most inflightMaxBytes, may
+	// be on their way at once (resolving their messages, syncing blobs,
+	// waiting for their turn, in their transaction) while the next ones
+	// are read and prepared: the transactions run back to back instead of
+	// the reading stopping at each one.
+	maxInflight      = 4
+	inflightMaxBytes = 64 << 20
 )
 
 // fetched is one message of a FETCH, prepared (p) or being prepared by a
@@ -362,166 +384,223 @@ func (ps *preparers) stop() {
 	ps.wg.Wait()
 }
 
-// fetchBatch fetches the UIDs of batch (ascending), prepares each message
-// as its literal streams in, and commits them in groups: group k commits
-// in a goroutine while group k+1 is fetched and parsed, so parsing and the
-// database use two cores. st.LastUID advances only over UIDs whose message
-// was committed (or which the server no longer has): never past a message
-// that failed. It returns the UIDs committed.
-func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState, stats *Stats) ([]imap.UID, error) {
-	s := cn.s
-	done := make(map[imap.UID]bool, len(batch))
-	var committed []imap.UID
-	prefix := 0 // batch[:prefix] are all done
-	advance := func() {
-		for prefix < len(batch) && done[batch[prefix]] {
-			prefix++
-		}
-		if prefix > 0 && uint32(batch[prefix-1]) > st.LastUID {
-			st.LastUID = uint32(batch[prefix-1])
-		}
-	}
-	saved := *st
-	sinceSave := 0
-	commitFailed := false
-	workers := startPreparers(prepWorkers)
-	defer workers.stop()
+// committer commits the messages of one sync pass in groups, in UID
+// order, on goroutines of its own: group k is in its transaction while
+// the next ones resolve their messages (prepared by workers) and make
+// their blobs durable, and while the reading goroutine goes on with the
+// next UID FETCH. st.LastUID advances only over UIDs whose message was
+// committed (or which the server no longer has): never past a message
+// that failed.
+type committer struct {
+	cn    *conn
+	ctx   context.Context
+	st    *syncState
+	stats *Stats
 
-	// apply records a finished commit, in UID order, and returns the
-	// first failure.
-	apply := func(g committedGroup) error {
-		var be *ticket.BatchError
-		perMessage := errors.As(g.err, &be) && len(be.Errs) == len(g.msgs)
-		var first error
-		for i, m := range g.msgs {
-			err := g.err
-			if perMessage {
-				err = be.Errs[i]
-			}
-			if err != nil {
-				if first == nil {
-					if ctx.Err() != nil {
-						err = errors.Join(err, context.Cause(ctx))
-					}
-					first = &deliverError{s.errorf("deliver UID %d: %w", m.uid, err)}
-				}
-				continue
-			}
-			done[m.uid] = true
-			committed = append(committed, m.uid)
-			stats.Fetched++
-			if g.results[i].Duplicate {
-				stats.Duplicates++
-			} else {
-				stats.New++
-			}
-			s.reportCaptured(g.results[i], m.internal)
-			sinceSave++
-		}
-		if first == nil && g.prepErr != nil {
-			first = g.prepErr
-		}
-		advance()
-		commitFailed = commitFailed || first != nil
-		if sinceSave >= saveEvery {
-			sinceSave = 0
-			if err := s.saveIfChanged(ctx, st, &saved); err != nil {
-				return errors.Join(first, err)
-			}
-		}
-		return first
+	order     []imap.UID // the pass's UIDs, ascending
+	prefix    int        // order[:prefix] are all done
+	done      map[imap.UID]bool
+	committed []imap.UID // committed since takeCommitted
+	saved     syncState
+	sinceSave int
+	failed    bool // a commit failed: nothing more is committed
+
+	workers  *preparers
+	group    []fetched
+	size     int
+	inflight []chan committedGroup // groups on their way, oldest first
+	sizes    []int                 // their sizes
+	onWay    int                   // the sum of sizes
+	last     *groupDone            // the newest of them
+}
+
+func (cn *conn) newCommitter(ctx context.Context, uids []imap.UID, st *syncState, stats *Stats) *committer {
+	return &committer{cn: cn, ctx: ctx, st: st, stats: stats, order: uids, done: make(map[imap.UID]bool, len(uids)),
+		saved: *st, workers: startPreparers(prepWorkers)}
+}
+
+// stop waits for the groups on their way (without applying them) and the
+// workers. A caller that wants them applied calls finish first.
+func (cm *committer) stop() {
+	for _, ch := range cm.inflight {
+		<-ch
 	}
-	var (
-		group    []fetched
-		size     int
-		inflight []chan committedGroup // groups committing, oldest first: at most two
-		last     *groupDone            // the newest of them
-	)
-	// wait applies the oldest group committing.
-	wait := func() error {
-		if len(inflight) == 0 {
-			return nil
-		}
-		g := <-inflight[0]
-		inflight = inflight[1:]
-		return apply(g)
+	cm.inflight = nil
+	cm.workers.stop()
+}
+
+// advance moves st.LastUID over the done prefix.
+func (cm *committer) advance() {
+	for cm.prefix < len(cm.order) && cm.done[cm.order[cm.prefix]] {
+		cm.prefix++
 	}
-	// flush starts committing the group. Two groups may be on their way:
-	// one in its transaction, the next making its blobs durable (the
-	// fsyncs) meanwhile; transactions stay in order, and a group after
-	// one that failed commits nothing.
-	flush := func() error {
-		if len(group) == 0 {
-			return nil
+	if cm.prefix > 0 && uint32(cm.order[cm.prefix-1]) > cm.st.LastUID {
+		cm.st.LastUID = uint32(cm.order[cm.prefix-1])
+	}
+}
+
+// skip marks UIDs that need no commit (expunged, no body) as done.
+func (cm *committer) skip(uids ...imap.UID) {
+	for _, u := range uids {
+		cm.done[u] = true
+	}
+	cm.advance()
+}
+
+// takeCommitted returns the UIDs committed since the last call.
+func (cm *committer) takeCommitted() []imap.UID {
+	c := cm.committed
+	cm.committed = nil
+	return c
+}
+
+// apply records a finished commit, in UID order, and returns the first
+// failure.
+func (cm *committer) apply(g committedGroup) error {
+	s := cm.cn.s
+	var be *ticket.BatchError
+	perMessage := errors.As(g.err, &be) && len(be.Errs) == len(g.msgs)
+	var first error
+	for i, m := range g.msgs {
+		err := g.err
+		if perMessage {
+			err = be.Errs[i]
 		}
-		if len(inflight) >= 2 {
-			if err := wait(); err != nil {
-				return err
+		if err != nil {
+			if first == nil {
+				if cm.ctx.Err() != nil {
+					err = errors.Join(err, context.Cause(cm.ctx))
+				}
+				first = &deliverError{s.errorf("deliver UID %d: %w", m.uid, err)}
 			}
+			continue
 		}
-		g := group
-		group, size = nil, 0
-		ch := make(chan committedGroup, 1)
-		inflight = append(inflight, ch)
-		prev, done := last, &groupDone{ch: make(chan struct{})}
-		last = done
-		go func() {
-			// Wait for the group's messages in order; one that could
-			// not be prepared ends the group (and the batch) there.
-			var prepErr error
-			ps := make([]*capture.Prepared, 0, len(g))
-			for i := range g {
-				if g[i].ready != nil {
-					r := <-g[i].ready
-					g[i].p, g[i].ready = r.p, nil
-					if r.err != nil {
-						prepErr = r.err
-						g = g[:i]
-						break
-					}
-				}
-				ps = append(ps, g[i].p)
-			}
-			if sy, ok := s.opts.Pipeline.Blobs.(blobSyncer); ok && len(ps) > 0 {
-				_ = sy.Sync(ctx) // a failure shows again in the commit's own Sync
-			}
-			if prev != nil {
-				if <-prev.ch; !prev.ok {
-					close(done.ch)
-					ch <- committedGroup{} // nothing committed, nothing to report
-					return
-				}
-			}
-			var res []ticket.Result
-			var err error
-			if len(ps) > 0 {
-				res, err = s.opts.Pipeline.Commit(ctx, ps)
-			}
-			done.ok = err == nil && prepErr == nil
-			close(done.ch)
-			ch <- committedGroup{msgs: g, results: res, err: err, prepErr: prepErr}
-		}()
+		cm.done[m.uid] = true
+		cm.committed = append(cm.committed, m.uid)
+		cm.stats.Fetched++
+		if g.results[i].Duplicate {
+			cm.stats.Duplicates++
+		} else {
+			cm.stats.New++
+		}
+		s.reportCaptured(g.results[i], m.internal)
+		cm.sinceSave++
+	}
+	if first == nil && g.prepErr != nil {
+		first = g.prepErr
+	}
+	cm.advance()
+	cm.failed = cm.failed || first != nil
+	if cm.sinceSave >= saveEvery {
+		cm.sinceSave = 0
+		if err := s.saveIfChanged(cm.ctx, cm.st, &cm.saved); err != nil {
+			return errors.Join(first, err)
+		}
+	}
+	return first
+}
+
+// wait applies the oldest group on its way.
+func (cm *committer) wait() error {
+	if len(cm.inflight) == 0 {
 		return nil
 	}
-	// drain waits for every group committing and applies them.
-	drain := func() error {
-		var errs []error
-		for len(inflight) > 0 {
-			errs = append(errs, wait())
-		}
-		return errors.Join(errs...)
-	}
-	// finish commits what is prepared and waits for it: after the FETCH
-	// ended, or failed (what was read completely is still good) unless a
-	// commit failed (the state cannot pass that message anyway).
-	finish := func() error {
-		if commitFailed {
-			return drain()
-		}
-		err := flush()
-		return errors.Join(err, drain())
-	}
+	g := <-cm.inflight[0]
+	cm.inflight, cm.onWay, cm.sizes = cm.inflight[1:], cm.onWay-cm.sizes[0], cm.sizes[1:]
+	return cm.apply(g)
+}
 
+// add puts a fetched message into the current group, and starts
+// committing the group when it is full.
+func (cm *committer) add(f fetched) error {
+	cm.group = append(cm.group, f)
+	if cm.size += int(f.size) + 4<<10; len(cm.group) >= commitMaxMessages || cm.size >= commitMaxBytes {
+		return cm.flush()
+	}
+	return nil
+}
+
+// flush starts committing the current group. Several groups may be on
+// their way (maxInflight, inflightMaxBytes); transactions stay in order,
+// and a group after one that failed commits nothing.
+func (cm *committer) flush() error {
+	if len(cm.group) == 0 {
+		return nil
+	}
+	for len(cm.inflight) >= maxInflight || len(cm.inflight) > 0 && cm.onWay+cm.size > inflightMaxBytes {
+		if err := cm.wait(); err != nil {
+			return err
+		}
+	}
+	if cm.failed {
+		cm.group, cm.size = nil, 0 // the state cannot pass the failed message anyway
+		return nil
+	}
+	g, ctx, s := cm.group, cm.ctx, cm.cn.s
+	cm.inflight, cm.sizes, cm.onWay = append(cm.inflight, make(chan committedGroup, 1)), append(cm.sizes, cm.size), cm.onWay+cm.size
+	ch := cm.inflight[len(cm.inflight)-1]
+	cm.group, cm.size = nil, 0
+	prev, done := cm.last, &groupDone{ch: make(chan struct{})}
+	cm.last = done
+	go func() {
+		// Wait for the group's messages in order; one that could not be
+		// prepared ends the group (and the pass) there.
+		var prepErr error
+		ps := make([]*capture.Prepared, 0, len(g))
+		for i := range g {
+			if g[i].ready != nil {
+				r := <-g[i].ready
+				g[i].p, g[i].ready = r.p, nil
+				if r.err != nil {
+					prepErr = r.err
+					g = g[:i]
+					break
+				}
+			}
+			ps = append(ps, g[i].p)
+		}
+		if sy, ok := s.opts.Pipeline.Blobs.(blobSyncer); ok && len(ps) > 0 {
+			_ = sy.Sync(ctx) // a failure shows again in the commit's own Sync
+		}
+		if prev != nil {
+			if <-prev.ch; !prev.ok {
+				close(done.ch)
+				ch <- committedGroup{} // nothing committed, nothing to report
+				return
+			}
+		}
+		var res []ticket.Result
+		var err error
+		if len(ps) > 0 {
+			res, err = s.opts.Pipeline.Commit(ctx, ps)
+		}
+		done.ok = err == nil && prepErr == nil
+		close(done.ch)
+		ch <- committedGroup{msgs: g, results: res, err: err, prepErr: prepErr}
+	}()
+	return nil
+}
+
+// finish commits what is prepared and applies every group on its way:
+// at the end of the pass, or after a failed FETCH (what was read
+// completely is still good) unless a commit failed.
+func (cm *committer) finish() error {
+	var errs []error
+	if !cm.failed {
+		errs = append(errs, cm.flush())
+	}
+	for len(cm.inflight) > 0 {
+		errs = append(errs, cm.wait())
+	}
+	cm.advance()
+	return errors.Join(errs...)
+}
+
+// fetchBatch fetches the UIDs of batch (ascending) and hands each message
+// to cm as its literal streams in. It returns when the FETCH has ended;
+// the commits go on.
+func (cn *conn) fetchBatch(ctx context.Context, cm *committer, batch []imap.UID) error {
+	s := cn.s
 	fetchOpts := &imap.FetchOptions{
 		UID:          true,
 		InternalDate: true,
@@ -531,50 +610,44 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 	}
 	returned := make(map[imap.UID]bool, len(batch))
-	// consume prepares and commits what one FETCH command returns. With
-	// want set, a response for any other UID is an error.
+	// consume hands cm what one FETCH command returns. With want set, a
+	// response for any other UID is an error.
 	consume := func(cmd *imapclient.FetchCommand, name string, want map[imap.UID]bool) error {
 		next := func() (msg *imapclient.FetchMessageData) {
 			_ = cn.guard(func() error { msg = cmd.Next(); return nil })
 			return msg
 		}
 		for msg := next(); msg != nil; msg = next() {
-			f, err := cn.prepare(ctx, msg, stats, workers)
+			f, err := cn.prepare(ctx, msg, cm.stats, cm.workers)
 			if err == nil && want != nil && !want[f.uid] {
 				err = s.errorf("%s of sequence number %d answered UID %d, not one asked for", name, msg.SeqNum, f.uid)
 			}
 			if f.uid != 0 {
 				returned[f.uid] = true
 			}
-			if err == nil && (f.p != nil || f.ready != nil) {
-				group = append(group, f)
-				if size += int(f.size) + 4<<10; len(group) >= commitMaxMessages || size >= commitMaxBytes {
-					err = flush()
+			if err == nil {
+				if f.p != nil || f.ready != nil {
+					err = cm.add(f)
+				} else if f.uid != 0 {
+					cm.skip(f.uid) // no body: the message vanished
 				}
 			}
 			if err != nil {
-				// Abandon the rest of the batch: closing the socket ends the
-				// FETCH at once instead of draining it.
+				// Abandon the rest: closing the socket ends the FETCH at
+				// once instead of draining it.
 				cn.abort()
 				_ = cmd.Close()
-				err = errors.Join(err, finish())
-				advance()
-				return err
+				return errors.Join(err, cm.finish())
 			}
 		}
-		if err := finish(); err != nil {
-			cn.abort()
-			_ = cmd.Close()
-			return err
-		}
 		if err := cmd.Close(); err != nil {
-			return s.commandError(ctx, name, err)
+			return errors.Join(s.commandError(ctx, name, err), cm.finish())
 		}
-		return nil
+		return cm.flush() // the end of a FETCH: a lone IDLE delivery commits now
 	}
 
 	if err := consume(cn.c.Fetch(imap.UIDSetNum(batch...), fetchOpts), "UID FETCH", nil); err != nil {
-		return committed, err
+		return err
 	}
 	// A UID the FETCH did not return was expunged meanwhile, or the
 	// server answered it in a way the IMAP client could not match to the
@@ -588,36 +661,40 @@ func (cn *conn) fetchBatch(ctx context.Context, batch []imap.UID, st *syncState,
 			missing = append(missing, uid)
 		}
 	}
-	if len(missing) > 0 {
-		seqs, err := cn.seqNums(ctx, missing)
-		if err != nil {
-			return committed, err
-		}
-		if len(seqs) > 0 {
-			s.log.Warn("imapsource: the server's UID FETCH answer did not carry the UID before the body; fetching by sequence number",
-				"messages", len(seqs))
-			want := map[imap.UID]bool{}
-			nums := make([]uint32, 0, len(seqs))
-			for uid, seq := range seqs {
-				want[uid] = true
-				nums = append(nums, seq)
-			}
-			if err := consume(cn.c.Fetch(imap.SeqSetNum(nums...), fetchOpts), "FETCH", want); err != nil {
-				return committed, err
-			}
-			for uid := range want {
-				if !returned[uid] {
-					advance()
-					return committed, s.errorf("UID %d is in the folder but FETCH does not return it", uid)
-				}
-			}
+	if len(missing) == 0 {
+		return nil
+	}
+	seqs, err := cn.seqNums(ctx, missing)
+	if err != nil {
+		return errors.Join(err, cm.finish())
+	}
+	var gone []imap.UID
+	for _, uid := range missing {
+		if _, ok := seqs[uid]; !ok {
+			gone = append(gone, uid)
 		}
 	}
-	// Every UID of the batch is committed or gone.
-	if last := uint32(batch[len(batch)-1]); last > st.LastUID {
-		st.LastUID = last
+	cm.skip(gone...)
+	if len(seqs) == 0 {
+		return nil
 	}
-	return committed, nil
+	s.log.Warn("imapsource: the server's UID FETCH answer did not carry the UID before the body; fetching by sequence number",
+		"messages", len(seqs))
+	want := map[imap.UID]bool{}
+	nums := make([]uint32, 0, len(seqs))
+	for uid, seq := range seqs {
+		want[uid] = true
+		nums = append(nums, seq)
+	}
+	if err := consume(cn.c.Fetch(imap.SeqSetNum(nums...), fetchOpts), "FETCH", want); err != nil {
+		return err
+	}
+	for uid := range want {
+		if !returned[uid] {
+			return errors.Join(s.errorf("UID %d is in the folder but FETCH does not return it", uid), cm.finish())
+		}
+	}
+	return nil
 }
 
 // seqNums returns the sequence numbers of those of uids still in the
