@@ -29,7 +29,7 @@ test-deps:
 ## bench: benchmarks with figures (capture vs bare IMAP fetch, IDLE latency, panel, calendar, Slack)
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./store/... ./capture/... ./ticket/... ./crm/... ./chat/...
-	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000 -latency 50
+	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000 -latency 50 -repeat 3
 	$(GO) run ./internal/bench/panelbench
 	$(GO) run ./calendar/internal/calbench -agents 200
 

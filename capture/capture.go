@@ -58,6 +58,11 @@ type Delivery struct {
 	Tenant    string // "" means ticket.DefaultTenant
 	Mailbox   string // configured mailbox name
 	SourceKey string // "imap:<uidvalidity>:<uid>" or "gmail:<id>"
+	// New says the source has never delivered this message before (an
+	// IMAP UID above what the mailbox captured under the same
+	// UIDVALIDITY): its raw bytes are stored without first looking for
+	// them among the stored blobs (store.Blobs.CreateNew).
+	New bool
 }
 
 // Deliver is what every capture source calls per message: it stores the raw
@@ -142,7 +147,11 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 	var in ticket.Inbound
 	var err error
 	if bc, ok := p.Blobs.(blobCreator); ok {
-		ref, in, err = p.teeParse(ctx, r, bh, bc)
+		create := bc.Create
+		if nc, ok := p.Blobs.(newBlobCreator); ok && d.New {
+			create = nc.CreateNew
+		}
+		ref, in, err = p.teeParse(ctx, r, bh, create)
 	} else {
 		ref, in, err = p.putParse(ctx, r, bh)
 	}
@@ -162,12 +171,26 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 	in.Raw = ref
 	in.BodyHash = bodyHash
 	in.ReceivedAt = p.Options.now()
+	if pc, ok := p.Sink.(precomputer); ok {
+		pc.Precompute(ctx, &in) // here, on a preparing goroutine, not in the commit's
+	}
 	if in.ParseError != "" {
 		p.Metrics.ParseError(d.Mailbox)
 		p.logger().Warn("capture: malformed message kept", "mailbox", d.Mailbox, "source_key", d.SourceKey,
 			"message_id", in.MessageID, "raw_sha256", ref.SHA256, "parse_error", in.ParseError)
 	}
 	return &Prepared{Delivery: d, Inbound: in}, nil
+}
+
+// newBlobCreator also takes blobs known to be new (store.Blobs).
+type newBlobCreator interface {
+	CreateNew() (ticket.BlobWriter, error)
+}
+
+// precomputer is a sink that can work out ahead what needs no
+// transaction (ticket.Service).
+type precomputer interface {
+	Precompute(ctx context.Context, in *ticket.Inbound)
 }
 
 // blobCreator is a blob store that takes a blob as a stream of writes
@@ -180,8 +203,8 @@ type blobCreator interface {
 // bytes are read once, and a message is parsed without being read back.
 // What the parser leaves unread (it stops at the end of the last part)
 // is stored too: the raw bytes are kept whole.
-func (p *Pipeline) teeParse(ctx context.Context, r io.Reader, bh *bodyHasher, bc blobCreator) (ticket.BlobRef, ticket.Inbound, error) {
-	w, err := bc.Create()
+func (p *Pipeline) teeParse(ctx context.Context, r io.Reader, bh *bodyHasher, create func() (ticket.BlobWriter, error)) (ticket.BlobRef, ticket.Inbound, error) {
+	w, err := create()
 	if err != nil {
 		return ticket.BlobRef{}, ticket.Inbound{}, fmt.Errorf("capture: store raw message: %w", err)
 	}

@@ -199,11 +199,25 @@ type BlobWriter struct {
 	w    *bufio.Writer
 	err  error
 	done bool
+	new  bool // CreateNew: no look-up in the committed index
 }
 
 // Create starts a blob. Its caller must Commit or Abort it.
 func (b *Blobs) Create() (ticket.BlobWriter, error) {
 	return b.create()
+}
+
+// CreateNew starts a blob whose content is most likely not stored yet (a
+// message its mailbox has never delivered before): Commit skips the
+// look-up in the committed index, about 50 us of a capture's time per
+// message. Should the content be stored after all, its bytes are kept
+// twice and the index keeps pointing at the first copy.
+func (b *Blobs) CreateNew() (ticket.BlobWriter, error) {
+	w, err := b.create()
+	if err == nil {
+		w.new = true
+	}
+	return w, err
 }
 
 func (b *Blobs) create() (*BlobWriter, error) {
@@ -279,10 +293,13 @@ func (w *BlobWriter) Commit(ctx context.Context) (ticket.BlobRef, error) {
 	}
 	ref := ticket.BlobRef{SHA256: hex.EncodeToString(w.h.Sum(nil)), Size: w.n}
 	b := w.b
-	stored, err := b.indexed(ctx, ref.SHA256)
-	if err != nil {
-		w.Abort()
-		return ticket.BlobRef{}, err
+	stored := false
+	if !w.new {
+		var err error
+		if stored, err = b.indexed(ctx, ref.SHA256); err != nil {
+			w.Abort()
+			return ticket.BlobRef{}, err
+		}
 	}
 	b.mu.Lock()
 	if _, pending := b.entries[ref.SHA256]; pending || stored {

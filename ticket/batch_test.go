@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func RunIngestBatchScenarios(t *testing.T, open OpenStore) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	corpus := batchCorpus()
-	ingest := func(t *testing.T, bad string, chunk int) batchRun {
+	ingest := func(t *testing.T, bad string, chunk int, precompute bool) batchRun {
 		t.Helper()
 		inner, events := open(t)
 		st := failingStore{inner, bad}
@@ -78,7 +79,13 @@ func RunIngestBatchScenarios(t *testing.T, open OpenStore) {
 				continue
 			}
 			end := min(start+chunk, len(corpus))
-			res, err := svc.IngestBatch(ctx, corpus[start:end])
+			ins := slices.Clone(corpus[start:end])
+			if precompute { // as a capture's preparing goroutines do
+				for i := range ins {
+					svc.Precompute(ctx, &ins[i])
+				}
+			}
+			res, err := svc.IngestBatch(ctx, ins)
 			if len(res) != end-start {
 				t.Fatalf("IngestBatch returned %d results for %d messages", len(res), end-start)
 			}
@@ -99,7 +106,7 @@ func RunIngestBatchScenarios(t *testing.T, open OpenStore) {
 		}
 		return run
 	}
-	want := ingest(t, "", 0)
+	want := ingest(t, "", 0, false)
 	for i, err := range want.errs {
 		if err != nil {
 			t.Fatalf("sequential Ingest of mail %d: %v", i, err)
@@ -119,19 +126,23 @@ func RunIngestBatchScenarios(t *testing.T, open OpenStore) {
 
 	for _, chunk := range []int{len(corpus), 5, 1} {
 		t.Run(fmt.Sprintf("batches of %d", chunk), func(t *testing.T) {
-			got := ingest(t, "", chunk)
+			got := ingest(t, "", chunk, false)
+			compareRuns(t, got, want, -1)
+		})
+		t.Run(fmt.Sprintf("batches of %d, precomputed", chunk), func(t *testing.T) {
+			got := ingest(t, "", chunk, true)
 			compareRuns(t, got, want, -1)
 		})
 	}
 
 	t.Run("a failing message", func(t *testing.T) {
 		const bad = 3 // the Thread-Index reply: the ooo later threads on its ticket
-		failWant := ingest(t, corpus[bad].MessageID, 0)
+		failWant := ingest(t, corpus[bad].MessageID, 0, false)
 		if !errors.Is(failWant.errs[bad], errInjectedInsert) {
 			t.Fatalf("sequential: mail %d error %v, want the injected one", bad, failWant.errs[bad])
 		}
 		for _, chunk := range []int{len(corpus), 5} {
-			got := ingest(t, corpus[bad].MessageID, chunk)
+			got := ingest(t, corpus[bad].MessageID, chunk, chunk == 5)
 			compareRuns(t, got, failWant, bad)
 		}
 	})
@@ -194,4 +205,48 @@ func TestIngestBatchMem(t *testing.T) {
 		st := newMemStore()
 		return st, st.Events
 	})
+}
+
+// TestPrecomputeOtherService: what one Service precomputed is not used by
+// another (whose priority rules may differ).
+func TestPrecomputeOtherService(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	rules, err := NewPrioritizer(PriorityRules{Keywords: map[string]Priority{"printer": PriorityUrgent}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	urgent, err := NewService(Options{Store: st, ReplySecret: testSecret, Priority: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := NewService(Options{Store: st, ReplySecret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newMail("p@example.org", "alice@example.org", "Printer broken")
+	urgent.Precompute(ctx, &in)
+	res, err := plain.IngestBatch(ctx, []Inbound{in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tk Ticket
+	if err := st.WithTx(ctx, func(tx Tx) (err error) { tk, err = tx.Ticket(ctx, DefaultTenant, res[0].TicketID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if tk.Priority != PriorityNormal {
+		t.Errorf("priority %s: another service's precomputation was used", tk.Priority)
+	}
+	in2 := newMail("q@example.org", "bob@example.org", "Printer broken")
+	urgent.Precompute(ctx, &in2)
+	res, err = urgent.IngestBatch(ctx, []Inbound{in2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WithTx(ctx, func(tx Tx) (err error) { tk, err = tx.Ticket(ctx, DefaultTenant, res[0].TicketID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if tk.Priority != PriorityUrgent {
+		t.Errorf("priority %s with its own precomputation, want urgent", tk.Priority)
+	}
 }

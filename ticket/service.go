@@ -160,7 +160,21 @@ type pendingIngest struct {
 	prioWhy   []string
 }
 
+// Precompute works out ahead what Ingest and IngestBatch work out before
+// their transaction (the classification, a new ticket's priority with the
+// CRM tier look-up and keyword scan) and keeps it in in. A capture calls
+// it on the goroutines that prepare messages, so the one committing them
+// runs little more than the transactions. in must not change afterwards.
+func (s *Service) Precompute(ctx context.Context, in *Inbound) {
+	in.Precomputed = nil
+	in.Precomputed = &Precomputed{s: s, p: s.prepareIngest(ctx, *in)}
+}
+
 func (s *Service) prepareIngest(ctx context.Context, in Inbound) *pendingIngest {
+	if pc := in.Precomputed; pc != nil && pc.s == s {
+		return pc.p
+	}
+	in.Precomputed = nil
 	p := &pendingIngest{s: s, in: normalizeInbound(in)}
 	p.class, p.classReason = classify(p.in)
 	p.requester = p.in.From

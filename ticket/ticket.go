@@ -246,6 +246,19 @@ type Inbound struct {
 	Attachments       []Attachment
 	ParseError        string
 	ReceivedAt        time.Time // when capture fetched it
+
+	// Precomputed, when set by Service.Precompute, is the part of the
+	// ingestion that needs no transaction, worked out ahead. Ingest
+	// works it out itself when it is absent.
+	Precomputed *Precomputed
+}
+
+// Precomputed is what Service.Precompute worked out for an Inbound
+// (classification, a new ticket's requester and priority with the CRM
+// tier). Opaque.
+type Precomputed struct {
+	s *Service
+	p *pendingIngest
 }
 
 // Event is one row of the transactional outbox: written in the transaction

@@ -33,6 +33,11 @@ type conn struct {
 	stop func() bool
 	// sel is what SELECT/EXAMINE reported.
 	sel *imap.SelectData
+	// newAbove: this pass's UIDs above it were never delivered by this
+	// mailbox before (capture.Delivery.New); resync makes none new (the
+	// UIDVALIDITY changed: the same mail comes again under new UIDs).
+	newAbove uint32
+	resync   bool
 	// timedOut is set when guard aborted the connection.
 	timedOut atomic.Bool
 	// delim is the server's hierarchy delimiter (LIST "" "", RFC 9051

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -191,12 +192,18 @@ func TestUIDValidityChange(t *testing.T) {
 			}
 			before := e.state(t, "support")
 			after := d.ChangeUIDValidity(t, userA, "INBOX")
+			packsBefore := dirBytes(t, e.store.Blobs().Dir())
 
 			raw, id := mail("after the change")
 			d.Append(t, userA, "INBOX", raw)
 			stats := once(t, s)
 			if stats.New != 1 || stats.Duplicates != 3 {
 				t.Errorf("pass after UIDVALIDITY change %+v, want 1 new and 3 duplicates (re-synced)", stats)
+			}
+			// The re-synced mail's raw bytes are stored already: only the
+			// new message's are added.
+			if grown := dirBytes(t, e.store.Blobs().Dir()) - packsBefore; grown != int64(len(raw)) {
+				t.Errorf("blobs grew by %d bytes in the re-sync, want %d (the one new message)", grown, len(raw))
 			}
 			e.assertOnce(t, append(ids, id))
 			st := e.state(t, "support")
@@ -619,4 +626,24 @@ func TestAfterCaptureRetried(t *testing.T) {
 	if err != nil || st.NumMessages == nil || *st.NumMessages != 2 {
 		t.Errorf("Done: %+v, %v; want 2 messages", st, err)
 	}
+}
+
+// dirBytes is the size of every file under dir.
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -328,8 +328,11 @@ type poisonBlobs struct {
 	armed atomic.Bool
 }
 
-func (p *poisonBlobs) Create() (ticket.BlobWriter, error) {
-	w, err := p.Blobs.Create()
+func (p *poisonBlobs) Create() (ticket.BlobWriter, error) { return p.wrap(p.Blobs.Create()) }
+
+func (p *poisonBlobs) CreateNew() (ticket.BlobWriter, error) { return p.wrap(p.Blobs.CreateNew()) }
+
+func (p *poisonBlobs) wrap(w ticket.BlobWriter, err error) (ticket.BlobWriter, error) {
 	if err != nil {
 		return nil, err
 	}

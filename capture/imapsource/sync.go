@@ -161,6 +161,7 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return stats, err
 	}
+	cn.resync = st != nil && st.UIDValidity != cn.sel.UIDValidity
 	if st == nil || st.UIDValidity != cn.sel.UIDValidity {
 		if st, err = cn.startState(ctx, st); err != nil {
 			return stats, err
@@ -170,6 +171,7 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 		}
 	}
 	saved := *st
+	cn.newAbove = st.LastUID
 
 	// UID SEARCH UID n:* rather than UID FETCH n:* alone: the search can
 	// carry the SINCE filter, and it tells the batch boundaries. "n:*"
@@ -284,7 +286,7 @@ func (s *Source) saveIfChanged(ctx context.Context, st, saved *syncState) error 
 // more with more data), so groups are large: at 100 messages the fsyncs
 // held the committing goroutine for a fifth of a 10,000-message capture.
 const (
-	commitMaxMessages = 200
+	commitMaxMessages = 300
 	commitMaxBytes    = 32 << 20
 	// Up to maxInflight groups, together at most inflightMaxBytes, may
 	// be on their way at once (resolving their messages, syncing blobs,
@@ -796,6 +798,7 @@ func (cn *conn) handOff(ctx context.Context, f *fetched, r io.Reader, size int64
 		Tenant:    s.opts.Tenant,
 		Mailbox:   s.opts.Name,
 		SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(f.uid), 10),
+		New:       !cn.resync && uint32(f.uid) > cn.newAbove,
 	}
 	uid := f.uid
 	wrap := func(err error) error {
