@@ -515,3 +515,33 @@ func TestBlobsTwoProcesses(t *testing.T) {
 		t.Errorf("%d packs, want one per process", len(entries))
 	}
 }
+
+// TestBlobsCreateNew: CreateNew skips the index look-up; content stored
+// before is then kept twice, and the index keeps the first copy.
+func TestBlobsCreateNew(t *testing.T) {
+	s := newStore(t)
+	b := s.Blobs()
+	ctx := context.Background()
+	ref, err := b.Put(ctx, strings.NewReader("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s)
+	w, err := b.CreateNew()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("hello"))
+	ref2, err := w.Commit(ctx)
+	if err != nil || ref2 != ref {
+		t.Fatalf("CreateNew commit = %+v, %v; want %+v", ref2, err, ref)
+	}
+	if got := packBytes(t, b); got != 10 {
+		t.Errorf("packs hold %d bytes, want 10 (stored twice)", got)
+	}
+	commit(t, s)
+	if n, p := indexRows(t, s), b.Pending(); n != 1 || p != 0 {
+		t.Errorf("%d index rows, %d pending; want 1 and 0", n, p)
+	}
+	assertContent(t, b, ref.SHA256, []byte("hello"))
+}
