@@ -31,7 +31,7 @@ bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./store/... ./capture/... ./ticket/... ./crm/... ./chat/...
 	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000 -latency 50 -repeat 3
 	$(GO) run ./internal/bench/panelbench
-	$(GO) run ./calendar/internal/calbench -agents 200
+	$(GO) run ./calendar/internal/calbench -agents 200 -dir .bench/calbench   # the seeded Radicale storage is kept for the next run
 
 lint:
 	$(GO) vet $(PKGS)
@@ -43,6 +43,7 @@ lint:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./capture
+	$(GO) test -run '^$$' -fuzz '^FuzzReadCalendarData$$' -fuzztime $(FUZZTIME) ./calendar
 
 generate:
 	$(GO) generate $(PKGS)   # templ views (sidebar/views): commit the generated *_templ.go

@@ -121,7 +121,8 @@ func cmdCalendar(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "synced %d agents (%d failed), %d busy intervals in %s\n", rep.Agents, rep.Failed, rep.Intervals, rep.Duration.Round(1e6))
+	fmt.Fprintf(stdout, "synced %d agents (%d failed, %d unchanged since their last sync), %d busy intervals in %s\n",
+		rep.Agents, rep.Failed, rep.Unchanged, rep.Intervals, rep.Duration.Round(1e6))
 	if rep.Failed > 0 {
 		return fmt.Errorf("calendar sync: %d agent(s) failed", rep.Failed)
 	}
