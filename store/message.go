@@ -99,7 +99,7 @@ func validDirection(d ticket.Direction) bool {
 // addresses participants of its ticket. Emails are stored normalised; an
 // empty Classification is "normal"; a zero CreatedAt is now. m is updated to
 // what was stored.
-func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Message) error {
+func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Message, ticketKnown bool) error {
 	if m.Tenant == "" {
 		return errors.New("store: message has no tenant")
 	}
@@ -109,7 +109,7 @@ func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Mess
 	if m.Classification == "" {
 		m.Classification = ticket.ClassNormal
 	}
-	if m.TicketID != 0 {
+	if m.TicketID != 0 && !ticketKnown { // a ticket created in this transaction exists
 		if err := ticketExists(ctx, q, m.Tenant, m.TicketID); err != nil {
 			return fmt.Errorf("store: insert message: %w", err)
 		}

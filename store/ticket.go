@@ -107,7 +107,10 @@ func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id 
 // createTicket inserts t with the tenant's next number and adds the
 // requester as a participant. Empty Status/Priority become new/normal and
 // zero CreatedAt/UpdatedAt become now; t is updated to what was stored.
-func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticket) error {
+// createTicket inserts t with the tenant's next ticket number. numbers
+// holds the last number handed out per tenant in this transaction, so
+// only the first ticket of a batch reads the counter.
+func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticket, numbers map[string]int64) error {
 	if err := checkTicketFields(t); err != nil {
 		return err
 	}
@@ -125,15 +128,21 @@ func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticke
 			return fmt.Errorf("store: create ticket: linked %w", err)
 		}
 	}
-	var number int64
-	_, err = q.ExecContext(ctx, `INSERT INTO ticket_counters (tenant_id, last_number) VALUES (?, 1)
+	number, known := numbers[t.Tenant]
+	if known {
+		number++
+		_, err = q.ExecContext(ctx, `UPDATE ticket_counters SET last_number = ? WHERE tenant_id = ?`, number, t.Tenant)
+	} else {
+		_, err = q.ExecContext(ctx, `INSERT INTO ticket_counters (tenant_id, last_number) VALUES (?, 1)
         ON CONFLICT (tenant_id) DO UPDATE SET last_number = ticket_counters.last_number + 1`, t.Tenant)
-	if err == nil {
-		err = q.QueryRowContext(ctx, `SELECT last_number FROM ticket_counters WHERE tenant_id = ?`, t.Tenant).Scan(&number)
+		if err == nil {
+			err = q.QueryRowContext(ctx, `SELECT last_number FROM ticket_counters WHERE tenant_id = ?`, t.Tenant).Scan(&number)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("store: create ticket: next number: %w", err)
 	}
+	numbers[t.Tenant] = number // as the counter row now says
 	id, err := insertID(ctx, q, `INSERT INTO tickets (tenant_id, number, subject, status, priority,
         requester_name, requester_email, mailbox, assignee, conversation_id, linked_ticket_id,
         created_at, updated_at, closed_at)

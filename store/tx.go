@@ -16,6 +16,11 @@ import (
 type tx struct {
 	s *Store
 	q querier
+	// Known within this transaction: the tickets it created (a message
+	// inserted onto one needs no existence check) and each tenant's last
+	// ticket number (the next ticket needs no read of the counter).
+	created map[int64]bool
+	numbers map[string]int64
 }
 
 var _ ticket.Tx = (*tx)(nil)
@@ -190,7 +195,14 @@ func clampTime(t time.Time) time.Time {
 // and normal, zero CreatedAt/UpdatedAt the store's now; the requester
 // becomes a participant.
 func (t *tx) CreateTicket(ctx context.Context, tk *ticket.Ticket) error {
-	return createTicket(ctx, t.q, t.s.nowUTC(), tk)
+	if t.numbers == nil {
+		t.numbers, t.created = map[string]int64{}, map[int64]bool{}
+	}
+	if err := createTicket(ctx, t.q, t.s.nowUTC(), tk, t.numbers); err != nil {
+		return err
+	}
+	t.created[tk.ID] = true
+	return nil
 }
 
 // UpdateTicket implements ticket.Tx. A zero UpdatedAt is the store's now.
@@ -200,7 +212,7 @@ func (t *tx) UpdateTicket(ctx context.Context, tk ticket.Ticket) error {
 
 // InsertMessage implements ticket.Tx.
 func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
-	return insertMessage(ctx, t.q, t.s.nowUTC(), m)
+	return insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID])
 }
 
 // AttachMessage implements ticket.Tx.
