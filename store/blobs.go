@@ -545,17 +545,32 @@ func (b *Blobs) durableEntries() []indexEntry {
 	return out
 }
 
-// insertIndex inserts entries into blob_index inside a transaction.
+// insertIndex inserts entries into blob_index inside a transaction, up
+// to indexChunk rows per statement (a capture commits hundreds at once).
 func insertIndex(ctx context.Context, q querier, entries []indexEntry) error {
-	for _, ie := range entries {
-		if _, err := q.ExecContext(ctx,
-			`INSERT INTO blob_index (sha256, pack, pack_offset, size) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
-			ie.sha, ie.pack, ie.off, ie.size); err != nil {
+	for len(entries) > 0 {
+		n := min(len(entries), indexChunk)
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO blob_index (sha256, pack, pack_offset, size) VALUES `)
+		args := make([]any, 0, 4*n)
+		for i, ie := range entries[:n] {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?)")
+			args = append(args, ie.sha, ie.pack, ie.off, ie.size)
+		}
+		sb.WriteString(` ON CONFLICT (sha256) DO NOTHING`)
+		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
 			return fmt.Errorf("store: blob index: %w", err)
 		}
+		entries = entries[n:]
 	}
 	return nil
 }
+
+// indexChunk is how many blob_index rows one INSERT carries.
+const indexChunk = 100
 
 // committed forgets entries whose index rows committed.
 func (b *Blobs) committed(entries []indexEntry) {

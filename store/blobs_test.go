@@ -545,3 +545,39 @@ func TestBlobsCreateNew(t *testing.T) {
 	}
 	assertContent(t, b, ref.SHA256, []byte("hello"))
 }
+
+// TestBlobsIndexManyAtOnce: a transaction indexes more blobs than one
+// INSERT carries (indexChunk), and a blob indexed before is skipped.
+func TestBlobsIndexManyAtOnce(t *testing.T) {
+	s := newStore(t)
+	b := s.Blobs()
+	ctx := context.Background()
+	first, err := b.Put(ctx, strings.NewReader("blob 0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s)
+	var refs []ticket.BlobRef
+	for i := range 2*indexChunk + 17 {
+		w, err := b.CreateNew() // "blob 0" again: a second copy, indexed once
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(w, "blob %d", i)
+		ref, err := w.Commit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	commit(t, s)
+	if n := indexRows(t, s); n != 2*indexChunk+17 {
+		t.Errorf("%d index rows, want %d", n, 2*indexChunk+17)
+	}
+	if refs[0] != first {
+		t.Fatalf("same content, different address: %+v %+v", refs[0], first)
+	}
+	for i, ref := range refs {
+		assertContent(t, b, ref.SHA256, fmt.Appendf(nil, "blob %d", i))
+	}
+}
