@@ -152,7 +152,7 @@ func decodeCharset(label string, b []byte) (s string, problem string) {
 		s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
 		return string(s), "charset " + quoteLabel(label) + " failed to decode (read as windows-1252)"
 	}
-	return strings.ToValidUTF8(string(out), "\uFFFD"), ""
+	return validUTF8(string(out)), ""
 }
 
 func quoteLabel(l string) string {

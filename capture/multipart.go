@@ -28,7 +28,7 @@ const preambleKeep = 64 << 10
 
 func newMultipartReader(r io.Reader, boundary string) *multipartReader {
 	return &multipartReader{
-		br:   bufio.NewReaderSize(r, 16<<10),
+		br:   getReader(&partReaders, r, 16<<10),
 		dash: []byte("--" + boundary),
 	}
 }
