@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sidedesk/sidedesk/ticket"
@@ -191,19 +192,40 @@ func updateTicket(ctx context.Context, q querier, now time.Time, t ticket.Ticket
 // addParticipants records emails (normalised, empties skipped) on a ticket.
 func addParticipants(ctx context.Context, q querier, tenant string, ticketID int64, emails []string) error {
 	seen := map[string]bool{}
+	var list []string
 	for _, e := range emails {
 		e = ticket.NormEmail(e)
 		if e == "" || seen[e] {
 			continue
 		}
 		seen[e] = true
-		if _, err := q.ExecContext(ctx, `INSERT INTO participants (tenant_id, ticket_id, email)
-            VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, tenant, ticketID, e); err != nil {
-			return fmt.Errorf("store: add participant to ticket %d: %w", ticketID, err)
+		list = append(list, e)
+	}
+	// One INSERT for a message's addresses (a statement per address was
+	// a good part of a capture transaction's statements).
+	for len(list) > 0 {
+		n := min(len(list), participantChunk)
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO participants (tenant_id, ticket_id, email) VALUES `)
+		args := make([]any, 0, 3*n)
+		for i, e := range list[:n] {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?)")
+			args = append(args, tenant, ticketID, e)
 		}
+		sb.WriteString(` ON CONFLICT DO NOTHING`)
+		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("store: add participants to ticket %d: %w", ticketID, err)
+		}
+		list = list[n:]
 	}
 	return nil
 }
+
+// participantChunk is how many participants one INSERT carries.
+const participantChunk = 50
 
 func isParticipant(ctx context.Context, q querier, tenant string, ticketID int64, email string) (bool, error) {
 	email = ticket.NormEmail(email)

@@ -478,3 +478,32 @@ func TestEventsOutbox(t *testing.T) {
 		t.Errorf("event without payload read back as %+v", got[5])
 	}
 }
+
+// TestManyParticipants: a mail to more addresses than one INSERT carries
+// makes every one of them a participant, once.
+func TestManyParticipants(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	tk := mustCreateTicket(t, s, ticket.Ticket{Tenant: "a", Requester: ticket.Address{Email: "ann@globex.example"}})
+	in := fullMessage("a", tk.ID)
+	in.Attachments = nil
+	in.Cc = nil
+	for i := range participantChunk + 11 {
+		in.Cc = append(in.Cc, ticket.Address{Email: fmt.Sprintf("Person%d@Globex.example", i%(participantChunk+5))})
+	}
+	mustInsertMessage(t, s, in)
+	var n int
+	if err := s.r.QueryRow(`SELECT COUNT(*) FROM participants WHERE tenant_id = 'a' AND ticket_id = ?`, tk.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	// ann (requester and From), the To address, and participantChunk+5 distinct Cc.
+	if want := 2 + participantChunk + 5; n != want {
+		t.Errorf("%d participants, want %d", n, want)
+	}
+	inTx(t, s, func(tx ticket.Tx) error {
+		if ok, err := tx.IsParticipant(ctx, "a", tk.ID, "person54@globex.example"); !ok || err != nil {
+			t.Errorf("IsParticipant = %v, %v; want true", ok, err)
+		}
+		return nil
+	})
+}
