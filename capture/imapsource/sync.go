@@ -605,8 +605,7 @@ func (cn *conn) fetchBatch(ctx context.Context, cm *committer, batch []imap.UID)
 	s := cn.s
 	fetchOpts := &imap.FetchOptions{
 		UID:          true,
-		InternalDate: true,
-		RFC822Size:   true,
+		InternalDate: true, // the capture-lag metric
 		// BODY.PEEK[]: the whole message, without setting \Seen (RFC 9051
 		// §6.4.5).
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
