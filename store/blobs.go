@@ -67,8 +67,9 @@ type Blobs struct {
 	open    map[*pack]bool        // every pack this process has open
 	syncMu  sync.Mutex            // serialises Sync: returning from it means durable
 
-	bufs sync.Pool // *bufio.Writer: a Put's buffer is big, Puts are many
-	seq  atomic.Uint64
+	bufs     sync.Pool // *bufio.Writer: a blob's write buffer is big, blobs are many
+	copyBufs sync.Pool // *[]byte: Put's copy buffer
+	seq      atomic.Uint64
 }
 
 // blobEntry is a blob this process stored and the index has not committed.
@@ -179,8 +180,14 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
 	if err != nil {
 		return ticket.BlobRef{}, err
 	}
-	buf := make([]byte, 32<<10)
-	if _, err := io.CopyBuffer(w, ctxReader{ctx, r}, buf); err != nil {
+	buf, _ := b.copyBufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+		*buf = make([]byte, 32<<10)
+	}
+	_, err = io.CopyBuffer(w, ctxReader{ctx, r}, *buf)
+	b.copyBufs.Put(buf)
+	if err != nil {
 		w.Abort()
 		return ticket.BlobRef{}, fmt.Errorf("store: blob put: %w", err)
 	}

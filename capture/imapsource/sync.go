@@ -280,11 +280,11 @@ func (s *Source) saveIfChanged(ctx context.Context, st, saved *syncState) error 
 // Commit groups: messages prepared (stored and parsed) while a FETCH
 // streams in are committed together, in one transaction, when a group is
 // full or the FETCH response ends (so a single IDLE delivery commits at
-// once). The bytes bound holds a group's text and HTML in memory; two
-// groups exist at a time (one committing, one being prepared). Each group
-// waits for one round of pack fsyncs (tens of milliseconds on this disk,
-// more with more data), so groups are large: at 100 messages the fsyncs
-// held the committing goroutine for a fifth of a 10,000-message capture.
+// once). The bytes bound holds a group's text and HTML in memory. Each
+// group waits for one round of pack fsyncs (tens of milliseconds on this
+// disk, more with more data), so groups are large: at 100 messages the
+// fsyncs held the committing goroutine for a fifth of a 10,000-message
+// capture.
 const (
 	commitMaxMessages = 300
 	commitMaxBytes    = 32 << 20
