@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sidedesk/sidedesk/internal/dbtime"
 )
 
 // defaultFreeMail are the providers whose domain says nothing about the
@@ -119,27 +121,13 @@ func isClosedStage(stage string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(stage)), "closed")
 }
 
-// dbTimeLayout is the store's time encoding: UTC, fixed width, so text order
-// is time order (see store/time.go).
-const dbTimeLayout = "2006-01-02T15:04:05.000000000Z"
+// The store's time encoding (internal/dbtime), with crm's error prefix.
+func fmtTime(t time.Time) string { return dbtime.Format(t) }
 
-func fmtTime(t time.Time) string { return t.UTC().Format(dbTimeLayout) }
-
-func nullTime(t time.Time) sql.NullString {
-	if t.IsZero() {
-		return sql.NullString{}
-	}
-	if y := t.UTC().Year(); y < 1 || y > 9999 {
-		return sql.NullString{}
-	}
-	return sql.NullString{String: fmtTime(t), Valid: true}
-}
+func nullTime(t time.Time) sql.NullString { return dbtime.Null(t) }
 
 func parseTime(s sql.NullString) (time.Time, error) {
-	if !s.Valid || s.String == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(dbTimeLayout, s.String)
+	t, err := dbtime.Parse(s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("crm: stored time %q: %w", s.String, err)
 	}
