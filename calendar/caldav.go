@@ -35,7 +35,10 @@ type CalDAVOptions struct {
 	// Nil means UTC; set it to Agent.Location.
 	Location   *time.Location
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// Gates limits the requests in flight to each server; share one among
+	// all sources (see ServerGates). Nil: the source has gates of its own.
+	Gates  *ServerGates
+	Logger *slog.Logger
 }
 
 // CalDAVSource computes busy time from a CalDAV server (RFC 4791) with
@@ -66,6 +69,12 @@ func NewCalDAV(opts CalDAVOptions) (*CalDAVSource, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 60 * time.Second}
 	}
+	if opts.Gates == nil {
+		opts.Gates = NewServerGates(0)
+	}
+	hc := *opts.HTTPClient
+	hc.Transport = opts.Gates.transport(hc.Transport)
+	opts.HTTPClient = &hc
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
@@ -113,7 +122,7 @@ func (c *CalDAVSource) Busy(ctx context.Context, from, to time.Time) ([]Interval
 		if err != nil {
 			return nil, err
 		}
-		err = queryCalendar(ctx, hc, u, body, func(data []byte) {
+		err = queryCalendar(ctx, hc, c.opts.Gates, u, body, func(data []byte) {
 			obj, err := ical.NewDecoder(bytes.NewReader(data)).Decode()
 			if err != nil {
 				// go-ical's message may quote the object: count only.

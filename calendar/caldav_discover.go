@@ -35,30 +35,65 @@ func (c *CalDAVSource) calendars(ctx context.Context, hc webdav.HTTPClient, clie
 		return d, nil, nil
 	}
 	c.mu.Unlock()
-	principal, err := client.FindCurrentUserPrincipal(ctx)
+	paths, tokens, err := c.discover(ctx, client, hc)
 	if err != nil {
-		return nil, nil, sanitize("find principal", err)
+		return nil, nil, err
 	}
-	// One Depth: 1 PROPFIND on the principal asks for its home set and,
-	// for servers whose home set is the principal (Radicale), the
-	// calendars in it with their CTags: one request instead of three.
-	ms, err := c.propfindCalendars(ctx, hc, principal)
-	if err != nil {
-		return nil, nil, sanitize("find calendar home", err)
-	}
-	home := ms.homeSet(principal)
-	if home == "" {
-		return nil, nil, &sanitizedError{msg: "calendar: caldav: find calendar home: no calendar-home-set"}
-	}
-	if !samePath(home, principal) {
-		if ms, err = c.propfindCalendars(ctx, hc, home); err != nil {
-			return nil, nil, sanitize("find calendars", err)
-		}
-	}
-	paths, tokens := ms.calendars(home)
 	c.mu.Lock()
 	c.discovered, c.discovAt = paths, time.Now()
 	c.mu.Unlock()
+	return paths, tokens, nil
+}
+
+// discover finds the calendars (RFC 4791 section 6.2.1). The configured URL
+// is documented as the principal or the calendar home, so it is asked
+// first, in one Depth: 1 PROPFIND that also returns the calendars and their
+// CTags when it is the home (Radicale's principal is its own home): one
+// request instead of three. Otherwise the home set, or the
+// current-user-principal (RFC 5397) when the URL is neither, is followed.
+func (c *CalDAVSource) discover(ctx context.Context, client *caldav.Client, hc webdav.HTTPClient) ([]string, map[string]changeTok, error) {
+	base, err := url.Parse(c.opts.URL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("calendar: caldav: URL: %w", err)
+	}
+	start := base.EscapedPath()
+	if start == "" {
+		start = "/"
+	}
+	ms, err := c.propfindCalendars(ctx, hc, start)
+	if err != nil {
+		// Some servers refuse Depth: 1 where the URL is their root; ask
+		// for the principal the standard way.
+		ms = &discoveryAnswer{}
+	}
+	home := ms.homeSet(start)
+	if paths, tokens := ms.calendars(start); (home == "" && len(paths) > 0) || (home != "" && samePath(home, start)) {
+		// The URL is the home: a principal that is its own home, or a
+		// home (which has no home set of its own) with calendars in it.
+		return paths, tokens, nil
+	}
+	if home == "" {
+		principal := ms.principal(start)
+		if principal == "" {
+			if principal, err = client.FindCurrentUserPrincipal(ctx); err != nil {
+				return nil, nil, sanitize("find principal", err)
+			}
+		}
+		if ms, err = c.propfindCalendars(ctx, hc, principal); err != nil {
+			return nil, nil, sanitize("find calendar home", err)
+		}
+		if home = ms.homeSet(principal); home == "" {
+			return nil, nil, &sanitizedError{msg: "calendar: caldav: find calendar home: no calendar-home-set"}
+		}
+		if samePath(home, principal) {
+			paths, tokens := ms.calendars(home)
+			return paths, tokens, nil
+		}
+	}
+	if ms, err = c.propfindCalendars(ctx, hc, home); err != nil {
+		return nil, nil, sanitize("find calendars", err)
+	}
+	paths, tokens := ms.calendars(home)
 	return paths, tokens, nil
 }
 
@@ -72,6 +107,9 @@ type discoveryAnswer struct {
 				HomeSet struct {
 					Href []string `xml:"DAV: href"`
 				} `xml:"urn:ietf:params:xml:ns:caldav calendar-home-set"`
+				Principal struct {
+					Href string `xml:"DAV: href"`
+				} `xml:"DAV: current-user-principal"`
 				ResourceType struct {
 					Calendar *struct{} `xml:"urn:ietf:params:xml:ns:caldav calendar"`
 				} `xml:"DAV: resourcetype"`
@@ -92,7 +130,7 @@ type compName struct {
 
 const discoveryBody = `<?xml version="1.0" encoding="utf-8"?>
 <D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/"><D:prop>` +
-	`<C:calendar-home-set/><D:resourcetype/><C:supported-calendar-component-set/><CS:getctag/></D:prop></D:propfind>`
+	`<D:current-user-principal/><C:calendar-home-set/><D:resourcetype/><C:supported-calendar-component-set/><CS:getctag/></D:prop></D:propfind>`
 
 // propfindCalendars sends the discovery PROPFIND (RFC 4918 section 9.1,
 // Depth: 1) to the collection at path.
@@ -133,6 +171,22 @@ func (ms *discoveryAnswer) homeSet(path string) string {
 		for _, ps := range r.Propstats {
 			if isStatusOK(ps.Status) && len(ps.Prop.HomeSet.Href) > 0 {
 				return hrefPath(ps.Prop.HomeSet.Href[0])
+			}
+		}
+	}
+	return ""
+}
+
+// principal returns the current-user-principal (RFC 5397) given with the
+// collection at path, "" when the answer has none.
+func (ms *discoveryAnswer) principal(path string) string {
+	for _, r := range ms.Responses {
+		if !samePath(r.Href, path) {
+			continue
+		}
+		for _, ps := range r.Propstats {
+			if isStatusOK(ps.Status) && ps.Prop.Principal.Href != "" {
+				return hrefPath(ps.Prop.Principal.Href)
 			}
 		}
 	}

@@ -62,7 +62,7 @@ const maxQueryAnswer = 256 << 20
 // calls fn with the calendar-data of every object in the answer (RFC 4918
 // section 13 multistatus, read as a stream: a response's data is passed on
 // when its propstat says 200). The data slice is reused after fn returns.
-func queryCalendar(ctx context.Context, hc webdav.HTTPClient, u string, body []byte, fn func(data []byte)) error {
+func queryCalendar(ctx context.Context, hc webdav.HTTPClient, gates *ServerGates, u string, body []byte, fn func(data []byte)) error {
 	req, err := http.NewRequestWithContext(ctx, "REPORT", u, bytes.NewReader(body))
 	if err != nil {
 		return &sanitizedError{msg: "calendar: caldav: calendar query: bad request", cause: err}
@@ -78,7 +78,24 @@ func queryCalendar(ctx context.Context, hc webdav.HTTPClient, u string, body []b
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPropfindAnswer))
 		return &sanitizedError{msg: fmt.Sprintf("calendar: caldav: calendar query: server answered HTTP %d", resp.StatusCode)}
 	}
-	if err := readCalendarData(io.LimitReader(resp.Body, maxQueryAnswer), fn); err != nil {
+	// The answer is read whole before it is parsed: the server's slot (see
+	// ServerGates) is freed as soon as the bytes are here, not after our
+	// recurrence expansion.
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 && resp.ContentLength <= maxQueryAnswer {
+		buf.Grow(int(resp.ContentLength))
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxQueryAnswer))
+	resp.Body.Close()
+	if err != nil {
+		return sanitize("calendar query", err)
+	}
+	done, err := gates.parsing(ctx)
+	if err != nil {
+		return sanitize("calendar query", err)
+	}
+	defer done()
+	if err := readCalendarData(&buf, fn); err != nil {
 		return sanitize("calendar query", err)
 	}
 	return nil

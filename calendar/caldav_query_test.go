@@ -156,10 +156,16 @@ func TestCalDAVDiscovery(t *testing.T) {
 		mu.Lock()
 		asked = append(asked, r.Method+" "+r.URL.Path+" "+r.Header.Get("Depth"))
 		mu.Unlock()
+		if r.URL.Path == "/refuse/" && r.Header.Get("Depth") == "1" {
+			http.Error(w, "Depth 1 not allowed here", http.StatusForbidden)
+			return
+		}
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(http.StatusMultiStatus)
 		io.WriteString(w, `<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/">`)
 		switch r.URL.Path {
+		case "/refuse":
+			io.WriteString(w, `<response><href>/refuse/</href>`+ok(`<current-user-principal><href>/principals/u/</href></current-user-principal>`)+`</response>`)
 		case "/dav", "/dav/": // go-webdav asks for the endpoint without its slash
 			io.WriteString(w, `<response><href>/dav/</href>`+ok(`<current-user-principal><href>/principals/u/</href></current-user-principal>`)+`</response>`)
 		case "/principals/u/":
@@ -199,11 +205,43 @@ func TestCalDAVDiscovery(t *testing.T) {
 		name  string
 		asked []string
 	}{
-		{"a discovery reads the CTags", []string{"PROPFIND /dav 0", "PROPFIND /principals/u/ 1", "PROPFIND /cals/u/ 1", "PROPFIND /cals/u/plain/ 0"}},
+		// The URL is asked first; its answer names the principal.
+		{"a discovery reads the CTags", []string{"PROPFIND /dav/ 1", "PROPFIND /principals/u/ 1", "PROPFIND /cals/u/ 1", "PROPFIND /cals/u/plain/ 0"}},
 		{"cached discovery: each calendar is asked", []string{"PROPFIND /cals/u/work/ 0", "PROPFIND /cals/u/plain/ 0"}},
 	}
 	if src, err = NewCalDAV(CalDAVOptions{URL: srv.URL + "/dav/"}); err != nil {
 		t.Fatal(err)
+	}
+	// Configured as the calendar home: one PROPFIND finds the calendars.
+	home, err := NewCalDAV(CalDAVOptions{URL: srv.URL + "/cals/u/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A URL that refuses Depth: 1 (here it answers no multistatus):
+	// current-user-principal is asked the standard way.
+	refusing, err := NewCalDAV(CalDAVOptions{URL: srv.URL + "/refuse/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []struct {
+		name  string
+		src   *CalDAVSource
+		asked []string
+	}{
+		{"the URL is the home", home, []string{"PROPFIND /cals/u/ 1", "PROPFIND /cals/u/plain/ 0"}},
+		{"the URL refuses Depth 1", refusing, []string{"PROPFIND /refuse/ 1", "PROPFIND /refuse 0", "PROPFIND /principals/u/ 1", "PROPFIND /cals/u/ 1", "PROPFIND /cals/u/plain/ 0"}},
+	} {
+		mu.Lock()
+		asked = nil
+		mu.Unlock()
+		if v, err := st.src.Version(t.Context()); err != nil || v == "" {
+			t.Fatalf("%s: version %q, %v", st.name, v, err)
+		}
+		mu.Lock()
+		if !slices.Equal(asked, st.asked) {
+			t.Errorf("%s: asked %q, want %q", st.name, asked, st.asked)
+		}
+		mu.Unlock()
 	}
 	for _, st := range steps {
 		mu.Lock()

@@ -19,6 +19,9 @@ func (a *app) calendarService() (*calendar.Service, error) {
 		return nil, nil
 	}
 	agents := make([]calendar.Agent, 0, len(c.Agents))
+	// One set of gates for all agents: those on one CalDAV server share its
+	// limit of requests in flight.
+	gates := calendar.NewServerGates(0)
 	for _, ag := range c.Agents {
 		loc, err := ag.Location()
 		if err != nil {
@@ -32,7 +35,7 @@ func (a *app) calendarService() (*calendar.Service, error) {
 		for _, p := range wh {
 			hours = append(hours, calendar.WorkPeriod{Weekday: p.Weekday, Start: p.Start, End: p.End})
 		}
-		src, err := a.calendarSource(ag, loc)
+		src, err := a.calendarSource(ag, loc, gates)
 		if err != nil {
 			return nil, err
 		}
@@ -48,7 +51,7 @@ func (a *app) calendarService() (*calendar.Service, error) {
 	})
 }
 
-func (a *app) calendarSource(ag config.Agent, loc *time.Location) (calendar.Source, error) {
+func (a *app) calendarSource(ag config.Agent, loc *time.Location, gates *calendar.ServerGates) (calendar.Source, error) {
 	switch ag.Source {
 	case "google":
 		opts := calendar.GoogleOptions{
@@ -80,6 +83,7 @@ func (a *app) calendarSource(ag config.Agent, loc *time.Location) (calendar.Sour
 			Password:  a.secretFunc(ag.Password()),
 			Calendars: ag.Calendars,
 			Location:  loc,
+			Gates:     gates,
 			Logger:    a.log.With("agent", ag.ID),
 		})
 	}

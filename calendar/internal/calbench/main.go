@@ -2,7 +2,11 @@
 // private Radicale (issue 5: 200 agents x 150 events, target <= 10 s for a
 // full sync):
 //
-//	go run ./calendar/internal/calbench [-agents 200] [-events 150] [-concurrency 8] [-dir DIR]
+//	go run ./calendar/internal/calbench [-agents 200] [-events 150] [-concurrency 8] [-max-per-server N] [-dir DIR]
+//
+// Each agent's source is configured with its principal URL (as the example
+// config documents caldav_url), and all share one calendar.ServerGates, as
+// `sidedesk serve` does.
 //
 // It reports, with wall time, sidedesk's CPU time, Radicale's CPU time and
 // the machine's load average:
@@ -23,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,26 +51,29 @@ func main() {
 }
 
 type bench struct {
-	rad         *testenv.Radicale
-	radPID      int
-	dir         string
-	users       []string
-	concurrency int
-	start       time.Time
-	dbDir       string // the databases of the services, one per full sync
-	dbs         int
+	rad          *testenv.Radicale
+	radPID       int
+	dir          string
+	users        []string
+	concurrency  int
+	maxPerServer int
+	gates        *calendar.ServerGates // of the latest service
+	start        time.Time
+	dbDir        string // the databases of the services, one per full sync
+	dbs          int
 }
 
 func run() error {
 	agents := flag.Int("agents", 200, "agents")
 	events := flag.Int("events", 150, "events per agent (a quarter recurring)")
 	concurrency := flag.Int("concurrency", 8, "agents synced at once")
+	maxPerServer := flag.Int("max-per-server", 0, "most requests in flight to Radicale (0: calendar.DefaultMaxPerServer; the limit adapts below it)")
 	runs := flag.Int("runs", 3, "runs of each kind of sync")
 	keep := flag.String("dir", "", "keep Radicale's storage in this directory and reuse it (seeded and cached) when it was made before with the same -agents and -events")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the full syncs to this file")
 	flag.Parse()
 
-	b := &bench{concurrency: *concurrency, start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	b := &bench{concurrency: *concurrency, maxPerServer: *maxPerServer, start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	b.dir = *keep
 	if b.dir == "" {
 		d, err := os.MkdirTemp("", "calbench")
@@ -170,15 +178,21 @@ func (b *bench) sync(label string, svc *calendar.Service) (time.Duration, *calen
 			return 0, nil, err
 		}
 	}
-	self0, rad0 := selfCPU(), procCPU(b.radPID)
+	u, err := url.Parse(b.rad.URL)
+	if err != nil {
+		return 0, nil, err
+	}
+	self0, rad0, g0 := selfCPU(), procCPU(b.radPID), b.gates.Stats(u.Scheme, u.Host)
 	rep, err := svc.SyncOnce(context.Background())
 	if err != nil {
 		return 0, nil, err
 	}
-	self1, rad1 := selfCPU(), procCPU(b.radPID)
+	self1, rad1, g1 := selfCPU(), procCPU(b.radPID), b.gates.Stats(u.Scheme, u.Host)
 	fmt.Printf("%-42s wall %7v  cpu sidedesk %7v  radicale %7v  (%d agents, %d failed, %d unchanged, %d busy intervals; %s)\n",
 		label+":", rep.Duration.Round(time.Millisecond), (self1 - self0).Round(time.Millisecond), (rad1 - rad0).Round(10*time.Millisecond),
 		rep.Agents, rep.Failed, rep.Unchanged, rep.Intervals, loadavg())
+	fmt.Printf("%-42s %d requests, %v answering them (summed), in flight at most %d at the end\n", "",
+		g1.Requests-g0.Requests, (g1.Held - g0.Held).Round(time.Millisecond), g1.Limit)
 	if rep.Failed > 0 || rep.Intervals == 0 {
 		return 0, nil, errors.New("sync incomplete")
 	}
@@ -193,10 +207,12 @@ func (b *bench) newService() (*calendar.Service, error) {
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 2 * b.concurrency}
 	var list []calendar.Agent
+	gates := calendar.NewServerGates(b.maxPerServer)
+	b.gates = gates
 	for _, u := range b.users {
-		src, err := calendar.NewCalDAV(calendar.CalDAVOptions{URL: b.rad.URL + "/", Username: u,
+		src, err := calendar.NewCalDAV(calendar.CalDAVOptions{URL: b.rad.URL + "/" + u + "/", Username: u,
 			Password:   func(context.Context) (string, error) { return b.rad.Password(u), nil },
-			HTTPClient: &http.Client{Transport: tr}})
+			HTTPClient: &http.Client{Transport: tr}, Gates: gates})
 		if err != nil {
 			return nil, err
 		}
