@@ -80,30 +80,70 @@ func (c *stmtCache) close() {
 }
 
 // cachedTx is the querier of a write transaction: cached statements rebound
-// to the transaction (database/sql reuses their preparation on the same
-// connection), anything else run directly.
+// to the transaction once per transaction (database/sql reuses their
+// preparation on the same connection), anything else run directly.
+//
+// Statements run with the context's cancellation stripped, after checking
+// it: with a cancellable context, the SQLite driver starts a goroutine and
+// installs a progress handler for every statement so that it can interrupt
+// it, and a capture runs about a dozen short statements per message (a
+// third of the commit's scheduling delay went to those goroutines). The
+// transaction itself still ends with the context: database/sql rolls it
+// back, and the next statement fails.
 type cachedTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
+	bound map[string]*sql.Stmt
 }
 
-func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := c.cache.get(query); st != nil {
-		return c.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+func newCachedTx(tx *sql.Tx, cache *stmtCache) *cachedTx {
+	return &cachedTx{tx: tx, cache: cache, bound: map[string]*sql.Stmt{}}
+}
+
+// stmt returns query's cached statement bound to the transaction, nil when
+// it is not cached.
+func (c *cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := c.bound[query]; ok {
+		return st
+	}
+	st := c.cache.get(query)
+	if st != nil {
+		st = c.tx.StmtContext(ctx, st)
+	}
+	c.bound[query] = st
+	return st
+}
+
+func (c *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if st := c.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
 	return c.tx.ExecContext(ctx, query, args...)
 }
 
-func (c cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := c.cache.get(query); st != nil {
-		return c.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+func (c *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return c.tx.QueryContext(ctx, query, args...)
 }
 
-func (c cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := c.cache.get(query); st != nil {
-		return c.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+func (c *cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	// A *sql.Row cannot carry an error made here: a cancelled context is
+	// passed on as it is, and database/sql reports it.
+	if ctx.Err() == nil {
+		ctx = context.WithoutCancel(ctx)
+	}
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return c.tx.QueryRowContext(ctx, query, args...)
 }

@@ -241,7 +241,7 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 			_ = sqlTx.Rollback()
 		}
 	}()
-	q := cachedTx{tx: sqlTx, cache: s.stmts}
+	q := newCachedTx(sqlTx, s.stmts)
 	// Blobs made durable so far enter the index with this transaction:
 	// with, or before, the first row that references them.
 	index := s.blobs.durableEntries()

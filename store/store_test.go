@@ -267,6 +267,29 @@ func TestWithTxRollsBack(t *testing.T) {
 	}
 }
 
+// TestWithTxCancelled: statements run without the context's cancellation
+// (see cachedTx), yet a context that ends inside a transaction stops it:
+// the next statement fails with the context's error, and nothing of the
+// transaction is committed.
+func TestWithTxCancelled(t *testing.T) {
+	s := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	err := s.WithTx(ctx, func(tx ticket.Tx) error {
+		if err := tx.CreateTicket(ctx, &ticket.Ticket{Tenant: "a", Subject: "first"}); err != nil {
+			return err
+		}
+		cancel()
+		return tx.CreateTicket(ctx, &ticket.Ticket{Tenant: "a", Subject: "second"})
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("WithTx = %v, want context.Canceled", err)
+	}
+	ts, _, err := s.ListTickets(context.Background(), "a", TicketFilter{})
+	if err != nil || len(ts) != 0 {
+		t.Errorf("after a cancelled transaction: %d tickets, %v; want none", len(ts), err)
+	}
+}
+
 func TestConcurrentWithTx(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
