@@ -21,12 +21,105 @@ type tx struct {
 	// ticket number (the next ticket needs no read of the counter).
 	created map[int64]bool
 	numbers map[string]int64
+	// Filled by Prefetch: whether a source key and a (Message-ID, body
+	// hash) pair are stored, for the keys of a batch, so that the dedupe
+	// look-ups of a new message need no query. Rows this transaction
+	// inserts are added. A key not in the map is looked up.
+	sources  map[string]bool
+	hashes   map[string]bool
+	inserted map[int64]bool // messages inserted by this transaction
+}
+
+// Prefetch implements ticket.Prefetcher: two queries per chunk of a batch
+// instead of two per message.
+func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
+	if t.sources == nil {
+		t.sources, t.hashes = map[string]bool{}, map[string]bool{}
+	}
+	type group struct{ tenant, mailbox string }
+	srcKeys := map[group][]string{}
+	midKeys := map[string][]string{}
+	for _, in := range ins {
+		if in.SourceKey != "" {
+			g := group{in.Tenant, in.Mailbox}
+			srcKeys[g] = append(srcKeys[g], in.SourceKey)
+			t.sources[sourceKey(in.Tenant, in.Mailbox, in.SourceKey)] = false
+		}
+		if in.MessageID != "" && in.BodyHash != "" {
+			midKeys[in.Tenant] = append(midKeys[in.Tenant], in.MessageID)
+			t.hashes[hashKey(in.Tenant, in.MessageID, in.BodyHash)] = false
+		}
+	}
+	for g, keys := range srcKeys {
+		err := t.inChunks(ctx, keys, `SELECT source_key, '' FROM message_sources
+            WHERE tenant_id = ? AND mailbox = ? AND source_key IN `, []any{g.tenant, g.mailbox},
+			func(key, _ string) { t.sources[sourceKey(g.tenant, g.mailbox, key)] = true })
+		if err != nil {
+			return fmt.Errorf("store: prefetch sources: %w", err)
+		}
+	}
+	for tenant, mids := range midKeys {
+		err := t.inChunks(ctx, mids, `SELECT message_id, body_hash FROM messages
+            WHERE tenant_id = ? AND message_id IN `, []any{tenant},
+			func(mid, bodyHash string) { t.hashes[hashKey(tenant, mid, bodyHash)] = true })
+		if err != nil {
+			return fmt.Errorf("store: prefetch message ids: %w", err)
+		}
+	}
+	return nil
+}
+
+// inChunks runs query (ending in "IN ") with args and each chunk of keys,
+// and calls fn with the two text columns of every row.
+func (t *tx) inChunks(ctx context.Context, keys []string, query string, args []any, fn func(a, b string)) error {
+	keys = dedupe(keys)
+	for len(keys) > 0 {
+		n := min(len(keys), idChunk)
+		all := append(append(make([]any, 0, len(args)+n), args...), anys(keys[:n])...)
+		keys = keys[n:]
+		rows, err := t.q.QueryContext(ctx, query+"("+placeholders(n)+")", all...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var a, b string
+			if err := rows.Scan(&a, &b); err != nil {
+				rows.Close()
+				return err
+			}
+			fn(a, b)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func sourceKey(tenant, mailbox, key string) string { return tenant + "\x00" + mailbox + "\x00" + key }
+
+func hashKey(tenant, messageID, bodyHash string) string {
+	return tenant + "\x00" + messageID + "\x00" + bodyHash
 }
 
 var _ ticket.Tx = (*tx)(nil)
 
 // SourceMessage implements ticket.Tx.
 func (t *tx) SourceMessage(ctx context.Context, tenant, mailbox, key string) (int64, error) {
+	if stored, known := t.sources[sourceKey(tenant, mailbox, key)]; known && !stored {
+		return 0, fmt.Errorf("store: source %s/%s: %w", mailbox, key, ticket.ErrNotFound)
+	}
 	var id int64
 	err := t.q.QueryRowContext(ctx, `SELECT message_id FROM message_sources
         WHERE tenant_id = ? AND mailbox = ? AND source_key = ?`, tenant, mailbox, key).Scan(&id)
@@ -42,20 +135,25 @@ func (t *tx) SourceMessage(ctx context.Context, tenant, mailbox, key string) (in
 // AddSource implements ticket.Tx. A triple already recorded keeps the
 // message it was first recorded with.
 func (t *tx) AddSource(ctx context.Context, tenant, mailbox, key string, messageID int64) error {
-	var one int
-	err := t.q.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE tenant_id = ? AND id = ?`,
-		tenant, messageID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("store: add source: message %d: %w", messageID, ticket.ErrNotFound)
+	if !t.inserted[messageID] { // inserted by this transaction: it exists
+		var one int
+		err := t.q.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE tenant_id = ? AND id = ?`,
+			tenant, messageID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: add source: message %d: %w", messageID, ticket.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("store: add source: %w", err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("store: add source: %w", err)
-	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO message_sources (tenant_id, mailbox, source_key,
+	_, err := t.q.ExecContext(ctx, `INSERT INTO message_sources (tenant_id, mailbox, source_key,
         message_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		tenant, mailbox, key, messageID, fmtTime(t.s.nowUTC()))
 	if err != nil {
 		return fmt.Errorf("store: add source %s/%s: %w", mailbox, key, err)
+	}
+	if t.sources != nil {
+		t.sources[sourceKey(tenant, mailbox, key)] = true
 	}
 	return nil
 }
@@ -63,6 +161,9 @@ func (t *tx) AddSource(ctx context.Context, tenant, mailbox, key string, message
 // MessageByHash implements ticket.Tx. When several match (they cannot,
 // unless a caller skipped the check), the first stored wins.
 func (t *tx) MessageByHash(ctx context.Context, tenant, messageID, bodyHash string) (ticket.Message, error) {
+	if stored, known := t.hashes[hashKey(tenant, messageID, bodyHash)]; known && !stored {
+		return ticket.Message{}, fmt.Errorf("store: message <%s> with body hash %.12s: %w", messageID, bodyHash, ticket.ErrNotFound)
+	}
 	return oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, bodyHash),
 		`SELECT `+messageColumns+` FROM messages
         WHERE tenant_id = ? AND message_id = ? AND body_hash = ? ORDER BY id LIMIT 1`,
@@ -212,7 +313,17 @@ func (t *tx) UpdateTicket(ctx context.Context, tk ticket.Ticket) error {
 
 // InsertMessage implements ticket.Tx.
 func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
-	return insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID])
+	if err := insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID]); err != nil {
+		return err
+	}
+	if t.inserted == nil {
+		t.inserted = map[int64]bool{}
+	}
+	t.inserted[m.ID] = true
+	if t.hashes != nil && m.MessageID != "" && m.BodyHash != "" {
+		t.hashes[hashKey(m.Tenant, m.MessageID, m.BodyHash)] = true
+	}
+	return nil
 }
 
 // AttachMessage implements ticket.Tx.

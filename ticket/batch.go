@@ -34,6 +34,15 @@ func (s *Service) IngestBatch(ctx context.Context, ins []Inbound) ([]Result, err
 	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
 		// Retried attempts start from scratch, as in Ingest.
 		gs = make([]*ingestion, 0, len(ps))
+		if pf, ok := tx.(Prefetcher); ok {
+			norm := make([]Inbound, len(ps))
+			for i, p := range ps {
+				norm[i] = p.in
+			}
+			if err := pf.Prefetch(ctx, norm); err != nil {
+				return err
+			}
+		}
 		for i, p := range ps {
 			g := p.start(tx, s.now())
 			if err := g.run(ctx); err != nil {

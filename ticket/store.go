@@ -81,3 +81,12 @@ type Tx interface {
 	// only by subject matching (Options.SubjectMatching).
 	OpenTicketsByRequester(ctx context.Context, tenant, email string, limit int) ([]Ticket, error)
 }
+
+// Prefetcher is implemented by a Tx that can look up the duplicate keys
+// of a whole batch (source keys; Message-ID with body hash) at once:
+// IngestBatch calls Prefetch before it ingests, and SourceMessage and
+// MessageByHash then answer a prefetched key that is not stored without a
+// query. Rows the transaction inserts must count as stored from then on.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, ins []Inbound) error
+}
