@@ -44,6 +44,10 @@ type ParseOptions struct {
 	MaxBodyBytes int
 	// Now is the clock for ReceivedAt (default time.Now).
 	Now func() time.Time
+	// lineByLine makes parts' bodies be split one line at a time, without
+	// the bulk copy of lines that cannot be delimiters: the reference the
+	// differential fuzz compares the bulk path with.
+	lineByLine bool
 }
 
 func (o ParseOptions) now() time.Time {

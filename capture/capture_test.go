@@ -12,9 +12,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 	"unicode/utf8"
 
@@ -263,6 +265,40 @@ func FuzzParse(f *testing.F) {
 		}
 		if !utf8.ValidString(in.Text) || !utf8.ValidString(in.HTML) || !utf8.ValidString(in.Subject) {
 			t.Fatal("invalid UTF-8 in Text/HTML/Subject")
+		}
+	})
+}
+
+// FuzzParseBulk: the bulk copy of part bodies (partBody.bulk) gives exactly
+// what the line-by-line split gives, whatever the line endings, dashes,
+// boundaries and the reads' sizes.
+func FuzzParseBulk(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.eml")
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, false)
+	}
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=a\n\n--a\n\nx\r\n-y\n--a-\n\r\n--a--\n"), true)
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\nREVG\r\n\r\n--a--"), false)
+	f.Fuzz(func(t *testing.T, raw []byte, oneByte bool) {
+		parse := func(opts ParseOptions, r io.Reader) ticket.Inbound {
+			in, err := Parse(context.Background(), r, newMemBlobs(), opts)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			return in
+		}
+		var r io.Reader = bytes.NewReader(raw)
+		if oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		bulk := parse(ParseOptions{MaxBodyBytes: 1 << 16}, r)
+		lines := parse(ParseOptions{MaxBodyBytes: 1 << 16, lineByLine: true}, bytes.NewReader(raw))
+		if !reflect.DeepEqual(bulk, lines) {
+			t.Fatalf("bulk and line-by-line parses differ:\nbulk  %+v\nlines %+v", bulk, lines)
 		}
 	})
 }

@@ -33,7 +33,7 @@ const (
 // ParseError saying what was wrong. It returns an error only when reading r
 // fails, ctx ends, or the blob store fails.
 func Parse(ctx context.Context, r io.Reader, blobs Blobs, opts ParseOptions) (in ticket.Inbound, err error) {
-	p := &parser{ctx: ctx, blobs: blobs, max: opts.maxBody()}
+	p := &parser{ctx: ctx, blobs: blobs, max: opts.maxBody(), lineByLine: opts.lineByLine}
 	defer func() {
 		// The last safety net: a bug must not lose a message. The raw
 		// bytes are stored by Deliver before Parse runs.
@@ -99,6 +99,7 @@ type parser struct {
 	ctx        context.Context
 	blobs      Blobs
 	max        int
+	lineByLine bool
 	fallback   string // charset for raw 8-bit header text
 	problems   []string
 	text, html []string
@@ -261,6 +262,7 @@ func sniffBoundary(br *bufio.Reader) string {
 func (p *parser) walkMultipart(h header, ct string, params map[string]string, body io.Reader, depth int, wc walkCtx) error {
 	boundary := params["boundary"]
 	mr := newMultipartReader(body, boundary)
+	mr.lineByLine = p.lineByLine
 	defer putReader(&partReaders, mr.br)
 	if boundary == "" {
 		boundary = sniffBoundary(mr.br)
