@@ -246,12 +246,7 @@ func TestParseStreamsLargeMessage(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.eml")
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range fixtures(f) {
 		f.Add(b)
 	}
 	f.Add([]byte("Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\n--a--"))
@@ -269,16 +264,25 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzParseBulk: the bulk copy of part bodies (partBody.bulk) gives exactly
-// what the line-by-line split gives, whatever the line endings, dashes,
-// boundaries and the reads' sizes.
-func FuzzParseBulk(f *testing.F) {
+// fixtures returns the bytes of every testdata/*.eml, the fuzz seeds.
+func fixtures(f *testing.F) [][]byte {
 	files, _ := filepath.Glob("testdata/*.eml")
+	var out [][]byte
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
 		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// FuzzParseBulk: the bulk copy of part bodies (partBody.bulk) gives exactly
+// what the line-by-line split gives, whatever the line endings, dashes,
+// boundaries and the reads' sizes.
+func FuzzParseBulk(f *testing.F) {
+	for _, b := range fixtures(f) {
 		f.Add(b, false)
 	}
 	f.Add([]byte("Content-Type: multipart/mixed; boundary=a\n\n--a\n\nx\r\n-y\n--a-\n\r\n--a--\n"), true)
