@@ -53,7 +53,21 @@ func (d *b64) feed(in, out []byte) []byte {
 	for i < len(in) {
 		if d.n == 0 {
 			// Fast path: whole quanta of alphabet characters (the body
-			// of every line). Values are 0..63; 0xff marks the rest.
+			// of every line), two at a time, then one. Values are 0..63;
+			// 0xff marks the rest.
+			for ; i+8 <= len(in); i += 8 {
+				q := in[i : i+8 : i+8]
+				v0, v1, v2, v3 := b64Value[q[0]], b64Value[q[1]], b64Value[q[2]], b64Value[q[3]]
+				v4, v5, v6, v7 := b64Value[q[4]], b64Value[q[5]], b64Value[q[6]], b64Value[q[7]]
+				if (v0|v1|v2|v3|v4|v5|v6|v7)&0xc0 != 0 {
+					break
+				}
+				x := uint64(v0)<<42 | uint64(v1)<<36 | uint64(v2)<<30 | uint64(v3)<<24 |
+					uint64(v4)<<18 | uint64(v5)<<12 | uint64(v6)<<6 | uint64(v7)
+				w := buf[o : o+6 : o+6]
+				w[0], w[1], w[2], w[3], w[4], w[5] = byte(x>>40), byte(x>>32), byte(x>>24), byte(x>>16), byte(x>>8), byte(x)
+				o += 6
+			}
 			for ; i+4 <= len(in); i += 4 {
 				a, b, c, e := b64Value[in[i]], b64Value[in[i+1]], b64Value[in[i+2]], b64Value[in[i+3]]
 				if (a|b|c|e)&0xc0 != 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -91,5 +92,27 @@ func TestB64FastPath(t *testing.T) {
 	}
 	if got, _ := decodeBase64Lenient(wrap(base64.StdEncoding.EncodeToString(data))); !bytes.Equal(got, data) {
 		t.Error("clean MIME base64 does not round-trip")
+	}
+}
+
+// BenchmarkB64Feed decodes MIME-wrapped base64 (76-character lines), as
+// attachments arrive.
+func BenchmarkB64Feed(b *testing.B) {
+	raw := make([]byte, 57*500)
+	for i := range raw {
+		raw[i] = byte(i * 7)
+	}
+	enc := base64.StdEncoding.EncodeToString(raw)
+	var sb strings.Builder
+	for len(enc) > 76 {
+		sb.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	in := []byte(sb.String())
+	out := make([]byte, 0, len(in))
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		var d b64
+		out = d.feed(in, out[:0])
 	}
 }
