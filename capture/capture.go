@@ -11,11 +11,8 @@ package capture
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"time"
@@ -71,7 +68,7 @@ type Delivery struct {
 
 // Deliver is what every capture source calls per message: it stores the raw
 // bytes (streaming r into the blob store) and parses them, fills
-// Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt, and hands the
+// Tenant, Mailbox, SourceKey, Raw and ReceivedAt, and hands the
 // result to sink.Ingest. Malformed mail is delivered with ParseError set; an
 // error means the message was not ingested (I/O, blob store, or sink) and
 // the source must not advance past it.
@@ -132,7 +129,7 @@ func (p *Prepared) Size() int {
 
 // Prepare is the first half of Deliver: it stores the raw bytes (streaming
 // r into the blob store, parsing them on the way) and the attachments, and fills
-// Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt. Nothing is
+// Tenant, Mailbox, SourceKey, Raw and ReceivedAt. Nothing is
 // ingested yet: the blobs stay pending (see store.Blobs) until Commit. An
 // error means the message could not be read or stored; it is counted as a
 // capture error.
@@ -146,7 +143,6 @@ func (p *Pipeline) Prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 }
 
 func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepared, error) {
-	bh := newBodyHasher()
 	var ref ticket.BlobRef
 	var in ticket.Inbound
 	var err error
@@ -155,16 +151,12 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 		if nc, ok := p.Blobs.(newBlobCreator); ok && d.New {
 			create = nc.CreateNew
 		}
-		ref, in, err = p.teeParse(ctx, r, bh, create)
+		ref, in, err = p.teeParse(ctx, r, create)
 	} else {
-		ref, in, err = p.putParse(ctx, r, bh)
+		ref, in, err = p.putParse(ctx, r)
 	}
 	if err != nil {
 		return nil, err
-	}
-	bodyHash := bh.sum()
-	if bodyHash == "" {
-		bodyHash = ref.SHA256 // no header/body separator: the whole message
 	}
 	in.Tenant = d.Tenant
 	if in.Tenant == "" {
@@ -173,7 +165,9 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 	in.Mailbox = d.Mailbox
 	in.SourceKey = d.SourceKey
 	in.Raw = ref
-	in.BodyHash = bodyHash
+	// BodyHash stays empty: the store works it out from the raw blob only
+	// when a stored message has the same Message-ID (ticket.Tx
+	// MessageByBody), instead of a second SHA-256 over every message.
 	in.ReceivedAt = p.Options.now()
 	if pc, ok := p.Sink.(precomputer); ok {
 		pc.Precompute(ctx, &in) // here, on a preparing goroutine, not in the commit's
@@ -207,12 +201,12 @@ type blobCreator interface {
 // bytes are read once, and a message is parsed without being read back.
 // What the parser leaves unread (it stops at the end of the last part)
 // is stored too: the raw bytes are kept whole.
-func (p *Pipeline) teeParse(ctx context.Context, r io.Reader, bh *bodyHasher, create func() (ticket.BlobWriter, error)) (ticket.BlobRef, ticket.Inbound, error) {
+func (p *Pipeline) teeParse(ctx context.Context, r io.Reader, create func() (ticket.BlobWriter, error)) (ticket.BlobRef, ticket.Inbound, error) {
 	w, err := create()
 	if err != nil {
 		return ticket.BlobRef{}, ticket.Inbound{}, fmt.Errorf("capture: store raw message: %w", err)
 	}
-	tee := io.TeeReader(ctxReader{ctx, r}, io.MultiWriter(w, bh))
+	tee := io.TeeReader(ctxReader{ctx, r}, w)
 	in, err := Parse(ctx, tee, p.Blobs, p.Options)
 	if err == nil {
 		if _, err = io.Copy(io.Discard, tee); err != nil {
@@ -232,8 +226,8 @@ func (p *Pipeline) teeParse(ctx context.Context, r io.Reader, bh *bodyHasher, cr
 
 // putParse stores the message, then reads it back to parse it: for blob
 // stores that only Put.
-func (p *Pipeline) putParse(ctx context.Context, r io.Reader, bh *bodyHasher) (ticket.BlobRef, ticket.Inbound, error) {
-	ref, err := p.Blobs.Put(ctx, io.TeeReader(r, bh))
+func (p *Pipeline) putParse(ctx context.Context, r io.Reader) (ticket.BlobRef, ticket.Inbound, error) {
+	ref, err := p.Blobs.Put(ctx, r)
 	if err != nil {
 		return ticket.BlobRef{}, ticket.Inbound{}, fmt.Errorf("capture: store raw message: %w", err)
 	}
@@ -257,44 +251,6 @@ func (c ctxReader) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(b)
-}
-
-// bodyHasher hashes the bytes after the header block: after the first
-// empty line (CRLF CRLF, LF LF, or mixed). sum is "" if there was none.
-type bodyHasher struct {
-	h      hash.Hash
-	inBody bool
-	state  int // 0: mid-line, 1: after LF, 2: after LF CR
-}
-
-func newBodyHasher() *bodyHasher { return &bodyHasher{h: sha256.New(), state: 1} }
-
-func (b *bodyHasher) Write(p []byte) (int, error) {
-	if b.inBody {
-		return b.h.Write(p)
-	}
-	for i, c := range p {
-		switch {
-		case c == '\n' && b.state >= 1:
-			b.inBody = true
-			b.h.Write(p[i+1:])
-			return len(p), nil
-		case c == '\n':
-			b.state = 1
-		case c == '\r' && b.state == 1:
-			b.state = 2
-		default:
-			b.state = 0
-		}
-	}
-	return len(p), nil
-}
-
-func (b *bodyHasher) sum() string {
-	if !b.inBody {
-		return ""
-	}
-	return hex.EncodeToString(b.h.Sum(nil))
 }
 
 // headerEnd returns the offset of the body in raw, or -1 (for tests and

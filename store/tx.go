@@ -21,12 +21,12 @@ type tx struct {
 	// ticket number (the next ticket needs no read of the counter).
 	created map[int64]bool
 	numbers map[string]int64
-	// Filled by Prefetch: whether a source key and a (Message-ID, body
-	// hash) pair are stored, for the keys of a batch, so that the dedupe
-	// look-ups of a new message need no query. Rows this transaction
-	// inserts are added. A key not in the map is looked up.
+	// Filled by Prefetch: whether a source key and a Message-ID are
+	// stored, for the keys of a batch, so that the dedupe look-ups of a
+	// new message need no query. Rows this transaction inserts are added.
+	// A key not in the map is looked up.
 	sources  map[string]bool
-	hashes   map[string]bool
+	mids     map[string]bool
 	inserted map[int64]bool // messages inserted by this transaction
 }
 
@@ -34,7 +34,7 @@ type tx struct {
 // instead of two per message.
 func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 	if t.sources == nil {
-		t.sources, t.hashes = map[string]bool{}, map[string]bool{}
+		t.sources, t.mids = map[string]bool{}, map[string]bool{}
 	}
 	type group struct{ tenant, mailbox string }
 	srcKeys := map[group][]string{}
@@ -45,9 +45,9 @@ func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 			srcKeys[g] = append(srcKeys[g], in.SourceKey)
 			t.sources[sourceKey(in.Tenant, in.Mailbox, in.SourceKey)] = false
 		}
-		if in.MessageID != "" && in.BodyHash != "" {
+		if in.MessageID != "" {
 			midKeys[in.Tenant] = append(midKeys[in.Tenant], in.MessageID)
-			t.hashes[hashKey(in.Tenant, in.MessageID, in.BodyHash)] = false
+			t.mids[midKey(in.Tenant, in.MessageID)] = false
 		}
 	}
 	for g, keys := range srcKeys {
@@ -59,9 +59,9 @@ func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 		}
 	}
 	for tenant, mids := range midKeys {
-		err := t.inChunks(ctx, mids, `SELECT message_id, body_hash FROM messages
+		err := t.inChunks(ctx, mids, `SELECT message_id, '' FROM messages
             WHERE tenant_id = ? AND message_id IN `, []any{tenant},
-			func(mid, bodyHash string) { t.hashes[hashKey(tenant, mid, bodyHash)] = true })
+			func(mid, _ string) { t.mids[midKey(tenant, mid)] = true })
 		if err != nil {
 			return fmt.Errorf("store: prefetch message ids: %w", err)
 		}
@@ -109,9 +109,7 @@ func anys(ss []string) []any {
 
 func sourceKey(tenant, mailbox, key string) string { return tenant + "\x00" + mailbox + "\x00" + key }
 
-func hashKey(tenant, messageID, bodyHash string) string {
-	return tenant + "\x00" + messageID + "\x00" + bodyHash
-}
+func midKey(tenant, messageID string) string { return tenant + "\x00" + messageID }
 
 var _ ticket.Tx = (*tx)(nil)
 
@@ -158,16 +156,65 @@ func (t *tx) AddSource(ctx context.Context, tenant, mailbox, key string, message
 	return nil
 }
 
-// MessageByHash implements ticket.Tx. When several match (they cannot,
-// unless a caller skipped the check), the first stored wins.
-func (t *tx) MessageByHash(ctx context.Context, tenant, messageID, bodyHash string) (ticket.Message, error) {
-	if stored, known := t.hashes[hashKey(tenant, messageID, bodyHash)]; known && !stored {
-		return ticket.Message{}, fmt.Errorf("store: message <%s> with body hash %.12s: %w", messageID, bodyHash, ticket.ErrNotFound)
+// MessageByBody implements ticket.Tx. Body hashes missing from stored
+// rows (capture leaves them to this look-up) are worked out from the raw
+// blobs and saved, so each is computed once.
+func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash string, raw ticket.BlobRef) (ticket.Message, error) {
+	notFound := fmt.Errorf("store: message <%s> with the same body: %w", messageID, ticket.ErrNotFound)
+	if stored, known := t.mids[midKey(tenant, messageID)]; known && !stored {
+		return ticket.Message{}, notFound
 	}
-	return oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, bodyHash),
-		`SELECT `+messageColumns+` FROM messages
-        WHERE tenant_id = ? AND message_id = ? AND body_hash = ? ORDER BY id LIMIT 1`,
-		tenant, messageID, bodyHash)
+	type candidate struct {
+		id            int64
+		bodyHash, raw string
+	}
+	var cands []candidate
+	rows, err := t.q.QueryContext(ctx, `SELECT id, body_hash, raw_sha256 FROM messages
+        WHERE tenant_id = ? AND message_id = ? ORDER BY id`, tenant, messageID)
+	if err != nil {
+		return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
+	}
+	for rows.Next() {
+		var c candidate
+		if err := rows.Scan(&c.id, &c.bodyHash, &c.raw); err != nil {
+			rows.Close()
+			return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
+		}
+		cands = append(cands, c)
+	}
+	if err := rows.Close(); err != nil {
+		return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
+	}
+	if len(cands) == 0 {
+		return ticket.Message{}, notFound
+	}
+	want := bodyHash
+	if want == "" {
+		if raw.SHA256 == "" {
+			return ticket.Message{}, notFound
+		}
+		if want, err = t.s.bodyHash(ctx, raw.SHA256); err != nil {
+			return ticket.Message{}, err
+		}
+	}
+	for _, c := range cands {
+		h := c.bodyHash
+		if h == "" && c.raw != "" {
+			if h, err = t.s.bodyHash(ctx, c.raw); errors.Is(err, ticket.ErrNotFound) {
+				continue // its raw blob is gone: it cannot be compared
+			} else if err != nil {
+				return ticket.Message{}, err
+			}
+			if _, err := t.q.ExecContext(ctx, `UPDATE messages SET body_hash = ? WHERE tenant_id = ? AND id = ?`,
+				h, tenant, c.id); err != nil {
+				return ticket.Message{}, fmt.Errorf("store: save body hash of message %d: %w", c.id, err)
+			}
+		}
+		if h != "" && h == want {
+			return getMessage(ctx, t.q, tenant, c.id)
+		}
+	}
+	return ticket.Message{}, notFound
 }
 
 // idChunk bounds the number of bound parameters of one IN (...) list.
@@ -320,8 +367,8 @@ func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
 		t.inserted = map[int64]bool{}
 	}
 	t.inserted[m.ID] = true
-	if t.hashes != nil && m.MessageID != "" && m.BodyHash != "" {
-		t.hashes[hashKey(m.Tenant, m.MessageID, m.BodyHash)] = true
+	if t.mids != nil && m.MessageID != "" {
+		t.mids[midKey(m.Tenant, m.MessageID)] = true
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,6 +218,54 @@ func TestInsertMessageRoundTrip(t *testing.T) {
 	}
 }
 
+// TestDedupeBodyFromRaw: messages stored without a body hash (as capture
+// stores them) are compared by the bodies of their raw blobs: the same mail
+// with other delivery headers is found, another body with the same
+// Message-ID is not, and the worked-out hash is saved on the stored row.
+func TestDedupeBodyFromRaw(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	put := func(raw string) ticket.BlobRef {
+		t.Helper()
+		ref, err := s.Blobs().Put(ctx, strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	body := "Message-ID: <same@x>\r\nSubject: hi\r\n\r\nThe body.\r\n"
+	first := put("Delivered-To: support@x\r\n" + body)
+	again := put("Delivered-To: sales@x\r\n" + body)
+	other := put("Delivered-To: sales@x\r\nMessage-ID: <same@x>\r\n\r\nAnother body.\r\n")
+	tk := mustCreateTicket(t, s, ticket.Ticket{Tenant: "a"})
+	m1 := mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound,
+		MessageID: "same@x", Raw: first})
+	inTx(t, s, func(tx ticket.Tx) error {
+		if m, err := tx.MessageByBody(ctx, "a", "same@x", "", again); err != nil || m.ID != m1.ID {
+			t.Errorf("same mail, other headers: %d, %v; want message %d", m.ID, err, m1.ID)
+		}
+		if _, err := tx.MessageByBody(ctx, "a", "same@x", "", other); !errors.Is(err, ticket.ErrNotFound) {
+			t.Errorf("same Message-ID, other body: %v, want ErrNotFound", err)
+		}
+		if _, err := tx.MessageByBody(ctx, "b", "same@x", "", again); !errors.Is(err, ticket.ErrNotFound) {
+			t.Errorf("another tenant: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	m, err := s.Message(ctx, "a", m1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Blobs().Open(ctx, first.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if want, _ := ticket.BodyHash(rc, first.SHA256); m.BodyHash != want || want == "" {
+		t.Errorf("saved body hash %q, want %q", m.BodyHash, want)
+	}
+}
+
 func TestDedupe(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
@@ -257,14 +306,14 @@ func TestDedupe(t *testing.T) {
 			hash string
 			want int64
 		}{{"h1", m1.ID}, {"h2", m2.ID}} {
-			m, err := tx.MessageByHash(ctx, "a", "dup@x", tc.hash)
+			m, err := tx.MessageByBody(ctx, "a", "dup@x", tc.hash, ticket.BlobRef{})
 			if err != nil || m.ID != tc.want {
-				t.Errorf("MessageByHash(%s) = %d, %v; want %d", tc.hash, m.ID, err, tc.want)
+				t.Errorf("MessageByBody(%s) = %d, %v; want %d", tc.hash, m.ID, err, tc.want)
 			}
 		}
-		for _, tc := range [][3]string{{"a", "dup@x", "h3"}, {"a", "other@x", "h1"}, {"b", "dup@x", "h1"}} {
-			if _, err := tx.MessageByHash(ctx, tc[0], tc[1], tc[2]); !errors.Is(err, ticket.ErrNotFound) {
-				t.Errorf("MessageByHash%v = %v, want ErrNotFound", tc, err)
+		for _, tc := range [][3]string{{"a", "dup@x", "h3"}, {"a", "other@x", "h1"}, {"b", "dup@x", "h1"}, {"a", "dup@x", ""}} {
+			if _, err := tx.MessageByBody(ctx, tc[0], tc[1], tc[2], ticket.BlobRef{}); !errors.Is(err, ticket.ErrNotFound) {
+				t.Errorf("MessageByBody%v = %v, want ErrNotFound", tc, err)
 			}
 		}
 		return nil

@@ -89,7 +89,12 @@ func (t memTx) AddSource(_ context.Context, tenant, mailbox, key string, message
 	return nil
 }
 
-func (t memTx) MessageByHash(_ context.Context, tenant, messageID, bodyHash string) (Message, error) {
+// MessageByBody compares given body hashes only: the memory store keeps no
+// raw blobs to work one out from.
+func (t memTx) MessageByBody(_ context.Context, tenant, messageID, bodyHash string, _ BlobRef) (Message, error) {
+	if bodyHash == "" {
+		return Message{}, notFound("message %s", messageID)
+	}
 	for _, id := range slices.Sorted(maps.Keys(t.m.s.messages)) {
 		if m := t.m.s.messages[id]; m.Tenant == tenant && m.MessageID == messageID && m.BodyHash == bodyHash {
 			return m, nil

@@ -296,10 +296,10 @@ func (g *ingestion) dedupe(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("source look-up: %w", err)
 		}
 	}
-	if in.MessageID == "" || in.BodyHash == "" {
+	if in.MessageID == "" || (in.BodyHash == "" && in.Raw.SHA256 == "") {
 		return false, nil
 	}
-	m, err := g.tx.MessageByHash(ctx, in.Tenant, in.MessageID, in.BodyHash)
+	m, err := g.tx.MessageByBody(ctx, in.Tenant, in.MessageID, in.BodyHash, in.Raw)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

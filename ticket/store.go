@@ -28,9 +28,13 @@ type Tx interface {
 	// AddSource records that (tenant, mailbox, key) delivered messageID.
 	// Adding the same triple twice is not an error.
 	AddSource(ctx context.Context, tenant, mailbox, key string, messageID int64) error
-	// MessageByHash finds the message of the tenant with this Message-ID
-	// and body hash (the same mail delivered twice).
-	MessageByHash(ctx context.Context, tenant, messageID, bodyHash string) (Message, error)
+	// MessageByBody finds the first stored message of the tenant with this
+	// Message-ID and the same body (the same mail delivered twice): the
+	// body hash given, or, when it is "", the one of the raw blob. Body
+	// hashes of stored messages are worked out from their raw blobs when
+	// they were stored without one. ErrNotFound when there is none, or
+	// when neither a body hash nor a raw blob is given.
+	MessageByBody(ctx context.Context, tenant, messageID, bodyHash string, raw BlobRef) (Message, error)
 
 	// TicketIDsByMessageIDs returns, for the given Message-IDs, the ticket
 	// ids of stored, ticketed messages of the tenant, most recently stored
@@ -83,10 +87,9 @@ type Tx interface {
 }
 
 // Prefetcher is implemented by a Tx that can look up the duplicate keys
-// of a whole batch (source keys; Message-ID with body hash) at once:
-// IngestBatch calls Prefetch before it ingests, and SourceMessage and
-// MessageByHash then answer a prefetched key that is not stored without a
-// query. Rows the transaction inserts must count as stored from then on.
+// of a whole batch (source keys, Message-IDs) at once: IngestBatch calls
+// Prefetch before it ingests, and SourceMessage and MessageByBody then
+// answer a prefetched key that is not stored without a query. Rows the transaction inserts must count as stored from then on.
 type Prefetcher interface {
 	Prefetch(ctx context.Context, ins []Inbound) error
 }
