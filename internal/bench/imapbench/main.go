@@ -169,6 +169,10 @@ func run(ctx context.Context, cfg config) (missed bool, err error) {
 	if _, _, err := fetchAll(ctx, d.Addr(), false); err != nil {
 		return false, fmt.Errorf("warm-up: %w", err)
 	}
+	// The fill's 500 MB and Dovecot's indexes go to disk now: otherwise the
+	// first round's capture shares the disk and the CPU with their
+	// writeback (its system time was twice the other rounds').
+	syscall.Sync()
 	// Each round times the floor and then a capture into a fresh
 	// database; the ratio of a round compares two runs made back to back,
 	// and the median over rounds tames a noisy machine.
