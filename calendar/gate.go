@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,34 +13,31 @@ import (
 
 // ServerGates limits how many requests are in flight to each CalDAV server
 // at once, shared by every source that talks to it. The limit depends on
-// where the wait is:
+// where the wait is, told by how long a TCP connection to the server takes
+// to open (the network's round trip, whatever the server is busy with):
 //
-//   - A server whose fastest answer came within nearLatency is near (the
-//     same host or LAN): its own work is the wait, and a single-process
-//     server such as Radicale works on one request at a time (Python's GIL).
-//     More requests in flight only wait in it, and on a small machine cost
-//     it more CPU: Radicale 3.1 took 8 s of CPU for a full sync of 200
-//     agents one request at a time, 12 s two at a time and 20 s eight at a
-//     time, and the sync took longer. Near servers get one request at a time.
-//   - A server whose answers all took longer is far (iCloud, Fastmail, a
-//     hosted or PHP-based Nextcloud): the network or its set-up per request
-//     is the wait, which requests side by side overlap. Far servers get
-//     the maximum (8 unless configured).
+//   - A near server (the same host or LAN: connections open within
+//     nearRTT) spends its own work on a request, not the network's, and a
+//     single-process server such as Radicale works on one request at a
+//     time (Python's GIL). More requests in flight only wait in it, and on
+//     a small machine cost it more CPU: Radicale 3.1 took 8 s of CPU for a
+//     full sync of 200 agents one request at a time, 12 s two at a time and
+//     20 s eight at a time, and the sync took longer. Near servers get one
+//     request at a time.
+//   - A far server (iCloud, Fastmail, a hosted Nextcloud) makes every
+//     request wait a network round trip, which requests side by side
+//     overlap. Far servers get the maximum (8 unless configured).
 //
-// Until a server has answered, it gets one request at a time. Adaptive
-// schemes (hill climbing on the answer rate, Vegas-style latency ratios)
-// were tried against Radicale and did not settle: answers of different
-// kinds and sizes made the rate swing by 2x between windows.
+// Until a connection has opened, a server gets one request at a time.
+// Judging by the answers' times instead was tried: a near server's answers
+// grow with the calendar's size and with its load (a Radicale just started
+// answered its first requests in over 25 ms and was taken for far), and
+// adaptive schemes (hill climbing on the answer rate, Vegas-style latency
+// ratios) did not settle against Radicale.
 //
 // A slot is held from the request until its answer's body is closed or read
 // to its end: callers read answers into memory before they parse them, so a
 // slot never waits on our own work.
-//
-// Parsing answers is bounded too: at most GOMAXPROCS-1 (at least 1) at once,
-// so the goroutine that sends the next request to a near server finds a
-// free core instead of waiting behind our parsing while the server idles
-// (with 8 agents parsing at once on 2 cores, Radicale's full sync of 200
-// agents took 10-11 s instead of 9).
 type ServerGates struct {
 	max   int
 	parse chan struct{}
@@ -50,8 +48,9 @@ type ServerGates struct {
 // DefaultMaxPerServer is the most requests in flight to a far server.
 const DefaultMaxPerServer = 8
 
-// nearLatency is the fastest answer under which a server is near.
-const nearLatency = 25 * time.Millisecond
+// nearRTT is the connection time under which a server is near: a LAN
+// round trip is well under a millisecond, another region's tens of them.
+const nearRTT = 5 * time.Millisecond
 
 // NewServerGates returns gates with at most maxPerServer requests in flight
 // to one server (DefaultMaxPerServer when maxPerServer <= 0).
@@ -125,9 +124,8 @@ type gate struct {
 	max      int
 	inflight int
 	waiters  []chan struct{}
-
-	// fastest is the fastest answer so far.
-	fastest time.Duration
+	// rtt is the fastest connection to the server so far, 0 before one.
+	rtt time.Duration
 
 	// requests and held count the answered requests and the time they held
 	// their slots.
@@ -165,6 +163,22 @@ func (g *gate) acquire(ctx context.Context) error {
 	}
 }
 
+// connected records how long a connection to the server took to open.
+func (g *gate) connected(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.rtt != 0 && d >= g.rtt {
+		return
+	}
+	g.rtt = d
+	if d < nearRTT {
+		g.limit = 1
+	} else {
+		g.limit = g.max
+	}
+	g.wake()
+}
+
 // release frees a slot. took > 0 is the time of an answered request.
 func (g *gate) release(took time.Duration) {
 	g.mu.Lock()
@@ -172,16 +186,13 @@ func (g *gate) release(took time.Duration) {
 	if took > 0 {
 		g.requests++
 		g.held += took
-		if g.fastest == 0 || took < g.fastest {
-			g.fastest = took
-			if took < nearLatency {
-				g.limit = 1
-			} else {
-				g.limit = g.max
-			}
-		}
 	}
 	g.inflight--
+	g.wake()
+}
+
+// wake hands free slots to waiting requests; g.mu is held.
+func (g *gate) wake() {
 	for len(g.waiters) > 0 && g.inflight < g.limit {
 		w := g.waiters[0]
 		g.waiters = g.waiters[1:]
@@ -206,6 +217,16 @@ func (t *gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	start := time.Now()
+	var dialed time.Time
+	trace := &httptrace.ClientTrace{
+		ConnectStart: func(string, string) { dialed = time.Now() },
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil && !dialed.IsZero() {
+				gt.connected(max(time.Since(dialed), 1))
+			}
+		},
+	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		gt.release(0)

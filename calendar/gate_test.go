@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -32,9 +33,9 @@ func countingServer(t *testing.T, delay time.Duration) (*httptest.Server, *atomi
 
 // hammer sends n requests from 8 goroutines through gates and reads each
 // answer whole.
-func hammer(t *testing.T, gates *ServerGates, u string, n int) {
+func hammer(t *testing.T, gates *ServerGates, base http.RoundTripper, u string, n int) {
 	t.Helper()
-	hc := &http.Client{Transport: gates.transport(nil)}
+	hc := &http.Client{Transport: gates.transport(base)}
 	var wg sync.WaitGroup
 	var next atomic.Int32
 	for range 8 {
@@ -55,13 +56,14 @@ func hammer(t *testing.T, gates *ServerGates, u string, n int) {
 	wg.Wait()
 }
 
-// TestServerGates: a near server (answers within nearLatency) never has two
-// requests in flight; a far one gets up to the maximum.
+// TestServerGates: a server whose connections open within nearRTT (any on
+// loopback) never has two requests in flight; a far one gets up to the
+// maximum (loopback cannot be made far: the connection time is given).
 func TestServerGates(t *testing.T) {
 	t.Run("near", func(t *testing.T) {
-		srv, peak := countingServer(t, 0)
+		srv, peak := countingServer(t, time.Millisecond)
 		gates := NewServerGates(0)
-		hammer(t, gates, srv.URL, 200)
+		hammer(t, gates, nil, srv.URL, 200)
 		if p := peak.Load(); p != 1 {
 			t.Errorf("near server had %d requests in flight at once, want 1", p)
 		}
@@ -71,11 +73,29 @@ func TestServerGates(t *testing.T) {
 		}
 	})
 	t.Run("far", func(t *testing.T) {
-		srv, peak := countingServer(t, 2*nearLatency)
+		srv, peak := countingServer(t, 20*time.Millisecond)
 		gates := NewServerGates(4)
-		hammer(t, gates, srv.URL, 40)
+		// Loopback cannot be made far: this transport reports every
+		// connection as taking 2*nearRTT, through the same trace hooks
+		// the real dial reports to, and dials without them.
+		slowConnect := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if tr := httptrace.ContextClientTrace(r.Context()); tr != nil {
+				tr.ConnectStart("tcp", r.URL.Host)
+				time.Sleep(2 * nearRTT)
+				tr.ConnectDone("tcp", r.URL.Host, nil)
+			}
+			return http.DefaultTransport.RoundTrip(r.WithContext(context.Background()))
+		})
+		hammer(t, gates, slowConnect, srv.URL, 40)
 		if p := peak.Load(); p < 2 || p > 4 {
 			t.Errorf("far server had at most %d requests in flight at once, want 2 to 4", p)
+		}
+		// A faster connection (the same server, nearer than thought)
+		// makes it near.
+		u, _ := url.Parse(srv.URL)
+		gates.gate(u.Scheme, u.Host).connected(nearRTT / 10)
+		if st := gates.Stats(u.Scheme, u.Host); st.Limit != 1 {
+			t.Errorf("limit %d after a near connection, want 1", st.Limit)
 		}
 	})
 }
