@@ -29,8 +29,10 @@ test-deps:
 ## bench: benchmarks with figures (capture vs bare IMAP fetch, IDLE latency, panel, calendar, Slack)
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./store/... ./capture/... ./ticket/... ./crm/... ./chat/...
-	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000 -latency 50 -repeat 3
+	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000 -latency 50 -repeat 5
+	sync   # each benchmark starts with the one before written out (imapbench writes ~5 GB)
 	$(GO) run ./internal/bench/panelbench
+	sync
 	$(GO) run ./calendar/internal/calbench -agents 200 -dir .bench/calbench   # the seeded Radicale storage is kept for the next run
 
 lint:
@@ -43,6 +45,7 @@ lint:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./capture
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBulk$$' -fuzztime $(FUZZTIME) ./capture
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCalendarData$$' -fuzztime $(FUZZTIME) ./calendar
 
 generate:
