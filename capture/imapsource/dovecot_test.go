@@ -139,6 +139,9 @@ func TestIdlePush(t *testing.T) {
 		e.waitCount(t, i+1)
 	}
 	e.assertOnce(t, ids)
+	// The status counts a message after its commit returns: a moment after
+	// the row is visible to the query above.
+	waitFor(t, "status to count 3 captured", func() bool { return e.mailboxStatus("support").Captured >= 3 })
 	if st := e.mailboxStatus("support"); !st.Connected || st.Captured != 3 || st.LastError != "" {
 		t.Errorf("status = %+v, want connected, 3 captured, no error", st)
 	}

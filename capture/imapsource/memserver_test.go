@@ -194,6 +194,8 @@ func TestPollingWithoutIdle(t *testing.T) {
 	m.append(t, raw)
 	e.waitCount(t, 2)
 	e.assertOnce(t, []string{id1, id2})
+	// The status counts a message after its commit returns.
+	waitFor(t, "status to count 2 captured", func() bool { return e.mailboxStatus("support").Captured >= 2 })
 	if st := e.mailboxStatus("support"); st.Kind != Kind || st.Captured != 2 || !st.Connected {
 		t.Errorf("status %+v", st)
 	}
