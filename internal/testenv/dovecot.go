@@ -131,13 +131,11 @@ func (d *Dovecot) Close() {
 }
 
 func (d *Dovecot) setup(bin string) error {
-	var err error
-	if d.port, err = freePort(); err != nil {
+	ports, err := freePorts(2)
+	if err != nil {
 		return err
 	}
-	if d.tlsPort, err = freePort(); err != nil {
-		return err
-	}
+	d.port, d.tlsPort = ports[0], ports[1]
 	certPEM, keyPEM, err := selfSignedCert()
 	if err != nil {
 		return fmt.Errorf("testenv: certificate: %w", err)
@@ -186,13 +184,20 @@ func (d *Dovecot) setup(bin string) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("testenv: free port: %w", err)
+// freePorts returns n distinct free loopback ports. The listeners stay open
+// until all are picked: one closed before the next is opened can be handed
+// out again (Dovecot then refused its config: "duplicate listener").
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("testenv: free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 func (d *Dovecot) config() string {
