@@ -190,7 +190,7 @@ func (d *Dovecot) setup(bin string) error {
 func freePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := listenFree()
 		if err != nil {
 			return nil, fmt.Errorf("testenv: free port: %w", err)
 		}

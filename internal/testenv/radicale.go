@@ -62,7 +62,7 @@ func LaunchRadicale(dir string, users ...string) (*Radicale, error) {
 	if _, err := os.Stat(radicaleBin); err != nil {
 		return nil, fmt.Errorf("testenv: radicale not installed: %w", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := listenFree()
 	if err != nil {
 		return nil, fmt.Errorf("testenv: free port: %w", err)
 	}

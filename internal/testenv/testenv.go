@@ -6,8 +6,11 @@
 package testenv
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -27,10 +30,33 @@ func Unavailable(t testing.TB, what string, err error) {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := listenFree()
 	if err != nil {
 		t.Fatalf("testenv: free port: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// listenFree listens on a free loopback port below the kernel's range of
+// ephemeral ports. A server that a test stops and starts again keeps its
+// port; while it is down, a client's outgoing connection could be given
+// that very port from the ephemeral range, and then connects to itself
+// (TCP simultaneous open) or keeps the server from binding its port again.
+func listenFree() (net.Listener, error) {
+	low := 32768 // Linux's default start of ip_local_port_range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
+	}
+	for range 200 {
+		port := 10000 + rand.IntN(low-10000)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			return l, nil
+		}
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
 }
