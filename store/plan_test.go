@@ -16,7 +16,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		name, query, index string
 	}{
 		{"TicketIDsByMessageIDs", `SELECT id, ticket_id FROM messages WHERE tenant_id = ? AND message_id IN (?, ?)`, "messages_by_message_id"},
-		{"MessageByBody", `SELECT id, body_hash, raw_sha256 FROM messages WHERE tenant_id = ? AND message_id = ? ORDER BY id`, "messages_by_message_id"},
+		{"MessageByBody unhashed", `SELECT id, raw_sha256 FROM messages WHERE tenant_id = ? AND message_id = ? AND body_hash = '' AND raw_sha256 <> ''`, "messages_by_message_id"},
+		{"MessageByBody", `SELECT id FROM messages WHERE tenant_id = ? AND message_id = ? AND body_hash = ? ORDER BY id LIMIT 1`, "messages_by_message_id"},
 		{"CountFromSender", `SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE tenant_id = ? AND from_email = ? AND date >= ? AND date <= ? AND direction = ? LIMIT ?)`, "messages_by_sender"},
 		{"SourceMessage", `SELECT message_id FROM message_sources WHERE tenant_id = ? AND mailbox = ? AND source_key = ?`, "autoindex_message_sources"},
 		{"TicketByConversation", `SELECT id FROM tickets WHERE tenant_id = ? AND conversation_id = ? ORDER BY updated_at DESC, id DESC LIMIT 1`, "tickets_by_conversation"},

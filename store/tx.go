@@ -158,35 +158,47 @@ func (t *tx) AddSource(ctx context.Context, tenant, mailbox, key string, message
 
 // MessageByBody implements ticket.Tx. Body hashes missing from stored
 // rows (capture leaves them to this look-up) are worked out from the raw
-// blobs and saved, so each is computed once.
+// blobs and saved, each once: the match itself is then an indexed look-up,
+// however many messages share a Message-ID (some mailers reuse one).
 func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash string, raw ticket.BlobRef) (ticket.Message, error) {
 	notFound := fmt.Errorf("store: message <%s> with the same body: %w", messageID, ticket.ErrNotFound)
 	if stored, known := t.mids[midKey(tenant, messageID)]; known && !stored {
 		return ticket.Message{}, notFound
 	}
-	type candidate struct {
-		id            int64
-		bodyHash, raw string
+	// Rows with this Message-ID and no body hash yet.
+	type unhashed struct {
+		id  int64
+		raw string
 	}
-	var cands []candidate
-	rows, err := t.q.QueryContext(ctx, `SELECT id, body_hash, raw_sha256 FROM messages
-        WHERE tenant_id = ? AND message_id = ? ORDER BY id`, tenant, messageID)
+	var todo []unhashed
+	rows, err := t.q.QueryContext(ctx, `SELECT id, raw_sha256 FROM messages
+        WHERE tenant_id = ? AND message_id = ? AND body_hash = '' AND raw_sha256 <> ''`, tenant, messageID)
 	if err != nil {
 		return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
 	}
 	for rows.Next() {
-		var c candidate
-		if err := rows.Scan(&c.id, &c.bodyHash, &c.raw); err != nil {
+		var u unhashed
+		if err := rows.Scan(&u.id, &u.raw); err != nil {
 			rows.Close()
 			return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
 		}
-		cands = append(cands, c)
+		todo = append(todo, u)
 	}
 	if err := rows.Close(); err != nil {
 		return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
 	}
-	if len(cands) == 0 {
-		return ticket.Message{}, notFound
+	for _, u := range todo {
+		h, err := t.s.bodyHash(ctx, u.raw)
+		if errors.Is(err, ticket.ErrNotFound) {
+			continue // its raw blob is gone: it cannot be compared
+		}
+		if err != nil {
+			return ticket.Message{}, err
+		}
+		if _, err := t.q.ExecContext(ctx, `UPDATE messages SET body_hash = ? WHERE tenant_id = ? AND id = ?`,
+			h, tenant, u.id); err != nil {
+			return ticket.Message{}, fmt.Errorf("store: save body hash of message %d: %w", u.id, err)
+		}
 	}
 	want := bodyHash
 	if want == "" {
@@ -197,24 +209,14 @@ func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash stri
 			return ticket.Message{}, err
 		}
 	}
-	for _, c := range cands {
-		h := c.bodyHash
-		if h == "" && c.raw != "" {
-			if h, err = t.s.bodyHash(ctx, c.raw); errors.Is(err, ticket.ErrNotFound) {
-				continue // its raw blob is gone: it cannot be compared
-			} else if err != nil {
-				return ticket.Message{}, err
-			}
-			if _, err := t.q.ExecContext(ctx, `UPDATE messages SET body_hash = ? WHERE tenant_id = ? AND id = ?`,
-				h, tenant, c.id); err != nil {
-				return ticket.Message{}, fmt.Errorf("store: save body hash of message %d: %w", c.id, err)
-			}
-		}
-		if h != "" && h == want {
-			return getMessage(ctx, t.q, tenant, c.id)
-		}
+	m, err := oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, want),
+		`SELECT `+messageColumns+` FROM messages
+        WHERE tenant_id = ? AND message_id = ? AND body_hash = ? ORDER BY id LIMIT 1`,
+		tenant, messageID, want)
+	if errors.Is(err, ticket.ErrNotFound) {
+		return ticket.Message{}, notFound
 	}
-	return ticket.Message{}, notFound
+	return m, err
 }
 
 // idChunk bounds the number of bound parameters of one IN (...) list.

@@ -238,6 +238,9 @@ func TestDedupeBodyFromRaw(t *testing.T) {
 	again := put("Delivered-To: sales@x\r\n" + body)
 	other := put("Delivered-To: sales@x\r\nMessage-ID: <same@x>\r\n\r\nAnother body.\r\n")
 	tk := mustCreateTicket(t, s, ticket.Ticket{Tenant: "a"})
+	// A mailer that reuses its Message-ID: another body stored first.
+	mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound,
+		MessageID: "same@x", Raw: put("Message-ID: <same@x>\r\n\r\nA third body.\r\n")})
 	m1 := mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound,
 		MessageID: "same@x", Raw: first})
 	inTx(t, s, func(tx ticket.Tx) error {
@@ -252,6 +255,11 @@ func TestDedupeBodyFromRaw(t *testing.T) {
 		}
 		return nil
 	})
+	// Each stored row is hashed once: none is left without a hash.
+	var left int
+	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM messages WHERE message_id = 'same@x' AND body_hash = ''`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d rows left without a body hash (%v), want 0", left, err)
+	}
 	m, err := s.Message(ctx, "a", m1.ID)
 	if err != nil {
 		t.Fatal(err)
