@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -151,6 +152,29 @@ func (c *CalDAVSource) Busy(ctx context.Context, from, to time.Time) ([]Interval
 	return out, nil
 }
 
+// davDo sends a WebDAV request (method, Depth header, XML body) and returns
+// the answer when it is a 207 Multi-Status. Any other answer is drained and
+// returned as an error "NNN Status text", which sanitize reports as
+// "server answered HTTP NNN".
+func davDo(ctx context.Context, hc webdav.HTTPClient, method, u, depth, body string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
+	if err != nil {
+		return nil, &sanitizedError{msg: "calendar: caldav: bad request URL", cause: err}
+	}
+	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
+	req.Header.Set("Depth", depth)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusMultiStatus {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPropfindAnswer))
+		resp.Body.Close()
+		return nil, fmt.Errorf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	return resp, nil
+}
+
 // calendarURL resolves a calendar path against the configured URL.
 func (c *CalDAVSource) calendarURL(cal string) (string, error) {
 	base, err := url.Parse(c.opts.URL)
@@ -178,6 +202,9 @@ func (e *sanitizedError) Unwrap() error { return e.cause }
 var httpStatusPrefix = regexp.MustCompile(`^([1-5][0-9]{2}) `)
 
 func sanitize(op string, err error) error {
+	if se := (*sanitizedError)(nil); errors.As(err, &se) {
+		return err // already free of server content
+	}
 	msg := "calendar: caldav: " + op + ": "
 	var uerr *url.Error
 	switch {

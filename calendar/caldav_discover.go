@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -139,21 +138,11 @@ func (c *CalDAVSource) propfindCalendars(ctx context.Context, hc webdav.HTTPClie
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, "PROPFIND", u, strings.NewReader(discoveryBody))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
-	req.Header.Set("Depth", "1")
-	resp, err := hc.Do(req)
+	resp, err := davDo(ctx, hc, "PROPFIND", u, "1", discoveryBody)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusMultiStatus {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPropfindAnswer))
-		return nil, fmt.Errorf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
-	}
 	var ms discoveryAnswer
 	if err := xml.NewDecoder(io.LimitReader(resp.Body, maxQueryAnswer)).Decode(&ms); err != nil {
 		return nil, err

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -40,7 +38,7 @@ const nsCalDAV = "urn:ietf:params:xml:ns:caldav"
 // series. The price is the few events further ahead than the window, which
 // are dropped on read. Servers with an index (SabreDAV, Google) answer
 // both forms from it.
-func calendarQueryBody(from time.Time) []byte {
+func calendarQueryBody(from time.Time) string {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" +
 		`<C:calendar-query xmlns:D="DAV:" xmlns:C="` + nsCalDAV + `"><D:prop><C:calendar-data>` +
@@ -52,7 +50,7 @@ func calendarQueryBody(from time.Time) []byte {
 		`</C:calendar-data></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">` +
 		`<C:time-range start="` + from.UTC().Format("20060102T150405Z") + `"/>` +
 		`</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`)
-	return []byte(b.String())
+	return b.String()
 }
 
 // maxQueryAnswer bounds the answer to one calendar-query (256 MiB).
@@ -62,22 +60,12 @@ const maxQueryAnswer = 256 << 20
 // calls fn with the calendar-data of every object in the answer (RFC 4918
 // section 13 multistatus, read as a stream: a response's data is passed on
 // when its propstat says 200). The data slice is reused after fn returns.
-func queryCalendar(ctx context.Context, hc webdav.HTTPClient, gates *ServerGates, u string, body []byte, fn func(data []byte)) error {
-	req, err := http.NewRequestWithContext(ctx, "REPORT", u, bytes.NewReader(body))
-	if err != nil {
-		return &sanitizedError{msg: "calendar: caldav: calendar query: bad request", cause: err}
-	}
-	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
-	req.Header.Set("Depth", "1")
-	resp, err := hc.Do(req)
+func queryCalendar(ctx context.Context, hc webdav.HTTPClient, gates *ServerGates, u, body string, fn func(data []byte)) error {
+	resp, err := davDo(ctx, hc, "REPORT", u, "1", body)
 	if err != nil {
 		return sanitize("calendar query", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusMultiStatus {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPropfindAnswer))
-		return &sanitizedError{msg: fmt.Sprintf("calendar: caldav: calendar query: server answered HTTP %d", resp.StatusCode)}
-	}
 	// The answer is read whole before it is parsed: the server's slot (see
 	// ServerGates) is freed as soon as the bytes are here, not after our
 	// recurrence expansion.

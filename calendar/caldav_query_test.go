@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestReadCalendarData reads multistatus answers as servers write them:
@@ -273,4 +274,25 @@ END:VCALENDAR</C:calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat
 			}
 		})
 	})
+}
+
+// TestDAVErrorsSanitized: a request answered with anything but 207 fails
+// with the status alone, never the answer's text (which may quote events).
+func TestDAVErrorsSanitized(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "SUMMARY:secret-canary", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	hc := srv.Client()
+	errs := map[string]error{
+		"calendar query": queryCalendar(t.Context(), hc, NewServerGates(0), srv.URL, calendarQueryBody(time.Now()), func([]byte) {
+			t.Error("data passed on from a failed query")
+		}),
+	}
+	_, errs["change token"] = propfindToken(t.Context(), hc, srv.URL, nsCalServer, propCTag)
+	for op, err := range errs {
+		if err == nil || err.Error() != "calendar: caldav: "+op+": server answered HTTP 500" {
+			t.Errorf("%s: %v", op, err)
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package calendar
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -106,21 +105,11 @@ const maxPropfindAnswer = 1 << 20
 func propfindToken(ctx context.Context, hc webdav.HTTPClient, u, ns, name string) (string, error) {
 	body := `<?xml version="1.0" encoding="utf-8"?>` + "\n" +
 		`<D:propfind xmlns:D="DAV:" xmlns:X="` + ns + `"><D:prop><X:` + name + `/></D:prop></D:propfind>`
-	req, err := http.NewRequestWithContext(ctx, "PROPFIND", u, bytes.NewReader([]byte(body)))
-	if err != nil {
-		return "", &sanitizedError{msg: "calendar: caldav: change token: bad request", cause: err}
-	}
-	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
-	req.Header.Set("Depth", "0")
-	resp, err := hc.Do(req)
+	resp, err := davDo(ctx, hc, "PROPFIND", u, "0", body)
 	if err != nil {
 		return "", sanitize("change token", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusMultiStatus {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPropfindAnswer))
-		return "", &sanitizedError{msg: fmt.Sprintf("calendar: caldav: change token: server answered HTTP %d", resp.StatusCode)}
-	}
 	var ms multistatus
 	if err := xml.NewDecoder(io.LimitReader(resp.Body, maxPropfindAnswer)).Decode(&ms); err != nil {
 		return "", sanitize("change token", err)
