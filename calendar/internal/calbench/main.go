@@ -67,7 +67,7 @@ func run() error {
 	agents := flag.Int("agents", 200, "agents")
 	events := flag.Int("events", 150, "events per agent (a quarter recurring)")
 	concurrency := flag.Int("concurrency", 8, "agents synced at once")
-	maxPerServer := flag.Int("max-per-server", 0, "most requests in flight to Radicale (0: calendar.DefaultMaxPerServer; the limit adapts below it)")
+	maxPerServer := flag.Int("max-per-server", 0, "most requests in flight to a far server (0: calendar.DefaultMaxPerServer); Radicale on loopback is near and gets 1")
 	runs := flag.Int("runs", 3, "runs of each kind of sync")
 	keep := flag.String("dir", "", "keep Radicale's storage in this directory and reuse it (seeded and cached) when it was made before with the same -agents and -events")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the full syncs to this file")
