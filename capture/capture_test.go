@@ -70,7 +70,7 @@ func TestDeliver(t *testing.T) {
 	}
 }
 
-// TestHeaderEnd: headerEnd finds the body where ticket.BodyHasher does,
+// TestHeaderEnd: headerEnd finds the body where ticket.BodyHash does,
 // in every fixture, with CRLF and with bare LF line endings.
 func TestHeaderEnd(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.eml")

@@ -28,6 +28,10 @@ type tx struct {
 	sources  map[string]bool
 	mids     map[string]bool
 	inserted map[int64]bool // messages inserted by this transaction
+	// bodyHashes are the body hashes MessageByBody worked out for raw
+	// blobs (by SHA-256): a message inserted next with that raw gets its
+	// hash stored, not worked out again by the next look-up.
+	bodyHashes map[string]string
 }
 
 // Prefetch implements ticket.Prefetcher: two queries per chunk of a batch
@@ -51,17 +55,17 @@ func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 		}
 	}
 	for g, keys := range srcKeys {
-		err := t.inChunks(ctx, keys, `SELECT source_key, '' FROM message_sources
+		err := t.inChunks(ctx, keys, `SELECT source_key FROM message_sources
             WHERE tenant_id = ? AND mailbox = ? AND source_key IN `, []any{g.tenant, g.mailbox},
-			func(key, _ string) { t.sources[sourceKey(g.tenant, g.mailbox, key)] = true })
+			func(key string) { t.sources[sourceKey(g.tenant, g.mailbox, key)] = true })
 		if err != nil {
 			return fmt.Errorf("store: prefetch sources: %w", err)
 		}
 	}
 	for tenant, mids := range midKeys {
-		err := t.inChunks(ctx, mids, `SELECT message_id, '' FROM messages
+		err := t.inChunks(ctx, mids, `SELECT message_id FROM messages
             WHERE tenant_id = ? AND message_id IN `, []any{tenant},
-			func(mid, _ string) { t.mids[midKey(tenant, mid)] = true })
+			func(mid string) { t.mids[midKey(tenant, mid)] = true })
 		if err != nil {
 			return fmt.Errorf("store: prefetch message ids: %w", err)
 		}
@@ -70,8 +74,8 @@ func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 }
 
 // inChunks runs query (ending in "IN ") with args and each chunk of keys,
-// and calls fn with the two text columns of every row.
-func (t *tx) inChunks(ctx context.Context, keys []string, query string, args []any, fn func(a, b string)) error {
+// and calls fn with the one text column of every row.
+func (t *tx) inChunks(ctx context.Context, keys []string, query string, args []any, fn func(key string)) error {
 	keys = dedupe(keys)
 	for len(keys) > 0 {
 		n := min(len(keys), idChunk)
@@ -82,12 +86,12 @@ func (t *tx) inChunks(ctx context.Context, keys []string, query string, args []a
 			return err
 		}
 		for rows.Next() {
-			var a, b string
-			if err := rows.Scan(&a, &b); err != nil {
+			var key string
+			if err := rows.Scan(&key); err != nil {
 				rows.Close()
 				return err
 			}
-			fn(a, b)
+			fn(key)
 		}
 		if err := rows.Close(); err != nil {
 			return err
@@ -190,9 +194,10 @@ func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash stri
 	for _, u := range todo {
 		h, err := t.s.bodyHash(ctx, u.raw)
 		if errors.Is(err, ticket.ErrNotFound) {
-			continue // its raw blob is gone: it cannot be compared
-		}
-		if err != nil {
+			// Its raw blob is gone: it cannot be compared, and is marked
+			// so that no later look-up tries again.
+			h = noBodyHash
+		} else if err != nil {
 			return ticket.Message{}, err
 		}
 		if _, err := t.q.ExecContext(ctx, `UPDATE messages SET body_hash = ? WHERE tenant_id = ? AND id = ?`,
@@ -208,6 +213,10 @@ func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash stri
 		if want, err = t.s.bodyHash(ctx, raw.SHA256); err != nil {
 			return ticket.Message{}, err
 		}
+		if t.bodyHashes == nil {
+			t.bodyHashes = map[string]string{}
+		}
+		t.bodyHashes[raw.SHA256] = want
 	}
 	m, err := oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, want),
 		`SELECT `+messageColumns+` FROM messages
@@ -218,6 +227,10 @@ func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash stri
 	}
 	return m, err
 }
+
+// noBodyHash marks a stored message whose body hash cannot be worked out
+// (its raw blob is gone); it equals no hash.
+const noBodyHash = "unavailable"
 
 // idChunk bounds the number of bound parameters of one IN (...) list.
 const idChunk = 500
@@ -362,6 +375,9 @@ func (t *tx) UpdateTicket(ctx context.Context, tk ticket.Ticket) error {
 
 // InsertMessage implements ticket.Tx.
 func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
+	if m.BodyHash == "" {
+		m.BodyHash = t.bodyHashes[m.Raw.SHA256]
+	}
 	if err := insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID]); err != nil {
 		return err
 	}

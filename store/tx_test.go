@@ -250,6 +250,15 @@ func TestDedupeBodyFromRaw(t *testing.T) {
 		if _, err := tx.MessageByBody(ctx, "a", "same@x", "", other); !errors.Is(err, ticket.ErrNotFound) {
 			t.Errorf("same Message-ID, other body: %v, want ErrNotFound", err)
 		}
+		// Stored next (as ingestion does), it keeps the hash just worked
+		// out instead of leaving it to the next look-up.
+		m := ticket.Message{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound, MessageID: "same@x", Raw: other}
+		if err := tx.InsertMessage(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.BodyHash == "" {
+			t.Error("message inserted after its look-up was stored without the body hash worked out")
+		}
 		if _, err := tx.MessageByBody(ctx, "b", "same@x", "", again); !errors.Is(err, ticket.ErrNotFound) {
 			t.Errorf("another tenant: %v, want ErrNotFound", err)
 		}

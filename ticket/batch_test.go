@@ -193,6 +193,15 @@ func (f failingStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 	return f.Store.WithTx(ctx, func(tx Tx) error { return fn(failingTx{tx, f.bad}) })
 }
 
+// Prefetch passes the batch on when the store's Tx prefetches (the SQLite
+// store does): the scenarios then cover its prefetched answers too.
+func (f failingTx) Prefetch(ctx context.Context, ins []Inbound) error {
+	if pf, ok := f.Tx.(Prefetcher); ok {
+		return pf.Prefetch(ctx, ins)
+	}
+	return nil
+}
+
 func (f failingTx) InsertMessage(ctx context.Context, m *Message) error {
 	if f.bad != "" && m.MessageID == strings.Trim(f.bad, "<>") {
 		return errInjectedInsert

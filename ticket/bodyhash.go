@@ -8,21 +8,21 @@ import (
 	"io"
 )
 
-// BodyHasher hashes the bytes after a message's header block: after the
+// bodyHasher hashes the bytes after a message's header block: after the
 // first empty line (CRLF or bare LF). It is Inbound.BodyHash: the same mail
 // delivered to two mailboxes differs in its delivery headers, not its body.
 // Write the raw message into it.
-type BodyHasher struct {
+type bodyHasher struct {
 	h      hash.Hash
 	inBody bool
 	state  int // 0: mid-line, 1: after LF, 2: after LF CR
 }
 
-// NewBodyHasher returns a hasher at the start of a message.
-func NewBodyHasher() *BodyHasher { return &BodyHasher{h: sha256.New(), state: 1} }
+// newBodyHasher returns a hasher at the start of a message.
+func newBodyHasher() *bodyHasher { return &bodyHasher{h: sha256.New(), state: 1} }
 
 // Write implements io.Writer; it never fails.
-func (b *BodyHasher) Write(p []byte) (int, error) {
+func (b *bodyHasher) Write(p []byte) (int, error) {
 	if b.inBody {
 		return b.h.Write(p)
 	}
@@ -45,7 +45,7 @@ func (b *BodyHasher) Write(p []byte) (int, error) {
 
 // Sum returns the hex SHA-256 of the body, "" when no empty line was
 // written (a message without a header/body separator).
-func (b *BodyHasher) Sum() string {
+func (b *bodyHasher) Sum() string {
 	if !b.inBody {
 		return ""
 	}
@@ -56,7 +56,7 @@ func (b *BodyHasher) Sum() string {
 // body hash: that of the bytes after the header block, or rawSHA256 when
 // the message has no header/body separator (all of it is the body).
 func BodyHash(r io.Reader, rawSHA256 string) (string, error) {
-	h := NewBodyHasher()
+	h := newBodyHasher()
 	if _, err := io.Copy(h, r); err != nil {
 		return "", fmt.Errorf("ticket: body hash: %w", err)
 	}

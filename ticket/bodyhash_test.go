@@ -20,7 +20,7 @@ func TestBodyHash(t *testing.T) {
 	for _, tt := range tests {
 		want := sha256.Sum256([]byte(tt.body))
 		for _, chunk := range []int{1, 3, 1000} {
-			h := NewBodyHasher()
+			h := newBodyHasher()
 			for i := 0; i < len(tt.raw); i += chunk {
 				h.Write([]byte(tt.raw[i:min(len(tt.raw), i+chunk)]))
 			}
@@ -33,7 +33,7 @@ func TestBodyHash(t *testing.T) {
 			t.Errorf("BodyHash(%q) = %s, %v", tt.raw, got, err)
 		}
 	}
-	h := NewBodyHasher()
+	h := newBodyHasher()
 	h.Write([]byte("A: b\r\nno separator at all"))
 	if h.Sum() != "" {
 		t.Error("no separator: Sum should be empty")

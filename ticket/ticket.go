@@ -160,7 +160,7 @@ type Message struct {
 	Text           string
 	HTML           string // sanitised for display
 	Raw            BlobRef
-	BodyHash       string // hex SHA-256 of the bytes after the header block (see BodyHasher); "" until worked out
+	BodyHash       string // hex SHA-256 of the bytes after the header block (see BodyHash); "" until worked out
 	ParseError     string // non-empty when the mail was malformed; raw is kept
 	Held           bool   // held by the loop guard (flood, unthreaded non-normal mail), not ticketed
 	Attachments    []Attachment
@@ -220,7 +220,7 @@ type Inbound struct {
 	// mailbox: "imap:<uidvalidity>:<uid>" or "gmail:<id>".
 	SourceKey string
 	Raw       BlobRef
-	// BodyHash is the body hash (BodyHasher) when the source worked it
+	// BodyHash is the body hash (see BodyHash) when the source worked it
 	// out; empty, the store works it out from Raw when it needs it.
 	BodyHash string
 	Header   Header
