@@ -121,7 +121,8 @@ func isClosedStage(stage string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(stage)), "closed")
 }
 
-// The store's time encoding (internal/dbtime), with crm's error prefix.
+// fmtTime, nullTime and parseTime are the store's time encoding
+// (internal/dbtime); parseTime adds crm's error prefix.
 func fmtTime(t time.Time) string { return dbtime.Format(t) }
 
 func nullTime(t time.Time) sql.NullString { return dbtime.Null(t) }

@@ -56,10 +56,12 @@ type Blobs struct {
 	dir     string
 	packDir string
 	fsync   bool
-	limit   int64     // packLimit; smaller in tests
-	db      *sql.DB   // the read pool, for index look-ups; nil before attach
-	lookup  *sql.Stmt // the index look-up, prepared on db
-	legacy  bool      // BlobDir has blobs of the earlier one-file-each layout
+	limit   int64   // packLimit; smaller in tests
+	db      *sql.DB // the read pool, for index look-ups; nil before attach
+	legacy  bool    // BlobDir has blobs of the earlier one-file-each layout
+
+	lookupMu sync.Mutex
+	lookup   *sql.Stmt // the index look-up, prepared on db at first use
 
 	mu      sync.Mutex
 	entries map[string]*blobEntry // not (known to be) in the committed index
@@ -122,12 +124,11 @@ func hasLegacyBlobs(dir string) bool {
 	return false
 }
 
-// attach gives b the database whose blob_index it uses. A statement
-// that fails to prepare (the table is not migrated yet) is prepared again
-// at each look-up.
+// attach gives b the database whose blob_index it uses. The look-up is
+// prepared at the first look-up, not here: Open runs before Migrate, when a
+// new or older database has no blob_index yet.
 func (b *Blobs) attach(db *sql.DB) {
 	b.db = db
-	b.lookup, _ = db.Prepare(lookupBlob)
 }
 
 const lookupBlob = `SELECT pack, pack_offset, size FROM blob_index WHERE sha256 = ?`
@@ -138,9 +139,17 @@ func (b *Blobs) lookupIndex(ctx context.Context, sha string) (name string, off, 
 	if b.db == nil {
 		return "", 0, 0, false, nil
 	}
+	b.lookupMu.Lock()
+	if b.lookup == nil {
+		// A failure (no blob_index yet) leaves it nil: prepared again
+		// at the next look-up.
+		b.lookup, _ = b.db.PrepareContext(ctx, lookupBlob)
+	}
+	st := b.lookup
+	b.lookupMu.Unlock()
 	var row *sql.Row
-	if b.lookup != nil {
-		row = b.lookup.QueryRowContext(ctx, sha)
+	if st != nil {
+		row = st.QueryRowContext(ctx, sha)
 	} else {
 		row = b.db.QueryRowContext(ctx, lookupBlob, sha)
 	}
@@ -421,20 +430,20 @@ func (b *Blobs) Sync(ctx context.Context) error {
 		return nil
 	}
 	b.mu.Lock()
-	work := b.unsyncedLocked()
+	pending := b.hasUnsyncedLocked()
 	b.mu.Unlock()
-	if len(work) == 0 {
+	if !pending {
 		return nil
 	}
 	b.syncMu.Lock()
 	defer b.syncMu.Unlock()
 	b.mu.Lock()
-	work = b.unsyncedLocked() // what an earlier Sync left
-	// Snapshot each pack's entries now: what is written later is not
+	// Snapshot each pack's entries not durable yet (an earlier Sync may
+	// have made some durable meanwhile): what is written later is not
 	// covered by this round's fsyncs.
 	todo := map[*pack][]*blobEntry{}
 	for _, e := range b.entries {
-		if !e.durable && work[e.pack] {
+		if !e.durable {
 			todo[e.pack] = append(todo[e.pack], e)
 		}
 	}
@@ -505,18 +514,14 @@ func (b *Blobs) Sync(ctx context.Context) error {
 	return nil
 }
 
-// unsyncedLocked is the set of packs with entries not durable yet.
-func (b *Blobs) unsyncedLocked() map[*pack]bool {
-	var packs map[*pack]bool
+// hasUnsyncedLocked reports whether an entry is not durable yet.
+func (b *Blobs) hasUnsyncedLocked() bool {
 	for _, e := range b.entries {
 		if !e.durable {
-			if packs == nil {
-				packs = map[*pack]bool{}
-			}
-			packs[e.pack] = true
+			return true
 		}
 	}
-	return packs
+	return false
 }
 
 func syncDir(dir string) error {
@@ -555,23 +560,13 @@ func (b *Blobs) durableEntries() []indexEntry {
 // insertIndex inserts entries into blob_index inside a transaction, up
 // to indexChunk rows per statement (a capture commits hundreds at once).
 func insertIndex(ctx context.Context, q querier, entries []indexEntry) error {
-	for len(entries) > 0 {
-		n := min(len(entries), indexChunk)
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO blob_index (sha256, pack, pack_offset, size) VALUES `)
-		args := make([]any, 0, 4*n)
-		for i, ie := range entries[:n] {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(?, ?, ?, ?)")
-			args = append(args, ie.sha, ie.pack, ie.off, ie.size)
-		}
-		sb.WriteString(` ON CONFLICT (sha256) DO NOTHING`)
-		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
-			return fmt.Errorf("store: blob index: %w", err)
-		}
-		entries = entries[n:]
+	err := insertRows(ctx, q, `INSERT INTO blob_index (sha256, pack, pack_offset, size)`, `ON CONFLICT (sha256) DO NOTHING`,
+		4, len(entries), indexChunk, func(args []any, i int) []any {
+			e := entries[i]
+			return append(args, e.sha, e.pack, e.off, e.size)
+		})
+	if err != nil {
+		return fmt.Errorf("store: blob index: %w", err)
 	}
 	return nil
 }
@@ -593,9 +588,12 @@ func (b *Blobs) committed(entries []indexEntry) {
 // close closes the packs. Blobs not indexed yet are referenced by nothing
 // committed; their bytes stay as waste in their pack.
 func (b *Blobs) close() {
+	b.lookupMu.Lock()
 	if b.lookup != nil {
 		b.lookup.Close()
+		b.lookup = nil
 	}
+	b.lookupMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for p := range b.open {

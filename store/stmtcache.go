@@ -13,28 +13,45 @@ import (
 // Statements cannot be prepared inside a transaction (the one connection is
 // taken), so a statement first runs unprepared and is noted; the next
 // transaction prepares what was noted before it begins.
+//
+// Statements whose text varies with their number of rows (multi-row
+// INSERTs, IN lists) make many distinct queries: a query is noted only the
+// second time it runs, so one-off variants never take a place in the cache.
 type stmtCache struct {
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt
 	wanted map[string]bool
+	seen   map[string]bool // run once, not noted yet
 }
 
-// maxCachedStmts bounds the cache (IN lists of varying length make many
-// distinct queries; only the common ones need to be cached).
-const maxCachedStmts = 256
+// maxCachedStmts bounds the cache; maxSeen bounds the queries remembered
+// as run once (forgotten all together when full).
+const (
+	maxCachedStmts = 256
+	maxSeen        = 4096
+)
 
 func newStmtCache() *stmtCache {
-	return &stmtCache{stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
+	return &stmtCache{stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}, seen: map[string]bool{}}
 }
 
-// get returns the prepared statement for query, or nil (noting the query).
+// get returns the prepared statement for query, or nil (noting the query
+// when it ran before).
 func (c *stmtCache) get(query string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st := c.stmts[query]; st != nil {
 		return st
 	}
+	if !c.seen[query] {
+		if len(c.seen) >= maxSeen {
+			clear(c.seen)
+		}
+		c.seen[query] = true
+		return nil
+	}
 	if len(c.stmts)+len(c.wanted) < maxCachedStmts {
+		delete(c.seen, query)
 		c.wanted[query] = true
 	}
 	return nil

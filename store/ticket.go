@@ -105,12 +105,11 @@ func checkTicketFields(t *ticket.Ticket) error {
 
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
-// createTicket inserts t with the tenant's next number and adds the
+// createTicket inserts t with the tenant's next ticket number and adds the
 // requester as a participant. Empty Status/Priority become new/normal and
 // zero CreatedAt/UpdatedAt become now; t is updated to what was stored.
-// createTicket inserts t with the tenant's next ticket number. numbers
-// holds the last number handed out per tenant in this transaction, so
-// only the first ticket of a batch reads the counter.
+// numbers holds the last number handed out per tenant in this
+// transaction, so only the first ticket of a batch reads the counter.
 func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticket, numbers map[string]int64) error {
 	if err := checkTicketFields(t); err != nil {
 		return err
@@ -203,23 +202,38 @@ func addParticipants(ctx context.Context, q querier, tenant string, ticketID int
 	}
 	// One INSERT for a message's addresses (a statement per address was
 	// a good part of a capture transaction's statements).
-	for len(list) > 0 {
-		n := min(len(list), participantChunk)
+	err := insertRows(ctx, q, `INSERT INTO participants (tenant_id, ticket_id, email)`, `ON CONFLICT DO NOTHING`,
+		3, len(list), participantChunk, func(args []any, i int) []any {
+			return append(args, tenant, ticketID, list[i])
+		})
+	if err != nil {
+		return fmt.Errorf("store: add participants to ticket %d: %w", ticketID, err)
+	}
+	return nil
+}
+
+// insertRows inserts n rows of cols columns with multi-row INSERTs of at
+// most chunk rows: head VALUES (?, …), (?, …) tail. row appends the values
+// of row i to args.
+func insertRows(ctx context.Context, q querier, head, tail string, cols, n, chunk int, row func(args []any, i int) []any) error {
+	tuple := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	for done := 0; done < n; {
+		k := min(n-done, chunk)
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO participants (tenant_id, ticket_id, email) VALUES `)
-		args := make([]any, 0, 3*n)
-		for i, e := range list[:n] {
+		sb.WriteString(head + " VALUES ")
+		args := make([]any, 0, cols*k)
+		for i := range k {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteString("(?, ?, ?)")
-			args = append(args, tenant, ticketID, e)
+			sb.WriteString(tuple)
+			args = row(args, done+i)
 		}
-		sb.WriteString(` ON CONFLICT DO NOTHING`)
+		sb.WriteString(" " + tail)
 		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
-			return fmt.Errorf("store: add participants to ticket %d: %w", ticketID, err)
+			return err
 		}
-		list = list[n:]
+		done += k
 	}
 	return nil
 }
