@@ -245,11 +245,16 @@ func New(opts Options) (*Bot, error) {
 	return b, nil
 }
 
+// Wait returns when every interaction acknowledged over HTTP has been
+// acted on. Call it after the HTTP server stopped taking requests (its
+// Shutdown returned), so that no new one starts meanwhile.
+func (b *Bot) Wait() { b.actions.Wait() }
+
 // Run delivers alerts until ctx ends and, in socket mode, receives Slack's
-// interactions and commands. It returns nil when ctx is cancelled, after
-// the interactions already acknowledged are done.
+// interactions and commands. It returns nil when ctx is cancelled.
+// Interactions received over HTTP are acted on after their answer: call
+// Wait once the HTTP server has shut down.
 func (b *Bot) Run(ctx context.Context) error {
-	defer b.actions.Wait() // let actions already acknowledged finish
 	if b.opts.Mode != ModeSocket {
 		return b.RunDispatcher(ctx)
 	}

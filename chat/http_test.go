@@ -149,7 +149,7 @@ func TestButtons(t *testing.T) {
 		if rec := e.serve(b, signedForm("/slack/interactions", form, testSecret, time.Now())); rec.Code != http.StatusOK {
 			t.Fatalf("%s: status %d %s", s.name, rec.Code, rec.Body)
 		}
-		b.actions.Wait() // acted on after the answer
+		b.Wait() // acted on after the answer
 		tk, err := e.st.Ticket(ctx, ticket.DefaultTenant, id)
 		if err != nil || !s.check(tk) {
 			t.Fatalf("%s: ticket %+v, %v", s.name, tk, err)
@@ -296,7 +296,7 @@ func TestInteractionAnsweredBeforeAction(t *testing.T) {
 		t.Fatalf("ticket %+v, %v: changed before the Slack API answered", tk, err)
 	}
 	close(gate)
-	b.actions.Wait()
+	b.Wait()
 	if tk, err := e.st.Ticket(ctx, ticket.DefaultTenant, res.TicketID); err != nil || tk.Status != ticket.StatusSolved {
 		t.Fatalf("ticket %+v, %v: want solved after the action", tk, err)
 	}

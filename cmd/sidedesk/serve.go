@@ -124,6 +124,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	_ = srv.Shutdown(sctx)
+	if a.bot != nil {
+		// Slack interactions answered over HTTP are acted on after their
+		// answer: finish them before the store closes.
+		a.bot.Wait()
+	}
 	cancel()
 	wg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
