@@ -637,7 +637,7 @@ gmail_watch_labels = ["INBOX", "support/urgent"]`, "", []string{"INBOX", "suppor
 		{"goog topic", box + push + `gmail_pubsub_topic = "projects/acme-support/topics/google-push"`,
 			`mailbox[0] "g".gmail_pubsub_topic: "projects/acme-support/topics/google-push"` + form, nil},
 		{"topic without push token", box + `gmail_pubsub_topic = "projects/acme-support/topics/gmail-push"`,
-			`mailbox[0] "g".gmail_pubsub_topic: needs push_token_env or push_token_file: Gmail publishes to the topic, and its push subscription delivers to POST /gmail/push?token=...`, nil},
+			`mailbox[0] "g": push_token_env or push_token_file is required with gmail_pubsub_topic (the push subscription's endpoint is POST /gmail/push?token=...)`, nil},
 		{"labels without topic", box + `gmail_watch_labels = ["INBOX"]`, `mailbox[0] "g".gmail_watch_labels: is only used with gmail_pubsub_topic`, nil},
 		{"empty label", box + push + `gmail_pubsub_topic = "projects/acme-support/topics/gmail-push"
 gmail_watch_labels = ["INBOX", " "]`, `mailbox[0] "g".gmail_watch_labels[1]: is empty (want a label name or id, like "INBOX")`, nil},

@@ -247,7 +247,13 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 			ch.add(l+".since", "is only used with initial_sync = \"since\"")
 		}
 	}
-	ch.secret(l, m.PushToken(), "", m.Enabled)
+	pushNeed := ""
+	if m.Kind == KindGmail && m.GmailPubSubTopic != "" {
+		// Gmail publishes to the topic; its push subscription delivers to
+		// the token-checked endpoint.
+		pushNeed = "with gmail_pubsub_topic (the push subscription's endpoint is POST /gmail/push?token=...)"
+	}
+	ch.secret(l, m.PushToken(), pushNeed, m.Enabled)
 
 	switch m.Kind {
 	case KindIMAP:
@@ -310,10 +316,6 @@ func (ch *checker) gmailWatch(l string, m Mailbox) {
 	if !pubsubTopicRE.MatchString(topic) || strings.HasPrefix(strings.ToLower(id), "goog") {
 		ch.add(l+".gmail_pubsub_topic", "%q is not a Pub/Sub topic name of the form projects/PROJECT/topics/TOPIC "+
 			"(PROJECT: the Google Cloud project id of the OAuth client; TOPIC: 3-255 letters, digits, -_.~+%%, starting with a letter)", topic)
-	}
-	if !m.PushToken().IsSet() {
-		ch.add(l+".gmail_pubsub_topic", "needs push_token_env or push_token_file: Gmail publishes to the topic, "+
-			"and its push subscription delivers to POST /gmail/push?token=...")
 	}
 	for j, lb := range m.GmailWatchLabels {
 		if strings.TrimSpace(lb) == "" {

@@ -206,7 +206,10 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 		host = r.RemoteAddr
 	}
 	peer, err := netip.ParseAddr(host)
-	if err != nil || !isTrusted(peer, trusted) {
+	if err != nil {
+		return host
+	}
+	if peer = peer.Unmap(); !isTrusted(peer, trusted) {
 		return host
 	}
 	client := peer
@@ -227,8 +230,8 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	return client.String()
 }
 
+// isTrusted reports whether a (unmapped) is in a trusted prefix.
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	a = a.Unmap()
 	for _, p := range trusted {
 		if p.Contains(a) {
 			return true
@@ -287,13 +290,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusForbidden, l)
 		return
 	}
-	ipKey, acctKey := "ip:"+clientIP(r, s.opts.TrustedProxies), "acct:"+l.Tenant+"/"+l.Email
+	ip := clientIP(r, s.opts.TrustedProxies)
+	ipKey, acctKey := "ip:"+ip, "acct:"+l.Tenant+"/"+l.Email
 	if wait, blocked := s.limiter.blocked(ipKey, acctKey); blocked {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		l.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", (secs+59)/60)
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "sidebar: login rate limited",
-			slog.String("ip", clientIP(r, s.opts.TrustedProxies)), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
+			slog.String("ip", ip), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
 		s.renderLogin(w, r, http.StatusTooManyRequests, l)
 		return
 	}
@@ -318,7 +322,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		}
 		s.limiter.fail(ipKey, acctKey)
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "sidebar: login failed",
-			slog.String("ip", clientIP(r, s.opts.TrustedProxies)), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
+			slog.String("ip", ip), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
 		l.Error = "Wrong email or password."
 		s.renderLogin(w, r, http.StatusUnauthorized, l)
 		return

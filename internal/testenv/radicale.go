@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,12 +61,11 @@ func LaunchRadicale(dir string, users ...string) (*Radicale, error) {
 	if _, err := os.Stat(radicaleBin); err != nil {
 		return nil, fmt.Errorf("testenv: radicale not installed: %w", err)
 	}
-	l, err := listenFree()
+	ports, err := freePorts(1)
 	if err != nil {
-		return nil, fmt.Errorf("testenv: free port: %w", err)
+		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := ports[0]
 	r := &Radicale{
 		URL:    "http://127.0.0.1:" + strconv.Itoa(port),
 		Dir:    dir,

@@ -27,17 +27,6 @@ func Unavailable(t testing.TB, what string, err error) {
 	t.Skipf("%s unavailable, skipping (set SIDEDESK_INTEGRATION=require to fail instead): %v", what, err)
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := listenFree()
-	if err != nil {
-		t.Fatalf("testenv: free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // listenFree listens on a free loopback port below the kernel's range of
 // ephemeral ports. A server that a test stops and starts again keeps its
 // port; while it is down, a client's outgoing connection could be given
