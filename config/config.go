@@ -40,7 +40,8 @@ type Server struct {
 	PublicURL string `toml:"public_url"`
 	// TrustedProxies are the reverse proxies (IP addresses or CIDR
 	// prefixes) whose X-Forwarded-For names the client: sign-in rate
-	// limits and logs then see the client, not the proxy. Empty: the
+	// limits and sign-in log lines then see the client, not the proxy (the
+	// access log keeps the peer address). Empty: the
 	// peer address is the client.
 	TrustedProxies []string `toml:"trusted_proxies"`
 }
