@@ -101,7 +101,7 @@ func TestCommit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if pr.Inbound.SourceKey != k || pr.Inbound.Subject != k || pr.Inbound.Raw.SHA256 == "" || pr.Size() <= 0 {
+				if pr.Inbound.SourceKey != k || pr.Inbound.Subject != k || pr.Inbound.Raw.SHA256 == "" || pr.Inbound.Raw.Size <= 0 {
 					t.Fatalf("Prepared %+v", pr)
 				}
 				ps = append(ps, pr)

@@ -9,7 +9,6 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -119,12 +118,6 @@ func (p *Pipeline) logger() *slog.Logger {
 type Prepared struct {
 	Delivery Delivery
 	Inbound  ticket.Inbound
-}
-
-// Size is about how much memory p holds: what a caller that collects
-// Prepared messages for one Commit bounds.
-func (p *Prepared) Size() int {
-	return len(p.Inbound.Text) + len(p.Inbound.HTML) + 4<<10
 }
 
 // Prepare is the first half of Deliver: it stores the raw bytes (streaming
@@ -253,25 +246,3 @@ func (c ctxReader) Read(b []byte) (int, error) {
 	return c.r.Read(b)
 }
 
-// headerEnd returns the offset of the body in raw, or -1 (for tests and
-// tools that hold a message in memory).
-func headerEnd(raw []byte) int {
-	if bytes.HasPrefix(raw, []byte("\n")) {
-		return 1
-	}
-	if bytes.HasPrefix(raw, []byte("\r\n")) {
-		return 2
-	}
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '\n' {
-			continue
-		}
-		if i+1 < len(raw) && raw[i+1] == '\n' {
-			return i + 2
-		}
-		if i+2 < len(raw) && raw[i+1] == '\r' && raw[i+2] == '\n' {
-			return i + 3
-		}
-	}
-	return -1
-}

@@ -70,32 +70,6 @@ func TestDeliver(t *testing.T) {
 	}
 }
 
-// TestHeaderEnd: headerEnd finds the body where ticket.BodyHash does,
-// in every fixture, with CRLF and with bare LF line endings.
-func TestHeaderEnd(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.eml")
-	for _, file := range files {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range [][]byte{raw, bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))} {
-			sum := sha256.Sum256(r)
-			want, err := ticket.BodyHash(bytes.NewReader(r), hex.EncodeToString(sum[:]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			end := headerEnd(r)
-			if end < 0 {
-				end = 0
-			}
-			if got := sha256.Sum256(r[end:]); hex.EncodeToString(got[:]) != want {
-				t.Errorf("%s: headerEnd = %d, not where the body hash starts", file, end)
-			}
-		}
-	}
-}
-
 func TestPipelineMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)

@@ -222,9 +222,12 @@ func TestWatchForbiddenKeepsPolling(t *testing.T) {
 	// Retried with backoff (the first wait is 30-60 s): not within 29 s,
 	// by two minutes; the error clears when a watch succeeds.
 	c := useClock(src)
+	calls := fake.Requests()["watch"]
 	c.advance(29 * time.Second)
 	step(t, src)
-	calls := fake.Requests()["watch"]
+	if got := fake.Requests()["watch"]; got != calls {
+		t.Fatalf("watch calls %d -> %d within 29 s: retried before the backoff", calls, got)
+	}
 	c.advance(91 * time.Second)
 	step(t, src)
 	if got := fake.Requests()["watch"]; got != calls+1 {

@@ -280,7 +280,9 @@ func (s *Source) saveIfChanged(ctx context.Context, st, saved *syncState) error 
 // Commit groups: messages prepared (stored and parsed) while a FETCH
 // streams in are committed together, in one transaction, when a group is
 // full or the FETCH response ends (so a single IDLE delivery commits at
-// once). The bytes bound holds a group's text and HTML in memory. Each
+// once). The bytes bound counts the group's raw message bytes (plus 4 KiB
+// per message for what parsing keeps), about what the group holds in
+// memory while it is prepared and waits for its turn. Each
 // group waits for one round of pack fsyncs (tens of milliseconds on this
 // disk, more with more data), so groups are large: at 100 messages the
 // fsyncs held the committing goroutine for a fifth of a 10,000-message
