@@ -245,4 +245,3 @@ func (c ctxReader) Read(b []byte) (int, error) {
 	}
 	return c.r.Read(b)
 }
-
