@@ -3,28 +3,20 @@ package crm_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/store/storetest"
 )
 
 // newLocal opens a migrated store in t.TempDir() and a Local over it that
 // treats example.com as free mail, like the demo.
 func newLocal(t testing.TB) (*crm.Local, *store.Store) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(t.TempDir(), "sidedesk.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t)
 	l, err := crm.NewLocal(crm.LocalOptions{DB: st.DB(), ReadDB: st.ReadDB(), FreeMailDomains: crm.DemoFreeMailDomains()})
 	if err != nil {
 		t.Fatal(err)

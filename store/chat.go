@@ -10,51 +10,6 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// ConsumerCursor returns the id of the last outbox event the consumer has
-// delivered; ticket.ErrNotFound when it never stored one (a new consumer
-// decides where to start: usually LastEventID, so that it does not replay
-// history).
-func (s *Store) ConsumerCursor(ctx context.Context, consumer string) (int64, error) {
-	var id int64
-	err := s.r.QueryRowContext(ctx, `SELECT last_event_id FROM outbox_cursors WHERE consumer = ?`, consumer).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("store: cursor %s: %w", consumer, ticket.ErrNotFound)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("store: cursor %s: %w", consumer, err)
-	}
-	return id, nil
-}
-
-// SetConsumerCursor stores how far the consumer has delivered.
-func (s *Store) SetConsumerCursor(ctx context.Context, consumer string, lastEventID int64) error {
-	if consumer == "" {
-		return errors.New("store: set cursor: no consumer name")
-	}
-	now := fmtTime(s.nowUTC())
-	err := s.write(ctx, func(q querier) error {
-		_, err := q.ExecContext(ctx, `INSERT INTO outbox_cursors (consumer, last_event_id, updated_at)
-            VALUES (?, ?, ?) ON CONFLICT (consumer) DO UPDATE
-            SET last_event_id = excluded.last_event_id, updated_at = excluded.updated_at`,
-			consumer, lastEventID, now)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: set cursor %s: %w", consumer, err)
-	}
-	return nil
-}
-
-// LastEventID is the id of the newest outbox event of any tenant, 0 when
-// there is none.
-func (s *Store) LastEventID(ctx context.Context) (int64, error) {
-	var id sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&id); err != nil {
-		return 0, fmt.Errorf("store: last event id: %w", err)
-	}
-	return id.Int64, nil
-}
-
 // TicketByNumber loads one of the tenant's tickets by its number (the read
 // side of ticket.Tx.TicketByNumber, for the slash command and the panel).
 func (s *Store) TicketByNumber(ctx context.Context, tenant string, number int64) (ticket.Ticket, error) {

@@ -59,6 +59,8 @@ type Store struct {
 	stmts *stmtCache // prepared write statements
 	log   *slog.Logger
 	path  string
+	// committed fires after a transaction that appended events commits.
+	committed signal
 
 	// Seams for tests in this package.
 	now        func() time.Time
@@ -245,9 +247,11 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 	// Blobs made durable so far enter the index with this transaction:
 	// with, or before, the first row that references them.
 	index := s.blobs.durableEntries()
+	var t *tx
 	ferr := insertIndex(ctx, q, index)
 	if ferr == nil {
-		ferr = fn(&tx{s: s, q: q})
+		t = &tx{s: s, q: q}
+		ferr = fn(t)
 	}
 	done = true
 	if ferr != nil {
@@ -260,6 +264,9 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	s.blobs.committed(index)
+	if t.events {
+		s.committed.fire()
+	}
 	return nil
 }
 

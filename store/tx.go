@@ -16,6 +16,8 @@ import (
 type tx struct {
 	s *Store
 	q querier
+	// events: AppendEvent wrote an event (the commit wakes outbox runners).
+	events bool
 	// Known within this transaction: the tickets it created (a message
 	// inserted onto one needs no existence check) and each tenant's last
 	// ticket number (the next ticket needs no read of the counter).
@@ -409,7 +411,11 @@ func (t *tx) AttachMessage(ctx context.Context, tenant string, messageID, ticket
 
 // AppendEvent implements ticket.Tx. A zero CreatedAt is the store's now.
 func (t *tx) AppendEvent(ctx context.Context, e *ticket.Event) error {
-	return appendEvent(ctx, t.q, t.s.nowUTC(), e)
+	if err := appendEvent(ctx, t.q, t.s.nowUTC(), e); err != nil {
+		return err
+	}
+	t.events = true
+	return nil
 }
 
 // Message implements ticket.Tx.

@@ -275,6 +275,19 @@ type Event struct {
 	CreatedAt time.Time
 }
 
+// DeadLetter is an outbox event one consumer gave up on: its delivery
+// failed permanently or kept failing for longer than the consumer retries.
+// The consumer went on with the events after it; the dead letter keeps the
+// last error for an admin to read and, once the cause is fixed, redeliver.
+type DeadLetter struct {
+	Consumer      string
+	Event         Event
+	Attempts      int
+	LastError     string
+	FirstFailedAt time.Time
+	DeadAt        time.Time
+}
+
 // Event types.
 const (
 	EventTicketCreated   = "ticket.created"

@@ -53,6 +53,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/sidedesk/sidedesk/capture"
+	"github.com/sidedesk/sidedesk/lease"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -64,15 +65,8 @@ type StateStore interface {
 	SetSyncState(ctx context.Context, tenant, mailbox string, state []byte) error
 }
 
-// Leaser hands out named leases so that several processes sharing a
-// database never capture one mailbox at once (package store implements it).
-type Leaser interface {
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
-	ReleaseLease(ctx context.Context, name, holder string) error
-}
-
 // ErrLeaseHeld is returned by Once when another holder has the mailbox's lease.
-var ErrLeaseHeld = errors.New("gmailsource: mailbox lease held by another process")
+var ErrLeaseHeld = lease.ErrHeld
 
 // DefaultBaseURL is the Gmail API endpoint.
 const DefaultBaseURL = "https://gmail.googleapis.com/"
@@ -121,7 +115,7 @@ type Options struct {
 	// State keeps the history id (required).
 	State StateStore
 	// Lease, when set, is held as "gmail:<tenant>:<name>" while capturing.
-	Lease Leaser
+	Lease lease.Store
 	// Holder names this process in leases; default host:pid:random.
 	Holder string
 	// Known, when set, is asked which Gmail ids were captured already so a
@@ -196,8 +190,10 @@ type Source struct {
 	labelsAt     time.Time
 	missingLabel bool
 	labelID      string
-	leaseAt      time.Time
-	leaseHeld    bool
+	// The mailbox's lease while held (Options.Lease): its context ends
+	// when the lease is lost.
+	leaseCtx     context.Context
+	leaseRelease func()
 }
 
 const leaseTTL = 60 * time.Second
@@ -430,11 +426,15 @@ func (s *Source) Once(ctx context.Context) (Stats, error) {
 func (s *Source) pass(ctx context.Context) (Stats, error) {
 	var st Stats
 	start := s.requests.Load()
-	// Take the lease if not held; renew it when a third of its TTL passed.
-	if err := s.holdLease(ctx, !s.leaseHeld); err != nil {
+	lctx, err := s.holdLease(ctx)
+	if err != nil {
 		return st, err
 	}
-	err := s.sync(ctx, &st)
+	err = s.sync(lctx, &st)
+	if lctx.Err() != nil && ctx.Err() == nil {
+		err = context.Cause(lctx) // the lease was lost mid-pass
+		s.releaseLease()
+	}
 	st.Requests = s.requests.Load() - start
 	if err == nil || ctx.Err() == nil { // shutting down is no mailbox error
 		s.report(st, err)
@@ -447,37 +447,31 @@ func (s *Source) pass(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// holdLease takes or renews the lease; with force=false only when a third
-// of its TTL has passed (called between batches of a long pass).
-func (s *Source) holdLease(ctx context.Context, force bool) error {
+// holdLease takes the mailbox's lease unless this source holds it already;
+// the lease is renewed in the background, and the returned context ends
+// when it is lost (the pass stops; the next one tries to take it again).
+func (s *Source) holdLease(ctx context.Context) (context.Context, error) {
 	if s.opts.Lease == nil {
-		return nil
+		return ctx, nil
 	}
-	if !force && time.Since(s.leaseAt) < leaseTTL/3 {
-		return nil
+	if s.leaseCtx != nil && s.leaseCtx.Err() == nil {
+		return s.leaseCtx, nil
 	}
-	ok, err := s.opts.Lease.AcquireLease(ctx, s.leaseName(), s.opts.Holder, leaseTTL)
+	s.releaseLease()
+	l := lease.Lease{Store: s.opts.Lease, Name: s.leaseName(), Holder: s.opts.Holder, TTL: leaseTTL, Logger: s.log}
+	lctx, release, err := l.Hold(ctx)
 	if err != nil {
-		return fmt.Errorf("gmailsource: mailbox %s: lease: %w", s.opts.Name, err)
+		return nil, fmt.Errorf("gmailsource: mailbox %s: %w", s.opts.Name, err)
 	}
-	if !ok {
-		s.leaseHeld = false
-		return ErrLeaseHeld
-	}
-	s.leaseHeld, s.leaseAt = true, time.Now()
-	return nil
+	s.leaseCtx, s.leaseRelease = lctx, release
+	return lctx, nil
 }
 
 func (s *Source) releaseLease() {
-	if s.opts.Lease == nil || !s.leaseHeld {
-		return
+	if s.leaseRelease != nil {
+		s.leaseRelease()
 	}
-	s.leaseHeld = false
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.opts.Lease.ReleaseLease(ctx, s.leaseName(), s.opts.Holder); err != nil {
-		s.log.Warn("release lease", "err", err)
-	}
+	s.leaseCtx, s.leaseRelease = nil, nil
 }
 
 func (s *Source) leaseName() string { return "gmail:" + s.opts.Tenant + ":" + s.opts.Name }

@@ -65,9 +65,6 @@ func (s *Source) fullSync(ctx context.Context, st *Stats) error {
 		if err := s.process(ctx, chunk, st); err != nil {
 			return err
 		}
-		if err := s.holdLease(ctx, false); err != nil {
-			return err
-		}
 	}
 	return s.saveState(ctx, state{HistoryID: prof.HistoryId, SyncedAt: began.Unix()})
 }
@@ -135,9 +132,6 @@ func (s *Source) incremental(ctx context.Context, cur state, st *Stats) error {
 		st.Candidates += len(ids)
 		for chunk := range slices.Chunk(ids, batchSize) {
 			if err := s.process(ctx, chunk, st); err != nil {
-				return err
-			}
-			if err := s.holdLease(ctx, false); err != nil {
 				return err
 			}
 		}

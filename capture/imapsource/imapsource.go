@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sidedesk/sidedesk/capture"
+	"github.com/sidedesk/sidedesk/lease"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -28,14 +29,6 @@ import (
 type StateStore interface {
 	SyncState(ctx context.Context, tenant, mailbox string) ([]byte, error)
 	SetSyncState(ctx context.Context, tenant, mailbox string, state []byte) error
-}
-
-// Leaser grants named, expiring leases so that several processes sharing one
-// database never capture the same mailbox at once (package store implements
-// it).
-type Leaser interface {
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
-	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // TLS modes.
@@ -120,8 +113,10 @@ type Options struct {
 	BatchSize int
 
 	State StateStore // required
-	// Lease, when set, is held as "imap:<tenant>:<name>" while capturing.
-	Lease    Leaser
+	// Lease, when set, is held as "imap:<tenant>:<name>" while capturing,
+	// so that several processes sharing one database never capture the
+	// same mailbox at once (package store implements it).
+	Lease    lease.Store
 	LeaseTTL time.Duration // default 60s; renewed every third of it
 	Holder   string        // lease holder id; default host:pid:random
 

@@ -10,10 +10,12 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/sidedesk/sidedesk/lease"
 )
 
 // errLeaseHeld: another process captures this mailbox now.
-var errLeaseHeld = errors.New("the mailbox is being captured by another process (lease held)")
+var errLeaseHeld = lease.ErrHeld
 
 // Run captures the mailbox until ctx is done: connect, sync, wait for new
 // mail with IDLE or polling, sync again; on any failure (server down, wrong
@@ -192,63 +194,17 @@ func (cn *conn) wait(ctx context.Context, idle bool) error {
 	}
 }
 
-// holdLease acquires the mailbox's lease (when a Leaser is configured) and
-// keeps renewing it; the returned context is cancelled when the lease is
+// holdLease acquires the mailbox's lease (when a lease store is configured)
+// and keeps renewing it; the returned context is cancelled when the lease is
 // lost, which stops capture. release gives the lease up.
 func (s *Source) holdLease(ctx context.Context) (context.Context, func(), error) {
 	if s.opts.Lease == nil {
 		return ctx, func() {}, nil
 	}
-	ok, err := s.opts.Lease.AcquireLease(ctx, s.lease, s.holder, s.opts.LeaseTTL)
+	l := lease.Lease{Store: s.opts.Lease, Name: s.lease, Holder: s.holder, TTL: s.opts.LeaseTTL, Logger: s.log}
+	lctx, release, err := l.Hold(ctx)
 	if err != nil {
-		return ctx, nil, s.errorf("acquire lease %s: %w", s.lease, err)
-	}
-	if !ok {
-		return ctx, nil, s.errorf("%w", errLeaseHeld)
-	}
-	lctx, cancel := context.WithCancelCause(ctx)
-	stopped := make(chan struct{})
-	renewDone := make(chan struct{})
-	go func() {
-		defer close(renewDone)
-		tick := time.NewTicker(s.opts.LeaseTTL / 3)
-		defer tick.Stop()
-		lastOK := time.Now()
-		for {
-			select {
-			case <-stopped:
-				return
-			case <-lctx.Done():
-				return
-			case <-tick.C:
-			}
-			ok, err := s.opts.Lease.AcquireLease(lctx, s.lease, s.holder, s.opts.LeaseTTL)
-			switch {
-			case err != nil && time.Since(lastOK) > s.opts.LeaseTTL*2/3:
-				// Stop before the lease can expire under us.
-				cancel(s.errorf("renew lease %s: %w", s.lease, err))
-				return
-			case err != nil:
-				// One failed renewal is survivable: the lease lasts a
-				// TTL and the next tick retries.
-				s.log.Warn("imapsource: lease renewal failed", "lease", s.lease, "err", err)
-			case ok:
-				lastOK = time.Now()
-			default:
-				cancel(s.errorf("lost lease %s to another process", s.lease))
-				return
-			}
-		}
-	}()
-	release := func() {
-		close(stopped)
-		<-renewDone
-		cancel(nil)
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer rcancel()
-		if err := s.opts.Lease.ReleaseLease(rctx, s.lease, s.holder); err != nil {
-			s.log.Warn("imapsource: release lease", "lease", s.lease, "err", err)
-		}
+		return ctx, nil, s.errorf("%w", err)
 	}
 	return lctx, release, nil
 }

@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// The outbox side of events (outbox/): what consumers read, how far each has
+// delivered, and the events they gave up on.
+
+// PendingEvents returns outbox events of every tenant with id > afterID, in
+// id order, at most limit (default 100, max 1000). A dispatcher keeps the id
+// of the last event it delivered and passes it back. With SQLite's single
+// writer, ids become visible in commit order, so no event is skipped.
+func (s *Store) PendingEvents(ctx context.Context, afterID int64, limit int) ([]ticket.Event, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, type, ticket_id, message_id, payload,
+        created_at FROM events WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending events: %w", err)
+	}
+	defer rows.Close()
+	var out []ticket.Event
+	for rows.Next() {
+		var (
+			e       ticket.Event
+			payload sql.NullString
+			created sql.NullString
+		)
+		if err := rows.Scan(&e.ID, &e.Tenant, &e.Type, &e.TicketID, &e.MessageID, &payload, &created); err != nil {
+			return nil, fmt.Errorf("store: pending events: %w", err)
+		}
+		if payload.Valid {
+			e.Payload = []byte(payload.String)
+		}
+		if e.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: pending events: %w", err)
+	}
+	return out, nil
+}
+
+// ConsumerCursor returns the id of the last outbox event the consumer has
+// delivered; ticket.ErrNotFound when it never stored one (a new consumer
+// decides where to start: usually LastEventID, so that it does not replay
+// history).
+func (s *Store) ConsumerCursor(ctx context.Context, consumer string) (int64, error) {
+	var id int64
+	err := s.r.QueryRowContext(ctx, `SELECT last_event_id FROM outbox_cursors WHERE consumer = ?`, consumer).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("store: cursor %s: %w", consumer, ticket.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: cursor %s: %w", consumer, err)
+	}
+	return id, nil
+}
+
+// SetConsumerCursor stores how far the consumer has delivered.
+func (s *Store) SetConsumerCursor(ctx context.Context, consumer string, lastEventID int64) error {
+	if consumer == "" {
+		return errors.New("store: set cursor: no consumer name")
+	}
+	now := fmtTime(s.nowUTC())
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO outbox_cursors (consumer, last_event_id, updated_at)
+            VALUES (?, ?, ?) ON CONFLICT (consumer) DO UPDATE
+            SET last_event_id = excluded.last_event_id, updated_at = excluded.updated_at`,
+			consumer, lastEventID, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: set cursor %s: %w", consumer, err)
+	}
+	return nil
+}
+
+// LastEventID is the id of the newest outbox event of any tenant, 0 when
+// there is none.
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: last event id: %w", err)
+	}
+	return id.Int64, nil
+}
+
+// OutboxBacklog counts the events after afterID (of tenant; "" for every
+// tenant) and gives the creation time of the oldest of them (zero when
+// there is none): how far a consumer is behind.
+func (s *Store) OutboxBacklog(ctx context.Context, afterID int64, tenant string) (int64, time.Time, error) {
+	var (
+		n      int64
+		oldest sql.NullString
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM events
+        WHERE id > ? AND (? = '' OR tenant_id = ?)`, afterID, tenant, tenant).Scan(&n, &oldest)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("store: outbox backlog: %w", err)
+	}
+	t, err := parseTime(oldest)
+	return n, t, err
+}
+
+// AddDeadLetter records that d.Consumer gave up on d.Event. Recording the
+// same consumer and event again replaces the row (a redelivery that failed
+// again).
+func (s *Store) AddDeadLetter(ctx context.Context, d ticket.DeadLetter) error {
+	if d.Consumer == "" || d.Event.ID == 0 {
+		return errors.New("store: dead letter needs a consumer and an event")
+	}
+	now := s.nowUTC()
+	first, err := requiredTime(d.FirstFailedAt, now, "first_failed_at")
+	if err != nil {
+		return err
+	}
+	dead, err := requiredTime(d.DeadAt, now, "dead_at")
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO outbox_dead_letters (consumer, event_id, tenant_id,
+            attempts, last_error, first_failed_at, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (consumer, event_id) DO UPDATE SET attempts = excluded.attempts,
+            last_error = excluded.last_error, first_failed_at = excluded.first_failed_at,
+            dead_at = excluded.dead_at`,
+			d.Consumer, d.Event.ID, d.Event.Tenant, d.Attempts, d.LastError, first, dead)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: dead letter %s event %d: %w", d.Consumer, d.Event.ID, err)
+	}
+	return nil
+}
+
+// DeadLetters lists the events consumer gave up on ("" for every
+// consumer), oldest event first, at most limit (default 100, max 1000).
+func (s *Store) DeadLetters(ctx context.Context, consumer string, limit int) ([]ticket.DeadLetter, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	rows, err := s.r.QueryContext(ctx, `SELECT d.consumer, d.attempts, d.last_error, d.first_failed_at,
+        d.dead_at, e.id, e.tenant_id, e.type, e.ticket_id, e.message_id, e.payload, e.created_at
+        FROM outbox_dead_letters d JOIN events e ON e.id = d.event_id
+        WHERE ? = '' OR d.consumer = ? ORDER BY d.event_id, d.consumer LIMIT ?`, consumer, consumer, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: dead letters: %w", err)
+	}
+	defer rows.Close()
+	var out []ticket.DeadLetter
+	for rows.Next() {
+		var (
+			d                    ticket.DeadLetter
+			first, dead, created sql.NullString
+			payload              sql.NullString
+		)
+		if err := rows.Scan(&d.Consumer, &d.Attempts, &d.LastError, &first, &dead, &d.Event.ID,
+			&d.Event.Tenant, &d.Event.Type, &d.Event.TicketID, &d.Event.MessageID, &payload, &created); err != nil {
+			return nil, fmt.Errorf("store: dead letters: %w", err)
+		}
+		if payload.Valid {
+			d.Event.Payload = []byte(payload.String)
+		}
+		if d.FirstFailedAt, err = parseTime(first); err != nil {
+			return nil, err
+		}
+		if d.DeadAt, err = parseTime(dead); err != nil {
+			return nil, err
+		}
+		if d.Event.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: dead letters: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteDeadLetter drops consumer's dead letter of event eventID;
+// ticket.ErrNotFound when there is none.
+func (s *Store) DeleteDeadLetter(ctx context.Context, consumer string, eventID int64) error {
+	var n int64
+	err := s.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM outbox_dead_letters WHERE consumer = ? AND event_id = ?`,
+			consumer, eventID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete dead letter %s event %d: %w", consumer, eventID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: dead letter %s event %d: %w", consumer, eventID, ticket.ErrNotFound)
+	}
+	return nil
+}
+
+// EventsCommitted returns a channel that is closed when a transaction of
+// this process that appended outbox events commits; take a fresh one after
+// each wake. Outbox runners wait on it instead of polling often: an
+// event reaches its consumers within milliseconds of its commit. (Events
+// committed by other processes are found by the runners' slower poll.)
+func (s *Store) EventsCommitted() <-chan struct{} { return s.committed.wait() }
+
+// signal is a broadcast: wait's channel is closed by the next fire.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (g *signal) wait() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ch == nil {
+		g.ch = make(chan struct{})
+	}
+	return g.ch
+}
+
+func (g *signal) fire() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ch != nil {
+		close(g.ch)
+		g.ch = nil
+	}
+}

@@ -1,0 +1,26 @@
+// Package storetest opens real, migrated stores for the tests of the
+// packages that run on one.
+package storetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/sidedesk/sidedesk/store"
+)
+
+// Open opens a migrated SQLite store in t.TempDir(), closed at cleanup.
+func Open(t testing.TB) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Path: filepath.Join(t.TempDir(), "sidedesk.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
