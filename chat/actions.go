@@ -10,7 +10,6 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -19,7 +18,7 @@ import (
 const agentTTL = 5 * time.Minute
 
 type agentEntry struct {
-	user  store.User
+	user  ticket.User
 	email string // the Slack profile's email, for the explanation
 	found bool
 	at    time.Time
@@ -30,19 +29,19 @@ var errUnknownAgent = errors.New("chat: unknown agent")
 
 // agent maps a Slack user to a sidedesk agent by email (users.info, which
 // needs the users:read.email scope) and UserByEmail.
-func (b *Bot) agent(ctx context.Context, slackUser string) (store.User, string, error) {
+func (b *Bot) agent(ctx context.Context, slackUser string) (ticket.User, string, error) {
 	b.mu.Lock()
 	e, ok := b.agents[slackUser]
 	b.mu.Unlock()
 	if ok && b.now().Sub(e.at) < agentTTL {
 		if !e.found {
-			return store.User{}, e.email, errUnknownAgent
+			return ticket.User{}, e.email, errUnknownAgent
 		}
 		return e.user, e.email, nil
 	}
 	u, err := b.api.GetUserInfoContext(ctx, slackUser)
 	if err != nil {
-		return store.User{}, "", fmt.Errorf("chat: users.info %s: %w", slackUser, err)
+		return ticket.User{}, "", fmt.Errorf("chat: users.info %s: %w", slackUser, err)
 	}
 	e = agentEntry{email: ticket.NormEmail(u.Profile.Email), at: b.now()}
 	if e.email != "" && !u.IsBot && !u.Deleted {
@@ -51,14 +50,14 @@ func (b *Bot) agent(ctx context.Context, slackUser string) (store.User, string, 
 		case err == nil:
 			e.found = true
 		case !errors.Is(err, ticket.ErrNotFound):
-			return store.User{}, e.email, err
+			return ticket.User{}, e.email, err
 		}
 	}
 	b.mu.Lock()
 	b.agents[slackUser] = e
 	b.mu.Unlock()
 	if !e.found {
-		return store.User{}, e.email, errUnknownAgent
+		return ticket.User{}, e.email, errUnknownAgent
 	}
 	return e.user, e.email, nil
 }
@@ -194,7 +193,7 @@ func (b *Bot) HandleCommand(ctx context.Context, cmd slack.SlashCommand) *slack.
 		if !strings.Contains(email, "@") {
 			return ephemeral(usage)
 		}
-		ts, _, err := b.opts.Store.ListTickets(ctx, b.opts.Tenant, store.TicketFilter{Requester: email, Limit: 10})
+		ts, _, err := b.opts.Store.ListTickets(ctx, b.opts.Tenant, ticket.TicketFilter{Requester: email, Limit: 10})
 		if err != nil {
 			b.log.ErrorContext(ctx, "chat: slash command find", "error", err)
 			return ephemeral("sidedesk couldn't search just now.")

@@ -5,7 +5,7 @@
 // public URL needed) or signed HTTP requests.
 //
 // Delivery is at-least-once without duplicates: every post is recorded
-// (store.SlackMessage) before it is made and completed with Slack's ts
+// (ticket.SlackMessage) before it is made and completed with Slack's ts
 // after; the outbox cursor moves only after that. A post whose answer was
 // lost (crash, timeout, 5xx) carries Slack message metadata naming what it
 // is, and before posting it again the dispatcher looks for it in the channel
@@ -25,7 +25,6 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -42,13 +41,13 @@ type Store interface {
 	TicketByNumber(ctx context.Context, tenant string, number int64) (ticket.Ticket, error)
 	TicketMessages(ctx context.Context, tenant string, ticketID int64) ([]ticket.Message, error)
 	Message(ctx context.Context, tenant string, id int64) (ticket.Message, error)
-	ListTickets(ctx context.Context, tenant string, f store.TicketFilter) ([]ticket.Ticket, string, error)
-	UserByEmail(ctx context.Context, tenant, email string) (store.User, error)
+	ListTickets(ctx context.Context, tenant string, f ticket.TicketFilter) ([]ticket.Ticket, string, error)
+	UserByEmail(ctx context.Context, tenant, email string) (ticket.User, error)
 
-	BeginSlackMessage(ctx context.Context, m store.SlackMessage) (store.SlackMessage, error)
+	BeginSlackMessage(ctx context.Context, m ticket.SlackMessage) (ticket.SlackMessage, error)
 	FinishSlackMessage(ctx context.Context, tenant, kind string, ref int64, channel, channelID, ts string) error
-	SlackMessageFor(ctx context.Context, tenant, kind string, ref int64, channel string) (store.SlackMessage, error)
-	SlackAlerts(ctx context.Context, tenant string, ticketID int64) ([]store.SlackMessage, error)
+	SlackMessageFor(ctx context.Context, tenant, kind string, ref int64, channel string) (ticket.SlackMessage, error)
+	SlackAlerts(ctx context.Context, tenant string, ticketID int64) ([]ticket.SlackMessage, error)
 }
 
 // Tickets is the domain service the buttons act through; *ticket.Service

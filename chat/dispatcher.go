@@ -16,7 +16,6 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -211,7 +210,7 @@ func (b *Bot) deliver(ctx context.Context, e ticket.Event) error {
 func (b *Bot) onTicket(ctx context.Context, e ticket.Event) error {
 	var (
 		t      ticket.Ticket
-		alerts []store.SlackMessage
+		alerts []ticket.SlackMessage
 		first  ticket.Message
 	)
 	err := b.retry(ctx, "load ticket", func(ctx context.Context) error {
@@ -229,7 +228,7 @@ func (b *Bot) onTicket(ctx context.Context, e ticket.Event) error {
 		return err
 	}
 	view := ticketView{T: t, Account: b.account(ctx, t), Excerpt: excerpt(first.Text, excerptRunes)}
-	rows := map[string]store.SlackMessage{}
+	rows := map[string]ticket.SlackMessage{}
 	for _, a := range alerts {
 		rows[a.Channel] = a
 	}
@@ -339,9 +338,9 @@ func (b *Bot) matches(r compiledRule, t ticket.Ticket, first ticket.Message) boo
 }
 
 // postAlert makes sure the alert of v's ticket is in channel, exactly once.
-func (b *Bot) postAlert(ctx context.Context, v ticketView, channel string) (store.SlackMessage, error) {
+func (b *Bot) postAlert(ctx context.Context, v ticketView, channel string) (ticket.SlackMessage, error) {
 	id := strconv.FormatInt(v.T.ID, 10)
-	key := store.SlackMessage{Tenant: b.opts.Tenant, Kind: store.SlackAlert, Ref: v.T.ID, TicketID: v.T.ID, Channel: channel}
+	key := ticket.SlackMessage{Tenant: b.opts.Tenant, Kind: ticket.SlackAlert, Ref: v.T.ID, TicketID: v.T.ID, Channel: channel}
 	meta := slack.SlackMetadata{EventType: metaAlert, EventPayload: map[string]any{"tenant": b.opts.Tenant, "ticket_id": id}}
 	post := func(ctx context.Context) (string, string, error) {
 		return b.api.PostMessageContext(ctx, channel, slack.MsgOptionText(fallbackText(v), false),
@@ -370,7 +369,7 @@ func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
 		return nil // the alert itself shows the first message; no threads for robots
 	}
 	var (
-		alerts []store.SlackMessage
+		alerts []ticket.SlackMessage
 		m      ticket.Message
 	)
 	err := b.retry(ctx, "load message", func(ctx context.Context) error {
@@ -398,7 +397,7 @@ func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
 		if !a.Posted() {
 			continue // its alert failed for good; nothing to thread under
 		}
-		key := store.SlackMessage{Tenant: b.opts.Tenant, Kind: store.SlackReply, Ref: e.ID, TicketID: e.TicketID,
+		key := ticket.SlackMessage{Tenant: b.opts.Tenant, Kind: ticket.SlackReply, Ref: e.ID, TicketID: e.TicketID,
 			Channel: a.Channel, ThreadTS: a.TS}
 		post := func(ctx context.Context) (string, string, error) {
 			return b.api.PostMessageContext(ctx, a.ChannelID, slack.MsgOptionText(replyText(m), false),
@@ -418,10 +417,10 @@ func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
 // posted, recording the intent first and Slack's ts after. When an earlier
 // attempt may have reached Slack (a row without ts from before, a lost
 // answer), it looks for the message by its metadata before posting again.
-func (b *Bot) ensurePosted(ctx context.Context, key store.SlackMessage,
+func (b *Bot) ensurePosted(ctx context.Context, key ticket.SlackMessage,
 	post func(context.Context) (channelID, ts string, err error), match func(slack.Message) bool,
-) (store.SlackMessage, error) {
-	var row store.SlackMessage
+) (ticket.SlackMessage, error) {
+	var row ticket.SlackMessage
 	uncertain := false
 	err := b.retry(ctx, "record slack post", func(ctx context.Context) error {
 		var err error
@@ -469,7 +468,7 @@ func (b *Bot) ensurePosted(ctx context.Context, key store.SlackMessage,
 	return row, err
 }
 
-func (b *Bot) finish(ctx context.Context, row *store.SlackMessage, channelID, ts string) error {
+func (b *Bot) finish(ctx context.Context, row *ticket.SlackMessage, channelID, ts string) error {
 	if err := b.opts.Store.FinishSlackMessage(ctx, row.Tenant, row.Kind, row.Ref, row.Channel, channelID, ts); err != nil {
 		return err
 	}
@@ -479,7 +478,7 @@ func (b *Bot) finish(ctx context.Context, row *store.SlackMessage, channelID, ts
 
 // findPosted looks for a post of row in its channel (or thread) since the
 // row was begun, by its metadata. ts "" when not found.
-func (b *Bot) findPosted(ctx context.Context, row store.SlackMessage, match func(slack.Message) bool) (string, string, error) {
+func (b *Bot) findPosted(ctx context.Context, row ticket.SlackMessage, match func(slack.Message) bool) (string, string, error) {
 	since := row.StartedAt.Add(-time.Minute) // clock skew between us and Slack
 	oldest := fmt.Sprintf("%d.%06d", since.Unix(), since.Nanosecond()/1000)
 	cursor := ""

@@ -12,7 +12,6 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -110,7 +109,7 @@ func TestUrgentMailGivesOneAlert(t *testing.T) {
 	if p.Metadata.EventType != metaAlert || p.Metadata.EventPayload["ticket_id"] != fmt.Sprint(id) {
 		t.Errorf("metadata %+v", p.Metadata)
 	}
-	row, err := e.st.SlackMessageFor(context.Background(), ticket.DefaultTenant, store.SlackAlert, id, "C_URGENT")
+	row, err := e.st.SlackMessageFor(context.Background(), ticket.DefaultTenant, ticket.SlackAlert, id, "C_URGENT")
 	if err != nil || row.TS != p.TS || row.ChannelID != "C_URGENT" {
 		t.Errorf("stored row %+v, %v; want ts %s", row, err, p.TS)
 	}
@@ -300,7 +299,7 @@ func TestSlackFailuresGiveOneMessage(t *testing.T) {
 			if len(posts) != 1 {
 				t.Fatalf("%d posts, want exactly 1", len(posts))
 			}
-			row, err := e.st.SlackMessageFor(context.Background(), ticket.DefaultTenant, store.SlackAlert, res.TicketID, "C_URGENT")
+			row, err := e.st.SlackMessageFor(context.Background(), ticket.DefaultTenant, ticket.SlackAlert, res.TicketID, "C_URGENT")
 			if err != nil || row.TS != posts[0].TS {
 				t.Errorf("stored %+v, %v; want ts %s", row, err, posts[0].TS)
 			}
@@ -329,7 +328,7 @@ func TestRestartMidDeliveryGivesOneMessage(t *testing.T) {
 	}
 	stop() // the process dies before it learns the ts
 	close(e.slack.release)
-	row, err := e.st.SlackMessageFor(context.Background(), ticket.DefaultTenant, store.SlackAlert, res.TicketID, "C_URGENT")
+	row, err := e.st.SlackMessageFor(context.Background(), ticket.DefaultTenant, ticket.SlackAlert, res.TicketID, "C_URGENT")
 	if err != nil || row.Posted() {
 		t.Fatalf("after the crash the row is %+v, %v; want begun, not posted", row, err)
 	}
@@ -340,7 +339,7 @@ func TestRestartMidDeliveryGivesOneMessage(t *testing.T) {
 	if len(posts) != 1 {
 		t.Fatalf("%d posts after restart, want 1", len(posts))
 	}
-	row, err = e.st.SlackMessageFor(context.Background(), ticket.DefaultTenant, store.SlackAlert, res.TicketID, "C_URGENT")
+	row, err = e.st.SlackMessageFor(context.Background(), ticket.DefaultTenant, ticket.SlackAlert, res.TicketID, "C_URGENT")
 	if err != nil || row.TS != posts[0].TS {
 		t.Errorf("row %+v, %v; want ts %s", row, err, posts[0].TS)
 	}
@@ -352,7 +351,7 @@ func TestRestartBeforePostPostsOnce(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	res := e.ingest(e.mail("outage", "x"))
-	if _, err := e.st.BeginSlackMessage(ctx, store.SlackMessage{Tenant: ticket.DefaultTenant, Kind: store.SlackAlert,
+	if _, err := e.st.BeginSlackMessage(ctx, ticket.SlackMessage{Tenant: ticket.DefaultTenant, Kind: ticket.SlackAlert,
 		Ref: res.TicketID, TicketID: res.TicketID, Channel: "C_URGENT"}); err != nil {
 		t.Fatal(err)
 	}

@@ -344,7 +344,7 @@ func newEnv(t testing.TB, rules ...AlertRule) *env {
 	if err := st.SetConsumerCursor(ctx, "slack:"+ticket.DefaultTenant, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateUser(ctx, ticket.DefaultTenant, "alice@acme.example", "Alice", store.RoleAgent, ""); err != nil {
+	if _, err := st.CreateUser(ctx, ticket.DefaultTenant, "alice@acme.example", "Alice", ticket.RoleAgent, ""); err != nil {
 		t.Fatal(err)
 	}
 	e.slack.addUser("U_ALICE", "Alice@Acme.example")

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -30,7 +29,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tickets, next, err := s.opts.Store.ListTickets(r.Context(), tenantOf(r), f)
-	if errors.Is(err, store.ErrInvalidCursor) {
+	if errors.Is(err, ticket.ErrInvalidCursor) {
 		s.writeError(w, r, http.StatusBadRequest, "invalid_parameter",
 			"cursor: not a cursor this server handed out (use next_cursor of the previous page)", err)
 		return
@@ -50,7 +49,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseTicketFilter reads the list's query; msg names the bad parameter.
-func parseTicketFilter(r *http.Request) (f store.TicketFilter, msg string) {
+func parseTicketFilter(r *http.Request) (f ticket.TicketFilter, msg string) {
 	q := r.URL.Query()
 	for k, v := range q {
 		switch k {
@@ -81,8 +80,8 @@ func parseTicketFilter(r *http.Request) (f store.TicketFilter, msg string) {
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxListLimit {
-			return f, fmt.Sprintf("limit: %q is not a number from 1 to %d", v, store.MaxListLimit)
+		if err != nil || n < 1 || n > ticket.MaxListLimit {
+			return f, fmt.Sprintf("limit: %q is not a number from 1 to %d", v, ticket.MaxListLimit)
 		}
 		f.Limit = n
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -82,7 +81,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-func callerOf(t store.Token) Caller {
+func callerOf(t ticket.Token) Caller {
 	return Caller{Tenant: t.Tenant, TokenID: t.ID, TokenName: t.Name}
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -74,7 +73,7 @@ func (s *Server) writeStoreError(w http.ResponseWriter, r *http.Request, what st
 	switch {
 	case errors.Is(err, ticket.ErrNotFound):
 		s.writeError(w, r, http.StatusNotFound, "not_found", what+" not found", err)
-	case errors.Is(err, ticket.ErrInvalid), errors.Is(err, store.ErrInvalidFilter):
+	case errors.Is(err, ticket.ErrInvalid), errors.Is(err, ticket.ErrInvalidFilter):
 		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "ticket: "), "store: ")
 		s.writeError(w, r, http.StatusBadRequest, "invalid_request", msg, err)
 	case r.Context().Err() != nil:

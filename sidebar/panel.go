@@ -16,7 +16,6 @@ import (
 
 	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/sidebar/views"
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -30,10 +29,10 @@ type PanelStore interface {
 	TicketByNumber(ctx context.Context, tenant string, number int64) (ticket.Ticket, error)
 	RecentMessages(ctx context.Context, tenant string, ticketID int64, n int) ([]ticket.Message, error)
 	TicketsByRequester(ctx context.Context, tenant, email string, limit int) ([]ticket.Ticket, error)
-	UserByEmail(ctx context.Context, tenant, email string) (store.User, error)
-	UserByID(ctx context.Context, tenant string, id int64) (store.User, error)
-	CreateSession(ctx context.Context, tenant string, userID int64, idHash, csrfToken string, expires time.Time) (store.Session, error)
-	SessionByHash(ctx context.Context, idHash string) (store.Session, error)
+	UserByEmail(ctx context.Context, tenant, email string) (ticket.User, error)
+	UserByID(ctx context.Context, tenant string, id int64) (ticket.User, error)
+	CreateSession(ctx context.Context, tenant string, userID int64, idHash, csrfToken string, expires time.Time) (ticket.Session, error)
+	SessionByHash(ctx context.Context, idHash string) (ticket.Session, error)
 	DeleteSession(ctx context.Context, idHash string) error
 }
 

@@ -87,10 +87,10 @@ func newPanelFixture(t *testing.T, opts ...panelOption) *panelFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateUser(ctx, ticket.DefaultTenant, agentEmail, "Alex Agent", store.RoleAgent, hash); err != nil {
+	if _, err := st.CreateUser(ctx, ticket.DefaultTenant, agentEmail, "Alex Agent", ticket.RoleAgent, hash); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateUser(ctx, "other", otherEmail, "Olga Other", store.RoleAgent, hash); err != nil {
+	if _, err := st.CreateUser(ctx, "other", otherEmail, "Olga Other", ticket.RoleAgent, hash); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/sidedesk/sidedesk/crm"
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -29,12 +28,12 @@ import (
 // method but TokenByHash is scoped by tenant and answers
 // ticket.ErrNotFound for another tenant's rows.
 type Store interface {
-	ListTickets(ctx context.Context, tenant string, f store.TicketFilter) ([]ticket.Ticket, string, error)
+	ListTickets(ctx context.Context, tenant string, f ticket.TicketFilter) ([]ticket.Ticket, string, error)
 	Ticket(ctx context.Context, tenant string, id int64) (ticket.Ticket, error)
 	TicketMessages(ctx context.Context, tenant string, ticketID int64) ([]ticket.Message, error)
 	Message(ctx context.Context, tenant string, id int64) (ticket.Message, error)
 	Attachment(ctx context.Context, tenant string, id int64) (ticket.Attachment, error)
-	TokenByHash(ctx context.Context, hash string) (store.Token, error)
+	TokenByHash(ctx context.Context, hash string) (ticket.Token, error)
 }
 
 // TicketUpdater applies agents' edits; *ticket.Service implements it.

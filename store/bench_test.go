@@ -58,7 +58,7 @@ func BenchmarkListTickets(b *testing.B) {
 	for b.Loop() {
 		cursor := ""
 		for {
-			ts, next, err := s.ListTickets(ctx, "a", TicketFilter{Cursor: cursor})
+			ts, next, err := s.ListTickets(ctx, "a", ticket.TicketFilter{Cursor: cursor})
 			if err != nil || len(ts) == 0 {
 				b.Fatal(len(ts), err)
 			}

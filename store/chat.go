@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -17,54 +16,29 @@ func (s *Store) TicketByNumber(ctx context.Context, tenant string, number int64)
 		`SELECT `+ticketColumns+` FROM tickets WHERE tenant_id = ? AND number = ?`, tenant, number)
 }
 
-// Kinds of SlackMessage.
-const (
-	SlackAlert = "alert" // a ticket's alert in a channel; Ref is the ticket id
-	SlackReply = "reply" // a thread reply for one outbox event; Ref is the event id
-)
-
-// SlackMessage is a Slack message sidedesk posts, recorded before the post
-// (TS "") and completed with Slack's ts after it. A row whose TS is still
-// "" after a crash or a lost answer may or may not be in Slack.
-type SlackMessage struct {
-	Tenant    string
-	Kind      string // SlackAlert or SlackReply
-	Ref       int64  // ticket id (alert) or event id (reply)
-	TicketID  int64
-	Channel   string // as configured
-	ChannelID string // as Slack answered; "" until posted
-	TS        string // "" until posted
-	ThreadTS  string // replies: the alert's ts
-	StartedAt time.Time
-	PostedAt  time.Time // zero until posted
-}
-
-// Posted reports whether Slack's answer to the post was stored.
-func (m SlackMessage) Posted() bool { return m.TS != "" }
-
 const slackColumns = `tenant_id, kind, ref_id, ticket_id, channel, channel_id, ts, thread_ts, started_at, posted_at`
 
-func scanSlack(sc scanner) (SlackMessage, error) {
+func scanSlack(sc scanner) (ticket.SlackMessage, error) {
 	var (
-		m               SlackMessage
+		m               ticket.SlackMessage
 		started, posted sql.NullString
 	)
 	if err := sc.Scan(&m.Tenant, &m.Kind, &m.Ref, &m.TicketID, &m.Channel, &m.ChannelID, &m.TS,
 		&m.ThreadTS, &started, &posted); err != nil {
-		return SlackMessage{}, err
+		return ticket.SlackMessage{}, err
 	}
 	var err error
 	if m.StartedAt, err = parseTime(started); err != nil {
-		return SlackMessage{}, err
+		return ticket.SlackMessage{}, err
 	}
 	if m.PostedAt, err = parseTime(posted); err != nil {
-		return SlackMessage{}, err
+		return ticket.SlackMessage{}, err
 	}
 	return m, nil
 }
 
 func checkSlackKey(kind, channel string, ref int64) error {
-	if kind != SlackAlert && kind != SlackReply {
+	if kind != ticket.SlackAlert && kind != ticket.SlackReply {
 		return fmt.Errorf("%w kind %q", ticket.ErrInvalid, kind)
 	}
 	if channel == "" || ref <= 0 {
@@ -78,11 +52,11 @@ func checkSlackKey(kind, channel string, ref int64) error {
 // exists, and returns the stored row: the new one (TS "", StartedAt now), or
 // the existing one, posted or not. The caller posts only when the returned
 // row is not Posted.
-func (s *Store) BeginSlackMessage(ctx context.Context, m SlackMessage) (SlackMessage, error) {
+func (s *Store) BeginSlackMessage(ctx context.Context, m ticket.SlackMessage) (ticket.SlackMessage, error) {
 	if err := checkSlackKey(m.Kind, m.Channel, m.Ref); err != nil {
-		return SlackMessage{}, fmt.Errorf("store: begin slack message: %w", err)
+		return ticket.SlackMessage{}, fmt.Errorf("store: begin slack message: %w", err)
 	}
-	var out SlackMessage
+	var out ticket.SlackMessage
 	now := fmtTime(s.nowUTC())
 	err := s.write(ctx, func(q querier) error {
 		if _, err := q.ExecContext(ctx, `INSERT INTO slack_messages (tenant_id, kind, ref_id, ticket_id,
@@ -96,7 +70,7 @@ func (s *Store) BeginSlackMessage(ctx context.Context, m SlackMessage) (SlackMes
 		return err
 	})
 	if err != nil {
-		return SlackMessage{}, fmt.Errorf("store: begin slack message %s %d in %s: %w", m.Kind, m.Ref, m.Channel, err)
+		return ticket.SlackMessage{}, fmt.Errorf("store: begin slack message %s %d in %s: %w", m.Kind, m.Ref, m.Channel, err)
 	}
 	return out, nil
 }
@@ -132,28 +106,28 @@ func (s *Store) FinishSlackMessage(ctx context.Context, tenant, kind string, ref
 }
 
 // SlackMessageFor loads one row by its key; ticket.ErrNotFound when none.
-func (s *Store) SlackMessageFor(ctx context.Context, tenant, kind string, ref int64, channel string) (SlackMessage, error) {
+func (s *Store) SlackMessageFor(ctx context.Context, tenant, kind string, ref int64, channel string) (ticket.SlackMessage, error) {
 	m, err := scanSlack(s.r.QueryRowContext(ctx, `SELECT `+slackColumns+` FROM slack_messages
         WHERE tenant_id = ? AND kind = ? AND ref_id = ? AND channel = ?`, tenant, kind, ref, channel))
 	if errors.Is(err, sql.ErrNoRows) {
-		return SlackMessage{}, fmt.Errorf("store: slack message %s %d in %s: %w", kind, ref, channel, ticket.ErrNotFound)
+		return ticket.SlackMessage{}, fmt.Errorf("store: slack message %s %d in %s: %w", kind, ref, channel, ticket.ErrNotFound)
 	}
 	if err != nil {
-		return SlackMessage{}, fmt.Errorf("store: slack message %s %d in %s: %w", kind, ref, channel, err)
+		return ticket.SlackMessage{}, fmt.Errorf("store: slack message %s %d in %s: %w", kind, ref, channel, err)
 	}
 	return m, nil
 }
 
 // SlackAlerts returns the alert rows (posted or not) of one of the tenant's
 // tickets, in channel order. An empty slice when the ticket has none.
-func (s *Store) SlackAlerts(ctx context.Context, tenant string, ticketID int64) ([]SlackMessage, error) {
+func (s *Store) SlackAlerts(ctx context.Context, tenant string, ticketID int64) ([]ticket.SlackMessage, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+slackColumns+` FROM slack_messages
-        WHERE tenant_id = ? AND ticket_id = ? AND kind = ? ORDER BY channel`, tenant, ticketID, SlackAlert)
+        WHERE tenant_id = ? AND ticket_id = ? AND kind = ? ORDER BY channel`, tenant, ticketID, ticket.SlackAlert)
 	if err != nil {
 		return nil, fmt.Errorf("store: slack alerts of ticket %d: %w", ticketID, err)
 	}
 	defer rows.Close()
-	out := []SlackMessage{}
+	out := []ticket.SlackMessage{}
 	for rows.Next() {
 		m, err := scanSlack(rows)
 		if err != nil {

@@ -93,7 +93,7 @@ func TestSlackMessages(t *testing.T) {
 	clk := &struct{ t time.Time }{start}
 	s.now = func() time.Time { return clk.t }
 
-	alert := SlackMessage{Tenant: "a", Kind: SlackAlert, Ref: tk.ID, TicketID: tk.ID, Channel: "C1"}
+	alert := ticket.SlackMessage{Tenant: "a", Kind: ticket.SlackAlert, Ref: tk.ID, TicketID: tk.ID, Channel: "C1"}
 	m, err := s.BeginSlackMessage(ctx, alert)
 	if err != nil {
 		t.Fatal(err)
@@ -106,10 +106,10 @@ func TestSlackMessages(t *testing.T) {
 	if again, err := s.BeginSlackMessage(ctx, alert); err != nil || again != m {
 		t.Fatalf("second begin = %+v, %v; want %+v", again, err, m)
 	}
-	if err := s.FinishSlackMessage(ctx, "a", SlackAlert, tk.ID, "C1", "C0123", "1700000000.000100"); err != nil {
+	if err := s.FinishSlackMessage(ctx, "a", ticket.SlackAlert, tk.ID, "C1", "C0123", "1700000000.000100"); err != nil {
 		t.Fatal(err)
 	}
-	done, err := s.SlackMessageFor(ctx, "a", SlackAlert, tk.ID, "C1")
+	done, err := s.SlackMessageFor(ctx, "a", ticket.SlackAlert, tk.ID, "C1")
 	if err != nil || !done.Posted() || done.ChannelID != "C0123" || done.TS != "1700000000.000100" || !done.PostedAt.Equal(clk.t) {
 		t.Fatalf("finished row = %+v, %v", done, err)
 	}
@@ -118,12 +118,12 @@ func TestSlackMessages(t *testing.T) {
 	}
 
 	// A second channel and a reply in the thread.
-	if _, err := s.BeginSlackMessage(ctx, SlackMessage{Tenant: "a", Kind: SlackAlert, Ref: tk.ID, TicketID: tk.ID, Channel: "C0"}); err != nil {
+	if _, err := s.BeginSlackMessage(ctx, ticket.SlackMessage{Tenant: "a", Kind: ticket.SlackAlert, Ref: tk.ID, TicketID: tk.ID, Channel: "C0"}); err != nil {
 		t.Fatal(err)
 	}
-	reply := SlackMessage{Tenant: "a", Kind: SlackReply, Ref: 77, TicketID: tk.ID, Channel: "C1", ThreadTS: done.TS}
+	reply := ticket.SlackMessage{Tenant: "a", Kind: ticket.SlackReply, Ref: 77, TicketID: tk.ID, Channel: "C1", ThreadTS: done.TS}
 	r, err := s.BeginSlackMessage(ctx, reply)
-	if err != nil || r.ThreadTS != done.TS || r.Kind != SlackReply {
+	if err != nil || r.ThreadTS != done.TS || r.Kind != ticket.SlackReply {
 		t.Fatalf("reply row = %+v, %v", r, err)
 	}
 	alerts, err := s.SlackAlerts(ctx, "a", tk.ID)
@@ -135,24 +135,24 @@ func TestSlackMessages(t *testing.T) {
 	if got, err := s.SlackAlerts(ctx, "b", tk.ID); err != nil || len(got) != 0 {
 		t.Errorf("tenant b alerts = %+v, %v", got, err)
 	}
-	if _, err := s.SlackMessageFor(ctx, "b", SlackAlert, tk.ID, "C1"); !errors.Is(err, ticket.ErrNotFound) {
+	if _, err := s.SlackMessageFor(ctx, "b", ticket.SlackAlert, tk.ID, "C1"); !errors.Is(err, ticket.ErrNotFound) {
 		t.Errorf("tenant b row: err = %v", err)
 	}
-	if err := s.FinishSlackMessage(ctx, "b", SlackAlert, tk.ID, "C1", "C", "1.2"); !errors.Is(err, ticket.ErrNotFound) {
+	if err := s.FinishSlackMessage(ctx, "b", ticket.SlackAlert, tk.ID, "C1", "C", "1.2"); !errors.Is(err, ticket.ErrNotFound) {
 		t.Errorf("finish of another tenant's row: err = %v", err)
 	}
 
 	// Bad keys.
-	for name, m := range map[string]SlackMessage{
+	for name, m := range map[string]ticket.SlackMessage{
 		"kind":    {Tenant: "a", Kind: "dm", Ref: 1, Channel: "C"},
-		"channel": {Tenant: "a", Kind: SlackAlert, Ref: 1},
-		"ref":     {Tenant: "a", Kind: SlackAlert, Channel: "C"},
+		"channel": {Tenant: "a", Kind: ticket.SlackAlert, Ref: 1},
+		"ref":     {Tenant: "a", Kind: ticket.SlackAlert, Channel: "C"},
 	} {
 		if _, err := s.BeginSlackMessage(ctx, m); !errors.Is(err, ticket.ErrInvalid) {
 			t.Errorf("bad %s: err = %v", name, err)
 		}
 	}
-	if err := s.FinishSlackMessage(ctx, "a", SlackAlert, tk.ID, "C1", "C", ""); !errors.Is(err, ticket.ErrInvalid) {
+	if err := s.FinishSlackMessage(ctx, "a", ticket.SlackAlert, tk.ID, "C1", "C", ""); !errors.Is(err, ticket.ErrInvalid) {
 		t.Errorf("empty ts: err = %v", err)
 	}
 }

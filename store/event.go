@@ -31,4 +31,3 @@ func appendEvent(ctx context.Context, q querier, now time.Time, e *ticket.Event)
 	e.CreatedAt, _ = parseTime(sql.NullString{String: created, Valid: true})
 	return nil
 }
-

@@ -145,12 +145,12 @@ func (p *PanelReads) TicketsByRequester(ctx context.Context, tenant, email strin
 }
 
 // SessionByHash is Store.SessionByHash, prepared.
-func (p *PanelReads) SessionByHash(ctx context.Context, idHash string) (Session, error) {
+func (p *PanelReads) SessionByHash(ctx context.Context, idHash string) (ticket.Session, error) {
 	return sessionByHash(ctx, p.q, p.nowUTC(), idHash)
 }
 
 // UserByID is Store.UserByID, prepared.
-func (p *PanelReads) UserByID(ctx context.Context, tenant string, id int64) (User, error) {
+func (p *PanelReads) UserByID(ctx context.Context, tenant string, id int64) (ticket.User, error) {
 	return userByID(ctx, p.q, tenant, id)
 }
 

@@ -12,44 +12,22 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// TicketFilter selects and pages tickets for ListTickets.
-type TicketFilter struct {
-	Status    ticket.Status // "" = any
-	Mailbox   string        // "" = any
-	Requester string        // requester email, normalised here; "" = any
-	Limit     int           // page size: default 50, at most 200
-	Cursor    string        // opaque, the next cursor of the previous page; "" = first page
-}
-
-// Page size bounds of ListTickets.
-const (
-	DefaultListLimit = 50
-	MaxListLimit     = 200
-)
-
-// ErrInvalidCursor is returned (wrapped) by ListTickets for a cursor it did
-// not hand out; the HTTP API answers 400.
-var ErrInvalidCursor = errors.New("store: invalid cursor")
-
-// ErrInvalidFilter is returned (wrapped) by ListTickets for an unknown status.
-var ErrInvalidFilter = errors.New("store: invalid filter")
-
 // ListTickets returns one page of the tenant's tickets, most recently
 // updated first (updated_at DESC, id DESC), and the cursor of the next page
 // ("" on the last page). Pagination is by key, not offset, so tickets
 // created between pages neither repeat nor push others off a page.
-func (s *Store) ListTickets(ctx context.Context, tenant string, f TicketFilter) ([]ticket.Ticket, string, error) {
+func (s *Store) ListTickets(ctx context.Context, tenant string, f ticket.TicketFilter) ([]ticket.Ticket, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
-		limit = DefaultListLimit
+		limit = ticket.DefaultListLimit
 	}
-	limit = min(limit, MaxListLimit)
+	limit = min(limit, ticket.MaxListLimit)
 
 	where := []string{"tenant_id = ?"}
 	args := []any{tenant}
 	if f.Status != "" {
 		if !f.Status.Valid() {
-			return nil, "", fmt.Errorf("%w: status %q", ErrInvalidFilter, f.Status)
+			return nil, "", fmt.Errorf("%w: status %q", ticket.ErrInvalidFilter, f.Status)
 		}
 		where = append(where, "status = ?")
 		args = append(args, string(f.Status))
@@ -106,18 +84,18 @@ func encodeCursor(updated string, id int64) string {
 func decodeCursor(c string) (updated string, id int64, err error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return "", 0, ErrInvalidCursor
+		return "", 0, ticket.ErrInvalidCursor
 	}
 	parts := strings.Split(string(b), "|")
 	if len(parts) != 3 || parts[0] != "v1" {
-		return "", 0, ErrInvalidCursor
+		return "", 0, ticket.ErrInvalidCursor
 	}
 	if _, err := parseTime(sql.NullString{String: parts[1], Valid: true}); err != nil || len(parts[1]) != len(timeLayout) {
-		return "", 0, ErrInvalidCursor
+		return "", 0, ticket.ErrInvalidCursor
 	}
 	id, err = strconv.ParseInt(parts[2], 10, 64)
 	if err != nil || id <= 0 {
-		return "", 0, ErrInvalidCursor
+		return "", 0, ticket.ErrInvalidCursor
 	}
 	return parts[1], id, nil
 }

@@ -48,7 +48,7 @@ func TestTenantIsolation(t *testing.T) {
 				t.Errorf("tenant %s: %s of tenant a's data = %v, want ErrNotFound", tenant, name, err)
 			}
 		}
-		ts, _, err := s.ListTickets(ctx, tenant, TicketFilter{})
+		ts, _, err := s.ListTickets(ctx, tenant, ticket.TicketFilter{})
 		n, err2 := s.CountMessages(ctx, tenant)
 		want := 0
 		if visible {
@@ -110,7 +110,7 @@ func TestListTicketsPaginationStableUnderInserts(t *testing.T) {
 	var order []ticket.Ticket
 	cursor, pages := "", 0
 	for {
-		page, next, err := s.ListTickets(ctx, "a", TicketFilter{Limit: 25, Cursor: cursor})
+		page, next, err := s.ListTickets(ctx, "a", ticket.TicketFilter{Limit: 25, Cursor: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,19 +152,19 @@ func TestListTicketsFilters(t *testing.T) {
 	mustCreateTicket(t, s, ticket.Ticket{Tenant: "b", Mailbox: "support"})
 	for _, tc := range []struct {
 		name  string
-		f     TicketFilter
+		f     ticket.TicketFilter
 		want  int
 		check func(ticket.Ticket) bool
 	}{
-		{"default limit", TicketFilter{}, 30, func(ticket.Ticket) bool { return true }},
-		{"status", TicketFilter{Status: ticket.StatusOpen}, 10, func(tk ticket.Ticket) bool { return tk.Status == ticket.StatusOpen }},
-		{"mailbox", TicketFilter{Mailbox: "sales"}, 15, func(tk ticket.Ticket) bool { return tk.Mailbox == "sales" }},
-		{"requester normalised", TicketFilter{Requester: " C1@X.example"}, 6, func(tk ticket.Ticket) bool { return tk.Requester.Email == "c1@x.example" }},
-		{"combined", TicketFilter{Status: ticket.StatusNew, Mailbox: "support"}, 5, func(tk ticket.Ticket) bool {
+		{"default limit", ticket.TicketFilter{}, 30, func(ticket.Ticket) bool { return true }},
+		{"status", ticket.TicketFilter{Status: ticket.StatusOpen}, 10, func(tk ticket.Ticket) bool { return tk.Status == ticket.StatusOpen }},
+		{"mailbox", ticket.TicketFilter{Mailbox: "sales"}, 15, func(tk ticket.Ticket) bool { return tk.Mailbox == "sales" }},
+		{"requester normalised", ticket.TicketFilter{Requester: " C1@X.example"}, 6, func(tk ticket.Ticket) bool { return tk.Requester.Email == "c1@x.example" }},
+		{"combined", ticket.TicketFilter{Status: ticket.StatusNew, Mailbox: "support"}, 5, func(tk ticket.Ticket) bool {
 			return tk.Status == ticket.StatusNew && tk.Mailbox == "support"
 		}},
-		{"limit", TicketFilter{Limit: 7}, 7, func(ticket.Ticket) bool { return true }},
-		{"nothing", TicketFilter{Mailbox: "nope"}, 0, func(ticket.Ticket) bool { return true }},
+		{"limit", ticket.TicketFilter{Limit: 7}, 7, func(ticket.Ticket) bool { return true }},
+		{"nothing", ticket.TicketFilter{Mailbox: "nope"}, 0, func(ticket.Ticket) bool { return true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts, next, err := s.ListTickets(ctx, "a", tc.f)
@@ -186,20 +186,20 @@ func TestListTicketsFilters(t *testing.T) {
 	}
 	// Limits are clamped.
 	seedTickets(t, s, 250, func(i int) time.Time { return t0 })
-	if ts, _, _ := s.ListTickets(ctx, "a", TicketFilter{}); len(ts) != DefaultListLimit {
-		t.Errorf("default page = %d, want %d", len(ts), DefaultListLimit)
+	if ts, _, _ := s.ListTickets(ctx, "a", ticket.TicketFilter{}); len(ts) != ticket.DefaultListLimit {
+		t.Errorf("default page = %d, want %d", len(ts), ticket.DefaultListLimit)
 	}
-	if ts, _, _ := s.ListTickets(ctx, "a", TicketFilter{Limit: 10000}); len(ts) != MaxListLimit {
-		t.Errorf("huge limit page = %d, want %d", len(ts), MaxListLimit)
+	if ts, _, _ := s.ListTickets(ctx, "a", ticket.TicketFilter{Limit: 10000}); len(ts) != ticket.MaxListLimit {
+		t.Errorf("huge limit page = %d, want %d", len(ts), ticket.MaxListLimit)
 	}
 	// Bad input.
 	for _, c := range []string{"garbage!", encodeCursor("2026", 1), "djF8eHx5", encodeCursor(fmtTime(t0), 0)} {
-		if _, _, err := s.ListTickets(ctx, "a", TicketFilter{Cursor: c}); !errors.Is(err, ErrInvalidCursor) {
-			t.Errorf("cursor %q: %v, want ErrInvalidCursor", c, err)
+		if _, _, err := s.ListTickets(ctx, "a", ticket.TicketFilter{Cursor: c}); !errors.Is(err, ticket.ErrInvalidCursor) {
+			t.Errorf("cursor %q: %v, want ticket.ErrInvalidCursor", c, err)
 		}
 	}
-	if _, _, err := s.ListTickets(ctx, "a", TicketFilter{Status: "deleted"}); !errors.Is(err, ErrInvalidFilter) {
-		t.Errorf("bad status: %v, want ErrInvalidFilter", err)
+	if _, _, err := s.ListTickets(ctx, "a", ticket.TicketFilter{Status: "deleted"}); !errors.Is(err, ticket.ErrInvalidFilter) {
+		t.Errorf("bad status: %v, want ticket.ErrInvalidFilter", err)
 	}
 }
 

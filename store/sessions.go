@@ -10,36 +10,22 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// Session is an agent's signed-in web session (the panel). The session id
-// itself is never stored, only its hash (see the sidebar package), like API
-// tokens.
-type Session struct {
-	ID     int64
-	Tenant string
-	UserID int64
-	// CSRFToken is the session's synchronizer token: every state-changing
-	// request of the session must echo it.
-	CSRFToken string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
 // CreateSession stores a new session of user userID of tenant under
 // idHash (64 lowercase hex characters: the SHA-256 of a high-entropy
 // random id), expiring at expires.
-func (s *Store) CreateSession(ctx context.Context, tenant string, userID int64, idHash, csrfToken string, expires time.Time) (Session, error) {
+func (s *Store) CreateSession(ctx context.Context, tenant string, userID int64, idHash, csrfToken string, expires time.Time) (ticket.Session, error) {
 	if tenant == "" || userID <= 0 {
-		return Session{}, fmt.Errorf("store: create session: %w tenant or user missing", ticket.ErrInvalid)
+		return ticket.Session{}, fmt.Errorf("store: create session: %w tenant or user missing", ticket.ErrInvalid)
 	}
 	if !tokenHash.MatchString(idHash) {
-		return Session{}, errors.New("store: create session: id hash must be 64 lowercase hex characters")
+		return ticket.Session{}, errors.New("store: create session: id hash must be 64 lowercase hex characters")
 	}
 	if csrfToken == "" {
-		return Session{}, fmt.Errorf("store: create session: %w empty CSRF token", ticket.ErrInvalid)
+		return ticket.Session{}, fmt.Errorf("store: create session: %w empty CSRF token", ticket.ErrInvalid)
 	}
 	now := fmtTime(s.nowUTC())
 	exp := fmtTime(expires)
-	sess := Session{Tenant: tenant, UserID: userID, CSRFToken: csrfToken}
+	sess := ticket.Session{Tenant: tenant, UserID: userID, CSRFToken: csrfToken}
 	sess.CreatedAt, _ = parseTime(sql.NullString{String: now, Valid: true})
 	sess.ExpiresAt, _ = parseTime(sql.NullString{String: exp, Valid: true})
 	err := s.write(ctx, func(q querier) error {
@@ -55,7 +41,7 @@ func (s *Store) CreateSession(ctx context.Context, tenant string, userID int64, 
             VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, tenant, userID, idHash, csrfToken, now, exp).Scan(&sess.ID)
 	})
 	if err != nil {
-		return Session{}, fmt.Errorf("store: create session: %w", err)
+		return ticket.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	return sess, nil
 }
@@ -63,34 +49,34 @@ func (s *Store) CreateSession(ctx context.Context, tenant string, userID int64, 
 // SessionByHash finds the unexpired session stored under idHash;
 // ticket.ErrNotFound when there is none, it has expired, or the hash is
 // malformed.
-func (s *Store) SessionByHash(ctx context.Context, idHash string) (Session, error) {
+func (s *Store) SessionByHash(ctx context.Context, idHash string) (ticket.Session, error) {
 	return sessionByHash(ctx, s.r, s.nowUTC(), idHash)
 }
 
 const sessionByHashQuery = `SELECT id, tenant_id, user_id, csrf_token, created_at, expires_at
         FROM web_sessions WHERE id_hash = ? AND expires_at > ?`
 
-func sessionByHash(ctx context.Context, q querier, now time.Time, idHash string) (Session, error) {
+func sessionByHash(ctx context.Context, q querier, now time.Time, idHash string) (ticket.Session, error) {
 	if !tokenHash.MatchString(idHash) {
-		return Session{}, fmt.Errorf("store: session: %w", ticket.ErrNotFound)
+		return ticket.Session{}, fmt.Errorf("store: session: %w", ticket.ErrNotFound)
 	}
 	var (
-		sess             Session
+		sess             ticket.Session
 		created, expires sql.NullString
 	)
 	err := q.QueryRowContext(ctx, sessionByHashQuery, idHash, fmtTime(now)).
 		Scan(&sess.ID, &sess.Tenant, &sess.UserID, &sess.CSRFToken, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, fmt.Errorf("store: session: %w", ticket.ErrNotFound)
+		return ticket.Session{}, fmt.Errorf("store: session: %w", ticket.ErrNotFound)
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("store: session: %w", err)
+		return ticket.Session{}, fmt.Errorf("store: session: %w", err)
 	}
 	if sess.CreatedAt, err = parseTime(created); err != nil {
-		return Session{}, err
+		return ticket.Session{}, err
 	}
 	if sess.ExpiresAt, err = parseTime(expires); err != nil {
-		return Session{}, err
+		return ticket.Session{}, err
 	}
 	return sess, nil
 }

@@ -15,7 +15,7 @@ func TestSessions(t *testing.T) {
 	s := newStore(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
-	u, err := s.CreateUser(ctx, "a", "agent@a.example", "A", RoleAgent, "hash")
+	u, err := s.CreateUser(ctx, "a", "agent@a.example", "A", ticket.RoleAgent, "hash")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,9 +34,9 @@ func TestSessions(t *testing.T) {
 	}
 	reads := s.NewPanelReads()
 	defer reads.Close()
-	for name, get := range map[string]func(string) (Session, error){
-		"Store":      func(h string) (Session, error) { return s.SessionByHash(ctx, h) },
-		"PanelReads": func(h string) (Session, error) { return reads.SessionByHash(ctx, h) },
+	for name, get := range map[string]func(string) (ticket.Session, error){
+		"Store":      func(h string) (ticket.Session, error) { return s.SessionByHash(ctx, h) },
+		"PanelReads": func(h string) (ticket.Session, error) { return reads.SessionByHash(ctx, h) },
 	} {
 		got, err := get(h1)
 		if err != nil || got.Tenant != "a" || got.UserID != u.ID || got.CSRFToken != "csrf1" || !got.ExpiresAt.Equal(now.Add(time.Hour)) {

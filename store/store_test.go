@@ -252,7 +252,7 @@ func TestWithTxRollsBack(t *testing.T) {
 			panic("fn panics")
 		})
 	}()
-	ts, _, err := s.ListTickets(ctx, "a", TicketFilter{})
+	ts, _, err := s.ListTickets(ctx, "a", ticket.TicketFilter{})
 	if err != nil || len(ts) != 0 {
 		t.Errorf("after rollbacks: %d tickets, %v; want none", len(ts), err)
 	}
@@ -284,7 +284,7 @@ func TestWithTxCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("WithTx = %v, want context.Canceled", err)
 	}
-	ts, _, err := s.ListTickets(context.Background(), "a", TicketFilter{})
+	ts, _, err := s.ListTickets(context.Background(), "a", ticket.TicketFilter{})
 	if err != nil || len(ts) != 0 {
 		t.Errorf("after a cancelled transaction: %d tickets, %v; want none", len(ts), err)
 	}
@@ -321,7 +321,7 @@ func TestConcurrentWithTx(t *testing.T) {
 					return tx.InsertMessage(ctx, &m)
 				})
 				// Reads run beside the writers.
-				if _, _, err := st.ListTickets(ctx, "a", TicketFilter{Limit: 5}); err != nil {
+				if _, _, err := st.ListTickets(ctx, "a", ticket.TicketFilter{Limit: 5}); err != nil {
 					errs <- err
 				}
 			}

@@ -12,16 +12,6 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// Token is an API token's record. The token itself is never stored: only
-// the hex SHA-256 of it, which TokenByHash looks up.
-type Token struct {
-	ID         int64
-	Tenant     string
-	Name       string
-	CreatedAt  time.Time
-	LastUsedAt time.Time // zero until first used; updated at most once a minute
-}
-
 var tokenHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // lastUsedGranularity: TokenByHash writes last_used_at only when the stored
@@ -30,14 +20,14 @@ const lastUsedGranularity = time.Minute
 
 // CreateToken stores a token of tenant by its hash (64 lowercase hex
 // characters: the SHA-256 of a high-entropy random token).
-func (s *Store) CreateToken(ctx context.Context, tenant, name, hash string) (Token, error) {
+func (s *Store) CreateToken(ctx context.Context, tenant, name, hash string) (ticket.Token, error) {
 	if tenant == "" {
-		return Token{}, errors.New("store: create token: no tenant")
+		return ticket.Token{}, errors.New("store: create token: no tenant")
 	}
 	if !tokenHash.MatchString(hash) {
-		return Token{}, errors.New("store: create token: hash must be 64 lowercase hex characters (SHA-256 of the token)")
+		return ticket.Token{}, errors.New("store: create token: hash must be 64 lowercase hex characters (SHA-256 of the token)")
 	}
-	tok := Token{Tenant: tenant, Name: name, CreatedAt: s.nowUTC()}
+	tok := ticket.Token{Tenant: tenant, Name: name, CreatedAt: s.nowUTC()}
 	created := fmtTime(tok.CreatedAt)
 	tok.CreatedAt, _ = parseTime(sql.NullString{String: created, Valid: true})
 	err := s.write(ctx, func(q querier) error {
@@ -45,34 +35,34 @@ func (s *Store) CreateToken(ctx context.Context, tenant, name, hash string) (Tok
             VALUES (?, ?, ?, ?) RETURNING id`, tenant, name, hash, created).Scan(&tok.ID)
 	})
 	if err != nil {
-		return Token{}, fmt.Errorf("store: create token: %w", err)
+		return ticket.Token{}, fmt.Errorf("store: create token: %w", err)
 	}
 	return tok, nil
 }
 
 // TokenByHash finds the token with this hash (ticket.ErrNotFound when none,
 // also for a malformed hash) and notes its use.
-func (s *Store) TokenByHash(ctx context.Context, hash string) (Token, error) {
+func (s *Store) TokenByHash(ctx context.Context, hash string) (ticket.Token, error) {
 	if !tokenHash.MatchString(hash) {
-		return Token{}, fmt.Errorf("store: token: %w", ticket.ErrNotFound)
+		return ticket.Token{}, fmt.Errorf("store: token: %w", ticket.ErrNotFound)
 	}
 	var (
-		tok           Token
+		tok           ticket.Token
 		created, used sql.NullString
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT id, tenant_id, name, created_at, last_used_at
         FROM api_tokens WHERE token_hash = ?`, hash).Scan(&tok.ID, &tok.Tenant, &tok.Name, &created, &used)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Token{}, fmt.Errorf("store: token: %w", ticket.ErrNotFound)
+		return ticket.Token{}, fmt.Errorf("store: token: %w", ticket.ErrNotFound)
 	}
 	if err != nil {
-		return Token{}, fmt.Errorf("store: token: %w", err)
+		return ticket.Token{}, fmt.Errorf("store: token: %w", err)
 	}
 	if tok.CreatedAt, err = parseTime(created); err != nil {
-		return Token{}, err
+		return ticket.Token{}, err
 	}
 	if tok.LastUsedAt, err = parseTime(used); err != nil {
-		return Token{}, err
+		return ticket.Token{}, err
 	}
 	now := s.nowUTC()
 	if now.Sub(tok.LastUsedAt) >= lastUsedGranularity {

@@ -6,34 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"time"
 
 	"github.com/sidedesk/sidedesk/ticket"
 )
-
-// User roles.
-const (
-	RoleAdmin = "admin"
-	RoleAgent = "agent"
-)
-
-// ErrUserExists is returned (wrapped) by CreateUser when the tenant already
-// has a user with that email.
-var ErrUserExists = errors.New("store: user exists")
-
-// User is an agent (or admin) of a tenant, known by email. Slack users and
-// panel logins map to it by email.
-type User struct {
-	ID     int64
-	Tenant string
-	Email  string // normalised
-	Name   string
-	Role   string // RoleAdmin or RoleAgent
-	// PasswordHash is the encoded password hash (argon2id, by the login
-	// code); "" when the user has no password (stored as NULL).
-	PasswordHash string
-	CreatedAt    time.Time
-}
 
 const userColumns = `id, tenant_id, email, name, role, password_hash, created_at`
 
@@ -41,18 +16,18 @@ const userColumns = `id, tenant_id, email, name, role, password_hash, created_at
 // address; role must be RoleAdmin or RoleAgent (errors wrap
 // ticket.ErrInvalid); a taken email gives ErrUserExists. passwordHash ""
 // means no password.
-func (s *Store) CreateUser(ctx context.Context, tenant, email, name, role, passwordHash string) (User, error) {
+func (s *Store) CreateUser(ctx context.Context, tenant, email, name, role, passwordHash string) (ticket.User, error) {
 	email = ticket.NormEmail(email)
 	if tenant == "" {
-		return User{}, fmt.Errorf("store: create user: %w tenant: empty", ticket.ErrInvalid)
+		return ticket.User{}, fmt.Errorf("store: create user: %w tenant: empty", ticket.ErrInvalid)
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || a.Name != "" {
-		return User{}, fmt.Errorf("store: create user: %w email %q", ticket.ErrInvalid, email)
+		return ticket.User{}, fmt.Errorf("store: create user: %w email %q", ticket.ErrInvalid, email)
 	}
-	if role != RoleAdmin && role != RoleAgent {
-		return User{}, fmt.Errorf("store: create user: %w role %q (want admin or agent)", ticket.ErrInvalid, role)
+	if role != ticket.RoleAdmin && role != ticket.RoleAgent {
+		return ticket.User{}, fmt.Errorf("store: create user: %w role %q (want admin or agent)", ticket.ErrInvalid, role)
 	}
-	u := User{Tenant: tenant, Email: email, Name: name, Role: role, PasswordHash: passwordHash}
+	u := ticket.User{Tenant: tenant, Email: email, Name: name, Role: role, PasswordHash: passwordHash}
 	created := fmtTime(s.nowUTC())
 	u.CreatedAt, _ = parseTime(sql.NullString{String: created, Valid: true})
 	hash := sql.NullString{String: passwordHash, Valid: passwordHash != ""}
@@ -61,7 +36,7 @@ func (s *Store) CreateUser(ctx context.Context, tenant, email, name, role, passw
 		err := q.QueryRowContext(ctx, `SELECT 1 FROM users WHERE tenant_id = ? AND email = ?`, tenant, email).Scan(&one)
 		switch {
 		case err == nil:
-			return fmt.Errorf("%w: %s", ErrUserExists, email)
+			return fmt.Errorf("%w: %s", ticket.ErrUserExists, email)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -69,31 +44,31 @@ func (s *Store) CreateUser(ctx context.Context, tenant, email, name, role, passw
             VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, tenant, email, name, role, hash, created).Scan(&u.ID)
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("store: create user: %w", err)
+		return ticket.User{}, fmt.Errorf("store: create user: %w", err)
 	}
 	return u, nil
 }
 
 // UserByEmail finds the tenant's user with this email (normalised here);
 // ticket.ErrNotFound when there is none.
-func (s *Store) UserByEmail(ctx context.Context, tenant, email string) (User, error) {
+func (s *Store) UserByEmail(ctx context.Context, tenant, email string) (ticket.User, error) {
 	email = ticket.NormEmail(email)
 	var (
-		u       User
+		u       ticket.User
 		hash    sql.NullString
 		created sql.NullString
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND email = ?`,
 		tenant, email).Scan(&u.ID, &u.Tenant, &u.Email, &u.Name, &u.Role, &hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("store: user %s: %w", email, ticket.ErrNotFound)
+		return ticket.User{}, fmt.Errorf("store: user %s: %w", email, ticket.ErrNotFound)
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("store: user %s: %w", email, err)
+		return ticket.User{}, fmt.Errorf("store: user %s: %w", email, err)
 	}
 	u.PasswordHash = hash.String
 	if u.CreatedAt, err = parseTime(created); err != nil {
-		return User{}, err
+		return ticket.User{}, err
 	}
 	return u, nil
 }

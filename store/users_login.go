@@ -11,27 +11,27 @@ import (
 
 // UserByID loads one of the tenant's users by id; ticket.ErrNotFound when
 // the tenant has no such user.
-func (s *Store) UserByID(ctx context.Context, tenant string, id int64) (User, error) {
+func (s *Store) UserByID(ctx context.Context, tenant string, id int64) (ticket.User, error) {
 	return userByID(ctx, s.r, tenant, id)
 }
 
-func userByID(ctx context.Context, q querier, tenant string, id int64) (User, error) {
+func userByID(ctx context.Context, q querier, tenant string, id int64) (ticket.User, error) {
 	var (
-		u       User
+		u       ticket.User
 		hash    sql.NullString
 		created sql.NullString
 	)
 	err := q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id = ?`,
 		tenant, id).Scan(&u.ID, &u.Tenant, &u.Email, &u.Name, &u.Role, &hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("store: user %d: %w", id, ticket.ErrNotFound)
+		return ticket.User{}, fmt.Errorf("store: user %d: %w", id, ticket.ErrNotFound)
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("store: user %d: %w", id, err)
+		return ticket.User{}, fmt.Errorf("store: user %d: %w", id, err)
 	}
 	u.PasswordHash = hash.String
 	if u.CreatedAt, err = parseTime(created); err != nil {
-		return User{}, err
+		return ticket.User{}, err
 	}
 	return u, nil
 }

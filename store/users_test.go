@@ -11,27 +11,27 @@ import (
 func TestUsers(t *testing.T) {
 	ctx := context.Background()
 	s := openChatStore(t)
-	u, err := s.CreateUser(ctx, "a", " Alice@Example.COM ", "Alice", RoleAgent, "")
+	u, err := s.CreateUser(ctx, "a", " Alice@Example.COM ", "Alice", ticket.RoleAgent, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.ID == 0 || u.Email != "alice@example.com" || u.CreatedAt.IsZero() {
 		t.Fatalf("created %+v", u)
 	}
-	if _, err := s.CreateUser(ctx, "a", "alice@example.com", "Again", RoleAdmin, ""); !errors.Is(err, ErrUserExists) {
-		t.Errorf("duplicate email: err = %v, want ErrUserExists", err)
+	if _, err := s.CreateUser(ctx, "a", "alice@example.com", "Again", ticket.RoleAdmin, ""); !errors.Is(err, ticket.ErrUserExists) {
+		t.Errorf("duplicate email: err = %v, want ticket.ErrUserExists", err)
 	}
 	// The same email in another tenant is another user.
-	if _, err := s.CreateUser(ctx, "b", "alice@example.com", "Alice B", RoleAdmin, "$argon2id$x"); err != nil {
+	if _, err := s.CreateUser(ctx, "b", "alice@example.com", "Alice B", ticket.RoleAdmin, "$argon2id$x"); err != nil {
 		t.Errorf("other tenant: %v", err)
 	}
 	for name, c := range map[string][3]string{
 		"bad role":       {"a", "x@example.com", "owner"},
-		"bad email":      {"a", "not an email", RoleAgent},
-		"display name":   {"a", "X <x@example.com>", RoleAgent},
-		"no tenant":      {"", "x@example.com", RoleAgent},
-		"empty email":    {"a", "", RoleAgent},
-		"two addresses ": {"a", "x@example.com, y@example.com", RoleAgent},
+		"bad email":      {"a", "not an email", ticket.RoleAgent},
+		"display name":   {"a", "X <x@example.com>", ticket.RoleAgent},
+		"no tenant":      {"", "x@example.com", ticket.RoleAgent},
+		"empty email":    {"a", "", ticket.RoleAgent},
+		"two addresses ": {"a", "x@example.com, y@example.com", ticket.RoleAgent},
 	} {
 		if _, err := s.CreateUser(ctx, c[0], c[1], "", c[2], ""); !errors.Is(err, ticket.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
@@ -46,7 +46,7 @@ func TestUsers(t *testing.T) {
 		t.Errorf("UserByEmail = %+v, want %+v", got, u)
 	}
 	b, err := s.UserByEmail(ctx, "b", "alice@example.com")
-	if err != nil || b.Role != RoleAdmin || b.PasswordHash != "$argon2id$x" || b.ID == u.ID {
+	if err != nil || b.Role != ticket.RoleAdmin || b.PasswordHash != "$argon2id$x" || b.ID == u.ID {
 		t.Errorf("tenant b user = %+v, %v", b, err)
 	}
 	for _, c := range [][2]string{{"a", "bob@example.com"}, {"c", "alice@example.com"}} {

@@ -203,7 +203,7 @@ func grouping(t testing.TB, e *env) map[string]string {
 	out := map[string]string{}
 	cursor := ""
 	for {
-		ts, next, err := e.st.ListTickets(ctx, ticket.DefaultTenant, store.TicketFilter{Limit: 200, Cursor: cursor})
+		ts, next, err := e.st.ListTickets(ctx, ticket.DefaultTenant, ticket.TicketFilter{Limit: 200, Cursor: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/demo"
 	"github.com/sidedesk/sidedesk/sidebar"
-	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -142,8 +141,8 @@ func demoAgent(ctx context.Context, a *app) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = a.store.CreateUser(ctx, ticket.DefaultTenant, demoAgentEmail, "Demo Agent", store.RoleAdmin, hash)
-	if errors.Is(err, store.ErrUserExists) {
+	_, err = a.store.CreateUser(ctx, ticket.DefaultTenant, demoAgentEmail, "Demo Agent", ticket.RoleAdmin, hash)
+	if errors.Is(err, ticket.ErrUserExists) {
 		err = a.store.SetPassword(ctx, ticket.DefaultTenant, demoAgentEmail, hash)
 	}
 	if err != nil {

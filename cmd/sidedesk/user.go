@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sidedesk/sidedesk/ticket"
 	"io"
 	"os"
 	"strings"
@@ -12,7 +13,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sidedesk/sidedesk/sidebar"
-	"github.com/sidedesk/sidedesk/store"
 )
 
 // minPasswordLen is the shortest password `user add` accepts from a person.
@@ -25,7 +25,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs := flags("user add", stderr)
 	cfgPath := configFlag(fs)
 	email := fs.String("email", "", "the agent's email address, their login (required)")
-	role := fs.String("role", store.RoleAgent, "admin or agent")
+	role := fs.String("role", ticket.RoleAgent, "admin or agent")
 	name := fs.String("name", "", "display name")
 	tenant := fs.String("tenant", "default", "tenant the agent works in")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input (one line) instead of prompting")
@@ -36,7 +36,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if *email == "" {
 		return usageError{"user add: --email is required"}
 	}
-	if *role != store.RoleAdmin && *role != store.RoleAgent {
+	if *role != ticket.RoleAdmin && *role != ticket.RoleAgent {
 		return usageError{fmt.Sprintf("user add: --role %q: want admin or agent", *role)}
 	}
 	pw, generated, err := readPassword(stdin, stderr, *fromStdin, *generate)
@@ -53,7 +53,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	defer a.Close()
 	u, err := a.store.CreateUser(ctx, *tenant, *email, *name, *role, hash)
-	if errors.Is(err, store.ErrUserExists) {
+	if errors.Is(err, ticket.ErrUserExists) {
 		return fmt.Errorf("user add: %s already exists in tenant %q", *email, *tenant)
 	}
 	if err != nil {

@@ -313,7 +313,7 @@ func run(ctx context.Context, c config, log *slog.Logger) error {
 func benchSession(ctx context.Context, st *store.Store) (string, error) {
 	u, err := st.UserByEmail(ctx, tenant, "bench@acme.example")
 	if errors.Is(err, ticket.ErrNotFound) {
-		u, err = st.CreateUser(ctx, tenant, "bench@acme.example", "Bench Agent", store.RoleAgent, "")
+		u, err = st.CreateUser(ctx, tenant, "bench@acme.example", "Bench Agent", ticket.RoleAgent, "")
 	}
 	if err != nil {
 		return "", err

@@ -1,0 +1,105 @@
+package ticket
+
+import (
+	"errors"
+	"time"
+)
+
+// The records the edges (the panel, the API, Slack) read and write beside
+// tickets: agents, their sessions and API tokens, ticket list filters, and
+// the Slack messages sidedesk posted. Package store keeps them.
+
+// User roles.
+const (
+	RoleAdmin = "admin"
+	RoleAgent = "agent"
+)
+
+// ErrUserExists is returned (wrapped) by CreateUser when the tenant already
+// has a user with that email.
+var ErrUserExists = errors.New("user exists")
+
+// User is an agent (or admin) of a tenant, known by email. Slack users and
+// panel logins map to it by email.
+type User struct {
+	ID     int64
+	Tenant string
+	Email  string // normalised
+	Name   string
+	Role   string // RoleAdmin or RoleAgent
+	// PasswordHash is the encoded password hash (argon2id, by the login
+	// code); "" when the user has no password (stored as NULL).
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// Token is an API token's record. The token itself is never stored: only
+// the hex SHA-256 of it, which TokenByHash looks up.
+type Token struct {
+	ID         int64
+	Tenant     string
+	Name       string
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero until first used; updated at most once a minute
+}
+
+// Session is an agent's signed-in web session (the panel). The session id
+// itself is never stored, only its hash (see the sidebar package), like API
+// tokens.
+type Session struct {
+	ID     int64
+	Tenant string
+	UserID int64
+	// CSRFToken is the session's synchronizer token: every state-changing
+	// request of the session must echo it.
+	CSRFToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// TicketFilter selects and pages tickets for ListTickets.
+type TicketFilter struct {
+	Status    Status // "" = any
+	Mailbox   string // "" = any
+	Requester string // requester email, normalised here; "" = any
+	Limit     int    // page size: default 50, at most 200
+	Cursor    string // opaque, the next cursor of the previous page; "" = first page
+}
+
+// Page size bounds of ListTickets.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 200
+)
+
+// ErrInvalidCursor is returned (wrapped) by ListTickets for a cursor it did
+// not hand out; the HTTP API answers 400.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+// ErrInvalidFilter is returned (wrapped) by ListTickets for an unknown status.
+var ErrInvalidFilter = errors.New("invalid filter")
+
+// Kinds of SlackMessage.
+const (
+	SlackAlert = "alert" // a ticket's alert in a channel; Ref is the ticket id
+	SlackReply = "reply" // a thread reply for one outbox event; Ref is the event id
+)
+
+// SlackMessage is a Slack message sidedesk posts, recorded before the post
+// (TS "") and completed with Slack's ts after it. A row whose TS is still
+// "" after a crash or a lost answer may or may not be in Slack.
+type SlackMessage struct {
+	Tenant    string
+	Kind      string // SlackAlert or SlackReply
+	Ref       int64  // ticket id (alert) or event id (reply)
+	TicketID  int64
+	Channel   string // as configured
+	ChannelID string // as Slack answered; "" until posted
+	TS        string // "" until posted
+	ThreadTS  string // replies: the alert's ts
+	StartedAt time.Time
+	PostedAt  time.Time // zero until posted
+}
+
+// Posted reports whether Slack's answer to the post was stored.
+func (m SlackMessage) Posted() bool { return m.TS != "" }
