@@ -136,7 +136,6 @@ func (b *Bot) act(ctx context.Context, cb slack.InteractionCallback, verb string
 		return
 	}
 	b.log.InfoContext(ctx, "chat: ticket changed from Slack", "ticket", t.ID, "number", t.Number, "action", verb, "agent", agent.Email)
-	b.Wake() // the alert is updated from the event the change wrote
 }
 
 // HandleCommand answers the slash command (both Socket Mode and the HTTP

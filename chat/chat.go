@@ -30,13 +30,6 @@ import (
 
 // Store is the persistence chat uses; *store.Store implements it.
 type Store interface {
-	PendingEvents(ctx context.Context, afterID int64, limit int) ([]ticket.Event, error)
-	ConsumerCursor(ctx context.Context, consumer string) (int64, error)
-	SetConsumerCursor(ctx context.Context, consumer string, lastEventID int64) error
-	LastEventID(ctx context.Context) (int64, error)
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
-	ReleaseLease(ctx context.Context, name, holder string) error
-
 	Ticket(ctx context.Context, tenant string, id int64) (ticket.Ticket, error)
 	TicketByNumber(ctx context.Context, tenant string, number int64) (ticket.Ticket, error)
 	TicketMessages(ctx context.Context, tenant string, ticketID int64) ([]ticket.Message, error)
@@ -48,6 +41,9 @@ type Store interface {
 	FinishSlackMessage(ctx context.Context, tenant, kind string, ref int64, channel, channelID, ts string) error
 	SlackMessageFor(ctx context.Context, tenant, kind string, ref int64, channel string) (ticket.SlackMessage, error)
 	SlackAlerts(ctx context.Context, tenant string, ticketID int64) ([]ticket.SlackMessage, error)
+	// AbortSlackMessage drops a begun, unposted record (Slack refused
+	// the post); a posted one is left alone.
+	AbortSlackMessage(ctx context.Context, tenant, kind string, ref int64, channel string) error
 }
 
 // Tickets is the domain service the buttons act through; *ticket.Service
@@ -124,16 +120,14 @@ type Options struct {
 	// APIURL is the Slack Web API base URL (tests). Default slack.APIURL.
 	APIURL     string
 	HTTPClient *http.Client
-	// PollInterval is how often the dispatcher looks for new outbox events
-	// when idle (Wake cuts it short). Default 250ms.
+	// PollInterval is how often the outbox consumer (Consumer) looks for
+	// events other processes committed; this process's commits wake it at
+	// once. Default 250ms.
 	PollInterval time.Duration
-	// MaxBackoff caps the wait between retries of a failing Slack call
+	// MaxBackoff caps the wait between retries of a failing delivery
 	// (5xx, network). Default 1 minute. Retry-After of a 429 is honoured
 	// as given.
 	MaxBackoff time.Duration
-	// Holder names this process in the dispatcher lease (several processes
-	// may share one database; one dispatches). Default: random.
-	Holder string
 }
 
 // Defaults of Options.
@@ -150,7 +144,6 @@ type Bot struct {
 	log   *slog.Logger
 	api   *slack.Client
 	rules []compiledRule
-	wake  chan struct{}
 
 	mu     sync.Mutex
 	agents map[string]agentEntry // Slack user id → agent, briefly cached
@@ -207,13 +200,9 @@ func New(opts Options) (*Bot, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
-	if opts.Holder == "" {
-		opts.Holder = randomID()
-	}
 	b := &Bot{
 		opts:   opts,
 		log:    opts.Logger,
-		wake:   make(chan struct{}, 1),
 		agents: map[string]agentEntry{},
 		now:    time.Now,
 		sleep:  sleepCtx,
@@ -249,31 +238,17 @@ func New(opts Options) (*Bot, error) {
 // Shutdown returned), so that no new one starts meanwhile.
 func (b *Bot) Wait() { b.actions.Wait() }
 
-// Run delivers alerts until ctx ends and, in socket mode, receives Slack's
-// interactions and commands. It returns nil when ctx is cancelled.
-// Interactions received over HTTP are acted on after their answer: call
-// Wait once the HTTP server has shut down.
+// Run receives Slack's interactions and commands in socket mode until ctx
+// ends; in HTTP mode (mount Register) it only waits for ctx. It returns nil
+// when ctx is cancelled. Alerts go out through the outbox: run Consumer on
+// an outbox.Runner beside it. Interactions received over HTTP are acted on
+// after their answer: call Wait once the HTTP server has shut down.
 func (b *Bot) Run(ctx context.Context) error {
 	if b.opts.Mode != ModeSocket {
-		return b.RunDispatcher(ctx)
+		<-ctx.Done()
+		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- b.RunDispatcher(ctx) }()
-	go func() { errc <- b.RunSocketMode(ctx) }()
-	err := <-errc
-	cancel()
-	return errors.Join(err, <-errc)
-}
-
-// Wake makes the dispatcher look at the outbox now instead of at its next
-// poll (call it after writing events, e.g. after Ingest).
-func (b *Bot) Wake() {
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
+	return b.RunSocketMode(ctx)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

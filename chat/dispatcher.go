@@ -2,13 +2,9 @@ package chat
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	mrand "math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,13 +12,12 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// Dispatcher tuning.
 const (
-	leaseTTL     = 30 * time.Second
-	batchSize    = 100
+	// firstBackoff is the first wait before a socket mode reconnect.
 	firstBackoff = 500 * time.Millisecond
 	// findPages bounds the history pages read when looking for a post whose
 	// answer was lost; the post is recent, so it is on the first page.
@@ -36,156 +31,58 @@ const (
 	metaReply = "sidedesk_reply"
 )
 
-func randomID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return hex.EncodeToString(b)
-}
-
-// consumer names the dispatcher's outbox cursor; leaseName its lease.
-func (b *Bot) consumer() string  { return "slack:" + b.opts.Tenant }
-func (b *Bot) leaseName() string { return "dispatch:slack:" + b.opts.Tenant }
-
-// RunDispatcher delivers outbox events to Slack until ctx ends (then it
-// returns nil). Only the process holding the dispatcher lease delivers;
-// the others wait for it. On its very first start (no cursor stored) it
-// begins after the newest event: alerts are about what happens from then on.
-func (b *Bot) RunDispatcher(ctx context.Context) error {
-	holder := b.opts.Holder
-	for ctx.Err() == nil {
-		held, err := b.opts.Store.AcquireLease(ctx, b.leaseName(), holder, leaseTTL)
-		if err != nil {
-			if ctx.Err() == nil {
-				b.log.WarnContext(ctx, "chat: dispatcher lease", "error", err)
-			}
-			_ = sleepCtx(ctx, leaseTTL/6)
-			continue
-		}
-		if !held {
-			_ = sleepCtx(ctx, leaseTTL/3)
-			continue
-		}
-		dctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			b.keepLease(dctx, cancel, holder)
-		}()
-		b.dispatch(dctx)
-		cancel()
-		<-done
-	}
-	// Let another process take over at once instead of after the TTL.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := b.opts.Store.ReleaseLease(rctx, b.leaseName(), holder); err != nil {
-		b.log.WarnContext(ctx, "chat: release dispatcher lease", "error", err)
-	}
-	return nil
-}
-
-// keepLease renews the lease until ctx ends, and cancels the dispatch when
-// the lease is lost, so that two processes never deliver at once.
-func (b *Bot) keepLease(ctx context.Context, cancel context.CancelFunc, holder string) {
-	renewed := b.now()
-	for sleepCtx(ctx, leaseTTL/3) == nil {
-		held, err := b.opts.Store.AcquireLease(ctx, b.leaseName(), holder, leaseTTL)
-		switch {
-		case err == nil && held:
-			renewed = b.now()
-		case err == nil:
-			b.log.WarnContext(ctx, "chat: dispatcher lease lost to another process")
-			cancel()
-			return
-		case ctx.Err() != nil:
-			return
-		default:
-			b.log.WarnContext(ctx, "chat: renew dispatcher lease", "error", err)
-			if b.now().Sub(renewed) > leaseTTL*2/3 {
-				cancel()
-				return
-			}
-		}
+// Consumer is the Slack delivery as an outbox consumer: run it on an
+// outbox.Runner. Its cursor keeps the name "slack:<tenant>", so an upgrade
+// goes on where the old dispatcher stopped.
+func (b *Bot) Consumer() outbox.Consumer {
+	return outbox.Consumer{
+		Name:         "slack:" + b.opts.Tenant,
+		Tenant:       b.opts.Tenant,
+		Deliver:      b.Deliver,
+		PollInterval: b.opts.PollInterval,
+		MaxBackoff:   b.opts.MaxBackoff,
 	}
 }
 
-// dispatch is the delivery loop of the lease holder; it returns when ctx ends.
-func (b *Bot) dispatch(ctx context.Context) {
-	var cursor int64
-	err := b.retry(ctx, "load outbox cursor", func(ctx context.Context) error {
-		var err error
-		cursor, err = b.startCursor(ctx)
+// Deliver does what one outbox event asks of Slack (an alert, its update,
+// a thread reply). Safe to call again for an event already delivered:
+// every post is recorded, and updates repeat harmlessly. Slack's refusals
+// that retrying cannot change come back outbox.Permanent, rate limits as
+// outbox.RetryAfter.
+func (b *Bot) Deliver(ctx context.Context, e ticket.Event) error {
+	err := b.deliver(ctx, e)
+	if err == nil || ctx.Err() != nil {
 		return err
-	})
-	if err != nil {
-		return
 	}
-	for ctx.Err() == nil {
-		events, err := b.opts.Store.PendingEvents(ctx, cursor, batchSize)
-		if err != nil {
-			if ctx.Err() == nil {
-				b.log.WarnContext(ctx, "chat: read outbox", "error", err)
-				_ = b.sleep(ctx, b.opts.PollInterval*4)
-			}
-			continue
-		}
-		for _, e := range events {
-			if e.Tenant == b.opts.Tenant {
-				if err := b.deliver(ctx, e); err != nil {
-					if ctx.Err() != nil {
-						return // not delivered: the cursor stays before it
-					}
-					// Permanent (the channel is gone, the message is
-					// refused): retrying cannot help; go on with the rest.
-					b.log.ErrorContext(ctx, "chat: event not delivered to Slack", "event", e.ID,
-						"type", e.Type, "ticket", e.TicketID, "error", err)
-				}
-			}
-			cursor = e.ID
-		}
-		if len(events) > 0 {
-			// Once per batch is enough: redelivering an event after a crash
-			// is idempotent (posts are recorded, updates are repeatable).
-			c := cursor
-			if err := b.retry(ctx, "store outbox cursor", func(ctx context.Context) error {
-				return b.opts.Store.SetConsumerCursor(ctx, b.consumer(), c)
-			}); err != nil {
-				return
-			}
-		}
-		if len(events) < batchSize {
-			b.idle(ctx)
-		}
-	}
+	return classify(err)
 }
 
-func (b *Bot) idle(ctx context.Context) {
-	t := time.NewTimer(b.opts.PollInterval)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	case <-b.wake:
+// classify marks err for the outbox runner: Permanent when every part of
+// it is (one alert to several channels can fail in several ways), with the
+// longest Retry-After of any 429 in it.
+func classify(err error) error {
+	parts := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = j.Unwrap()
 	}
-}
-
-func (b *Bot) startCursor(ctx context.Context) (int64, error) {
-	c, err := b.opts.Store.ConsumerCursor(ctx, b.consumer())
-	if err == nil {
-		return c, nil
+	allPermanent := true
+	var wait time.Duration
+	for _, p := range parts {
+		var rl *slack.RateLimitedError
+		if errors.As(p, &rl) {
+			wait = max(wait, rl.RetryAfter, time.Second)
+		}
+		if !permanent(p) {
+			allPermanent = false
+		}
 	}
-	if !errors.Is(err, ticket.ErrNotFound) {
-		return 0, err
+	switch {
+	case allPermanent:
+		return outbox.Permanent(err)
+	case wait > 0:
+		return outbox.RetryAfter(err, wait)
 	}
-	last, err := b.opts.Store.LastEventID(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if err := b.opts.Store.SetConsumerCursor(ctx, b.consumer(), last); err != nil {
-		return 0, err
-	}
-	b.log.InfoContext(ctx, "chat: first start, delivering events after the newest one", "event", last)
-	return last, nil
+	return err
 }
 
 // deliver does what one event asks of Slack. It returns nil when done (or
@@ -213,18 +110,14 @@ func (b *Bot) onTicket(ctx context.Context, e ticket.Event) error {
 		alerts []ticket.SlackMessage
 		first  ticket.Message
 	)
-	err := b.retry(ctx, "load ticket", func(ctx context.Context) error {
-		var err error
-		if t, err = b.opts.Store.Ticket(ctx, b.opts.Tenant, e.TicketID); err != nil {
-			return err
-		}
-		if alerts, err = b.opts.Store.SlackAlerts(ctx, b.opts.Tenant, t.ID); err != nil {
-			return err
-		}
-		first, err = b.firstMessage(ctx, t)
+	var err error
+	if t, err = b.opts.Store.Ticket(ctx, b.opts.Tenant, e.TicketID); err != nil {
 		return err
-	})
-	if err != nil {
+	}
+	if alerts, err = b.opts.Store.SlackAlerts(ctx, b.opts.Tenant, t.ID); err != nil {
+		return err
+	}
+	if first, err = b.firstMessage(ctx, t); err != nil {
 		return err
 	}
 	view := ticketView{T: t, Account: b.account(ctx, t), Excerpt: excerpt(first.Text, excerptRunes)}
@@ -266,11 +159,8 @@ func (b *Bot) onTicket(ctx context.Context, e ticket.Event) error {
 		if e.Type != ticket.EventTicketUpdated {
 			continue
 		}
-		err := b.retry(ctx, "update alert", func(ctx context.Context) error {
-			_, _, _, err := b.api.UpdateMessageContext(ctx, a.ChannelID, a.TS,
-				slack.MsgOptionText(fallbackText(view), false), slack.MsgOptionBlocks(b.alertBlocks(view)...))
-			return err
-		})
+		_, _, _, err := b.api.UpdateMessageContext(ctx, a.ChannelID, a.TS,
+			slack.MsgOptionText(fallbackText(view), false), slack.MsgOptionBlocks(b.alertBlocks(view)...))
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -372,15 +262,11 @@ func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
 		alerts []ticket.SlackMessage
 		m      ticket.Message
 	)
-	err := b.retry(ctx, "load message", func(ctx context.Context) error {
-		var err error
-		if alerts, err = b.opts.Store.SlackAlerts(ctx, b.opts.Tenant, e.TicketID); err != nil || len(alerts) == 0 {
-			return err
-		}
-		m, err = b.opts.Store.Message(ctx, b.opts.Tenant, e.MessageID)
+	var err error
+	if alerts, err = b.opts.Store.SlackAlerts(ctx, b.opts.Tenant, e.TicketID); err != nil || len(alerts) == 0 {
 		return err
-	})
-	if err != nil || len(alerts) == 0 {
+	}
+	if m, err = b.opts.Store.Message(ctx, b.opts.Tenant, e.MessageID); err != nil {
 		return err
 	}
 	if m.Direction != ticket.DirectionInbound || m.Classification != ticket.ClassNormal || m.Held {
@@ -415,57 +301,50 @@ func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
 
 // ensurePosted posts the message keyed by key unless it is recorded as
 // posted, recording the intent first and Slack's ts after. When an earlier
-// attempt may have reached Slack (a row without ts from before, a lost
+// attempt may have reached Slack (a row without ts: a crash, a lost
 // answer), it looks for the message by its metadata before posting again.
+// A post Slack refused (ok:false, 429) certainly did not happen: its row is
+// dropped, so the next attempt posts without looking.
 func (b *Bot) ensurePosted(ctx context.Context, key ticket.SlackMessage,
 	post func(context.Context) (channelID, ts string, err error), match func(slack.Message) bool,
 ) (ticket.SlackMessage, error) {
-	var row ticket.SlackMessage
-	uncertain := false
-	err := b.retry(ctx, "record slack post", func(ctx context.Context) error {
-		var err error
-		row, err = b.opts.Store.SlackMessageFor(ctx, key.Tenant, key.Kind, key.Ref, key.Channel)
-		switch {
-		case err == nil:
-			uncertain = !row.Posted()
-			return nil
-		case !errors.Is(err, ticket.ErrNotFound):
-			return err
-		}
+	row, err := b.opts.Store.SlackMessageFor(ctx, key.Tenant, key.Kind, key.Ref, key.Channel)
+	uncertain := err == nil && !row.Posted()
+	if errors.Is(err, ticket.ErrNotFound) {
 		row, err = b.opts.Store.BeginSlackMessage(ctx, key)
-		return err
-	})
+	}
 	if err != nil || row.Posted() {
 		return row, err
 	}
-	err = b.retry(ctx, "post to slack", func(ctx context.Context) error {
-		if uncertain {
-			channelID, ts, err := b.findPosted(ctx, row, match)
-			switch {
-			case err != nil && !permanent(err):
-				return err
-			case err != nil:
-				// Cannot look (no history scope?): post; a duplicate is
-				// better than a lost alert.
-				b.log.WarnContext(ctx, "chat: cannot look for an earlier post; posting again",
-					"kind", row.Kind, "ref", row.Ref, "channel", row.Channel, "error", err)
-			case ts != "":
-				b.log.InfoContext(ctx, "chat: found an earlier post whose answer was lost",
-					"kind", row.Kind, "ref", row.Ref, "channel", row.Channel, "ts", ts)
-				return b.finish(ctx, &row, channelID, ts)
+	if uncertain {
+		channelID, ts, err := b.findPosted(ctx, row, match)
+		switch {
+		case err != nil && !permanent(err):
+			return row, err
+		case err != nil:
+			// Cannot look (no history scope?): post; a duplicate is
+			// better than a lost alert.
+			b.log.WarnContext(ctx, "chat: cannot look for an earlier post; posting again",
+				"kind", row.Kind, "ref", row.Ref, "channel", row.Channel, "error", err)
+		case ts != "":
+			b.log.InfoContext(ctx, "chat: found an earlier post whose answer was lost",
+				"kind", row.Kind, "ref", row.Ref, "channel", row.Channel, "ts", ts)
+			return row, b.finish(ctx, &row, channelID, ts)
+		}
+	}
+	channelID, ts, err := post(ctx)
+	if err != nil {
+		// Slack said no (ok:false, 429): certainly not posted. Anything
+		// else (timeout, 5xx, lost connection) may have posted: the row
+		// stays, and the next attempt looks first.
+		if refused(err) {
+			if aerr := b.opts.Store.AbortSlackMessage(ctx, row.Tenant, row.Kind, row.Ref, row.Channel); aerr != nil {
+				b.log.DebugContext(ctx, "chat: drop refused post's record", "error", aerr) // the next attempt looks first
 			}
 		}
-		channelID, ts, err := post(ctx)
-		if err != nil {
-			// Slack said no (ok:false, 429): certainly not posted. Anything
-			// else (timeout, 5xx, lost connection) may have posted.
-			uncertain = !refused(err)
-			return err
-		}
-		uncertain = true // if storing the ts fails, look before posting again
-		return b.finish(ctx, &row, channelID, ts)
-	})
-	return row, err
+		return row, err
+	}
+	return row, b.finish(ctx, &row, channelID, ts)
 }
 
 func (b *Bot) finish(ctx context.Context, row *ticket.SlackMessage, channelID, ts string) error {
@@ -546,39 +425,4 @@ func refused(err error) bool {
 	var se slack.SlackErrorResponse
 	var rl *slack.RateLimitedError
 	return errors.As(err, &se) || errors.As(err, &rl)
-}
-
-// retry runs fn until it succeeds, fails permanently, or ctx ends: after a
-// 429 it waits Retry-After, after other failures (5xx, network, database)
-// an exponential backoff with jitter capped at MaxBackoff.
-func (b *Bot) retry(ctx context.Context, what string, fn func(context.Context) error) error {
-	backoff := firstBackoff
-	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if permanent(err) || errors.Is(err, ticket.ErrNotFound) {
-			return err
-		}
-		var wait time.Duration
-		var rl *slack.RateLimitedError
-		if errors.As(err, &rl) {
-			wait = max(rl.RetryAfter, time.Second)
-		} else {
-			wait = backoff + mrand.N(backoff/2+1)
-			backoff = min(backoff*2, b.opts.MaxBackoff)
-		}
-		level := slog.LevelWarn
-		if attempt == 1 {
-			level = slog.LevelInfo
-		}
-		b.log.Log(ctx, level, "chat: "+what+" failed, retrying", "attempt", attempt, "wait", wait, "error", err)
-		if err := b.sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
 }

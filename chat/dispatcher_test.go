@@ -377,6 +377,10 @@ func TestPermanentErrorDoesNotBlock(t *testing.T) {
 	if len(posts) != 1 || !strings.Contains(posts[0].Text, "outage two") {
 		t.Fatalf("posts %+v, want only the second alert", posts)
 	}
+	dls, err := e.st.DeadLetters(context.Background(), "slack:default", 0)
+	if err != nil || len(dls) != 1 || !strings.Contains(dls[0].LastError, "channel_not_found") {
+		t.Fatalf("dead letters %+v, %v; want the first alert's event with Slack's error", dls, err)
+	}
 }
 
 func TestFirstStartSkipsHistory(t *testing.T) {
@@ -420,9 +424,9 @@ func TestDispatcherLeaseOneAtATime(t *testing.T) {
 	// Two processes on one database: only the lease holder delivers, so
 	// the alert is posted once even though both run.
 	e := newEnv(t)
-	e.opts.Holder = "p1"
+	e.holder = "p1"
 	e.run(e.bot())
-	e.opts.Holder = "p2"
+	e.holder = "p2"
 	e.run(e.bot())
 	for i := range 5 {
 		e.ingest(e.mail(fmt.Sprintf("outage %d", i), "", func(in *ticket.Inbound) {

@@ -149,28 +149,18 @@ func latencies(b *testing.B, e *env, n int, deliver func(i int, subject string))
 }
 
 // BenchmarkMailToAlert is the in-process pipeline: ticket.Service.Ingest of
-// an urgent mail to the alert arriving at the fake Slack. "poll" relies on
-// the dispatcher's default poll interval alone (mails come one at a time,
-// each just after the dispatcher went idle: the worst case); "wake" calls
-// Bot.Wake after Ingest, as the wiring can.
+// an urgent mail to the alert arriving at the fake Slack, the outbox runner
+// woken by the store's commit (mails come one at a time, each just after
+// the runner went idle).
 func BenchmarkMailToAlert(b *testing.B) {
-	for _, wake := range []bool{false, true} {
-		name := map[bool]string{false: "poll", true: "wake"}[wake]
-		b.Run(name, func(b *testing.B) {
-			e := newEnv(b)
-			e.opts.PollInterval = 0 // the default
-			bot := e.bot()
-			e.run(bot)
-			latencies(b, e, 50, func(i int, subject string) {
-				e.ingest(e.mail(subject, "please help", func(in *ticket.Inbound) {
-					in.From.Email = fmt.Sprintf("c%d-%d@customer.example", i, time.Now().UnixNano())
-				}))
-				if wake {
-					bot.Wake()
-				}
-			})
-		})
-	}
+	e := newEnv(b)
+	e.opts.PollInterval = 0 // the default
+	e.run(e.bot())
+	latencies(b, e, 50, func(i int, subject string) {
+		e.ingest(e.mail(subject, "please help", func(in *ticket.Inbound) {
+			in.From.Email = fmt.Sprintf("c%d-%d@customer.example", i, time.Now().UnixNano())
+		}))
+	})
 }
 
 // BenchmarkDovecotMailToAlert is the whole path: APPEND to Dovecot, IDLE,

@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slacktest"
 
+	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -298,7 +299,9 @@ type env struct {
 	prio  *ticket.Prioritizer
 	slack *fakeSlack
 	opts  Options
-	waits []time.Duration // what the bot slept, in order
+	// holder names the next runner's process in the dispatch lease.
+	holder string
+	waits  []time.Duration // what the bot and its runner slept, in order
 	wmu   sync.Mutex
 	n     int
 }
@@ -360,20 +363,30 @@ func (e *env) bot() *Bot {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	b.sleep = func(ctx context.Context, d time.Duration) error {
-		e.wmu.Lock()
-		e.waits = append(e.waits, d)
-		e.wmu.Unlock()
-		return sleepCtx(ctx, min(d, 2*time.Millisecond))
-	}
+	b.sleep = e.record
 	return b
 }
 
-// run starts b's dispatcher; the returned stop cancels it and waits.
+// record notes a wait and cuts it short (Retry-After and backoff are
+// asserted, not waited for).
+func (e *env) record(ctx context.Context, d time.Duration) error {
+	e.wmu.Lock()
+	e.waits = append(e.waits, d)
+	e.wmu.Unlock()
+	return sleepCtx(ctx, min(d, 2*time.Millisecond))
+}
+
+// run delivers b's outbox consumer on a runner as main wires it; the
+// returned stop cancels it and waits.
 func (e *env) run(b *Bot) (stop func()) {
+	r, err := outbox.New(outbox.Options{Store: e.st, Notify: e.st, Holder: e.holder, Logger: testLogger(),
+		LeaseTTL: 3 * time.Second, Sleep: e.record})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.RunDispatcher(ctx) }()
+	go func() { done <- r.Run(ctx, b.Consumer()) }()
 	stopped := false
 	stop = func() {
 		if stopped {
@@ -382,7 +395,7 @@ func (e *env) run(b *Bot) (stop func()) {
 		stopped = true
 		cancel()
 		if err := <-done; err != nil {
-			e.t.Errorf("RunDispatcher: %v", err)
+			e.t.Errorf("outbox runner: %v", err)
 		}
 	}
 	e.t.Cleanup(stop)

@@ -105,6 +105,24 @@ func (s *Store) FinishSlackMessage(ctx context.Context, tenant, kind string, ref
 	return nil
 }
 
+// AbortSlackMessage drops the row BeginSlackMessage wrote when it is still
+// unposted (Slack refused the post, so it certainly is not in Slack); a
+// posted row, or none, is left as it is.
+func (s *Store) AbortSlackMessage(ctx context.Context, tenant, kind string, ref int64, channel string) error {
+	if err := checkSlackKey(kind, channel, ref); err != nil {
+		return fmt.Errorf("store: abort slack message: %w", err)
+	}
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `DELETE FROM slack_messages WHERE tenant_id = ? AND kind = ?
+            AND ref_id = ? AND channel = ? AND ts = ''`, tenant, kind, ref, channel)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: abort slack message %s %d in %s: %w", kind, ref, channel, err)
+	}
+	return nil
+}
+
 // SlackMessageFor loads one row by its key; ticket.ErrNotFound when none.
 func (s *Store) SlackMessageFor(ctx context.Context, tenant, kind string, ref int64, channel string) (ticket.SlackMessage, error) {
 	m, err := scanSlack(s.r.QueryRowContext(ctx, `SELECT `+slackColumns+` FROM slack_messages

@@ -25,6 +25,7 @@ import (
 	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/config"
 	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -43,6 +44,7 @@ type app struct {
 	secret   []byte            // master key; derive per-purpose keys with subkey
 	cal      *calendar.Service // nil unless [calendar] enabled (serve only)
 	bot      *chat.Bot         // nil unless [slack] enabled (serve only)
+	outbox   *outbox.Runner    // delivers the outbox consumers (serve)
 	prio     *ticket.Prioritizer
 	crm      *crm.Local
 	closers  []func() error // run by Close, before the store closes
@@ -145,6 +147,10 @@ func (a *app) init(ctx context.Context, mode schemaMode) error {
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = capture.NewMetrics(a.registry)
+	if a.outbox, err = outbox.New(outbox.Options{Store: a.store, Notify: a.store,
+		Logger: a.log.With("component", "outbox"), Metrics: outbox.NewMetrics(a.registry)}); err != nil {
+		return err
+	}
 	a.status = capture.NewStatus()
 	a.pipeline = &capture.Pipeline{Blobs: a.store.Blobs(), Sink: a.tickets, Metrics: a.metrics, Logger: a.log}
 	return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sidedesk/sidedesk/calendar"
 	"github.com/sidedesk/sidedesk/capture"
+	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/sidebar"
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -65,8 +66,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 		ln.Close()
 		return err
 	}
+	var consumers []outbox.Consumer
 	if a.bot != nil {
-		a.pipeline.Sink = wakingSink{a.tickets, a.bot}
+		consumers = append(consumers, a.bot.Consumer())
 	}
 	handler, err := a.httpHandler(srcs)
 	if err != nil {
@@ -82,6 +84,15 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 			defer wg.Done()
 			if err := a.bot.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 				a.log.Error("slack integration stopped", "err", err)
+			}
+		}()
+	}
+	for _, c := range consumers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.outbox.Run(ctx, c); err != nil {
+				a.log.Error("outbox consumer stopped", "consumer", c.Name, "err", err)
 			}
 		}()
 	}

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"net/http"
-
-	"github.com/sidedesk/sidedesk/capture"
 
 	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -63,28 +60,3 @@ func (a *app) slackRoutes(bot *chat.Bot) http.Handler {
 	bot.Register(mux)
 	return mux
 }
-
-// wakingSink wakes the Slack dispatcher after each captured message, so an
-// alert goes out in milliseconds instead of at the next outbox poll.
-type wakingSink struct {
-	*ticket.Service
-	bot *chat.Bot
-}
-
-func (w wakingSink) Ingest(ctx context.Context, in ticket.Inbound) (ticket.Result, error) {
-	res, err := w.Service.Ingest(ctx, in)
-	if err == nil && !res.Duplicate {
-		w.bot.Wake()
-	}
-	return res, err
-}
-
-// IngestBatch keeps capture's group commit (capture.BatchSink) when Slack
-// is on; one wake covers the batch.
-func (w wakingSink) IngestBatch(ctx context.Context, ins []ticket.Inbound) ([]ticket.Result, error) {
-	res, err := w.Service.IngestBatch(ctx, ins)
-	w.bot.Wake()
-	return res, err
-}
-
-var _ capture.BatchSink = wakingSink{}
