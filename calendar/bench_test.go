@@ -2,7 +2,6 @@ package calendar
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/sidedesk/sidedesk/calendar/internal/caltest"
 	"github.com/sidedesk/sidedesk/internal/testenv"
+	"github.com/sidedesk/sidedesk/store"
 )
 
 // BenchmarkSyncRadicale times the sync of 200 agents with 150 events each
@@ -59,7 +59,7 @@ func BenchmarkSyncRadicale(b *testing.B) {
 	})
 }
 
-func benchService(b testing.TB, rad *testenv.Radicale, users []string, db *sql.DB, now time.Time) *Service {
+func benchService(b testing.TB, rad *testenv.Radicale, users []string, db *store.Store, now time.Time) *Service {
 	tr := &http.Transport{MaxIdleConnsPerHost: 16}
 	var list []Agent
 	for _, u := range users {
@@ -71,7 +71,7 @@ func benchService(b testing.TB, rad *testenv.Radicale, users []string, db *sql.D
 		}
 		list = append(list, Agent{ID: u, Source: src})
 	}
-	svc, err := New(Options{DB: db, Agents: list, Now: func() time.Time { return now }})
+	svc, err := New(Options{Store: db, Agents: list, Now: func() time.Time { return now }})
 	if err != nil {
 		b.Fatal(err)
 	}

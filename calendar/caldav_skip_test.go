@@ -76,7 +76,7 @@ func TestCalDAVSkipsUnchangedCalendars(t *testing.T) {
 			}
 			agents = append(agents, Agent{ID: u, Source: src})
 		}
-		svc, err := New(Options{DB: db, Agents: agents, Now: clock})
+		svc, err := New(Options{Store: db, Agents: agents, Now: clock})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,11 +136,11 @@ func TestCalDAVSkipsUnchangedCalendars(t *testing.T) {
 			t.Errorf("%s: no change-token PROPFIND (%v)", st.name, n)
 		}
 		for u, want := range st.want {
-			sb, err := svc.loadBusy(t.Context(), u, utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"))
+			sb, err := svc.st.StoredBusy(t.Context(), svc.tenant, u, utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Run(strings.ReplaceAll(st.name, " ", "_")+"/"+u, func(t *testing.T) { assertIntervals(t, sb.busy, want) })
+			t.Run(strings.ReplaceAll(st.name, " ", "_")+"/"+u, func(t *testing.T) { assertIntervals(t, sb.Busy, want) })
 		}
 		for _, as := range svc.Status() {
 			if as.LastError != "" || !as.LastSync.Equal(clock()) || as.Intervals != len(st.want[as.AgentID]) {

@@ -3,7 +3,6 @@ package calendar
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/sidedesk/sidedesk/calendar/internal/caltest"
 	"github.com/sidedesk/sidedesk/internal/testenv"
+	"github.com/sidedesk/sidedesk/store"
 )
 
 // recorder is an http.RoundTripper that keeps every outbound request body.
@@ -49,15 +49,19 @@ func (r *recorder) String() string {
 	return r.bodies.String()
 }
 
-func openTestDB(t testing.TB) (*sql.DB, string) {
+// openTestDB opens a migrated store and gives its database file's path.
+func openTestDB(t testing.TB) (*store.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sidedesk.db")
-	db, err := caltest.OpenDB(path)
+	st, err := store.Open(context.Background(), store.Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	return db, path
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st, path
 }
 
 // scenario is one event of the Radicale test: its content lines and the
@@ -156,7 +160,7 @@ func TestCalDAVRadicaleScenarios(t *testing.T) {
 	}
 	sink := NewLocalSink()
 	svc, err := New(Options{
-		DB:     db,
+		Store:  db,
 		Agents: []Agent{{ID: "alice", Location: mustLoc(t, "Europe/Berlin"), Source: src}},
 		Sink:   sink, FeedSecret: []byte("feed-secret-0123456789abcdef0123"),
 		Now:    func() time.Time { return utc("2026-03-01T00:00:00Z") },
@@ -195,11 +199,11 @@ func TestCalDAVRadicaleScenarios(t *testing.T) {
 	if rep.Intervals != len(want) || rep.Failed != 0 {
 		t.Errorf("report %+v", rep)
 	}
-	sb, err := svc.loadBusy(t.Context(), "alice", utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"))
+	sb, err := svc.st.StoredBusy(t.Context(), svc.tenant, "alice", utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00Z"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertIntervals(t, sb.busy, want)
+	assertIntervals(t, sb.Busy, want)
 	if st := svc.Status(); len(st) != 1 || st[0].LastError != "" || st[0].Intervals != len(want) || st[0].LastSync.IsZero() {
 		t.Errorf("status %+v", st)
 	}
@@ -211,9 +215,6 @@ func TestCalDAVRadicaleScenarios(t *testing.T) {
 	svc.FeedHandler().ServeHTTP(feed, httptest.NewRequest("GET", "/freebusy/"+svc.FeedToken("alice")+".ics", nil))
 	if api.Code != 200 || feed.Code != 200 {
 		t.Fatalf("api %d, feed %d", api.Code, feed.Code)
-	}
-	if _, err := db.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-		t.Fatal(err)
 	}
 	places := map[string]string{
 		"logs":             logs.String(),
@@ -227,7 +228,7 @@ func TestCalDAVRadicaleScenarios(t *testing.T) {
 		"database shm":     readFile(t, dbPath+"-shm"),
 		"database journal": readFile(t, dbPath+"-journal"),
 	}
-	if !strings.Contains(rec.String(), "REPORT") || !strings.Contains(places["database file"]+places["database wal"], "2026-03-10T13:00:00Z") {
+	if !strings.Contains(rec.String(), "REPORT") || !strings.Contains(places["database file"]+places["database wal"], "2026-03-10T13:00:00.000000000Z") {
 		t.Fatal("the privacy proof looks at the wrong bytes: no REPORT recorded or no interval stored")
 	}
 	for where, data := range places {
@@ -280,7 +281,7 @@ func TestCalDAVDiscoveryAndFailures(t *testing.T) {
 		return s
 	}
 	db, _ := openTestDB(t)
-	svc, err := New(Options{DB: db, Now: func() time.Time { return utc("2026-03-01T00:00:00Z") }, Agents: []Agent{
+	svc, err := New(Options{Store: db, Now: func() time.Time { return utc("2026-03-01T00:00:00Z") }, Agents: []Agent{
 		{ID: "bob", Source: mk("bob", func() string { return rad.Password("bob") })},
 		{ID: "carol", Source: mk("carol", func() string { return carolPW })},
 	}})
@@ -310,18 +311,18 @@ func TestCalDAVDiscoveryAndFailures(t *testing.T) {
 		status[st.AgentID] = st
 	}
 	for _, tc := range tests {
-		sb, err := svc.loadBusy(t.Context(), tc.agent, utc("2026-03-01T00:00:00Z"), utc("2026-04-01T00:00:00Z"))
+		sb, err := svc.st.StoredBusy(t.Context(), svc.tenant, tc.agent, utc("2026-03-01T00:00:00Z"), utc("2026-04-01T00:00:00Z"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		assertIntervals(t, sb.busy, tc.want)
+		assertIntervals(t, sb.Busy, tc.want)
 		if (status[tc.agent].LastError != "") != tc.err {
 			t.Errorf("%s: status %+v", tc.agent, status[tc.agent])
 		}
 	}
 	// A fresh Service on the same database (another process) sees the
 	// stored status.
-	svc2, err := New(Options{DB: db, Agents: []Agent{{ID: "carol", Source: mk("carol", func() string { return "" })}}})
+	svc2, err := New(Options{Store: db, Agents: []Agent{{ID: "carol", Source: mk("carol", func() string { return "" })}}})
 	if err != nil {
 		t.Fatal(err)
 	}

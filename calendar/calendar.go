@@ -18,13 +18,12 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 // Interval is a half-open span of busy time [Start, End), always in UTC.
-type Interval struct {
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
-}
+type Interval = ticket.Interval
 
 // Source reports the busy time of one agent's calendars. Implementations
 // return only intervals: no other event data may leave them.

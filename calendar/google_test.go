@@ -194,7 +194,7 @@ func TestGoogleFailureKeepsStoredBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	db, _ := openTestDB(t)
-	svc, err := New(Options{DB: db, Agents: []Agent{{ID: "a", Source: g}}, Now: func() time.Time { return utc("2026-03-01T00:00:00Z") }})
+	svc, err := New(Options{Store: db, Agents: []Agent{{ID: "a", Source: g}}, Now: func() time.Time { return utc("2026-03-01T00:00:00Z") }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,11 +205,11 @@ func TestGoogleFailureKeepsStoredBusy(t *testing.T) {
 	if _, err := svc.SyncOnce(t.Context()); err == nil || !strings.Contains(err.Error(), "internalError") {
 		t.Fatalf("err = %v", err)
 	}
-	sb, err := svc.loadBusy(t.Context(), "a", utc("2026-03-01T00:00:00Z"), utc("2026-04-01T00:00:00Z"))
+	sb, err := svc.st.StoredBusy(t.Context(), svc.tenant, "a", utc("2026-03-01T00:00:00Z"), utc("2026-04-01T00:00:00Z"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertIntervals(t, sb.busy, []Interval{iv("2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z")})
+	assertIntervals(t, sb.Busy, []Interval{iv("2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z")})
 	if st := svc.Status(); !strings.Contains(st[0].LastError, "internalError") || st[0].Intervals != 1 {
 		t.Errorf("status %+v", st)
 	}

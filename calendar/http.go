@@ -84,15 +84,15 @@ func (s *Service) handleFreeBusy(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sb, err := s.loadBusy(r.Context(), a.ID, from, to)
+	sb, err := s.st.StoredBusy(r.Context(), s.tenant, a.ID, from, to)
 	if err != nil {
 		s.httpError(w, r, http.StatusInternalServerError, "internal error", err)
 		return
 	}
-	resp := freeBusyResponse{AgentID: a.ID, From: from, To: to, Busy: normalize(sb.busy, from, to), Free: []Interval{}}
+	resp := freeBusyResponse{AgentID: a.ID, From: from, To: to, Busy: normalize(sb.Busy, from, to), Free: []Interval{}}
 	// Free time is claimed only where it is known: inside the synced window.
-	if !sb.window[0].IsZero() {
-		kf, kt := maxTime(from, sb.window[0]), minTime(to, sb.window[1])
+	if !sb.Window[0].IsZero() {
+		kf, kt := maxTime(from, sb.Window[0]), minTime(to, sb.Window[1])
 		if kf.Before(kt) {
 			if f := FreeSlots(a.Hours, a.location(), kf, kt, resp.Busy, slot); f != nil {
 				resp.Free = f
@@ -158,17 +158,17 @@ func (s *Service) handleFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	sb, err := s.loadBusy(r.Context(), agent.ID, now.Add(-maxRange), now.Add(maxRange))
+	sb, err := s.st.StoredBusy(r.Context(), s.tenant, agent.ID, now.Add(-maxRange), now.Add(maxRange))
 	if err != nil {
 		s.httpError(w, r, http.StatusInternalServerError, "internal error", err)
 		return
 	}
-	if sb.window[0].IsZero() {
+	if sb.Window[0].IsZero() {
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "free/busy not synced yet", http.StatusServiceUnavailable)
 		return
 	}
-	body, err := encodeFreeBusy(tok, now, sb.window, normalize(sb.busy, sb.window[0], sb.window[1]))
+	body, err := encodeFreeBusy(tok, now, sb.Window, normalize(sb.Busy, sb.Window[0], sb.Window[1]))
 	if err != nil {
 		s.httpError(w, r, http.StatusInternalServerError, "internal error", err)
 		return

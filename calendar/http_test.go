@@ -27,7 +27,7 @@ func newHTTPService(t *testing.T) *Service {
 	t.Helper()
 	db, _ := openTestDB(t)
 	svc, err := New(Options{
-		DB: db,
+		Store: db,
 		Agents: []Agent{
 			{ID: "alice", Location: mustLoc(t, "Europe/Berlin"), Hours: weekdays(9*time.Hour, 17*time.Hour),
 				Source: staticSource{busy: []Interval{iv("2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z"), iv("2026-03-30T07:30:00Z", "2026-03-30T08:00:00Z")}}},
@@ -162,7 +162,7 @@ func TestFeed(t *testing.T) {
 			}
 		})
 	}
-	if disabled, _ := New(Options{DB: svc.db}); disabled.FeedToken("alice") != "" || disabled.FeedURL("http://x", "alice") != "" {
+	if disabled, _ := New(Options{Store: svc.st}); disabled.FeedToken("alice") != "" || disabled.FeedURL("http://x", "alice") != "" {
 		t.Error("feed without secret must be disabled")
 	}
 }

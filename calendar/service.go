@@ -2,7 +2,6 @@ package calendar
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,9 +13,8 @@ import (
 
 // Options configures the calendar Service.
 type Options struct {
-	// DB holds the busy_intervals and calendar_sync_status tables
-	// (store/migrations/0100_calendar.sql). Required.
-	DB *sql.DB
+	// Store keeps the busy intervals and sync status. Required.
+	Store Store
 	// Tenant scopes every row; default "default".
 	Tenant string
 	Agents []Agent
@@ -37,9 +35,29 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Store keeps agents' busy time (only busy time: never an event's
+// details) and the outcome of their syncs; *store.Store implements it.
+type Store interface {
+	// SaveBusy replaces the agent's intervals, known for window, and
+	// records a successful sync at at, with the source version and the
+	// count of intervals inside the sync's own window.
+	SaveBusy(ctx context.Context, tenant, agentID string, window [2]time.Time, busy []ticket.Interval, version string, count int, at time.Time) error
+	// SaveCalendarUnchanged records a successful sync that kept the
+	// stored intervals.
+	SaveCalendarUnchanged(ctx context.Context, tenant, agentID string, count int, at time.Time) error
+	// SaveCalendarFailure records a failed sync; the intervals stay.
+	SaveCalendarFailure(ctx context.Context, tenant, agentID string, at time.Time, msg string) error
+	// CalendarSyncState: what the last success left (zero: never synced).
+	CalendarSyncState(ctx context.Context, tenant, agentID string) (ticket.CalendarSync, error)
+	// StoredBusy: the stored intervals overlapping [from, to).
+	StoredBusy(ctx context.Context, tenant, agentID string, from, to time.Time) (ticket.StoredBusy, error)
+	// CalendarStatuses: every agent's stored status.
+	CalendarStatuses(ctx context.Context, tenant string) (map[string]ticket.CalendarStatus, error)
+}
+
 // Service syncs agents' busy time and serves it.
 type Service struct {
-	db          *sql.DB
+	st          Store
 	tenant      string
 	agents      []Agent
 	byID        map[string]*Agent
@@ -56,16 +74,7 @@ type Service struct {
 }
 
 // AgentStatus is the outcome of an agent's latest sync, for /healthz.
-type AgentStatus struct {
-	AgentID string `json:"agent_id"`
-	// LastSync is the last successful sync (zero: never).
-	LastSync    time.Time `json:"last_sync,omitzero"`
-	LastAttempt time.Time `json:"last_attempt,omitzero"`
-	// LastError is empty when the latest attempt succeeded.
-	LastError string `json:"last_error,omitempty"`
-	// Intervals is the number of busy intervals stored by the last success.
-	Intervals int `json:"intervals"`
-}
+type AgentStatus = ticket.CalendarStatus
 
 // SyncReport summarizes one SyncOnce.
 type SyncReport struct {
@@ -85,11 +94,11 @@ const coverMargin = 24 * time.Hour
 
 // New returns a Service.
 func New(opts Options) (*Service, error) {
-	if opts.DB == nil {
-		return nil, errors.New("calendar: Options.DB is required")
+	if opts.Store == nil {
+		return nil, errors.New("calendar: Options.Store is required")
 	}
 	s := &Service{
-		db:          opts.DB,
+		st:          opts.Store,
 		tenant:      opts.Tenant,
 		agents:      opts.Agents,
 		byID:        map[string]*Agent{},
@@ -206,18 +215,18 @@ func (s *Service) syncAgent(ctx context.Context, a *Agent) (syncResult, error) {
 			}
 		}
 		if version != "" {
-			prev, err := s.loadSyncState(ctx, a.ID)
+			prev, err := s.st.CalendarSyncState(ctx, s.tenant, a.ID)
 			if err != nil {
 				return err
 			}
-			if prev.version == version && !prev.window[0].After(window[0]) && !prev.window[1].Before(window[1]) {
-				sb, err := s.loadBusy(ctx, a.ID, window[0], window[1])
+			if prev.Version == version && !prev.Window[0].After(window[0]) && !prev.Window[1].Before(window[1]) {
+				sb, err := s.st.StoredBusy(ctx, s.tenant, a.ID, window[0], window[1])
 				if err != nil {
 					return err
 				}
-				busy = normalize(sb.busy, window[0], window[1])
+				busy = normalize(sb.Busy, window[0], window[1])
 				res.unchanged = true
-				return s.saveUnchanged(ctx, a.ID, len(busy), now)
+				return s.st.SaveCalendarUnchanged(ctx, s.tenant, a.ID, len(busy), now)
 			}
 		}
 		// Read, and store, beyond the window when the next syncs may keep
@@ -232,7 +241,7 @@ func (s *Service) syncAgent(ctx context.Context, a *Agent) (syncResult, error) {
 		}
 		stored := normalize(raw, cover[0], cover[1])
 		busy = normalize(stored, window[0], window[1])
-		return s.saveBusy(ctx, a.ID, cover, stored, version, len(busy), now)
+		return s.st.SaveBusy(ctx, s.tenant, a.ID, cover, stored, version, len(busy), now)
 	}()
 	if err == nil && s.sink != nil {
 		if serr := s.sink.PublishBusy(ctx, *a, window, busy); serr != nil {
@@ -251,7 +260,7 @@ func (s *Service) syncAgent(ctx context.Context, a *Agent) (syncResult, error) {
 	s.mu.Unlock()
 	if err != nil {
 		s.logger.Warn("calendar: agent sync failed", "agent", a.ID, "err", err)
-		if ferr := s.saveFailure(context.WithoutCancel(ctx), a.ID, now, err.Error()); ferr != nil {
+		if ferr := s.st.SaveCalendarFailure(context.WithoutCancel(ctx), s.tenant, a.ID, now, err.Error()); ferr != nil {
 			s.logger.Error("calendar: recording sync failure", "agent", a.ID, "err", ferr)
 		}
 		return syncResult{}, fmt.Errorf("calendar: agent %q: %w", a.ID, err)
@@ -295,7 +304,7 @@ func (s *Service) Status() []AgentStatus {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		var err error
-		if stored, err = s.loadStatus(ctx); err != nil {
+		if stored, err = s.st.CalendarStatuses(ctx, s.tenant); err != nil {
 			s.logger.Warn("calendar: reading sync status", "err", err)
 		}
 	}

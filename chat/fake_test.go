@@ -302,8 +302,8 @@ type env struct {
 	// holder names the next runner's process in the dispatch lease.
 	holder string
 	waits  []time.Duration // what the bot and its runner slept, in order
-	wmu   sync.Mutex
-	n     int
+	wmu    sync.Mutex
+	n      int
 }
 
 const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -8,6 +8,10 @@ set -euo pipefail
 need=()
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
 [ -x /usr/bin/radicale ] || need+=(radicale)
+# Radicale's vobject resolves a TZID that comes without its VTIMEZONE through
+# pytz, a Recommends that --no-install-recommends leaves out; without it
+# Radicale answers 400 to such an event.
+/usr/bin/python3 -c 'import pytz' >/dev/null 2>&1 || need+=(python3-tz)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 
@@ -20,8 +24,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "test-deps: installing ${need[*]} (apt-get)"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Wait for another apt (unattended upgrades) instead of failing on its lock.
+lock=(-o DPkg::Lock::Timeout=600)
+apt-get "${lock[@]}" update -qq
+apt-get "${lock[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian starts no daemon for dovecot-imapd/radicale in this environment; make
 # sure none holds the default ports if it did.
 systemctl disable --now dovecot radicale >/dev/null 2>&1 || true

@@ -63,7 +63,7 @@ type Options struct {
 	// (session.go).
 	PublicURL string
 
-	// The agent panel (issue 3): sign-in, /sidebar, the Outlook add-in and
+	// The agent panel: sign-in, /sidebar, the Outlook add-in and
 	// GET /api/v1/lookup. Nil Panel: none of these routes.
 	Panel PanelStore
 	// CRM is the connector the panel asks; nil shows no CRM facts.

@@ -10,7 +10,7 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// The panel's read side (issue 3): the look-ups behind one sidebar panel,
+// The panel's read side: the look-ups behind one sidebar panel,
 // on *Store and, with prepared statements, on PanelReads.
 
 const (

@@ -71,7 +71,7 @@ type Tx interface {
 	// AppendEvent writes one outbox event, assigning e.ID.
 	AppendEvent(ctx context.Context, e *Event) error
 
-	// Added for Service.Ingest (issue 2); implement like the look-ups above.
+	// What Service.Ingest needs beyond the look-ups above; implement them alike.
 
 	// Message loads one stored message of the tenant by its id (Message.ID),
 	// with its Attachments; ErrNotFound when the tenant has no such message.

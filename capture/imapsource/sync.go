@@ -51,22 +51,22 @@ type syncState struct {
 	AfterPending string `json:"after_pending,omitempty"`
 }
 
-func (s *Source) loadState(ctx context.Context) (*syncState, error) {
+// loadState reads the mailbox's stored state; found is false when there is
+// none (a new mailbox) or it is unreadable, which is treated as none: the
+// initial policy applies and dedupe prevents duplicates.
+func (s *Source) loadState(ctx context.Context) (st syncState, found bool, err error) {
 	b, err := s.opts.State.SyncState(ctx, s.opts.Tenant, s.opts.Name)
 	if errors.Is(err, ticket.ErrNotFound) {
-		return nil, nil
+		return syncState{}, false, nil
 	}
 	if err != nil {
-		return nil, s.errorf("load sync state: %w", err)
+		return syncState{}, false, s.errorf("load sync state: %w", err)
 	}
-	var st syncState
 	if err := json.Unmarshal(b, &st); err != nil {
-		// Unreadable state is treated as none: the initial policy applies
-		// and dedupe prevents duplicates.
 		s.log.Warn("imapsource: unreadable sync state, starting over", "err", err)
-		return nil, nil
+		return syncState{}, false, nil
 	}
-	return &st, nil
+	return st, true, nil
 }
 
 func (s *Source) saveState(ctx context.Context, st *syncState) error {
@@ -157,9 +157,13 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 	s := cn.s
 	var stats Stats
 	passStart := s.opts.Now().UTC()
-	st, err := s.loadState(ctx)
+	stored, found, err := s.loadState(ctx)
 	if err != nil {
 		return stats, err
+	}
+	var st *syncState
+	if found {
+		st = &stored
 	}
 	cn.resync = st != nil && st.UIDValidity != cn.sel.UIDValidity
 	if st == nil || st.UIDValidity != cn.sel.UIDValidity {

@@ -42,7 +42,7 @@ func (a *app) calendarService() (*calendar.Service, error) {
 		agents = append(agents, calendar.Agent{ID: ag.ID, Name: ag.Name, Email: ag.Email, Location: loc, Hours: hours, Source: src})
 	}
 	return calendar.New(calendar.Options{
-		DB:         a.store.DB(),
+		Store:      a.store,
 		Agents:     agents,
 		Window:     c.Window,
 		Interval:   c.SyncInterval,

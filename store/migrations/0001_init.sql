@@ -1,4 +1,4 @@
--- 0001_init: the capture core (issue 2).
+-- 0001_init: the capture core.
 --
 -- Portability notes (PostgreSQL comes later): times are TEXT in one fixed-width
 -- UTC form ("2006-01-02T15:04:05.000000000Z", see store/time.go) so that text

@@ -1,4 +1,4 @@
--- Calendar free/busy (issue 5), owned by package calendar.
+-- Calendar free/busy (store/calendar.go; times converted by 0800).
 -- Only busy intervals are ever stored: no title, description, location,
 -- attendee, organizer or UID of any event. Times are RFC 3339 UTC text
 -- ("2006-01-02T15:04:05Z"), which sorts correctly as text. The columns are

@@ -1,4 +1,4 @@
--- 0200_chat: agents, per-consumer outbox cursors and Slack delivery state (issue 4).
+-- 0200_chat: agents, per-consumer outbox cursors and Slack delivery state.
 
 -- Agents. A later issue adds login on top (password_hash is NULL until then,
 -- and for agents who only act from Slack).

@@ -1,4 +1,4 @@
--- 0400_sessions: web sessions of the agent panel (issue 3).
+-- 0400_sessions: web sessions of the agent panel.
 --
 -- Only the SHA-256 of a session id is stored: a copy of the table (a backup,
 -- a read replica) does not let anyone sign in. csrf_token is the session's

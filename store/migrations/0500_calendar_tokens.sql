@@ -1,5 +1,5 @@
 -- 0500_calendar_tokens: skip unchanged calendars on the periodic sync
--- (issue 5), owned by package calendar.
+-- (store/calendar.go).
 --
 -- source_version is an opaque digest of the agent's calendars' change tokens
 -- (CalDAV getctag, RFC 6578 sync-token), never an href, a UID or any other

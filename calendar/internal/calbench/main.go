@@ -1,5 +1,5 @@
 // Command calbench measures the free/busy sync of many agents against a
-// private Radicale (issue 5: 200 agents x 150 events, target <= 10 s for a
+// private Radicale (200 agents x 150 events, target <= 10 s for a
 // full sync):
 //
 //	go run ./calendar/internal/calbench [-agents 200] [-events 150] [-concurrency 8] [-max-per-server N] [-dir DIR]
@@ -41,6 +41,7 @@ import (
 	"github.com/sidedesk/sidedesk/calendar"
 	"github.com/sidedesk/sidedesk/calendar/internal/caltest"
 	"github.com/sidedesk/sidedesk/internal/testenv"
+	"github.com/sidedesk/sidedesk/store"
 )
 
 func main() {
@@ -201,8 +202,12 @@ func (b *bench) sync(label string, svc *calendar.Service) (time.Duration, *calen
 
 func (b *bench) newService() (*calendar.Service, error) {
 	b.dbs++
-	db, err := caltest.OpenDB(filepath.Join(b.dbDir, fmt.Sprintf("bench%d.db", b.dbs)))
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Options{Path: filepath.Join(b.dbDir, fmt.Sprintf("bench%d.db", b.dbs))})
 	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 2 * b.concurrency}
@@ -218,7 +223,7 @@ func (b *bench) newService() (*calendar.Service, error) {
 		}
 		list = append(list, calendar.Agent{ID: u, Source: src})
 	}
-	return calendar.New(calendar.Options{DB: db, Agents: list, Concurrency: b.concurrency,
+	return calendar.New(calendar.Options{Store: db, Agents: list, Concurrency: b.concurrency,
 		Now: func() time.Time { return b.start }, Logger: slog.New(slog.DiscardHandler)})
 }
 

@@ -1,50 +1,17 @@
 // Package caltest builds calendar fixtures shared by the calendar tests and
-// the calbench program: a SQLite database with the calendar tables, and
-// generated agents' calendars.
+// the calbench program: generated agents' calendars.
 package caltest
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
-
-	_ "modernc.org/sqlite" // registers driver "sqlite"
 )
-
-// migrations are the calendar's own migrations in store/migrations, in
-// order.
-var migrations = []string{"0100_calendar.sql", "0500_calendar_tokens.sql"}
-
-// OpenDB opens (creating) a SQLite file at path in WAL mode and applies the
-// calendar's own migrations. The calendar tests do not depend on package
-// store.
-func OpenDB(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
-	if err != nil {
-		return nil, err
-	}
-	_, self, _, _ := runtime.Caller(0)
-	for _, name := range migrations {
-		mig, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "..", "store", "migrations", name))
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
-		if _, err := db.Exec(string(mig)); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("migration %s: %w", name, err)
-		}
-	}
-	return db, nil
-}
 
 // Event builds one VCALENDAR object: props are VEVENT content lines (after
 // the UID), extra are whole components appended (overrides, VTIMEZONEs).
