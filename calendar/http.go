@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -19,15 +18,24 @@ const (
 	maxRange    = 366 * 24 * time.Hour
 )
 
-// Handler serves the JSON API; the caller wraps it with bearer-token auth.
+// Handler serves the JSON API; the caller wraps it with bearer-token auth
+// and passes the API's error writer (nil: the same error shape without a
+// request id).
 //
 //	GET  /api/v1/agents/{id}/freebusy?from=RFC3339&to=RFC3339[&slot=30m]
 //	POST /api/v1/agents/{id}/freebusy/sync   (sync now, answers the status)
-func (s *Service) Handler() http.Handler {
+func (s *Service) Handler(writeError ErrorWriter) http.Handler {
+	h := &apiHandler{s: s, writeError: writeError}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/agents/{id}/freebusy", s.handleFreeBusy)
-	mux.HandleFunc("POST /api/v1/agents/{id}/freebusy/sync", s.handleSync)
+	mux.HandleFunc("GET /api/v1/agents/{id}/freebusy", h.handleFreeBusy)
+	mux.HandleFunc("POST /api/v1/agents/{id}/freebusy/sync", h.handleSync)
 	return mux
+}
+
+// apiHandler is the JSON API over a Service.
+type apiHandler struct {
+	s          *Service
+	writeError ErrorWriter
 }
 
 // FeedHandler serves the public iCalendar free/busy feeds at
@@ -48,10 +56,11 @@ type freeBusyResponse struct {
 	Free    []Interval `json:"free"`
 }
 
-func (s *Service) handleFreeBusy(w http.ResponseWriter, r *http.Request) {
+func (h *apiHandler) handleFreeBusy(w http.ResponseWriter, r *http.Request) {
+	s := h.s
 	a, ok := s.byID[r.PathValue("id")]
 	if !ok {
-		s.httpError(w, r, http.StatusNotFound, "unknown agent", ticket.ErrNotFound)
+		h.httpError(w, r, http.StatusNotFound, "not_found", "unknown agent", ticket.ErrNotFound)
 		return
 	}
 	q := r.URL.Query()
@@ -60,13 +69,13 @@ func (s *Service) handleFreeBusy(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if v := q.Get("from"); v != "" {
 		if from, err = time.Parse(time.RFC3339, v); err != nil {
-			s.httpError(w, r, http.StatusBadRequest, "from: want an RFC 3339 time", nil)
+			h.httpError(w, r, http.StatusBadRequest, "invalid_parameter", "from: want an RFC 3339 time", nil)
 			return
 		}
 	}
 	if v := q.Get("to"); v != "" {
 		if to, err = time.Parse(time.RFC3339, v); err != nil {
-			s.httpError(w, r, http.StatusBadRequest, "to: want an RFC 3339 time", nil)
+			h.httpError(w, r, http.StatusBadRequest, "invalid_parameter", "to: want an RFC 3339 time", nil)
 			return
 		}
 	} else {
@@ -74,19 +83,19 @@ func (s *Service) handleFreeBusy(w http.ResponseWriter, r *http.Request) {
 	}
 	from, to = from.UTC(), to.UTC()
 	if !from.Before(to) || to.Sub(from) > maxRange {
-		s.httpError(w, r, http.StatusBadRequest, "from must be before to, at most 366 days apart", nil)
+		h.httpError(w, r, http.StatusBadRequest, "invalid_parameter", "from must be before to, at most 366 days apart", nil)
 		return
 	}
 	slot := defaultSlot
 	if v := q.Get("slot"); v != "" {
 		if slot, err = time.ParseDuration(v); err != nil || slot < 5*time.Minute || slot > 24*time.Hour {
-			s.httpError(w, r, http.StatusBadRequest, "slot: want a duration from 5m to 24h", nil)
+			h.httpError(w, r, http.StatusBadRequest, "invalid_parameter", "slot: want a duration from 5m to 24h", nil)
 			return
 		}
 	}
 	sb, err := s.st.StoredBusy(r.Context(), s.tenant, a.ID, from, to)
 	if err != nil {
-		s.httpError(w, r, http.StatusInternalServerError, "internal error", err)
+		h.httpError(w, r, http.StatusInternalServerError, "internal", "internal server error", err)
 		return
 	}
 	resp := freeBusyResponse{AgentID: a.ID, From: from, To: to, Busy: normalize(sb.Busy, from, to), Free: []Interval{}}
@@ -102,10 +111,11 @@ func (s *Service) handleFreeBusy(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Service) handleSync(w http.ResponseWriter, r *http.Request) {
+func (h *apiHandler) handleSync(w http.ResponseWriter, r *http.Request) {
+	s := h.s
 	id := r.PathValue("id")
 	if _, ok := s.byID[id]; !ok {
-		s.httpError(w, r, http.StatusNotFound, "unknown agent", ticket.ErrNotFound)
+		h.httpError(w, r, http.StatusNotFound, "not_found", "unknown agent", ticket.ErrNotFound)
 		return
 	}
 	st, err := s.SyncAgent(r.Context(), id)
@@ -160,7 +170,8 @@ func (s *Service) handleFeed(w http.ResponseWriter, r *http.Request) {
 	now := s.now().UTC().Truncate(time.Second)
 	sb, err := s.st.StoredBusy(r.Context(), s.tenant, agent.ID, now.Add(-maxRange), now.Add(maxRange))
 	if err != nil {
-		s.httpError(w, r, http.StatusInternalServerError, "internal error", err)
+		s.logger.ErrorContext(r.Context(), "calendar: feed", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
 	if sb.Window[0].IsZero() {
@@ -170,7 +181,8 @@ func (s *Service) handleFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := encodeFreeBusy(tok, now, sb.Window, normalize(sb.Busy, sb.Window[0], sb.Window[1]))
 	if err != nil {
-		s.httpError(w, r, http.StatusInternalServerError, "internal error", err)
+		s.logger.ErrorContext(r.Context(), "calendar: feed", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
@@ -184,10 +196,27 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// httpError answers {"error": msg}; server errors are logged once, here.
-func (s *Service) httpError(w http.ResponseWriter, r *http.Request, code int, msg string, err error) {
-	if code >= 500 && err != nil && !errors.Is(err, ticket.ErrNotFound) {
-		s.logger.ErrorContext(r.Context(), "calendar: http", "method", r.Method, "path", r.URL.Path, "err", err)
+// ErrorWriter answers an error of the JSON API in the HTTP edge's common
+// shape and logs it once: status, a machine-readable code ("not_found",
+// "invalid_parameter", "internal"), a message for people, and the cause
+// (for the log only).
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, status int, code, msg string, err error)
+
+// httpError answers through the API's error writer, or by itself in the same
+// shape, {"error":{"code":...,"message":...}}, logging server errors.
+func (h *apiHandler) httpError(w http.ResponseWriter, r *http.Request, status int, code, msg string, err error) {
+	if h.writeError != nil {
+		h.writeError(w, r, status, code, msg, err)
+		return
 	}
-	writeJSON(w, code, map[string]string{"error": msg})
+	if status >= 500 && err != nil {
+		h.s.logger.ErrorContext(r.Context(), "calendar: http", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	type detail struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	writeJSON(w, status, struct {
+		Error detail `json:"error"`
+	}{detail{code, msg}})
 }

@@ -68,14 +68,16 @@ func TestFreeBusyHandler(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			svc.Handler().ServeHTTP(rec, httptest.NewRequest("GET", tc.url, nil))
+			svc.Handler(nil).ServeHTTP(rec, httptest.NewRequest("GET", tc.url, nil))
 			if rec.Code != tc.code {
 				t.Fatalf("code %d, want %d: %s", rec.Code, tc.code, rec.Body)
 			}
 			if tc.code != 200 {
-				var e map[string]string
-				if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e["error"] == "" {
-					t.Fatalf("error body %s", rec.Body)
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Error.Code == "" || e.Error.Message == "" {
+					t.Fatalf("error body %s, want the API's common error shape", rec.Body)
 				}
 				return
 			}
@@ -175,10 +177,10 @@ func TestSyncHandler(t *testing.T) {
 	}{{"alice", 200}, {"bob", 502}, {"zed", 404}}
 	for _, tc := range tests {
 		rec := httptest.NewRecorder()
-		svc.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/agents/"+tc.agent+"/freebusy/sync", nil))
+		svc.Handler(nil).ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/agents/"+tc.agent+"/freebusy/sync", nil))
 		if rec.Code != tc.code {
 			t.Errorf("%s: code %d, want %d: %s", tc.agent, rec.Code, tc.code, rec.Body)
 		}
 	}
-	var _ http.Handler = svc.Handler()
+	var _ http.Handler = svc.Handler(nil)
 }

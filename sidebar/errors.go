@@ -65,6 +65,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, 
 	_, _ = w.Write(append(b, '\n'))
 }
 
+// WriteError answers an error of a route another package serves under
+// /api/v1 (Mount) in the API's one error shape, with the request id, and
+// logs it as every API error is.
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, status int, code, msg string, err error) {
+	s.writeError(w, r, status, code, msg, err)
+}
+
 // writeStoreError answers the error of a look-up of what (e.g. "ticket
 // 12"): 404 for ticket.ErrNotFound (also another tenant's rows: they do
 // not exist for this caller), 400 for invalid input, 499-ish silence for a

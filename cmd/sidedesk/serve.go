@@ -185,7 +185,7 @@ func (a *app) httpHandler(srcs map[string]source) (http.Handler, error) {
 		}
 	}
 	if a.cal != nil {
-		if err := srv.Mount("/api/v1/agents/", srv.RequireToken(sameTenant(ticket.DefaultTenant, a.cal.Handler()))); err != nil {
+		if err := srv.Mount("/api/v1/agents/", srv.RequireToken(sameTenant(ticket.DefaultTenant, a.cal.Handler(srv.WriteError)))); err != nil {
 			return nil, err
 		}
 		if err := srv.Mount("GET /freebusy/", a.cal.FeedHandler()); err != nil {

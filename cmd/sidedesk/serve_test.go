@@ -251,6 +251,22 @@ min_priority = "high"
 			t.Errorf("freebusy with another tenant's token: HTTP %d, want 404", r.StatusCode)
 		}
 	}
+	// The calendar's errors come in the API's one shape, with a request id.
+	var apiErr struct {
+		Error struct {
+			Code      string `json:"code"`
+			Message   string `json:"message"`
+			RequestID string `json:"request_id"`
+		} `json:"error"`
+	}
+	if code := get("/api/v1/agents/nobody/freebusy", &apiErr); code != http.StatusNotFound ||
+		apiErr.Error.Code != "not_found" || apiErr.Error.RequestID == "" {
+		t.Errorf("unknown agent: HTTP %d, %+v; want 404 not_found with a request id", code, apiErr)
+	}
+	if code := get("/api/v1/agents/alice/freebusy?from=yesterday", &apiErr); code != http.StatusBadRequest ||
+		apiErr.Error.Code != "invalid_parameter" || !strings.Contains(apiErr.Error.Message, "from") {
+		t.Errorf("bad from: HTTP %d, %+v; want 400 invalid_parameter naming from", code, apiErr)
+	}
 	req, _ = http.NewRequest("GET", base+"/api/v1/agents/alice/freebusy", nil)
 	if r, err := http.DefaultClient.Do(req); err == nil {
 		r.Body.Close()
