@@ -203,7 +203,7 @@ func (b *Bot) HandleCommand(ctx context.Context, cmd slack.SlashCommand) *slack.
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "Recent tickets from %s:", escape(email))
 		for _, t := range ts {
-			fmt.Fprintf(&sb, "\n• <%s|#%d %s> — %s, %s, updated %s", b.ticketURL(t), t.Number, escape(t.Subject),
+			fmt.Fprintf(&sb, "\n• <%s|#%d %s> — %s, %s, updated %s", b.ticketURL(t), t.Number, escapeMax(t.Subject, maxSubject),
 				t.Status, t.Priority, t.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC"))
 		}
 		md := slack.NewTextBlockObject(slack.MarkdownType, sb.String(), false, false)

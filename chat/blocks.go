@@ -63,6 +63,46 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// Block Kit's limits, in characters
+// (https://api.slack.com/reference/block-kit/blocks#section): a text that
+// exceeds one makes Slack refuse the whole message (invalid_blocks), and
+// the alert would be lost for good.
+const (
+	maxSectionText = 3000
+	maxFieldText   = 2000
+	// maxSubject and maxName keep an alert readable well inside them.
+	maxSubject = 250
+	maxName    = 200
+)
+
+// escapeMax is escape(s) cut to at most n characters (runes), never
+// inside an entity, ending in "…" when cut.
+func escapeMax(s string, n int) string {
+	if e := escape(s); utf8.RuneCountInString(e) <= n {
+		return e
+	}
+	var b strings.Builder
+	used := 0
+	for _, r := range s {
+		piece := escape(string(r))
+		w := utf8.RuneCountInString(piece)
+		if used+w > n-1 {
+			break
+		}
+		b.WriteString(piece)
+		used += w
+	}
+	return b.String() + "…"
+}
+
+// mailtoLink is a Slack link to email: the address is escaped in both the
+// URL and the label, and "|" (which would end the URL) is percent-encoded,
+// so a quoted local part cannot break out of the link.
+func mailtoLink(email string) string {
+	u := escape(strings.ReplaceAll(email, "|", "%7C"))
+	return "<mailto:" + u + "|" + escape(email) + ">"
+}
+
 // excerpt is the first n runes of text with whitespace runs collapsed.
 func excerpt(text string, n int) string {
 	s := strings.Join(strings.Fields(text), " ")
@@ -103,12 +143,16 @@ func titleCase(s string) string {
 
 func requesterText(a ticket.Address) string {
 	switch {
+	case len(a.Email) > maxName:
+		// No real address is that long (RFC 5321 §4.5.3.1: 254); show it
+		// as text rather than build a link over the field's limit.
+		return escapeMax(a.Name, maxName) + " " + escapeMax(a.Email, maxName)
 	case a.Email == "":
-		return escape(a.Name)
+		return escapeMax(a.Name, maxName)
 	case a.Name == "":
-		return "<mailto:" + a.Email + "|" + escape(a.Email) + ">"
+		return mailtoLink(a.Email)
 	}
-	return escape(a.Name) + " <mailto:" + a.Email + "|" + escape(a.Email) + ">"
+	return escapeMax(a.Name, maxName) + " " + mailtoLink(a.Email)
 }
 
 // fallbackText is the plain text of a ticket message: notifications and
@@ -119,7 +163,9 @@ func fallbackText(v ticketView) string {
 	if from == "" {
 		from = t.Requester.Email
 	}
-	return fmt.Sprintf("[#%d] %s (%s) from %s", t.Number, t.Subject, t.Priority, from)
+	// Notifications show this text as mrkdwn too: escaped like the blocks.
+	return fmt.Sprintf("[#%d] %s (%s) from %s", t.Number, escapeMax(t.Subject, maxSubject), t.Priority,
+		escapeMax(from, maxName))
 }
 
 // summaryBlocks show a ticket: linked title, facts, excerpt.
@@ -129,10 +175,14 @@ func (b *Bot) summaryBlocks(v ticketView) []slack.Block {
 	if subject == "" {
 		subject = "(no subject)"
 	}
-	title := fmt.Sprintf("*<%s|#%d %s>*", b.ticketURL(t), t.Number, escape(subject))
+	title := fmt.Sprintf("*<%s|#%d %s>*", b.ticketURL(t), t.Number, escapeMax(subject, maxSubject))
+	if utf8.RuneCountInString(title) > maxSectionText {
+		// Only a public_url of thousands of characters gets here.
+		title = escapeMax(fmt.Sprintf("#%d %s", t.Number, subject), maxSubject)
+	}
 	assignee := "_unassigned_"
 	if t.Assignee != "" {
-		assignee = escape(t.Assignee)
+		assignee = escapeMax(t.Assignee, maxName)
 	}
 	account := v.Account
 	if account == "" {
@@ -143,11 +193,11 @@ func (b *Bot) summaryBlocks(v ticketView) []slack.Block {
 	}
 	fields := []*slack.TextBlockObject{
 		md("*Requester*\n" + requesterText(t.Requester)),
-		md("*Account*\n" + escape(account)),
+		md("*Account*\n" + escapeMax(account, maxName)),
 		md("*Priority*\n" + priorityLabel(t.Priority)),
 		md("*Status*\n" + titleCase(string(t.Status))),
 		md("*Assignee*\n" + assignee),
-		md("*Mailbox*\n" + escape(t.Mailbox)),
+		md("*Mailbox*\n" + escapeMax(t.Mailbox, maxName)),
 	}
 	blocks := []slack.Block{
 		slack.NewSectionBlock(md(title), nil, nil, slack.SectionBlockOptionBlockID("sidedesk_title")),
@@ -197,5 +247,5 @@ func replyText(m ticket.Message) string {
 	if text == "" {
 		text = "(no text)"
 	}
-	return fmt.Sprintf("New message from %s:\n> %s", escape(from), escape(text))
+	return fmt.Sprintf("New message from %s:\n> %s", escapeMax(from, maxName), escape(text))
 }

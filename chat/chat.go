@@ -221,6 +221,10 @@ func New(opts Options) (*Bot, error) {
 		b.rules = append(b.rules, compiledRule{AlertRule: r, keywords: kw})
 	}
 	apiOpts := []slack.Option{slack.OptionAppLevelToken(opts.AppToken)}
+	if opts.APIURL != "" && !strings.HasSuffix(opts.APIURL, "/") {
+		// slack-go appends the method name ("chat.postMessage") to it.
+		opts.APIURL += "/"
+	}
 	if opts.APIURL != "" {
 		apiOpts = append(apiOpts, slack.OptionAPIURL(opts.APIURL))
 	}

@@ -500,3 +500,15 @@ func TestParseActionID(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIURLWithoutTrailingSlash(t *testing.T) {
+	// slack.api_url = "http://host/api" must work like ".../api/".
+	e := newEnv(t)
+	e.opts.APIURL = strings.TrimSuffix(e.slack.url(), "/")
+	e.run(e.bot())
+	e.ingest(e.mail("outage", "help"))
+	e.settle()
+	if posts, _, _ := e.slack.snapshot(); len(posts) != 1 {
+		t.Fatalf("%d posts, want 1", len(posts))
+	}
+}
