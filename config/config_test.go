@@ -418,6 +418,38 @@ func TestLiteralSecretsRefused(t *testing.T) {
 	}
 }
 
+func TestBareNumberDurationRefused(t *testing.T) {
+	// An integer would be read as nanoseconds: poll_interval = 60 polled
+	// the mailbox 60 ns apart, at full CPU.
+	text := imapBox + `poll_interval = 60
+
+[slack]
+max_backoff = 5
+
+[ticket]
+flood_window = "10m"
+
+[calendar]
+window = 0
+`
+	path := writeConfig(t, text)
+	_, err := Load(path, []string{"FIRST_PW=x"})
+	got := strings.Join(problems(t, err), "\n")
+	for _, want := range []string{
+		path + `:7: mailbox[0] "first".poll_interval: a bare number is not a duration`,
+		path + `:10: slack.max_backoff: a bare number is not a duration`,
+		path + `:16: calendar.window: a bare number is not a duration`,
+		`e.g. "60s"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems:\n%s\nlack %q", got, want)
+		}
+	}
+	if strings.Contains(got, "flood_window") {
+		t.Errorf("a duration string was refused: %s", got)
+	}
+}
+
 func TestTypeErrorNamesKeyAndLine(t *testing.T) {
 	_, err := Load(writeConfig(t, "[ticket]\n\nflood_window = \"10 minutes\"\n"), nil)
 	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "ticket.flood_window") {

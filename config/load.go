@@ -187,7 +187,52 @@ func (c *Config) decode(data []byte) ([]fileProblem, error) {
 			}
 		}
 	}
+	// TOML has no duration type: the decoder reads an integer into a
+	// time.Duration as nanoseconds, so `poll_interval = 60` would poll
+	// 60 ns apart. Refuse a bare number for every duration key.
+	durations := durationKeys()
+	for _, k := range md.Keys() {
+		if !durations[k.String()] || md.Type(k...) != "Integer" {
+			continue
+		}
+		for _, loc := range locateKey(data, k) {
+			p := fileProblem{line: loc.line, msg: c.keyLabel(k, loc) +
+				`: a bare number is not a duration (it would be read as nanoseconds); write it with its unit as a string, e.g. "60s" or "5m"`}
+			if !seen[p] {
+				seen[p] = true
+				problems = append(problems, p)
+			}
+		}
+	}
 	return problems, nil
+}
+
+// durationKeys are the dotted keys whose value is a time.Duration.
+func durationKeys() map[string]bool {
+	out := map[string]bool{}
+	durType := reflect.TypeFor[time.Duration]()
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			switch ft := f.Type; {
+			case ft == durType:
+				out[prefix+name] = true
+			case ft.Kind() == reflect.Struct:
+				walk(ft, prefix+name+".")
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(ft.Elem(), prefix+name+".")
+			}
+		}
+	}
+	walk(reflect.TypeFor[rawConfig](), "")
+	walk(reflect.TypeFor[Mailbox](), "mailbox.")
+	walk(reflect.TypeFor[Agent](), "calendar.agent.")
+	return out
 }
 
 // keyLabel names k as messages do: `mailbox[1] "support".tsl`.
