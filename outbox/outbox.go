@@ -52,7 +52,14 @@ type Store interface {
 	// OutboxBacklog: how many events (of tenant, "" every tenant) follow
 	// afterID, and when the oldest of them was created.
 	OutboxBacklog(ctx context.Context, afterID int64, tenant string) (int64, time.Time, error)
+	// AddDeadLetter records (or, for the same consumer and event,
+	// replaces) a dead letter; it clears a redelivery request.
 	AddDeadLetter(ctx context.Context, d ticket.DeadLetter) error
+	// DeadLettersToRedeliver: the consumer's dead letters an admin asked
+	// to deliver again, oldest first.
+	DeadLettersToRedeliver(ctx context.Context, consumer string, limit int) ([]ticket.DeadLetter, error)
+	// DeleteDeadLetter drops one (it was delivered after all).
+	DeleteDeadLetter(ctx context.Context, consumer string, eventID int64) error
 }
 
 // Notifier tells when this process committed events; *store.Store
@@ -256,7 +263,7 @@ func (u *run) loop(ctx context.Context) {
 				return
 			}
 		}
-		if !u.saveCursor(ctx) {
+		if !u.saveCursor(ctx) || !u.redeliver(ctx) {
 			return
 		}
 		if len(events) < u.r.opts.BatchSize {
@@ -349,6 +356,50 @@ func (u *run) deliver(ctx context.Context, e ticket.Event) bool {
 		}
 		u.refreshBacklog(ctx, false)
 	}
+}
+
+// redeliver makes one more attempt at each dead letter an admin asked to
+// redeliver: delivered, it is dropped; failed again, it stays with the new
+// error and one more attempt, and waits for the next request. false when
+// ctx ended.
+func (u *run) redeliver(ctx context.Context) bool {
+	var dls []ticket.DeadLetter
+	if err := u.retry(ctx, "read dead letters to redeliver", func(ctx context.Context) error {
+		var err error
+		dls, err = u.r.opts.Store.DeadLettersToRedeliver(ctx, u.c.Name, u.r.opts.BatchSize)
+		return err
+	}); err != nil {
+		return false
+	}
+	for _, d := range dls {
+		err := u.c.Deliver(ctx, d.Event)
+		if ctx.Err() != nil {
+			return false
+		}
+		var store func(context.Context) error
+		if err == nil {
+			u.r.opts.Metrics.delivered(u.c.Name)
+			u.log.InfoContext(ctx, "outbox: dead letter redelivered", "event", d.Event.ID, "type", d.Event.Type)
+			store = func(ctx context.Context) error {
+				err := u.r.opts.Store.DeleteDeadLetter(ctx, u.c.Name, d.Event.ID)
+				if errors.Is(err, ticket.ErrNotFound) {
+					return nil // dropped meanwhile
+				}
+				return err
+			}
+		} else {
+			u.r.opts.Metrics.failed(u.c.Name)
+			u.log.WarnContext(ctx, "outbox: dead letter failed again", "event", d.Event.ID, "type", d.Event.Type,
+				"attempts", d.Attempts+1, "error", err)
+			d.Attempts++
+			d.LastError, d.DeadAt, d.Redeliver = err.Error(), u.r.opts.Now(), false
+			store = func(ctx context.Context) error { return u.r.opts.Store.AddDeadLetter(ctx, d) }
+		}
+		if u.retry(ctx, "record redelivery", store) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // bury records e as a dead letter of the consumer; it keeps trying while

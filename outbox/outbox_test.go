@@ -404,3 +404,59 @@ func TestConsumerNeedsNameAndDeliver(t *testing.T) {
 		t.Error("New without a Store succeeded")
 	}
 }
+
+func TestRedeliverDeadLetters(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var (
+		mu    sync.Mutex
+		fixed bool // the receiver's problem was fixed
+	)
+	rec := &recorder{fail: func(ev ticket.Event, _ int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !fixed && ev.TicketID <= 2 {
+			return outbox.Permanent(errors.New("channel_not_found"))
+		}
+		return nil
+	}}
+	e.appendEvents("default", 1, 2, 3)
+	opts := e.options()
+	opts.PollInterval = 5 * time.Millisecond // the runner finds requests by polling
+	e.run(opts, outbox.Consumer{Name: "c", Deliver: rec.deliver, FromStart: true})
+	waitFor(t, "event 3", func() bool { return len(rec.snapshot()) == 1 })
+	dls, err := e.st.DeadLetters(ctx, "c", 0)
+	if err != nil || len(dls) != 2 {
+		t.Fatalf("dead letters %+v, %v; want 2", dls, err)
+	}
+	if _, err := e.st.RedeliverDeadLetters(ctx, "c", 99999); !errors.Is(err, ticket.ErrNotFound) {
+		t.Errorf("redeliver of an unknown event: %v, want ErrNotFound", err)
+	}
+	if _, err := e.st.RedeliverDeadLetters(ctx, "other", 0); !errors.Is(err, ticket.ErrNotFound) {
+		t.Errorf("redeliver for a consumer without dead letters: %v, want ErrNotFound", err)
+	}
+
+	// Still broken: asked again, it fails again and stays, one attempt more.
+	if n, err := e.st.RedeliverDeadLetters(ctx, "c", dls[0].Event.ID); err != nil || n != 1 {
+		t.Fatalf("redeliver: %d, %v", n, err)
+	}
+	waitFor(t, "the failed redelivery recorded", func() bool {
+		dls, _ := e.st.DeadLetters(ctx, "c", 0)
+		return len(dls) == 2 && dls[0].Attempts == 2 && !dls[0].Redeliver
+	})
+
+	// Fixed: every one asked for is delivered and dropped.
+	mu.Lock()
+	fixed = true
+	mu.Unlock()
+	if n, err := e.st.RedeliverDeadLetters(ctx, "c", 0); err != nil || n != 2 {
+		t.Fatalf("redeliver all: %d, %v", n, err)
+	}
+	waitFor(t, "both redelivered", func() bool {
+		dls, _ := e.st.DeadLetters(ctx, "c", 0)
+		return len(dls) == 0
+	})
+	if got := rec.snapshot(); !slices.Equal(got, []int64{3, 1, 2}) {
+		t.Errorf("delivered %v, want 3, then the dead letters 1 and 2", got)
+	}
+}

@@ -136,7 +136,7 @@ func (s *Store) AddDeadLetter(ctx context.Context, d ticket.DeadLetter) error {
             attempts, last_error, first_failed_at, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (consumer, event_id) DO UPDATE SET attempts = excluded.attempts,
             last_error = excluded.last_error, first_failed_at = excluded.first_failed_at,
-            dead_at = excluded.dead_at`,
+            dead_at = excluded.dead_at, redeliver = 0`,
 			d.Consumer, d.Event.ID, d.Event.Tenant, d.Attempts, d.LastError, first, dead)
 		return err
 	})
@@ -149,14 +149,56 @@ func (s *Store) AddDeadLetter(ctx context.Context, d ticket.DeadLetter) error {
 // DeadLetters lists the events consumer gave up on ("" for every
 // consumer), oldest event first, at most limit (default 100, max 1000).
 func (s *Store) DeadLetters(ctx context.Context, consumer string, limit int) ([]ticket.DeadLetter, error) {
+	return s.deadLetters(ctx, consumer, false, limit)
+}
+
+// DeadLettersToRedeliver lists consumer's dead letters an admin asked to
+// redeliver (RedeliverDeadLetters), oldest event first, at most limit.
+func (s *Store) DeadLettersToRedeliver(ctx context.Context, consumer string, limit int) ([]ticket.DeadLetter, error) {
+	if consumer == "" {
+		return nil, errors.New("store: dead letters to redeliver: no consumer")
+	}
+	return s.deadLetters(ctx, consumer, true, limit)
+}
+
+// RedeliverDeadLetters marks consumer's dead letter of event eventID (every
+// one of the consumer's when eventID is 0) for another delivery, which the
+// consumer's runner makes in whichever process holds its lease. It returns
+// how many it marked; ticket.ErrNotFound when none matched.
+func (s *Store) RedeliverDeadLetters(ctx context.Context, consumer string, eventID int64) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE outbox_dead_letters SET redeliver = 1
+            WHERE consumer = ? AND (? = 0 OR event_id = ?)`, consumer, eventID, eventID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: redeliver dead letters of %s: %w", consumer, err)
+	}
+	if n == 0 {
+		what := "dead letters"
+		if eventID != 0 {
+			what = fmt.Sprintf("dead letter of event %d", eventID)
+		}
+		return 0, fmt.Errorf("store: consumer %q has no %s: %w", consumer, what, ticket.ErrNotFound)
+	}
+	return n, nil
+}
+
+func (s *Store) deadLetters(ctx context.Context, consumer string, redeliver bool, limit int) ([]ticket.DeadLetter, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	limit = min(limit, 1000)
 	rows, err := s.r.QueryContext(ctx, `SELECT d.consumer, d.attempts, d.last_error, d.first_failed_at,
-        d.dead_at, e.id, e.tenant_id, e.type, e.ticket_id, e.message_id, e.payload, e.created_at
+        d.dead_at, d.redeliver, e.id, e.tenant_id, e.type, e.ticket_id, e.message_id, e.payload, e.created_at
         FROM outbox_dead_letters d JOIN events e ON e.id = d.event_id
-        WHERE ? = '' OR d.consumer = ? ORDER BY d.event_id, d.consumer LIMIT ?`, consumer, consumer, limit)
+        WHERE (? = '' OR d.consumer = ?) AND (? = 0 OR d.redeliver = 1)
+        ORDER BY d.event_id, d.consumer LIMIT ?`, consumer, consumer, redeliver, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: dead letters: %w", err)
 	}
@@ -168,7 +210,7 @@ func (s *Store) DeadLetters(ctx context.Context, consumer string, limit int) ([]
 			first, dead, created sql.NullString
 			payload              sql.NullString
 		)
-		if err := rows.Scan(&d.Consumer, &d.Attempts, &d.LastError, &first, &dead, &d.Event.ID,
+		if err := rows.Scan(&d.Consumer, &d.Attempts, &d.LastError, &first, &dead, &d.Redeliver, &d.Event.ID,
 			&d.Event.Tenant, &d.Event.Type, &d.Event.TicketID, &d.Event.MessageID, &payload, &created); err != nil {
 			return nil, fmt.Errorf("store: dead letters: %w", err)
 		}

@@ -286,6 +286,8 @@ type DeadLetter struct {
 	LastError     string
 	FirstFailedAt time.Time
 	DeadAt        time.Time
+	// Redeliver: an admin asked for another delivery, not made yet.
+	Redeliver bool
 }
 
 // Event types.

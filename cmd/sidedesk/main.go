@@ -34,6 +34,8 @@ Usage:
                                                import CRM records (upsert), reporting refused rows
   sidedesk calendar sync --once [--config FILE]
                                                sync every agent's free/busy once
+  sidedesk outbox dead-letters [--consumer C] | retry --consumer C (--event N | --all) | drop --consumer C --event N
+                                               events a consumer (e.g. slack:default) gave up on: list, deliver again, drop
   sidedesk doctor  [--config FILE]             check config, database and each mailbox login
   sidedesk version                             print the version
 
@@ -101,6 +103,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdUser(ctx, rest, stdin, stdout, stderr)
 	case "crm":
 		return cmdCRM(ctx, rest, stdout, stderr)
+	case "outbox":
+		return cmdOutbox(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "sidedesk %s\n", version)
 		return nil
