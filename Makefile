@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build demo test test-deps bench lint fuzz generate clean
+.PHONY: all build demo test test-deps bench lint fuzz generate generate-check clean
 
 all: build
 
@@ -18,7 +18,7 @@ demo: build
 	./$(BIN) demo
 
 ## test: install missing test servers (Dovecot, Radicale; needs root) and run every test
-test: test-deps
+test: test-deps generate-check
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) test -race -shuffle=on -count=1 -timeout 15m $(PKGS)
@@ -49,7 +49,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCalendarData$$' -fuzztime $(FUZZTIME) ./calendar
 
 generate:
-	$(GO) generate $(PKGS)   # templ views (sidebar/views): commit the generated *_templ.go
+	$(GO) tool templ generate   # templ views (sidebar/views), from the root: commit the generated *_templ.go
+
+## generate-check: what templ's docs give as the CI check; part of make test
+generate-check:
+	@$(GO) tool templ generate >/dev/null 2>&1 && git diff --exit-code -- '*_templ.go' >/dev/null || { echo "generated templ files are stale: run make generate and commit"; git diff --stat -- '*_templ.go'; exit 1; }
 
 clean:
 	rm -rf bin
