@@ -244,7 +244,13 @@ func TestTemplGenerated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the templ generator")
 	}
-	dir := t.TempDir()
+	// A copy of the views at the same place under a temporary root: templ
+	// names each file relative to the root it runs from (the repository's).
+	root := t.TempDir()
+	dir := filepath.Join(root, "sidebar", "views")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	srcs, _ := filepath.Glob(filepath.Join("views", "*.templ"))
 	if len(srcs) == 0 {
 		t.Fatal("no .templ files")
@@ -258,7 +264,7 @@ func TestTemplGenerated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("go", "tool", "templ", "generate", "-path", dir)
+	cmd := exec.Command("go", "tool", "templ", "generate", "-path", root)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("templ generate: %v\n%s", err, out)
 	}
@@ -273,7 +279,7 @@ func TestTemplGenerated(t *testing.T) {
 			t.Fatalf("%s is not committed: %v", gen, err)
 		}
 		if string(got) != string(want) {
-			t.Errorf("views/%s is stale: run go generate ./sidebar/views", gen)
+			t.Errorf("views/%s is stale: run make generate", gen)
 		}
 	}
 }
