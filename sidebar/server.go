@@ -85,6 +85,10 @@ type Options struct {
 	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
 	// client (rate limits, logs); empty: the peer is the client.
 	TrustedProxies []netip.Prefix
+	// SecretPaths are path prefixes whose remainder is a credential (the
+	// free/busy feed's token: "/freebusy/"); the request log shows the
+	// prefix and "<redacted>" instead.
+	SecretPaths []string
 	// Now is the clock of sessions and rate limits (default time.Now).
 	Now func() time.Time
 }
@@ -143,7 +147,7 @@ func New(opts Options) (*Server, error) {
 		limiter:     newLimiter(opts.LoginFailures, opts.LoginWindow, opts.Now),
 	}
 	s.routes()
-	s.handler = s.logRequests(s.recoverPanics(securityHeaders(s.mux)))
+	s.handler = s.logRequests(s.recoverPanics(securityHeaders(strings.HasPrefix(s.base, "https://"), s.mux)))
 	return s, nil
 }
 
@@ -182,18 +186,25 @@ func (s *Server) Mount(pattern string, h http.Handler) (err error) {
 	return nil
 }
 
-// HTTPServer returns an http.Server for addr serving Handler, with timeouts
-// that bound slow clients but not large downloads.
-func (s *Server) HTTPServer(addr string) *http.Server {
+// HTTPServer returns an http.Server serving Handler, with timeouts that
+// bound slow clients: headers in 10 s, the whole request in a minute (a
+// slow body cannot hold a connection), an answer in WriteTimeout, idle
+// keep-alives 2 minutes.
+func (s *Server) HTTPServer() *http.Server {
 	return &http.Server{
-		Addr:              addr,
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
+		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
+
+// WriteTimeout bounds the writing of one answer. No route streams today;
+// the largest answer, an attachment, is sent at 100 KB/s in under 5
+// minutes up to 30 MB.
+const WriteTimeout = 5 * time.Minute
 
 // link makes an API path absolute under PublicURL.
 func (s *Server) link(format string, args ...any) string {
@@ -262,13 +273,24 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		s.log.LogAttrs(r.Context(), level, "http request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", s.loggedPath(r.URL.Path)),
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("request_id", id),
 			slog.String("remote", r.RemoteAddr))
 	})
+}
+
+// loggedPath is path with the credential part of a SecretPaths route
+// redacted.
+func (s *Server) loggedPath(path string) string {
+	for _, p := range s.opts.SecretPaths {
+		if strings.HasPrefix(path, p) && len(path) > len(p) {
+			return p + "<redacted>"
+		}
+	}
+	return path
 }
 
 // recoverPanics turns a handler panic into a logged 500 JSON answer
@@ -299,11 +321,17 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // securityHeaders sets headers every response carries. Frame embedding is
 // restricted per response (CSP frame-ancestors) by the API and, later, the
 // panel.
-func securityHeaders(next http.Handler) http.Handler {
+// securityHeaders sets the headers every answer carries; hsts (the public
+// URL is https) adds Strict-Transport-Security, so browsers never send the
+// session cookie or a token over plain HTTP again (RFC 6797).
+func securityHeaders(hsts bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
+		if hsts {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

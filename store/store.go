@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -111,6 +112,14 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 		return nil, err
 	}
 
+	// Create the file owner-only before SQLite does (it would use the
+	// umask, often world-readable); SQLite gives its -wal and -shm files
+	// the database file's permissions.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("store: create %s: %w", abs, err)
+	}
 	w, err := openDB(abs, true, busy)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)

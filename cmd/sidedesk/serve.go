@@ -70,7 +70,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 	if a.bot != nil {
 		consumers = append(consumers, a.bot.Consumer())
 	}
-	handler, err := a.httpHandler(srcs)
+	srv, err := a.httpServer(srcs)
 	if err != nil {
 		ln.Close()
 		return err
@@ -119,11 +119,6 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 			}
 		}()
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -148,9 +143,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 	return nil
 }
 
-// httpHandler builds the HTTP API with health, metrics and the optional
-// Gmail push endpoint.
-func (a *app) httpHandler(srcs map[string]source) (http.Handler, error) {
+// httpServer builds the HTTP server: the API with health, metrics, the
+// panel and the optional Gmail push, Slack and calendar endpoints.
+func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 	reads := a.store.NewPanelReads()
 	a.closers = append(a.closers, reads.Close)
 	srv, err := sidebar.New(sidebar.Options{
@@ -166,6 +161,7 @@ func (a *app) httpHandler(srcs map[string]source) (http.Handler, error) {
 		PublicURL: a.cfg.Server.PublicURL,
 
 		TrustedProxies: a.cfg.Server.TrustedProxyPrefixes(),
+		SecretPaths:    []string{"/freebusy/"}, // the feed token is the credential
 	})
 	if err != nil {
 		return nil, err
@@ -192,7 +188,7 @@ func (a *app) httpHandler(srcs map[string]source) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	return srv.Handler(), nil
+	return srv.HTTPServer(), nil
 }
 
 // healthReport is the body of GET /healthz.
