@@ -13,9 +13,25 @@ import (
 	"time"
 
 	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/store/storetest"
 )
 
-func importFile(t *testing.T, l *crm.Local, obj crm.Object, path string, opts crm.ImportOptions) *crm.ImportReport {
+// newLocal opens a migrated store in t.TempDir() and the local CRM over it
+// (the importer's target) that treats example.com as free mail, like the
+// demo.
+func newLocal(t testing.TB) (*store.LocalCRM, *store.Store) {
+	t.Helper()
+	st := storetest.Open(t)
+	l, err := st.NewLocalCRM(store.LocalCRMOptions{FreeMailDomains: crm.DemoFreeMailDomains()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, st
+}
+
+func importFile(t *testing.T, l *store.LocalCRM, obj crm.Object, path string, opts crm.ImportOptions) *crm.ImportReport {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -176,7 +192,7 @@ func TestImportSemicolonBOM(t *testing.T) {
 // idOfOpp finds an opportunity's local id by re-importing its external id
 // with nothing else: an update that reports what it matched is overkill, so
 // look through Match of its account instead.
-func idOfOpp(t *testing.T, l *crm.Local, ext string) string {
+func idOfOpp(t *testing.T, l *store.LocalCRM, ext string) string {
 	t.Helper()
 	for id := 1; id < 100; id++ {
 		o, err := l.Opportunity(context.Background(), "default", fmt.Sprint(id))
@@ -370,4 +386,20 @@ func TestProgressBarNotTerminal(t *testing.T) {
 	if fi, _ := f.Stat(); buf.Len() != 0 || fi.Size() != 0 {
 		t.Errorf("drew on a non-terminal: %q, file %d bytes", buf.String(), fi.Size())
 	}
+}
+
+func contactNames(m crm.Match) []string {
+	var out []string
+	for _, c := range m.Contacts {
+		out = append(out, c.FirstName+" "+c.LastName)
+	}
+	return out
+}
+
+func accountNames(m crm.Match) []string {
+	var out []string
+	for _, a := range m.Accounts {
+		out = append(out, a.Name)
+	}
+	return out
 }

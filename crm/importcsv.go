@@ -107,7 +107,7 @@ func email[T any](get func(*T) *string) func(*T, string, *parseCtx) error {
 		if strings.TrimSpace(v) == "" {
 			return nil
 		}
-		e, err := checkEmail(v)
+		e, err := CheckEmail(v)
 		if err != nil {
 			return fmt.Errorf("%w: %q", ErrBadEmail, v)
 		}
@@ -158,7 +158,7 @@ var contactFields = []field[Contact]{
 	{"emails", []string{"other emails", "other email", "secondary email", "alternate email", "additional emails"},
 		func(c *Contact, v string, _ *parseCtx) error {
 			for _, e := range splitEmails(v) {
-				n, err := checkEmail(e)
+				n, err := CheckEmail(e)
 				if err != nil {
 					return fmt.Errorf("%w: %q", ErrBadEmail, e)
 				}
@@ -271,7 +271,7 @@ func ParseMap(s string) (map[string]string, error) {
 // dates). The error is for the import as a whole (unreadable input, a
 // header that names no field, the database failing); the report then holds
 // what was done before.
-func Import(ctx context.Context, conn *Local, tenant string, obj Object, r io.Reader, opts ImportOptions) (*ImportReport, error) {
+func Import(ctx context.Context, conn Upserter, tenant string, obj Object, r io.Reader, opts ImportOptions) (*ImportReport, error) {
 	switch obj {
 	case ObjAccount:
 		return importCSV(ctx, conn.UpsertAccounts, tenant, obj, accountFields, func(a *Account, s string) { a.Source = s }, r, opts)
@@ -283,6 +283,16 @@ func Import(ctx context.Context, conn *Local, tenant string, obj Object, r io.Re
 		return importCSV(ctx, conn.UpsertOpportunities, tenant, obj, opportunityFields, func(o *Opportunity, s string) { o.Source = s }, r, opts)
 	}
 	return nil, fmt.Errorf("crm: import: cannot import %q (account, contact, lead or opportunity)", obj)
+}
+
+// Upserter writes records in bulk; the local CRM (store.LocalCRM)
+// implements it. Each method writes what it can and reports the records it
+// refused in UpsertResult.Failed.
+type Upserter interface {
+	UpsertAccounts(ctx context.Context, tenant string, recs []Account) (UpsertResult, error)
+	UpsertContacts(ctx context.Context, tenant string, recs []Contact) (UpsertResult, error)
+	UpsertLeads(ctx context.Context, tenant string, recs []Lead) (UpsertResult, error)
+	UpsertOpportunities(ctx context.Context, tenant string, recs []Opportunity) (UpsertResult, error)
 }
 
 // column is one CSV column bound to a field (fld < 0: ignored).

@@ -1,15 +1,11 @@
 package crm
 
 import (
-	"database/sql"
 	"fmt"
 	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/sidedesk/sidedesk/internal/dbtime"
 )
 
 // defaultFreeMail are the providers whose domain says nothing about the
@@ -34,9 +30,9 @@ func DemoFreeMailDomains() []string { return append(DefaultFreeMailDomains(), "e
 // use it, so look-ups are case-insensitive.
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-// checkEmail normalises s and reports whether it is a plain addr-spec
+// CheckEmail normalises s and reports whether it is a plain addr-spec
 // (RFC 5322 section 3.4.1: local-part "@" domain), with no display name.
-func checkEmail(s string) (string, error) {
+func CheckEmail(s string) (string, error) {
 	e := NormalizeEmail(s)
 	if e == "" {
 		return "", fmt.Errorf("empty email address")
@@ -52,8 +48,8 @@ func checkEmail(s string) (string, error) {
 	return e, nil
 }
 
-// emailDomain is the part after the last '@' ("" if none).
-func emailDomain(email string) string {
+// EmailDomain is the part after the last '@' ("" if none).
+func EmailDomain(email string) string {
 	at := strings.LastIndexByte(email, '@')
 	if at < 0 {
 		return ""
@@ -61,10 +57,10 @@ func emailDomain(email string) string {
 	return email[at+1:]
 }
 
-// domainCandidates lists d and its parent domains, most specific first,
+// DomainCandidates lists d and its parent domains, most specific first,
 // stopping before the last label (a TLD owns nothing):
 // mail.globex.example → [mail.globex.example globex.example].
-func domainCandidates(d string) []string {
+func DomainCandidates(d string) []string {
 	var out []string
 	for strings.Count(d, ".") >= 1 {
 		out = append(out, d)
@@ -99,9 +95,9 @@ func normalizeDomain(s string) string {
 	return h
 }
 
-// accountDomains is the domain set of an account: its Domains and its
+// AccountDomains is the domain set of an account: its Domains and its
 // Website's, normalised, without duplicates, in order.
-func accountDomains(a *Account) []string {
+func AccountDomains(a *Account) []string {
 	var out []string
 	add := func(s string) {
 		if d := normalizeDomain(s); d != "" && !slices.Contains(out, d) {
@@ -115,32 +111,14 @@ func accountDomains(a *Account) []string {
 	return out
 }
 
-// isClosedStage reports whether a Salesforce stage name means the deal is
+// IsClosedStage reports whether a Salesforce stage name means the deal is
 // over ("Closed Won", "Closed Lost").
-func isClosedStage(stage string) bool {
+func IsClosedStage(stage string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(stage)), "closed")
 }
 
-// fmtTime, nullTime and parseTime are the store's time encoding
-// (internal/dbtime); parseTime adds crm's error prefix.
-func fmtTime(t time.Time) string { return dbtime.Format(t) }
-
-func nullTime(t time.Time) sql.NullString { return dbtime.Null(t) }
-
-func parseTime(s sql.NullString) (time.Time, error) {
-	t, err := dbtime.Parse(s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("crm: stored time %q: %w", s.String, err)
-	}
-	return t, nil
-}
-
-// nullString is NULL for "" (external ids: records without one never
-// collide in the unique index).
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-
-// splitList splits a stored space-separated list.
-func splitList(s string) []string {
+// SplitList splits a stored space-separated list (domains, other emails).
+func SplitList(s string) []string {
 	if s == "" {
 		return nil
 	}

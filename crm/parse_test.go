@@ -105,8 +105,8 @@ func TestNormalizeDomain(t *testing.T) {
 			t.Errorf("normalizeDomain(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := domainCandidates("eu.mail.globex.example"); !slices.Equal(got, []string{"eu.mail.globex.example", "mail.globex.example", "globex.example"}) {
-		t.Errorf("domainCandidates = %q", got)
+	if got := DomainCandidates("eu.mail.globex.example"); !slices.Equal(got, []string{"eu.mail.globex.example", "mail.globex.example", "globex.example"}) {
+		t.Errorf("DomainCandidates = %q", got)
 	}
 }
 
@@ -121,8 +121,8 @@ func TestCheckEmail(t *testing.T) {
 		"":                              false,
 		"a b@c.example":                 false,
 	} {
-		if _, err := checkEmail(in); (err == nil) != ok {
-			t.Errorf("checkEmail(%q) error = %v, want ok=%v", in, err, ok)
+		if _, err := CheckEmail(in); (err == nil) != ok {
+			t.Errorf("CheckEmail(%q) error = %v, want ok=%v", in, err, ok)
 		}
 	}
 }

@@ -29,7 +29,7 @@ type panelFixture struct {
 	t      *testing.T
 	st     *store.Store
 	svc    *ticket.Service
-	crm    *crm.Local
+	crm    *store.LocalCRM
 	server *Server
 	srv    *httptest.Server
 	logs   *testenv.SyncBuffer
@@ -55,12 +55,12 @@ func newPanelFixture(t *testing.T, opts ...panelOption) *panelFixture {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	l, err := crm.NewLocal(crm.LocalOptions{DB: st.DB(), ReadDB: st.ReadDB(), FreeMailDomains: crm.DemoFreeMailDomains()})
+	l, err := st.NewLocalCRM(store.LocalCRMOptions{FreeMailDomains: crm.DemoFreeMailDomains()})
 	if err != nil {
-		t.Fatalf("crm.NewLocal: %v", err)
+		t.Fatalf("NewLocalCRM: %v", err)
 	}
 	t.Cleanup(func() { l.Close() })
-	if err := crm.SeedDemo(ctx, l, ticket.DefaultTenant); err != nil {
+	if err := store.SeedDemoCRM(ctx, l, ticket.DefaultTenant); err != nil {
 		t.Fatalf("SeedDemo: %v", err)
 	}
 	svc, err := ticket.NewService(ticket.Options{Store: st})

@@ -24,7 +24,6 @@ import (
 	"github.com/sidedesk/sidedesk/capture/imapsource"
 	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/config"
-	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -46,7 +45,7 @@ type app struct {
 	bot      *chat.Bot         // nil unless [slack] enabled (serve only)
 	outbox   *outbox.Runner    // delivers the outbox consumers (serve)
 	prio     *ticket.Prioritizer
-	crm      *crm.Local
+	crm      *store.LocalCRM
 	closers  []func() error // run by Close, before the store closes
 	// schemaErr is what is wrong with the database schema (schemaReport).
 	schemaErr error

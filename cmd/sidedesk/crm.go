@@ -9,16 +9,17 @@ import (
 	"strings"
 
 	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/store"
 )
 
 // openCRM opens the local CRM connector on the app's database. The demo
 // treats example.com as free mail (its sample customers write from there).
 func (a *app) openCRM(demo bool) error {
-	opts := crm.LocalOptions{DB: a.store.DB(), ReadDB: a.store.ReadDB(), Logger: a.log.With("component", "crm")}
+	opts := store.LocalCRMOptions{Logger: a.log.With("component", "crm")}
 	if demo {
 		opts.FreeMailDomains = crm.DemoFreeMailDomains()
 	}
-	l, err := crm.NewLocal(opts)
+	l, err := a.store.NewLocalCRM(opts)
 	if err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func (a *app) crmTier(ctx context.Context, tenant, email string) string {
 }
 
 // crmAccounts gives the Slack alert the requester's account name.
-type crmAccounts struct{ l *crm.Local }
+type crmAccounts struct{ l *store.LocalCRM }
 
 func (c crmAccounts) AccountName(ctx context.Context, tenant, email string) (string, error) {
 	m, err := c.l.Match(ctx, tenant, email)

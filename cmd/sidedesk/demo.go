@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/sidedesk/sidedesk/config"
-	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/demo"
 	"github.com/sidedesk/sidedesk/sidebar"
+	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -77,7 +77,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := a.openCRM(true); err != nil {
 		return err
 	}
-	if err := crm.SeedDemo(ctx, a.crm, ticket.DefaultTenant); err != nil {
+	if err := store.SeedDemoCRM(ctx, a.crm, ticket.DefaultTenant); err != nil {
 		return fmt.Errorf("demo: seed CRM: %w", err)
 	}
 	agentPW, err := demoAgent(ctx, a)

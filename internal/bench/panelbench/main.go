@@ -3,7 +3,7 @@
 // 1,000,000 CRM contacts, 200,000 accounts and 500,000 tickets, with load
 // from another process on loopback.
 //
-//   - builds (or reuses, -db) the database: crm.GenerateBench for the CRM,
+//   - builds (or reuses, -db) the database: store.GenerateCRMBench for the CRM,
 //     a bulk SQL generator here for tickets with one message each;
 //   - serves the real sidebar handler in this process, timing each panel
 //     in a middleware (server time: from the request's arrival at the
@@ -43,7 +43,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/sidebar"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -127,7 +126,7 @@ func runLoad(ctx context.Context, c config) error {
 			var mine []time.Duration
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				i := 1 + rng.IntN(c.tickets)
-				q := url.Values{"message_id": {benchMessageID(i)}, "from": {crm.BenchEmail(requester(i, c.contacts), c.accounts)}}
+				q := url.Values{"message_id": {benchMessageID(i)}, "from": {store.BenchEmail(requester(i, c.contacts), c.accounts)}}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/sidebar?"+q.Encode(), nil)
 				req.AddCookie(&http.Cookie{Name: "sidedesk_session", Value: c.cookie})
 				t0 := time.Now()
@@ -209,13 +208,13 @@ func run(ctx context.Context, c config, log *slog.Logger) error {
 	if err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	local, err := crm.NewLocal(crm.LocalOptions{DB: st.DB(), ReadDB: st.ReadDB()})
+	local, err := st.NewLocalCRM(store.LocalCRMOptions{})
 	if err != nil {
 		return err
 	}
 	defer local.Close()
 	t0 := time.Now()
-	if err := crm.GenerateBench(ctx, local, tenant, c.accounts, c.contacts, 1); err != nil {
+	if err := store.GenerateCRMBench(ctx, local, tenant, c.accounts, c.contacts, 1); err != nil {
 		return err
 	}
 	log.Info("CRM ready", "accounts", c.accounts, "contacts", c.contacts, "took", time.Since(t0).Round(time.Millisecond))

@@ -1,4 +1,4 @@
-package crm_test
+package store_test
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 
 // newLocal opens a migrated store in t.TempDir() and a Local over it that
 // treats example.com as free mail, like the demo.
-func newLocal(t testing.TB) (*crm.Local, *store.Store) {
+func newLocal(t testing.TB) (*store.LocalCRM, *store.Store) {
 	t.Helper()
 	st := storetest.Open(t)
-	l, err := crm.NewLocal(crm.LocalOptions{DB: st.DB(), ReadDB: st.ReadDB(), FreeMailDomains: crm.DemoFreeMailDomains()})
+	l, err := st.NewLocalCRM(store.LocalCRMOptions{FreeMailDomains: crm.DemoFreeMailDomains()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,10 +25,10 @@ func newLocal(t testing.TB) (*crm.Local, *store.Store) {
 	return l, st
 }
 
-func seeded(t testing.TB) *crm.Local {
+func seeded(t testing.TB) *store.LocalCRM {
 	t.Helper()
 	l, _ := newLocal(t)
-	if err := crm.SeedDemo(context.Background(), l, "default"); err != nil {
+	if err := store.SeedDemoCRM(context.Background(), l, "default"); err != nil {
 		t.Fatal(err)
 	}
 	return l
@@ -216,7 +216,7 @@ func TestSeedDemoIdempotent(t *testing.T) {
 		}
 		return out
 	}
-	if err := crm.SeedDemo(ctx, l, "default"); err != nil {
+	if err := store.SeedDemoCRM(ctx, l, "default"); err != nil {
 		t.Fatal(err)
 	}
 	first := counts()
@@ -225,7 +225,7 @@ func TestSeedDemoIdempotent(t *testing.T) {
 		t.Fatalf("after the first seed: %v", first)
 	}
 	before, _ := l.Match(ctx, "default", "anna.schmidt@globex.example")
-	if err := crm.SeedDemo(ctx, l, "default"); err != nil {
+	if err := store.SeedDemoCRM(ctx, l, "default"); err != nil {
 		t.Fatal(err)
 	}
 	if second := counts(); !mapsEqual(first, second) {
@@ -386,7 +386,7 @@ func TestCreateContactAndLead(t *testing.T) {
 	}
 }
 
-func mustMatch(t *testing.T, l *crm.Local, email string) crm.Match {
+func mustMatch(t *testing.T, l *store.LocalCRM, email string) crm.Match {
 	t.Helper()
 	m, err := l.Match(context.Background(), "default", email)
 	if err != nil {

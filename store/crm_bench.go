@@ -1,4 +1,4 @@
-package crm
+package store
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 const benchSource = "bench"
 
 // BenchEmail is the address of contact n (0 ≤ n < contacts) in a
-// GenerateBench set of that many accounts: contact<n>@acct<n%accounts>.bench.example.
+// GenerateCRMBench set of that many accounts: contact<n>@acct<n%accounts>.bench.example.
 // A load generator picks random n to ask for existing senders; an address
 // at acct<m>.bench.example with another local part is an unknown sender at
 // a known account.
@@ -27,7 +27,7 @@ func BenchDomain(m int) string { return "acct" + strconv.Itoa(m) + ".bench.examp
 // benchChunk is how many rows one generator transaction writes.
 const benchChunk = 50_000
 
-// GenerateBench writes a benchmark CRM into tenant: accounts accounts
+// GenerateCRMBench writes a benchmark CRM into tenant: accounts accounts
 // (domain BenchDomain(m)), contacts contacts (BenchEmail(n, accounts), at
 // account n%accounts), an open opportunity at every second account and a
 // case at every tenth. seed varies names, tiers and amounts; the addresses
@@ -35,7 +35,7 @@ const benchChunk = 50_000
 // CTEs, big transactions), so 1,000,000 contacts take well under a minute
 // or two rather than hours. Running it again on a complete set does
 // nothing; on a different or partial bench set of the tenant it fails.
-func GenerateBench(ctx context.Context, l *Local, tenant string, accounts, contacts int, seed int64) error {
+func GenerateCRMBench(ctx context.Context, l *LocalCRM, tenant string, accounts, contacts int, seed int64) error {
 	if accounts <= 0 || contacts < 0 {
 		return fmt.Errorf("crm: bench: need accounts > 0 and contacts >= 0 (got %d, %d)", accounts, contacts)
 	}

@@ -1,4 +1,4 @@
-package crm_test
+package store_test
 
 import (
 	"context"
@@ -13,21 +13,22 @@ import (
 	"time"
 
 	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/store"
 )
 
 func TestGenerateBench(t *testing.T) {
 	l, st := newLocal(t)
 	ctx := context.Background()
 	// Another tenant's records first: the generator must not collide with their ids.
-	if err := crm.SeedDemo(ctx, l, "default"); err != nil {
+	if err := store.SeedDemoCRM(ctx, l, "default"); err != nil {
 		t.Fatal(err)
 	}
 	const accounts, contacts = 50, 500
-	if err := crm.GenerateBench(ctx, l, "bench", accounts, contacts, 7); err != nil {
+	if err := store.GenerateCRMBench(ctx, l, "bench", accounts, contacts, 7); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []int{0, 1, 123, 499} {
-		email := crm.BenchEmail(n, accounts)
+		email := store.BenchEmail(n, accounts)
 		m, err := l.Match(ctx, "bench", email)
 		if err != nil {
 			t.Fatal(err)
@@ -35,14 +36,14 @@ func TestGenerateBench(t *testing.T) {
 		if len(m.Contacts) != 1 || m.Contacts[0].Email != email || len(m.Accounts) != 1 {
 			t.Fatalf("Match(%s) = %+v", email, m)
 		}
-		if a := m.Accounts[0]; !slices.Equal(a.Domains, []string{crm.BenchDomain(n % accounts)}) || a.Tier == "" || a.Owner == "" {
+		if a := m.Accounts[0]; !slices.Equal(a.Domains, []string{store.BenchDomain(n % accounts)}) || a.Tier == "" || a.Owner == "" {
 			t.Errorf("account of %s = %+v", email, a)
 		}
 	}
 	// An unknown sender at a bench account; every second account has an open opportunity.
 	withOpp := 0
 	for m := range 10 {
-		match, err := l.Match(ctx, "bench", "new.person@"+crm.BenchDomain(m))
+		match, err := l.Match(ctx, "bench", "new.person@"+store.BenchDomain(m))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,10 +70,10 @@ func TestGenerateBench(t *testing.T) {
 		t.Errorf("%d contacts, %d emails; want %d", nc, ne, contacts)
 	}
 	// Again: nothing to do. Another size: refused.
-	if err := crm.GenerateBench(ctx, l, "bench", accounts, contacts, 7); err != nil {
+	if err := store.GenerateCRMBench(ctx, l, "bench", accounts, contacts, 7); err != nil {
 		t.Errorf("second run: %v", err)
 	}
-	if err := crm.GenerateBench(ctx, l, "bench", accounts, contacts*2, 7); err == nil || !strings.Contains(err.Error(), "already has") {
+	if err := store.GenerateCRMBench(ctx, l, "bench", accounts, contacts*2, 7); err == nil || !strings.Contains(err.Error(), "already has") {
 		t.Errorf("different size: error %v", err)
 	}
 }
@@ -88,18 +89,18 @@ func cpuTime(b *testing.B) time.Duration {
 
 // benchLocal is a store with a generated CRM, made once per benchmark
 // (b.N runs reuse it).
-func benchLocal(b *testing.B, accounts, contacts int) *crm.Local {
+func benchLocal(b *testing.B, accounts, contacts int) *store.LocalCRM {
 	b.Helper()
 	l, _ := newLocal(b)
 	start := time.Now()
-	if err := crm.GenerateBench(context.Background(), l, "default", accounts, contacts, 1); err != nil {
+	if err := store.GenerateCRMBench(context.Background(), l, "default", accounts, contacts, 1); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("GenerateBench(%d accounts, %d contacts): %v", accounts, contacts, time.Since(start).Round(time.Millisecond))
 	return l
 }
 
-func benchMatch(b *testing.B, l *crm.Local, accounts, contacts int) {
+func benchMatch(b *testing.B, l *store.LocalCRM, accounts, contacts int) {
 	// A request's context can be cancelled, like an HTTP handler's (the
 	// driver then watches it during every query).
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,10 +119,10 @@ func benchMatch(b *testing.B, l *crm.Local, accounts, contacts int) {
 				rng := rand.New(rand.NewPCG(seed.Add(1), 2))
 				for pb.Next() {
 					n := rng.IntN(contacts)
-					email := crm.BenchEmail(n, accounts)
+					email := store.BenchEmail(n, accounts)
 					switch kind {
 					case "unknown-at-account":
-						email = "someone.new@" + crm.BenchDomain(n%accounts)
+						email = "someone.new@" + store.BenchDomain(n%accounts)
 					case "free-mail":
 						email = "someone@gmail.com"
 					}

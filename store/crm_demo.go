@@ -1,18 +1,19 @@
-package crm
+package store
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/sidedesk/sidedesk/crm"
 	"time"
 )
 
 // demoSource is the Source of the demo records; their external ids make
-// SeedDemo an upsert.
+// SeedDemoCRM an upsert.
 const demoSource = "demo"
 
-// SeedDemo writes a small CRM matching the senders of the demo mails
+// SeedDemoCRM writes a small CRM matching the senders of the demo mails
 // (demo/mail): accounts with tiers and owners, contacts for most senders
 // (Anna Schmidt at Globex twice: a CRM duplicate; Jill Valentine writes from
 // her secondary address), one sender only as a lead (yamada@kaisha.example),
@@ -22,12 +23,12 @@ const demoSource = "demo"
 // cases. Running it again changes nothing but updated times (and close
 // dates, which are relative to today). The demo's Local must treat
 // example.com as free mail: LocalOptions{FreeMailDomains: DemoFreeMailDomains()}.
-func SeedDemo(ctx context.Context, l *Local, tenant string) error {
+func SeedDemoCRM(ctx context.Context, l *LocalCRM, tenant string) error {
 	day := l.now().UTC().Truncate(24 * time.Hour)
 	in := func(days int) time.Time { return day.AddDate(0, 0, days) }
-	m := func(ext string) Meta { return Meta{Source: demoSource, ExternalID: ext} }
+	m := func(ext string) crm.Meta { return crm.Meta{Source: demoSource, ExternalID: ext} }
 
-	accounts := []Account{
+	accounts := []crm.Account{
 		{Meta: m("acc-globex"), Name: "Globex Corporation", Website: "https://www.globex.example", Type: "Customer",
 			Tier: "enterprise", Industry: "Manufacturing", AnnualRevenue: 1_200_000_000, Owner: "Sam Carter"},
 		{Meta: m("acc-initech"), Name: "Initech", Website: "https://initech.example", Type: "Customer",
@@ -42,7 +43,7 @@ func SeedDemo(ctx context.Context, l *Local, tenant string) error {
 		{Meta: m("acc-rossi"), Name: "Rossi Design Studio", Type: "Customer", Tier: "starter",
 			Industry: "Design", AnnualRevenue: 250_000, Owner: "Jordan Lee"},
 	}
-	contacts := []Contact{
+	contacts := []crm.Contact{
 		{Meta: m("con-anna"), FirstName: "Anna", LastName: "Schmidt", Email: "anna.schmidt@globex.example",
 			Phone: "+49 30 1234567", Title: "Head of IT Operations", AccountExternalID: "acc-globex"},
 		// The duplicate an old trade-show import left behind.
@@ -65,11 +66,11 @@ func SeedDemo(ctx context.Context, l *Local, tenant string) error {
 		{Meta: m("con-maria"), FirstName: "Maria", LastName: "Rossi", Email: "maria.rossi.84@example.com",
 			Title: "Owner", AccountExternalID: "acc-rossi"},
 	}
-	leads := []Lead{
+	leads := []crm.Lead{
 		{Meta: m("lead-yamada"), FirstName: "Taro", LastName: "Yamada", Email: "yamada@kaisha.example",
 			Company: "Kaisha K.K.", Status: "Working"},
 	}
-	opps := []Opportunity{
+	opps := []crm.Opportunity{
 		{Meta: m("opp-globex-renewal"), Name: "Globex – Enterprise renewal FY27", Stage: "Negotiation/Review",
 			Amount: 480_000, CloseDate: in(45), AccountExternalID: "acc-globex"},
 		{Meta: m("opp-globex-premium"), Name: "Globex – 24/7 Premium Support add-on", Stage: "Proposal/Price Quote",
@@ -85,13 +86,13 @@ func SeedDemo(ctx context.Context, l *Local, tenant string) error {
 	}
 	steps := []struct {
 		what string
-		run  func() (UpsertResult, error)
+		run  func() (crm.UpsertResult, error)
 	}{
-		{"accounts", func() (UpsertResult, error) { return l.UpsertAccounts(ctx, tenant, accounts) }},
-		{"contacts", func() (UpsertResult, error) { return l.UpsertContacts(ctx, tenant, contacts) }},
-		{"leads", func() (UpsertResult, error) { return l.UpsertLeads(ctx, tenant, leads) }},
-		{"opportunities", func() (UpsertResult, error) { return l.UpsertOpportunities(ctx, tenant, opps) }},
-		{"cases", func() (UpsertResult, error) {
+		{"accounts", func() (crm.UpsertResult, error) { return l.UpsertAccounts(ctx, tenant, accounts) }},
+		{"contacts", func() (crm.UpsertResult, error) { return l.UpsertContacts(ctx, tenant, contacts) }},
+		{"leads", func() (crm.UpsertResult, error) { return l.UpsertLeads(ctx, tenant, leads) }},
+		{"opportunities", func() (crm.UpsertResult, error) { return l.UpsertOpportunities(ctx, tenant, opps) }},
+		{"cases", func() (crm.UpsertResult, error) {
 			ids := map[string]string{}
 			for _, ref := range []struct{ table, ext string }{
 				{"crm_accounts", "acc-globex"}, {"crm_accounts", "acc-umbrella"},
@@ -99,11 +100,11 @@ func SeedDemo(ctx context.Context, l *Local, tenant string) error {
 			} {
 				id, err := l.idByExternal(ctx, ref.table, tenant, demoSource, ref.ext)
 				if err != nil {
-					return UpsertResult{}, err
+					return crm.UpsertResult{}, err
 				}
 				ids[ref.ext] = id
 			}
-			return l.UpsertCases(ctx, tenant, []Case{
+			return l.UpsertCases(ctx, tenant, []crm.Case{
 				{Meta: m("case-globex-outage"), Subject: "Production outage – API returns 503", Status: "Escalated",
 					AccountID: ids["acc-globex"], ContactID: ids["con-anna"]},
 				{Meta: m("case-umbrella-gdpr"), Subject: "GDPR data export request", Status: "New",
@@ -124,12 +125,12 @@ func SeedDemo(ctx context.Context, l *Local, tenant string) error {
 }
 
 // idByExternal is the local id of the record (source, externalID) in table.
-func (l *Local) idByExternal(ctx context.Context, table, tenant, source, externalID string) (string, error) {
+func (l *LocalCRM) idByExternal(ctx context.Context, table, tenant, source, externalID string) (string, error) {
 	var id int64
 	err := l.w.QueryRowContext(ctx, `SELECT id FROM `+table+` WHERE tenant_id = ? AND source = ? AND external_id = ?`,
 		tenant, source, externalID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = ErrNotFound
+		err = crm.ErrNotFound
 	}
 	if err != nil {
 		return "", fmt.Errorf("crm: %s %s/%s: %w", table, source, externalID, err)

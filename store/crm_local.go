@@ -1,4 +1,4 @@
-package crm
+package store
 
 import (
 	"cmp"
@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/sidedesk/sidedesk/crm"
 	"log/slog"
 	"net/mail"
 	"slices"
@@ -14,21 +15,12 @@ import (
 	"time"
 )
 
-// LocalOptions configures NewLocal.
-type LocalOptions struct {
-	// DB is the write pool holding the crm_* tables
-	// (store/migrations/0300_crm.sql), e.g. (*store.Store).DB(). Required.
-	// Local's writes begin their own transactions on it: do not call them
-	// from inside a store.WithTx fn (the store's one writer connection is
-	// taken there).
-	DB *sql.DB
-	// ReadDB serves Match and the other reads, e.g. (*store.Store).ReadDB()
-	// (several query-only connections beside the one writer). Default: DB.
-	ReadDB *sql.DB
+// LocalCRMOptions configures NewLocalCRM.
+type LocalCRMOptions struct {
 	// FreeMailDomains are providers whose domain says nothing of the
 	// account (an address there never matches an account by domain).
-	// Default: DefaultFreeMailDomains(). It replaces the default list; the
-	// demo passes DemoFreeMailDomains().
+	// Default: crm.DefaultFreeMailDomains(). It replaces the default list;
+	// the demo passes crm.DemoFreeMailDomains().
 	FreeMailDomains []string
 	// Logger receives import and generator notes. Default: discard.
 	Logger *slog.Logger
@@ -36,9 +28,12 @@ type LocalOptions struct {
 	Now func() time.Time
 }
 
-// Local is the embedded CRM connector: records live in sidedesk's own
-// database. It is safe for concurrent use.
-type Local struct {
+// LocalCRM is the embedded CRM connector (crm.Connector, crm.Upserter):
+// records live in sidedesk's own database, in the crm_* tables
+// (migrations/0300_crm.sql). It is safe for concurrent use. Its writes
+// begin their own transactions: do not call them from inside a WithTx fn
+// (the one writer connection is taken there).
+type LocalCRM struct {
 	w, r     *sql.DB
 	freeMail map[string]bool
 	log      *slog.Logger
@@ -51,7 +46,10 @@ type Local struct {
 	identity, related *sql.Stmt
 }
 
-var _ Connector = (*Local)(nil)
+var (
+	_ crm.Connector = (*LocalCRM)(nil)
+	_ crm.Upserter  = (*LocalCRM)(nil)
+)
 
 // Limits of what Match returns.
 const (
@@ -80,15 +78,10 @@ const (
   COALESCE(k.account_id, 0), COALESCE(k.contact_id, 0), k.created_at, k.updated_at`
 )
 
-// NewLocal returns the local connector over a migrated database.
-func NewLocal(opts LocalOptions) (*Local, error) {
-	if opts.DB == nil {
-		return nil, errors.New("crm: LocalOptions.DB is required")
-	}
-	l := &Local{w: opts.DB, r: opts.ReadDB, log: opts.Logger, now: opts.Now}
-	if l.r == nil {
-		l.r = l.w
-	}
+// NewLocalCRM returns the local connector over the (migrated) store;
+// Close it before the store.
+func (s *Store) NewLocalCRM(opts LocalCRMOptions) (*LocalCRM, error) {
+	l := &LocalCRM{w: s.w, r: s.r, log: opts.Logger, now: opts.Now}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
@@ -97,7 +90,7 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 	}
 	fm := opts.FreeMailDomains
 	if fm == nil {
-		fm = DefaultFreeMailDomains()
+		fm = crm.DefaultFreeMailDomains()
 	}
 	l.freeMail = make(map[string]bool, len(fm))
 	for _, d := range fm {
@@ -125,7 +118,7 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 
 // Close releases the prepared statements (not the pools, which the caller
 // owns).
-func (l *Local) Close() error {
+func (l *LocalCRM) Close() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{l.identity, l.related} {
 		if st != nil {
@@ -136,12 +129,12 @@ func (l *Local) Close() error {
 }
 
 // Name implements Connector.
-func (l *Local) Name() string { return "local" }
+func (l *LocalCRM) Name() string { return "local" }
 
 // IsFreeMail reports whether the address's domain (or a parent of it) is a
 // free-mail provider.
-func (l *Local) IsFreeMail(email string) bool {
-	for _, d := range domainCandidates(emailDomain(NormalizeEmail(email))) {
+func (l *LocalCRM) IsFreeMail(email string) bool {
+	for _, d := range crm.DomainCandidates(crm.EmailDomain(crm.NormalizeEmail(email))) {
 		if l.freeMail[d] {
 			return true
 		}
@@ -155,14 +148,14 @@ func (l *Local) IsFreeMail(email string) bool {
 // or its nearest parent domain unless it is free-mail, their open
 // opportunities (soonest close first) and the recent cases of those
 // accounts and contacts. A handful of index look-ups.
-func (l *Local) Match(ctx context.Context, tenant, email string) (Match, error) {
-	m := Match{Email: matchAddress(email)}
+func (l *LocalCRM) Match(ctx context.Context, tenant, email string) (crm.Match, error) {
+	m := crm.Match{Email: matchAddress(email)}
 	m.FreeMail = l.IsFreeMail(m.Email)
 	if !strings.Contains(m.Email, "@") {
 		return m, nil
 	}
 	if err := l.matchIdentity(ctx, tenant, &m); err != nil {
-		return Match{}, err
+		return crm.Match{}, err
 	}
 	// Opportunities and cases: one query per (account, contact) pair,
 	// usually one.
@@ -175,11 +168,11 @@ func (l *Local) Match(ctx context.Context, tenant, email string) (Match, error) 
 			contact = idNum(m.Contacts[i].ID)
 		}
 		if err := l.matchRelated(ctx, tenant, acct, contact, &m); err != nil {
-			return Match{}, err
+			return crm.Match{}, err
 		}
 	}
 	if len(m.Accounts) > 1 {
-		slices.SortStableFunc(m.Opportunities, func(a, b Opportunity) int {
+		slices.SortStableFunc(m.Opportunities, func(a, b crm.Opportunity) int {
 			if a.CloseDate.IsZero() != b.CloseDate.IsZero() {
 				if a.CloseDate.IsZero() {
 					return 1
@@ -193,10 +186,10 @@ func (l *Local) Match(ctx context.Context, tenant, email string) (Match, error) 
 		m.Opportunities = m.Opportunities[:maxOpps]
 	}
 	if len(m.Cases) > 1 {
-		slices.SortStableFunc(m.Cases, func(a, b Case) int {
+		slices.SortStableFunc(m.Cases, func(a, b crm.Case) int {
 			return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(idNum(b.ID), idNum(a.ID)))
 		})
-		m.Cases = slices.CompactFunc(m.Cases, func(a, b Case) bool { return a.ID == b.ID })
+		m.Cases = slices.CompactFunc(m.Cases, func(a, b crm.Case) bool { return a.ID == b.ID })
 	}
 	if len(m.Cases) > maxCases {
 		m.Cases = m.Cases[:maxCases]
@@ -230,10 +223,10 @@ UNION ALL SELECT * FROM (SELECT 'd', d.domain, 0, ` + noPerson + `, ` + accountC
 // their accounts (in the contacts' order, without repeats), the leads, and
 // when that gives no account and the domain is not free-mail, the accounts
 // owning the domain, or else its nearest parent domain that has any.
-func (l *Local) matchIdentity(ctx context.Context, tenant string, m *Match) error {
+func (l *LocalCRM) matchIdentity(ctx context.Context, tenant string, m *crm.Match) error {
 	var cands []string
 	if !m.FreeMail {
-		cands = domainCandidates(emailDomain(m.Email))
+		cands = crm.DomainCandidates(crm.EmailDomain(m.Email))
 	}
 	args := []any{tenant, m.Email, "", "", "", ""}
 	for i := 0; i < len(cands) && i < 4; i++ {
@@ -246,7 +239,7 @@ func (l *Local) matchIdentity(ctx context.Context, tenant string, m *Match) erro
 	defer rows.Close()
 	var (
 		primary    []bool
-		byDomain   []Account
+		byDomain   []crm.Account
 		domainRank = -1
 	)
 	for rows.Next() {
@@ -268,7 +261,7 @@ func (l *Local) matchIdentity(ctx context.Context, tenant string, m *Match) erro
 			m.Contacts = append(m.Contacts, c)
 			primary = append(primary, isPrimary)
 			if as.ms.id != 0 && len(m.Accounts) < maxAccounts &&
-				!slices.ContainsFunc(m.Accounts, func(x Account) bool { return x.ID == idStr(as.ms.id) }) {
+				!slices.ContainsFunc(m.Accounts, func(x crm.Account) bool { return x.ID == idStr(as.ms.id) }) {
 				a, err := as.finish()
 				if err != nil {
 					return err
@@ -280,7 +273,7 @@ func (l *Local) matchIdentity(ctx context.Context, tenant string, m *Match) erro
 			if err != nil {
 				return err
 			}
-			m.Leads = append(m.Leads, Lead{Meta: meta, FirstName: cs.c.FirstName, LastName: cs.c.LastName,
+			m.Leads = append(m.Leads, crm.Lead{Meta: meta, FirstName: cs.c.FirstName, LastName: cs.c.LastName,
 				Email: cs.c.Email, Company: cs.others, Status: cs.c.Phone})
 		case "d":
 			a, err := as.finish()
@@ -289,7 +282,7 @@ func (l *Local) matchIdentity(ctx context.Context, tenant string, m *Match) erro
 			}
 			switch rank := slices.Index(cands, tag); {
 			case domainRank == -1 || rank < domainRank:
-				domainRank, byDomain = rank, []Account{a}
+				domainRank, byDomain = rank, []crm.Account{a}
 			case rank == domainRank:
 				byDomain = append(byDomain, a)
 			}
@@ -313,15 +306,15 @@ func (l *Local) matchIdentity(ctx context.Context, tenant string, m *Match) erro
 			}
 			return cmp.Compare(idNum(m.Contacts[a].ID), idNum(m.Contacts[b].ID))
 		})
-		sorted := make([]Contact, len(idx))
+		sorted := make([]crm.Contact, len(idx))
 		for i, j := range idx {
 			sorted[i] = m.Contacts[j]
 		}
 		m.Contacts = sorted
 	}
-	slices.SortStableFunc(m.Leads, func(a, b Lead) int { return cmp.Compare(idNum(a.ID), idNum(b.ID)) })
+	slices.SortStableFunc(m.Leads, func(a, b crm.Lead) int { return cmp.Compare(idNum(a.ID), idNum(b.ID)) })
 	if len(m.Accounts) == 0 {
-		slices.SortFunc(byDomain, func(a, b Account) int { return cmp.Compare(idNum(a.ID), idNum(b.ID)) })
+		slices.SortFunc(byDomain, func(a, b crm.Account) int { return cmp.Compare(idNum(a.ID), idNum(b.ID)) })
 		m.Accounts = byDomain[:min(len(byDomain), maxAccounts)]
 	}
 	return nil
@@ -346,7 +339,7 @@ UNION ALL SELECT * FROM (SELECT 'k', ` + caseUnionCols + ` FROM crm_cases k WHER
 const caseUnionCols = `k.id, k.tenant_id, k.source, COALESCE(k.external_id, ''), k.subject, k.status,
   0.0, NULL, k.ticket_id, COALESCE(k.account_id, 0), 0, COALESCE(k.contact_id, 0), k.created_at, k.updated_at`
 
-func (l *Local) matchRelated(ctx context.Context, tenant string, acct, contact int64, m *Match) error {
+func (l *LocalCRM) matchRelated(ctx context.Context, tenant string, acct, contact int64, m *crm.Match) error {
 	rows, err := l.related.QueryContext(ctx, tenant, acct, tenant, acct, tenant, contact)
 	if err != nil {
 		return fmt.Errorf("crm: match opportunities and cases: %w", err)
@@ -374,10 +367,10 @@ func (l *Local) matchRelated(ctx context.Context, tenant string, acct, contact i
 			if err != nil {
 				return err
 			}
-			m.Opportunities = append(m.Opportunities, Opportunity{Meta: meta, Name: title, Stage: status, Amount: amount,
+			m.Opportunities = append(m.Opportunities, crm.Opportunity{Meta: meta, Name: title, Stage: status, Amount: amount,
 				CloseDate: cd, AccountID: idStr(a), Closed: closed})
 		} else {
-			m.Cases = append(m.Cases, Case{Meta: meta, Subject: title, Status: status, TicketID: ticketID,
+			m.Cases = append(m.Cases, crm.Case{Meta: meta, Subject: title, Status: status, TicketID: ticketID,
 				AccountID: idStr(a), ContactID: idStr(c)})
 		}
 	}
@@ -400,31 +393,31 @@ func matchAddress(s string) string {
 	if len(s) > 7 && strings.EqualFold(s[:7], "mailto:") {
 		s = s[7:]
 	}
-	return NormalizeEmail(s)
+	return crm.NormalizeEmail(s)
 }
 
 // Account implements Connector.
-func (l *Local) Account(ctx context.Context, tenant, id string) (Account, error) {
+func (l *LocalCRM) Account(ctx context.Context, tenant, id string) (crm.Account, error) {
 	return getOne(ctx, l.r, "account", `SELECT `+accountCols+` FROM crm_accounts a WHERE a.tenant_id = ? AND a.id = ?`, scanAccount, tenant, id)
 }
 
 // Contact implements Connector.
-func (l *Local) Contact(ctx context.Context, tenant, id string) (Contact, error) {
+func (l *LocalCRM) Contact(ctx context.Context, tenant, id string) (crm.Contact, error) {
 	return getOne(ctx, l.r, "contact", `SELECT `+contactCols+` FROM crm_contacts c WHERE c.tenant_id = ? AND c.id = ?`, scanContact, tenant, id)
 }
 
 // Lead fetches one lead.
-func (l *Local) Lead(ctx context.Context, tenant, id string) (Lead, error) {
+func (l *LocalCRM) Lead(ctx context.Context, tenant, id string) (crm.Lead, error) {
 	return getOne(ctx, l.r, "lead", `SELECT `+leadCols+` FROM crm_leads l WHERE l.tenant_id = ? AND l.id = ?`, scanLead, tenant, id)
 }
 
 // Opportunity fetches one opportunity.
-func (l *Local) Opportunity(ctx context.Context, tenant, id string) (Opportunity, error) {
+func (l *LocalCRM) Opportunity(ctx context.Context, tenant, id string) (crm.Opportunity, error) {
 	return getOne(ctx, l.r, "opportunity", `SELECT `+oppCols+` FROM crm_opportunities o WHERE o.tenant_id = ? AND o.id = ?`, scanOpportunity, tenant, id)
 }
 
 // Case fetches one case.
-func (l *Local) Case(ctx context.Context, tenant, id string) (Case, error) {
+func (l *LocalCRM) Case(ctx context.Context, tenant, id string) (crm.Case, error) {
 	return getOne(ctx, l.r, "case", `SELECT `+caseCols+` FROM crm_cases k WHERE k.tenant_id = ? AND k.id = ?`, scanCase, tenant, id)
 }
 
@@ -456,7 +449,7 @@ func getOne[T any](ctx context.Context, q queryer, what, query string, scan func
 	var zero T
 	n := idNum(id)
 	if n == 0 {
-		return zero, fmt.Errorf("crm: %s %q: %w", what, id, ErrNotFound)
+		return zero, fmt.Errorf("crm: %s %q: %w", what, id, crm.ErrNotFound)
 	}
 	rows, err := q.QueryContext(ctx, query, tenant, n)
 	if err != nil {
@@ -467,7 +460,7 @@ func getOne[T any](ctx context.Context, q queryer, what, query string, scan func
 		return zero, fmt.Errorf("crm: read %s: %w", what, err)
 	}
 	if len(recs) == 0 {
-		return zero, fmt.Errorf("crm: %s %q: %w", what, id, ErrNotFound)
+		return zero, fmt.Errorf("crm: %s %q: %w", what, id, crm.ErrNotFound)
 	}
 	return recs[0], nil
 }
@@ -494,23 +487,23 @@ type metaScan struct {
 
 func (m *metaScan) dest() []any { return []any{&m.id, &m.tenant, &m.src, &m.extID} }
 
-func (m *metaScan) meta() (Meta, error) {
+func (m *metaScan) meta() (crm.Meta, error) {
 	c, err := parseTime(m.created)
 	if err != nil {
-		return Meta{}, err
+		return crm.Meta{}, err
 	}
 	u, err := parseTime(m.updated)
 	if err != nil {
-		return Meta{}, err
+		return crm.Meta{}, err
 	}
-	return Meta{ID: idStr(m.id), Tenant: m.tenant, Source: m.src, ExternalID: m.extID, CreatedAt: c, UpdatedAt: u}, nil
+	return crm.Meta{ID: idStr(m.id), Tenant: m.tenant, Source: m.src, ExternalID: m.extID, CreatedAt: c, UpdatedAt: u}, nil
 }
 
 // accountScan and contactScan split scanning into destinations and
 // decoding, so one row can carry a contact and its account.
 type accountScan struct {
 	ms      metaScan
-	a       Account
+	a       crm.Account
 	domains string
 }
 
@@ -519,24 +512,24 @@ func (s *accountScan) dest() []any {
 		&s.a.AnnualRevenue, &s.a.Owner, &s.ms.created, &s.ms.updated)
 }
 
-func (s *accountScan) finish() (Account, error) {
+func (s *accountScan) finish() (crm.Account, error) {
 	var err error
-	s.a.Domains = splitList(s.domains)
+	s.a.Domains = crm.SplitList(s.domains)
 	s.a.Meta, err = s.ms.meta()
 	return s.a, err
 }
 
-func scanAccount(r rowScanner) (Account, error) {
+func scanAccount(r rowScanner) (crm.Account, error) {
 	var s accountScan
 	if err := r.Scan(s.dest()...); err != nil {
-		return Account{}, err
+		return crm.Account{}, err
 	}
 	return s.finish()
 }
 
 type contactScan struct {
 	ms     metaScan
-	c      Contact
+	c      crm.Contact
 	others string
 	acct   int64
 }
@@ -546,66 +539,66 @@ func (s *contactScan) dest() []any {
 		&s.acct, &s.ms.created, &s.ms.updated)
 }
 
-func (s *contactScan) finish() (Contact, error) {
+func (s *contactScan) finish() (crm.Contact, error) {
 	var err error
-	s.c.Emails = splitList(s.others)
+	s.c.Emails = crm.SplitList(s.others)
 	s.c.AccountID = idStr(s.acct)
 	s.c.Meta, err = s.ms.meta()
 	return s.c, err
 }
 
-func scanContact(r rowScanner) (Contact, error) {
+func scanContact(r rowScanner) (crm.Contact, error) {
 	var s contactScan
 	if err := r.Scan(s.dest()...); err != nil {
-		return Contact{}, err
+		return crm.Contact{}, err
 	}
 	return s.finish()
 }
 
-func scanLead(r rowScanner) (Lead, error) {
+func scanLead(r rowScanner) (crm.Lead, error) {
 	var (
 		ms metaScan
-		l  Lead
+		l  crm.Lead
 	)
 	err := r.Scan(append(ms.dest(), &l.FirstName, &l.LastName, &l.Email, &l.Company, &l.Status,
 		&ms.created, &ms.updated)...)
 	if err != nil {
-		return Lead{}, err
+		return crm.Lead{}, err
 	}
 	l.Meta, err = ms.meta()
 	return l, err
 }
 
-func scanOpportunity(r rowScanner) (Opportunity, error) {
+func scanOpportunity(r rowScanner) (crm.Opportunity, error) {
 	var (
 		ms    metaScan
-		o     Opportunity
+		o     crm.Opportunity
 		close sql.NullString
 		acct  int64
 	)
 	err := r.Scan(append(ms.dest(), &o.Name, &o.Stage, &o.Amount, &close, &acct, &o.Closed,
 		&ms.created, &ms.updated)...)
 	if err != nil {
-		return Opportunity{}, err
+		return crm.Opportunity{}, err
 	}
 	if o.CloseDate, err = parseTime(close); err != nil {
-		return Opportunity{}, err
+		return crm.Opportunity{}, err
 	}
 	o.AccountID = idStr(acct)
 	o.Meta, err = ms.meta()
 	return o, err
 }
 
-func scanCase(r rowScanner) (Case, error) {
+func scanCase(r rowScanner) (crm.Case, error) {
 	var (
 		ms            metaScan
-		k             Case
+		k             crm.Case
 		acct, contact int64
 	)
 	err := r.Scan(append(ms.dest(), &k.Subject, &k.Status, &k.TicketID, &acct, &contact,
 		&ms.created, &ms.updated)...)
 	if err != nil {
-		return Case{}, err
+		return crm.Case{}, err
 	}
 	k.AccountID, k.ContactID = idStr(acct), idStr(contact)
 	k.Meta, err = ms.meta()

@@ -1,20 +1,21 @@
-package crm
+package store
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/sidedesk/sidedesk/crm"
 	"strings"
 )
 
 // recordTables names the table of each object, to check a link's record.
-var recordTables = map[Object]string{
-	ObjAccount:     "crm_accounts",
-	ObjContact:     "crm_contacts",
-	ObjLead:        "crm_leads",
-	ObjOpportunity: "crm_opportunities",
-	ObjCase:        "crm_cases",
+var recordTables = map[crm.Object]string{
+	crm.ObjAccount:     "crm_accounts",
+	crm.ObjContact:     "crm_contacts",
+	crm.ObjLead:        "crm_leads",
+	crm.ObjOpportunity: "crm_opportunities",
+	crm.ObjCase:        "crm_cases",
 }
 
 const linkCols = `id, tenant_id, object, record_id, message_id, ticket_id, rfc_message_id, created_by, created_at`
@@ -25,20 +26,20 @@ const linkCols = `id, tenant_id, object, record_id, message_id, ticket_id, rfc_m
 // same message row id), or the same record and ticket for a ticket-only
 // link, is one link: linking again returns it, filling in a message or
 // ticket id it did not know yet.
-func (l *Local) Link(ctx context.Context, in Link) (Link, error) {
+func (l *LocalCRM) Link(ctx context.Context, in crm.Link) (crm.Link, error) {
 	table, ok := recordTables[in.Record.Object]
 	if !ok {
-		return Link{}, fmt.Errorf("crm: link: unknown object %q", in.Record.Object)
+		return crm.Link{}, fmt.Errorf("crm: link: unknown object %q", in.Record.Object)
 	}
 	rec := idNum(in.Record.ID)
 	in.RFCMessageID = strings.TrimSpace(in.RFCMessageID)
 	if in.Tenant == "" {
-		return Link{}, errors.New("crm: link: Tenant is required")
+		return crm.Link{}, errors.New("crm: link: Tenant is required")
 	}
 	if in.MessageID == 0 && in.RFCMessageID == "" && in.TicketID == 0 {
-		return Link{}, errors.New("crm: link: name a message (MessageID or RFCMessageID) or a ticket")
+		return crm.Link{}, errors.New("crm: link: name a message (MessageID or RFCMessageID) or a ticket")
 	}
-	var out Link
+	var out crm.Link
 	err := l.inTx(ctx, func(t *wtx) error {
 		var one int
 		found, err := t.row(ctx, `SELECT 1 FROM `+table+` WHERE tenant_id = ? AND id = ?`, []any{in.Tenant, rec}, &one)
@@ -46,7 +47,7 @@ func (l *Local) Link(ctx context.Context, in Link) (Link, error) {
 			return fmt.Errorf("crm: link: %w", err)
 		}
 		if !found {
-			return fmt.Errorf("crm: link: %s %q: %w", in.Record.Object, in.Record.ID, ErrNotFound)
+			return fmt.Errorf("crm: link: %s %q: %w", in.Record.Object, in.Record.ID, crm.ErrNotFound)
 		}
 		recID := idStr(rec)
 		// The existing link of this record and email (or ticket).
@@ -112,7 +113,7 @@ func (l *Local) Link(ctx context.Context, in Link) (Link, error) {
 
 // Links implements Connector: the links of the message (row id or
 // Message-ID) or of the ticket, oldest first; any of the three may be zero.
-func (l *Local) Links(ctx context.Context, tenant string, messageID int64, rfcMessageID string, ticketID int64) ([]Link, error) {
+func (l *LocalCRM) Links(ctx context.Context, tenant string, messageID int64, rfcMessageID string, ticketID int64) ([]crm.Link, error) {
 	rfcMessageID = strings.TrimSpace(rfcMessageID)
 	var conds []string
 	args := []any{tenant}
@@ -143,19 +144,19 @@ func (l *Local) Links(ctx context.Context, tenant string, messageID int64, rfcMe
 	return links, nil
 }
 
-func scanLink(r rowScanner) (Link, error) {
+func scanLink(r rowScanner) (crm.Link, error) {
 	var (
-		k       Link
+		k       crm.Link
 		id      int64
 		obj     string
 		created sql.NullString
 	)
 	if err := r.Scan(&id, &k.Tenant, &obj, &k.Record.ID, &k.MessageID, &k.TicketID, &k.RFCMessageID,
 		&k.CreatedBy, &created); err != nil {
-		return Link{}, err
+		return crm.Link{}, err
 	}
 	k.ID = idStr(id)
-	k.Record.Object = Object(obj)
+	k.Record.Object = crm.Object(obj)
 	var err error
 	k.CreatedAt, err = parseTime(created)
 	return k, err
