@@ -388,7 +388,7 @@ func TestFirstStartSkipsHistory(t *testing.T) {
 	e := newEnv(t)
 	e.ingest(e.mail("old outage", ""))
 	// A deployment that had no Slack before: no cursor yet.
-	if _, err := e.st.DB().ExecContext(ctx, `DELETE FROM outbox_cursors`); err != nil {
+	if err := e.st.DeleteConsumerCursor(ctx, "slack:default"); err != nil {
 		t.Fatal(err)
 	}
 	e.run(e.bot())

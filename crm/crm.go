@@ -3,9 +3,12 @@
 // and the Connector interface the sidebar uses to find the records behind
 // an email address and to file emails against them.
 //
-// The local connector (embedded default) keeps records in sidedesk's own
-// database; the Salesforce connector comes later and implements the same
-// interface. IDs are strings at this boundary because Salesforce's are.
+// The local connector (embedded default, store.LocalCRM) keeps records in
+// sidedesk's own database; this package holds what every connector shares:
+// the records, the rules that normalise them (emails, domains, stages),
+// and the CSV import, which writes through an Upserter. The Salesforce
+// connector comes later and implements the same interface. IDs are strings
+// at this boundary because Salesforce's are.
 package crm
 
 import (

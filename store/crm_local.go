@@ -604,3 +604,22 @@ func scanCase(r rowScanner) (crm.Case, error) {
 	k.Meta, err = ms.meta()
 	return k, err
 }
+
+// crmTables are the local CRM's tables, each with a tenant_id.
+var crmTables = []string{"crm_accounts", "crm_account_domains", "crm_contacts", "crm_contact_emails",
+	"crm_leads", "crm_opportunities", "crm_cases", "crm_links"}
+
+// TableCounts is how many rows each of the local CRM's tables holds for
+// tenant (crm_accounts, crm_contact_emails, ...): the size of what an
+// import or a seed wrote.
+func (l *LocalCRM) TableCounts(ctx context.Context, tenant string) (map[string]int, error) {
+	out := make(map[string]int, len(crmTables))
+	for _, table := range crmTables {
+		var n int
+		if err := l.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE tenant_id = ?`, tenant).Scan(&n); err != nil {
+			return nil, fmt.Errorf("crm: count %s: %w", table, err)
+		}
+		out[table] = n
+	}
+	return out, nil
+}

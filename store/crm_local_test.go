@@ -12,22 +12,9 @@ import (
 	"github.com/sidedesk/sidedesk/store/storetest"
 )
 
-// newLocal opens a migrated store in t.TempDir() and a Local over it that
-// treats example.com as free mail, like the demo.
-func newLocal(t testing.TB) (*store.LocalCRM, *store.Store) {
-	t.Helper()
-	st := storetest.Open(t)
-	l, err := st.NewLocalCRM(store.LocalCRMOptions{FreeMailDomains: crm.DemoFreeMailDomains()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l, st
-}
-
 func seeded(t testing.TB) *store.LocalCRM {
 	t.Helper()
-	l, _ := newLocal(t)
+	l, _ := storetest.OpenCRM(t)
 	if err := store.SeedDemoCRM(context.Background(), l, "default"); err != nil {
 		t.Fatal(err)
 	}
@@ -202,17 +189,12 @@ func TestMatchTenantIsolation(t *testing.T) {
 }
 
 func TestSeedDemoIdempotent(t *testing.T) {
-	l, st := newLocal(t)
+	l, _ := storetest.OpenCRM(t)
 	ctx := context.Background()
 	counts := func() map[string]int {
-		out := map[string]int{}
-		for _, table := range []string{"crm_accounts", "crm_account_domains", "crm_contacts", "crm_contact_emails",
-			"crm_leads", "crm_opportunities", "crm_cases"} {
-			var n int
-			if err := st.ReadDB().QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			out[table] = n
+		out, err := l.TableCounts(ctx, "default")
+		if err != nil {
+			t.Fatal(err)
 		}
 		return out
 	}
@@ -396,7 +378,7 @@ func mustMatch(t *testing.T, l *store.LocalCRM, email string) crm.Match {
 }
 
 func TestMatchCasesAndOpportunityOrder(t *testing.T) {
-	l, _ := newLocal(t)
+	l, _ := storetest.OpenCRM(t)
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := l.UpsertAccounts(ctx, "t", []crm.Account{

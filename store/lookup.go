@@ -44,6 +44,32 @@ func messageByRFCID(ctx context.Context, q querier, tenant, rfcID string) (ticke
 	return oneMessage(ctx, q, "<"+id+">", messageByRFCIDQuery, tenant, id)
 }
 
+// MessagesWithMessageID lists every stored message of the tenant with this
+// Message-ID, in storage order, without attachments: the same mail
+// captured from two mailboxes is one message, two different mails that
+// reuse an id are two. An empty slice when there is none.
+func (s *Store) MessagesWithMessageID(ctx context.Context, tenant, rfcID string) ([]ticket.Message, error) {
+	id := strings.Trim(strings.TrimSpace(rfcID), "<>")
+	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages
+        WHERE tenant_id = ? AND message_id = ? ORDER BY id`, tenant, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages <%s>: %w", id, err)
+	}
+	defer rows.Close()
+	out := []ticket.Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: messages <%s>: %w", id, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: messages <%s>: %w", id, err)
+	}
+	return out, nil
+}
+
 // RecentMessages returns the last n messages of one of the tenant's
 // tickets (by storage order), oldest first, without their attachments:
 // what the panel shows of a ticket. An empty slice for a ticket without

@@ -88,6 +88,20 @@ func (s *Store) SetConsumerCursor(ctx context.Context, consumer string, lastEven
 	return nil
 }
 
+// DeleteConsumerCursor forgets how far consumer has delivered: its next
+// start is a first start (outbox.Consumer.FromStart decides where).
+// Forgetting a cursor that is not stored is no error.
+func (s *Store) DeleteConsumerCursor(ctx context.Context, consumer string) error {
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `DELETE FROM outbox_cursors WHERE consumer = ?`, consumer)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete cursor %s: %w", consumer, err)
+	}
+	return nil
+}
+
 // LastEventID is the id of the newest outbox event of any tenant, 0 when
 // there is none.
 func (s *Store) LastEventID(ctx context.Context) (int64, error) {

@@ -193,11 +193,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // Blobs returns the content-addressed blob store beside the database.
 func (s *Store) Blobs() *Blobs { return s.blobs }
 
-// DB returns the write pool (a single connection) for packages that keep
-// tables of their own (calendar). Its transactions begin IMMEDIATE. Do not
-// use it from inside a WithTx fn: the one connection is busy there.
-func (s *Store) DB() *sql.DB { return s.w }
-
 // WithTx runs fn in one write transaction (ticket.Store): committed when fn
 // returns nil, rolled back otherwise. When the database stays busy (another
 // process holds the write lock past busy_timeout), the whole fn is run again,

@@ -4,25 +4,37 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
-
-	"github.com/sidedesk/sidedesk/internal/dbtime"
 )
 
-// timeLayout is how every time is stored (internal/dbtime).
-const timeLayout = dbtime.Layout
+// timeLayout is how every table stores a time: UTC text of fixed width,
+// nanoseconds always printed, so that comparing the text compares the
+// times and a value reads back exactly equal.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // fmtTime renders t for a NOT NULL column.
-func fmtTime(t time.Time) string { return dbtime.Format(t) }
+func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-// nullTime renders t for a nullable column (NULL for the zero time and
-// years outside 1..9999).
-func nullTime(t time.Time) sql.NullString { return dbtime.Null(t) }
+// nullTime renders t for a nullable column: the zero time, and times
+// outside years 1..9999 that the fixed-width form cannot hold (hostile Date
+// headers), are NULL.
+func nullTime(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: fmtTime(t), Valid: true}
+}
 
-// parseTime reads a stored time; NULL is the zero time.
+// parseTime reads a stored time; NULL or "" is the zero time.
 func parseTime(s sql.NullString) (time.Time, error) {
-	t, err := dbtime.Parse(s)
+	if !s.Valid || s.String == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(timeLayout, s.String)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: stored time %q: %w", s.String, err)
 	}
-	return t, nil
+	return t.UTC(), nil
 }

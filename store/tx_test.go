@@ -266,7 +266,7 @@ func TestDedupeBodyFromRaw(t *testing.T) {
 	})
 	// Each stored row is hashed once: none is left without a hash.
 	var left int
-	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM messages WHERE message_id = 'same@x' AND body_hash = ''`).Scan(&left); err != nil || left != 0 {
+	if err := s.w.QueryRow(`SELECT COUNT(*) FROM messages WHERE message_id = 'same@x' AND body_hash = ''`).Scan(&left); err != nil || left != 0 {
 		t.Errorf("%d rows left without a body hash (%v), want 0", left, err)
 	}
 	m, err := s.Message(ctx, "a", m1.ID)

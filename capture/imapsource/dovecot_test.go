@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/sidedesk/sidedesk/internal/testenv"
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 const (
@@ -485,11 +486,11 @@ func TestLargeMessage(t *testing.T) {
 
 func (e *env) assertHas(t testing.TB, messageID string) {
 	t.Helper()
-	var n int
-	if err := e.store.DB().QueryRow(`SELECT COUNT(*) FROM messages WHERE message_id = ?`, messageID).Scan(&n); err != nil {
+	ms, err := e.store.MessagesWithMessageID(context.Background(), ticket.DefaultTenant, messageID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
+	if n := len(ms); n != 1 {
 		t.Errorf("message %s stored %d times, want once", messageID, n)
 	}
 }

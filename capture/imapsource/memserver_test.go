@@ -388,8 +388,8 @@ func TestPrepareFailureMidBatch(t *testing.T) {
 	if st := e.state(t, "support"); st.LastUID != 6 {
 		t.Errorf("last_uid %d after the failure, want 6 (the message before it)", st.LastUID)
 	}
-	var n int
-	if err := e.store.DB().QueryRow(`SELECT COUNT(*) FROM messages`).Scan(&n); err != nil {
+	n, err := e.store.CountMessages(context.Background(), ticket.DefaultTenant)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 6 {
@@ -469,10 +469,11 @@ func TestBodyBeforeUID(t *testing.T) {
 		t.Errorf("%+v, want 5 new", stats)
 	}
 	e.assertOnce(t, ids)
-	var size int64
-	if err := e.store.DB().QueryRow(`SELECT raw_size FROM messages WHERE message_id = ?`, ids[2]).Scan(&size); err != nil {
+	stored, err := e.store.MessageByMessageID(context.Background(), ticket.DefaultTenant, ids[2])
+	if err != nil {
 		t.Fatal(err)
 	}
+	size := stored.Raw.Size
 	if size != int64(len(raws[2])) {
 		t.Errorf("spooled message stored with %d bytes, want %d", size, len(raws[2]))
 	}

@@ -1,4 +1,4 @@
--- 0300_crm: the local CRM connector's records, owned by package crm.
+-- 0300_crm: the local CRM connector's records (store/crm_local.go, crm_upsert.go, crm_link.go).
 -- Records are shaped like Salesforce's standard objects. Every record keeps
 -- where it came from (source: 'local', 'csv', 'salesforce', ...) and its id
 -- there (external_id, NULL when it has none); imports upsert by

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/store"
 )
 
@@ -23,4 +24,17 @@ func Open(t testing.TB) *store.Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// OpenCRM opens a store (Open) and the local CRM over it, treating
+// example.com as free mail like the demo; both are closed at cleanup.
+func OpenCRM(t testing.TB) (*store.LocalCRM, *store.Store) {
+	t.Helper()
+	st := Open(t)
+	l, err := st.NewLocalCRM(store.LocalCRMOptions{FreeMailDomains: crm.DemoFreeMailDomains()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, st
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// benchSource is the Source of GenerateBench's records.
+// benchSource is the Source of GenerateCRMBench's records.
 const benchSource = "bench"
 
 // BenchEmail is the address of contact n (0 ≤ n < contacts) in a
@@ -21,7 +21,7 @@ func BenchEmail(n, accounts int) string {
 	return "contact" + strconv.Itoa(n) + "@" + BenchDomain(n%accounts)
 }
 
-// BenchDomain is the email domain of account m of a GenerateBench set.
+// BenchDomain is the email domain of account m of a GenerateCRMBench set.
 func BenchDomain(m int) string { return "acct" + strconv.Itoa(m) + ".bench.example" }
 
 // benchChunk is how many rows one generator transaction writes.
@@ -165,3 +165,65 @@ var (
 	benchLast       = []string{"Schmidt", "Bauer", "Rossi", "Gibbons", "Lumbergh", "Patel", "Nilsson", "Baker", "Abernathy", "Oliveira", "Valentine", "Hall", "Belson", "Tanaka", "Haddad", "Müller"}
 	benchTitles     = []string{"Engineer", "IT Manager", "CTO", "Head of Operations", "Developer", "Analyst", "Director", "Administrator"}
 )
+
+// GenerateBenchTickets writes n tickets of tenant for benchmarks (the
+// panel's), each with one inbound message whose Message-ID is
+// "bench-<i>@bench.example", from the contact BenchEmail((i*7919) %
+// contacts, accounts), in big transactions of rows generated inside SQLite.
+// A complete set is reused; a different one is refused.
+func (s *Store) GenerateBenchTickets(ctx context.Context, tenant string, n, contacts, accounts int) error {
+	db := s.w
+	var have int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM tickets WHERE tenant_id = ?`, tenant).Scan(&have); err != nil {
+		return err
+	}
+	if have == n {
+		return nil
+	}
+	if have != 0 {
+		return fmt.Errorf("database has %d tickets, want 0 or %d: use another -db", have, n)
+	}
+	const chunk = 50_000
+	// Text of a typical short support mail (~600 bytes).
+	body := "Hello support,\n\nsince this morning our integration fails with a timeout when we call the orders API. " +
+		"We did not change anything on our side. Could you please have a look? The request id of the last failure is " +
+		"in the log excerpt below.\n\n2026-11-16T07:42:10Z POST /v2/orders 504 Gateway Timeout (30.0 s)\n\n" +
+		"This blocks our warehouse, so a quick answer would be much appreciated.\n\nBest regards"
+	for lo := 1; lo <= n; lo += chunk {
+		hi := min(n, lo+chunk-1)
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		email := `'contact' || ((i * 7919) % ?) || '@acct' || (((i * 7919) % ?) % ?) || '.bench.example'`
+		ts := `strftime('%Y-%m-%dT%H:%M:%S', 1760000000 + i * 60, 'unixepoch') || '.000000000Z'`
+		_, err = tx.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+INSERT INTO tickets (id, tenant_id, number, subject, status, priority, requester_name, requester_email,
+  mailbox, assignee, conversation_id, created_at, updated_at)
+SELECT i, ?, i, 'Orders API times out (case ' || i || ')',
+  CASE i % 5 WHEN 0 THEN 'new' WHEN 1 THEN 'open' WHEN 2 THEN 'pending' WHEN 3 THEN 'solved' ELSE 'closed' END,
+  CASE i % 7 WHEN 0 THEN 'high' WHEN 1 THEN 'low' ELSE 'normal' END,
+  '', `+email+`, 'support', '', '', `+ts+`, `+ts+` FROM seq`,
+			lo, hi, tenant, contacts, contacts, accounts)
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+INSERT INTO messages (id, tenant_id, ticket_id, mailbox, message_id, direction, classification,
+  from_name, from_email, subject, date, text_body, body_hash, created_at)
+SELECT i, ?, i, 'support', 'bench-' || i || '@bench.example', 'inbound', 'normal',
+  '', `+email+`, 'Orders API times out (case ' || i || ')', `+ts+`, ?, 'bench' || i, `+ts+` FROM seq`,
+				lo, hi, tenant, contacts, contacts, accounts, body)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("tickets %d..%d: %w", lo, hi, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	// No ANALYZE: modernc's SQLite has STAT4, with which every bound
+	// statement is re-planned per execution (GenerateCRMBench says the same).
+	_, err := db.ExecContext(ctx, `INSERT INTO ticket_counters (tenant_id, last_number) VALUES (?, ?)
+  ON CONFLICT (tenant_id) DO UPDATE SET last_number = excluded.last_number`, tenant, n)
+	return err
+}
