@@ -44,6 +44,9 @@ type Store interface {
 	// AbortSlackMessage drops a begun, unposted record (Slack refused
 	// the post); a posted one is left alone.
 	AbortSlackMessage(ctx context.Context, tenant, kind string, ref int64, channel string) error
+	// ClaimOnce records a signed request's key until until and reports
+	// whether it is the first use (false: a replay).
+	ClaimOnce(ctx context.Context, key string, until time.Time) (bool, error)
 }
 
 // Tickets is the domain service the buttons act through; *ticket.Service

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -21,12 +22,18 @@ const maxRequestBody = 1 << 20
 // POST /slack/events, /slack/interactions and /slack/commands. Every
 // request must carry a valid v0 signature made with the signing secret
 // and a timestamp within five minutes, or it gets 401
-// (https://api.slack.com/authentication/verifying-requests-from-slack).
+// (https://api.slack.com/authentication/verifying-requests-from-slack);
+// the same signed request a second time (a replay) gets 409.
 func (b *Bot) Register(mux *http.ServeMux) {
 	mux.Handle("POST /slack/events", b.verified(b.serveEvents))
 	mux.Handle("POST /slack/interactions", b.verified(b.serveInteractions))
 	mux.Handle("POST /slack/commands", b.verified(b.serveCommands))
 }
+
+// replayWindow is how long a signed Slack request's signature is
+// remembered after its timestamp: the five minutes slack-go accepts it for,
+// plus a minute for clock skew.
+const replayWindow = 6 * time.Minute
 
 // verified checks the request signature over the raw body before next
 // sees the request (with the body restored).
@@ -50,6 +57,23 @@ func (b *Bot) verified(next func(http.ResponseWriter, *http.Request, []byte)) ht
 			b.log.WarnContext(r.Context(), "chat: rejected Slack request", "path", r.URL.Path,
 				"remote", r.RemoteAddr, "error", err)
 			http.Error(w, "invalid or stale Slack signature", http.StatusUnauthorized)
+			return
+		}
+		// A valid signature is accepted for five minutes: remember it that
+		// long (and a minute for clock skew), so that a captured request
+		// replayed in that window is refused, not acted on twice.
+		ts, _ := strconv.ParseInt(r.Header.Get("X-Slack-Request-Timestamp"), 10, 64)
+		until := time.Unix(ts, 0).Add(replayWindow)
+		first, err := b.opts.Store.ClaimOnce(r.Context(), "slack:"+r.Header.Get("X-Slack-Signature"), until)
+		if err != nil {
+			b.log.ErrorContext(r.Context(), "chat: replay check", "path", r.URL.Path, "error", err)
+			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable) // Slack retries
+			return
+		}
+		if !first {
+			b.log.WarnContext(r.Context(), "chat: refused a replayed Slack request", "path", r.URL.Path,
+				"remote", r.RemoteAddr)
+			http.Error(w, "replayed request", http.StatusConflict)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

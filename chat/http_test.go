@@ -301,3 +301,42 @@ func TestInteractionAnsweredBeforeAction(t *testing.T) {
 		t.Fatalf("ticket %+v, %v: want solved after the action", tk, err)
 	}
 }
+
+func TestHTTPReplayRefused(t *testing.T) {
+	// A captured signed interaction, sent again within the five minutes
+	// its signature is valid, must not act twice, in this process or
+	// another one on the same database.
+	ctx := context.Background()
+	e := newEnv(t)
+	b := e.bot()
+	e.run(b)
+	res := e.ingest(e.mail("API outage", "502 everywhere"))
+	e.settle()
+	at := time.Now()
+	form := url.Values{"payload": {blockActionPayload("U_ALICE", actionID(verbAck, res.TicketID), fmt.Sprint(res.TicketID), "")}}
+	if rec := e.serve(b, signedForm("/slack/interactions", form, testSecret, at)); rec.Code != http.StatusOK {
+		t.Fatalf("first request: %d %s", rec.Code, rec.Body)
+	}
+	b.Wait()
+	pending := ticket.StatusPending
+	if _, err := e.svc.Update(ctx, ticket.DefaultTenant, res.TicketID, ticket.Change{Status: &pending, Actor: "agent"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bot := range []*Bot{b, e.bot()} {
+		if rec := e.serve(bot, signedForm("/slack/interactions", form, testSecret, at)); rec.Code != http.StatusConflict {
+			t.Errorf("replay: status %d, want 409", rec.Code)
+		}
+		bot.Wait()
+	}
+	if tk, err := e.st.Ticket(ctx, ticket.DefaultTenant, res.TicketID); err != nil || tk.Status != ticket.StatusPending {
+		t.Fatalf("after the replays the ticket is %+v, %v; want it still pending", tk.Status, err)
+	}
+	// A new request (new timestamp, new signature) is acted on.
+	if rec := e.serve(b, signedForm("/slack/interactions", form, testSecret, at.Add(time.Second))); rec.Code != http.StatusOK {
+		t.Fatalf("fresh request: %d", rec.Code)
+	}
+	b.Wait()
+	if tk, _ := e.st.Ticket(ctx, ticket.DefaultTenant, res.TicketID); tk.Status != ticket.StatusOpen {
+		t.Errorf("fresh ack: status %s, want open", tk.Status)
+	}
+}

@@ -188,3 +188,26 @@ func TestDatabaseFilesOwnerOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestClaimOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	c := withClock(s, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	until := c.now().Add(6 * time.Minute)
+	if first, err := s.ClaimOnce(ctx, "slack:v0=abc", until); err != nil || !first {
+		t.Fatalf("first use: %v, %v", first, err)
+	}
+	if first, err := s.ClaimOnce(ctx, "slack:v0=abc", until); err != nil || first {
+		t.Fatalf("replay: %v, %v; want false", first, err)
+	}
+	if first, _ := s.ClaimOnce(ctx, "slack:v0=other", until); !first {
+		t.Error("another key counted as a replay")
+	}
+	c.add(7 * time.Minute) // the signature is stale now anyway: forgotten
+	if first, err := s.ClaimOnce(ctx, "slack:v0=abc", c.now().Add(6*time.Minute)); err != nil || !first {
+		t.Errorf("after the window: %v, %v; want the key forgotten", first, err)
+	}
+	if _, err := s.ClaimOnce(ctx, "", until); err == nil {
+		t.Error("empty key accepted")
+	}
+}
