@@ -1,7 +1,10 @@
 package sidebar
 
 import (
+	"errors"
 	"net/http"
+
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 // healthBody is the JSON of /healthz.
@@ -17,13 +20,34 @@ type HealthStatus interface {
 	HealthStatus() string
 }
 
-// healthz answers 200 when Options.Health reports ok, 503 otherwise, with
-// its details (per-mailbox state). No authentication: load balancers and
-// monitors call it.
+// healthz answers 200 when Options.Health reports ok, 503 otherwise. No
+// authentication is needed for the status alone (load balancers and
+// monitors call it); the details (mailbox names, counts, errors) go only
+// to a valid API token, and only its tenant's. A token that is sent but
+// unknown answers 401, so a monitor's misconfiguration shows.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	tenant := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		raw, ok := bearerToken(h)
+		if !ok {
+			s.writeError(w, r, http.StatusUnauthorized, "unauthorized", "malformed Authorization header (send Bearer <token>)", nil)
+			return
+		}
+		tok, err := s.opts.Store.TokenByHash(r.Context(), HashToken(raw))
+		if errors.Is(err, ticket.ErrNotFound) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk", error="invalid_token"`)
+			s.writeError(w, r, http.StatusUnauthorized, "invalid_token", "unknown or revoked API token", nil)
+			return
+		}
+		if err != nil {
+			s.writeStoreError(w, r, "token", err)
+			return
+		}
+		tenant = tok.Tenant
+	}
 	ok, details := true, any(nil)
 	if s.opts.Health != nil {
-		ok, details = s.opts.Health(r.Context())
+		ok, details = s.opts.Health(r.Context(), tenant)
 	}
 	status, body := http.StatusOK, healthBody{Status: "ok", Details: details}
 	if !ok {
@@ -31,6 +55,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	if hs, isHS := details.(HealthStatus); isHS {
 		body.Status = hs.HealthStatus()
+	}
+	if tenant == "" {
+		body.Details = nil
 	}
 	s.writeJSON(w, r, status, body)
 }

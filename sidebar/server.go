@@ -53,8 +53,11 @@ type Options struct {
 	Tickets TicketUpdater // optional: without it PATCH /api/v1/tickets/{id} answers 405
 	Blobs   BlobOpener    // required
 	// Health reports readiness for /healthz: ok false answers 503. details
-	// (per-mailbox state, ...) is encoded as JSON. Nil: always ok.
-	Health  func(ctx context.Context) (ok bool, details any)
+	// (per-mailbox state, ...) is encoded as JSON; tenant is the caller's
+	// (a valid API token's), "" for an anonymous check, which is answered
+	// with the status alone. Health must give a tenant only its own
+	// mailboxes and agents. Nil: always ok.
+	Health  func(ctx context.Context, tenant string) (ok bool, details any)
 	Metrics http.Handler // /metrics (promhttp); nil answers 404
 	Logger  *slog.Logger // nil: discard
 	// PublicURL is the externally reachable base URL ("https://desk.example");

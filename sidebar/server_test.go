@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,7 @@ type fixture struct {
 	health  struct {
 		ok      bool
 		details any
+		tenant  atomic.Value // string: the last call's tenant
 	}
 }
 
@@ -66,7 +68,8 @@ func newFixture(t *testing.T) *fixture {
 		Store:   st,
 		Tickets: f.svc,
 		Blobs:   st.Blobs(),
-		Health: func(context.Context) (bool, any) {
+		Health: func(_ context.Context, tenant string) (bool, any) {
+			f.health.tenant.Store(tenant)
 			return f.health.ok, f.health.details
 		},
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -668,8 +671,16 @@ func TestHealthzAndMetrics(t *testing.T) {
 	f := newFixture(t)
 	f.health.details = map[string]any{"mailboxes": map[string]any{"support": map[string]any{"connected": true}}}
 	resp, body := f.get("/healthz", "")
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"status":"ok"`)) || !bytes.Contains(body, []byte(`"connected":true`)) {
-		t.Errorf("healthz: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != 200 || string(body) != `{"status":"ok"}`+"\n" || f.health.tenant.Load() != "" {
+		t.Errorf("anonymous healthz: %d %s (tenant %q); want the status alone", resp.StatusCode, body, f.health.tenant.Load())
+	}
+	// The details go to a valid token, asked for its own tenant only.
+	resp, body = f.get("/healthz", f.tokenB)
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"connected":true`)) || f.health.tenant.Load() != "other" {
+		t.Errorf("healthz with a token: %d %s (tenant %q)", resp.StatusCode, body, f.health.tenant.Load())
+	}
+	if resp, _ := f.get("/healthz", "sdk_not-a-real-token"); resp.StatusCode != 401 {
+		t.Errorf("healthz with an unknown token: %d, want 401", resp.StatusCode)
 	}
 	f.health.details = gradedHealth("degraded")
 	resp, body = f.get("/healthz", "")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/sidedesk/sidedesk/calendar"
 	"github.com/sidedesk/sidedesk/capture"
+	"github.com/sidedesk/sidedesk/config"
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/sidebar"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -208,27 +210,54 @@ type componentHealth struct {
 // health answers 503 only when the database is unreachable; a mailbox that
 // cannot log in makes the report "degraded" (the process is fine and keeps
 // retrying it, so restarting it would not help).
-func (a *app) health(ctx context.Context) (bool, any) {
+func (a *app) health(ctx context.Context, tenant string) (bool, any) {
 	r := healthReport{Status: "ok", Version: version, Database: componentHealth{OK: true}}
 	if err := a.store.Ping(ctx); err != nil {
 		r.Database = componentHealth{Error: err.Error()}
 		r.Status = "down"
 	}
-	r.Mailboxes = a.status.Snapshot()
-	for _, m := range r.Mailboxes {
+	// The status counts every tenant's mailboxes and agents; the details
+	// show the caller's only, and never a secret's env name or file path.
+	r.Mailboxes = []capture.MailboxStatus{}
+	for _, m := range a.status.Snapshot() {
 		if !m.Connected && m.LastError != "" && r.Status == "ok" {
 			r.Status = "degraded"
 		}
+		mb, known := a.cfg.Mailbox(m.Name)
+		if !known || mb.Tenant != tenant {
+			continue
+		}
+		m.LastError = a.redactSecretRefs(mb, m.LastError)
+		r.Mailboxes = append(r.Mailboxes, m)
 	}
 	if a.cal != nil {
-		r.Calendar = a.cal.Status()
-		for _, c := range r.Calendar {
+		for _, c := range a.cal.Status() {
 			if c.LastError != "" && r.Status == "ok" {
 				r.Status = "degraded"
+			}
+			if tenant == ticket.DefaultTenant { // the calendar serves the default tenant
+				r.Calendar = append(r.Calendar, c)
 			}
 		}
 	}
 	return r.Database.OK, r
+}
+
+// redactSecretRefs takes the names of mb's secret references (the
+// "password_env SUPPORT_PW" a login error points the admin to) out of msg:
+// /healthz shows errors to API tokens, doctor and the log keep the hint.
+func (a *app) redactSecretRefs(mb config.Mailbox, msg string) string {
+	for _, s := range []config.Secret{mb.Password(), mb.OAuthToken(), mb.ClientSecret(), mb.RefreshToken()} {
+		if s.Env == "" && s.File == "" {
+			continue
+		}
+		key := s.Key
+		if i := strings.LastIndexByte(key, '.'); i >= 0 {
+			key = key[i+1:]
+		}
+		msg = strings.ReplaceAll(msg, secretHint(s), "the mailbox's "+key+" setting")
+	}
+	return msg
 }
 
 // expireSessions deletes expired panel sessions every hour until ctx ends.
