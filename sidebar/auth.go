@@ -59,26 +59,35 @@ func (s *Server) RequireToken(h http.Handler) http.Handler { return s.authentica
 
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r.Header.Get("Authorization"))
-		if !ok {
-			// RFC 6750 section 3: no error code when no credentials came.
-			w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk"`)
-			s.writeError(w, r, http.StatusUnauthorized, "unauthorized",
-				"missing bearer token (send Authorization: Bearer <token>)", nil)
-			return
+		if tok, ok := s.checkToken(w, r); ok {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey, callerOf(tok))))
 		}
-		tok, err := s.opts.Store.TokenByHash(r.Context(), HashToken(token))
-		if errors.Is(err, ticket.ErrNotFound) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk", error="invalid_token"`)
-			s.writeError(w, r, http.StatusUnauthorized, "invalid_token", "unknown or revoked API token", nil)
-			return
-		}
-		if err != nil {
-			s.writeStoreError(w, r, "token", err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey, callerOf(tok))))
 	})
+}
+
+// checkToken looks up the request's bearer token; when it is missing,
+// unknown or the look-up fails it answers the error itself and reports
+// false.
+func (s *Server) checkToken(w http.ResponseWriter, r *http.Request) (ticket.Token, bool) {
+	token, ok := bearerToken(r.Header.Get("Authorization"))
+	if !ok {
+		// RFC 6750 section 3: no error code when no credentials came.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk"`)
+		s.writeError(w, r, http.StatusUnauthorized, "unauthorized",
+			"missing bearer token (send Authorization: Bearer <token>)", nil)
+		return ticket.Token{}, false
+	}
+	tok, err := s.opts.Store.TokenByHash(r.Context(), HashToken(token))
+	if errors.Is(err, ticket.ErrNotFound) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk", error="invalid_token"`)
+		s.writeError(w, r, http.StatusUnauthorized, "invalid_token", "unknown or revoked API token", nil)
+		return ticket.Token{}, false
+	}
+	if err != nil {
+		s.writeStoreError(w, r, "token", err)
+		return ticket.Token{}, false
+	}
+	return tok, true
 }
 
 func callerOf(t ticket.Token) Caller {

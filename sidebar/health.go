@@ -1,10 +1,7 @@
 package sidebar
 
 import (
-	"errors"
 	"net/http"
-
-	"github.com/sidedesk/sidedesk/ticket"
 )
 
 // healthBody is the JSON of /healthz.
@@ -27,20 +24,9 @@ type HealthStatus interface {
 // unknown answers 401, so a monitor's misconfiguration shows.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	tenant := ""
-	if h := r.Header.Get("Authorization"); h != "" {
-		raw, ok := bearerToken(h)
+	if r.Header.Get("Authorization") != "" {
+		tok, ok := s.checkToken(w, r)
 		if !ok {
-			s.writeError(w, r, http.StatusUnauthorized, "unauthorized", "malformed Authorization header (send Bearer <token>)", nil)
-			return
-		}
-		tok, err := s.opts.Store.TokenByHash(r.Context(), HashToken(raw))
-		if errors.Is(err, ticket.ErrNotFound) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk", error="invalid_token"`)
-			s.writeError(w, r, http.StatusUnauthorized, "invalid_token", "unknown or revoked API token", nil)
-			return
-		}
-		if err != nil {
-			s.writeStoreError(w, r, "token", err)
 			return
 		}
 		tenant = tok.Tenant
