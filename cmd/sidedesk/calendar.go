@@ -112,7 +112,10 @@ func cmdCalendar(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if cal == nil {
-		return fmt.Errorf("calendar sync: [calendar] enabled = false in the config: nothing to sync")
+		// Not an error: a cron job that runs it on a host without
+		// calendars must not fail.
+		fmt.Fprintln(stdout, "calendar sync: [calendar] enabled = false in the config: nothing to sync")
+		return nil
 	}
 	rep, err := cal.SyncOnce(ctx)
 	for _, st := range cal.Status() {

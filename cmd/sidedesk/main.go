@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -63,7 +64,8 @@ func main() {
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(os.Stderr, "sidedesk: %v\n\n%s", err, usage)
+			// One line with the fix; the whole usage is `sidedesk help`.
+			fmt.Fprintf(os.Stderr, "sidedesk: %v (see `sidedesk help`)\n", err)
 			os.Exit(2)
 		}
 		fmt.Fprintf(os.Stderr, "sidedesk: %v\n", err)
@@ -84,6 +86,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
+	if len(rest) > 0 && isHelp(rest[0]) && hasSubcommands[cmd] {
+		// `sidedesk token --help`: the command's own usage lines, exit 0.
+		// Its flags answer --help after the subcommand (`sidedesk token
+		// create --help`), as every other command's do.
+		if u := commandUsage(cmd); u != "" {
+			fmt.Fprint(stdout, u)
+			return nil
+		}
+	}
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr)
@@ -113,6 +124,32 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// hasSubcommands are the commands whose first argument is a subcommand.
+var hasSubcommands = map[string]bool{"token": true, "user": true, "crm": true, "calendar": true, "outbox": true}
+
+func isHelp(s string) bool { return s == "--help" || s == "-help" || s == "-h" || s == "help" }
+
+// commandUsage is the part of usage about cmd ("" for an unknown one).
+func commandUsage(cmd string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(usage, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  sidedesk "+cmd+" "):
+			in = true
+		case strings.HasPrefix(line, "  sidedesk "), !strings.HasPrefix(line, "  "):
+			in = false
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "Usage:\n" + b.String()
 }
 
 // flags makes a FlagSet for a command whose errors come back as usageError.

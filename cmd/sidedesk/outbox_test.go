@@ -81,3 +81,27 @@ func TestOutboxCommands(t *testing.T) {
 		t.Errorf("drop without --consumer: %v, want a usage error", err)
 	}
 }
+
+// TestSubcommandHelpAndCronFriendlyCalendar: `sidedesk token --help` and
+// the like print the command's usage and succeed; calendar sync with
+// calendars off succeeds with its message.
+func TestSubcommandHelpAndCronFriendlyCalendar(t *testing.T) {
+	ctx := context.Background()
+	for _, cmd := range []string{"token", "user", "crm", "calendar", "outbox"} {
+		var out, errb bytes.Buffer
+		if err := run(ctx, []string{cmd, "--help"}, nil, &out, &errb); err != nil {
+			t.Errorf("%s --help: %v", cmd, err)
+		}
+		if !strings.Contains(out.String(), "sidedesk "+cmd+" ") || strings.Contains(out.String(), "sidedesk serve") {
+			t.Errorf("%s --help printed %q; want its own usage lines only", cmd, out.String())
+		}
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "s.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[database]\npath = %q\n", filepath.Join(dir, "d.db"))), 0o600)
+	var out, errb bytes.Buffer
+	if err := run(ctx, []string{"calendar", "sync", "--once", "--config", cfg}, nil, &out, &errb); err != nil ||
+		!strings.Contains(out.String(), "nothing to sync") {
+		t.Errorf("calendar sync with calendars off: %v, %q; want success with its message", err, out.String())
+	}
+}
