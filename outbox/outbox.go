@@ -30,7 +30,10 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/sidedesk/sidedesk/lease"
@@ -144,6 +147,51 @@ const backlogEvery = time.Second
 type Runner struct {
 	opts Options
 	log  *slog.Logger
+
+	mu     sync.Mutex
+	status map[string]*ConsumerStatus
+}
+
+// ConsumerStatus is what this process knows of one consumer it runs, for
+// /healthz.
+type ConsumerStatus struct {
+	Consumer string `json:"consumer"`
+	Tenant   string `json:"tenant,omitempty"`
+	// Delivering: this process holds the consumer's lease (another
+	// process delivers otherwise).
+	Delivering bool `json:"delivering"`
+	// Pending events, as of the last look (while Delivering).
+	Pending      int64     `json:"pending"`
+	LastDelivery time.Time `json:"last_delivery,omitzero"`
+	// LastError is the latest failed attempt's error; Failing says it is
+	// more recent than the last delivery.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	DeadLetters int64     `json:"dead_letters_since_start"`
+}
+
+// Failing reports a consumer whose latest attempt failed.
+func (c ConsumerStatus) Failing() bool { return c.LastErrorAt.After(c.LastDelivery) }
+
+// Status is the state of every consumer this runner runs, by name.
+func (r *Runner) Status() []ConsumerStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ConsumerStatus, 0, len(r.status))
+	for _, st := range r.status {
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b ConsumerStatus) int { return strings.Compare(a.Consumer, b.Consumer) })
+	return out
+}
+
+// note changes the status of consumer name.
+func (r *Runner) note(name string, fn func(*ConsumerStatus)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st := r.status[name]; st != nil {
+		fn(st)
+	}
 }
 
 // New checks opts and fills the defaults.
@@ -181,7 +229,7 @@ func New(opts Options) (*Runner, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Runner{opts: opts, log: opts.Logger}, nil
+	return &Runner{opts: opts, log: opts.Logger, status: map[string]*ConsumerStatus{}}, nil
 }
 
 func defaultHolder() string {
@@ -207,9 +255,16 @@ func (r *Runner) Run(ctx context.Context, c Consumer) error {
 	if c.GiveUpAfter <= 0 {
 		c.GiveUpAfter = r.opts.GiveUpAfter
 	}
+	r.mu.Lock()
+	if r.status[c.Name] == nil {
+		r.status[c.Name] = &ConsumerStatus{Consumer: c.Name, Tenant: c.Tenant}
+	}
+	r.mu.Unlock()
 	l := lease.Lease{Store: r.opts.Store, Name: "dispatch:" + c.Name, Holder: r.opts.Holder,
 		TTL: r.opts.LeaseTTL, Logger: r.log}
 	return l.Run(ctx, func(ctx context.Context) {
+		r.note(c.Name, func(st *ConsumerStatus) { st.Delivering = true })
+		defer r.note(c.Name, func(st *ConsumerStatus) { st.Delivering, st.Pending = false, 0 })
 		(&run{r: r, c: c, log: r.log.With("consumer", c.Name)}).loop(ctx)
 	})
 }
@@ -325,12 +380,14 @@ func (u *run) deliver(ctx context.Context, e ticket.Event) bool {
 		err := u.c.Deliver(ctx, e)
 		if err == nil {
 			m.delivered(u.c.Name)
+			u.r.note(u.c.Name, func(st *ConsumerStatus) { st.LastDelivery = u.r.opts.Now() })
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
 		now := u.r.opts.Now()
+		u.r.note(u.c.Name, func(st *ConsumerStatus) { st.LastError, st.LastErrorAt = err.Error(), now })
 		if first.IsZero() {
 			first = now
 		}
@@ -413,6 +470,7 @@ func (u *run) bury(ctx context.Context, e ticket.Event, attempts int, first time
 		return false
 	}
 	u.r.opts.Metrics.buried(u.c.Name)
+	u.r.note(u.c.Name, func(st *ConsumerStatus) { st.DeadLetters++ })
 	u.log.ErrorContext(ctx, "outbox: event not delivered; kept as a dead letter", "event", e.ID,
 		"type", e.Type, "ticket", e.TicketID, "attempts", attempts, "error", cause)
 	return true
@@ -453,7 +511,7 @@ func (u *run) idle(ctx context.Context, wake <-chan struct{}) {
 // backlogEvery unless force.
 func (u *run) refreshBacklog(ctx context.Context, force bool) {
 	m := u.r.opts.Metrics
-	if m == nil || (!force && u.r.opts.Now().Sub(u.backlogAt) < backlogEvery) {
+	if !force && u.r.opts.Now().Sub(u.backlogAt) < backlogEvery {
 		return
 	}
 	u.backlogAt, u.backlogCursor = u.r.opts.Now(), u.cursor
@@ -465,6 +523,7 @@ func (u *run) refreshBacklog(ctx context.Context, force bool) {
 		return
 	}
 	m.backlog(u.c.Name, n, oldest)
+	u.r.note(u.c.Name, func(st *ConsumerStatus) { st.Pending = n })
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -460,3 +460,52 @@ func TestRedeliverDeadLetters(t *testing.T) {
 		t.Errorf("delivered %v, want 3, then the dead letters 1 and 2", got)
 	}
 }
+
+func TestRunnerStatus(t *testing.T) {
+	e := newEnv(t)
+	var (
+		mu   sync.Mutex
+		down = true
+	)
+	rec := &recorder{fail: func(ev ticket.Event, _ int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return errors.New("503 from the receiver")
+		}
+		return nil
+	}}
+	r, err := outbox.New(e.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Run(ctx, outbox.Consumer{Name: "c", Tenant: "default", Deliver: rec.deliver, FromStart: true})
+	}()
+	e.appendEvents("default", 1, 2)
+	status := func() outbox.ConsumerStatus {
+		for _, s := range r.Status() {
+			if s.Consumer == "c" {
+				return s
+			}
+		}
+		return outbox.ConsumerStatus{}
+	}
+	waitFor(t, "a failing, delivering consumer", func() bool {
+		s := status()
+		return s.Delivering && s.Failing() && strings.Contains(s.LastError, "503")
+	})
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	waitFor(t, "recovery", func() bool { s := status(); return !s.Failing() && s.Pending == 0 && len(rec.snapshot()) == 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); s.Delivering || s.Tenant != "default" {
+		t.Errorf("after stop: %+v; want not delivering", s)
+	}
+}

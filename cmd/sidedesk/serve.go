@@ -200,6 +200,9 @@ type healthReport struct {
 	Database  componentHealth         `json:"database"`
 	Mailboxes []capture.MailboxStatus `json:"mailboxes"`
 	Calendar  []calendar.AgentStatus  `json:"calendar,omitempty"`
+	// Outbox: the consumers this process runs (Slack, ...): pending
+	// events, last delivery, last error.
+	Outbox []outbox.ConsumerStatus `json:"outbox,omitempty"`
 }
 
 type componentHealth struct {
@@ -238,6 +241,14 @@ func (a *app) health(ctx context.Context, tenant string) (bool, any) {
 			if tenant == ticket.DefaultTenant { // the calendar serves the default tenant
 				r.Calendar = append(r.Calendar, c)
 			}
+		}
+	}
+	for _, c := range a.outbox.Status() {
+		if c.Failing() && r.Status == "ok" {
+			r.Status = "degraded"
+		}
+		if c.Tenant == tenant {
+			r.Outbox = append(r.Outbox, c)
 		}
 	}
 	return r.Database.OK, r
