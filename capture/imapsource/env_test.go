@@ -138,7 +138,16 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func (e *env) waitCount(t testing.TB, n int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d messages captured", n), func() bool { return e.count(t) >= n })
+	deadline := time.Now().Add(20 * time.Second)
+	for e.count(t) < n {
+		if time.Now().After(deadline) {
+			// What the source was doing tells a slow reconnect from a
+			// lost message.
+			t.Fatalf("timed out waiting for %d messages captured (have %d); mailboxes: %+v",
+				n, e.count(t), e.status.Snapshot())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := e.count(t); got != n {
 		t.Fatalf("captured %d messages, want %d", got, n)
 	}
