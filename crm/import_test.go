@@ -389,3 +389,42 @@ func accountNames(m crm.Match) []string {
 	}
 	return out
 }
+
+// TestImportRefusesDuplicateIDsShortRowsAndNamelessContacts: each is
+// refused with its row (and field); the good rows are kept.
+func TestImportRefusesDuplicateIDsShortRowsAndNamelessContacts(t *testing.T) {
+	l, _ := storetest.OpenCRM(t)
+	ctx := context.Background()
+	in := "Contact ID,First Name,Last Name,Email\n" +
+		"C1,Ann,Lee,ann@globex.example\n" + // row 2
+		"C2,Bob\n" + // row 3: too few fields
+		"C1,Ann,Lee-Other,ann.other@globex.example\n" + // row 4: C1 again
+		"C3,,,nobody@globex.example\n" + // row 5: no name
+		"C4,Cid,Ok,cid@initech.example\n" // row 6
+	rep, err := crm.Import(ctx, l, "default", crm.ObjContact, strings.NewReader(in), crm.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Inserted != 2 || rep.Failed != 3 {
+		t.Fatalf("report %+v: want 2 inserted, 3 refused", rep)
+	}
+	want := []struct {
+		row          int
+		field, value string
+		reason       string
+	}{
+		{3, "", "", "2 fields, the header has 4"},
+		{4, "external_id", "C1", "duplicate id: row 2"},
+		{5, "last_name", "", "needs a name"},
+	}
+	for i, w := range want {
+		e := rep.Errors[i]
+		if e.Row != w.row || e.Field != w.field || e.Value != w.value || !strings.Contains(e.Reason, w.reason) {
+			t.Errorf("error %d = %+v, want row %d field %q value %q reason ~%q", i, e, w.row, w.field, w.value, w.reason)
+		}
+	}
+	m, err := l.Match(ctx, "default", "ann@globex.example")
+	if err != nil || len(m.Contacts) != 1 || m.Contacts[0].LastName != "Lee" {
+		t.Errorf("row 2's contact %+v, %v: the duplicate row must not overwrite it", m.Contacts, err)
+	}
+}

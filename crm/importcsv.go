@@ -295,6 +295,21 @@ type Upserter interface {
 	UpsertOpportunities(ctx context.Context, tenant string, recs []Opportunity) (UpsertResult, error)
 }
 
+// externalID is the record's external id, "" when it has none.
+func externalID(v any) string {
+	switch r := v.(type) {
+	case *Account:
+		return r.ExternalID
+	case *Contact:
+		return r.ExternalID
+	case *Lead:
+		return r.ExternalID
+	case *Opportunity:
+		return r.ExternalID
+	}
+	return ""
+}
+
 // column is one CSV column bound to a field (fld < 0: ignored).
 type column struct {
 	name string
@@ -360,6 +375,7 @@ func importCSV[T any](ctx context.Context, upsert func(context.Context, string, 
 	}
 	batch := make([]T, 0, UpsertBatch)
 	rows := make([]int, 0, UpsertBatch)
+	seen := map[string]int{} // external id → the row that had it first
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -406,6 +422,12 @@ func importCSV[T any](ctx context.Context, upsert func(context.Context, string, 
 			rep.Skipped++
 			continue
 		}
+		if len(rec) < len(cols) {
+			// A short row would import its missing cells as empty: refuse
+			// it rather than guess which cells went missing.
+			addErr(RowError{Row: line, Reason: fmt.Sprintf("%d fields, the header has %d", len(rec), len(cols))})
+			continue
+		}
 		var v T
 		setSource(&v, opts.Source)
 		ok := true
@@ -429,6 +451,16 @@ func importCSV[T any](ctx context.Context, upsert func(context.Context, string, 
 		}
 		if !ok {
 			continue
+		}
+		if id := externalID(&v); id != "" {
+			// The same id twice in one file: the later row would silently
+			// overwrite the earlier one.
+			if first, dup := seen[id]; dup {
+				addErr(RowError{Row: line, Column: columnOf(cols, fields, "external_id"), Field: "external_id", Value: id,
+					Reason: fmt.Sprintf("duplicate id: row %d has it already", first)})
+				continue
+			}
+			seen[id] = line
 		}
 		batch = append(batch, v)
 		rows = append(rows, line)

@@ -361,6 +361,11 @@ ORDER BY c.id LIMIT 1`, []any{tenant, email}, &id, &oldEmail, &oldOthers)
 	if err != nil {
 		return 0, false, err
 	}
+	if !found && strings.TrimSpace(c.FirstName) == "" && strings.TrimSpace(c.LastName) == "" {
+		// A nameless contact shows as an empty line in the panel
+		// (Salesforce requires LastName too).
+		return 0, false, badField("last_name", crm.ErrMissingField, "a new contact needs a name")
+	}
 	if !found {
 		id, err = t.insertID(ctx, `INSERT INTO crm_contacts (tenant_id, source, external_id, first_name, last_name, email,
   other_emails, phone, title, account_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

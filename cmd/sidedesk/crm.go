@@ -139,5 +139,10 @@ func cmdCRM(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		fmt.Fprintf(stdout, "refused rows written to %s\n", *errorsOut)
 	}
+	if rep.Failed > 0 {
+		// The good rows are kept; the exit status tells a script that
+		// some were not.
+		return fmt.Errorf("crm import %s: %d of %d rows refused (see above)", file, rep.Failed, rep.Rows)
+	}
 	return nil
 }
