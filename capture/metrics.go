@@ -74,6 +74,19 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
+// Init makes mailbox's counters appear at 0 before anything happened to
+// them: a series that is absent cannot be alerted on (rate() of a missing
+// series is no data, not zero).
+func (m *Metrics) Init(mailbox string) {
+	if m == nil {
+		return
+	}
+	m.MessagesCaptured.WithLabelValues(mailbox, string(ticket.ClassNormal))
+	m.ParseErrors.WithLabelValues(mailbox)
+	m.IdleReconnects.WithLabelValues(mailbox)
+	m.CaptureErrors.WithLabelValues(mailbox)
+}
+
 // Captured counts one message ingested from mailbox.
 func (m *Metrics) Captured(mailbox string, c ticket.Classification) {
 	if m == nil {

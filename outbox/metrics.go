@@ -52,6 +52,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// start makes consumer's counters appear in /metrics at 0 before anything
+// happened to them (an absent series cannot be alerted on).
+func (m *Metrics) start(consumer string) {
+	if m != nil {
+		m.deliveries.WithLabelValues(consumer)
+		m.failures.WithLabelValues(consumer)
+		m.dead.WithLabelValues(consumer)
+	}
+}
+
 func (m *Metrics) delivered(consumer string) {
 	if m != nil {
 		m.deliveries.WithLabelValues(consumer).Inc()

@@ -255,6 +255,7 @@ func (r *Runner) Run(ctx context.Context, c Consumer) error {
 	if c.GiveUpAfter <= 0 {
 		c.GiveUpAfter = r.opts.GiveUpAfter
 	}
+	r.opts.Metrics.start(c.Name)
 	r.mu.Lock()
 	if r.status[c.Name] == nil {
 		r.status[c.Name] = &ConsumerStatus{Consumer: c.Name, Tenant: c.Tenant}

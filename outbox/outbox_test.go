@@ -342,6 +342,15 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	opts := e.options()
 	opts.Metrics = outbox.NewMetrics(reg)
+	// A consumer that did nothing yet still has its series, at 0.
+	e.run(opts, outbox.Consumer{Name: "idle", Tenant: "nobody", Deliver: func(context.Context, ticket.Event) error { return nil }})
+	waitFor(t, "the idle consumer's zero series", func() bool {
+		return testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP sidedesk_outbox_dead_letters_total Outbox events a consumer gave up on (kept as dead letters).
+# TYPE sidedesk_outbox_dead_letters_total counter
+sidedesk_outbox_dead_letters_total{consumer="idle"} 0
+`), "sidedesk_outbox_dead_letters_total") == nil
+	})
 	e.appendEvents("default", 1, 2, 3, 4)
 	e.run(opts, outbox.Consumer{Name: "m", Deliver: rec.deliver, FromStart: true})
 	waitFor(t, "two delivered", func() bool { return len(rec.snapshot()) == 2 })
@@ -349,14 +358,16 @@ func TestMetrics(t *testing.T) {
 	waitFor(t, "four delivered", func() bool { return len(rec.snapshot()) == 4 })
 	waitFor(t, "counters", func() bool {
 		n, _ := testutil.GatherAndCount(reg, "sidedesk_outbox_delivered_total")
-		return n == 1
+		return n == 2
 	})
 	const want = `
 # HELP sidedesk_outbox_delivered_total Outbox events a consumer delivered.
 # TYPE sidedesk_outbox_delivered_total counter
+sidedesk_outbox_delivered_total{consumer="idle"} 0
 sidedesk_outbox_delivered_total{consumer="m"} 4
 # HELP sidedesk_outbox_delivery_failures_total Failed delivery attempts of outbox events (each retry counts).
 # TYPE sidedesk_outbox_delivery_failures_total counter
+sidedesk_outbox_delivery_failures_total{consumer="idle"} 0
 sidedesk_outbox_delivery_failures_total{consumer="m"} 4
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
@@ -367,6 +378,7 @@ sidedesk_outbox_delivery_failures_total{consumer="m"} 4
 		err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP sidedesk_outbox_pending_events Outbox events a consumer has yet to deliver.
 # TYPE sidedesk_outbox_pending_events gauge
+sidedesk_outbox_pending_events{consumer="idle"} 0
 sidedesk_outbox_pending_events{consumer="m"} 0
 `), "sidedesk_outbox_pending_events")
 		return err == nil

@@ -254,6 +254,7 @@ func (a *app) sources(ctx context.Context) (map[string]source, error) {
 		if !mb.Enabled {
 			continue
 		}
+		a.metrics.Init(mb.Name)
 		var (
 			s   source
 			err error
