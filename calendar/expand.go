@@ -123,6 +123,7 @@ func (x *expander) expandEvent(ev *ical.Component, skip map[int64]bool) ([]Inter
 	}
 	var out []Interval
 	emit := func(s time.Time, sp span) {
+		s = firstOccurrence(s) // a recurrence in a repeated hour, as for DTSTART
 		if skip[s.Unix()] {
 			return
 		}
@@ -204,7 +205,13 @@ type span struct {
 }
 
 func (s span) end(start time.Time) time.Time {
-	return start.AddDate(0, 0, s.days).Add(s.exact)
+	if s.days != 0 {
+		// Nominal days follow the wall clock; AddDate goes through
+		// time.Date, so even 0 days would move a start in a repeated
+		// fall-back hour to its later occurrence.
+		start = firstOccurrence(start.AddDate(0, 0, s.days))
+	}
+	return start.Add(s.exact)
 }
 
 // span returns the length of each instance of ev: DTEND minus DTSTART (the
@@ -346,7 +353,31 @@ func (x *expander) parseTime(p *ical.Prop, v string) (t time.Time, allDay bool, 
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("calendar: invalid DATE-TIME value")
 	}
-	return t, false, nil
+	return firstOccurrence(t), false, nil
+}
+
+// firstOccurrence is t or, when t's wall clock happens twice in its zone
+// (the repeated hour of a DST fall-back), the first of the two instants:
+// RFC 5545 section 3.3.5 says a local time that occurs twice means its first
+// occurrence, while Go's time.Date may pick the later one (it does for
+// zones east of UTC: Europe/Berlin 2027-10-31 02:05 came out as 02:05 CET,
+// one hour late).
+func firstOccurrence(t time.Time) time.Time {
+	_, off := t.Zone()
+	_, before := t.Add(-3 * time.Hour).Zone()
+	if before <= off {
+		return t // no fall-back just before t
+	}
+	c := t.Add(-time.Duration(before-off) * time.Second)
+	if _, coff := c.Zone(); coff != before {
+		return t
+	}
+	cy, cm, cd := c.Date()
+	ty, tm, td := t.Date()
+	if cy == ty && cm == tm && cd == td && c.Hour() == t.Hour() && c.Minute() == t.Minute() && c.Second() == t.Second() {
+		return c
+	}
+	return t
 }
 
 func (x *expander) zone(tzid string) *time.Location {

@@ -198,3 +198,49 @@ func fmtIvs(ivs []Interval) string {
 	}
 	return b.String()
 }
+
+// TestFallBackRepeatedHourIsFirst: a local time that happens twice at a DST
+// fall-back is its first occurrence (RFC 5545 section 3.3.5), for DTSTART
+// and for recurrences; times next to the repeated hour are left alone.
+func TestFallBackRepeatedHourIsFirst(t *testing.T) {
+	from, to := utc("2027-10-25T00:00:00Z"), utc("2027-11-05T00:00:00Z")
+	tests := []struct {
+		name  string
+		props []string
+		want  []Interval
+	}{
+		{"berlin 02:05 on fall-back day", []string{
+			"DTSTART;TZID=Europe/Berlin:20271031T020500", "DTEND;TZID=Europe/Berlin:20271031T023500"},
+			// 02:05 CEST (UTC+2), not 02:05 CET one hour later.
+			[]Interval{iv("2027-10-31T00:05:00Z", "2027-10-31T00:35:00Z")}},
+		{"daily at 02:30 across fall-back", []string{
+			"DTSTART;TZID=Europe/Berlin:20271030T023000", "DURATION:PT15M", "RRULE:FREQ=DAILY;COUNT=3"},
+			[]Interval{
+				iv("2027-10-30T00:30:00Z", "2027-10-30T00:45:00Z"),
+				iv("2027-10-31T00:30:00Z", "2027-10-31T00:45:00Z"),
+				iv("2027-11-01T01:30:00Z", "2027-11-01T01:45:00Z")}},
+		{"03:30 after the repeated hour is unique", []string{
+			"DTSTART;TZID=Europe/Berlin:20271031T033000", "DURATION:PT15M"},
+			[]Interval{iv("2027-10-31T02:30:00Z", "2027-10-31T02:45:00Z")}},
+	}
+	berlin := mustLoc(t, "Europe/Berlin")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cal, err := ical.NewDecoder(bytes.NewReader(caltest.Event("x", tc.props))).Decode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := &expander{from: from, to: to, local: berlin}
+			got, err := x.busyFromObject(cal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertIntervals(t, got, tc.want)
+		})
+	}
+	// West of UTC too: 01:30 EDT (UTC-4), the first of the two.
+	ny := mustLoc(t, "America/New_York")
+	if got := firstOccurrence(time.Date(2027, 11, 7, 1, 30, 0, 0, ny)); !got.Equal(utc("2027-11-07T05:30:00Z")) {
+		t.Errorf("new york 01:30 on fall-back day = %v, want 05:30Z (EDT)", got.UTC())
+	}
+}
