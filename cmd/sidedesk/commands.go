@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -26,6 +27,12 @@ func configFlag(fs *flag.FlagSet) *string {
 
 // loadConfig resolves the config path and loads it with the process env.
 func loadConfig(path string) (*config.Config, error) {
+	return config.Load(configPath(path), os.Environ())
+}
+
+// configPath is the config file to read: --config, else $SIDEDESK_CONFIG,
+// else ./sidedesk.toml when it exists; "" for the built-in defaults.
+func configPath(path string) string {
 	if path == "" {
 		path = os.Getenv("SIDEDESK_CONFIG")
 	}
@@ -34,7 +41,7 @@ func loadConfig(path string) (*config.Config, error) {
 			path = "sidedesk.toml"
 		}
 	}
-	return config.Load(path, os.Environ())
+	return path
 }
 
 // setup loads the config, builds the logger and opens the app.
@@ -177,20 +184,48 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(w, "ok\t%s\t\n", what)
 	}
-	cfg, err := loadConfig(*cfgPath)
-	line("config", err)
+	file := configPath(*cfgPath)
+	what := "config " + file
+	if file == "" {
+		what = "config (no file: the built-in defaults)"
+	}
+	cfg, err := config.Load(file, os.Environ())
+	line(what, err)
 	if err != nil {
 		w.Flush()
 		return fmt.Errorf("doctor: %d check(s) failed", bad)
 	}
-	a, err := openApp(ctx, cfg, newLogger(config.Log{Level: "error"}, stderr), schemaReport)
-	if err == nil {
-		err = a.schemaErr
-		if err == nil {
-			err = a.store.Ping(ctx)
+	// doctor only looks: on a fresh install the database does not exist
+	// yet, and serve creates it. The mailbox checks then run on a
+	// throwaway database, so nothing is written where sidedesk will live.
+	dbPath := cfg.Database.Path
+	if _, statErr := os.Stat(dbPath); errors.Is(statErr, os.ErrNotExist) {
+		fmt.Fprintf(w, "note\tdatabase %s\tnot created yet: `sidedesk serve` (or `sidedesk migrate`) creates it\n", dbPath)
+		tmp, err := os.MkdirTemp("", "sidedesk-doctor")
+		if err != nil {
+			return err
 		}
+		defer os.RemoveAll(tmp)
+		c := *cfg
+		c.Database.Path = filepath.Join(tmp, "doctor.db")
+		c.Storage.BlobDir = filepath.Join(tmp, "blobs")
+		cfg = &c
 	}
-	line("database "+cfg.Database.Path, err)
+	a, err := openApp(ctx, cfg, newLogger(config.Log{Level: "error"}, stderr), schemaReport)
+	if err == nil && cfg.Database.Path == dbPath {
+		if err = a.store.Ping(ctx); err == nil && a.schemaErr != nil {
+			if cur, known, verr := a.store.SchemaVersion(ctx); verr == nil && cur < known {
+				// Not a failure: serve migrates at start.
+				fmt.Fprintf(w, "note\tdatabase %s\tat schema version %d of %d: `sidedesk serve` migrates it at start (or run `sidedesk migrate`)\n",
+					dbPath, cur, known)
+			} else {
+				err = a.schemaErr
+			}
+		}
+		line("database "+dbPath, err)
+	} else if err != nil {
+		line("database "+dbPath, err)
+	}
 	if a == nil {
 		w.Flush()
 		return fmt.Errorf("doctor: %d check(s) failed", bad)
