@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,6 +189,44 @@ func (l *limiter) fail(keys ...string) {
 	}
 }
 
+// reserve counts one attempt for every key before its password is checked,
+// unless a key has used up its budget (then it reports the wait): checking
+// and counting in one step under the lock, at most max checks run per key
+// and window however many requests arrive at once. A failed attempt stays
+// counted; release takes the reservation back (a successful sign-in, a
+// server error).
+func (l *limiter) reserve(keys ...string) (release func(), wait time.Duration, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	for _, k := range keys {
+		if fs := l.recent(k, now); len(fs) >= l.max {
+			wait = max(wait, fs[len(fs)-l.max].Add(l.window).Sub(now))
+		}
+	}
+	if wait > 0 {
+		return nil, wait, false
+	}
+	if len(l.fails) >= maxLimiterKeys {
+		for k := range l.fails {
+			l.recent(k, now)
+		}
+	}
+	for _, k := range keys {
+		l.fails[k] = append(l.fails[k], now)
+	}
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, k := range keys {
+			fs := l.fails[k]
+			if i := slices.Index(fs, now); i >= 0 {
+				l.fails[k] = slices.Delete(slices.Clone(fs), i, i+1)
+			}
+		}
+	}, 0, true
+}
+
 // reset forgets key's failures (a successful sign-in of the account).
 func (l *limiter) reset(key string) {
 	l.mu.Lock()
@@ -292,7 +331,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := clientIP(r, s.opts.TrustedProxies)
 	ipKey, acctKey := "ip:"+ip, "acct:"+l.Tenant+"/"+l.Email
-	if wait, blocked := s.limiter.blocked(ipKey, acctKey); blocked {
+	release, wait, ok := s.limiter.reserve(ipKey, acctKey)
+	if !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		l.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", (secs+59)/60)
@@ -312,6 +352,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		_ = VerifyPassword(s.dummyHash(), pw)
 		err = ErrPasswordMismatch
 	default:
+		release() // our failure, not the user's
 		s.htmlError(w, r, http.StatusInternalServerError, "Sign-in is unavailable right now.", err)
 		return
 	}
@@ -320,13 +361,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			s.log.LogAttrs(r.Context(), slog.LevelError, "sidebar: stored password hash unreadable",
 				slog.String("tenant", l.Tenant), slog.String("email", l.Email), slog.String("error", err.Error()))
 		}
-		s.limiter.fail(ipKey, acctKey)
+		// The reservation stays: it is this failure's record.
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "sidebar: login failed",
 			slog.String("ip", ip), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
 		l.Error = "Wrong email or password."
 		s.renderLogin(w, r, http.StatusUnauthorized, l)
 		return
 	}
+	release()
 	s.limiter.reset(acctKey)
 	if err := s.startSession(w, r, u.Tenant, u.ID); err != nil {
 		s.htmlError(w, r, http.StatusInternalServerError, "Sign-in is unavailable right now.", err)

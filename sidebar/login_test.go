@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -427,5 +428,57 @@ func TestLoginRateLimitBehindProxy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoginRateLimitUnderConcurrency: wrong passwords sent all at once get
+// at most the budget of password checks; the rest are refused before any
+// check, and the right password sent after them is refused too.
+func TestLoginRateLimitUnderConcurrency(t *testing.T) {
+	f := newPanelFixture(t)
+	const parallel = 30
+	type attempt struct {
+		c   *http.Client
+		tok string
+	}
+	attempts := make([]attempt, parallel+1)
+	for i := range attempts {
+		c := f.client()
+		_, res := f.getDoc(c, "/login")
+		attempts[i] = attempt{c, setCookieValue(res, loginCookie)}
+	}
+	codes := make([]int, parallel)
+	var wg sync.WaitGroup
+	for i := range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := attempts[i]
+			res := f.postForm(a.c, "/login", url.Values{"csrf_token": {a.tok}, "email": {agentEmail},
+				"password": {"guess" + strconv.Itoa(i)}}, nil)
+			res.Body.Close()
+			codes[i] = res.StatusCode
+		}()
+	}
+	wg.Wait()
+	checked, refused := 0, 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+			refused++
+		default:
+			t.Errorf("status %d", c)
+		}
+	}
+	if checked > DefaultLoginFailures || checked+refused != parallel {
+		t.Fatalf("%d passwords checked, %d refused; want at most %d checked", checked, refused, DefaultLoginFailures)
+	}
+	last := attempts[parallel]
+	res := f.postForm(last.c, "/login", url.Values{"csrf_token": {last.tok}, "email": {agentEmail}, "password": {agentPass}}, nil)
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the right password after the burst: %d, want 429", res.StatusCode)
 	}
 }
