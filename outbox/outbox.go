@@ -554,12 +554,6 @@ func Permanent(err error) error {
 	return &permanentError{err}
 }
 
-// IsPermanent reports whether err was marked Permanent.
-func IsPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p)
-}
-
 // retryAfterError carries the wait the receiver asked for.
 type retryAfterError struct {
 	err   error

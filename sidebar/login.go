@@ -154,41 +154,6 @@ func (l *limiter) recent(key string, now time.Time) []time.Time {
 	return fs
 }
 
-// blocked reports whether any key has used up its failures, and how long
-// until the oldest of them leaves the window (the Retry-After).
-func (l *limiter) blocked(keys ...string) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	var wait time.Duration
-	for _, k := range keys {
-		fs := l.recent(k, now)
-		if len(fs) >= l.max {
-			wait = max(wait, fs[len(fs)-l.max].Add(l.window).Sub(now))
-		}
-	}
-	return wait, wait > 0
-}
-
-// fail records one failure for every key.
-func (l *limiter) fail(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.fails) >= maxLimiterKeys {
-		for k := range l.fails {
-			l.recent(k, now)
-		}
-	}
-	for _, k := range keys {
-		fs := append(l.recent(k, now), now)
-		if len(fs) > l.max {
-			fs = fs[len(fs)-l.max:]
-		}
-		l.fails[k] = fs
-	}
-}
-
 // reserve counts one attempt for every key before its password is checked,
 // unless a key has used up its budget (then it reports the wait): checking
 // and counting in one step under the lock, at most max checks run per key

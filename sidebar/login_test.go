@@ -97,29 +97,44 @@ func mustHashWith(t *testing.T, pw, params string) string {
 func TestLimiter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := newLimiter(3, 10*time.Minute, func() time.Time { return now })
+	blocked := func(keys ...string) (time.Duration, bool) {
+		release, wait, ok := l.reserve(keys...)
+		if ok {
+			release() // only looking
+		}
+		return wait, !ok
+	}
 	for i := range 3 {
-		if _, b := l.blocked("ip:a", "acct:x"); b {
+		if _, _, ok := l.reserve("ip:a", "acct:x"); !ok { // kept: a failure
 			t.Fatalf("blocked after %d failures", i)
 		}
-		l.fail("ip:a", "acct:x")
 		now = now.Add(time.Minute)
 	}
-	wait, b := l.blocked("ip:a", "acct:y")
+	wait, b := blocked("ip:a", "acct:y")
 	if !b || wait != 7*time.Minute {
 		t.Fatalf("after 3 failures from ip:a: blocked=%v wait=%v, want 7m (oldest failure + window)", b, wait)
 	}
-	if _, b := l.blocked("ip:b", "acct:x"); !b {
+	if _, b := blocked("ip:b", "acct:x"); !b {
 		t.Error("account x not blocked from another IP")
 	}
-	if _, b := l.blocked("ip:b", "acct:y"); b {
+	if _, b := blocked("ip:b", "acct:y"); b {
 		t.Error("unrelated IP and account blocked")
 	}
+	// A released reservation (a success) does not count.
+	release, _, _ := l.reserve("ip:c", "acct:z")
+	release()
+	for range 2 {
+		l.reserve("ip:c", "acct:z")
+	}
+	if _, b := blocked("ip:c", "acct:z"); b {
+		t.Error("a released reservation was counted as a failure")
+	}
 	l.reset("acct:x")
-	if _, b := l.blocked("ip:b", "acct:x"); b {
+	if _, b := blocked("ip:b", "acct:x"); b {
 		t.Error("account still blocked after reset")
 	}
 	now = now.Add(7 * time.Minute)
-	if _, b := l.blocked("ip:a"); b {
+	if _, b := blocked("ip:a"); b {
 		t.Error("still blocked after the oldest failure left the window")
 	}
 }
