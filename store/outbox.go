@@ -14,6 +14,44 @@ import (
 // The outbox side of events (outbox/): what consumers read, how far each has
 // delivered, and the events they gave up on.
 
+// eventColumns are the columns of an events row e, in eventDest's order.
+const eventColumns = `e.id, e.tenant_id, e.type, e.ticket_id, e.message_id, e.payload, e.created_at`
+
+// eventDest is where rows.Scan puts eventColumns.
+func eventDest(e *ticket.Event) []any {
+	return []any{&e.ID, &e.Tenant, &e.Type, &e.TicketID, &e.MessageID, (*payloadCol)(&e.Payload), (*timeCol)(&e.CreatedAt)}
+}
+
+// payloadCol scans a nullable JSON text column into bytes (NULL: nil).
+type payloadCol []byte
+
+func (p *payloadCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*p = nil
+	case string:
+		*p = []byte(v)
+	case []byte:
+		*p = append([]byte(nil), v...)
+	default:
+		return fmt.Errorf("store: payload of type %T", src)
+	}
+	return nil
+}
+
+// timeCol scans a stored time (store/time.go; NULL: the zero time).
+type timeCol time.Time
+
+func (c *timeCol) Scan(src any) error {
+	var ns sql.NullString
+	if err := ns.Scan(src); err != nil {
+		return err
+	}
+	t, err := parseTime(ns)
+	*c = timeCol(t)
+	return err
+}
+
 // PendingEvents returns outbox events of every tenant with id > afterID, in
 // id order, at most limit (default 100, max 1000). A dispatcher keeps the id
 // of the last event it delivered and passes it back. With SQLite's single
@@ -23,27 +61,17 @@ func (s *Store) PendingEvents(ctx context.Context, afterID int64, limit int) ([]
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, type, ticket_id, message_id, payload,
-        created_at FROM events WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e
+        WHERE e.id > ? ORDER BY e.id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending events: %w", err)
 	}
 	defer rows.Close()
 	var out []ticket.Event
 	for rows.Next() {
-		var (
-			e       ticket.Event
-			payload sql.NullString
-			created sql.NullString
-		)
-		if err := rows.Scan(&e.ID, &e.Tenant, &e.Type, &e.TicketID, &e.MessageID, &payload, &created); err != nil {
+		var e ticket.Event
+		if err := rows.Scan(eventDest(&e)...); err != nil {
 			return nil, fmt.Errorf("store: pending events: %w", err)
-		}
-		if payload.Valid {
-			e.Payload = []byte(payload.String)
-		}
-		if e.CreatedAt, err = parseTime(created); err != nil {
-			return nil, err
 		}
 		out = append(out, e)
 	}
@@ -209,7 +237,7 @@ func (s *Store) deadLetters(ctx context.Context, consumer string, redeliver bool
 	}
 	limit = min(limit, 1000)
 	rows, err := s.r.QueryContext(ctx, `SELECT d.consumer, d.attempts, d.last_error, d.first_failed_at,
-        d.dead_at, d.redeliver, e.id, e.tenant_id, e.type, e.ticket_id, e.message_id, e.payload, e.created_at
+        d.dead_at, d.redeliver, `+eventColumns+`
         FROM outbox_dead_letters d JOIN events e ON e.id = d.event_id
         WHERE (? = '' OR d.consumer = ?) AND (? = 0 OR d.redeliver = 1)
         ORDER BY d.event_id, d.consumer LIMIT ?`, consumer, consumer, redeliver, limit)
@@ -219,26 +247,10 @@ func (s *Store) deadLetters(ctx context.Context, consumer string, redeliver bool
 	defer rows.Close()
 	var out []ticket.DeadLetter
 	for rows.Next() {
-		var (
-			d                    ticket.DeadLetter
-			first, dead, created sql.NullString
-			payload              sql.NullString
-		)
-		if err := rows.Scan(&d.Consumer, &d.Attempts, &d.LastError, &first, &dead, &d.Redeliver, &d.Event.ID,
-			&d.Event.Tenant, &d.Event.Type, &d.Event.TicketID, &d.Event.MessageID, &payload, &created); err != nil {
+		var d ticket.DeadLetter
+		if err := rows.Scan(append([]any{&d.Consumer, &d.Attempts, &d.LastError, (*timeCol)(&d.FirstFailedAt),
+			(*timeCol)(&d.DeadAt), &d.Redeliver}, eventDest(&d.Event)...)...); err != nil {
 			return nil, fmt.Errorf("store: dead letters: %w", err)
-		}
-		if payload.Valid {
-			d.Event.Payload = []byte(payload.String)
-		}
-		if d.FirstFailedAt, err = parseTime(first); err != nil {
-			return nil, err
-		}
-		if d.DeadAt, err = parseTime(dead); err != nil {
-			return nil, err
-		}
-		if d.Event.CreatedAt, err = parseTime(created); err != nil {
-			return nil, err
 		}
 		out = append(out, d)
 	}
