@@ -282,11 +282,18 @@ func (a *app) secretFunc(s config.Secret) func(context.Context) (string, error) 
 	return func(context.Context) (string, error) { return s.Resolve(a.cfg.Getenv) }
 }
 
-func secretHint(s config.Secret) string {
-	base := s.Key
-	if i := strings.LastIndexByte(base, '.'); i >= 0 {
-		base = base[i+1:]
+// secretName is the secret's own key without its table ("password").
+func secretName(s config.Secret) string {
+	if i := strings.LastIndexByte(s.Key, '.'); i >= 0 {
+		return s.Key[i+1:]
 	}
+	return s.Key
+}
+
+// secretHint names where secret s comes from ("password_env SUPPORT_PW"),
+// for the admin (doctor, the log).
+func secretHint(s config.Secret) string {
+	base := secretName(s)
 	switch {
 	case s.Env != "":
 		return base + "_env " + s.Env

@@ -262,11 +262,7 @@ func (a *app) redactSecretRefs(mb config.Mailbox, msg string) string {
 		if s.Env == "" && s.File == "" {
 			continue
 		}
-		key := s.Key
-		if i := strings.LastIndexByte(key, '.'); i >= 0 {
-			key = key[i+1:]
-		}
-		msg = strings.ReplaceAll(msg, secretHint(s), "the mailbox's "+key+" setting")
+		msg = strings.ReplaceAll(msg, secretHint(s), "the mailbox's "+secretName(s)+" setting")
 	}
 	return msg
 }
