@@ -36,6 +36,22 @@ const windowsVTZ = "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\n" +
 	"BEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\n" +
 	"END:VTIMEZONE\r\n"
 
+// busyInBerlin expands one event (its VEVENT props, extra components) for
+// an agent in Europe/Berlin over [from, to).
+func busyInBerlin(t *testing.T, from, to time.Time, props []string, extra ...string) (*expander, []Interval) {
+	t.Helper()
+	cal, err := ical.NewDecoder(bytes.NewReader(caltest.Event("x", props, extra...))).Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &expander{from: from, to: to, local: mustLoc(t, "Europe/Berlin")}
+	got, err := x.busyFromObject(cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x, got
+}
+
 func TestBusyFromObject(t *testing.T) {
 	from, to := utc("2026-03-01T00:00:00Z"), utc("2026-04-01T00:00:00Z")
 	tests := []struct {
@@ -108,18 +124,9 @@ func TestBusyFromObject(t *testing.T) {
 			[]string{"BEGIN:VEVENT\r\nUID:x\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20260303T090000Z\r\nDTSTART:20260303T120000Z\r\nDTEND:20260303T130000Z\r\nEND:VEVENT\r\n"},
 			[]Interval{iv("2026-03-03T12:00:00Z", "2026-03-03T13:00:00Z")}},
 	}
-	berlin := mustLoc(t, "Europe/Berlin")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cal, err := ical.NewDecoder(bytes.NewReader(caltest.Event("x", tc.props, tc.extra...))).Decode()
-			if err != nil {
-				t.Fatal(err)
-			}
-			x := &expander{from: from, to: to, local: berlin}
-			got, err := x.busyFromObject(cal)
-			if err != nil {
-				t.Fatal(err)
-			}
+			x, got := busyInBerlin(t, from, to, tc.props, tc.extra...)
 			assertIntervals(t, normalize(got, from.Add(-48*time.Hour), to), tc.want)
 			if x.unknownTZ != 0 {
 				t.Errorf("unknown TZIDs: %d", x.unknownTZ)
@@ -223,18 +230,9 @@ func TestFallBackRepeatedHourIsFirst(t *testing.T) {
 			"DTSTART;TZID=Europe/Berlin:20271031T033000", "DURATION:PT15M"},
 			[]Interval{iv("2027-10-31T02:30:00Z", "2027-10-31T02:45:00Z")}},
 	}
-	berlin := mustLoc(t, "Europe/Berlin")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cal, err := ical.NewDecoder(bytes.NewReader(caltest.Event("x", tc.props))).Decode()
-			if err != nil {
-				t.Fatal(err)
-			}
-			x := &expander{from: from, to: to, local: berlin}
-			got, err := x.busyFromObject(cal)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, got := busyInBerlin(t, from, to, tc.props)
 			assertIntervals(t, got, tc.want)
 		})
 	}

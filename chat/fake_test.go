@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/store/storetest"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -316,15 +316,7 @@ var testRules = ticket.PriorityRules{
 func newEnv(t testing.TB, rules ...AlertRule) *env {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "sidedesk.db"), BlobDir: filepath.Join(dir, "blobs")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t)
 	prio, err := ticket.NewPrioritizer(testRules)
 	if err != nil {
 		t.Fatal(err)

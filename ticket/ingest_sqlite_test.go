@@ -3,12 +3,11 @@ package ticket_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/store/storetest"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -23,15 +22,7 @@ func TestIngestBatchSQLite(t *testing.T) { ticket.RunIngestBatchScenarios(t, ope
 // openSQLite is a ticket.OpenStore: a migrated SQLite store in t.TempDir().
 func openSQLite(t *testing.T) (ticket.Store, func() []ticket.Event) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "sidedesk.db"), BlobDir: filepath.Join(dir, "blobs")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t)
 	return st, func() []ticket.Event {
 		t.Helper()
 		evs, err := st.PendingEvents(ctx, 0, 10000)
@@ -42,28 +33,13 @@ func openSQLite(t *testing.T) (ticket.Store, func() []ticket.Event) {
 	}
 }
 
-// openBenchStore opens a migrated SQLite store in b.TempDir(), closed when
-// the benchmark ends.
-func openBenchStore(b *testing.B) *store.Store {
-	ctx := context.Background()
-	dir := b.TempDir()
-	st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "sidedesk.db"), BlobDir: filepath.Join(dir, "blobs")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	return st
-}
 
 // BenchmarkIngestSQLite measures one Ingest into the SQLite store: every
 // other mail a reply (In-Reply-To) to the one before, so both the new-ticket
 // and the threading path are in the figure.
 func BenchmarkIngestSQLite(b *testing.B) {
 	ctx := context.Background()
-	st := openBenchStore(b)
+	st := storetest.Open(b)
 	svc, err := ticket.NewService(ticket.Options{Store: st, FloodLimit: 1 << 30})
 	if err != nil {
 		b.Fatal(err)
@@ -95,7 +71,7 @@ func BenchmarkIngestSQLite(b *testing.B) {
 func BenchmarkIngestBatchSQLite(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st := openBenchStore(b)
+	st := storetest.Open(b)
 	svc, err := ticket.NewService(ticket.Options{Store: st})
 	if err != nil {
 		b.Fatal(err)
