@@ -33,7 +33,6 @@ func openSQLite(t *testing.T) (ticket.Store, func() []ticket.Event) {
 	}
 }
 
-
 // BenchmarkIngestSQLite measures one Ingest into the SQLite store: every
 // other mail a reply (In-Reply-To) to the one before, so both the new-ticket
 // and the threading path are in the figure.
