@@ -319,16 +319,20 @@ func (u *run) loop(ctx context.Context) {
 				return
 			}
 		}
-		if !u.saveCursor(ctx) || !u.redeliver(ctx) {
+		if !u.saveCursor(ctx) {
 			return
 		}
-		if len(events) < u.r.opts.BatchSize {
-			// Caught up: figures as of now, then wait.
-			u.refreshBacklog(ctx, u.backlogAt.IsZero() || u.cursor != u.backlogCursor)
-			u.idle(ctx, wake)
-		} else {
+		if len(events) == u.r.opts.BatchSize {
 			u.refreshBacklog(ctx, false)
+			continue // more to read at once
 		}
+		// Caught up: the dead letters an admin asked for, figures as of
+		// now, then wait.
+		if !u.redeliver(ctx) {
+			return
+		}
+		u.refreshBacklog(ctx, u.backlogAt.IsZero() || u.cursor != u.backlogCursor)
+		u.idle(ctx, wake)
 	}
 }
 
