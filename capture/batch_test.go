@@ -13,18 +13,9 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-var errRefused = errors.New("refused")
-
 // keyedSink answers each message by its source key: "bad" ones fail, "dup"
-// ones are duplicates, the others get MessageID = their position + 1.
-type keyedSink struct {
-	calls int // Ingest calls
-}
-
-func (s *keyedSink) Ingest(_ context.Context, in ticket.Inbound) (ticket.Result, error) {
-	s.calls++
-	return answer(in)
-}
+// ones are duplicates, the others get MessageID = the number in the key.
+func keyedSink(broken string) *fakeSink { return &fakeSink{answer: answer, broken: broken} }
 
 func answer(in ticket.Inbound) (ticket.Result, error) {
 	switch {
@@ -38,62 +29,31 @@ func answer(in ticket.Inbound) (ticket.Result, error) {
 	return ticket.Result{MessageID: n, Classification: ticket.ClassNormal}, nil
 }
 
-// keyedBatchSink is keyedSink with IngestBatch (the ticket.Service
-// contract); broken answers without a BatchError or with too few results.
-type keyedBatchSink struct {
-	keyedSink
-	batches int
-	broken  string // "", "plain error", "short"
-}
-
-func (s *keyedBatchSink) IngestBatch(_ context.Context, ins []ticket.Inbound) ([]ticket.Result, error) {
-	s.batches++
-	switch s.broken {
-	case "plain error":
-		return make([]ticket.Result, len(ins)), errRefused
-	case "short":
-		return nil, nil
-	}
-	res := make([]ticket.Result, len(ins))
-	be := &ticket.BatchError{Errs: make([]error, len(ins))}
-	failed := false
-	for i, in := range ins {
-		res[i], be.Errs[i] = answer(in)
-		failed = failed || be.Errs[i] != nil
-	}
-	if failed {
-		return res, be
-	}
-	return res, nil
-}
-
 func TestCommit(t *testing.T) {
 	tests := []struct {
 		name       string
-		sink       Sink
+		sink       *fakeSink
 		keys       []string
 		wantFailed []int // positions reported failed
 		captured   float64
-		wantCalls  int  // Ingest calls (one by one)
-		wantBatch  int  // IngestBatch calls
+		wantBatch  int  // Commit calls
 		notSinks   bool // the failures are not the sink's errRefused
 	}{
-		{name: "plain sink", sink: &keyedSink{}, keys: []string{"k1", "bad2", "k3", "dup4"},
-			wantFailed: []int{1}, captured: 2, wantCalls: 4},
-		{name: "batch sink, all good", sink: &keyedBatchSink{}, keys: []string{"k1", "k2", "dup3"},
+		{name: "all good", sink: keyedSink(""), keys: []string{"k1", "k2", "dup3"},
 			captured: 2, wantBatch: 1},
-		{name: "batch sink, one refused", sink: &keyedBatchSink{}, keys: []string{"k1", "bad2", "k3"},
+		{name: "one refused", sink: keyedSink(""), keys: []string{"k1", "bad2", "k3", "dup4"},
 			wantFailed: []int{1}, captured: 2, wantBatch: 1},
-		{name: "batch sink, plain error fails all", sink: &keyedBatchSink{broken: "plain error"}, keys: []string{"k1", "k2"},
+		{name: "plain error fails all", sink: keyedSink("plain error"), keys: []string{"k1", "k2"},
 			wantFailed: []int{0, 1}, wantBatch: 1},
-		{name: "batch sink, too few results fails all", sink: &keyedBatchSink{broken: "short"}, keys: []string{"k1", "k2"},
+		{name: "too few results fails all", sink: keyedSink("short"), keys: []string{"k1", "k2"},
 			wantFailed: []int{0, 1}, wantBatch: 1, notSinks: true},
-		{name: "nothing to commit", sink: &keyedBatchSink{}},
+		{name: "nothing to commit", sink: keyedSink("")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := NewMetrics(prometheus.NewRegistry())
-			p := &Pipeline{Blobs: newMemBlobs(), Sink: tt.sink, Metrics: m}
+			blobs := newMemBlobs()
+			p := &Pipeline{Blobs: blobs, Sink: tt.sink, Metrics: m}
 			var ps []*Prepared
 			for _, k := range tt.keys {
 				pr, err := p.Prepare(context.Background(), Delivery{Mailbox: "support", SourceKey: k},
@@ -142,15 +102,11 @@ func TestCommit(t *testing.T) {
 			if got := testutil.ToFloat64(m.CaptureErrors.WithLabelValues("support")); got != float64(len(tt.wantFailed)) {
 				t.Errorf("capture errors %v, want %d", got, len(tt.wantFailed))
 			}
-			calls, batches := 0, 0
-			switch s := tt.sink.(type) {
-			case *keyedSink:
-				calls = s.calls
-			case *keyedBatchSink:
-				calls, batches = s.calls, s.batches
+			if tt.sink.commits != tt.wantBatch {
+				t.Errorf("Commit calls %d, want %d", tt.sink.commits, tt.wantBatch)
 			}
-			if calls != tt.wantCalls || batches != tt.wantBatch {
-				t.Errorf("Ingest calls %d, IngestBatch calls %d; want %d, %d", calls, batches, tt.wantCalls, tt.wantBatch)
+			if want := min(tt.wantBatch, 1); blobs.syncs != want {
+				t.Errorf("blob syncs %d, want %d (before each commit)", blobs.syncs, want)
 			}
 		})
 	}
@@ -159,7 +115,7 @@ func TestCommit(t *testing.T) {
 // TestDeliverOneError: Deliver (Prepare + Commit of one) returns the
 // message's own error, not a BatchError of one.
 func TestDeliverOneError(t *testing.T) {
-	p := &Pipeline{Blobs: newMemBlobs(), Sink: &keyedBatchSink{}}
+	p := &Pipeline{Blobs: newMemBlobs(), Sink: keyedSink("")}
 	_, err := p.Deliver(context.Background(), Delivery{Mailbox: "support", SourceKey: "bad1"}, strings.NewReader("Subject: x\r\n\r\n"))
 	var be *ticket.BatchError
 	if !errors.Is(err, errRefused) || errors.As(err, &be) {

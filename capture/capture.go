@@ -19,18 +19,41 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// Blobs is where raw messages and decoded attachments go (package store
-// implements it).
+// Blobs is the blob store port of a capture (package store implements
+// it): where raw messages and decoded attachments go.
 type Blobs interface {
-	// Put stores everything r yields and names it by content.
-	Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error)
-	// Open reads back the bytes stored under a hex SHA-256.
+	BlobCreator
+	// CreateNew starts a blob whose content is most likely not stored
+	// yet (a message its source never delivered before): the store may
+	// skip looking for it among the stored blobs.
+	CreateNew() (ticket.BlobWriter, error)
+	// Sync makes every blob committed so far durable. Capture calls it
+	// before it commits the messages that reference them (Pipeline.Commit,
+	// and ahead of its turn in a Committer).
+	Sync(ctx context.Context) error
+	// Open reads back the bytes stored under a hex SHA-256; an error
+	// wrapping ticket.ErrNotFound when there are none.
 	Open(ctx context.Context, sha256 string) (io.ReadCloser, error)
 }
 
-// Sink consumes parsed mail (*ticket.Service implements it).
+// BlobCreator starts blobs: what Parse needs to store attachments.
+type BlobCreator interface {
+	// Create starts a blob, written as a stream: the caller must Commit
+	// (to get its content address) or Abort it.
+	Create() (ticket.BlobWriter, error)
+}
+
+// Sink is where captured mail goes, in two steps (*ticket.Service
+// implements it).
 type Sink interface {
-	Ingest(ctx context.Context, in ticket.Inbound) (ticket.Result, error)
+	// Prepare works out what ingesting in needs and no transaction does
+	// (classification, a new ticket's priority with the CRM tier). It runs
+	// on the goroutines that read and parse mail, never in a commit.
+	Prepare(ctx context.Context, in ticket.Inbound) *ticket.Pending
+	// Commit ingests prepared messages, in order, in one transaction.
+	// One Result per message; the error is nil or a *ticket.BatchError
+	// naming the messages not ingested.
+	Commit(ctx context.Context, ps []*ticket.Pending) ([]ticket.Result, error)
 }
 
 // ParseOptions bounds Parse's memory: the text and HTML bodies kept in the
@@ -65,12 +88,8 @@ type Delivery struct {
 	New bool
 }
 
-// Deliver is what every capture source calls per message: it stores the raw
-// bytes (streaming r into the blob store) and parses them, fills
-// Tenant, Mailbox, SourceKey, Raw and ReceivedAt, and hands the
-// result to sink.Ingest. Malformed mail is delivered with ParseError set; an
-// error means the message was not ingested (I/O, blob store, or sink) and
-// the source must not advance past it.
+// Deliver is Pipeline.Deliver with blobs, sink and opts bound for one
+// call.
 func Deliver(ctx context.Context, d Delivery, r io.Reader, blobs Blobs, sink Sink, opts ParseOptions) (ticket.Result, error) {
 	p := Pipeline{Blobs: blobs, Sink: sink, Options: opts}
 	return p.Deliver(ctx, d, r)
@@ -86,9 +105,14 @@ type Pipeline struct {
 	Logger  *slog.Logger // nil: slog.Default()
 }
 
-// Deliver stores, parses and ingests one message; see the package func
-// Deliver. It counts captured messages (not duplicates), parse errors and
-// capture errors in p.Metrics.
+// Deliver stores, parses and ingests one message, in a transaction of its
+// own: Prepare then Commit. It streams r into the blob store while parsing
+// it, fills Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt, and
+// hands the result to the sink. Malformed mail is delivered with
+// ParseError set; an error means the message was not ingested (I/O, blob
+// store, or sink) and the source must not advance past it. It counts
+// captured messages (not duplicates), parse errors and capture errors in
+// p.Metrics. A source that delivers many messages uses a Committer.
 func (p *Pipeline) Deliver(ctx context.Context, d Delivery, r io.Reader) (ticket.Result, error) {
 	pr, err := p.Prepare(ctx, d, r)
 	if err != nil {
@@ -112,20 +136,22 @@ func (p *Pipeline) logger() *slog.Logger {
 	return p.Logger
 }
 
-// Prepared is a message stored and parsed, ready to Commit. It holds the
-// message's text and HTML (each at most ParseOptions.MaxBodyBytes); the
-// raw bytes and attachments are in the blob store.
+// Prepared is a message stored, parsed and prepared by the sink, ready to
+// Commit. It holds the message's text and HTML (each at most
+// ParseOptions.MaxBodyBytes); the raw bytes and attachments are in the
+// blob store, not yet made durable.
 type Prepared struct {
 	Delivery Delivery
 	Inbound  ticket.Inbound
+	pending  *ticket.Pending
 }
 
 // Prepare is the first half of Deliver: it stores the raw bytes (streaming
-// r into the blob store, parsing them on the way) and the attachments, and fills
-// Tenant, Mailbox, SourceKey, Raw and ReceivedAt. Nothing is
-// ingested yet: the blobs stay pending (see store.Blobs) until Commit. An
-// error means the message could not be read or stored; it is counted as a
-// capture error.
+// r into the blob store, parsing them and working out the body hash on the
+// way) and the attachments, fills Tenant, Mailbox, SourceKey, Raw,
+// BodyHash and ReceivedAt, and lets the sink prepare the result. Nothing
+// is ingested yet. An error means the message could not be read or
+// stored; it is counted as a capture error.
 func (p *Pipeline) Prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepared, error) {
 	pr, err := p.prepare(ctx, d, r)
 	if err != nil {
@@ -136,70 +162,19 @@ func (p *Pipeline) Prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 }
 
 func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepared, error) {
-	var ref ticket.BlobRef
-	var in ticket.Inbound
-	var err error
-	if bc, ok := p.Blobs.(blobCreator); ok {
-		create := bc.Create
-		if nc, ok := p.Blobs.(newBlobCreator); ok && d.New {
-			create = nc.CreateNew
-		}
-		ref, in, err = p.teeParse(ctx, r, create)
-	} else {
-		ref, in, err = p.putParse(ctx, r)
+	create := p.Blobs.Create
+	if d.New {
+		create = p.Blobs.CreateNew
 	}
-	if err != nil {
-		return nil, err
-	}
-	in.Tenant = d.Tenant
-	if in.Tenant == "" {
-		in.Tenant = ticket.DefaultTenant
-	}
-	in.Mailbox = d.Mailbox
-	in.SourceKey = d.SourceKey
-	in.Raw = ref
-	// BodyHash stays empty: the store works it out from the raw blob only
-	// when a stored message has the same Message-ID (ticket.Tx
-	// MessageByBody), instead of a second SHA-256 over every message.
-	in.ReceivedAt = p.Options.now()
-	if pc, ok := p.Sink.(precomputer); ok {
-		pc.Precompute(ctx, &in) // here, on a preparing goroutine, not in the commit's
-	}
-	if in.ParseError != "" {
-		p.Metrics.ParseError(d.Mailbox)
-		p.logger().Warn("capture: malformed message kept", "mailbox", d.Mailbox, "source_key", d.SourceKey,
-			"message_id", in.MessageID, "raw_sha256", ref.SHA256, "parse_error", in.ParseError)
-	}
-	return &Prepared{Delivery: d, Inbound: in}, nil
-}
-
-// newBlobCreator also takes blobs known to be new (store.Blobs).
-type newBlobCreator interface {
-	CreateNew() (ticket.BlobWriter, error)
-}
-
-// precomputer is a sink that can work out ahead what needs no
-// transaction (ticket.Service).
-type precomputer interface {
-	Precompute(ctx context.Context, in *ticket.Inbound)
-}
-
-// blobCreator is a blob store that takes a blob as a stream of writes
-// (store.Blobs).
-type blobCreator interface {
-	Create() (ticket.BlobWriter, error)
-}
-
-// teeParse parses the message as it streams into the blob store: the
-// bytes are read once, and a message is parsed without being read back.
-// What the parser leaves unread (it stops at the end of the last part)
-// is stored too: the raw bytes are kept whole.
-func (p *Pipeline) teeParse(ctx context.Context, r io.Reader, create func() (ticket.BlobWriter, error)) (ticket.BlobRef, ticket.Inbound, error) {
 	w, err := create()
 	if err != nil {
-		return ticket.BlobRef{}, ticket.Inbound{}, fmt.Errorf("capture: store raw message: %w", err)
+		return nil, fmt.Errorf("capture: store raw message: %w", err)
 	}
-	tee := io.TeeReader(ctxReader{ctx, r}, w)
+	// One read of the bytes: they go into the blob, the body hasher and
+	// the parser together. What the parser leaves unread (it stops at the
+	// end of the last part) is stored and hashed too.
+	bh := ticket.NewBodyHasher()
+	tee := io.TeeReader(ctxReader{ctx, r}, teeWriter{w, bh})
 	in, err := Parse(ctx, tee, p.Blobs, p.Options)
 	if err == nil {
 		if _, err = io.Copy(io.Discard, tee); err != nil {
@@ -208,29 +183,40 @@ func (p *Pipeline) teeParse(ctx context.Context, r io.Reader, create func() (tic
 	}
 	if err != nil {
 		w.Abort()
-		return ticket.BlobRef{}, in, err
+		return nil, err
 	}
 	ref, err := w.Commit(ctx)
 	if err != nil {
-		return ticket.BlobRef{}, in, fmt.Errorf("capture: store raw message: %w", err)
+		return nil, fmt.Errorf("capture: store raw message: %w", err)
 	}
-	return ref, in, nil
+	in.Tenant = d.Tenant
+	if in.Tenant == "" {
+		in.Tenant = ticket.DefaultTenant
+	}
+	in.Mailbox = d.Mailbox
+	in.SourceKey = d.SourceKey
+	in.Raw = ref
+	in.BodyHash = bh.Sum(ref.SHA256)
+	in.ReceivedAt = p.Options.now()
+	if in.ParseError != "" {
+		p.Metrics.ParseError(d.Mailbox)
+		p.logger().Warn("capture: malformed message kept", "mailbox", d.Mailbox, "source_key", d.SourceKey,
+			"message_id", in.MessageID, "raw_sha256", ref.SHA256, "parse_error", in.ParseError)
+	}
+	return &Prepared{Delivery: d, Inbound: in, pending: p.Sink.Prepare(ctx, in)}, nil
 }
 
-// putParse stores the message, then reads it back to parse it: for blob
-// stores that only Put.
-func (p *Pipeline) putParse(ctx context.Context, r io.Reader) (ticket.BlobRef, ticket.Inbound, error) {
-	ref, err := p.Blobs.Put(ctx, r)
-	if err != nil {
-		return ticket.BlobRef{}, ticket.Inbound{}, fmt.Errorf("capture: store raw message: %w", err)
-	}
-	rc, err := p.Blobs.Open(ctx, ref.SHA256)
-	if err != nil {
-		return ticket.BlobRef{}, ticket.Inbound{}, fmt.Errorf("capture: reopen raw message: %w", err)
-	}
-	defer rc.Close()
-	in, err := Parse(ctx, rc, p.Blobs, p.Options)
-	return ref, in, err
+// teeWriter writes to the blob and the body hasher; the hasher never
+// fails.
+type teeWriter struct {
+	blob ticket.BlobWriter
+	body *ticket.BodyHasher
+}
+
+func (t teeWriter) Write(b []byte) (int, error) {
+	n, err := t.blob.Write(b)
+	t.body.Write(b[:n])
+	return n, err
 }
 
 // ctxReader stops reading when its context ends.

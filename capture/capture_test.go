@@ -32,7 +32,7 @@ func TestDeliver(t *testing.T) {
 		t.Fatal(err)
 	}
 	blobs := dirBlobs{dir: t.TempDir()}
-	sink := &recordingSink{res: ticket.Result{MessageID: 7, Classification: ticket.ClassNormal}}
+	sink := &fakeSink{res: ticket.Result{MessageID: 7, Classification: ticket.ClassNormal}}
 	now := time.Date(2026, 11, 17, 9, 0, 0, 0, time.FixedZone("CET", 3600))
 	res, err := Deliver(context.Background(), Delivery{Mailbox: "support", SourceKey: "imap:1:42"},
 		bytes.NewReader(raw), blobs, sink, ParseOptions{Now: func() time.Time { return now }})
@@ -50,8 +50,8 @@ func TestDeliver(t *testing.T) {
 	if in.Raw.SHA256 != hex.EncodeToString(sum[:]) || in.Raw.Size != int64(len(raw)) {
 		t.Errorf("Raw = %+v", in.Raw)
 	}
-	if in.BodyHash != "" { // worked out by the store, only when needed
-		t.Errorf("BodyHash = %s, want it left to the store", in.BodyHash)
+	if want, _ := ticket.BodyHash(bytes.NewReader(raw), in.Raw.SHA256); in.BodyHash != want || want == in.Raw.SHA256 {
+		t.Errorf("BodyHash = %s, want %s (of the bytes after the header)", in.BodyHash, want)
 	}
 	if !in.ReceivedAt.Equal(now) || in.ReceivedAt.Location() != time.UTC {
 		t.Errorf("ReceivedAt = %v", in.ReceivedAt)
@@ -76,7 +76,7 @@ func TestPipelineMetrics(t *testing.T) {
 	if m2 := NewMetrics(reg); m2.MessagesCaptured != m.MessagesCaptured {
 		t.Error("second NewMetrics on one registry should reuse the collectors")
 	}
-	sink := &recordingSink{res: ticket.Result{Classification: ticket.ClassBounce}}
+	sink := &fakeSink{res: ticket.Result{Classification: ticket.ClassBounce}}
 	p := &Pipeline{Blobs: newMemBlobs(), Sink: sink, Metrics: m}
 	for _, f := range []string{"bounce-postfix.eml", "broken-encodings.eml"} {
 		raw, _ := os.ReadFile(filepath.Join("testdata", f))
@@ -153,26 +153,16 @@ type peakBlobs struct {
 	peak uint64
 }
 
-func (b *peakBlobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
-	buf := make([]byte, 1<<20)
-	var total int64
-	h := sha256.New()
-	for {
-		n, err := r.Read(buf)
-		h.Write(buf[:n])
-		total += int64(n)
-		if total%(8<<20) < int64(n) {
+func (b *peakBlobs) Create() (ticket.BlobWriter, error) {
+	w := newTestWriter(nil)
+	w.onWrite = func(total int64) {
+		if total%(8<<20) < 32<<10 {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			b.peak = max(b.peak, ms.HeapAlloc)
 		}
-		if err == io.EOF {
-			return ticket.BlobRef{SHA256: hex.EncodeToString(h.Sum(nil)), Size: total}, nil
-		}
-		if err != nil {
-			return ticket.BlobRef{}, err
-		}
 	}
+	return w, nil
 }
 
 func TestParseStreamsLargeMessage(t *testing.T) {

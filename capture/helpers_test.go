@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,25 +16,77 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// memBlobs keeps blobs in memory, keyed by SHA-256.
+// testWriter is the ticket.BlobWriter of the test blob stores: it hashes
+// what it is given, copies it to w (when set), and calls commit or abort.
+type testWriter struct {
+	h       hash.Hash
+	n       int64
+	w       io.Writer
+	onWrite func(total int64)
+	commit  func(ticket.BlobRef) error
+	abort   func()
+}
+
+func newTestWriter(w io.Writer) *testWriter { return &testWriter{h: sha256.New(), w: w} }
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.h.Write(p)
+	if w.w != nil {
+		if _, err := w.w.Write(p); err != nil {
+			return 0, err
+		}
+	}
+	w.n += int64(len(p))
+	if w.onWrite != nil {
+		w.onWrite(w.n)
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) Commit(context.Context) (ticket.BlobRef, error) {
+	ref := ticket.BlobRef{SHA256: hex.EncodeToString(w.h.Sum(nil)), Size: w.n}
+	if w.commit != nil {
+		if err := w.commit(ref); err != nil {
+			return ticket.BlobRef{}, err
+		}
+	}
+	return ref, nil
+}
+
+func (w *testWriter) Abort() {
+	if w.abort != nil {
+		w.abort()
+	}
+}
+
+// memBlobs keeps blobs in memory, keyed by SHA-256. Sync counts its calls.
 type memBlobs struct {
-	mu sync.Mutex
-	m  map[string][]byte
+	mu    sync.Mutex
+	m     map[string][]byte
+	syncs int
 }
 
 func newMemBlobs() *memBlobs { return &memBlobs{m: map[string][]byte{}} }
 
-func (b *memBlobs) Put(_ context.Context, r io.Reader) (ticket.BlobRef, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return ticket.BlobRef{}, err
+func (b *memBlobs) Create() (ticket.BlobWriter, error) {
+	var buf bytes.Buffer
+	w := newTestWriter(&buf)
+	w.commit = func(ref ticket.BlobRef) error {
+		b.mu.Lock()
+		b.m[ref.SHA256] = buf.Bytes()
+		b.mu.Unlock()
+		return nil
 	}
-	sum := sha256.Sum256(data)
-	ref := ticket.BlobRef{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	return w, nil
+}
+
+func (b *memBlobs) CreateNew() (ticket.BlobWriter, error) { return b.Create() }
+
+func (b *memBlobs) Sync(context.Context) error {
 	b.mu.Lock()
-	b.m[ref.SHA256] = data
+	b.syncs++
 	b.mu.Unlock()
-	return ref, nil
+	return nil
 }
 
 func (b *memBlobs) Open(_ context.Context, sha string) (io.ReadCloser, error) {
@@ -49,23 +103,28 @@ func (b *memBlobs) Open(_ context.Context, sha string) (io.ReadCloser, error) {
 // the real store).
 type dirBlobs struct{ dir string }
 
-func (b dirBlobs) Put(_ context.Context, r io.Reader) (ticket.BlobRef, error) {
+func (b dirBlobs) Create() (ticket.BlobWriter, error) {
 	f, err := os.CreateTemp(b.dir, "put-*")
 	if err != nil {
-		return ticket.BlobRef{}, err
+		return nil, err
 	}
-	defer os.Remove(f.Name())
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	w := newTestWriter(f)
+	w.commit = func(ref ticket.BlobRef) error {
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return os.Rename(f.Name(), filepath.Join(b.dir, ref.SHA256))
 	}
-	if err != nil {
-		return ticket.BlobRef{}, err
+	w.abort = func() {
+		f.Close()
+		os.Remove(f.Name())
 	}
-	ref := ticket.BlobRef{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}
-	return ref, os.Rename(f.Name(), filepath.Join(b.dir, ref.SHA256))
+	return w, nil
 }
+
+func (b dirBlobs) CreateNew() (ticket.BlobWriter, error) { return b.Create() }
+
+func (dirBlobs) Sync(context.Context) error { return nil }
 
 func (b dirBlobs) Open(_ context.Context, sha string) (io.ReadCloser, error) {
 	f, err := os.Open(filepath.Join(b.dir, sha))
@@ -78,30 +137,76 @@ func (b dirBlobs) Open(_ context.Context, sha string) (io.ReadCloser, error) {
 // discardBlobs hashes and drops everything (memory tests).
 type discardBlobs struct{}
 
-func (discardBlobs) Put(_ context.Context, r io.Reader) (ticket.BlobRef, error) {
-	h := sha256.New()
-	n, err := io.Copy(h, r)
-	return ticket.BlobRef{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, err
-}
+func (discardBlobs) Create() (ticket.BlobWriter, error) { return newTestWriter(nil), nil }
+
+func (discardBlobs) CreateNew() (ticket.BlobWriter, error) { return newTestWriter(nil), nil }
+
+func (discardBlobs) Sync(context.Context) error { return nil }
 
 func (discardBlobs) Open(context.Context, string) (io.ReadCloser, error) {
 	return nil, ticket.ErrNotFound
 }
 
-// recordingSink records what it was given.
-type recordingSink struct {
-	mu  sync.Mutex
-	got []ticket.Inbound
-	res ticket.Result
-	err error
+// fakeSink is a Sink that answers each message with answer (nil: res and
+// err) and records what it was given. broken makes Commit break its
+// contract: "plain error" fails without a BatchError, "short" returns no
+// results.
+type fakeSink struct {
+	mu      sync.Mutex
+	pending map[*ticket.Pending]ticket.Inbound
+	got     []ticket.Inbound
+	commits int
+	answer  func(ticket.Inbound) (ticket.Result, error)
+	res     ticket.Result
+	err     error
+	broken  string
 }
 
-func (s *recordingSink) Ingest(_ context.Context, in ticket.Inbound) (ticket.Result, error) {
+func (s *fakeSink) Prepare(_ context.Context, in ticket.Inbound) *ticket.Pending {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.got = append(s.got, in)
-	return s.res, s.err
+	p := new(ticket.Pending)
+	if s.pending == nil {
+		s.pending = map[*ticket.Pending]ticket.Inbound{}
+	}
+	s.pending[p] = in
+	return p
 }
+
+func (s *fakeSink) Commit(_ context.Context, ps []*ticket.Pending) ([]ticket.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commits++
+	switch s.broken {
+	case "plain error":
+		return make([]ticket.Result, len(ps)), errRefused
+	case "short":
+		return nil, nil
+	}
+	res := make([]ticket.Result, len(ps))
+	be := &ticket.BatchError{Errs: make([]error, len(ps))}
+	failed := false
+	for i, p := range ps {
+		in, ok := s.pending[p]
+		if !ok {
+			be.Errs[i], failed = errors.New("fakeSink: not prepared here"), true
+			continue
+		}
+		s.got = append(s.got, in)
+		if s.answer != nil {
+			res[i], be.Errs[i] = s.answer(in)
+		} else {
+			res[i], be.Errs[i] = s.res, s.err
+		}
+		failed = failed || be.Errs[i] != nil
+	}
+	if failed {
+		return res, be
+	}
+	return res, nil
+}
+
+var errRefused = errors.New("refused")
 
 func parseFile(tb interface {
 	Helper()

@@ -25,14 +25,14 @@ const (
 )
 
 // Parse reads one RFC 5322 message from r, streaming: attachments are decoded
-// straight into blobs.Put, bodies are bounded by opts.MaxBodyBytes, so a
+// straight into blobs (Create), bodies are bounded by opts.MaxBodyBytes, so a
 // large message costs little memory. It fills every ticket.Inbound field it
 // can (all except Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt).
 //
 // It never fails on malformed mail: it returns what it could get, with
 // ParseError saying what was wrong. It returns an error only when reading r
 // fails, ctx ends, or the blob store fails.
-func Parse(ctx context.Context, r io.Reader, blobs Blobs, opts ParseOptions) (in ticket.Inbound, err error) {
+func Parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOptions) (in ticket.Inbound, err error) {
 	p := &parser{ctx: ctx, blobs: blobs, max: opts.maxBody(), lineByLine: opts.lineByLine}
 	defer func() {
 		// The last safety net: a bug must not lose a message. The raw
@@ -97,7 +97,7 @@ func (o ParseOptions) maxBody() int {
 
 type parser struct {
 	ctx        context.Context
-	blobs      Blobs
+	blobs      BlobCreator
 	max        int
 	lineByLine bool
 	fallback   string // charset for raw 8-bit header text
@@ -436,7 +436,7 @@ func (p *parser) attach(r io.Reader, ct, filename, disp, cid string, wc walkCtx)
 		_, err := io.Copy(io.Discard, r)
 		return wrapIO(err)
 	}
-	ref, err := p.blobs.Put(p.ctx, r)
+	ref, err := putBlob(p.ctx, p.blobs, r)
 	if err != nil {
 		return fmt.Errorf("capture: store attachment: %w", err)
 	}
@@ -453,6 +453,25 @@ func (p *parser) attach(r io.Reader, ct, filename, disp, cid string, wc walkCtx)
 		ContentID:   cid,
 	})
 	return nil
+}
+
+// copyBufs recycles putBlob's copy buffers.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// putBlob stores everything r yields as one blob.
+func putBlob(ctx context.Context, blobs BlobCreator, r io.Reader) (ticket.BlobRef, error) {
+	w, err := blobs.Create()
+	if err != nil {
+		return ticket.BlobRef{}, err
+	}
+	buf := copyBufs.Get().(*[]byte)
+	_, err = io.CopyBuffer(w, ctxReader{ctx, r}, *buf)
+	copyBufs.Put(buf)
+	if err != nil {
+		w.Abort()
+		return ticket.BlobRef{}, err
+	}
+	return w.Commit(ctx)
 }
 
 func (p *parser) finish(in *ticket.Inbound) {

@@ -344,12 +344,16 @@ func TestParseBlobError(t *testing.T) {
 	}
 }
 
+// failBlobs starts blobs whose writes fail.
 type failBlobs struct{}
 
-func (failBlobs) Put(context.Context, io.Reader) (ticket.BlobRef, error) {
-	return ticket.BlobRef{}, fmt.Errorf("disk full")
+func (failBlobs) Create() (ticket.BlobWriter, error) {
+	return newTestWriter(failWriter{}), nil
 }
-func (failBlobs) Open(context.Context, string) (io.ReadCloser, error) { return nil, ticket.ErrNotFound }
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, fmt.Errorf("disk full") }
 
 func TestDecodeWords(t *testing.T) {
 	tests := []struct{ in, fallback, want string }{

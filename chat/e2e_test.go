@@ -19,18 +19,6 @@ const (
 	e2ePass = "imap-secret"
 )
 
-// prioSink is capture's Sink with the priority rules applied at ticket
-// creation (what ticket.Service does once the lead wires the prioritizer).
-type prioSink struct{ e *env }
-
-func (s prioSink) Ingest(ctx context.Context, in ticket.Inbound) (ticket.Result, error) {
-	p, _ := s.e.prio.Prioritize(in, "")
-	s.e.ps.mu.Lock()
-	s.e.ps.next = p
-	s.e.ps.mu.Unlock()
-	return s.e.svc.Ingest(ctx, in)
-}
-
 // startCapture runs an IMAP source on the Dovecot user's INBOX (IDLE) into
 // the env's pipeline until the test ends.
 func (e *env) startCapture(d *testenv.Dovecot) {
@@ -41,7 +29,7 @@ func (e *env) startCapture(d *testenv.Dovecot) {
 		InitialSync: imapsource.InitialSince, Since: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
 		IDLE: true, PollInterval: time.Second, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		State: e.st, Lease: e.st,
-		Pipeline: &capture.Pipeline{Blobs: e.st.Blobs(), Sink: prioSink{e}},
+		Pipeline: &capture.Pipeline{Blobs: e.st.Blobs(), Sink: e.svc},
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -262,39 +262,10 @@ func (f *fakeSlack) failNext(modes ...string) {
 	f.mu.Unlock()
 }
 
-// prioStore stands in for the Prioritizer hook the lead adds to
-// ticket.Service: tickets created through it get the priority the
-// prioritizer gave the mail being ingested.
-type prioStore struct {
-	*store.Store
-	mu   sync.Mutex
-	next ticket.Priority
-}
-
-func (p *prioStore) WithTx(ctx context.Context, fn func(ticket.Tx) error) error {
-	p.mu.Lock()
-	pr := p.next
-	p.mu.Unlock()
-	return p.Store.WithTx(ctx, func(tx ticket.Tx) error { return fn(prioTx{tx, pr}) })
-}
-
-type prioTx struct {
-	ticket.Tx
-	p ticket.Priority
-}
-
-func (t prioTx) CreateTicket(ctx context.Context, tk *ticket.Ticket) error {
-	if t.p != "" {
-		tk.Priority = t.p
-	}
-	return t.Tx.CreateTicket(ctx, tk)
-}
-
 // env is one test's sidedesk: SQLite store, ticket service, fake Slack, bot.
 type env struct {
 	t     testing.TB
 	st    *store.Store
-	ps    *prioStore
 	svc   *ticket.Service
 	prio  *ticket.Prioritizer
 	slack *fakeSlack
@@ -321,15 +292,14 @@ func newEnv(t testing.TB, rules ...AlertRule) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := &prioStore{Store: st}
-	svc, err := ticket.NewService(ticket.Options{Store: ps})
+	svc, err := ticket.NewService(ticket.Options{Store: st, Priority: prio})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rules == nil {
 		rules = []AlertRule{{Name: "urgent", Channel: "C_URGENT", MinPriority: ticket.PriorityUrgent}}
 	}
-	e := &env{t: t, st: st, ps: ps, svc: svc, prio: prio, slack: newFakeSlack(t)}
+	e := &env{t: t, st: st, svc: svc, prio: prio, slack: newFakeSlack(t)}
 	e.opts = Options{
 		Store: st, Tickets: svc, Tenant: ticket.DefaultTenant,
 		BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: testSecret, Mode: ModeHTTP,
@@ -411,13 +381,9 @@ func (e *env) mail(subject, text string, mods ...func(*ticket.Inbound)) ticket.I
 	return in
 }
 
-// ingest stores in through the service with the priority the rules give it.
+// ingest stores in through the service (which applies the priority rules).
 func (e *env) ingest(in ticket.Inbound) ticket.Result {
 	e.t.Helper()
-	p, _ := e.prio.Prioritize(in, "")
-	e.ps.mu.Lock()
-	e.ps.next = p
-	e.ps.mu.Unlock()
 	res, err := e.svc.Ingest(context.Background(), in)
 	if err != nil {
 		e.t.Fatal(err)

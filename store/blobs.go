@@ -707,18 +707,3 @@ func (b *Blobs) openFile(sha256 string) (io.ReadCloser, error) {
 	}
 	return &BlobReader{SectionReader: io.NewSectionReader(f, 0, info.Size()), f: f}, nil
 }
-
-// bodyHash works out the body hash (ticket.BodyHash) of the raw message in
-// the blob sha256.
-func (s *Store) bodyHash(ctx context.Context, sha256 string) (string, error) {
-	rc, err := s.blobs.Open(ctx, sha256)
-	if err != nil {
-		return "", fmt.Errorf("store: body hash: %w", err)
-	}
-	defer rc.Close()
-	h, err := ticket.BodyHash(rc, sha256)
-	if err != nil {
-		return "", fmt.Errorf("store: body hash of blob %s: %w", sha256, err)
-	}
-	return h, nil
-}

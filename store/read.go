@@ -167,6 +167,20 @@ func (s *Store) Attachment(ctx context.Context, tenant string, id int64) (ticket
 	return a, nil
 }
 
+// CapturedSourceKeys tells which of keys the tenant's mailbox captured
+// already: the keys of the map are those found. It reads outside any write
+// transaction (a Gmail full sync asks it before fetching).
+func (s *Store) CapturedSourceKeys(ctx context.Context, tenant, mailbox string, keys []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	err := inChunks(ctx, s.r, keys, `SELECT source_key FROM message_sources
+        WHERE tenant_id = ? AND mailbox = ? AND source_key IN `, []any{tenant, mailbox},
+		func(key string) { found[key] = true })
+	if err != nil {
+		return nil, fmt.Errorf("store: captured source keys of %s: %w", mailbox, err)
+	}
+	return found, nil
+}
+
 // CountMessages counts the tenant's stored messages, held ones included.
 func (s *Store) CountMessages(ctx context.Context, tenant string) (int, error) {
 	var n int

@@ -30,13 +30,9 @@ type tx struct {
 	sources  map[string]bool
 	mids     map[string]bool
 	inserted map[int64]bool // messages inserted by this transaction
-	// bodyHashes are the body hashes MessageByBody worked out for raw
-	// blobs (by SHA-256): a message inserted next with that raw gets its
-	// hash stored, not worked out again by the next look-up.
-	bodyHashes map[string]string
 }
 
-// Prefetch implements ticket.Prefetcher: two queries per chunk of a batch
+// Prefetch implements ticket.Tx: two queries per chunk of a batch
 // instead of two per message.
 func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 	if t.sources == nil {
@@ -78,12 +74,18 @@ func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 // inChunks runs query (ending in "IN ") with args and each chunk of keys,
 // and calls fn with the one text column of every row.
 func (t *tx) inChunks(ctx context.Context, keys []string, query string, args []any, fn func(key string)) error {
+	return inChunks(ctx, t.q, keys, query, args, fn)
+}
+
+// inChunks runs query (ending in "IN ") on q with args and each chunk of
+// keys, and calls fn with the one text column of every row.
+func inChunks(ctx context.Context, q querier, keys []string, query string, args []any, fn func(key string)) error {
 	keys = dedupe(keys)
 	for len(keys) > 0 {
 		n := min(len(keys), idChunk)
 		all := append(append(make([]any, 0, len(args)+n), args...), anys(keys[:n])...)
 		keys = keys[n:]
-		rows, err := t.q.QueryContext(ctx, query+"("+placeholders(n)+")", all...)
+		rows, err := q.QueryContext(ctx, query+"("+placeholders(n)+")", all...)
 		if err != nil {
 			return err
 		}
@@ -162,77 +164,25 @@ func (t *tx) AddSource(ctx context.Context, tenant, mailbox, key string, message
 	return nil
 }
 
-// MessageByBody implements ticket.Tx. Body hashes missing from stored
-// rows (capture leaves them to this look-up) are worked out from the raw
-// blobs and saved, each once: the match itself is then an indexed look-up,
-// however many messages share a Message-ID (some mailers reuse one).
-func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash string, raw ticket.BlobRef) (ticket.Message, error) {
+// MessageByBody implements ticket.Tx: an indexed look-up
+// (messages_by_message_id); no blob is read under the write lock.
+func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash string) (ticket.Message, error) {
 	notFound := fmt.Errorf("store: message <%s> with the same body: %w", messageID, ticket.ErrNotFound)
+	if bodyHash == "" {
+		return ticket.Message{}, notFound
+	}
 	if stored, known := t.mids[midKey(tenant, messageID)]; known && !stored {
 		return ticket.Message{}, notFound
 	}
-	// Rows with this Message-ID and no body hash yet.
-	type unhashed struct {
-		id  int64
-		raw string
-	}
-	var todo []unhashed
-	rows, err := t.q.QueryContext(ctx, `SELECT id, raw_sha256 FROM messages
-        WHERE tenant_id = ? AND message_id = ? AND body_hash = '' AND raw_sha256 <> ''`, tenant, messageID)
-	if err != nil {
-		return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
-	}
-	for rows.Next() {
-		var u unhashed
-		if err := rows.Scan(&u.id, &u.raw); err != nil {
-			rows.Close()
-			return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
-		}
-		todo = append(todo, u)
-	}
-	if err := rows.Close(); err != nil {
-		return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
-	}
-	for _, u := range todo {
-		h, err := t.s.bodyHash(ctx, u.raw)
-		if errors.Is(err, ticket.ErrNotFound) {
-			// Its raw blob is gone: it cannot be compared, and is marked
-			// so that no later look-up tries again.
-			h = noBodyHash
-		} else if err != nil {
-			return ticket.Message{}, err
-		}
-		if _, err := t.q.ExecContext(ctx, `UPDATE messages SET body_hash = ? WHERE tenant_id = ? AND id = ?`,
-			h, tenant, u.id); err != nil {
-			return ticket.Message{}, fmt.Errorf("store: save body hash of message %d: %w", u.id, err)
-		}
-	}
-	want := bodyHash
-	if want == "" {
-		if raw.SHA256 == "" {
-			return ticket.Message{}, notFound
-		}
-		if want, err = t.s.bodyHash(ctx, raw.SHA256); err != nil {
-			return ticket.Message{}, err
-		}
-		if t.bodyHashes == nil {
-			t.bodyHashes = map[string]string{}
-		}
-		t.bodyHashes[raw.SHA256] = want
-	}
-	m, err := oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, want),
+	m, err := oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, bodyHash),
 		`SELECT `+messageColumns+` FROM messages
         WHERE tenant_id = ? AND message_id = ? AND body_hash = ? ORDER BY id LIMIT 1`,
-		tenant, messageID, want)
+		tenant, messageID, bodyHash)
 	if errors.Is(err, ticket.ErrNotFound) {
 		return ticket.Message{}, notFound
 	}
 	return m, err
 }
-
-// noBodyHash marks a stored message whose body hash cannot be worked out
-// (its raw blob is gone); it equals no hash.
-const noBodyHash = "unavailable"
 
 // idChunk bounds the number of bound parameters of one IN (...) list.
 const idChunk = 500
@@ -377,9 +327,6 @@ func (t *tx) UpdateTicket(ctx context.Context, tk ticket.Ticket) error {
 
 // InsertMessage implements ticket.Tx.
 func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
-	if m.BodyHash == "" {
-		m.BodyHash = t.bodyHashes[m.Raw.SHA256]
-	}
 	if err := insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID]); err != nil {
 		return err
 	}

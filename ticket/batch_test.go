@@ -80,12 +80,17 @@ func RunIngestBatchScenarios(t *testing.T, open OpenStore) {
 			}
 			end := min(start+chunk, len(corpus))
 			ins := slices.Clone(corpus[start:end])
+			var res []Result
+			var err error
 			if precompute { // as a capture's preparing goroutines do
+				ps := make([]*Pending, len(ins))
 				for i := range ins {
-					svc.Precompute(ctx, &ins[i])
+					ps[i] = svc.Prepare(ctx, ins[i])
 				}
+				res, err = svc.Commit(ctx, ps)
+			} else {
+				res, err = svc.IngestBatch(ctx, ins)
 			}
-			res, err := svc.IngestBatch(ctx, ins)
 			if len(res) != end-start {
 				t.Fatalf("IngestBatch returned %d results for %d messages", len(res), end-start)
 			}
@@ -193,15 +198,6 @@ func (f failingStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 	return f.Store.WithTx(ctx, func(tx Tx) error { return fn(failingTx{tx, f.bad}) })
 }
 
-// Prefetch passes the batch on when the store's Tx prefetches (the SQLite
-// store does): the scenarios then cover its prefetched answers too.
-func (f failingTx) Prefetch(ctx context.Context, ins []Inbound) error {
-	if pf, ok := f.Tx.(Prefetcher); ok {
-		return pf.Prefetch(ctx, ins)
-	}
-	return nil
-}
-
 func (f failingTx) InsertMessage(ctx context.Context, m *Message) error {
 	if f.bad != "" && m.MessageID == strings.Trim(f.bad, "<>") {
 		return errInjectedInsert
@@ -216,9 +212,9 @@ func TestIngestBatchMem(t *testing.T) {
 	})
 }
 
-// TestPrecomputeOtherService: what one Service precomputed is not used by
+// TestPendingOfOtherService: what one Service prepared is not used by
 // another (whose priority rules may differ).
-func TestPrecomputeOtherService(t *testing.T) {
+func TestPendingOfOtherService(t *testing.T) {
 	ctx := context.Background()
 	st := newMemStore()
 	rules, err := NewPrioritizer(PriorityRules{Keywords: map[string]Priority{"printer": PriorityUrgent}})
@@ -234,8 +230,7 @@ func TestPrecomputeOtherService(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := newMail("p@example.org", "alice@example.org", "Printer broken")
-	urgent.Precompute(ctx, &in)
-	res, err := plain.IngestBatch(ctx, []Inbound{in})
+	res, err := plain.Commit(ctx, []*Pending{urgent.Prepare(ctx, in)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,8 +242,7 @@ func TestPrecomputeOtherService(t *testing.T) {
 		t.Errorf("priority %s: another service's precomputation was used", tk.Priority)
 	}
 	in2 := newMail("q@example.org", "bob@example.org", "Printer broken")
-	urgent.Precompute(ctx, &in2)
-	res, err = urgent.IngestBatch(ctx, []Inbound{in2})
+	res, err = urgent.Commit(ctx, []*Pending{urgent.Prepare(ctx, in2)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,21 +8,22 @@ import (
 	"io"
 )
 
-// bodyHasher hashes the bytes after a message's header block: after the
-// first empty line (CRLF or bare LF). It is Inbound.BodyHash: the same mail
-// delivered to two mailboxes differs in its delivery headers, not its body.
-// Write the raw message into it.
-type bodyHasher struct {
+// BodyHasher works out a message's body hash (Inbound.BodyHash): the
+// SHA-256 of the bytes after its header block, after the first empty line
+// (CRLF or bare LF). The same mail delivered to two mailboxes differs in
+// its delivery headers, not its body. Write the raw message into it as it
+// streams by; the zero value is not ready, use NewBodyHasher.
+type BodyHasher struct {
 	h      hash.Hash
 	inBody bool
 	state  int // 0: mid-line, 1: after LF, 2: after LF CR
 }
 
-// newBodyHasher returns a hasher at the start of a message.
-func newBodyHasher() *bodyHasher { return &bodyHasher{h: sha256.New(), state: 1} }
+// NewBodyHasher returns a hasher at the start of a message.
+func NewBodyHasher() *BodyHasher { return &BodyHasher{h: sha256.New(), state: 1} }
 
 // Write implements io.Writer; it never fails.
-func (b *bodyHasher) Write(p []byte) (int, error) {
+func (b *BodyHasher) Write(p []byte) (int, error) {
 	if b.inBody {
 		return b.h.Write(p)
 	}
@@ -43,25 +44,22 @@ func (b *bodyHasher) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Sum returns the hex SHA-256 of the body, "" when no empty line was
-// written (a message without a header/body separator).
-func (b *bodyHasher) Sum() string {
+// Sum returns the hex body hash of what was written. A message without
+// a header/body separator is all body: its hash is rawSHA256, the hex
+// SHA-256 of the whole message.
+func (b *BodyHasher) Sum(rawSHA256 string) string {
 	if !b.inBody {
-		return ""
+		return rawSHA256
 	}
 	return hex.EncodeToString(b.h.Sum(nil))
 }
 
 // BodyHash reads a raw message whose SHA-256 is rawSHA256 and returns its
-// body hash: that of the bytes after the header block, or rawSHA256 when
-// the message has no header/body separator (all of it is the body).
+// body hash (see BodyHasher).
 func BodyHash(r io.Reader, rawSHA256 string) (string, error) {
-	h := newBodyHasher()
+	h := NewBodyHasher()
 	if _, err := io.Copy(h, r); err != nil {
 		return "", fmt.Errorf("ticket: body hash: %w", err)
 	}
-	if s := h.Sum(); s != "" {
-		return s, nil
-	}
-	return rawSHA256, nil
+	return h.Sum(rawSHA256), nil
 }

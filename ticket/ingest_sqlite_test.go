@@ -63,7 +63,7 @@ func BenchmarkIngestSQLite(b *testing.B) {
 }
 
 // BenchmarkIngestBatchSQLite measures the capture's committing path per
-// message: IngestBatch of 300 new mails at a time (a third replies to an
+// message: Commit of 300 new mails at a time (a third replies to an
 // earlier one, each with a 4 KB text and HTML body, two recipients and an
 // attachment) under a cancellable context, as imapsource commits them. Its
 // CPU per message is the commit goroutine's share of a capture.
@@ -82,8 +82,8 @@ func BenchmarkIngestBatchSQLite(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		b.StopTimer()
-		ins := make([]ticket.Inbound, batch)
-		for j := range ins {
+		ps := make([]*ticket.Pending, batch)
+		for j := range ps {
 			id := fmt.Sprintf("batch%d@example.com", n)
 			in := ticket.Inbound{
 				Mailbox: "support", SourceKey: fmt.Sprintf("imap:1:%d", n), MessageID: id, BodyHash: id,
@@ -98,12 +98,11 @@ func BenchmarkIngestBatchSQLite(b *testing.B) {
 				in.InReplyTo = fmt.Sprintf("batch%d@example.com", n-1)
 				in.References = []string{in.InReplyTo}
 			}
-			svc.Precompute(ctx, &in)
-			ins[j] = in
+			ps[j] = svc.Prepare(ctx, in)
 			n++
 		}
 		b.StartTimer()
-		if _, err := svc.IngestBatch(ctx, ins); err != nil {
+		if _, err := svc.Commit(ctx, ps); err != nil {
 			b.Fatal(err)
 		}
 	}

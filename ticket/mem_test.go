@@ -89,9 +89,11 @@ func (t memTx) AddSource(_ context.Context, tenant, mailbox, key string, message
 	return nil
 }
 
-// MessageByBody compares given body hashes only: the memory store keeps no
-// raw blobs to work one out from.
-func (t memTx) MessageByBody(_ context.Context, tenant, messageID, bodyHash string, _ BlobRef) (Message, error) {
+// Prefetch does nothing: every look-up reads the maps.
+func (memTx) Prefetch(context.Context, []Inbound) error { return nil }
+
+// MessageByBody compares body hashes, as the store does.
+func (t memTx) MessageByBody(_ context.Context, tenant, messageID, bodyHash string) (Message, error) {
 	if bodyHash == "" {
 		return Message{}, notFound("message %s", messageID)
 	}

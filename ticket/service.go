@@ -128,7 +128,11 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC() }
 //     was closed longer than ReopenWindow ago: then a new ticket linked to
 //     it is created. On a pending ticket it sets the ticket open.
 func (s *Service) Ingest(ctx context.Context, in Inbound) (Result, error) {
-	p := s.prepareIngest(ctx, in)
+	return s.commitOne(ctx, s.prepareIngest(ctx, in))
+}
+
+// commitOne ingests one prepared message in a transaction of its own.
+func (s *Service) commitOne(ctx context.Context, p *pendingIngest) (Result, error) {
 	var g *ingestion
 	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
 		// The store may run this again after a serialisation failure:
@@ -146,7 +150,7 @@ func (s *Service) Ingest(ctx context.Context, in Inbound) (Result, error) {
 }
 
 // pendingIngest is an Inbound normalised and classified, ready to run in a
-// transaction (Ingest, IngestBatch).
+// transaction (Ingest, Commit).
 type pendingIngest struct {
 	s           *Service
 	in          Inbound
@@ -160,21 +164,7 @@ type pendingIngest struct {
 	prioWhy   []string
 }
 
-// Precompute works out ahead what Ingest and IngestBatch work out before
-// their transaction (the classification, a new ticket's priority with the
-// CRM tier look-up and keyword scan) and keeps it in in. A capture calls
-// it on the goroutines that prepare messages, so the one committing them
-// runs little more than the transactions. in must not change afterwards.
-func (s *Service) Precompute(ctx context.Context, in *Inbound) {
-	in.Precomputed = nil
-	in.Precomputed = &Precomputed{s: s, p: s.prepareIngest(ctx, *in)}
-}
-
 func (s *Service) prepareIngest(ctx context.Context, in Inbound) *pendingIngest {
-	if pc := in.Precomputed; pc != nil && pc.s == s {
-		return pc.p
-	}
-	in.Precomputed = nil
 	p := &pendingIngest{s: s, in: normalizeInbound(in)}
 	p.class, p.classReason = classify(p.in)
 	p.requester = p.in.From
@@ -296,10 +286,10 @@ func (g *ingestion) dedupe(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("source look-up: %w", err)
 		}
 	}
-	if in.MessageID == "" || (in.BodyHash == "" && in.Raw.SHA256 == "") {
+	if in.MessageID == "" || in.BodyHash == "" {
 		return false, nil
 	}
-	m, err := g.tx.MessageByBody(ctx, in.Tenant, in.MessageID, in.BodyHash, in.Raw)
+	m, err := g.tx.MessageByBody(ctx, in.Tenant, in.MessageID, in.BodyHash)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

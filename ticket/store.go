@@ -29,12 +29,9 @@ type Tx interface {
 	// Adding the same triple twice is not an error.
 	AddSource(ctx context.Context, tenant, mailbox, key string, messageID int64) error
 	// MessageByBody finds the first stored message of the tenant with this
-	// Message-ID and the same body (the same mail delivered twice): the
-	// body hash given, or, when it is "", the one of the raw blob. Body
-	// hashes of stored messages are worked out from their raw blobs when
-	// they were stored without one. ErrNotFound when there is none, or
-	// when neither a body hash nor a raw blob is given.
-	MessageByBody(ctx context.Context, tenant, messageID, bodyHash string, raw BlobRef) (Message, error)
+	// Message-ID and body hash (the same mail delivered twice);
+	// ErrNotFound when there is none. An indexed look-up: it reads no blob.
+	MessageByBody(ctx context.Context, tenant, messageID, bodyHash string) (Message, error)
 
 	// TicketIDsByMessageIDs returns, for the given Message-IDs, the ticket
 	// ids of stored, ticketed messages of the tenant, most recently stored
@@ -71,6 +68,14 @@ type Tx interface {
 	// AppendEvent writes one outbox event, assigning e.ID.
 	AppendEvent(ctx context.Context, e *Event) error
 
+	// Prefetch is told the messages of a batch before Commit ingests
+	// them, so that a store can look up their duplicate keys (source keys,
+	// Message-IDs) at once: SourceMessage and MessageByBody may then answer
+	// a prefetched key that is not stored without a query. Rows the
+	// transaction inserts must count as stored from then on. Doing nothing
+	// is a valid implementation.
+	Prefetch(ctx context.Context, ins []Inbound) error
+
 	// What Service.Ingest needs beyond the look-ups above; implement them alike.
 
 	// Message loads one stored message of the tenant by its id (Message.ID),
@@ -84,12 +89,4 @@ type Tx interface {
 	// first). An empty slice, not ErrNotFound, when there are none. Used
 	// only by subject matching (Options.SubjectMatching).
 	OpenTicketsByRequester(ctx context.Context, tenant, email string, limit int) ([]Ticket, error)
-}
-
-// Prefetcher is implemented by a Tx that can look up the duplicate keys
-// of a whole batch (source keys, Message-IDs) at once: IngestBatch calls
-// Prefetch before it ingests, and SourceMessage and MessageByBody then
-// answer a prefetched key that is not stored without a query. Rows the transaction inserts must count as stored from then on.
-type Prefetcher interface {
-	Prefetch(ctx context.Context, ins []Inbound) error
 }

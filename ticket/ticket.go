@@ -220,8 +220,9 @@ type Inbound struct {
 	// mailbox: "imap:<uidvalidity>:<uid>" or "gmail:<id>".
 	SourceKey string
 	Raw       BlobRef
-	// BodyHash is the body hash (see BodyHash) when the source worked it
-	// out; empty, the store works it out from Raw when it needs it.
+	// BodyHash is the body hash (see BodyHasher), worked out by the
+	// source while the message streamed in. A message without one is
+	// deduplicated by its source key only.
 	BodyHash string
 	Header   Header
 
@@ -248,19 +249,6 @@ type Inbound struct {
 	Attachments       []Attachment
 	ParseError        string
 	ReceivedAt        time.Time // when capture fetched it
-
-	// Precomputed, when set by Service.Precompute, is the part of the
-	// ingestion that needs no transaction, worked out ahead. Ingest
-	// works it out itself when it is absent.
-	Precomputed *Precomputed
-}
-
-// Precomputed is what Service.Precompute worked out for an Inbound
-// (classification, a new ticket's requester and priority with the CRM
-// tier). Opaque.
-type Precomputed struct {
-	s *Service
-	p *pendingIngest
 }
 
 // Event is one row of the transactional outbox: written in the transaction

@@ -71,6 +71,13 @@ var ErrLeaseHeld = lease.ErrHeld
 // DefaultBaseURL is the Gmail API endpoint.
 const DefaultBaseURL = "https://gmail.googleapis.com/"
 
+// KnownSources tells which source keys of a mailbox were captured
+// already (*store.Store implements it, reading outside any write
+// transaction).
+type KnownSources interface {
+	CapturedSourceKeys(ctx context.Context, tenant, mailbox string, keys []string) (map[string]bool, error)
+}
+
 // Options configures a Source. Zero fields take the documented defaults.
 type Options struct {
 	Name   string // configured mailbox name (required)
@@ -120,9 +127,9 @@ type Options struct {
 	Holder string
 	// Known, when set, is asked which Gmail ids were captured already so a
 	// full sync (first run, expired history, restart mid-sync) does not
-	// fetch them again. Without it they are fetched and deduplicated by
-	// Ingest. *store.Store implements it (ticket.Store).
-	Known ticket.Store
+	// fetch them again. Without it they are fetched and deduplicated on
+	// commit. *store.Store implements it.
+	Known KnownSources
 	// Pipeline delivers each raw message (required).
 	Pipeline *capture.Pipeline
 	Status   *capture.Status  // optional

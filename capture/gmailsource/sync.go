@@ -12,7 +12,7 @@ import (
 
 	"google.golang.org/api/gmail/v1"
 
-	"github.com/sidedesk/sidedesk/ticket"
+	"github.com/sidedesk/sidedesk/capture"
 )
 
 // batchSize is how many ids one processing step covers: a Known look-up
@@ -222,7 +222,8 @@ func (s *Source) recheck(ctx context.Context, ids []string, cur state) ([]string
 }
 
 // process captures one batch of ids: skip the known ones, fetch the rest
-// with bounded concurrency, deliver in order, then label. It returns at the
+// with bounded concurrency, commit them in order in groups (a
+// capture.Committer), then label the captured ones. It returns at the
 // first failure; everything delivered before it is committed.
 func (s *Source) process(ctx context.Context, ids []string, st *Stats) error {
 	if len(ids) == 0 {
@@ -242,6 +243,25 @@ func (s *Source) process(ctx context.Context, ids []string, st *Stats) error {
 		}
 	}
 	st.Skipped += len(captured)
+	cm := capture.NewCommitter(ctx, s.opts.Pipeline, capture.CommitOptions{}, func(group []capture.Outcome[string]) error {
+		var first error
+		for _, o := range group {
+			if o.Err != nil {
+				if first == nil {
+					first = s.deliverErr(o.Tag, o.Err)
+				}
+				continue
+			}
+			if o.Result.Duplicate {
+				st.Duplicates++
+			} else {
+				st.New++
+			}
+			captured = append(captured, o.Tag)
+		}
+		return first
+	})
+	defer cm.Close()
 	err = s.fetchOrdered(ctx, todo, func(f *fetched) error {
 		if f.gone {
 			st.Gone++
@@ -251,45 +271,55 @@ func (s *Source) process(ctx context.Context, ids []string, st *Stats) error {
 		st.Fetched++
 		st.Bytes += f.spool.Size()
 		s.observeLag(f.internalDate)
-		res, err := s.deliver(ctx, f)
+		r, err := f.spool.Reader()
 		if err != nil {
-			return err
+			return fmt.Errorf("gmailsource: mailbox %s: spool: %w", s.opts.Name, err)
 		}
-		if res.Duplicate {
-			st.Duplicates++
-		} else {
-			st.New++
+		err = cm.Add(capture.Delivery{Tenant: s.opts.Tenant, Mailbox: s.opts.Name, SourceKey: sourceKey(f.id)},
+			r, f.spool.Size(), f.id)
+		var de *deliverError
+		if err != nil && !errors.As(err, &de) {
+			err = s.deliverErr(f.id, err)
 		}
-		captured = append(captured, f.id)
-		return nil
+		return err
 	})
+	if ferr := cm.Finish(); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
 	if lerr := s.label(ctx, captured, st); lerr != nil && err == nil {
 		err = lerr
 	}
 	return err
 }
 
+// deliverError is a message that could not be captured.
+type deliverError struct{ err error }
+
+func (e *deliverError) Error() string { return e.err.Error() }
+func (e *deliverError) Unwrap() error { return e.err }
+
+func (s *Source) deliverErr(id string, err error) error {
+	return &deliverError{fmt.Errorf("gmailsource: mailbox %s: deliver gmail id %s: %w", s.opts.Name, id, err)}
+}
+
 // knownIDs asks Options.Known which ids were captured already.
 func (s *Source) knownIDs(ctx context.Context, ids []string) (map[string]bool, error) {
-	known := map[string]bool{}
 	if s.opts.Known == nil {
-		return known, nil
+		return map[string]bool{}, nil
 	}
-	err := s.opts.Known.WithTx(ctx, func(tx ticket.Tx) error {
-		clear(known)
-		for _, id := range ids {
-			_, err := tx.SourceMessage(ctx, s.opts.Tenant, s.opts.Name, sourceKey(id))
-			switch {
-			case err == nil:
-				known[id] = true
-			case !errors.Is(err, ticket.ErrNotFound):
-				return err
-			}
-		}
-		return nil
-	})
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = sourceKey(id)
+	}
+	got, err := s.opts.Known.CapturedSourceKeys(ctx, s.opts.Tenant, s.opts.Name, keys)
 	if err != nil {
 		return nil, fmt.Errorf("gmailsource: mailbox %s: look up captured ids: %w", s.opts.Name, err)
+	}
+	known := make(map[string]bool, len(got))
+	for _, id := range ids {
+		if got[sourceKey(id)] {
+			known[id] = true
+		}
 	}
 	return known, nil
 }

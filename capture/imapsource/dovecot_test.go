@@ -272,12 +272,11 @@ func TestCancelMidPass(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int32
 	opts := e.options(d, "support", userA, passA)
-	opts.Pipeline = e.pipeline(sinkFunc(func(c context.Context, in inbound) (result, error) {
+	opts.Pipeline = e.pipeline(hookSink{e.svc, func(context.Context, inbound) {
 		if n.Add(1) == 7 {
 			cancel() // the process is being stopped mid-pass
 		}
-		return e.svc.Ingest(c, in)
-	}))
+	}})
 	if _, err := newSource(t, opts).Once(ctx); err == nil {
 		t.Fatal("Once after cancel returned nil")
 	}

@@ -212,9 +212,9 @@ func mail(subject string) (raw []byte, messageID string) {
 	return raw, messageID
 }
 
-// failingSink fails Ingest once the wrapped sink has been called after
-// times; with commitFirst it lets the message commit and then reports a
-// failure (a crash between commit and the state update).
+// failingSink fails every message after the first after it was given to
+// commit; with commitFirst it lets those messages commit and then reports
+// them failed (a crash between commit and the state update).
 type failingSink struct {
 	inner       capture.Sink
 	after       int
@@ -225,31 +225,50 @@ type failingSink struct {
 
 var errInjected = errors.New("injected failure")
 
-func (f *failingSink) Ingest(ctx context.Context, in ticket.Inbound) (ticket.Result, error) {
-	f.mu.Lock()
-	f.calls++
-	n := f.calls
-	f.mu.Unlock()
-	if n <= f.after {
-		return f.inner.Ingest(ctx, in)
-	}
-	if f.commitFirst {
-		if _, err := f.inner.Ingest(ctx, in); err != nil {
-			return ticket.Result{}, err
-		}
-	}
-	return ticket.Result{}, errInjected
+func (f *failingSink) Prepare(ctx context.Context, in ticket.Inbound) *ticket.Pending {
+	return f.inner.Prepare(ctx, in)
 }
 
-type (
-	inbound = ticket.Inbound
-	result  = ticket.Result
-)
+func (f *failingSink) Commit(ctx context.Context, ps []*ticket.Pending) ([]ticket.Result, error) {
+	f.mu.Lock()
+	start := f.calls
+	f.calls += len(ps)
+	f.mu.Unlock()
+	good := min(max(f.after-start, 0), len(ps))
+	commit := good
+	if f.commitFirst {
+		commit = len(ps)
+	}
+	res := make([]ticket.Result, len(ps))
+	if commit > 0 {
+		r, err := f.inner.Commit(ctx, ps[:commit])
+		if err != nil {
+			return res, err
+		}
+		copy(res, r)
+	}
+	if good == len(ps) {
+		return res, nil
+	}
+	be := &ticket.BatchError{Errs: make([]error, len(ps))}
+	for i := good; i < len(ps); i++ {
+		be.Errs[i] = errInjected
+	}
+	return res, be
+}
 
-// sinkFunc adapts a function to capture.Sink.
-type sinkFunc func(context.Context, inbound) (result, error)
+type inbound = ticket.Inbound
 
-func (f sinkFunc) Ingest(ctx context.Context, in inbound) (result, error) { return f(ctx, in) }
+// hookSink is a sink that runs hook on every message it prepares.
+type hookSink struct {
+	capture.Sink
+	hook func(context.Context, inbound)
+}
+
+func (h hookSink) Prepare(ctx context.Context, in inbound) *ticket.Pending {
+	h.hook(ctx, in)
+	return h.Sink.Prepare(ctx, in)
+}
 
 func counterValue(t testing.TB, v *prometheus.CounterVec, labels ...string) float64 {
 	t.Helper()

@@ -453,8 +453,8 @@ func TestBodyBeforeUID(t *testing.T) {
 	var ids []string
 	for i := range 5 {
 		raw, id := mail("body first")
-		if i == 2 { // bigger than bufferMax: spooled to a file
-			raw = append(raw, bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 2*bufferMax/64)...)
+		if i == 2 { // bigger than spoolMemMax: spooled to a file
+			raw = append(raw, bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 2*spoolMemMax/64)...)
 		}
 		raws, ids = append(raws, raw), append(ids, id)
 		if _, err := user.Append("INBOX", bytes.NewReader(raw), &imap.AppendOptions{Time: time.Now()}); err != nil {

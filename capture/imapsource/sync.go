@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -217,10 +216,10 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 	}
 	// One commit pipeline for the whole pass: its transactions go on
 	// while the next UID FETCH streams in.
-	cm := cn.newCommitter(ctx, uids, st, &stats)
-	defer cm.stop()
+	ps := cn.newPass(ctx, uids, st, &stats)
+	defer ps.cm.Close()
 	after := func() {
-		if committed := cm.takeCommitted(); len(committed) > 0 {
+		if committed := ps.takeCommitted(); len(committed) > 0 {
 			if err := cn.afterCapture(ctx, committed); err != nil {
 				afterErr = err // committed and recorded; report, keep capturing
 				st.AfterPending = addUIDs(st.AfterPending, committed)
@@ -228,7 +227,7 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 		}
 	}
 	for batch := range slices.Chunk(uids, s.opts.BatchSize) {
-		if err := cn.fetchBatch(ctx, cm, batch); err != nil {
+		if err := cn.fetchBatch(ctx, ps, batch); err != nil {
 			if serr := s.saveIfChanged(ctx, st, &saved); serr != nil {
 				err = errors.Join(err, serr)
 			}
@@ -239,7 +238,7 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 			return stats, err
 		}
 	}
-	if err := cm.finish(); err != nil {
+	if err := ps.finish(); err != nil {
 		if serr := s.saveIfChanged(ctx, st, &saved); serr != nil {
 			err = errors.Join(err, serr)
 		}
@@ -281,129 +280,23 @@ func (s *Source) saveIfChanged(ctx context.Context, st, saved *syncState) error 
 	return nil
 }
 
-// Commit groups: messages prepared (stored and parsed) while a FETCH
-// streams in are committed together, in one transaction, when a group is
-// full or the FETCH response ends (so a single IDLE delivery commits at
-// once). The bytes bound counts the group's raw message bytes (plus 4 KiB
-// per message for what parsing keeps), about what the group holds in
-// memory while it is prepared and waits for its turn. Each
-// group waits for one round of pack fsyncs (tens of milliseconds on this
-// disk, more with more data), so groups are large: at 100 messages the
-// fsyncs held the committing goroutine for a fifth of a 10,000-message
-// capture.
-const (
-	commitMaxMessages = 300
-	commitMaxBytes    = 32 << 20
-	// Up to maxInflight groups, together at most inflightMaxBytes, may
-	// be on their way at once (resolving their messages, syncing blobs,
-	// waiting for their turn, in their transaction) while the next ones
-	// are read and prepared: the transactions run back to back instead of
-	// the reading stopping at each one.
-	maxInflight      = 4
-	inflightMaxBytes = 64 << 20
-)
-
-// fetched is one message of a FETCH, prepared (p) or being prepared by a
-// worker (ready), waiting for its commit.
-type fetched struct {
+// fetchedMsg is what the pass keeps of a message given to the committer.
+type fetchedMsg struct {
 	uid      imap.UID
-	internal time.Time
-	size     int64 // raw bytes
-	p        *capture.Prepared
-	ready    chan prepared // when a worker prepares it
+	internal time.Time // INTERNALDATE: the capture-lag metric
 }
 
-// groupDone tells the next commit group whether this one committed: ok
-// is set before ch is closed.
-type groupDone struct {
-	ch chan struct{}
-	ok bool
-}
-
-// blobSyncer is a blob store whose pending blobs can be made durable
-// ahead of the transaction (store.Blobs).
-type blobSyncer interface {
-	Sync(ctx context.Context) error
-}
-
-// prepared is a worker's result.
-type prepared struct {
-	p   *capture.Prepared
-	err error
-}
-
-// committedGroup is what the committing goroutine hands back: msgs
-// committed (or failed) with results; prepErr, the error of the message
-// after them that could not be prepared, which ends the batch.
-type committedGroup struct {
-	msgs    []fetched
-	results []ticket.Result
-	err     error
-	prepErr error
-}
-
-// Parallel preparation: a message up to bufferMax bytes is read off the
-// connection into memory and parsed and stored by one of prepWorkers
-// goroutines while the next ones are read; bigger ones stream through the
-// reading goroutine (memory stays bounded). At most prepQueue buffered
-// messages wait for a worker. Commits stay in UID order: a group waits for
-// each of its messages in turn.
-const (
-	bufferMax   = 1 << 20
-	prepWorkers = 2
-	prepQueue   = 16
-)
-
-// buffers recycles the memory of buffered messages (up to bufferMax).
-var buffers sync.Pool // *[]byte
-
-func getBuffer(n int) *[]byte {
-	if b, ok := buffers.Get().(*[]byte); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]byte, n, max(n, 64<<10))
-	return &b
-}
-
-func putBuffer(b *[]byte) { buffers.Put(b) }
-
-// preparers runs preparations on a few goroutines.
-type preparers struct {
-	jobs chan func()
-	wg   sync.WaitGroup
-}
-
-func startPreparers(n int) *preparers {
-	ps := &preparers{jobs: make(chan func(), prepQueue)}
-	for range n {
-		ps.wg.Go(func() {
-			for job := range ps.jobs {
-				job()
-			}
-		})
-	}
-	return ps
-}
-
-// stop ends the workers after the jobs queued.
-func (ps *preparers) stop() {
-	close(ps.jobs)
-	ps.wg.Wait()
-}
-
-// committer commits the messages of one sync pass in groups, in UID
-// order, on goroutines of its own: group k is in its transaction while
-// the next ones resolve their messages (prepared by workers) and make
-// their blobs durable, and while the reading goroutine goes on with the
-// next UID FETCH. st.LastUID advances only over UIDs whose message was
+// pass is one sync pass's share of committing: a capture.Committer over
+// the pass's messages, and the UID bookkeeping it advances from the
+// committed groups. st.LastUID advances only over UIDs whose message was
 // committed (or which the server no longer has): never past a message
 // that failed.
-type committer struct {
+type pass struct {
 	cn    *conn
 	ctx   context.Context
 	st    *syncState
 	stats *Stats
+	cm    *capture.Committer[fetchedMsg]
 
 	order     []imap.UID // the pass's UIDs, ascending
 	prefix    int        // order[:prefix] are all done
@@ -411,203 +304,94 @@ type committer struct {
 	committed []imap.UID // committed since takeCommitted
 	saved     syncState
 	sinceSave int
-	failed    bool // a commit failed: nothing more is committed
-
-	workers  *preparers
-	group    []fetched
-	size     int
-	inflight []chan committedGroup // groups on their way, oldest first
-	sizes    []int                 // their sizes
-	onWay    int                   // the sum of sizes
-	last     *groupDone            // the newest of them
 }
 
-func (cn *conn) newCommitter(ctx context.Context, uids []imap.UID, st *syncState, stats *Stats) *committer {
-	return &committer{cn: cn, ctx: ctx, st: st, stats: stats, order: uids, done: make(map[imap.UID]bool, len(uids)),
-		saved: *st, workers: startPreparers(prepWorkers)}
-}
-
-// stop waits for the groups on their way (without applying them) and the
-// workers. A caller that wants them applied calls finish first.
-func (cm *committer) stop() {
-	for _, ch := range cm.inflight {
-		<-ch
-	}
-	cm.inflight = nil
-	cm.workers.stop()
+func (cn *conn) newPass(ctx context.Context, uids []imap.UID, st *syncState, stats *Stats) *pass {
+	ps := &pass{cn: cn, ctx: ctx, st: st, stats: stats, order: uids, done: make(map[imap.UID]bool, len(uids)), saved: *st}
+	ps.cm = capture.NewCommitter(ctx, cn.s.opts.Pipeline, capture.CommitOptions{}, ps.apply)
+	return ps
 }
 
 // advance moves st.LastUID over the done prefix.
-func (cm *committer) advance() {
-	for cm.prefix < len(cm.order) && cm.done[cm.order[cm.prefix]] {
-		cm.prefix++
+func (ps *pass) advance() {
+	for ps.prefix < len(ps.order) && ps.done[ps.order[ps.prefix]] {
+		ps.prefix++
 	}
-	if cm.prefix > 0 && uint32(cm.order[cm.prefix-1]) > cm.st.LastUID {
-		cm.st.LastUID = uint32(cm.order[cm.prefix-1])
+	if ps.prefix > 0 && uint32(ps.order[ps.prefix-1]) > ps.st.LastUID {
+		ps.st.LastUID = uint32(ps.order[ps.prefix-1])
 	}
 }
 
 // skip marks UIDs that need no commit (expunged, no body) as done.
-func (cm *committer) skip(uids ...imap.UID) {
+func (ps *pass) skip(uids ...imap.UID) {
 	for _, u := range uids {
-		cm.done[u] = true
+		ps.done[u] = true
 	}
-	cm.advance()
+	ps.advance()
 }
 
 // takeCommitted returns the UIDs committed since the last call.
-func (cm *committer) takeCommitted() []imap.UID {
-	c := cm.committed
-	cm.committed = nil
+func (ps *pass) takeCommitted() []imap.UID {
+	c := ps.committed
+	ps.committed = nil
 	return c
 }
 
-// apply records a finished commit, in UID order, and returns the first
-// failure.
-func (cm *committer) apply(g committedGroup) error {
-	s := cm.cn.s
-	var be *ticket.BatchError
-	perMessage := errors.As(g.err, &be) && len(be.Errs) == len(g.msgs)
+// apply records a committed group (capture.Committed), in UID order, and
+// returns its first failure.
+func (ps *pass) apply(group []capture.Outcome[fetchedMsg]) error {
+	s := ps.cn.s
 	var first error
-	for i, m := range g.msgs {
-		err := g.err
-		if perMessage {
-			err = be.Errs[i]
-		}
-		if err != nil {
+	for _, o := range group {
+		m := o.Tag
+		if o.Err != nil {
 			if first == nil {
-				if cm.ctx.Err() != nil {
-					err = errors.Join(err, context.Cause(cm.ctx))
-				}
-				first = &deliverError{s.errorf("deliver UID %d: %w", m.uid, err)}
+				first = ps.cn.deliverErr(ps.ctx, m.uid, o.Err)
 			}
 			continue
 		}
-		cm.done[m.uid] = true
-		cm.committed = append(cm.committed, m.uid)
-		cm.stats.Fetched++
-		if g.results[i].Duplicate {
-			cm.stats.Duplicates++
+		ps.done[m.uid] = true
+		ps.committed = append(ps.committed, m.uid)
+		ps.stats.Fetched++
+		if o.Result.Duplicate {
+			ps.stats.Duplicates++
 		} else {
-			cm.stats.New++
+			ps.stats.New++
 		}
-		s.reportCaptured(g.results[i], m.internal)
-		cm.sinceSave++
+		s.reportCaptured(o.Result, m.internal)
+		ps.sinceSave++
 	}
-	if first == nil && g.prepErr != nil {
-		first = g.prepErr
-	}
-	cm.advance()
-	cm.failed = cm.failed || first != nil
-	if cm.sinceSave >= saveEvery {
-		cm.sinceSave = 0
-		if err := s.saveIfChanged(cm.ctx, cm.st, &cm.saved); err != nil {
+	ps.advance()
+	if ps.sinceSave >= saveEvery {
+		ps.sinceSave = 0
+		if err := s.saveIfChanged(ps.ctx, ps.st, &ps.saved); err != nil {
 			return errors.Join(first, err)
 		}
 	}
 	return first
 }
 
-// wait applies the oldest group on its way.
-func (cm *committer) wait() error {
-	if len(cm.inflight) == 0 {
-		return nil
-	}
-	g := <-cm.inflight[0]
-	cm.inflight, cm.onWay, cm.sizes = cm.inflight[1:], cm.onWay-cm.sizes[0], cm.sizes[1:]
-	return cm.apply(g)
-}
-
-// add puts a fetched message into the current group, and starts
-// committing the group when it is full.
-func (cm *committer) add(f fetched) error {
-	cm.group = append(cm.group, f)
-	if cm.size += int(f.size) + 4<<10; len(cm.group) >= commitMaxMessages || cm.size >= commitMaxBytes {
-		return cm.flush()
-	}
-	return nil
-}
-
-// flush starts committing the current group. Several groups may be on
-// their way (maxInflight, inflightMaxBytes); transactions stay in order,
-// and a group after one that failed commits nothing.
-func (cm *committer) flush() error {
-	if len(cm.group) == 0 {
-		return nil
-	}
-	for len(cm.inflight) >= maxInflight || len(cm.inflight) > 0 && cm.onWay+cm.size > inflightMaxBytes {
-		if err := cm.wait(); err != nil {
-			return err
-		}
-	}
-	if cm.failed {
-		cm.group, cm.size = nil, 0 // the state cannot pass the failed message anyway
-		return nil
-	}
-	g, ctx, s := cm.group, cm.ctx, cm.cn.s
-	cm.inflight, cm.sizes, cm.onWay = append(cm.inflight, make(chan committedGroup, 1)), append(cm.sizes, cm.size), cm.onWay+cm.size
-	ch := cm.inflight[len(cm.inflight)-1]
-	cm.group, cm.size = nil, 0
-	prev, done := cm.last, &groupDone{ch: make(chan struct{})}
-	cm.last = done
-	go func() {
-		// Wait for the group's messages in order; one that could not be
-		// prepared ends the group (and the pass) there.
-		var prepErr error
-		ps := make([]*capture.Prepared, 0, len(g))
-		for i := range g {
-			if g[i].ready != nil {
-				r := <-g[i].ready
-				g[i].p, g[i].ready = r.p, nil
-				if r.err != nil {
-					prepErr = r.err
-					g = g[:i]
-					break
-				}
-			}
-			ps = append(ps, g[i].p)
-		}
-		if sy, ok := s.opts.Pipeline.Blobs.(blobSyncer); ok && len(ps) > 0 {
-			_ = sy.Sync(ctx) // a failure shows again in the commit's own Sync
-		}
-		if prev != nil {
-			if <-prev.ch; !prev.ok {
-				close(done.ch)
-				ch <- committedGroup{} // nothing committed, nothing to report
-				return
-			}
-		}
-		var res []ticket.Result
-		var err error
-		if len(ps) > 0 {
-			res, err = s.opts.Pipeline.Commit(ctx, ps)
-		}
-		done.ok = err == nil && prepErr == nil
-		close(done.ch)
-		ch <- committedGroup{msgs: g, results: res, err: err, prepErr: prepErr}
-	}()
-	return nil
-}
-
-// finish commits what is prepared and applies every group on its way:
-// at the end of the pass, or after a failed FETCH (what was read
+// finish commits what was added and hands every group on its way to
+// apply: at the end of the pass, or after a failed FETCH (what was read
 // completely is still good) unless a commit failed.
-func (cm *committer) finish() error {
-	var errs []error
-	if !cm.failed {
-		errs = append(errs, cm.flush())
+func (ps *pass) finish() error {
+	err := ps.cm.Finish()
+	ps.advance()
+	return err
+}
+
+// deliverErr names the UID of a message that could not be captured.
+func (cn *conn) deliverErr(ctx context.Context, uid imap.UID, err error) error {
+	if ctx.Err() != nil {
+		err = errors.Join(err, context.Cause(ctx))
 	}
-	for len(cm.inflight) > 0 {
-		errs = append(errs, cm.wait())
-	}
-	cm.advance()
-	return errors.Join(errs...)
+	return &deliverError{cn.s.errorf("deliver UID %d: %w", uid, err)}
 }
 
 // fetchBatch fetches the UIDs of batch (ascending) and hands each message
 // to cm as its literal streams in. It returns when the FETCH has ended;
 // the commits go on.
-func (cn *conn) fetchBatch(ctx context.Context, cm *committer, batch []imap.UID) error {
+func (cn *conn) fetchBatch(ctx context.Context, ps *pass, batch []imap.UID) error {
 	s := cn.s
 	fetchOpts := &imap.FetchOptions{
 		UID:          true,
@@ -625,32 +409,28 @@ func (cn *conn) fetchBatch(ctx context.Context, cm *committer, batch []imap.UID)
 			return msg
 		}
 		for msg := next(); msg != nil; msg = next() {
-			f, err := cn.prepare(ctx, msg, cm.stats, cm.workers)
-			if err == nil && want != nil && !want[f.uid] {
-				err = s.errorf("%s of sequence number %d answered UID %d, not one asked for", name, msg.SeqNum, f.uid)
+			uid, added, err := cn.hand(ctx, msg, ps, want)
+			if err == nil && want != nil && !want[uid] {
+				err = s.errorf("%s of sequence number %d answered UID %d, not one asked for", name, msg.SeqNum, uid)
 			}
-			if f.uid != 0 {
-				returned[f.uid] = true
+			if uid != 0 {
+				returned[uid] = true
 			}
-			if err == nil {
-				if f.p != nil || f.ready != nil {
-					err = cm.add(f)
-				} else if f.uid != 0 {
-					cm.skip(f.uid) // no body: the message vanished
-				}
+			if err == nil && !added && uid != 0 {
+				ps.skip(uid) // no body: the message vanished
 			}
 			if err != nil {
 				// Abandon the rest: closing the socket ends the FETCH at
 				// once instead of draining it.
 				cn.abort()
 				_ = cmd.Close()
-				return errors.Join(err, cm.finish())
+				return errors.Join(err, ps.finish())
 			}
 		}
 		if err := cmd.Close(); err != nil {
-			return errors.Join(s.commandError(ctx, name, err), cm.finish())
+			return errors.Join(s.commandError(ctx, name, err), ps.finish())
 		}
-		return cm.flush() // the end of a FETCH: a lone IDLE delivery commits now
+		return ps.cm.Flush() // the end of a FETCH: a lone IDLE delivery commits now
 	}
 
 	if err := consume(cn.c.Fetch(imap.UIDSetNum(batch...), fetchOpts), "UID FETCH", nil); err != nil {
@@ -673,7 +453,7 @@ func (cn *conn) fetchBatch(ctx context.Context, cm *committer, batch []imap.UID)
 	}
 	seqs, err := cn.seqNums(ctx, missing)
 	if err != nil {
-		return errors.Join(err, cm.finish())
+		return errors.Join(err, ps.finish())
 	}
 	var gone []imap.UID
 	for _, uid := range missing {
@@ -681,7 +461,7 @@ func (cn *conn) fetchBatch(ctx context.Context, cm *committer, batch []imap.UID)
 			gone = append(gone, uid)
 		}
 	}
-	cm.skip(gone...)
+	ps.skip(gone...)
 	if len(seqs) == 0 {
 		return nil
 	}
@@ -698,7 +478,7 @@ func (cn *conn) fetchBatch(ctx context.Context, cm *committer, batch []imap.UID)
 	}
 	for uid := range want {
 		if !returned[uid] {
-			return errors.Join(s.errorf("UID %d is in the folder but FETCH does not return it", uid), cm.finish())
+			return errors.Join(s.errorf("UID %d is in the folder but FETCH does not return it", uid), ps.finish())
 		}
 	}
 	return nil
@@ -730,118 +510,100 @@ func (cn *conn) seqNums(ctx context.Context, uids []imap.UID) (map[imap.UID]uint
 	return seqs, nil
 }
 
-// prepare hands one FETCH response's body to the pipeline (stored and
-// parsed, not committed): a small one is read into memory and prepared by
-// a worker (f.ready), a big one streams through here (f.p). A response
-// without a body (the message vanished) gives a fetched with neither.
-func (cn *conn) prepare(ctx context.Context, msg *imapclient.FetchMessageData, stats *Stats, workers *preparers) (fetched, error) {
+// hand gives one FETCH response's body to the pass's committer (stored,
+// parsed and committed in order there) and returns its UID; added is false
+// for a response without a body (the message vanished). With want set, a
+// body of a UID not in it is not added (fetchBatch reports it).
+func (cn *conn) hand(ctx context.Context, msg *imapclient.FetchMessageData, ps *pass, want map[imap.UID]bool) (uid imap.UID, added bool, err error) {
 	s := cn.s
-	var f fetched
+	var m fetchedMsg
 	var early *spool // a body that came before the UID
 	defer func() { early.close() }()
 	for item := msg.Next(); item != nil; item = msg.Next() {
 		switch it := item.(type) {
 		case imapclient.FetchItemDataUID:
-			f.uid = it.UID
+			m.uid = it.UID
 		case imapclient.FetchItemDataInternalDate:
-			f.internal = it.Time
+			m.internal = it.Time
 		case imapclient.FetchItemDataBodySection:
 			if it.Literal == nil {
 				continue
 			}
-			if f.p != nil || f.ready != nil || early != nil {
+			if added || early != nil || want != nil && m.uid != 0 && !want[m.uid] {
 				// Only one BODY[] was asked for; drain any other.
 				if _, err := io.Copy(io.Discard, it.Literal); err != nil {
-					return f, s.errorf("read FETCH response (sequence number %d): %w", msg.SeqNum, err)
+					return m.uid, added, s.errorf("read FETCH response (sequence number %d): %w", msg.SeqNum, err)
 				}
 				continue
 			}
-			if f.uid == 0 {
+			if m.uid == 0 {
 				// RFC 9051 §7.5.2 fixes no order of FETCH items, and some
 				// servers send the UID after the body: keep the body
 				// until the UID comes.
 				sp, err := spoolBody(it.Literal)
-				stats.Bytes += sp.size()
+				ps.stats.Bytes += sp.size()
 				if err != nil {
-					return f, s.errorf("read message body (sequence number %d): %w", msg.SeqNum, err)
+					return 0, false, s.errorf("read message body (sequence number %d): %w", msg.SeqNum, err)
 				}
 				early = sp
 				continue
 			}
-			cr := &countingReader{r: it.Literal}
-			err := cn.handOff(ctx, &f, cr, it.Literal.Size(), workers)
-			stats.Bytes += cr.n
+			cr := &capture.CountingReader{R: it.Literal}
+			err := cn.add(ctx, ps, &m, cr, it.Literal.Size())
+			ps.stats.Bytes += cr.N
 			if err != nil {
-				return f, err
+				return m.uid, false, err
 			}
+			added = true
 		}
 	}
 	if early != nil {
-		if f.uid == 0 {
-			return f, s.errorf("server sent a message body without its UID (sequence number %d)", msg.SeqNum)
+		if m.uid == 0 {
+			return 0, false, s.errorf("server sent a message body without its UID (sequence number %d)", msg.SeqNum)
+		}
+		if want != nil && !want[m.uid] {
+			return m.uid, false, nil
 		}
 		r, err := early.reader()
 		if err == nil {
-			err = cn.handOff(ctx, &f, r, early.size(), workers)
+			err = cn.add(ctx, ps, &m, r, early.size())
 		}
 		if err != nil {
-			return f, err
+			return m.uid, false, err
 		}
+		added = true
 	}
-	if f.p == nil && f.ready == nil && f.uid != 0 {
-		s.log.Warn("imapsource: FETCH returned no body, skipping", "uid", f.uid)
+	if !added && m.uid != 0 {
+		s.log.Warn("imapsource: FETCH returned no body, skipping", "uid", m.uid)
 	}
-	return f, nil
+	return m.uid, added, nil
 }
 
-// handOff gives the body r (size bytes) of message f to the pipeline: a
-// small one is read into memory and prepared by a worker (f.ready), a big
-// one streams through here (f.p).
-func (cn *conn) handOff(ctx context.Context, f *fetched, r io.Reader, size int64, workers *preparers) error {
+// add gives the body r (size bytes) of message m to the committer.
+func (cn *conn) add(ctx context.Context, ps *pass, m *fetchedMsg, r io.Reader, size int64) error {
 	s := cn.s
 	d := capture.Delivery{
 		Tenant:    s.opts.Tenant,
 		Mailbox:   s.opts.Name,
-		SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(f.uid), 10),
-		New:       !cn.resync && uint32(f.uid) > cn.newAbove,
+		SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(m.uid), 10),
+		New:       !cn.resync && uint32(m.uid) > cn.newAbove,
 	}
-	uid := f.uid
-	wrap := func(err error) error {
-		if ctx.Err() != nil {
-			err = errors.Join(err, context.Cause(ctx))
+	if err := ps.cm.Add(d, r, size, *m); err != nil {
+		var de *deliverError
+		if errors.As(err, &de) {
+			return err // a commit group's failure, already named
 		}
-		return &deliverError{s.errorf("deliver UID %d: %w", uid, err)}
+		return cn.deliverErr(ctx, m.uid, err)
 	}
-	if size <= bufferMax && workers != nil {
-		buf := getBuffer(int(size))
-		if _, err := io.ReadFull(r, *buf); err != nil {
-			putBuffer(buf)
-			return wrap(fmt.Errorf("read message: %w", err))
-		}
-		f.size = size
-		f.ready = make(chan prepared, 1)
-		ready := f.ready
-		workers.jobs <- func() {
-			p, err := s.opts.Pipeline.Prepare(ctx, d, bytes.NewReader(*buf))
-			putBuffer(buf) // Prepare keeps nothing of it
-			if err != nil {
-				err = wrap(err)
-			}
-			ready <- prepared{p, err}
-		}
-		return nil
-	}
-	cr := &countingReader{r: r}
-	p, err := s.opts.Pipeline.Prepare(ctx, d, cr)
-	if err != nil {
-		return wrap(err)
-	}
-	f.p, f.size = p, cr.n
 	return nil
 }
 
+// spoolMemMax is the largest body read before its UID that is kept in
+// memory.
+const spoolMemMax = 1 << 20
+
 // spool holds a message body read before its UID: in memory up to
-// bufferMax, else in a temporary file.
+// spoolMemMax, else in a temporary file.
 type spool struct {
 	buf  *[]byte
 	file *os.File
@@ -850,8 +612,9 @@ type spool struct {
 
 func spoolBody(lit imap.LiteralReader) (*spool, error) {
 	sp := &spool{}
-	if lit.Size() <= bufferMax {
-		sp.buf = getBuffer(int(lit.Size()))
+	if lit.Size() <= spoolMemMax {
+		b := make([]byte, lit.Size())
+		sp.buf = &b
 		n, err := io.ReadFull(lit, *sp.buf)
 		sp.n = int64(n)
 		if err != nil {
@@ -899,10 +662,7 @@ func (sp *spool) close() {
 	if sp.file != nil {
 		sp.file.Close()
 	}
-	if sp.buf != nil {
-		putBuffer(sp.buf)
-		sp.buf = nil
-	}
+	sp.buf = nil
 }
 
 // afterCapture applies after_capture to messages already committed, so a

@@ -513,6 +513,7 @@ type recordingSink struct {
 	inner capture.Sink
 	mu    sync.Mutex
 	done  map[string]chan time.Time
+	ids   map[*ticket.Pending]string
 }
 
 func (r *recordingSink) waiter(id string) chan time.Time {
@@ -526,24 +527,29 @@ func (r *recordingSink) waiter(id string) chan time.Time {
 	return ch
 }
 
-func (r *recordingSink) Ingest(ctx context.Context, in ticket.Inbound) (ticket.Result, error) {
-	res, err := r.inner.Ingest(ctx, in)
-	if err == nil {
-		r.waiter(in.MessageID) <- time.Now()
-	}
-	return res, err
+// Prepare prepares through the service and notes the Message-ID.
+func (r *recordingSink) Prepare(ctx context.Context, in ticket.Inbound) *ticket.Pending {
+	p := r.inner.Prepare(ctx, in)
+	r.mu.Lock()
+	r.ids[p] = in.MessageID
+	r.mu.Unlock()
+	return p
 }
 
-// IngestBatch commits through the service's batch path, as production
-// capture does, and notes each committed message.
-func (r *recordingSink) IngestBatch(ctx context.Context, ins []ticket.Inbound) ([]ticket.Result, error) {
-	res, err := r.inner.(capture.BatchSink).IngestBatch(ctx, ins)
+// Commit commits through the service, as production capture does, and
+// notes each committed message.
+func (r *recordingSink) Commit(ctx context.Context, ps []*ticket.Pending) ([]ticket.Result, error) {
+	res, err := r.inner.Commit(ctx, ps)
 	at := time.Now()
 	var be *ticket.BatchError
 	errors.As(err, &be)
-	for i, in := range ins {
+	for i, p := range ps {
+		r.mu.Lock()
+		id := r.ids[p]
+		delete(r.ids, p)
+		r.mu.Unlock()
 		if err == nil || be != nil && be.Failed(i) == nil {
-			r.waiter(in.MessageID) <- at
+			r.waiter(id) <- at
 		}
 	}
 	return res, err
@@ -561,7 +567,7 @@ func latency(ctx context.Context, d *testenv.Dovecot, dir string, n int) ([]time
 	if err := st.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	sink := &recordingSink{done: map[string]chan time.Time{}}
+	sink := &recordingSink{done: map[string]chan time.Time{}, ids: map[*ticket.Pending]string{}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	src, err := newSource(st, log, "latency", latencyUser, d.Port(), sink, imapsource.InitialSince, true)
 	if err != nil {
