@@ -210,7 +210,7 @@ func TestCalDAVRadicaleScenarios(t *testing.T) {
 
 	// The privacy proof (issue 5). Also read what the API and feed serve.
 	api := httptest.NewRecorder()
-	svc.Handler(nil).ServeHTTP(api, httptest.NewRequest("GET", "/api/v1/agents/alice/freebusy?from=2026-03-01T00:00:00Z&to=2026-03-31T00:00:00Z", nil))
+	svc.Handler(writeTestError).ServeHTTP(api, httptest.NewRequest("GET", "/api/v1/agents/alice/freebusy?from=2026-03-01T00:00:00Z&to=2026-03-31T00:00:00Z", nil))
 	feed := httptest.NewRecorder()
 	svc.FeedHandler().ServeHTTP(feed, httptest.NewRequest("GET", "/freebusy/"+svc.FeedToken("alice")+".ics", nil))
 	if api.Code != 200 || feed.Code != 200 {

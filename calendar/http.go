@@ -19,12 +19,15 @@ const (
 )
 
 // Handler serves the JSON API; the caller wraps it with bearer-token auth
-// and passes the API's error writer (nil: the same error shape without a
-// request id).
+// and passes the HTTP front's error writer (api.Server.WriteError), which
+// owns the error shape of every /api/v1 route.
 //
 //	GET  /api/v1/agents/{id}/freebusy?from=RFC3339&to=RFC3339[&slot=30m]
 //	POST /api/v1/agents/{id}/freebusy/sync   (sync now, answers the status)
 func (s *Service) Handler(writeError ErrorWriter) http.Handler {
+	if writeError == nil {
+		panic("calendar: Handler needs the API's error writer")
+	}
 	h := &apiHandler{s: s, writeError: writeError}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/agents/{id}/freebusy", h.handleFreeBusy)
@@ -202,21 +205,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // (for the log only).
 type ErrorWriter func(w http.ResponseWriter, r *http.Request, status int, code, msg string, err error)
 
-// httpError answers through the API's error writer, or by itself in the same
-// shape, {"error":{"code":...,"message":...}}, logging server errors.
+// httpError answers through the API's error writer.
 func (h *apiHandler) httpError(w http.ResponseWriter, r *http.Request, status int, code, msg string, err error) {
-	if h.writeError != nil {
-		h.writeError(w, r, status, code, msg, err)
-		return
-	}
-	if status >= 500 && err != nil {
-		h.s.logger.ErrorContext(r.Context(), "calendar: http", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	type detail struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
-	writeJSON(w, status, struct {
-		Error detail `json:"error"`
-	}{detail{code, msg}})
+	h.writeError(w, r, status, code, msg, err)
 }

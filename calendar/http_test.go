@@ -68,7 +68,7 @@ func TestFreeBusyHandler(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			svc.Handler(nil).ServeHTTP(rec, httptest.NewRequest("GET", tc.url, nil))
+			svc.Handler(writeTestError).ServeHTTP(rec, httptest.NewRequest("GET", tc.url, nil))
 			if rec.Code != tc.code {
 				t.Fatalf("code %d, want %d: %s", rec.Code, tc.code, rec.Body)
 			}
@@ -177,10 +177,16 @@ func TestSyncHandler(t *testing.T) {
 	}{{"alice", 200}, {"bob", 502}, {"zed", 404}}
 	for _, tc := range tests {
 		rec := httptest.NewRecorder()
-		svc.Handler(nil).ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/agents/"+tc.agent+"/freebusy/sync", nil))
+		svc.Handler(writeTestError).ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/agents/"+tc.agent+"/freebusy/sync", nil))
 		if rec.Code != tc.code {
 			t.Errorf("%s: code %d, want %d: %s", tc.agent, rec.Code, tc.code, rec.Body)
 		}
 	}
-	var _ http.Handler = svc.Handler(nil)
+	var _ http.Handler = svc.Handler(writeTestError)
+}
+
+// writeTestError answers in the API's error shape, as the HTTP front's
+// WriteError does.
+func writeTestError(w http.ResponseWriter, _ *http.Request, status int, code, msg string, _ error) {
+	writeJSON(w, status, map[string]map[string]string{"error": {"code": code, "message": msg}})
 }

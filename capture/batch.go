@@ -8,9 +8,11 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// Commit is the second half of Deliver: it makes the prepared messages'
-// blobs durable (Blobs.Sync) and ingests the messages, in order, in one
-// transaction of the sink. It returns one Result per message and an
+// Commit is the second half of Deliver: it ingests the prepared messages,
+// in order, in one transaction of the sink. The sink's transaction makes
+// the blobs they reference durable first (package store does, before it
+// takes the write lock); a Committer syncs them ahead of a group's turn,
+// so that finds little left to do. It returns one Result per message and an
 // error that is nil or a *ticket.BatchError: results[i] is valid exactly
 // where its Errs[i] is nil (each failure wrapped with the mailbox and
 // source key). A failed message does not stop the others. Captured
@@ -49,12 +51,9 @@ func (p *Pipeline) Commit(ctx context.Context, ps []*Prepared) ([]ticket.Result,
 	return results, nil
 }
 
-// commit syncs the blobs and runs the sink's Commit, holding it to its
-// contract of one result per message.
+// commit runs the sink's Commit, holding it to its contract of one result
+// per message.
 func (p *Pipeline) commit(ctx context.Context, ps []*Prepared) ([]ticket.Result, error) {
-	if err := p.Blobs.Sync(ctx); err != nil {
-		return make([]ticket.Result, len(ps)), fmt.Errorf("capture: make blobs durable: %w", err)
-	}
 	pending := make([]*ticket.Pending, len(ps))
 	for i, pr := range ps {
 		pending[i] = pr.pending

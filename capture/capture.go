@@ -27,9 +27,10 @@ type Blobs interface {
 	// yet (a message its source never delivered before): the store may
 	// skip looking for it among the stored blobs.
 	CreateNew() (ticket.BlobWriter, error)
-	// Sync makes every blob committed so far durable. Capture calls it
-	// before it commits the messages that reference them (Pipeline.Commit,
-	// and ahead of its turn in a Committer).
+	// Sync makes every blob committed so far durable. A Committer calls
+	// it for a group's blobs while the group before is in its
+	// transaction; the sink's own transaction must still make sure of
+	// them (package store's does), which then costs little.
 	Sync(ctx context.Context) error
 	// Open reads back the bytes stored under a hex SHA-256; an error
 	// wrapping ticket.ErrNotFound when there are none.

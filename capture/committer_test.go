@@ -115,7 +115,7 @@ func TestCommitterGroupsInOrder(t *testing.T) {
 		t.Errorf("sink committed %v in %d transactions, want %v in 3", committed, sink.commits, keys)
 	}
 	if blobs.syncs < sink.commits {
-		t.Errorf("%d blob syncs for %d commits: every commit must follow one", blobs.syncs, sink.commits)
+		t.Errorf("%d blob syncs for %d commits: every group must sync ahead of its turn", blobs.syncs, sink.commits)
 	}
 }
 

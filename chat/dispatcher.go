@@ -12,7 +12,6 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -31,24 +30,19 @@ const (
 	metaReply = "sidedesk_reply"
 )
 
-// Consumer is the Slack delivery as an outbox consumer: run it on an
-// outbox.Runner. Its cursor keeps the name "slack:<tenant>", so an upgrade
-// goes on where the old dispatcher stopped.
-func (b *Bot) Consumer() outbox.Consumer {
-	return outbox.Consumer{
-		Name:         "slack:" + b.opts.Tenant,
-		Tenant:       b.opts.Tenant,
-		Deliver:      b.Deliver,
-		PollInterval: b.opts.PollInterval,
-		MaxBackoff:   b.opts.MaxBackoff,
-	}
+// Delivery is how the Slack delivery runs as an outbox consumer: its name
+// ("slack:<tenant>", the cursor's name, so an upgrade goes on where the old
+// dispatcher stopped), its tenant, and its poll interval and longest
+// backoff. Run Deliver on an outbox runner with them.
+func (b *Bot) Delivery() (name, tenant string, poll, maxBackoff time.Duration) {
+	return "slack:" + b.opts.Tenant, b.opts.Tenant, b.opts.PollInterval, b.opts.MaxBackoff
 }
 
 // Deliver does what one outbox event asks of Slack (an alert, its update,
 // a thread reply). Safe to call again for an event already delivered:
 // every post is recorded, and updates repeat harmlessly. Slack's refusals
-// that retrying cannot change come back outbox.Permanent, rate limits as
-// outbox.RetryAfter.
+// that retrying cannot change come back with Permanent() true, rate limits
+// with RetryAfter() (the outbox runner reads both).
 func (b *Bot) Deliver(ctx context.Context, e ticket.Event) error {
 	err := b.deliver(ctx, e)
 	if err == nil || ctx.Err() != nil {
@@ -78,12 +72,30 @@ func classify(err error) error {
 	}
 	switch {
 	case allPermanent:
-		return outbox.Permanent(err)
+		return &deliveryError{err: err, permanent: true}
 	case wait > 0:
-		return outbox.RetryAfter(err, wait)
+		return &deliveryError{err: err, retryAfter: wait}
 	}
 	return err
 }
+
+// deliveryError tells the outbox runner how to go on after a failed
+// delivery: give up (permanent) or wait retryAfter.
+type deliveryError struct {
+	err        error
+	permanent  bool
+	retryAfter time.Duration
+}
+
+func (e *deliveryError) Error() string {
+	if e.retryAfter > 0 {
+		return fmt.Sprintf("%v (retry after %v)", e.err, e.retryAfter)
+	}
+	return e.err.Error()
+}
+func (e *deliveryError) Unwrap() error             { return e.err }
+func (e *deliveryError) Permanent() bool           { return e.permanent }
+func (e *deliveryError) RetryAfter() time.Duration { return e.retryAfter }
 
 // deliver does what one event asks of Slack. It returns nil when done (or
 // nothing to do), ctx's error when stopped, or a permanent error.

@@ -348,7 +348,9 @@ func (e *env) run(b *Bot) (stop func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx, b.Consumer()) }()
+	name, tenant, poll, maxBackoff := b.Delivery()
+	c := outbox.Consumer{Name: name, Tenant: tenant, Deliver: b.Deliver, PollInterval: poll, MaxBackoff: maxBackoff}
+	go func() { done <- r.Run(ctx, c) }()
 	stopped := false
 	stop = func() {
 		if stopped {

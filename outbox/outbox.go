@@ -397,15 +397,15 @@ func (u *run) deliver(ctx context.Context, e ticket.Event) bool {
 			first = now
 		}
 		m.failed(u.c.Name)
-		var perm *permanentError
-		if errors.As(err, &perm) || now.Sub(first) >= u.c.GiveUpAfter {
+		var perm interface{ Permanent() bool }
+		if errors.As(err, &perm) && perm.Permanent() || now.Sub(first) >= u.c.GiveUpAfter {
 			return u.bury(ctx, e, attempt, first, err)
 		}
 		wait := backoff + mrand.N(backoff/2+1)
 		backoff = min(backoff*2, u.c.MaxBackoff)
-		var ra *retryAfterError
-		if errors.As(err, &ra) && ra.after > 0 {
-			wait = ra.after
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+			wait = ra.RetryAfter()
 		}
 		level := slog.LevelWarn
 		if attempt == 1 {
@@ -542,11 +542,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// The runner reads a delivery error's behaviour, not its type: an error
+// in the chain with a method Permanent() bool that says true makes the
+// event a dead letter at once; one with RetryAfter() time.Duration above
+// zero sets the wait before the next attempt. A consumer package can
+// declare such errors without importing this one; Permanent and
+// RetryAfter make them here.
+
 // permanentError marks a failure that retrying cannot change.
 type permanentError struct{ err error }
 
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
+func (e *permanentError) Error() string   { return e.err.Error() }
+func (e *permanentError) Unwrap() error   { return e.err }
+func (e *permanentError) Permanent() bool { return true }
 
 // Permanent marks err as a failure that retrying cannot change (the
 // receiver refused the request for good): the event becomes a dead letter
@@ -567,7 +575,8 @@ type retryAfterError struct {
 func (e *retryAfterError) Error() string {
 	return fmt.Sprintf("%v (retry after %v)", e.err, e.after)
 }
-func (e *retryAfterError) Unwrap() error { return e.err }
+func (e *retryAfterError) Unwrap() error             { return e.err }
+func (e *retryAfterError) RetryAfter() time.Duration { return e.after }
 
 // RetryAfter marks err as a failure to retry after d (a 429's or 503's
 // Retry-After) instead of after the backoff. RetryAfter(nil, d) is nil.

@@ -266,6 +266,46 @@ sidedesk_outbox_dead_letters_total{consumer="slack:default"} 1
 	}
 }
 
+// consumerError is how a consumer package declares its failures without
+// importing outbox: by the Permanent and RetryAfter methods.
+type consumerError struct {
+	permanent bool
+	after     time.Duration
+}
+
+func (e consumerError) Error() string             { return "refused by the receiver" }
+func (e consumerError) Permanent() bool           { return e.permanent }
+func (e consumerError) RetryAfter() time.Duration { return e.after }
+
+func TestErrorsClassifiedByBehaviour(t *testing.T) {
+	e := newEnv(t)
+	rec := &recorder{fail: func(ev ticket.Event, attempt int) error {
+		switch {
+		case ev.TicketID == 1:
+			return fmt.Errorf("post: %w", consumerError{permanent: true})
+		case ev.TicketID == 2 && attempt == 1:
+			return fmt.Errorf("post: %w", consumerError{after: 9 * time.Second})
+		}
+		return nil
+	}}
+	e.appendEvents("default", 1, 2)
+	e.run(e.options(), outbox.Consumer{Name: "c", Deliver: rec.deliver, FromStart: true})
+	waitFor(t, "the second event", func() bool { return len(rec.snapshot()) == 1 })
+	dls, err := e.st.DeadLetters(context.Background(), "c", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 || dls[0].Event.TicketID != 1 || dls[0].Attempts != 1 {
+		t.Errorf("dead letters %+v, want ticket 1's event after one attempt", dls)
+	}
+	e.mu.Lock()
+	waits := slices.Clone(e.waits)
+	e.mu.Unlock()
+	if !slices.Contains(waits, 9*time.Second) {
+		t.Errorf("waits %v lack the consumer's RetryAfter of 9s", waits)
+	}
+}
+
 func TestGivesUpAfterGiveUpAfter(t *testing.T) {
 	e := newEnv(t)
 	var (

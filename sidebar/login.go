@@ -290,7 +290,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err := s.checkOrigin(r); err != nil || c == nil || !tokensEqual(c.Value, r.PostForm.Get("csrf_token")) {
 		l.Error = "The sign-in form expired or came from another site; please try again."
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "sidebar: login CSRF check failed",
-			slog.String("request_id", RequestID(r.Context())), slog.Any("origin_error", err))
+			slog.String("request_id", requestID(r)), slog.Any("origin_error", err))
 		s.renderLogin(w, r, http.StatusForbidden, l)
 		return
 	}
@@ -347,7 +347,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := s.opts.Panel.DeleteSession(r.Context(), HashToken(c.Value)); err != nil {
+		if err := s.opts.Panel.DeleteSession(r.Context(), HashSessionID(c.Value)); err != nil {
 			s.htmlError(w, r, http.StatusInternalServerError, "Sign-out failed; try again.", err)
 			return
 		}

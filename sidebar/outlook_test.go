@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sidedesk/sidedesk/api"
 )
 
 // manifestXML is the part of the add-in manifest the test checks.
@@ -192,13 +194,26 @@ func TestHTMLHeaders(t *testing.T) {
 func TestLookupAPI(t *testing.T) {
 	f := newPanelFixture(t)
 	f.deliverFile("01-globex-production-down.eml")
-	tokA, hashA, _ := GenerateToken()
-	tokB, hashB, _ := GenerateToken()
+	tokA, hashA, _ := api.GenerateToken()
+	tokB, hashB, _ := api.GenerateToken()
 	if _, err := f.st.CreateToken(t.Context(), "default", "a", hashA); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.st.CreateToken(t.Context(), "other", "b", hashB); err != nil {
 		t.Fatal(err)
+	}
+	// The fields of the API's answer (docs/api.md) this test checks.
+	type lookupJSON struct {
+		Contacts      []struct{ ID string }
+		Accounts      []struct{ Tier string }
+		Opportunities []struct {
+			CloseDate *string `json:"close_date"`
+		}
+		Ticket  *struct{ Number int64 }
+		Message *struct {
+			MessageID string `json:"message_id"`
+		}
+		RecentMessages []struct{ ID int64 } `json:"recent_messages"`
 	}
 	get := func(tok, q string) (int, lookupJSON) {
 		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/api/v1/lookup?"+q, nil)

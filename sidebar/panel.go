@@ -71,24 +71,24 @@ const outlookAncestors = "'self' https://outlook.office.com https://outlook.offi
 	"https://*.officeapps.live.com https://*.microsoft365.com"
 
 func (s *Server) panelRoutes() {
-	if s.opts.Panel == nil {
-		return
+	handle := func(pattern string, h http.Handler) {
+		s.mux.Handle(pattern, h)
+		s.patterns = append(s.patterns, pattern)
 	}
-	s.mux.HandleFunc("GET /login", s.loginPage)
-	s.mux.HandleFunc("POST /login", s.login)
-	s.mux.Handle("POST /logout", s.requireAgent(s.logout))
-	s.mux.Handle("GET /sidebar", s.requireAgent(s.panel))
-	s.mux.Handle("POST /sidebar/link", s.requireAgent(s.actLink))
-	s.mux.Handle("POST /sidebar/ticket", s.requireAgent(s.actCreateTicket))
-	s.mux.Handle("POST /sidebar/ticket/update", s.requireAgent(s.actUpdateTicket))
-	s.mux.Handle("POST /sidebar/note", s.requireAgent(s.actNote))
-	s.mux.Handle("POST /sidebar/contact", s.requireAgent(s.actCreateContact))
-	s.mux.Handle("POST /sidebar/lead", s.requireAgent(s.actCreateLead))
-	s.mux.HandleFunc("GET /sidebar/assets/{file}", s.asset)
-	s.mux.HandleFunc("GET /sidebar/outlook/manifest.xml", s.outlookManifest)
-	s.mux.HandleFunc("GET /sidebar/outlook/taskpane", s.outlookTaskPane)
-	s.mux.HandleFunc("GET /sidebar/outlook/icons/{name}", s.outlookIcon)
-	s.mux.Handle("GET /api/v1/lookup", s.authenticate(http.HandlerFunc(s.lookup)))
+	handle("GET /login", http.HandlerFunc(s.loginPage))
+	handle("POST /login", http.HandlerFunc(s.login))
+	handle("POST /logout", s.requireAgent(s.logout))
+	handle("GET /sidebar", s.requireAgent(s.panel))
+	handle("POST /sidebar/link", s.requireAgent(s.actLink))
+	handle("POST /sidebar/ticket", s.requireAgent(s.actCreateTicket))
+	handle("POST /sidebar/ticket/update", s.requireAgent(s.actUpdateTicket))
+	handle("POST /sidebar/note", s.requireAgent(s.actNote))
+	handle("POST /sidebar/contact", s.requireAgent(s.actCreateContact))
+	handle("POST /sidebar/lead", s.requireAgent(s.actCreateLead))
+	handle("GET /sidebar/assets/{file}", http.HandlerFunc(s.asset))
+	handle("GET /sidebar/outlook/manifest.xml", http.HandlerFunc(s.outlookManifest))
+	handle("GET /sidebar/outlook/taskpane", http.HandlerFunc(s.outlookTaskPane))
+	handle("GET /sidebar/outlook/icons/{name}", http.HandlerFunc(s.outlookIcon))
 }
 
 // htmlHeaders are set on every HTML answer. Referrer-Policy same-origin
@@ -135,7 +135,7 @@ func (s *Server) htmlError(w http.ResponseWriter, r *http.Request, status int, m
 		level = slog.LevelError
 	}
 	attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", status), slog.String("request_id", RequestID(r.Context()))}
+		slog.Int("status", status), slog.String("request_id", requestID(r))}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
@@ -218,91 +218,79 @@ var doneMessages = map[string]string{
 	"lead":    "Lead created.",
 }
 
-// facts is what the panel and the lookup API show about one email.
-type facts struct {
-	email    string
-	message  *ticket.Message
-	ticket   *ticket.Ticket
-	recent   []ticket.Message
-	others   []ticket.Ticket
-	match    crm.Match
-	links    []crm.Link
-	crmError error // the CRM failed: the rest is still shown
-}
-
 // gather loads the facts of a panel context for tenant.
-func (s *Server) gather(ctx context.Context, tenant string, pc views.Context) (facts, error) {
-	f := facts{email: pc.From}
+func (s *Server) gather(ctx context.Context, tenant string, pc views.Context) (Facts, error) {
+	f := Facts{Email: pc.From}
 	switch {
 	case pc.Ticket != 0:
 		t, err := s.opts.Panel.TicketByNumber(ctx, tenant, pc.Ticket)
 		if err != nil {
 			return f, err
 		}
-		f.ticket = &t
+		f.Ticket = &t
 	case pc.MessageID != "":
 		m, err := s.opts.Panel.MessageByMessageID(ctx, tenant, pc.MessageID)
 		switch {
 		case err == nil:
-			f.message = &m
+			f.Message = &m
 			if m.TicketID != 0 {
 				t, err := s.opts.Panel.Ticket(ctx, tenant, m.TicketID)
 				if err != nil {
 					return f, err
 				}
-				f.ticket = &t
+				f.Ticket = &t
 			}
 		case !errors.Is(err, ticket.ErrNotFound):
 			return f, err
 		}
 	}
-	if f.email == "" {
+	if f.Email == "" {
 		switch {
-		case f.message != nil && f.message.Direction == ticket.DirectionInbound:
-			f.email = f.message.From.Email
-		case f.ticket != nil:
-			f.email = f.ticket.Requester.Email
+		case f.Message != nil && f.Message.Direction == ticket.DirectionInbound:
+			f.Email = f.Message.From.Email
+		case f.Ticket != nil:
+			f.Email = f.Ticket.Requester.Email
 		}
 	}
-	if f.ticket != nil {
-		msgs, err := s.opts.Panel.RecentMessages(ctx, tenant, f.ticket.ID, recentMessages)
+	if f.Ticket != nil {
+		msgs, err := s.opts.Panel.RecentMessages(ctx, tenant, f.Ticket.ID, recentMessages)
 		if err != nil {
 			return f, err
 		}
-		f.recent = msgs
+		f.Recent = msgs
 	}
-	if f.email != "" {
-		ts, err := s.opts.Panel.TicketsByRequester(ctx, tenant, f.email, otherTickets+1)
+	if f.Email != "" {
+		ts, err := s.opts.Panel.TicketsByRequester(ctx, tenant, f.Email, otherTickets+1)
 		if err != nil {
 			return f, err
 		}
 		for _, t := range ts {
-			if (f.ticket == nil || t.ID != f.ticket.ID) && len(f.others) < otherTickets {
-				f.others = append(f.others, t)
+			if (f.Ticket == nil || t.ID != f.Ticket.ID) && len(f.Others) < otherTickets {
+				f.Others = append(f.Others, t)
 			}
 		}
 	}
 	if s.opts.CRM != nil {
-		if f.email != "" {
-			m, err := s.opts.CRM.Match(ctx, tenant, f.email)
+		if f.Email != "" {
+			m, err := s.opts.CRM.Match(ctx, tenant, f.Email)
 			if err != nil {
-				f.crmError = err
+				f.CRMError = err
 			}
-			f.match = m
+			f.Match = m
 		}
 		var msgID, ticketID int64
-		if f.message != nil {
-			msgID = f.message.ID
+		if f.Message != nil {
+			msgID = f.Message.ID
 		}
-		if f.ticket != nil {
-			ticketID = f.ticket.ID
+		if f.Ticket != nil {
+			ticketID = f.Ticket.ID
 		}
 		if msgID != 0 || ticketID != 0 || pc.MessageID != "" {
 			links, err := s.opts.CRM.Links(ctx, tenant, msgID, pc.MessageID, ticketID)
-			if err != nil && f.crmError == nil {
-				f.crmError = err
+			if err != nil && f.CRMError == nil {
+				f.CRMError = err
 			}
-			f.links = links
+			f.Links = links
 		}
 	}
 	return f, nil
@@ -318,21 +306,21 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 		Page:    views.Page{Title: "sidedesk", CSRF: a.CSRF, AssetBase: assetBase},
 		Agent:   views.Agent{Email: a.Email, Name: a.Name, Role: a.Role},
 		Ctx:     pc,
-		Email:   f.email,
+		Email:   f.Email,
 		HasCRM:  s.opts.CRM != nil,
 		CanAct:  s.opts.Actions != nil,
-		Match:   f.match,
-		Message: f.message,
-		Ticket:  f.ticket,
-		Recent:  f.recent,
-		Others:  f.others,
+		Match:   f.Match,
+		Message: f.Message,
+		Ticket:  f.Ticket,
+		Recent:  f.Recent,
+		Others:  f.Others,
 		Now:     s.now(),
 	}
 	if p.Ctx.From == "" {
-		p.Ctx.From = f.email
+		p.Ctx.From = f.Email
 	}
-	if f.crmError != nil {
-		s.log.LogAttrs(ctx, slog.LevelError, "sidebar: CRM look-up failed", slog.String("error", f.crmError.Error()))
+	if f.CRMError != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "sidebar: CRM look-up failed", slog.String("error", f.CRMError.Error()))
 		p.Error = "The CRM did not answer; its records are missing below."
 	}
 	linked := map[string]bool{}
@@ -342,26 +330,26 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 		labels[key] = kind + ": " + label
 		p.Choices = append(p.Choices, views.Choice{Key: key, Kind: kind, Label: label})
 	}
-	for _, c := range f.match.Contacts {
+	for _, c := range f.Match.Contacts {
 		label := views.PersonName(c.FirstName, c.LastName, c.Email)
 		if acc := p.AccountName(c.AccountID); acc != "" {
 			label += " (" + acc + ")"
 		}
 		add(crm.ObjContact, "Contact", c.ID, label)
 	}
-	for _, l := range f.match.Leads {
+	for _, l := range f.Match.Leads {
 		add(crm.ObjLead, "Lead", l.ID, views.PersonName(l.FirstName, l.LastName, l.Email))
 	}
-	for _, acc := range f.match.Accounts {
+	for _, acc := range f.Match.Accounts {
 		add(crm.ObjAccount, "Account", acc.ID, acc.Name)
 	}
-	for _, o := range f.match.Opportunities {
+	for _, o := range f.Match.Opportunities {
 		add(crm.ObjOpportunity, "Opportunity", o.ID, o.Name)
 	}
-	for _, c := range f.match.Cases {
+	for _, c := range f.Match.Cases {
 		add(crm.ObjCase, "Case", c.ID, c.Subject)
 	}
-	for _, l := range f.links {
+	for _, l := range f.Links {
 		key := string(l.Record.Object) + ":" + l.Record.ID
 		if linked[key] {
 			continue

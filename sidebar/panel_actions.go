@@ -125,11 +125,11 @@ func (s *Server) actLink(w http.ResponseWriter, r *http.Request) {
 			Tenant: a.Tenant, Record: crm.Ref{Object: crm.Object(obj), ID: id},
 			RFCMessageID: pc.MessageID, CreatedBy: a.Email,
 		}
-		if f.message != nil {
-			l.MessageID = f.message.ID
+		if f.Message != nil {
+			l.MessageID = f.Message.ID
 		}
-		if f.ticket != nil {
-			l.TicketID = f.ticket.ID
+		if f.Ticket != nil {
+			l.TicketID = f.Ticket.ID
 		}
 		if l.MessageID == 0 && l.TicketID == 0 && l.RFCMessageID == "" {
 			return invalid("there is no email or ticket to save")

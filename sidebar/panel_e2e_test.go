@@ -76,7 +76,7 @@ func TestPanelE2E(t *testing.T) {
 		pwnedMu sync.Mutex
 		pwned   []string
 	)
-	if err := f.server.Mount("/pwned/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if err := f.front.Mount("/pwned/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pwnedMu.Lock()
 		pwned = append(pwned, r.URL.Path)
 		pwnedMu.Unlock()

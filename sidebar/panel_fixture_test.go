@@ -16,6 +16,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/sidedesk/sidedesk/api"
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/internal/testenv"
@@ -31,6 +32,7 @@ type panelFixture struct {
 	svc    *ticket.Service
 	crm    *store.LocalCRM
 	server *Server
+	front  *api.Server
 	srv    *httptest.Server
 	logs   *testenv.SyncBuffer
 }
@@ -70,10 +72,8 @@ func newPanelFixture(t *testing.T, opts ...panelOption) *panelFixture {
 	f := &panelFixture{t: t, st: st, svc: svc, crm: l, logs: &testenv.SyncBuffer{}}
 	reads := st.NewPanelReads()
 	t.Cleanup(func() { reads.Close() })
-	o := Options{
-		Store: st, Tickets: svc, Blobs: st.Blobs(), Panel: reads, CRM: l, Actions: svc,
-		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o := Options{Panel: reads, CRM: l, Actions: svc, Logger: logger}
 	for _, fn := range opts {
 		fn(&o)
 	}
@@ -81,7 +81,21 @@ func newPanelFixture(t *testing.T, opts ...panelOption) *panelFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewServer(f.server.Handler())
+	// Served as sidedesk serves it: mounted on the HTTP front, which also
+	// answers /api/v1/lookup from the panel.
+	front, err := api.New(api.Options{Store: st, Tickets: svc, Blobs: st.Blobs(), Lookup: func(ctx context.Context, tenant string, q url.Values) (api.LookupFacts, error) {
+		facts, err := f.server.Lookup(ctx, tenant, q)
+		return api.LookupFacts(facts), err
+	},
+		PublicURL: o.PublicURL, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.server.Register(front.Mount); err != nil {
+		t.Fatal(err)
+	}
+	f.front = front
+	f.srv = httptest.NewServer(front.Handler())
 	t.Cleanup(f.srv.Close)
 	hash, err := HashPassword(agentPass)
 	if err != nil {

@@ -1,101 +1,33 @@
 package sidebar
 
 import (
-	"net/http"
-	"strings"
+	"context"
+	"fmt"
+	"net/url"
 
-	"github.com/sidedesk/sidedesk/sidebar/views"
+	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// lookupJSON is GET /api/v1/lookup: the panel's facts as JSON.
-type lookupJSON struct {
-	Email          string            `json:"email"`
-	FreeMail       bool              `json:"free_mail"`
-	Contacts       []contactJSON     `json:"contacts"`
-	Leads          []leadJSON        `json:"leads"`
-	Accounts       []accountJSON     `json:"accounts"`
-	Opportunities  []opportunityJSON `json:"opportunities"`
-	Cases          []caseJSON        `json:"cases"`
-	Links          []linkJSON        `json:"links"`
-	Message        *messageJSON      `json:"message"` // null when the email was not captured
-	Ticket         *ticketJSON       `json:"ticket"`  // null when it is on no ticket
-	RecentMessages []messageJSON     `json:"recent_messages"`
-	OtherTickets   []ticketJSON      `json:"other_tickets"`
-	// CRMError is set when the CRM failed; the other facts are still there.
-	CRMError string `json:"crm_error,omitempty"`
+// Facts is what the panel knows of an email: the captured message and its
+// ticket, the customer's recent messages and other tickets, the CRM match
+// and the records the mail was saved to. GET /api/v1/lookup answers it
+// (package api renders it).
+type Facts struct {
+	Email    string
+	Message  *ticket.Message // nil when the email was not captured
+	Ticket   *ticket.Ticket  // nil when it is on no ticket
+	Recent   []ticket.Message
+	Others   []ticket.Ticket
+	Match    crm.Match
+	Links    []crm.Link
+	CRMError error // the CRM failed: the rest is still there
 }
 
-type contactJSON struct {
-	ID         string   `json:"id"`
-	Source     string   `json:"source"`
-	ExternalID string   `json:"external_id"`
-	FirstName  string   `json:"first_name"`
-	LastName   string   `json:"last_name"`
-	Email      string   `json:"email"`
-	Emails     []string `json:"emails"`
-	Phone      string   `json:"phone"`
-	Title      string   `json:"title"`
-	AccountID  string   `json:"account_id"`
-}
-
-type leadJSON struct {
-	ID         string `json:"id"`
-	Source     string `json:"source"`
-	ExternalID string `json:"external_id"`
-	FirstName  string `json:"first_name"`
-	LastName   string `json:"last_name"`
-	Email      string `json:"email"`
-	Company    string `json:"company"`
-	Status     string `json:"status"`
-}
-
-type accountJSON struct {
-	ID            string   `json:"id"`
-	Source        string   `json:"source"`
-	ExternalID    string   `json:"external_id"`
-	Name          string   `json:"name"`
-	Website       string   `json:"website"`
-	Domains       []string `json:"domains"`
-	Type          string   `json:"type"`
-	Tier          string   `json:"tier"`
-	Industry      string   `json:"industry"`
-	AnnualRevenue float64  `json:"annual_revenue"`
-	Owner         string   `json:"owner"`
-}
-
-type opportunityJSON struct {
-	ID        string  `json:"id"`
-	Name      string  `json:"name"`
-	Stage     string  `json:"stage"`
-	Amount    float64 `json:"amount"`
-	CloseDate *string `json:"close_date"` // YYYY-MM-DD, null when unknown
-	AccountID string  `json:"account_id"`
-}
-
-type caseJSON struct {
-	ID        string `json:"id"`
-	Subject   string `json:"subject"`
-	Status    string `json:"status"`
-	TicketID  int64  `json:"ticket_id,omitempty"`
-	AccountID string `json:"account_id"`
-	ContactID string `json:"contact_id"`
-}
-
-type linkJSON struct {
-	ID           string `json:"id"`
-	Object       string `json:"object"`
-	RecordID     string `json:"record_id"`
-	MessageID    int64  `json:"message_id,omitempty"`
-	TicketID     int64  `json:"ticket_id,omitempty"`
-	RFCMessageID string `json:"rfc_message_id,omitempty"`
-	CreatedBy    string `json:"created_by"`
-	CreatedAt    string `json:"created_at"`
-}
-
-// lookup serves GET /api/v1/lookup?email=&message_id=[&ticket=]: what
-// the panel shows, for integrations (bearer token).
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+// Lookup answers GET /api/v1/lookup: the facts the panel shows for the
+// query's email, message_id or ticket. Bad input is an error wrapping
+// ticket.ErrInvalid.
+func (s *Server) Lookup(ctx context.Context, tenant string, q url.Values) (Facts, error) {
 	pc, err := panelContext(func(k string) string {
 		if k == "from" {
 			return q.Get("email")
@@ -103,82 +35,10 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 		return q.Get(k)
 	})
 	if err != nil {
-		s.writeError(w, r, http.StatusBadRequest, "invalid_request", strings.TrimPrefix(err.Error(), "invalid "), err)
-		return
+		return Facts{}, err
 	}
 	if pc.From == "" && pc.MessageID == "" && pc.Ticket == 0 {
-		s.writeError(w, r, http.StatusBadRequest, "invalid_request", "give email, message_id or ticket", nil)
-		return
+		return Facts{}, fmt.Errorf("%w request: give email, message_id or ticket", ticket.ErrInvalid)
 	}
-	f, err := s.gather(r.Context(), tenantOf(r), pc)
-	if err != nil {
-		s.writeStoreError(w, r, "ticket", err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, s.lookupJSON(f))
-}
-
-func (s *Server) lookupJSON(f facts) lookupJSON {
-	out := lookupJSON{
-		Email: f.email, FreeMail: f.match.FreeMail,
-		Contacts: []contactJSON{}, Leads: []leadJSON{}, Accounts: []accountJSON{},
-		Opportunities: []opportunityJSON{}, Cases: []caseJSON{}, Links: []linkJSON{},
-		RecentMessages: []messageJSON{}, OtherTickets: []ticketJSON{},
-	}
-	if f.crmError != nil {
-		out.CRMError = "the CRM did not answer"
-	}
-	for _, c := range f.match.Contacts {
-		out.Contacts = append(out.Contacts, contactJSON{ID: c.ID, Source: c.Source, ExternalID: c.ExternalID,
-			FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Emails: nonNil(c.Emails),
-			Phone: c.Phone, Title: c.Title, AccountID: c.AccountID})
-	}
-	for _, l := range f.match.Leads {
-		out.Leads = append(out.Leads, leadJSON{ID: l.ID, Source: l.Source, ExternalID: l.ExternalID,
-			FirstName: l.FirstName, LastName: l.LastName, Email: l.Email, Company: l.Company, Status: l.Status})
-	}
-	for _, a := range f.match.Accounts {
-		out.Accounts = append(out.Accounts, accountJSON{ID: a.ID, Source: a.Source, ExternalID: a.ExternalID,
-			Name: a.Name, Website: a.Website, Domains: nonNil(a.Domains), Type: a.Type, Tier: a.Tier,
-			Industry: a.Industry, AnnualRevenue: a.AnnualRevenue, Owner: a.Owner})
-	}
-	for _, o := range f.match.Opportunities {
-		oj := opportunityJSON{ID: o.ID, Name: o.Name, Stage: o.Stage, Amount: o.Amount, AccountID: o.AccountID}
-		if !o.CloseDate.IsZero() {
-			d := views.Day(o.CloseDate)
-			oj.CloseDate = &d
-		}
-		out.Opportunities = append(out.Opportunities, oj)
-	}
-	for _, c := range f.match.Cases {
-		out.Cases = append(out.Cases, caseJSON{ID: c.ID, Subject: c.Subject, Status: c.Status,
-			TicketID: c.TicketID, AccountID: c.AccountID, ContactID: c.ContactID})
-	}
-	for _, l := range f.links {
-		out.Links = append(out.Links, linkJSON{ID: l.ID, Object: string(l.Record.Object), RecordID: l.Record.ID,
-			MessageID: l.MessageID, TicketID: l.TicketID, RFCMessageID: l.RFCMessageID,
-			CreatedBy: l.CreatedBy, CreatedAt: fmtTime(l.CreatedAt)})
-	}
-	if f.message != nil {
-		m := s.messageJSON(*f.message)
-		out.Message = &m
-	}
-	if f.ticket != nil {
-		t := s.ticketJSON(*f.ticket)
-		out.Ticket = &t
-	}
-	for _, m := range f.recent {
-		out.RecentMessages = append(out.RecentMessages, s.messageJSON(m))
-	}
-	for _, t := range f.others {
-		out.OtherTickets = append(out.OtherTickets, s.ticketJSON(t))
-	}
-	return out
-}
-
-func nonNil(ss []string) []string {
-	if ss == nil {
-		return []string{}
-	}
-	return ss
+	return s.gather(ctx, tenant, pc)
 }

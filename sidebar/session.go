@@ -2,6 +2,8 @@ package sidebar
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,8 +16,17 @@ import (
 )
 
 // sessionCookie names the panel's session cookie. Its value is a random
-// 256-bit id; the store keeps only its SHA-256 (HashToken).
+// 256-bit id; the store keeps only its SHA-256 (HashSessionID).
 const sessionCookie = "sidedesk_session"
+
+// HashSessionID is the hex SHA-256 of a session id, the form stored and
+// looked up. A fast hash is right: the id carries 256 random bits.
+func HashSessionID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+type ctxKey int
 
 // DefaultSessionTTL is how long a sign-in lasts.
 const DefaultSessionTTL = 12 * time.Hour
@@ -77,7 +88,7 @@ func (s *Server) secure(r *http.Request) bool {
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, tenant string, userID int64) error {
 	id := randomToken()
 	expires := s.now().Add(s.sessionTTL)
-	if _, err := s.opts.Panel.CreateSession(r.Context(), tenant, userID, HashToken(id), randomToken(), expires); err != nil {
+	if _, err := s.opts.Panel.CreateSession(r.Context(), tenant, userID, HashSessionID(id), randomToken(), expires); err != nil {
 		return fmt.Errorf("sidebar: start session: %w", err)
 	}
 	http.SetCookie(w, s.cookie(r, sessionCookie, id, "/", s.sessionTTL))
@@ -93,7 +104,7 @@ func (s *Server) agentOf(r *http.Request) (Agent, bool) {
 	if err != nil || c.Value == "" || len(c.Value) > 128 {
 		return Agent{}, false
 	}
-	sess, err := s.opts.Panel.SessionByHash(r.Context(), HashToken(c.Value))
+	sess, err := s.opts.Panel.SessionByHash(r.Context(), HashSessionID(c.Value))
 	if err != nil {
 		if !errors.Is(err, ticket.ErrNotFound) {
 			s.log.LogAttrs(r.Context(), slog.LevelError, "sidebar: session look-up failed", slog.String("error", err.Error()))
@@ -137,7 +148,7 @@ func (s *Server) requireAgent(h http.HandlerFunc) http.Handler {
 			if err := s.checkCSRF(w, r, a.CSRF); err != nil {
 				s.log.LogAttrs(r.Context(), slog.LevelWarn, "sidebar: CSRF check failed",
 					slog.String("path", r.URL.Path), slog.String("agent", a.Email),
-					slog.String("request_id", RequestID(r.Context())), slog.String("error", err.Error()))
+					slog.String("request_id", requestID(r)), slog.String("error", err.Error()))
 				s.htmlError(w, r, http.StatusForbidden, "This request failed the cross-site request check; reload the panel and try again.", nil)
 				return
 			}

@@ -13,10 +13,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sidedesk/sidedesk/api"
 	"github.com/sidedesk/sidedesk/capture/gmailsource"
 	"github.com/sidedesk/sidedesk/capture/imapsource"
 	"github.com/sidedesk/sidedesk/config"
-	"github.com/sidedesk/sidedesk/sidebar"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -101,7 +101,7 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func createToken(ctx context.Context, a *app, tenant, name string) (string, error) {
-	tok, hash, err := sidebar.GenerateToken()
+	tok, hash, err := api.GenerateToken()
 	if err != nil {
 		return "", err
 	}

@@ -7,12 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sidedesk/sidedesk/api"
 	"github.com/sidedesk/sidedesk/calendar"
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/config"
@@ -70,7 +72,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 	}
 	var consumers []outbox.Consumer
 	if a.bot != nil {
-		consumers = append(consumers, a.bot.Consumer())
+		name, tenant, poll, maxBackoff := a.bot.Delivery()
+		consumers = append(consumers, outbox.Consumer{Name: name, Tenant: tenant, Deliver: a.bot.Deliver,
+			PollInterval: poll, MaxBackoff: maxBackoff})
 	}
 	srv, err := a.httpServer(srcs)
 	if err != nil {
@@ -150,22 +154,32 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 	reads := a.store.NewPanelReads()
 	a.closers = append(a.closers, reads.Close)
-	srv, err := sidebar.New(sidebar.Options{
-		Panel:     reads,
-		CRM:       a.crm,
-		Actions:   a.tickets,
-		Store:     a.store,
-		Tickets:   a.tickets,
-		Blobs:     a.store.Blobs(),
-		Health:    a.health,
-		Metrics:   promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
-		Logger:    a.log,
-		PublicURL: a.cfg.Server.PublicURL,
-
+	panel, err := sidebar.New(sidebar.Options{
+		Panel:          reads,
+		CRM:            a.crm,
+		Actions:        a.tickets,
+		Logger:         a.log,
+		PublicURL:      a.cfg.Server.PublicURL,
 		TrustedProxies: a.cfg.Server.TrustedProxyPrefixes(),
-		SecretPaths:    []string{"/freebusy/"}, // the feed token is the credential
 	})
 	if err != nil {
+		return nil, err
+	}
+	srv, err := api.New(api.Options{
+		Store:       a.store,
+		Tickets:     a.tickets,
+		Blobs:       a.store.Blobs(),
+		Lookup:      lookupOf(panel),
+		Health:      a.health,
+		Metrics:     promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
+		Logger:      a.log,
+		PublicURL:   a.cfg.Server.PublicURL,
+		SecretPaths: []string{"/freebusy/"}, // the feed token is the credential
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := panel.Register(srv.Mount); err != nil {
 		return nil, err
 	}
 	push, err := a.gmailPush(srcs)
@@ -183,7 +197,8 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		}
 	}
 	if a.cal != nil {
-		if err := srv.Mount("/api/v1/agents/", srv.RequireToken(sameTenant(ticket.DefaultTenant, a.cal.Handler(srv.WriteError)))); err != nil {
+		agents := sameTenant(ticket.DefaultTenant, srv.WriteError, a.cal.Handler(srv.WriteError))
+		if err := srv.Mount("/api/v1/agents/", srv.RequireToken(agents)); err != nil {
 			return nil, err
 		}
 		if err := srv.Mount("GET /freebusy/", a.cal.FeedHandler()); err != nil {
@@ -191,6 +206,15 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		}
 	}
 	return srv.HTTPServer(), nil
+}
+
+// lookupOf serves GET /api/v1/lookup from the panel's facts: the panel
+// knows what an email's context is, the API renders it.
+func lookupOf(panel *sidebar.Server) api.LookupFunc {
+	return func(ctx context.Context, tenant string, q url.Values) (api.LookupFacts, error) {
+		f, err := panel.Lookup(ctx, tenant, q)
+		return api.LookupFacts(f), err
+	}
 }
 
 // healthReport is the body of GET /healthz.
@@ -291,12 +315,10 @@ func (r healthReport) HealthStatus() string { return r.Status }
 // sameTenant lets through only API callers of tenant: the calendar agents of
 // the config belong to one tenant, and another tenant's token must see them
 // as not there at all.
-func sameTenant(tenant string, h http.Handler) http.Handler {
+func sameTenant(tenant string, writeError calendar.ErrorWriter, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, ok := sidebar.CallerFrom(r.Context()); !ok || c.Tenant != tenant {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, `{"error":{"code":"not_found","message":"no such agent"}}`)
+		if c, ok := api.CallerFrom(r.Context()); !ok || c.Tenant != tenant {
+			writeError(w, r, http.StatusNotFound, "not_found", "no such agent", nil)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -43,6 +43,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sidedesk/sidedesk/api"
 	"github.com/sidedesk/sidedesk/sidebar"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -234,8 +235,18 @@ func run(ctx context.Context, c config, log *slog.Logger) error {
 	}
 	reads := st.NewPanelReads()
 	defer reads.Close()
-	srv, err := sidebar.New(sidebar.Options{Store: st, Tickets: svc, Blobs: st.Blobs(), Panel: reads, CRM: local, Actions: svc})
+	panel, err := sidebar.New(sidebar.Options{Panel: reads, CRM: local, Actions: svc})
 	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Options{Store: st, Tickets: svc, Blobs: st.Blobs(), Lookup: func(ctx context.Context, tenant string, q url.Values) (api.LookupFacts, error) {
+		f, err := panel.Lookup(ctx, tenant, q)
+		return api.LookupFacts(f), err
+	}})
+	if err != nil {
+		return err
+	}
+	if err := panel.Register(srv.Mount); err != nil {
 		return err
 	}
 	var tm timer
@@ -320,7 +331,7 @@ func benchSession(ctx context.Context, st *store.Store) (string, error) {
 	var b [32]byte
 	_, _ = crand.Read(b[:])
 	id := base64.RawURLEncoding.EncodeToString(b[:])
-	if _, err := st.CreateSession(ctx, tenant, u.ID, sidebar.HashToken(id), "bench-csrf", time.Now().Add(24*time.Hour)); err != nil {
+	if _, err := st.CreateSession(ctx, tenant, u.ID, sidebar.HashSessionID(id), "bench-csrf", time.Now().Add(24*time.Hour)); err != nil {
 		return "", err
 	}
 	return id, nil

@@ -1,4 +1,4 @@
-package sidebar
+package api
 
 import (
 	"fmt"
@@ -94,7 +94,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, sha string, s
 	}
 	n, err := io.Copy(w, rc)
 	if err != nil || n != size {
-		s.log.LogAttrs(r.Context(), slog.LevelWarn, "sidebar: blob copy incomplete",
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "api: blob copy incomplete",
 			slog.String("sha256", sha), slog.Int64("written", n), slog.Int64("size", size),
 			slog.String("request_id", RequestID(r.Context())), slog.Any("error", err))
 	}

@@ -1,4 +1,4 @@
-package sidebar
+package api
 
 import (
 	"encoding/json"
@@ -58,7 +58,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, 
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	s.log.LogAttrs(r.Context(), level, "sidebar: "+msg, attrs...)
+	s.log.LogAttrs(r.Context(), level, "api: "+msg, attrs...)
 	b, _ := json.Marshal(errorBody{errorDetail{Code: code, Message: msg, RequestID: RequestID(r.Context())}})
 	apiHeaders(w.Header())
 	w.WriteHeader(status)
@@ -85,7 +85,7 @@ func (s *Server) writeStoreError(w http.ResponseWriter, r *http.Request, what st
 		s.writeError(w, r, http.StatusBadRequest, "invalid_request", msg, err)
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
-		s.log.LogAttrs(r.Context(), slog.LevelDebug, "sidebar: client gone", slog.String("path", r.URL.Path))
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "api: client gone", slog.String("path", r.URL.Path))
 	default:
 		s.writeError(w, r, http.StatusInternalServerError, "internal", "internal server error", err)
 	}

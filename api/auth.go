@@ -1,4 +1,4 @@
-package sidebar
+package api
 
 import (
 	"context"
@@ -24,7 +24,7 @@ const TokenPrefix = "sdk_"
 func GenerateToken() (token, hash string, err error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", "", fmt.Errorf("sidebar: generate token: %w", err)
+		return "", "", fmt.Errorf("api: generate token: %w", err)
 	}
 	token = TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 	return token, HashToken(token), nil
