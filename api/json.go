@@ -35,6 +35,18 @@ type ticketWithMessagesJSON struct {
 	Messages []messageJSON `json:"messages"`
 }
 
+// deliveryJSON is an outgoing message's sending state.
+type deliveryJSON struct {
+	State      string   `json:"state"` // queued | sent | failed
+	Kind       string   `json:"kind"`  // reply | ack
+	Mailbox    string   `json:"mailbox"`
+	Recipients []string `json:"recipients"`
+	Attempts   int      `json:"attempts"`
+	Error      string   `json:"error,omitempty"` // the server's answer when it failed (or the last try's)
+	QueuedAt   string   `json:"queued_at"`
+	SentAt     *string  `json:"sent_at"` // null until sent
+}
+
 type attachmentJSON struct {
 	ID          int64  `json:"id"`
 	Filename    string `json:"filename"`
@@ -68,6 +80,9 @@ type messageJSON struct {
 	RawSize        int64            `json:"raw_size"`
 	RawURL         string           `json:"raw_url"`
 	CreatedAt      string           `json:"created_at"`
+	// Delivery is the sending state of an outgoing message; absent on
+	// others (and on outgoing mail written in an agent's own client).
+	Delivery *deliveryJSON `json:"delivery,omitempty"`
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -134,6 +149,11 @@ func (s *Server) messageJSON(m ticket.Message) messageJSON {
 	if m.TicketID != 0 {
 		id := m.TicketID
 		out.TicketID = &id
+	}
+	if d := m.Delivery; d != nil {
+		out.Delivery = &deliveryJSON{State: string(d.State), Kind: string(d.Kind), Mailbox: d.Mailbox,
+			Recipients: append([]string{}, d.Recipients...), Attempts: d.Attempts, Error: d.LastError,
+			QueuedAt: fmtTime(d.QueuedAt), SentAt: fmtOptTime(d.SentAt)}
 	}
 	for _, a := range m.Attachments {
 		out.Attachments = append(out.Attachments, attachmentJSON{

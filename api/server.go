@@ -64,6 +64,9 @@ type Options struct {
 	// https:// also adds Strict-Transport-Security to every answer.
 	PublicURL string
 
+	// Replies sends agents' replies (POST /api/v1/tickets/{id}/replies);
+	// nil: the route answers 422, no mailbox sends mail.
+	Replies Replier
 	// Lookup answers GET /api/v1/lookup (what the agent panel shows for
 	// an email, Message-ID or ticket); nil: no such route.
 	Lookup LookupFunc
@@ -111,6 +114,7 @@ func (s *Server) routes() {
 	if s.opts.Tickets != nil {
 		api("PATCH /api/v1/tickets/{id}", s.patchTicket)
 	}
+	api("POST /api/v1/tickets/{id}/replies", s.postReply)
 	api("GET /api/v1/messages/{id}", s.getMessage)
 	api("GET /api/v1/messages/{id}/raw", s.getRawMessage)
 	api("GET /api/v1/attachments/{id}", s.getAttachment)

@@ -140,21 +140,8 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			s.writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the change as application/json", nil)
-			return
-		}
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPatchBody))
-	dec.DisallowUnknownFields()
 	var p ticketPatch
-	if err := dec.Decode(&p); err != nil {
-		s.writeError(w, r, http.StatusBadRequest, "invalid_body", "body: "+jsonErrorMessage(err), err)
-		return
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		s.writeError(w, r, http.StatusBadRequest, "invalid_body", "body: want a single JSON object", nil)
+	if !s.decodeBody(w, r, maxPatchBody, "the change", &p) {
 		return
 	}
 	c, _ := CallerFrom(r.Context())
@@ -166,6 +153,29 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, r, http.StatusOK, s.ticketJSON(t))
+}
+
+// decodeBody reads the request's JSON object into v (unknown fields
+// refused), answering the error itself when it cannot; what names the body
+// in the error ("the change").
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, limit int64, what string, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			s.writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send "+what+" as application/json", nil)
+			return false
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		s.writeError(w, r, http.StatusBadRequest, "invalid_body", "body: "+jsonErrorMessage(err), err)
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		s.writeError(w, r, http.StatusBadRequest, "invalid_body", "body: want a single JSON object", nil)
+		return false
+	}
+	return true
 }
 
 // jsonErrorMessage says what was wrong with a request body without echoing

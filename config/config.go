@@ -109,6 +109,20 @@ type Ticket struct {
 	FloodWindow     time.Duration `toml:"flood_window"`
 	SubjectMatching bool          `toml:"subject_matching"`
 	Priority        Priority      `toml:"priority"`
+
+	// Acknowledgements: a customer whose mail opens a ticket gets a mail
+	// with its number, from a mailbox that sends (smtp_host) and has ack
+	// on. Never to auto-replies, bounces, list mail, held floods, our own
+	// addresses, mail older than AckMaxAge (a first sync), or a sender who
+	// got one within AckInterval.
+	AckEnabled  bool          `toml:"ack_enabled"`
+	AckInterval time.Duration `toml:"ack_interval"`
+	AckMaxAge   time.Duration `toml:"ack_max_age"`
+	// AckSubject and AckBody are Go text/template sources over
+	// .Number, .Tag ("[#123]"), .Subject, .RequesterName, .RequesterEmail
+	// and .MailboxName; the subject tag is added when missing.
+	AckSubject string `toml:"ack_subject"`
+	AckBody    string `toml:"ack_body"`
 }
 
 // Priority is the [ticket.priority] section: how a new ticket's priority
@@ -184,6 +198,34 @@ type Mailbox struct {
 	GmailWatchLabels []string `toml:"gmail_watch_labels"`
 	APIBaseURL       string   `toml:"api_base_url"`
 	TokenURL         string   `toml:"token_url"`
+
+	// Sending: agents' replies and acknowledgements go out through SMTP
+	// submission (RFC 6409). An empty SMTPHost: the mailbox sends nothing.
+	SMTPHost string `toml:"smtp_host"`
+	SMTPPort int    `toml:"smtp_port"` // default 587 (starttls), 465 (implicit), 25 (none)
+	SMTPTLS  string `toml:"smtp_tls"`  // starttls | implicit | none (loopback only)
+	SMTPAuth string `toml:"smtp_auth"` // plain | login | none
+	// SMTPUsername defaults to username; the password to the IMAP one
+	// (password_env / password_file) when neither smtp_password key is set.
+	SMTPUsername     string `toml:"smtp_username"`
+	SMTPPasswordEnv  string `toml:"smtp_password_env"`
+	SMTPPasswordFile string `toml:"smtp_password_file"`
+	// FromName is the display name of outgoing mail ("Acme Support").
+	FromName string `toml:"from_name"`
+	// Ack: this mailbox acknowledges new tickets (when ticket.ack_enabled).
+	Ack bool `toml:"ack"`
+}
+
+// Sends reports whether the mailbox sends mail (smtp_host is set).
+func (m Mailbox) Sends() bool { return m.SMTPHost != "" }
+
+// SMTPPassword is the SMTP submission password: smtp_password_env or
+// smtp_password_file, else the IMAP password.
+func (m Mailbox) SMTPPassword() Secret {
+	if m.SMTPPasswordEnv == "" && m.SMTPPasswordFile == "" {
+		return m.Password()
+	}
+	return Secret{Key: m.path() + ".smtp_password", Env: m.SMTPPasswordEnv, File: m.SMTPPasswordFile}
 }
 
 func (m Mailbox) path() string { return fmt.Sprintf("mailbox %q", m.Name) }
@@ -316,6 +358,8 @@ func defaults() *Config {
 			ReopenWindow: 720 * time.Hour,
 			FloodLimit:   20,
 			FloodWindow:  10 * time.Minute,
+			AckInterval:  10 * time.Minute,
+			AckMaxAge:    24 * time.Hour,
 			Priority: Priority{
 				UseHeaders:     true,
 				UrgentKeywords: []string{"outage", "is down", "are down", "production down"},
@@ -355,6 +399,9 @@ func DefaultMailbox() Mailbox {
 		Query:             "in:inbox",
 		GmailAuth:         "oauth",
 		GmailPollInterval: 5 * time.Second,
+		SMTPTLS:           "starttls",
+		SMTPAuth:          "plain",
+		Ack:               true,
 	}
 }
 
@@ -384,6 +431,19 @@ func (c *Config) complete() {
 		}
 		if m.Username == "" {
 			m.Username = m.Address
+		}
+		if m.SMTPPort == 0 {
+			switch m.SMTPTLS {
+			case "implicit":
+				m.SMTPPort = 465
+			case "none":
+				m.SMTPPort = 25
+			default:
+				m.SMTPPort = 587
+			}
+		}
+		if m.SMTPUsername == "" {
+			m.SMTPUsername = m.Username
 		}
 		if m.User == "" {
 			m.User = m.Address

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 )
 
@@ -191,6 +192,13 @@ func (c *Config) Validate() error {
 	}
 	c.validateSlack(ch)
 	ch.positive("ticket.reopen_window", c.Ticket.ReopenWindow)
+	ch.positive("ticket.ack_interval", c.Ticket.AckInterval)
+	ch.positive("ticket.ack_max_age", c.Ticket.AckMaxAge)
+	for key, src := range map[string]string{"ticket.ack_subject": c.Ticket.AckSubject, "ticket.ack_body": c.Ticket.AckBody} {
+		if _, err := template.New(key).Parse(src); err != nil {
+			ch.add(key, "is not a valid template: %v (example: \"Re: {{.Subject}}\")", err)
+		}
+	}
 	ch.positive("ticket.flood_window", c.Ticket.FloodWindow)
 	if c.Ticket.FloodLimit <= 0 {
 		ch.add("ticket.flood_limit", "must be at least 1, got %d", c.Ticket.FloodLimit)
@@ -254,6 +262,22 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 		pushNeed = "with gmail_pubsub_topic (the push subscription's endpoint is POST /gmail/push?token=...)"
 	}
 	ch.secret(l, m.PushToken(), pushNeed, m.Enabled)
+	if m.Sends() {
+		if m.SMTPTLS == "none" && !isLoopbackHost(m.SMTPHost) {
+			ch.add(l+".smtp_tls", "\"none\" is only allowed for loopback hosts, not %s", m.SMTPHost)
+		}
+		ch.oneOf(l+".smtp_tls", m.SMTPTLS, "starttls", "implicit", "none")
+		if m.SMTPPort < 1 || m.SMTPPort > 65535 {
+			ch.add(l+".smtp_port", "%d is not a port from 1 to 65535", m.SMTPPort)
+		}
+		if ch.oneOf(l+".smtp_auth", m.SMTPAuth, "plain", "login", "none") && m.SMTPAuth != "none" {
+			ch.required(l+".smtp_username", m.SMTPUsername)
+			ch.secret(l, m.SMTPPassword(), fmt.Sprintf("for smtp_auth = %q", m.SMTPAuth), m.Enabled)
+		}
+		if m.Address == "" {
+			ch.add(l+".address", "is required with smtp_host: outgoing mail is sent from it")
+		}
+	}
 
 	switch m.Kind {
 	case KindIMAP:

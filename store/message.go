@@ -89,7 +89,7 @@ func normAddrs(as []ticket.Address) []ticket.Address {
 
 func validDirection(d ticket.Direction) bool {
 	switch d {
-	case ticket.DirectionInbound, ticket.DirectionOutbound, ticket.DirectionNote:
+	case ticket.DirectionInbound, ticket.DirectionOutgoing, ticket.DirectionNote:
 		return true
 	}
 	return false
@@ -201,7 +201,11 @@ func oneMessage(ctx context.Context, q querier, what, query string, args ...any)
 		return ticket.Message{}, err
 	}
 	m.Attachments = atts[m.ID]
-	return m, nil
+	one := []ticket.Message{m}
+	if err := attachDeliveries(ctx, q, m.Tenant, one); err != nil {
+		return ticket.Message{}, err
+	}
+	return one[0], nil
 }
 
 func getMessage(ctx context.Context, q querier, tenant string, id int64) (ticket.Message, error) {

@@ -146,6 +146,9 @@ func (s *Store) TicketMessages(ctx context.Context, tenant string, ticketID int6
 	for i := range out {
 		out[i].Attachments = atts[out[i].ID]
 	}
+	if err := attachDeliveries(ctx, rtx, tenant, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

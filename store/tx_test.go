@@ -388,7 +388,7 @@ func TestCountFromSender(t *testing.T) {
 		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0},
 		{Tenant: "a", Direction: ticket.DirectionInbound, From: ticket.Address{Email: "FLOOD@x.example"}, Held: true, Date: t0.Add(time.Minute)},
 		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0.Add(-time.Nanosecond)},
-		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionOutbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0.Add(time.Minute)},
+		{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionOutgoing, From: ticket.Address{Email: "flood@x.example"}, Date: t0.Add(time.Minute)},
 		{Tenant: "b", Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0.Add(time.Minute)},
 		// Stored now but dated a year ago (backlog sync): outside a window around t0.
 		{Tenant: "a", Direction: ticket.DirectionInbound, From: ticket.Address{Email: "flood@x.example"}, Date: t0.AddDate(-1, 0, 0), CreatedAt: t0},

@@ -25,6 +25,7 @@ type memState struct {
 	sources      map[[3]string]int64
 	participants map[int64]map[string]bool
 	events       []Event
+	deliveries   map[int64]Delivery // by message id
 }
 
 func newMemStore() *memStore {
@@ -34,6 +35,7 @@ func newMemStore() *memStore {
 		messages:     map[int64]Message{},
 		sources:      map[[3]string]int64{},
 		participants: map[int64]map[string]bool{},
+		deliveries:   map[int64]Delivery{},
 	}}
 }
 
@@ -48,6 +50,7 @@ func (s memState) clone() memState {
 		c.participants[k] = maps.Clone(v)
 	}
 	c.events = slices.Clone(s.events)
+	c.deliveries = maps.Clone(s.deliveries)
 	return c
 }
 
@@ -86,6 +89,35 @@ func (t memTx) SourceMessage(_ context.Context, tenant, mailbox, key string) (in
 
 func (t memTx) AddSource(_ context.Context, tenant, mailbox, key string, messageID int64) error {
 	t.m.s.sources[[3]string{tenant, mailbox, key}] = messageID
+	return nil
+}
+
+func (t memTx) InsertDelivery(_ context.Context, d Delivery) error {
+	t.m.s.deliveries[d.MessageID] = d
+	return nil
+}
+
+func (t memTx) DeliveryByKind(_ context.Context, tenant string, ticketID int64, kind OutgoingKind) (Delivery, error) {
+	for _, id := range slices.Sorted(maps.Keys(t.m.s.deliveries)) {
+		if d := t.m.s.deliveries[id]; d.Tenant == tenant && d.TicketID == ticketID && d.Kind == kind {
+			return d, nil
+		}
+	}
+	return Delivery{}, notFound("delivery of ticket %d", ticketID)
+}
+
+func (t memTx) Delivery(_ context.Context, tenant string, messageID int64) (Delivery, error) {
+	if d, ok := t.m.s.deliveries[messageID]; ok && d.Tenant == tenant {
+		return d, nil
+	}
+	return Delivery{}, notFound("delivery of message %d", messageID)
+}
+
+func (t memTx) UpdateDelivery(ctx context.Context, d Delivery) error {
+	if _, err := t.Delivery(ctx, d.Tenant, d.MessageID); err != nil {
+		return err
+	}
+	t.m.s.deliveries[d.MessageID] = d
 	return nil
 }
 

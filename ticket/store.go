@@ -76,6 +76,19 @@ type Tx interface {
 	// is a valid implementation.
 	Prefetch(ctx context.Context, ins []Inbound) error
 
+	// Outgoing mail (QueueOutgoing, RecordDelivery).
+
+	// InsertDelivery stores d for an inserted outgoing message.
+	InsertDelivery(ctx context.Context, d Delivery) error
+	// DeliveryByKind finds the delivery of kind on a ticket (the one
+	// acknowledgement a ticket gets); ErrNotFound when there is none.
+	DeliveryByKind(ctx context.Context, tenant string, ticketID int64, kind OutgoingKind) (Delivery, error)
+	// Delivery loads the delivery of an outgoing message; ErrNotFound
+	// when the message has none.
+	Delivery(ctx context.Context, tenant string, messageID int64) (Delivery, error)
+	// UpdateDelivery writes d's State, Attempts, LastError and SentAt.
+	UpdateDelivery(ctx context.Context, d Delivery) error
+
 	// What Service.Ingest needs beyond the look-ups above; implement them alike.
 
 	// Message loads one stored message of the tenant by its id (Message.ID),

@@ -78,7 +78,7 @@ type Direction string
 // Message directions.
 const (
 	DirectionInbound  Direction = "inbound"  // from a customer, captured from a mailbox
-	DirectionOutbound Direction = "outbound" // from an agent to the customer
+	DirectionOutgoing Direction = "outgoing" // from an agent (or an acknowledgement) to the customer
 	DirectionNote     Direction = "note"     // internal note, never sent
 )
 
@@ -160,11 +160,14 @@ type Message struct {
 	Text           string
 	HTML           string // sanitised for display
 	Raw            BlobRef
-	BodyHash       string // hex SHA-256 of the bytes after the header block (see BodyHash); "" until worked out
+	BodyHash       string // hex SHA-256 of the bytes after the header block (see BodyHasher)
 	ParseError     string // non-empty when the mail was malformed; raw is kept
 	Held           bool   // held by the loop guard (flood, unthreaded non-normal mail), not ticketed
 	Attachments    []Attachment
 	CreatedAt      time.Time // when sidedesk stored it
+	// Delivery is the sending state of an outgoing message (filled by the
+	// store's reads); nil for other messages.
+	Delivery *Delivery
 }
 
 // Attachment is one non-body part of a message, decoded and stored as a blob.

@@ -24,6 +24,7 @@ import (
 	"github.com/sidedesk/sidedesk/capture/imapsource"
 	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/config"
+	"github.com/sidedesk/sidedesk/mailout"
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -43,6 +44,7 @@ type app struct {
 	secret   []byte            // master key; derive per-purpose keys with subkey
 	cal      *calendar.Service // nil unless [calendar] enabled (serve only)
 	bot      *chat.Bot         // nil unless [slack] enabled (serve only)
+	mail     *mailout.Service  // nil unless a mailbox sends (serve only)
 	outbox   *outbox.Runner    // delivers the outbox consumers (serve)
 	prio     *ticket.Prioritizer
 	crm      *store.LocalCRM

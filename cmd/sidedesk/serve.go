@@ -18,6 +18,7 @@ import (
 	"github.com/sidedesk/sidedesk/calendar"
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/config"
+	"github.com/sidedesk/sidedesk/mailout"
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/sidebar"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -76,6 +77,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 		consumers = append(consumers, outbox.Consumer{Name: name, Tenant: tenant, Deliver: a.bot.Deliver,
 			PollInterval: poll, MaxBackoff: maxBackoff})
 	}
+	if a.mail, err = a.mailService(); err != nil {
+		ln.Close()
+		return err
+	}
+	consumers = append(consumers, a.mailConsumers(a.mail)...)
 	srv, err := a.httpServer(srcs)
 	if err != nil {
 		ln.Close()
@@ -170,6 +176,7 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		Tickets:     a.tickets,
 		Blobs:       a.store.Blobs(),
 		Lookup:      lookupOf(panel),
+		Replies:     replierOf(a.mail),
 		Health:      a.health,
 		Metrics:     promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
 		Logger:      a.log,
@@ -206,6 +213,15 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		}
 	}
 	return srv.HTTPServer(), nil
+}
+
+// replierOf is the API's way to send replies; nil (the route answers
+// that no mailbox sends) without a mail service.
+func replierOf(mail *mailout.Service) api.Replier {
+	if mail == nil {
+		return nil
+	}
+	return mail
 }
 
 // lookupOf serves GET /api/v1/lookup from the panel's facts: the panel

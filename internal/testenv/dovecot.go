@@ -200,9 +200,39 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// lmtpAvailable reports whether Dovecot's LMTP server is installed
+// (dovecot-lmtpd): with it, the test Dovecot also takes mail from a test
+// Postfix (StartPostfix) over LMTP and authenticates its submission users.
+func lmtpAvailable() bool {
+	_, err := os.Stat("/usr/lib/dovecot/lmtp")
+	return err == nil
+}
+
+// lmtpConfig is the part of the config that lets a Postfix deliver over
+// LMTP and check logins through Dovecot (TESTENV.md): sockets relative to
+// base_dir; mail to user+detail@domain goes to user's INBOX.
+const lmtpConfig = `
+recipient_delimiter = +
+lmtp_save_to_detail_mailbox = no
+service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+service auth {
+  unix_listener auth-postfix {
+    mode = 0666
+  }
+}
+`
+
 func (d *Dovecot) config() string {
+	protocols, extra := "imap", ""
+	if lmtpAvailable() {
+		protocols, extra = "imap lmtp", lmtpConfig
+	}
 	// Dovecot rejects a block opened and closed on one line (TESTENV.md).
-	return fmt.Sprintf(`protocols = imap
+	return fmt.Sprintf(`protocols = `+protocols+`
 listen = 127.0.0.1
 base_dir = %[2]s
 state_dir = %[1]s/state
@@ -241,8 +271,15 @@ service imap-login {
     ssl = yes
   }
 }
-`, d.dir, d.runDir, d.port, d.tlsPort, dovecotUID)
+`+extra, d.dir, d.runDir, d.port, d.tlsPort, dovecotUID)
 }
+
+// LMTPSocket is the unix socket Dovecot takes LMTP deliveries on, and
+// AuthSocket the one a Postfix checks submission logins through.
+func (d *Dovecot) LMTPSocket() string { return filepath.Join(d.runDir, "lmtp") }
+
+// AuthSocket: see LMTPSocket.
+func (d *Dovecot) AuthSocket() string { return filepath.Join(d.runDir, "auth-postfix") }
 
 func (d *Dovecot) start(bin string) error {
 	d.mu.Lock()
