@@ -165,7 +165,8 @@ func (t *tx) AddSource(ctx context.Context, tenant, mailbox, key string, message
 }
 
 // MessageByBody implements ticket.Tx: an indexed look-up
-// (messages_by_message_id); no blob is read under the write lock.
+// (messages_by_message_id); no blob is read under the write lock. An
+// outgoing message of ours matches its Message-ID whatever the body.
 func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash string) (ticket.Message, error) {
 	notFound := fmt.Errorf("store: message <%s> with the same body: %w", messageID, ticket.ErrNotFound)
 	if bodyHash == "" {
@@ -174,9 +175,12 @@ func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash stri
 	if stored, known := t.mids[midKey(tenant, messageID)]; known && !stored {
 		return ticket.Message{}, notFound
 	}
+	// Our own outgoing mail coming back (a BCC copy, a list's echo with
+	// its footer added) matches by Message-ID alone: we made that id.
 	m, err := oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, bodyHash),
 		`SELECT `+messageColumns+` FROM messages
-        WHERE tenant_id = ? AND message_id = ? AND body_hash = ? ORDER BY id LIMIT 1`,
+        WHERE tenant_id = ? AND message_id = ? AND (body_hash = ? OR direction = 'outgoing')
+        ORDER BY id LIMIT 1`,
 		tenant, messageID, bodyHash)
 	if errors.Is(err, ticket.ErrNotFound) {
 		return ticket.Message{}, notFound

@@ -130,7 +130,7 @@ func (t memTx) MessageByBody(_ context.Context, tenant, messageID, bodyHash stri
 		return Message{}, notFound("message %s", messageID)
 	}
 	for _, id := range slices.Sorted(maps.Keys(t.m.s.messages)) {
-		if m := t.m.s.messages[id]; m.Tenant == tenant && m.MessageID == messageID && m.BodyHash == bodyHash {
+		if m := t.m.s.messages[id]; m.Tenant == tenant && m.MessageID == messageID && (m.BodyHash == bodyHash || m.Direction == DirectionOutgoing) {
 			return m, nil
 		}
 	}

@@ -29,7 +29,9 @@ type Tx interface {
 	// Adding the same triple twice is not an error.
 	AddSource(ctx context.Context, tenant, mailbox, key string, messageID int64) error
 	// MessageByBody finds the first stored message of the tenant with this
-	// Message-ID and body hash (the same mail delivered twice);
+	// Message-ID and body hash (the same mail delivered twice), or the
+	// outgoing message of ours with this Message-ID whatever the body (our
+	// mail coming back: a BCC copy, a list's echo with a footer added);
 	// ErrNotFound when there is none. An indexed look-up: it reads no blob.
 	MessageByBody(ctx context.Context, tenant, messageID, bodyHash string) (Message, error)
 

@@ -299,3 +299,147 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestServeSendsMail runs `sidedesk serve` with a mailbox that sends
+// (smtp_host to an SMTP receiver) and acknowledgements on: a customer's
+// mail is acknowledged, POST /api/v1/tickets/{id}/replies answers 202 with
+// the queued reply, the reply reaches the server, and the message then
+// shows its delivery as sent.
+func TestServeSendsMail(t *testing.T) {
+	imapSrv, err := demo.StartIMAP(context.Background(), demo.IMAPOptions{Addr: "127.0.0.1:0", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer imapSrv.Close()
+	smtpSrv := testenv.StartSMTPServer(t)
+	dir := t.TempDir()
+	host, port, _ := strings.Cut(imapSrv.Addr, ":")
+	cfgPath := filepath.Join(dir, "sidedesk.toml")
+	t.Setenv("MAIL_IMAP_PW", "pw")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+[server]
+listen = "127.0.0.1:0"
+[database]
+path = %q
+[storage]
+blob_dir = %q
+[ticket]
+ack_enabled = true
+[[mailbox]]
+name = "support"
+address = "support@acme.example"
+from_name = "Acme Support"
+host = %q
+port = %s
+tls = "none"
+username = %q
+password_env = "MAIL_IMAP_PW"
+initial_sync = "since"
+since = "2000-01-01"
+smtp_host = "127.0.0.1"
+smtp_port = %d
+smtp_tls = "none"
+smtp_auth = "none"
+`, filepath.Join(dir, "db.sqlite"), filepath.Join(dir, "blobs"), host, port, demo.Username, smtpSrv.Port())), 0o600)
+	var tokOut, errb bytes.Buffer
+	if err := run(context.Background(), []string{"token", "create", "--name", "mail", "--config", cfgPath}, nil, &tokOut, &errb); err != nil {
+		t.Fatalf("token create: %v\n%s", err, errb.String())
+	}
+	token := strings.TrimSpace(tokOut.String())
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &testenv.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, nil, io.Discard, stderr) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	var base string
+	waitFor(t, 20*time.Second, "serve to listen", func() bool {
+		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
+			base = "http://" + m[1]
+			return true
+		}
+		return false
+	})
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(dir, "db.sqlite"), BlobDir: filepath.Join(dir, "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// A first start of the mail consumer begins at the outbox's end: wait
+	// until it recorded where, so the mail below is news to it.
+	waitFor(t, 20*time.Second, "the mail consumer's cursor", func() bool {
+		_, err := st.ConsumerCursor(context.Background(), "mail:default")
+		return err == nil
+	})
+	raw := "From: Cora <cora@customer.example>\r\nTo: support@acme.example\r\nSubject: Invoice missing\r\n" +
+		"Message-ID: <invoice@customer.example>\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\n\r\nWhere is it?\r\n"
+	if err := imapSrv.Append([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the acknowledgement", func() bool { return len(smtpSrv.Received()) == 1 })
+	if m := smtpSrv.Received()[0]; fmt.Sprint(m.To) != "[cora@customer.example]" || !bytes.Contains(m.Raw, []byte("[#1]")) ||
+		!bytes.Contains(m.Raw, []byte("Auto-Submitted: auto-replied")) {
+		t.Errorf("acknowledgement to %v:\n%s", m.To, m.Raw)
+	}
+
+	post := func(path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v
+	}
+	if code, v := post("/api/v1/tickets/1/replies", `{"body_text":"x","status_after":"later"}`); code != 400 ||
+		!strings.Contains(fmt.Sprint(v), "status_after") {
+		t.Errorf("bad status_after: %d %v", code, v)
+	}
+	if code, v := post("/api/v1/tickets/1/replies", `{"body_txt":"x"}`); code != 400 || !strings.Contains(fmt.Sprint(v), "body_txt") {
+		t.Errorf("unknown field: %d %v", code, v)
+	}
+	if code, _ := post("/api/v1/tickets/999/replies", `{"body_text":"x"}`); code != 404 {
+		t.Errorf("reply to a missing ticket: %d, want 404", code)
+	}
+	code, v := post("/api/v1/tickets/1/replies", `{"body_text":"Here it is.","cc":["Billing <billing@customer.example>"],"status_after":"solved"}`)
+	if code != 202 || v["direction"] != "outgoing" {
+		t.Fatalf("reply: %d %v", code, v)
+	}
+	if d, _ := v["delivery"].(map[string]any); d["state"] != "queued" {
+		t.Errorf("reply's delivery %v, want queued", v["delivery"])
+	}
+	waitFor(t, 20*time.Second, "the reply at the server", func() bool { return len(smtpSrv.Received()) == 2 })
+	if m := smtpSrv.Received()[1]; fmt.Sprint(m.To) != "[cora@customer.example billing@customer.example]" ||
+		!bytes.Contains(m.Raw, []byte("In-Reply-To: <invoice@customer.example>")) {
+		t.Errorf("reply to %v:\n%s", m.To, m.Raw)
+	}
+	id := int64(v["id"].(float64))
+	waitFor(t, 10*time.Second, "the reply recorded sent", func() bool {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/messages/%d", base, id), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var m struct {
+			Delivery struct {
+				State  string  `json:"state"`
+				SentAt *string `json:"sent_at"`
+			} `json:"delivery"`
+		}
+		json.NewDecoder(resp.Body).Decode(&m)
+		return m.Delivery.State == "sent" && m.Delivery.SentAt != nil
+	})
+	if tk, err := st.Ticket(context.Background(), "default", 1); err != nil || tk.Status != "solved" {
+		t.Errorf("ticket after the reply: %s %v, want solved (status_after)", tk.Status, err)
+	}
+}
