@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -268,5 +269,33 @@ func TestOwnMailComingBack(t *testing.T) {
 	}
 	if n, _ := d.st.CountMessages(context.Background(), "default"); n != 2 {
 		t.Errorf("%d messages stored, want the customer's and the reply", n)
+	}
+}
+
+// TestBounceMarksReplyFailed: a bounce returning our reply attaches to its
+// ticket and marks the reply failed with the server's answer.
+func TestBounceMarksReplyFailed(t *testing.T) {
+	srv := startSMTP(t)
+	d := newDesk(t, srv.transport(), false)
+	res := d.ingest("k1", customerMail(custAddr, "one@example.org", "Help", time.Now(), ""))
+	m, err := d.mail.Reply(context.Background(), "default", res.TicketID, ticket.ReplyRequest{BodyText: "On it."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.deliver(m); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../capture/testdata/bounce-postfix.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounce := strings.ReplaceAll(string(raw), "ticket-1070-reply-1@acme.example", m.MessageID)
+	got := d.ingest("bounce", strings.ReplaceAll(bounce, "\r\n", "\n"))
+	if got.TicketID != res.TicketID || got.Classification != ticket.ClassBounce {
+		t.Fatalf("bounce: %+v, want it on ticket %d", got, res.TicketID)
+	}
+	dl := d.delivery(m)
+	if dl.State != ticket.DeliveryFailed || !strings.Contains(dl.LastError, "550 5.1.1") || !strings.Contains(dl.LastError, "User unknown") {
+		t.Errorf("reply after its bounce: %+v", dl)
 	}
 }

@@ -169,11 +169,15 @@ func (t *tx) AddSource(ctx context.Context, tenant, mailbox, key string, message
 // outgoing message of ours matches its Message-ID whatever the body.
 func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash string) (ticket.Message, error) {
 	notFound := fmt.Errorf("store: message <%s> with the same body: %w", messageID, ticket.ErrNotFound)
-	if bodyHash == "" {
+	if messageID == "" {
 		return ticket.Message{}, notFound
 	}
 	if stored, known := t.mids[midKey(tenant, messageID)]; known && !stored {
 		return ticket.Message{}, notFound
+	}
+	if bodyHash == "" {
+		return oneMessage(ctx, t.q, fmt.Sprintf("<%s> of ours", messageID), `SELECT `+messageColumns+` FROM messages
+            WHERE tenant_id = ? AND message_id = ? AND direction = 'outgoing' ORDER BY id LIMIT 1`, tenant, messageID)
 	}
 	// Our own outgoing mail coming back (a BCC copy, a list's echo with
 	// its footer added) matches by Message-ID alone: we made that id.

@@ -126,11 +126,12 @@ func (memTx) Prefetch(context.Context, []Inbound) error { return nil }
 
 // MessageByBody compares body hashes, as the store does.
 func (t memTx) MessageByBody(_ context.Context, tenant, messageID, bodyHash string) (Message, error) {
-	if bodyHash == "" {
+	if messageID == "" {
 		return Message{}, notFound("message %s", messageID)
 	}
 	for _, id := range slices.Sorted(maps.Keys(t.m.s.messages)) {
-		if m := t.m.s.messages[id]; m.Tenant == tenant && m.MessageID == messageID && (m.BodyHash == bodyHash || m.Direction == DirectionOutgoing) {
+		if m := t.m.s.messages[id]; m.Tenant == tenant && m.MessageID == messageID &&
+			(bodyHash != "" && m.BodyHash == bodyHash || m.Direction == DirectionOutgoing) {
 			return m, nil
 		}
 	}

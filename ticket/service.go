@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -428,6 +429,11 @@ func (g *ingestion) attach(ctx context.Context, msg *Message, t Ticket, rule str
 	}); err != nil {
 		return err
 	}
+	if rule == RuleReturnedMessage {
+		if err := g.bounced(ctx, t, msg); err != nil {
+			return err
+		}
+	}
 	if !customer {
 		return nil
 	}
@@ -452,6 +458,74 @@ func (g *ingestion) attach(ctx context.Context, msg *Message, t Ticket, rule str
 		Changes: map[string]FieldChange{"status": {From: string(old), To: string(t.Status)}},
 	})
 }
+
+// bounced marks the outgoing message of ours that a bounce returns as
+// failed, with the bounce's reason, unless it is failed already.
+func (g *ingestion) bounced(ctx context.Context, t Ticket, bounce *Message) error {
+	orig, err := g.tx.MessageByBody(ctx, g.in.Tenant, g.in.ReturnedMessageID, "")
+	if errors.Is(err, ErrNotFound) {
+		return nil // not ours (the customer's own mail bouncing back to them)
+	}
+	if err != nil {
+		return fmt.Errorf("bounced message look-up: %w", err)
+	}
+	d, err := g.tx.Delivery(ctx, g.in.Tenant, orig.ID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil || d.State == DeliveryFailed {
+		return err
+	}
+	d.State, d.LastError = DeliveryFailed, "bounced: "+bounceReason(bounce.Text)
+	if err := g.tx.UpdateDelivery(ctx, d); err != nil {
+		return err
+	}
+	g.note("ticket: outgoing message bounced", "message", orig.ID, "reason", d.LastError)
+	return g.event(ctx, EventMessageFailed, t.ID, orig.ID, EventPayload{TicketNumber: t.Number,
+		MessageID: orig.MessageID, Reason: d.LastError})
+}
+
+// bounceReason is what a bounce says went wrong: its Diagnostic-Code
+// (RFC 3464) or the line with the server's answer ("said: 550 5.1.1 ...",
+// with its continuation lines), else its first line of text; at most 300
+// bytes.
+func bounceReason(text string) string {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	reason, first := "", ""
+	for i, line := range lines {
+		t := strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(t, "Diagnostic-Code:"); ok {
+			reason = strings.TrimSpace(v)
+			break
+		}
+		if first == "" && t != "" {
+			first = t
+		}
+		if smtpReplyRE.MatchString(t) || strings.Contains(t, " said: ") {
+			reason = t
+			for _, next := range lines[i+1:] {
+				if next == "" || (next[0] != ' ' && next[0] != '\t') {
+					break
+				}
+				reason += " " + strings.TrimSpace(next)
+			}
+			break
+		}
+	}
+	if reason == "" {
+		reason = first
+	}
+	if len(reason) > 300 {
+		reason = strings.ToValidUTF8(reason[:300], "")
+	}
+	if reason == "" {
+		reason = "the mail was returned"
+	}
+	return reason
+}
+
+// smtpReplyRE finds an SMTP reply with its enhanced status code: "550 5.1.1".
+var smtpReplyRE = regexp.MustCompile(`\b[45][0-9][0-9][ -][245]\.[0-9]{1,3}\.[0-9]{1,3}\b`)
 
 func (g *ingestion) event(ctx context.Context, typ string, ticketID, messageID int64, p EventPayload) error {
 	return appendEvent(ctx, g.tx, g.in.Tenant, typ, ticketID, messageID, p, g.now)

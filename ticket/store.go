@@ -32,7 +32,8 @@ type Tx interface {
 	// Message-ID and body hash (the same mail delivered twice), or the
 	// outgoing message of ours with this Message-ID whatever the body (our
 	// mail coming back: a BCC copy, a list's echo with a footer added);
-	// ErrNotFound when there is none. An indexed look-up: it reads no blob.
+	// with bodyHash "", only that outgoing message. ErrNotFound when there
+	// is none. An indexed look-up: it reads no blob.
 	MessageByBody(ctx context.Context, tenant, messageID, bodyHash string) (Message, error)
 
 	// TicketIDsByMessageIDs returns, for the given Message-IDs, the ticket

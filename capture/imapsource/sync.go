@@ -421,9 +421,16 @@ func (cn *conn) fetchBatch(ctx context.Context, ps *pass, batch []imap.UID) erro
 			}
 			if err != nil {
 				// Abandon the rest: closing the socket ends the FETCH at
-				// once instead of draining it.
+				// once instead of draining it. When the pass is being
+				// stopped (ctx), the socket was closed under a literal
+				// being read: go-imap's reader goroutine then goes on
+				// decoding while FetchCommand.Close would read that
+				// literal again (a data race in go-imap), so the command
+				// is left to the client's own Close.
 				cn.abort()
-				_ = cmd.Close()
+				if ctx.Err() == nil {
+					_ = cmd.Close()
+				}
 				return errors.Join(err, ps.finish())
 			}
 		}
