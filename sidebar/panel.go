@@ -38,6 +38,12 @@ type PanelStore interface {
 
 // PanelActions are the agent actions of the panel; *ticket.Service
 // implements it.
+// Replier sends agents' replies (package mailout); nil: the panel has no
+// reply box.
+type Replier interface {
+	Reply(ctx context.Context, tenant string, ticketID int64, r ticket.ReplyRequest) (ticket.Message, error)
+}
+
 type PanelActions interface {
 	Update(ctx context.Context, tenant string, id int64, ch ticket.Change) (ticket.Ticket, error)
 	CreateFromPanel(ctx context.Context, tenant string, req ticket.NewTicket) (ticket.Ticket, error)
@@ -49,8 +55,8 @@ const assetBase = "/sidebar/assets"
 
 // Limits of what the panel shows.
 const (
-	recentMessages = 3 // last messages of the ticket
-	otherTickets   = 5 // the sender's other recent tickets
+	recentMessages = 20 // the ticket's thread, latest messages
+	otherTickets   = 5  // the sender's other recent tickets
 	maxHeaderValue = 998
 )
 
@@ -83,6 +89,7 @@ func (s *Server) panelRoutes() {
 	handle("POST /sidebar/ticket", s.requireAgent(s.actCreateTicket))
 	handle("POST /sidebar/ticket/update", s.requireAgent(s.actUpdateTicket))
 	handle("POST /sidebar/note", s.requireAgent(s.actNote))
+	handle("POST /sidebar/reply", s.requireAgent(s.actReply))
 	handle("POST /sidebar/contact", s.requireAgent(s.actCreateContact))
 	handle("POST /sidebar/lead", s.requireAgent(s.actCreateLead))
 	handle("GET /sidebar/assets/{file}", http.HandlerFunc(s.asset))
@@ -214,6 +221,7 @@ var doneMessages = map[string]string{
 	"ticket":  "Ticket created.",
 	"updated": "Ticket updated.",
 	"note":    "Note added.",
+	"reply":   "Reply queued; it is sent in a moment.",
 	"contact": "Contact created.",
 	"lead":    "Lead created.",
 }
@@ -303,18 +311,19 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 		return views.Panel{}, err
 	}
 	p := views.Panel{
-		Page:    views.Page{Title: "sidedesk", CSRF: a.CSRF, AssetBase: assetBase},
-		Agent:   views.Agent{Email: a.Email, Name: a.Name, Role: a.Role},
-		Ctx:     pc,
-		Email:   f.Email,
-		HasCRM:  s.opts.CRM != nil,
-		CanAct:  s.opts.Actions != nil,
-		Match:   f.Match,
-		Message: f.Message,
-		Ticket:  f.Ticket,
-		Recent:  f.Recent,
-		Others:  f.Others,
-		Now:     s.now(),
+		Page:     views.Page{Title: "sidedesk", CSRF: a.CSRF, AssetBase: assetBase},
+		Agent:    views.Agent{Email: a.Email, Name: a.Name, Role: a.Role},
+		Ctx:      pc,
+		Email:    f.Email,
+		HasCRM:   s.opts.CRM != nil,
+		CanAct:   s.opts.Actions != nil,
+		CanReply: s.opts.Actions != nil && s.opts.Replies != nil,
+		Match:    f.Match,
+		Message:  f.Message,
+		Ticket:   f.Ticket,
+		Recent:   f.Recent,
+		Others:   f.Others,
+		Now:      s.now(),
 	}
 	if p.Ctx.From == "" {
 		p.Ctx.From = f.Email

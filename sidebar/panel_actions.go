@@ -203,6 +203,30 @@ func (s *Server) actUpdateTicket(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// actReply sends the agent's reply to the customer and sets the ticket's
+// status (default pending).
+func (s *Server) actReply(w http.ResponseWriter, r *http.Request) {
+	s.action(w, r, "ticket", "reply", func(a Agent, pc *views.Context) error {
+		if s.opts.Replies == nil {
+			return invalid("reply: no mailbox sends mail (set smtp_host on a [[mailbox]])")
+		}
+		id, err := formTicketID(r)
+		if err != nil {
+			return err
+		}
+		req := ticket.ReplyRequest{BodyText: r.PostForm.Get("reply"), Actor: a.Email}
+		if v := r.PostForm.Get("status"); v != "" {
+			st := ticket.Status(v)
+			if !st.Valid() {
+				return invalid("status %q", v)
+			}
+			req.StatusAfter = &st
+		}
+		_, err = s.opts.Replies.Reply(r.Context(), a.Tenant, id, req)
+		return err
+	})
+}
+
 // actNote adds an internal note to the ticket.
 func (s *Server) actNote(w http.ResponseWriter, r *http.Request) {
 	s.action(w, r, "ticket", "note", func(a Agent, pc *views.Context) error {

@@ -27,6 +27,9 @@ type Options struct {
 	// Actions are the panel's ticket actions (*ticket.Service); nil
 	// makes the panel read-only.
 	Actions PanelActions
+	// Replies sends agents' replies (the reply box); nil: no reply box
+	// (no mailbox sends mail).
+	Replies Replier
 	// PublicURL is the externally reachable base URL
 	// ("https://desk.example"): the Outlook manifest's links, the origin
 	// the CSRF check expects. https:// also makes the cookies Secure;

@@ -98,6 +98,9 @@ func recentMessages(ctx context.Context, q querier, tenant string, ticketID int6
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
+	if err := attachDeliveries(ctx, q, tenant, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

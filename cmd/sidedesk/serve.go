@@ -160,10 +160,15 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 	reads := a.store.NewPanelReads()
 	a.closers = append(a.closers, reads.Close)
+	var replies sidebar.Replier
+	if a.mail != nil {
+		replies = a.mail
+	}
 	panel, err := sidebar.New(sidebar.Options{
 		Panel:          reads,
 		CRM:            a.crm,
 		Actions:        a.tickets,
+		Replies:        replies,
 		Logger:         a.log,
 		PublicURL:      a.cfg.Server.PublicURL,
 		TrustedProxies: a.cfg.Server.TrustedProxyPrefixes(),

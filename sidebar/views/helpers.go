@@ -1,6 +1,11 @@
 package views
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
 
 // htmxConfig keeps htmx within the CSP: no injected indicator <style>, no
 // eval (hx-on, trigger filters), no <script> execution in swapped content,
@@ -15,4 +20,25 @@ func csrfHeader(token string) string {
 	}
 	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": token})
 	return string(b)
+}
+
+// DeliveryLabel says where an outgoing message is: "sending", "sent" or
+// "failed: <the server's answer>", and "acknowledgement" for one.
+func DeliveryLabel(d ticket.Delivery) string {
+	label := ""
+	switch d.State {
+	case ticket.DeliveryQueued:
+		label = "sending"
+		if d.Attempts > 0 {
+			label = fmt.Sprintf("sending (try %d)", d.Attempts+1)
+		}
+	case ticket.DeliverySent:
+		label = "sent"
+	case ticket.DeliveryFailed:
+		label = "failed: " + Snippet(d.LastError, 120)
+	}
+	if d.Kind == ticket.OutgoingAck {
+		label = "acknowledgement " + label
+	}
+	return label
 }

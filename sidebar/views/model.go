@@ -99,7 +99,9 @@ type Panel struct {
 	HasCRM bool
 	// CanAct is false when the server has no ticket actions (read-only).
 	CanAct bool
-	Match  crm.Match
+	// CanReply shows the reply box (a mailbox sends mail).
+	CanReply bool
+	Match    crm.Match
 	// Choices are the records the email can be saved to; Links what it is
 	// saved to already.
 	Choices []Choice

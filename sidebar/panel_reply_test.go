@@ -1,0 +1,92 @@
+package sidebar
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sidedesk/sidedesk/internal/testenv"
+	"github.com/sidedesk/sidedesk/mailout"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// deferredReplier is a Replier set once the fixture's store exists.
+type deferredReplier struct{ r Replier }
+
+func (d *deferredReplier) Reply(ctx context.Context, tenant string, id int64, r ticket.ReplyRequest) (ticket.Message, error) {
+	return d.r.Reply(ctx, tenant, id, r)
+}
+
+// TestPanelReply: the agent answers from the panel; the reply shows in the
+// thread as sending, goes out through the mailbox, then shows as sent, and
+// the ticket takes the status chosen with it.
+func TestPanelReply(t *testing.T) {
+	smtpSrv := testenv.StartSMTPServer(t)
+	dr := &deferredReplier{}
+	f := newPanelFixture(t, func(o *Options) { o.Replies = dr })
+	mail, err := mailout.New(mailout.Options{Store: f.st, Blobs: f.st.Blobs(), Tickets: f.svc,
+		Mailboxes: []mailout.Mailbox{{Name: "support", Address: "support@acme.example",
+			Transport: &mailout.SMTP{Host: "127.0.0.1", Port: smtpSrv.Port(), TLS: "none", Auth: "none"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr.r = mail
+	f.deliverFile("01-globex-production-down.eml")
+	c := f.client()
+	csrf := f.signIn(c, agentEmail)
+	anna := url.Values{"message_id": {annaMsg}, "from": {"anna.schmidt@globex.example"}}
+	doc := f.panelDoc(c, anna.Encode())
+	if doc.Find("#ticket form.reply-form textarea[name=reply]").Length() != 1 {
+		t.Fatalf("no reply box: %q", texts(doc.Find("#ticket")))
+	}
+	tk, err := f.st.TicketByNumber(context.Background(), ticket.DefaultTenant, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := f.postForm(c, "/sidebar/reply", panelForm(csrf, anna, "id", strconv.FormatInt(tk.ID, 10),
+		"reply", "We are restarting the cluster now.", "status", "pending"), map[string]string{"HX-Request": "true"})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST /sidebar/reply = %d", res.StatusCode)
+	}
+	doc = f.panelDoc(c, anna.Encode())
+	out := doc.Find("#ticket li.dir-outgoing")
+	if out.Length() != 1 || !strings.Contains(out.Text(), "restarting the cluster") || !strings.Contains(out.Text(), "sending") {
+		t.Fatalf("thread after the reply: %q", texts(doc.Find("#ticket .messages")))
+	}
+	thread, _ := f.st.TicketMessages(context.Background(), ticket.DefaultTenant, tk.ID)
+	m := thread[len(thread)-1]
+	if err := mail.Deliver(context.Background(), ticket.Event{Type: ticket.EventMessageQueued, Tenant: ticket.DefaultTenant, MessageID: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := smtpSrv.Received(); len(got) != 1 || got[0].To[0] != "anna.schmidt@globex.example" {
+		t.Fatalf("server got %+v", got)
+	}
+	doc = f.panelDoc(c, anna.Encode())
+	if txt := doc.Find("#ticket li.dir-outgoing .badge").Text(); !strings.Contains(txt, "sent") {
+		t.Errorf("delivery badge %q, want sent", txt)
+	}
+	if tk, _ := f.st.Ticket(context.Background(), ticket.DefaultTenant, tk.ID); tk.Status != ticket.StatusPending {
+		t.Errorf("ticket %s, want pending", tk.Status)
+	}
+	// An empty reply is refused with the reason, nothing queued.
+	res = f.postForm(c, "/sidebar/reply", panelForm(csrf, anna, "id", strconv.FormatInt(tk.ID, 10), "reply", " "),
+		map[string]string{"HX-Request": "true"})
+	body := readBody(t, res)
+	if !strings.Contains(body, "Not saved") || !strings.Contains(body, "body_text") {
+		t.Errorf("empty reply answer lacks the reason: %s", body)
+	}
+}
+
+func readBody(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, res.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
