@@ -33,7 +33,8 @@ import (
 // Store is what the mail service reads; *store.Store implements it.
 type Store interface {
 	Ticket(ctx context.Context, tenant string, id int64) (ticket.Ticket, error)
-	TicketMessages(ctx context.Context, tenant string, ticketID int64) ([]ticket.Message, error)
+	// RecentMessages returns a ticket's last n messages, oldest first.
+	RecentMessages(ctx context.Context, tenant string, ticketID int64, n int) ([]ticket.Message, error)
 	Message(ctx context.Context, tenant string, id int64) (ticket.Message, error)
 	Delivery(ctx context.Context, tenant string, messageID int64) (ticket.Delivery, error)
 	LastAckTo(ctx context.Context, tenant, email string) (time.Time, error)
@@ -217,6 +218,10 @@ func (s *Service) mailboxFor(tenant, name string) *Mailbox {
 	return nil
 }
 
+// threadWindow is how many of a ticket's latest messages a reply looks
+// through for the customer's last mail.
+const threadWindow = 50
+
 // Reply builds an agent's reply to a ticket and queues it (POST
 // /api/v1/tickets/{id}/replies): to the customer (the Reply-To of their
 // last mail, else its sender, else the requester), threaded on their last
@@ -247,7 +252,9 @@ func (s *Service) Reply(ctx context.Context, tenant string, ticketID int64, r ti
 		return ticket.Message{}, fmt.Errorf("mailout: reply: %w ticket %d: no mailbox of tenant %s can send mail (set smtp_host on its [[mailbox]])",
 			ticket.ErrInvalid, t.Number, tenant)
 	}
-	thread, err := s.opts.Store.TicketMessages(ctx, tenant, t.ID)
+	// The customer's last mail is among the latest messages; a long
+	// ticket's whole thread is not read for it.
+	thread, err := s.opts.Store.RecentMessages(ctx, tenant, t.ID, threadWindow)
 	if err != nil {
 		return ticket.Message{}, err
 	}

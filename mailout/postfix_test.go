@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,4 +293,85 @@ Thanks, it is out.
 	if got := inbox(t, dc, custAddr); len(got) != 2 {
 		t.Errorf("customer has %d mails, want the acknowledgement and the reply", len(got))
 	}
+}
+
+// BenchmarkDrainThroughPostfix queues b.N replies, then starts the mail
+// consumer on an outbox runner and measures how fast they are handed to a
+// real Postfix (drain msgs/s); then, with the runner running, 50 single
+// replies one after another, each from queued (the API's 202) to accepted
+// by the MTA (p50_ms, p99_ms).
+func BenchmarkDrainThroughPostfix(b *testing.B) {
+	dc := testenv.StartDovecot(b, testenv.User{Email: supportAddr, Password: supportPass},
+		testenv.User{Email: custAddr, Password: custPass})
+	pf := testenv.StartPostfix(b, dc)
+	st := storetest.Open(b)
+	svc, err := ticket.NewService(ticket.Options{Store: st, ReplySecret: testSecret})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mail, err := mailout.New(mailout.Options{Store: st, Blobs: st.Blobs(), Tickets: svc, ReplySecret: testSecret,
+		Mailboxes: []mailout.Mailbox{{Name: "support", Address: supportAddr, Transport: &mailout.SMTP{
+			Host: "127.0.0.1", Port: pf.Port(), TLS: "none", Auth: "plain", Username: supportAddr,
+			Password: func(context.Context) (string, error) { return supportPass, nil }}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := capture.Deliver(ctx, capture.Delivery{Mailbox: "support", SourceKey: "k1"},
+		strings.NewReader(strings.ReplaceAll(fmt.Sprintf("From: %s\nTo: %s\nSubject: Bench\nMessage-ID: <bench@example.org>\n\nHi\n",
+			custAddr, supportAddr), "\n", "\r\n")), st.Blobs(), svc, capture.ParseOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reply := func(i int) int64 {
+		m, err := mail.Reply(ctx, "default", res.TicketID, ticket.ReplyRequest{BodyText: fmt.Sprintf("Reply %d", i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m.ID
+	}
+	sent := func(id int64) time.Time {
+		for {
+			d, err := st.Delivery(ctx, "default", id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			switch d.State {
+			case ticket.DeliverySent:
+				return d.SentAt
+			case ticket.DeliveryFailed:
+				b.Fatalf("reply failed: %s", d.LastError)
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+	}
+	ids := make([]int64, b.N)
+	for i := range b.N {
+		ids[i] = reply(i)
+	}
+	r, err := outbox.New(outbox.Options{Store: st, Notify: st})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	b.ResetTimer()
+	start := time.Now()
+	go func() {
+		defer close(done)
+		_ = r.Run(rctx, outbox.Consumer{Name: mailout.ConsumerName("default"), Tenant: "default", Deliver: mail.Deliver, FromStart: true})
+	}()
+	defer func() { cancel(); <-done }()
+	last := sent(ids[len(ids)-1])
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/last.Sub(start).Seconds(), "drain_msgs/s")
+	var lat []time.Duration
+	for i := range 50 {
+		queued := time.Now()
+		id := reply(b.N + i)
+		lat = append(lat, sent(id).Sub(queued))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
 }

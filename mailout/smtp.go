@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -50,11 +51,76 @@ type SMTP struct {
 	// LocalName is what EHLO says (default "localhost").
 	LocalName string
 	Timeout   time.Duration // per connection and command (default 1 min)
+
+	// One session is kept open between messages sent within keepIdle of
+	// each other (RSET between them), so a queue drains at the server's
+	// pace instead of a login per message.
+	mu       sync.Mutex
+	cached   *smtp.Client
+	lastUsed time.Time
 }
 
-// Send implements Transport: one connection per message (a desk sends few
-// mails a second; a fresh session never trips over a server's idle limit).
+// keepIdle is how long a session is kept open without a message: below the
+// 5 minutes RFC 5321 §4.5.3.2.7 lets a server wait, well below what
+// submission servers allow.
+const keepIdle = 30 * time.Second
+
+// Send implements Transport. It reuses the open session when there is one
+// (RSET first); a session that fails before the message was handed over
+// is replaced by a fresh one, once.
 func (s *SMTP) Send(ctx context.Context, from string, rcpts []string, raw io.Reader) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.cached; c != nil {
+		s.cached = nil
+		if time.Since(s.lastUsed) < keepIdle && c.Reset() == nil {
+			err := c.SendMail(from, rcpts, raw)
+			if err == nil {
+				s.cached, s.lastUsed = c, time.Now()
+				return nil
+			}
+			c.Close()
+			var se *smtp.SMTPError
+			if errors.As(err, &se) {
+				return classify("send", err, true) // the server answered: about this message
+			}
+			// The kept session died (server timeout, restart): a fresh one,
+			// from the start of the message.
+			if sk, ok := raw.(io.Seeker); !ok {
+				return fmt.Errorf("send: %w", err)
+			} else if _, serr := sk.Seek(0, io.SeekStart); serr != nil {
+				return fmt.Errorf("send: %w", err)
+			}
+		} else {
+			c.Close()
+		}
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.SendMail(from, rcpts, raw); err != nil {
+		c.Close()
+		return classify("send", err, true)
+	}
+	s.cached, s.lastUsed = c, time.Now()
+	return nil
+}
+
+// Close ends the kept session, if any.
+func (s *SMTP) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cached == nil {
+		return nil
+	}
+	err := s.cached.Quit()
+	s.cached = nil
+	return err
+}
+
+// dial opens and authenticates a session.
+func (s *SMTP) dial(ctx context.Context) (*smtp.Client, error) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = time.Minute
@@ -64,11 +130,11 @@ func (s *SMTP) Send(ctx context.Context, from string, rcpts []string, raw io.Rea
 	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", addr, err)
+		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
-	// The whole session is bounded; a cancelled ctx ends it at once.
-	_ = conn.SetDeadline(time.Now().Add(5 * timeout))
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	// Commands are bounded by the client's timeouts; a cancelled ctx ends
+	// the login at once.
+	stop := context.AfterFunc(dctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	tlsConf := s.TLSConfig
 	if tlsConf == nil {
@@ -80,31 +146,34 @@ func (s *SMTP) Send(ctx context.Context, from string, rcpts []string, raw io.Rea
 		tc := tls.Client(conn, tlsConf)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			conn.Close()
-			return fmt.Errorf("TLS with %s: %w", addr, err)
+			return nil, fmt.Errorf("TLS with %s: %w", addr, err)
 		}
 		c = smtp.NewClient(tc)
 	case "starttls":
 		if c, err = smtp.NewClientStartTLS(conn, tlsConf); err != nil {
 			conn.Close()
-			return classify(fmt.Sprintf("STARTTLS with %s", addr), err, false)
+			return nil, classify(fmt.Sprintf("STARTTLS with %s", addr), err, false)
 		}
 	default:
 		c = smtp.NewClient(conn)
 	}
-	defer c.Close()
 	c.CommandTimeout, c.SubmissionTimeout = timeout, 5*timeout
 	local := s.LocalName
 	if local == "" {
 		local = "localhost"
 	}
+	fail := func(err error) (*smtp.Client, error) {
+		c.Close()
+		return nil, err
+	}
 	if err := c.Hello(local); err != nil {
-		return classify("EHLO", err, false)
+		return fail(classify("EHLO", err, false))
 	}
 	if s.Auth != "none" && s.Auth != "" {
 		pw := ""
 		if s.Password != nil {
 			if pw, err = s.Password(ctx); err != nil {
-				return &SendError{Permanent: true, Text: "read the SMTP password: " + err.Error()}
+				return fail(fmt.Errorf("read the SMTP password: %w", err))
 			}
 		}
 		var a sasl.Client
@@ -116,18 +185,11 @@ func (s *SMTP) Send(ctx context.Context, from string, rcpts []string, raw io.Rea
 		if err := c.Auth(a); err != nil {
 			// A refused login is the configuration's fault, not the
 			// message's: retried (and shown in /healthz) until it is fixed.
-			return classify("AUTH", err, false)
+			return fail(classify("AUTH", err, false))
 		}
 	}
-	if err := c.SendMail(from, rcpts, raw); err != nil {
-		return classify("send", err, true)
-	}
-	if err := c.Quit(); err != nil {
-		// The message was accepted (DATA answered 250); a failed QUIT
-		// changes nothing.
-		return nil
-	}
-	return nil
+	_ = conn.SetDeadline(time.Time{}) // from here on the client's own timeouts
+	return c, nil
 }
 
 // classify turns an SMTP reply into a SendError: 5xx permanent (where

@@ -21,8 +21,10 @@ func (a *app) mailService() (*mailout.Service, error) {
 			FromName: mb.FromName, Ack: mb.Ack && a.cfg.Ticket.AckEnabled}
 		if mb.Sends() {
 			host, _ := os.Hostname()
-			m.Transport = &mailout.SMTP{Host: mb.SMTPHost, Port: mb.SMTPPort, TLS: mb.SMTPTLS, Auth: mb.SMTPAuth,
+			tr := &mailout.SMTP{Host: mb.SMTPHost, Port: mb.SMTPPort, TLS: mb.SMTPTLS, Auth: mb.SMTPAuth,
 				Username: mb.SMTPUsername, Password: a.secretFunc(mb.SMTPPassword()), LocalName: host}
+			a.closers = append(a.closers, tr.Close) // the kept session says QUIT
+			m.Transport = tr
 		}
 		boxes = append(boxes, m)
 	}
