@@ -309,11 +309,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("password")
 	u, err := s.opts.Panel.UserByEmail(r.Context(), l.Tenant, l.Email)
 	switch {
-	case err == nil && u.PasswordHash != "":
+	case err == nil && u.PasswordHash != "" && u.DisabledAt.IsZero():
 		err = VerifyPassword(u.PasswordHash, pw)
 	case err == nil || errors.Is(err, ticket.ErrNotFound):
-		// Same work for an unknown account or one without a password, so
-		// the answer time does not tell which accounts exist.
+		// Same work for an unknown account, a disabled one or one without
+		// a password, so the answer time does not tell which accounts exist.
 		_ = VerifyPassword(s.dummyHash(), pw)
 		err = ErrPasswordMismatch
 	default:

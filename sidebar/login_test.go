@@ -1,6 +1,7 @@
 package sidebar
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 func TestHashPassword(t *testing.T) {
@@ -496,4 +499,32 @@ func TestLoginRateLimitUnderConcurrency(t *testing.T) {
 	if res.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("the right password after the burst: %d, want 429", res.StatusCode)
 	}
+}
+
+// TestDisabledAgent: disabling an agent ends their session at once (the
+// next request is signed out) and refuses their sign-in like a wrong
+// password; enabled again, they sign in.
+func TestDisabledAgent(t *testing.T) {
+	f := newPanelFixture(t)
+	c := f.client()
+	f.signIn(c, agentEmail)
+	if err := f.st.SetUserDisabled(context.Background(), ticket.DefaultTenant, agentEmail, true); err != nil {
+		t.Fatal(err)
+	}
+	res := f.get(c, "/sidebar?from=nobody@nowhere.example")
+	res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		t.Fatalf("a disabled agent's session still opens the panel")
+	}
+	doc, _ := f.getDoc(c, "/login")
+	tok, _ := doc.Find(`form input[name=csrf_token]`).Attr("value")
+	res = f.postForm(c, "/login", url.Values{"csrf_token": {tok}, "email": {agentEmail}, "password": {agentPass}}, nil)
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("sign-in of a disabled agent = %d, want 401", res.StatusCode)
+	}
+	if err := f.st.SetUserDisabled(context.Background(), ticket.DefaultTenant, agentEmail, false); err != nil {
+		t.Fatal(err)
+	}
+	f.signIn(c, agentEmail)
 }

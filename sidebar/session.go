@@ -118,6 +118,9 @@ func (s *Server) agentOf(r *http.Request) (Agent, bool) {
 		}
 		return Agent{}, false
 	}
+	if !u.DisabledAt.IsZero() {
+		return Agent{}, false // disabled since the session began
+	}
 	return Agent{Tenant: sess.Tenant, UserID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, CSRF: sess.CSRFToken}, true
 }
 

@@ -31,6 +31,15 @@ func (s *Store) CreateToken(ctx context.Context, tenant, name, hash string) (tic
 	created := fmtTime(tok.CreatedAt)
 	tok.CreatedAt, _ = parseTime(sql.NullString{String: created, Valid: true})
 	err := s.write(ctx, func(q querier) error {
+		var one int
+		err := q.QueryRowContext(ctx, `SELECT 1 FROM api_tokens
+            WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL`, tenant, name).Scan(&one)
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w: %q in tenant %q", ticket.ErrTokenExists, name, tenant)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
 		return q.QueryRowContext(ctx, `INSERT INTO api_tokens (tenant_id, name, token_hash, created_at)
             VALUES (?, ?, ?, ?) RETURNING id`, tenant, name, hash, created).Scan(&tok.ID)
 	})
@@ -51,7 +60,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (ticket.Token, err
 		created, used sql.NullString
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT id, tenant_id, name, created_at, last_used_at
-        FROM api_tokens WHERE token_hash = ?`, hash).Scan(&tok.ID, &tok.Tenant, &tok.Name, &created, &used)
+        FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL`, hash).Scan(&tok.ID, &tok.Tenant, &tok.Name, &created, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ticket.Token{}, fmt.Errorf("store: token: %w", ticket.ErrNotFound)
 	}
@@ -79,5 +88,59 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (ticket.Token, err
 			tok.LastUsedAt, _ = parseTime(sql.NullString{String: stamp, Valid: true})
 		}
 	}
+	return tok, nil
+}
+
+// Tokens lists the tenant's tokens ("" for every tenant's), revoked ones
+// included, oldest first.
+func (s *Store) Tokens(ctx context.Context, tenant string) ([]ticket.Token, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, name, created_at, last_used_at, revoked_at
+        FROM api_tokens WHERE ? = '' OR tenant_id = ? ORDER BY id`, tenant, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("store: list tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []ticket.Token
+	for rows.Next() {
+		var (
+			t                      ticket.Token
+			created, used, revoked sql.NullString
+		)
+		if err := rows.Scan(&t.ID, &t.Tenant, &t.Name, &created, &used, &revoked); err != nil {
+			return nil, fmt.Errorf("store: list tokens: %w", err)
+		}
+		for _, f := range []struct {
+			dst *time.Time
+			src sql.NullString
+		}{{&t.CreatedAt, created}, {&t.LastUsedAt, used}, {&t.RevokedAt, revoked}} {
+			if *f.dst, err = parseTime(f.src); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeToken revokes the token with this id: from the next request on it
+// authenticates nothing. Revoking a revoked token is not an error;
+// ticket.ErrNotFound when there is no such token.
+func (s *Store) RevokeToken(ctx context.Context, id int64) (ticket.Token, error) {
+	var tok ticket.Token
+	err := s.write(ctx, func(q querier) error {
+		err := q.QueryRowContext(ctx, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?
+            RETURNING tenant_id, name`, fmtTime(s.nowUTC()), id).Scan(&tok.Tenant, &tok.Name)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("token %d: %w", id, ticket.ErrNotFound)
+		}
+		return err
+	})
+	if err != nil {
+		return ticket.Token{}, fmt.Errorf("store: revoke token: %w", err)
+	}
+	tok.ID = id
 	return tok, nil
 }

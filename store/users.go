@@ -10,7 +10,26 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-const userColumns = `id, tenant_id, email, name, role, password_hash, created_at`
+const userColumns = `id, tenant_id, email, name, role, password_hash, created_at, disabled_at`
+
+// scanUser reads a row of userColumns.
+func scanUser(sc scanner) (ticket.User, error) {
+	var (
+		u                 ticket.User
+		hash              sql.NullString
+		created, disabled sql.NullString
+	)
+	if err := sc.Scan(&u.ID, &u.Tenant, &u.Email, &u.Name, &u.Role, &hash, &created, &disabled); err != nil {
+		return u, err
+	}
+	u.PasswordHash = hash.String
+	var err error
+	if u.CreatedAt, err = parseTime(created); err != nil {
+		return u, err
+	}
+	u.DisabledAt, err = parseTime(disabled)
+	return u, err
+}
 
 // CreateUser adds a user to tenant. email is normalised and must be a bare
 // address; role must be RoleAdmin or RoleAgent (errors wrap
@@ -53,22 +72,13 @@ func (s *Store) CreateUser(ctx context.Context, tenant, email, name, role, passw
 // ticket.ErrNotFound when there is none.
 func (s *Store) UserByEmail(ctx context.Context, tenant, email string) (ticket.User, error) {
 	email = ticket.NormEmail(email)
-	var (
-		u       ticket.User
-		hash    sql.NullString
-		created sql.NullString
-	)
-	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND email = ?`,
-		tenant, email).Scan(&u.ID, &u.Tenant, &u.Email, &u.Name, &u.Role, &hash, &created)
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND email = ?`,
+		tenant, email))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ticket.User{}, fmt.Errorf("store: user %s: %w", email, ticket.ErrNotFound)
 	}
 	if err != nil {
 		return ticket.User{}, fmt.Errorf("store: user %s: %w", email, err)
-	}
-	u.PasswordHash = hash.String
-	if u.CreatedAt, err = parseTime(created); err != nil {
-		return ticket.User{}, err
 	}
 	return u, nil
 }

@@ -31,6 +31,9 @@ type User struct {
 	// code); "" when the user has no password (stored as NULL).
 	PasswordHash string
 	CreatedAt    time.Time
+	// DisabledAt is when an admin disabled the user (who then cannot sign
+	// in); zero for an active user.
+	DisabledAt time.Time
 }
 
 // Token is an API token's record. The token itself is never stored: only
@@ -41,7 +44,11 @@ type Token struct {
 	Name       string
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero until first used; updated at most once a minute
+	RevokedAt  time.Time // zero for a token in use; a revoked one authenticates nothing
 }
+
+// ErrTokenExists: the tenant has a token of that name in use already.
+var ErrTokenExists = errors.New("a token of that name exists")
 
 // Session is an agent's signed-in web session (the panel). The session id
 // itself is never stored, only its hash (see the sidebar package), like API

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -73,14 +74,26 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usageError{"token: expected `token create --name NAME`"}
+	if len(args) == 0 {
+		return usageError{"token: expected `token create --name NAME`, `token list` or `token revoke ID`"}
 	}
+	switch args[0] {
+	case "create":
+		return cmdTokenCreate(ctx, args[1:], stdout, stderr)
+	case "list":
+		return cmdTokenList(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		return cmdTokenRevoke(ctx, args[1:], stdout, stderr)
+	}
+	return usageError{fmt.Sprintf("token: unknown subcommand %q: want create, list or revoke", args[0])}
+}
+
+func cmdTokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("token create", stderr)
 	cfgPath := configFlag(fs)
 	name := fs.String("name", "", "what the token is for (required), e.g. \"zapier\"")
 	tenant := fs.String("tenant", ticket.DefaultTenant, "tenant the token may read")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if strings.TrimSpace(*name) == "" {
@@ -92,11 +105,90 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer a.Close()
 	tok, err := createToken(ctx, a, *tenant, *name)
+	if errors.Is(err, ticket.ErrTokenExists) {
+		return fmt.Errorf("token create: tenant %q has a token named %q already; pick another --name, or `sidedesk token revoke ID` the old one (see `sidedesk token list`)", *tenant, *name)
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "token %q for tenant %q created; it is shown once and stored only as a hash:\n", *name, *tenant)
 	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("token list", stderr)
+	cfgPath := configFlag(fs)
+	tenant := fs.String("tenant", "", "only this tenant's tokens (default: every tenant's)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	toks, err := a.store.Tokens(ctx, *tenant)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTENANT\tNAME\tCREATED\tLAST USED\tSTATE")
+	for _, t := range toks {
+		state := "active"
+		if !t.RevokedAt.IsZero() {
+			state = "revoked " + stamp(t.RevokedAt)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Tenant, t.Name, stamp(t.CreatedAt), stamp(t.LastUsedAt), state)
+	}
+	return tw.Flush()
+}
+
+// stamp shows a time in lists; "-" for none.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04Z")
+}
+
+func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("token revoke", stderr)
+	cfgPath := configFlag(fs)
+	// The ID may come before or after the flags.
+	var ids []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		ids, args = append(ids, fs.Arg(0)), fs.Args()[1:]
+	}
+	if len(ids) != 1 {
+		return usageError{"token revoke: give one token ID (see `sidedesk token list`)"}
+	}
+	id, err := strconv.ParseInt(ids[0], 10, 64)
+	if err != nil || id <= 0 {
+		return usageError{fmt.Sprintf("token revoke: %q is not a token ID (a number from `sidedesk token list`)", ids[0])}
+	}
+	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	tok, err := a.store.RevokeToken(ctx, id)
+	if errors.Is(err, ticket.ErrNotFound) {
+		return fmt.Errorf("token revoke: no token with ID %d (see `sidedesk token list`)", id)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "token %d (%q, tenant %q) revoked: it authenticates nothing from the next request on\n", id, tok.Name, tok.Tenant)
 	return nil
 }
 

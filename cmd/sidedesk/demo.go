@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/sidedesk/sidedesk/api"
 	"github.com/sidedesk/sidedesk/config"
 	"github.com/sidedesk/sidedesk/demo"
 	"github.com/sidedesk/sidedesk/sidebar"
@@ -100,7 +102,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ln.Close()
 		return fmt.Errorf("demo: first capture pass: %w", err)
 	}
-	tok, err := createToken(ctx, a, ticket.DefaultTenant, "demo "+time.Now().UTC().Format(time.RFC3339))
+	tok, err := demoToken(ctx, a, filepath.Join(*dataDir, "demo-token"))
 	if err != nil {
 		ln.Close()
 		return err
@@ -168,4 +170,36 @@ func demoPanelPath() string {
 		q.Set("from", from.Address)
 	}
 	return "/sidebar?" + q.Encode()
+}
+
+// demoToken is the demo's API token: the one kept in file (0600) from an
+// earlier run when it still authenticates, else a new token "demo" (the
+// old one revoked), kept there for the next run. Re-running the demo does
+// not pile up tokens.
+func demoToken(ctx context.Context, a *app, file string) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		tok := strings.TrimSpace(string(b))
+		if _, err := a.store.TokenByHash(ctx, api.HashToken(tok)); err == nil {
+			return tok, nil
+		}
+	}
+	toks, err := a.store.Tokens(ctx, ticket.DefaultTenant)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range toks {
+		if t.Name == "demo" && t.RevokedAt.IsZero() {
+			if _, err := a.store.RevokeToken(ctx, t.ID); err != nil {
+				return "", err
+			}
+		}
+	}
+	tok, err := createToken(ctx, a, ticket.DefaultTenant, "demo")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(file, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("demo: keep the token in %s: %w", file, err)
+	}
+	return tok, nil
 }

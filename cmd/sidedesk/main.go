@@ -29,8 +29,12 @@ Usage:
   sidedesk migrate [--config FILE]             create or upgrade the database schema
   sidedesk token create --name NAME [--tenant T] [--config FILE]
                                                create an API token (printed once, stored hashed)
+  sidedesk token list [--tenant T] | revoke ID  list tokens; revoke one (effective on the next request)
   sidedesk user add --email E [--role admin|agent] [--name N] [--password-stdin | --generate-password]
                                                add an agent who signs in to the sidebar panel
+  sidedesk user list [--tenant T] | disable|enable --email E | set-role --email E --role R
+              | reset-password --email E [--password-stdin | --generate-password]
+                                               manage agents (disabling or a new password ends their sessions)
   sidedesk crm import --object account|contact|lead|opportunity FILE.csv [--map col=field,...] [--errors OUT.csv]
                                                import CRM records (upsert), reporting refused rows
   sidedesk calendar sync --once [--config FILE]

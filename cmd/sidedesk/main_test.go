@@ -300,6 +300,10 @@ func TestDemo(t *testing.T) {
 	if after := len(allTickets(t, d2).Tickets); after != before {
 		t.Errorf("restart changed the ticket count from %d to %d", before, after)
 	}
+	// The restarted demo shows the same token: no new token per run.
+	if d2.token != d.token {
+		t.Errorf("restart printed another token (%s, was %s)", d2.token, d.token)
+	}
 	if _, err := os.Stat(filepath.Join(dataDir, "sidedesk.db")); err != nil {
 		t.Errorf("database not under --data: %v", err)
 	}
