@@ -116,10 +116,14 @@ func cmdTokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("token list", stderr)
+// listCommand runs a `... list [--tenant T]` command: table writes the
+// rows of what (the noun in the flag's help) for tenant ("" for every
+// tenant) under a header.
+func listCommand(ctx context.Context, name, what string, args []string, stdout, stderr io.Writer,
+	table func(a *app, tenant string, tw io.Writer) error) error {
+	fs := flags(name, stderr)
 	cfgPath := configFlag(fs)
-	tenant := fs.String("tenant", "", "only this tenant's tokens (default: every tenant's)")
+	tenant := fs.String("tenant", "", "only this tenant's "+what+" (default: every tenant's)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -128,20 +132,29 @@ func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer a.Close()
-	toks, err := a.store.Tokens(ctx, *tenant)
-	if err != nil {
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if err := table(a, *tenant, tw); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTENANT\tNAME\tCREATED\tLAST USED\tSTATE")
-	for _, t := range toks {
-		state := "active"
-		if !t.RevokedAt.IsZero() {
-			state = "revoked " + stamp(t.RevokedAt)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Tenant, t.Name, stamp(t.CreatedAt), stamp(t.LastUsedAt), state)
-	}
 	return tw.Flush()
+}
+
+func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return listCommand(ctx, "token list", "tokens", args, stdout, stderr, func(a *app, tenant string, tw io.Writer) error {
+		toks, err := a.store.Tokens(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "ID\tTENANT\tNAME\tCREATED\tLAST USED\tSTATE")
+		for _, t := range toks {
+			state := "active"
+			if !t.RevokedAt.IsZero() {
+				state = "revoked " + stamp(t.RevokedAt)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Tenant, t.Name, stamp(t.CreatedAt), stamp(t.LastUsedAt), state)
+		}
+		return nil
+	})
 }
 
 // stamp shows a time in lists; "-" for none.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/sidedesk/sidedesk/ticket"
 
@@ -36,34 +35,24 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 }
 
 func cmdUserList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("user list", stderr)
-	cfgPath := configFlag(fs)
-	tenant := fs.String("tenant", "", "only this tenant's users (default: every tenant's)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	users, err := a.store.Users(ctx, *tenant)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tEMAIL\tNAME\tROLE\tSTATE")
-	for _, u := range users {
-		state := "active"
-		switch {
-		case !u.DisabledAt.IsZero():
-			state = "disabled " + stamp(u.DisabledAt)
-		case u.PasswordHash == "":
-			state = "no password"
+	return listCommand(ctx, "user list", "users", args, stdout, stderr, func(a *app, tenant string, tw io.Writer) error {
+		users, err := a.store.Users(ctx, tenant)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Tenant, u.Email, u.Name, u.Role, state)
-	}
-	return tw.Flush()
+		fmt.Fprintln(tw, "TENANT\tEMAIL\tNAME\tROLE\tSTATE")
+		for _, u := range users {
+			state := "active"
+			switch {
+			case !u.DisabledAt.IsZero():
+				state = "disabled " + stamp(u.DisabledAt)
+			case u.PasswordHash == "":
+				state = "no password"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Tenant, u.Email, u.Name, u.Role, state)
+		}
+		return nil
+	})
 }
 
 // cmdUserChange runs disable, enable, reset-password and set-role.
