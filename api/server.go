@@ -64,6 +64,9 @@ type Options struct {
 	// https:// also adds Strict-Transport-Security to every answer.
 	PublicURL string
 
+	// Events serves GET /api/v1/events (pages and Server-Sent Events);
+	// nil: no such route.
+	Events Events
 	// Replies sends agents' replies (POST /api/v1/tickets/{id}/replies);
 	// nil: the route answers 422, no mailbox sends mail.
 	Replies Replier
@@ -120,6 +123,9 @@ func (s *Server) routes() {
 	api("GET /api/v1/attachments/{id}", s.getAttachment)
 	if s.opts.Lookup != nil {
 		api("GET /api/v1/lookup", s.lookup)
+	}
+	if s.opts.Events != nil {
+		api("GET /api/v1/events", s.events)
 	}
 	s.mux.HandleFunc("/api/", s.apiNotFound)
 	s.mux.HandleFunc("GET /healthz", s.healthz)

@@ -68,6 +68,7 @@ func newFixture(t *testing.T) *fixture {
 		Store:   st,
 		Tickets: f.svc,
 		Blobs:   st.Blobs(),
+		Events:  st,
 		Health: func(_ context.Context, tenant string) (bool, any) {
 			f.health.tenant.Store(tenant)
 			return f.health.ok, f.health.details

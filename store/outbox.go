@@ -61,22 +61,44 @@ func (s *Store) PendingEvents(ctx context.Context, afterID int64, limit int) ([]
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e
+	return s.queryEvents(ctx, "pending events", `SELECT `+eventColumns+` FROM events e
         WHERE e.id > ? ORDER BY e.id LIMIT ?`, afterID, limit)
+}
+
+// TenantEvents returns the tenant's events with id > afterID, in id order,
+// at most limit (default 100, max 1000), of the given types only when types
+// is not empty: the API's event stream and its pages.
+func (s *Store) TenantEvents(ctx context.Context, tenant string, afterID int64, limit int, types []string) ([]ticket.Event, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	query := `SELECT ` + eventColumns + ` FROM events e WHERE e.tenant_id = ? AND e.id > ?`
+	args := []any{tenant, afterID}
+	if len(types) > 0 {
+		query += ` AND e.type IN (` + placeholders(len(types)) + `)`
+		args = append(args, anys(types)...)
+	}
+	return s.queryEvents(ctx, "events", query+` ORDER BY e.id LIMIT ?`, append(args, limit)...)
+}
+
+// queryEvents runs a query of eventColumns.
+func (s *Store) queryEvents(ctx context.Context, what, query string, args ...any) ([]ticket.Event, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: pending events: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []ticket.Event
 	for rows.Next() {
 		var e ticket.Event
 		if err := rows.Scan(eventDest(&e)...); err != nil {
-			return nil, fmt.Errorf("store: pending events: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: pending events: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
 }

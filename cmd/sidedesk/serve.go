@@ -181,6 +181,7 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		Tickets:     a.tickets,
 		Blobs:       a.store.Blobs(),
 		Lookup:      lookupOf(panel),
+		Events:      a.store,
 		Replies:     replierOf(a.mail),
 		Health:      a.health,
 		Metrics:     promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
