@@ -67,6 +67,9 @@ type Options struct {
 	// Events serves GET /api/v1/events (pages and Server-Sent Events);
 	// nil: no such route.
 	Events Events
+	// Webhooks manages outbound webhook subscriptions
+	// (/api/v1/webhooks); nil: no such routes.
+	Webhooks Webhooks
 	// Replies sends agents' replies (POST /api/v1/tickets/{id}/replies);
 	// nil: the route answers 422, no mailbox sends mail.
 	Replies Replier
@@ -126,6 +129,12 @@ func (s *Server) routes() {
 	}
 	if s.opts.Events != nil {
 		api("GET /api/v1/events", s.events)
+	}
+	if s.opts.Webhooks != nil {
+		api("POST /api/v1/webhooks", s.postWebhook)
+		api("GET /api/v1/webhooks", s.listWebhooks)
+		api("DELETE /api/v1/webhooks/{id}", s.deleteWebhook)
+		api("GET /api/v1/webhooks/{id}/deliveries", s.webhookDeliveries)
 	}
 	s.mux.HandleFunc("/api/", s.apiNotFound)
 	s.mux.HandleFunc("GET /healthz", s.healthz)

@@ -65,10 +65,11 @@ func newFixture(t *testing.T) *fixture {
 	f.tokenA = f.newToken("default", "agent-token")
 	f.tokenB = f.newToken("other", "other-token")
 	f.server, err = New(Options{
-		Store:   st,
-		Tickets: f.svc,
-		Blobs:   st.Blobs(),
-		Events:  st,
+		Store:    st,
+		Tickets:  f.svc,
+		Blobs:    st.Blobs(),
+		Events:   st,
+		Webhooks: mustWebhooks(t, st),
 		Health: func(_ context.Context, tenant string) (bool, any) {
 			f.health.tenant.Store(tenant)
 			return f.health.ok, f.health.details

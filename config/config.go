@@ -26,6 +26,7 @@ type Config struct {
 	Mailboxes []Mailbox `toml:"mailbox"`
 	Calendar  Calendar  `toml:"calendar"`
 	Slack     Slack     `toml:"slack"`
+	Webhooks  Webhooks  `toml:"webhooks"`
 
 	// lookupEnv resolves environment variables: the env given to Load, or
 	// the process environment for Default.
@@ -123,6 +124,14 @@ type Ticket struct {
 	// and .MailboxName; the subject tag is added when missing.
 	AckSubject string `toml:"ack_subject"`
 	AckBody    string `toml:"ack_body"`
+}
+
+// Webhooks is the [webhooks] section: outbound webhook subscriptions, made
+// through POST /api/v1/webhooks.
+type Webhooks struct {
+	// AllowPrivate lets subscriptions target loopback, private and
+	// link-local addresses (refused by default: SSRF).
+	AllowPrivate bool `toml:"allow_private"`
 }
 
 // Priority is the [ticket.priority] section: how a new ticket's priority

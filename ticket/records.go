@@ -110,3 +110,33 @@ type SlackMessage struct {
 
 // Posted reports whether Slack's answer to the post was stored.
 func (m SlackMessage) Posted() bool { return m.TS != "" }
+
+// Webhook is an outbound webhook subscription of a tenant.
+type Webhook struct {
+	ID     int64
+	Tenant string
+	URL    string
+	// EventTypes are the public event types delivered; empty: all.
+	EventTypes []string
+	// SecretSealed is the signing secret, sealed by the webhook service
+	// (the store never sees it in the clear).
+	SecretSealed   []byte
+	CreatedAt      time.Time
+	FailingSince   time.Time // first failure of the current run of failures; zero when the last delivery worked
+	DisabledAt     time.Time // zero while active
+	DisabledReason string
+}
+
+// WebhookDelivery is one attempt to deliver an event to a webhook.
+type WebhookDelivery struct {
+	ID         int64
+	WebhookID  int64
+	Tenant     string
+	EventID    int64
+	MsgID      string // the webhook-id header: the same on every retry
+	EventType  string
+	AttemptAt  time.Time
+	StatusCode int // 0: no answer (connection, timeout)
+	Error      string
+	Duration   time.Duration
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
+	"github.com/sidedesk/sidedesk/webhook"
 )
 
 // app is everything one sidedesk process runs on, built from the config.
@@ -45,6 +46,7 @@ type app struct {
 	cal      *calendar.Service // nil unless [calendar] enabled (serve only)
 	bot      *chat.Bot         // nil unless [slack] enabled (serve only)
 	mail     *mailout.Service  // nil unless a mailbox sends (serve only)
+	hooks    *webhook.Service  // outbound webhooks (serve only)
 	outbox   *outbox.Runner    // delivers the outbox consumers (serve)
 	prio     *ticket.Prioritizer
 	crm      *store.LocalCRM

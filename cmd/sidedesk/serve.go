@@ -22,6 +22,7 @@ import (
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/sidebar"
 	"github.com/sidedesk/sidedesk/ticket"
+	"github.com/sidedesk/sidedesk/webhook"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -82,6 +83,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 		return err
 	}
 	consumers = append(consumers, a.mailConsumers(a.mail)...)
+	if a.hooks, err = webhook.New(webhook.Options{Store: a.store, Key: subkey(a.secret, "webhook-secrets"),
+		AllowPrivate: a.cfg.Webhooks.AllowPrivate, Logger: a.log.With("component", "webhook")}); err != nil {
+		ln.Close()
+		return err
+	}
 	srv, err := a.httpServer(srcs)
 	if err != nil {
 		ln.Close()
@@ -99,6 +105,17 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// One outbox consumer per active subscription; a failing endpoint
+		// holds up no other. Retried for 4 days at most 10 minutes apart;
+		// the webhook service disables an endpoint failing for 3.
+		_ = a.hooks.Run(ctx, 5*time.Second, func(ctx context.Context, c webhook.Consumer) error {
+			return a.outbox.Run(ctx, outbox.Consumer{Name: c.Name, Tenant: c.Tenant, Deliver: c.Deliver,
+				MaxBackoff: 10 * time.Minute, GiveUpAfter: 96 * time.Hour})
+		})
+	}()
 	for _, c := range consumers {
 		wg.Add(1)
 		go func() {
@@ -182,6 +199,7 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		Blobs:       a.store.Blobs(),
 		Lookup:      lookupOf(panel),
 		Events:      a.store,
+		Webhooks:    a.hooks,
 		Replies:     replierOf(a.mail),
 		Health:      a.health,
 		Metrics:     promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/webhook"
+)
+
+func mustWebhooks(t *testing.T, st *store.Store) *webhook.Service {
+	t.Helper()
+	w, err := webhook.New(webhook.Options{Store: st, Key: []byte("0123456789abcdef0123456789abcdef"), AllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestWebhookRoutes: a subscription is made (its secret shown once),
+// listed without the secret, scoped to the tenant, and deleted; bad input
+// names the field.
+func TestWebhookRoutes(t *testing.T) {
+	f := newFixture(t)
+	res, body := f.do(http.MethodPost, "/api/v1/webhooks", f.tokenA,
+		strings.NewReader(`{"url":"http://127.0.0.1:9/hook","events":["ticket.created","message.created"]}`), "Content-Type", "application/json")
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/v1/webhooks: %d %s", res.StatusCode, body)
+	}
+	created := decode[webhookJSON](t, body)
+	if !strings.HasPrefix(created.Secret, "whsec_") || created.ID == 0 || len(created.Events) != 2 {
+		t.Fatalf("created %+v", created)
+	}
+	_, body = f.get("/api/v1/webhooks", f.tokenA)
+	if strings.Contains(string(body), created.Secret) || !strings.Contains(string(body), "127.0.0.1:9/hook") {
+		t.Errorf("list shows the secret or lacks the hook: %s", body)
+	}
+	_, body = f.get("/api/v1/webhooks", f.tokenB)
+	if strings.Contains(string(body), "127.0.0.1:9") {
+		t.Errorf("another tenant sees the hook: %s", body)
+	}
+	id := strconv.FormatInt(created.ID, 10)
+	if res, _ := f.get("/api/v1/webhooks/"+id+"/deliveries", f.tokenB); res.StatusCode != http.StatusNotFound {
+		t.Errorf("other tenant's deliveries: %d, want 404", res.StatusCode)
+	}
+	if res, body := f.get("/api/v1/webhooks/"+id+"/deliveries", f.tokenA); res.StatusCode != 200 || !strings.Contains(string(body), `"deliveries":[]`) {
+		t.Errorf("deliveries: %d %s", res.StatusCode, body)
+	}
+	for _, bad := range []string{`{"url":"not a url"}`, `{"url":"https://example.com","events":["nope"]}`, `{"uri":"x"}`} {
+		res, body := f.do(http.MethodPost, "/api/v1/webhooks", f.tokenA, strings.NewReader(bad), "Content-Type", "application/json")
+		if code, msg := apiError(t, body); res.StatusCode != 400 || msg == "" {
+			t.Errorf("%s: %d %s %s", bad, res.StatusCode, code, msg)
+		}
+	}
+	if res, _ := f.do(http.MethodDelete, "/api/v1/webhooks/"+id, f.tokenB, nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("other tenant's delete: %d, want 404", res.StatusCode)
+	}
+	if res, _ := f.do(http.MethodDelete, "/api/v1/webhooks/"+id, f.tokenA, nil); res.StatusCode != http.StatusNoContent {
+		t.Errorf("delete: %d, want 204", res.StatusCode)
+	}
+	if _, body := f.get("/api/v1/webhooks", f.tokenA); strings.Contains(string(body), "127.0.0.1:9") {
+		t.Errorf("deleted hook still listed: %s", body)
+	}
+}
