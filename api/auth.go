@@ -43,6 +43,12 @@ type Caller struct {
 	Tenant    string
 	TokenID   int64
 	TokenName string
+	Scopes    []string
+}
+
+// Allows reports whether the caller's token has scope (or admin).
+func (c Caller) Allows(scope string) bool {
+	return ticket.Token{Scopes: c.Scopes}.Allows(scope)
 }
 
 // CallerFrom returns the caller that RequireToken authenticated.
@@ -91,7 +97,22 @@ func (s *Server) checkToken(w http.ResponseWriter, r *http.Request) (ticket.Toke
 }
 
 func callerOf(t ticket.Token) Caller {
-	return Caller{Tenant: t.Tenant, TokenID: t.ID, TokenName: t.Name}
+	return Caller{Tenant: t.Tenant, TokenID: t.ID, TokenName: t.Name, Scopes: t.Scopes}
+}
+
+// scoped wraps h so that it runs only for a valid bearer token that has
+// scope; one without it is answered 403 insufficient_scope naming the
+// scope (RFC 6750 section 3.1).
+func (s *Server) scoped(scope string, h http.Handler) http.Handler {
+	return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, _ := CallerFrom(r.Context()); !c.Allows(scope) {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="sidedesk", error="insufficient_scope", scope=%q`, scope))
+			s.writeError(w, r, http.StatusForbidden, "insufficient_scope",
+				fmt.Sprintf("this token lacks the scope %s (make one with: sidedesk token create --name N --scopes %s)", scope, scope), nil)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 }
 
 // bearerToken reads "Bearer <token>" (scheme case-insensitive, RFC 7235

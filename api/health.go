@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 // healthBody is the JSON of /healthz.
@@ -20,7 +22,7 @@ type HealthStatus interface {
 // healthz answers 200 when Options.Health reports ok, 503 otherwise. No
 // authentication is needed for the status alone (load balancers and
 // monitors call it); the details (mailbox names, counts, errors) go only
-// to a valid API token, and only its tenant's. A token that is sent but
+// to a valid API token with the admin scope, and only its tenant's. A token that is sent but
 // unknown answers 401, so a monitor's misconfiguration shows.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	tenant := ""
@@ -29,7 +31,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		tenant = tok.Tenant
+		if tok.Allows(ticket.ScopeAdmin) {
+			tenant = tok.Tenant // details for admin tokens only
+		}
 	}
 	ok, details := true, any(nil)
 	if s.opts.Health != nil {

@@ -114,27 +114,27 @@ func New(opts Options) (*Server, error) {
 }
 
 func (s *Server) routes() {
-	api := func(pattern string, h http.HandlerFunc) { s.mux.Handle(pattern, s.authenticate(h)) }
-	api("GET /api/v1/tickets", s.listTickets)
-	api("GET /api/v1/tickets/{id}", s.getTicket)
+	api := func(scope, pattern string, h http.HandlerFunc) { s.mux.Handle(pattern, s.scoped(scope, h)) }
+	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets", s.listTickets)
+	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets/{id}", s.getTicket)
 	if s.opts.Tickets != nil {
-		api("PATCH /api/v1/tickets/{id}", s.patchTicket)
+		api(ticket.ScopeTicketsWrite, "PATCH /api/v1/tickets/{id}", s.patchTicket)
 	}
-	api("POST /api/v1/tickets/{id}/replies", s.postReply)
-	api("GET /api/v1/messages/{id}", s.getMessage)
-	api("GET /api/v1/messages/{id}/raw", s.getRawMessage)
-	api("GET /api/v1/attachments/{id}", s.getAttachment)
+	api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets/{id}/replies", s.postReply)
+	api(ticket.ScopeTicketsRead, "GET /api/v1/messages/{id}", s.getMessage)
+	api(ticket.ScopeTicketsRead, "GET /api/v1/messages/{id}/raw", s.getRawMessage)
+	api(ticket.ScopeTicketsRead, "GET /api/v1/attachments/{id}", s.getAttachment)
 	if s.opts.Lookup != nil {
-		api("GET /api/v1/lookup", s.lookup)
+		api(ticket.ScopeCRMRead, "GET /api/v1/lookup", s.lookup)
 	}
 	if s.opts.Events != nil {
-		api("GET /api/v1/events", s.events)
+		api(ticket.ScopeEventsRead, "GET /api/v1/events", s.events)
 	}
 	if s.opts.Webhooks != nil {
-		api("POST /api/v1/webhooks", s.postWebhook)
-		api("GET /api/v1/webhooks", s.listWebhooks)
-		api("DELETE /api/v1/webhooks/{id}", s.deleteWebhook)
-		api("GET /api/v1/webhooks/{id}/deliveries", s.webhookDeliveries)
+		api(ticket.ScopeAdmin, "POST /api/v1/webhooks", s.postWebhook)
+		api(ticket.ScopeAdmin, "GET /api/v1/webhooks", s.listWebhooks)
+		api(ticket.ScopeAdmin, "DELETE /api/v1/webhooks/{id}", s.deleteWebhook)
+		api(ticket.ScopeAdmin, "GET /api/v1/webhooks/{id}/deliveries", s.webhookDeliveries)
 	}
 	s.mux.HandleFunc("/api/", s.apiNotFound)
 	s.mux.HandleFunc("GET /healthz", s.healthz)

@@ -32,8 +32,9 @@ type fixture struct {
 	srv     *httptest.Server
 	server  *Server
 	logs    *testenv.SyncBuffer
-	tokenA  string // tenant "default"
-	tokenB  string // tenant "other"
+	tokenA  string // tenant "default", the default scopes
+	tokenB  string // tenant "other", admin
+	admin   string // tenant "default", admin
 	seq     int
 	clock   time.Time
 	clockMu sync.Mutex
@@ -63,7 +64,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.tokenA = f.newToken("default", "agent-token")
-	f.tokenB = f.newToken("other", "other-token")
+	f.tokenB = f.newToken("other", "other-token", ticket.ScopeAdmin)
+	f.admin = f.newToken("default", "admin-token", ticket.ScopeAdmin)
 	f.server, err = New(Options{
 		Store:    st,
 		Tickets:  f.svc,
@@ -93,12 +95,12 @@ func (f *fixture) now() time.Time {
 	return f.clock
 }
 
-func (f *fixture) newToken(tenant, name string) string {
+func (f *fixture) newToken(tenant, name string, scopes ...string) string {
 	tok, hash, err := GenerateToken()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.st.CreateToken(context.Background(), tenant, name, hash); err != nil {
+	if _, err := f.st.CreateToken(context.Background(), tenant, name, hash, scopes...); err != nil {
 		f.t.Fatal(err)
 	}
 	return tok
@@ -676,7 +678,12 @@ func TestHealthzAndMetrics(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != `{"status":"ok"}`+"\n" || f.health.tenant.Load() != "" {
 		t.Errorf("anonymous healthz: %d %s (tenant %q); want the status alone", resp.StatusCode, body, f.health.tenant.Load())
 	}
-	// The details go to a valid token, asked for its own tenant only.
+	// A token without the admin scope gets the status alone.
+	resp, body = f.get("/healthz", f.tokenA)
+	if resp.StatusCode != 200 || string(body) != `{"status":"ok"}`+"\n" {
+		t.Errorf("healthz with a non-admin token: %d %s; want the status alone", resp.StatusCode, body)
+	}
+	// The details go to an admin token, asked for its own tenant only.
 	resp, body = f.get("/healthz", f.tokenB)
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"connected":true`)) || f.health.tenant.Load() != "other" {
 		t.Errorf("healthz with a token: %d %s (tenant %q)", resp.StatusCode, body, f.health.tenant.Load())

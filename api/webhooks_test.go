@@ -24,7 +24,14 @@ func mustWebhooks(t *testing.T, st *store.Store) *webhook.Service {
 // names the field.
 func TestWebhookRoutes(t *testing.T) {
 	f := newFixture(t)
-	res, body := f.do(http.MethodPost, "/api/v1/webhooks", f.tokenA,
+	// Webhooks are an admin's: the default scopes are refused, naming the one missing.
+	res, body := f.do(http.MethodPost, "/api/v1/webhooks", f.tokenA, strings.NewReader(`{"url":"http://127.0.0.1:9/x"}`),
+		"Content-Type", "application/json")
+	if code, msg := apiError(t, body); res.StatusCode != http.StatusForbidden || code != "insufficient_scope" ||
+		!strings.Contains(msg, "admin") || !strings.Contains(res.Header.Get("WWW-Authenticate"), `scope="admin"`) {
+		t.Errorf("webhook with default scopes: %d %s %s %q", res.StatusCode, code, msg, res.Header.Get("WWW-Authenticate"))
+	}
+	res, body = f.do(http.MethodPost, "/api/v1/webhooks", f.admin,
 		strings.NewReader(`{"url":"http://127.0.0.1:9/hook","events":["ticket.created","message.created"]}`), "Content-Type", "application/json")
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("POST /api/v1/webhooks: %d %s", res.StatusCode, body)
@@ -33,7 +40,7 @@ func TestWebhookRoutes(t *testing.T) {
 	if !strings.HasPrefix(created.Secret, "whsec_") || created.ID == 0 || len(created.Events) != 2 {
 		t.Fatalf("created %+v", created)
 	}
-	_, body = f.get("/api/v1/webhooks", f.tokenA)
+	_, body = f.get("/api/v1/webhooks", f.admin)
 	if strings.Contains(string(body), created.Secret) || !strings.Contains(string(body), "127.0.0.1:9/hook") {
 		t.Errorf("list shows the secret or lacks the hook: %s", body)
 	}
@@ -45,11 +52,11 @@ func TestWebhookRoutes(t *testing.T) {
 	if res, _ := f.get("/api/v1/webhooks/"+id+"/deliveries", f.tokenB); res.StatusCode != http.StatusNotFound {
 		t.Errorf("other tenant's deliveries: %d, want 404", res.StatusCode)
 	}
-	if res, body := f.get("/api/v1/webhooks/"+id+"/deliveries", f.tokenA); res.StatusCode != 200 || !strings.Contains(string(body), `"deliveries":[]`) {
+	if res, body := f.get("/api/v1/webhooks/"+id+"/deliveries", f.admin); res.StatusCode != 200 || !strings.Contains(string(body), `"deliveries":[]`) {
 		t.Errorf("deliveries: %d %s", res.StatusCode, body)
 	}
 	for _, bad := range []string{`{"url":"not a url"}`, `{"url":"https://example.com","events":["nope"]}`, `{"uri":"x"}`} {
-		res, body := f.do(http.MethodPost, "/api/v1/webhooks", f.tokenA, strings.NewReader(bad), "Content-Type", "application/json")
+		res, body := f.do(http.MethodPost, "/api/v1/webhooks", f.admin, strings.NewReader(bad), "Content-Type", "application/json")
 		if code, msg := apiError(t, body); res.StatusCode != 400 || msg == "" {
 			t.Errorf("%s: %d %s %s", bad, res.StatusCode, code, msg)
 		}
@@ -57,10 +64,32 @@ func TestWebhookRoutes(t *testing.T) {
 	if res, _ := f.do(http.MethodDelete, "/api/v1/webhooks/"+id, f.tokenB, nil); res.StatusCode != http.StatusNotFound {
 		t.Errorf("other tenant's delete: %d, want 404", res.StatusCode)
 	}
-	if res, _ := f.do(http.MethodDelete, "/api/v1/webhooks/"+id, f.tokenA, nil); res.StatusCode != http.StatusNoContent {
+	if res, _ := f.do(http.MethodDelete, "/api/v1/webhooks/"+id, f.admin, nil); res.StatusCode != http.StatusNoContent {
 		t.Errorf("delete: %d, want 204", res.StatusCode)
 	}
-	if _, body := f.get("/api/v1/webhooks", f.tokenA); strings.Contains(string(body), "127.0.0.1:9") {
+	if _, body := f.get("/api/v1/webhooks", f.admin); strings.Contains(string(body), "127.0.0.1:9") {
 		t.Errorf("deleted hook still listed: %s", body)
+	}
+}
+
+// TestScopes: a read-only token reads and is refused a change, naming the
+// scope it lacks.
+func TestScopes(t *testing.T) {
+	f := newFixture(t)
+	res0 := f.ingest(inMail{from: "c@customer.example", subject: "Help"})
+	ro := f.newToken("default", "read-only", "tickets:read")
+	if res, _ := f.get("/api/v1/tickets", ro); res.StatusCode != 200 {
+		t.Errorf("read with tickets:read: %d", res.StatusCode)
+	}
+	res, body := f.do(http.MethodPatch, "/api/v1/tickets/"+strconv.FormatInt(res0.TicketID, 10), ro,
+		strings.NewReader(`{"status":"open"}`), "Content-Type", "application/json")
+	if code, msg := apiError(t, body); res.StatusCode != http.StatusForbidden || code != "insufficient_scope" || !strings.Contains(msg, "tickets:write") {
+		t.Errorf("PATCH with tickets:read: %d %s %s", res.StatusCode, code, msg)
+	}
+	if res, _ := f.get("/api/v1/events", ro); res.StatusCode != http.StatusForbidden {
+		t.Errorf("events with tickets:read: %d, want 403", res.StatusCode)
+	}
+	if res, _ := f.get("/api/v1/events", f.tokenA); res.StatusCode != 200 {
+		t.Errorf("events with the default scopes: %d", res.StatusCode)
 	}
 }

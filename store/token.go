@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sidedesk/sidedesk/ticket"
@@ -20,17 +22,29 @@ const lastUsedGranularity = time.Minute
 
 // CreateToken stores a token of tenant by its hash (64 lowercase hex
 // characters: the SHA-256 of a high-entropy random token).
-func (s *Store) CreateToken(ctx context.Context, tenant, name, hash string) (ticket.Token, error) {
+func (s *Store) CreateToken(ctx context.Context, tenant, name, hash string, scopes ...string) (ticket.Token, error) {
 	if tenant == "" {
 		return ticket.Token{}, errors.New("store: create token: no tenant")
 	}
 	if !tokenHash.MatchString(hash) {
 		return ticket.Token{}, errors.New("store: create token: hash must be 64 lowercase hex characters (SHA-256 of the token)")
 	}
-	tok := ticket.Token{Tenant: tenant, Name: name, CreatedAt: s.nowUTC()}
+	if len(scopes) == 0 {
+		scopes = ticket.DefaultScopes
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(ticket.AllScopes, sc) {
+			return ticket.Token{}, fmt.Errorf("store: create token: %w scope %q (want %s)", ticket.ErrInvalid, sc, strings.Join(ticket.AllScopes, ", "))
+		}
+	}
+	scopesJSON, err := encodeList(scopes)
+	if err != nil {
+		return ticket.Token{}, err
+	}
+	tok := ticket.Token{Tenant: tenant, Name: name, CreatedAt: s.nowUTC(), Scopes: scopes}
 	created := fmtTime(tok.CreatedAt)
 	tok.CreatedAt, _ = parseTime(sql.NullString{String: created, Valid: true})
-	err := s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(q querier) error {
 		var one int
 		err := q.QueryRowContext(ctx, `SELECT 1 FROM api_tokens
             WHERE tenant_id = ? AND name = ? AND revoked_at IS NULL`, tenant, name).Scan(&one)
@@ -40,8 +54,8 @@ func (s *Store) CreateToken(ctx context.Context, tenant, name, hash string) (tic
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		return q.QueryRowContext(ctx, `INSERT INTO api_tokens (tenant_id, name, token_hash, created_at)
-            VALUES (?, ?, ?, ?) RETURNING id`, tenant, name, hash, created).Scan(&tok.ID)
+		return q.QueryRowContext(ctx, `INSERT INTO api_tokens (tenant_id, name, token_hash, created_at, scopes)
+            VALUES (?, ?, ?, ?, ?) RETURNING id`, tenant, name, hash, created, scopesJSON).Scan(&tok.ID)
 	})
 	if err != nil {
 		return ticket.Token{}, fmt.Errorf("store: create token: %w", err)
@@ -58,9 +72,10 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (ticket.Token, err
 	var (
 		tok           ticket.Token
 		created, used sql.NullString
+		scopes        string
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, tenant_id, name, created_at, last_used_at
-        FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL`, hash).Scan(&tok.ID, &tok.Tenant, &tok.Name, &created, &used)
+	err := s.r.QueryRowContext(ctx, `SELECT id, tenant_id, name, created_at, last_used_at, scopes
+        FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL`, hash).Scan(&tok.ID, &tok.Tenant, &tok.Name, &created, &used, &scopes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ticket.Token{}, fmt.Errorf("store: token: %w", ticket.ErrNotFound)
 	}
@@ -72,6 +87,9 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (ticket.Token, err
 	}
 	if tok.LastUsedAt, err = parseTime(used); err != nil {
 		return ticket.Token{}, err
+	}
+	if tok.Scopes, err = decodeList[string](scopes); err != nil {
+		return ticket.Token{}, fmt.Errorf("store: token scopes: %w", err)
 	}
 	now := s.nowUTC()
 	if now.Sub(tok.LastUsedAt) >= lastUsedGranularity {
@@ -94,7 +112,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (ticket.Token, err
 // Tokens lists the tenant's tokens ("" for every tenant's), revoked ones
 // included, oldest first.
 func (s *Store) Tokens(ctx context.Context, tenant string) ([]ticket.Token, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, name, created_at, last_used_at, revoked_at
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, name, created_at, last_used_at, revoked_at, scopes
         FROM api_tokens WHERE ? = '' OR tenant_id = ? ORDER BY id`, tenant, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("store: list tokens: %w", err)
@@ -105,9 +123,13 @@ func (s *Store) Tokens(ctx context.Context, tenant string) ([]ticket.Token, erro
 		var (
 			t                      ticket.Token
 			created, used, revoked sql.NullString
+			scopes                 string
 		)
-		if err := rows.Scan(&t.ID, &t.Tenant, &t.Name, &created, &used, &revoked); err != nil {
+		if err := rows.Scan(&t.ID, &t.Tenant, &t.Name, &created, &used, &revoked, &scopes); err != nil {
 			return nil, fmt.Errorf("store: list tokens: %w", err)
+		}
+		if t.Scopes, err = decodeList[string](scopes); err != nil {
+			return nil, fmt.Errorf("store: token scopes: %w", err)
 		}
 		for _, f := range []struct {
 			dst *time.Time

@@ -45,6 +45,35 @@ type Token struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero until first used; updated at most once a minute
 	RevokedAt  time.Time // zero for a token in use; a revoked one authenticates nothing
+	// Scopes say what the token may do (Scope*); ScopeAdmin allows all.
+	Scopes []string
+}
+
+// API token scopes.
+const (
+	ScopeTicketsRead  = "tickets:read"  // read tickets, messages, attachments
+	ScopeTicketsWrite = "tickets:write" // change tickets, reply
+	ScopeCRMRead      = "crm:read"      // look up the CRM (the panel's facts)
+	ScopeCRMWrite     = "crm:write"     // change CRM records
+	ScopeEventsRead   = "events:read"   // the event stream
+	ScopeAdmin        = "admin"         // everything: webhooks, tokens, health details
+)
+
+// AllScopes are every scope, in order.
+var AllScopes = []string{ScopeTicketsRead, ScopeTicketsWrite, ScopeCRMRead, ScopeCRMWrite, ScopeEventsRead, ScopeAdmin}
+
+// DefaultScopes are a new token's scopes unless others are asked for:
+// everything but changing the CRM and administration.
+var DefaultScopes = []string{ScopeTicketsRead, ScopeTicketsWrite, ScopeCRMRead, ScopeEventsRead}
+
+// Allows reports whether the token may act with scope.
+func (t Token) Allows(scope string) bool {
+	for _, s := range t.Scopes {
+		if s == scope || s == ScopeAdmin {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrTokenExists: the tenant has a token of that name in use already.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,25 +94,41 @@ func cmdTokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	cfgPath := configFlag(fs)
 	name := fs.String("name", "", "what the token is for (required), e.g. \"zapier\"")
 	tenant := fs.String("tenant", ticket.DefaultTenant, "tenant the token may read")
+	scopeList := fs.String("scopes", strings.Join(ticket.DefaultScopes, ","),
+		"what the token may do, comma-separated: "+strings.Join(ticket.AllScopes, ", ")+" (admin: everything)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if strings.TrimSpace(*name) == "" {
 		return usageError{"token create: --name is required"}
 	}
+	var scopes []string
+	for _, sc := range strings.Split(*scopeList, ",") {
+		if sc = strings.TrimSpace(sc); sc == "" {
+			continue
+		}
+		if !slices.Contains(ticket.AllScopes, sc) {
+			return usageError{fmt.Sprintf("token create: --scopes: %q is not a scope (want %s)", sc, strings.Join(ticket.AllScopes, ", "))}
+		}
+		scopes = append(scopes, sc)
+	}
+	if len(scopes) == 0 {
+		return usageError{"token create: --scopes is empty; give at least one, e.g. tickets:read"}
+	}
 	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	tok, err := createToken(ctx, a, *tenant, *name)
+	tok, err := createToken(ctx, a, *tenant, *name, scopes...)
 	if errors.Is(err, ticket.ErrTokenExists) {
 		return fmt.Errorf("token create: tenant %q has a token named %q already; pick another --name, or `sidedesk token revoke ID` the old one (see `sidedesk token list`)", *tenant, *name)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "token %q for tenant %q created; it is shown once and stored only as a hash:\n", *name, *tenant)
+	fmt.Fprintf(stderr, "token %q for tenant %q (scopes %s) created; it is shown once and stored only as a hash:\n",
+		*name, *tenant, strings.Join(scopes, ","))
 	fmt.Fprintln(stdout, tok)
 	return nil
 }
@@ -145,13 +162,14 @@ func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(tw, "ID\tTENANT\tNAME\tCREATED\tLAST USED\tSTATE")
+		fmt.Fprintln(tw, "ID\tTENANT\tNAME\tSCOPES\tCREATED\tLAST USED\tSTATE")
 		for _, t := range toks {
 			state := "active"
 			if !t.RevokedAt.IsZero() {
 				state = "revoked " + stamp(t.RevokedAt)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Tenant, t.Name, stamp(t.CreatedAt), stamp(t.LastUsedAt), state)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Tenant, t.Name, strings.Join(t.Scopes, ","),
+				stamp(t.CreatedAt), stamp(t.LastUsedAt), state)
 		}
 		return nil
 	})
@@ -205,12 +223,12 @@ func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-func createToken(ctx context.Context, a *app, tenant, name string) (string, error) {
+func createToken(ctx context.Context, a *app, tenant, name string, scopes ...string) (string, error) {
 	tok, hash, err := api.GenerateToken()
 	if err != nil {
 		return "", err
 	}
-	if _, err := a.store.CreateToken(ctx, tenant, name, hash); err != nil {
+	if _, err := a.store.CreateToken(ctx, tenant, name, hash, scopes...); err != nil {
 		return "", err
 	}
 	return tok, nil

@@ -179,7 +179,7 @@ func demoPanelPath() string {
 func demoToken(ctx context.Context, a *app, file string) (string, error) {
 	if b, err := os.ReadFile(file); err == nil {
 		tok := strings.TrimSpace(string(b))
-		if _, err := a.store.TokenByHash(ctx, api.HashToken(tok)); err == nil {
+		if t, err := a.store.TokenByHash(ctx, api.HashToken(tok)); err == nil && t.Allows(ticket.ScopeAdmin) {
 			return tok, nil
 		}
 	}
@@ -194,7 +194,7 @@ func demoToken(ctx context.Context, a *app, file string) (string, error) {
 			}
 		}
 	}
-	tok, err := createToken(ctx, a, ticket.DefaultTenant, "demo")
+	tok, err := createToken(ctx, a, ticket.DefaultTenant, "demo", ticket.ScopeAdmin)
 	if err != nil {
 		return "", err
 	}

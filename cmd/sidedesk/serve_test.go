@@ -124,12 +124,12 @@ min_priority = "high"
 `, filepath.Join(dir, "db.sqlite"), filepath.Join(dir, "blobs"), host, port, demo.Username, rad.URL+"/alice/", slackSrv.GetAPIURL())), 0o600)
 
 	var tokOut, errb bytes.Buffer
-	if err := run(context.Background(), []string{"token", "create", "--name", "wiring", "--config", cfgPath}, nil, &tokOut, &errb); err != nil {
+	if err := run(context.Background(), []string{"token", "create", "--name", "wiring", "--scopes", "admin", "--config", cfgPath}, nil, &tokOut, &errb); err != nil {
 		t.Fatalf("token create: %v\n%s", err, errb.String())
 	}
 	token := strings.TrimSpace(tokOut.String())
 	tokOut.Reset()
-	if err := run(context.Background(), []string{"token", "create", "--name", "other", "--tenant", "other", "--config", cfgPath}, nil, &tokOut, &errb); err != nil {
+	if err := run(context.Background(), []string{"token", "create", "--name", "other", "--tenant", "other", "--scopes", "admin", "--config", cfgPath}, nil, &tokOut, &errb); err != nil {
 		t.Fatalf("token create: %v\n%s", err, errb.String())
 	}
 	otherToken := strings.TrimSpace(tokOut.String())
