@@ -38,6 +38,8 @@ type Store interface {
 // TicketUpdater applies agents' edits; *ticket.Service implements it.
 type TicketUpdater interface {
 	Update(ctx context.Context, tenant string, id int64, ch ticket.Change) (ticket.Ticket, error)
+	Create(ctx context.Context, tenant string, req ticket.NewTicket) (ticket.Ticket, bool, error)
+	AddNote(ctx context.Context, tenant string, id int64, author, text string) (ticket.Message, error)
 }
 
 // BlobOpener opens stored bytes by hex SHA-256; *store.Blobs implements it.
@@ -119,6 +121,8 @@ func (s *Server) routes() {
 	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets/{id}", s.getTicket)
 	if s.opts.Tickets != nil {
 		api(ticket.ScopeTicketsWrite, "PATCH /api/v1/tickets/{id}", s.patchTicket)
+		api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets", s.postTicket)
+		api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets/{id}/notes", s.postNote)
 	}
 	api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets/{id}/replies", s.postReply)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/messages/{id}", s.getMessage)

@@ -405,3 +405,29 @@ func (t *tx) OpenTicketsByRequester(ctx context.Context, tenant, email string, l
 	}
 	return out, nil
 }
+
+// IdempotencyKey implements ticket.Tx.
+func (t *tx) IdempotencyKey(ctx context.Context, tenant, key string) (int64, string, error) {
+	var (
+		id   int64
+		hash string
+	)
+	err := t.q.QueryRowContext(ctx, `SELECT ticket_id, request_hash FROM idempotency_keys
+        WHERE tenant_id = ? AND key = ?`, tenant, key).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", fmt.Errorf("store: idempotency key: %w", ticket.ErrNotFound)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("store: idempotency key: %w", err)
+	}
+	return id, hash, nil
+}
+
+// PutIdempotencyKey implements ticket.Tx.
+func (t *tx) PutIdempotencyKey(ctx context.Context, tenant, key, hash string, ticketID int64) error {
+	if _, err := t.q.ExecContext(ctx, `INSERT INTO idempotency_keys (tenant_id, key, request_hash, ticket_id, created_at)
+        VALUES (?, ?, ?, ?, ?)`, tenant, key, hash, ticketID, fmtTime(t.s.nowUTC())); err != nil {
+		return fmt.Errorf("store: idempotency key: %w", err)
+	}
+	return nil
+}

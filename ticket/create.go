@@ -2,6 +2,7 @@ package ticket
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -25,7 +26,25 @@ type NewTicket struct {
 	Priority     Priority
 	Assignee     string
 	Actor        string // agent email, recorded on the events and the note
+
+	// Source says where the ticket was opened: "sidebar" (the default) or
+	// "api"; it is the ticket.created event's reason.
+	Source string
+	// Text, when set, is the note stored on the new ticket (what the
+	// customer asked, as the agent took it down) instead of the note
+	// saying where the ticket came from.
+	Text string
+	// IdempotencyKey makes a retried create return the first one's ticket
+	// (the API's Idempotency-Key header); RequestHash is the request it
+	// came with: the same key with another request is refused
+	// (ErrIdempotencyConflict).
+	IdempotencyKey string
+	RequestHash    string
 }
+
+// ErrIdempotencyConflict: an idempotency key was used before for another
+// request.
+var ErrIdempotencyConflict = errors.New("the idempotency key was used for another request")
 
 // CreateFromPanel opens a ticket from an agent's action, in one
 // transaction with its ticket.created event and a note saying where it came
@@ -34,27 +53,59 @@ type NewTicket struct {
 // message's ticket is returned and nothing is written. Errors on bad input
 // wrap ErrInvalid.
 func (s *Service) CreateFromPanel(ctx context.Context, tenant string, req NewTicket) (Ticket, error) {
+	t, _, err := s.Create(ctx, tenant, req)
+	return t, err
+}
+
+// Create is CreateFromPanel that also tells whether the ticket was made
+// before (replayed: the same RFCMessageID or IdempotencyKey).
+func (s *Service) Create(ctx context.Context, tenant string, req NewTicket) (t Ticket, replayed bool, err error) {
+	t, replayed, err = s.create(ctx, tenant, req)
+	return
+}
+
+func (s *Service) create(ctx context.Context, tenant string, req NewTicket) (Ticket, bool, error) {
 	if tenant == "" {
 		tenant = DefaultTenant
 	}
 	req.RFCMessageID = strings.Trim(strings.TrimSpace(req.RFCMessageID), "<>")
 	req.Requester.Email = NormEmail(req.Requester.Email)
 	if a, err := mail.ParseAddress(req.Requester.Email); err != nil || a.Address != req.Requester.Email {
-		return Ticket{}, fmt.Errorf("ticket: create: %w requester %q (want an email address)", ErrInvalid, req.Requester.Email)
+		return Ticket{}, false, fmt.Errorf("ticket: create: %w requester %q (want an email address)", ErrInvalid, req.Requester.Email)
 	}
 	if req.Priority == "" {
 		req.Priority = PriorityNormal
 	}
 	if !req.Priority.Valid() {
-		return Ticket{}, fmt.Errorf("ticket: create: %w priority %q", ErrInvalid, req.Priority)
+		return Ticket{}, false, fmt.Errorf("ticket: create: %w priority %q", ErrInvalid, req.Priority)
 	}
 	req.Assignee = NormEmail(req.Assignee)
 	subject := strings.TrimSpace(req.Subject)
 	if subject == "" {
 		subject = "(no subject)"
 	}
-	var out Ticket
+	if req.Source == "" {
+		req.Source = "sidebar"
+	}
+	var (
+		out      Ticket
+		replayed bool
+	)
 	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
+		replayed = false
+		if req.IdempotencyKey != "" {
+			id, hash, err := tx.IdempotencyKey(ctx, tenant, req.IdempotencyKey)
+			switch {
+			case err == nil && hash != req.RequestHash:
+				return ErrIdempotencyConflict
+			case err == nil:
+				out, err = tx.Ticket(ctx, tenant, id)
+				replayed = true
+				return err
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
 		if req.RFCMessageID != "" {
 			ids, err := tx.TicketIDsByMessageIDs(ctx, tenant, []string{req.RFCMessageID})
 			if err != nil {
@@ -62,6 +113,7 @@ func (s *Service) CreateFromPanel(ctx context.Context, tenant string, req NewTic
 			}
 			if len(ids) > 0 {
 				out, err = tx.Ticket(ctx, tenant, ids[0])
+				replayed = true
 				return err
 			}
 		}
@@ -73,7 +125,7 @@ func (s *Service) CreateFromPanel(ctx context.Context, tenant string, req NewTic
 		if err := tx.CreateTicket(ctx, &t); err != nil {
 			return fmt.Errorf("create ticket: %w", err)
 		}
-		text := "Ticket created from the sidebar"
+		text := "Ticket created from the " + req.Source
 		if req.Actor != "" {
 			text += " by " + req.Actor
 		}
@@ -82,6 +134,14 @@ func (s *Service) CreateFromPanel(ctx context.Context, tenant string, req NewTic
 			text += " <" + req.RFCMessageID + ">"
 		}
 		text += " (the email itself was not captured)."
+		if t := strings.TrimSpace(req.Text); t != "" {
+			text = t
+		}
+		if req.IdempotencyKey != "" {
+			if err := tx.PutIdempotencyKey(ctx, tenant, req.IdempotencyKey, req.RequestHash, t.ID); err != nil {
+				return err
+			}
+		}
 		note := Message{
 			Tenant: tenant, TicketID: t.ID, MessageID: req.RFCMessageID, Direction: DirectionNote,
 			Classification: ClassNormal, From: Address{Email: req.Actor}, Subject: subject,
@@ -92,14 +152,14 @@ func (s *Service) CreateFromPanel(ctx context.Context, tenant string, req NewTic
 		}
 		out = t
 		return appendEvent(ctx, tx, tenant, EventTicketCreated, t.ID, note.ID, EventPayload{
-			TicketNumber: t.Number, MessageID: req.RFCMessageID, Reason: "sidebar", Actor: req.Actor,
+			TicketNumber: t.Number, MessageID: req.RFCMessageID, Reason: req.Source, Actor: req.Actor,
 			Priority: t.Priority,
 		}, now)
 	})
 	if err != nil {
-		return Ticket{}, fmt.Errorf("ticket: create: %w", err)
+		return Ticket{}, false, fmt.Errorf("ticket: create: %w", err)
 	}
-	return out, nil
+	return out, replayed, nil
 }
 
 // AddNote adds an internal note (a Message with Direction note, never

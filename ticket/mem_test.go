@@ -26,6 +26,7 @@ type memState struct {
 	participants map[int64]map[string]bool
 	events       []Event
 	deliveries   map[int64]Delivery // by message id
+	idem         map[string]idemEntry
 }
 
 func newMemStore() *memStore {
@@ -36,6 +37,7 @@ func newMemStore() *memStore {
 		sources:      map[[3]string]int64{},
 		participants: map[int64]map[string]bool{},
 		deliveries:   map[int64]Delivery{},
+		idem:         map[string]idemEntry{},
 	}}
 }
 
@@ -51,6 +53,7 @@ func (s memState) clone() memState {
 	}
 	c.events = slices.Clone(s.events)
 	c.deliveries = maps.Clone(s.deliveries)
+	c.idem = maps.Clone(s.idem)
 	return c
 }
 
@@ -119,6 +122,23 @@ func (t memTx) UpdateDelivery(ctx context.Context, d Delivery) error {
 	}
 	t.m.s.deliveries[d.MessageID] = d
 	return nil
+}
+
+func (t memTx) IdempotencyKey(_ context.Context, tenant, key string) (int64, string, error) {
+	if v, ok := t.m.s.idem[tenant+"\x00"+key]; ok {
+		return v.id, v.hash, nil
+	}
+	return 0, "", notFound("idempotency key %s", key)
+}
+
+func (t memTx) PutIdempotencyKey(_ context.Context, tenant, key, hash string, id int64) error {
+	t.m.s.idem[tenant+"\x00"+key] = idemEntry{id, hash}
+	return nil
+}
+
+type idemEntry struct {
+	id   int64
+	hash string
 }
 
 // Prefetch does nothing: every look-up reads the maps.

@@ -92,6 +92,12 @@ type Tx interface {
 	// UpdateDelivery writes d's State, Attempts, LastError and SentAt.
 	UpdateDelivery(ctx context.Context, d Delivery) error
 
+	// IdempotencyKey finds the ticket a request with this key created and
+	// the hash of that request; ErrNotFound when the key is new.
+	IdempotencyKey(ctx context.Context, tenant, key string) (ticketID int64, requestHash string, err error)
+	// PutIdempotencyKey records the ticket a key's request created.
+	PutIdempotencyKey(ctx context.Context, tenant, key, requestHash string, ticketID int64) error
+
 	// What Service.Ingest needs beyond the look-ups above; implement them alike.
 
 	// Message loads one stored message of the tenant by its id (Message.ID),
