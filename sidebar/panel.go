@@ -31,19 +31,21 @@ type PanelStore interface {
 	TicketsByRequester(ctx context.Context, tenant, email string, limit int) ([]ticket.Ticket, error)
 	UserByEmail(ctx context.Context, tenant, email string) (ticket.User, error)
 	UserByID(ctx context.Context, tenant string, id int64) (ticket.User, error)
+	// Users lists the tenant's agents (the assignee picker).
+	Users(ctx context.Context, tenant string) ([]ticket.User, error)
 	CreateSession(ctx context.Context, tenant string, userID int64, idHash, csrfToken string, expires time.Time) (ticket.Session, error)
 	SessionByHash(ctx context.Context, idHash string) (ticket.Session, error)
 	DeleteSession(ctx context.Context, idHash string) error
 }
 
-// PanelActions are the agent actions of the panel; *ticket.Service
-// implements it.
 // Replier sends agents' replies (package mailout); nil: the panel has no
 // reply box.
 type Replier interface {
 	Reply(ctx context.Context, tenant string, ticketID int64, r ticket.ReplyRequest) (ticket.Message, error)
 }
 
+// PanelActions are the agent actions of the panel; *ticket.Service
+// implements it.
 type PanelActions interface {
 	Update(ctx context.Context, tenant string, id int64, ch ticket.Change) (ticket.Ticket, error)
 	CreateFromPanel(ctx context.Context, tenant string, req ticket.NewTicket) (ticket.Ticket, error)
@@ -327,6 +329,17 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 	}
 	if p.Ctx.From == "" {
 		p.Ctx.From = f.Email
+	}
+	if f.Ticket != nil && p.CanAct {
+		users, err := s.opts.Panel.Users(ctx, a.Tenant)
+		if err != nil {
+			return views.Panel{}, err
+		}
+		for _, u := range users {
+			if u.DisabledAt.IsZero() {
+				p.Agents = append(p.Agents, views.Agent{Email: u.Email, Name: u.Name, Role: u.Role})
+			}
+		}
 	}
 	if f.CRMError != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "sidebar: CRM look-up failed", slog.String("error", f.CRMError.Error()))

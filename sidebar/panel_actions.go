@@ -86,6 +86,14 @@ func (s *Server) actionError(r *http.Request, err error) (int, string) {
 			msg = msg[i+len("invalid "):]
 		}
 		return http.StatusUnprocessableEntity, "Not saved: " + msg + "."
+	case errors.Is(err, crm.ErrUnknownAccount), errors.Is(err, crm.ErrMissingField), errors.Is(err, crm.ErrBadEmail),
+		errors.Is(err, crm.ErrAmbiguous), errors.Is(err, crm.ErrUnknownRecord):
+		// The CRM refused the record: say which field and why.
+		var re crm.RecordError
+		if errors.As(err, &re) && re.Field != "" {
+			return http.StatusUnprocessableEntity, fmt.Sprintf("Not saved: %s: %v.", re.Field, re.Err)
+		}
+		return http.StatusUnprocessableEntity, "Not saved: the CRM refused the record."
 	case errors.Is(err, ticket.ErrNotFound), errors.Is(err, crm.ErrNotFound):
 		return http.StatusNotFound, "Not saved: the record or ticket no longer exists."
 	case errors.Is(err, errNoActions):

@@ -65,7 +65,10 @@ func newPanelFixture(t *testing.T, opts ...panelOption) *panelFixture {
 	if err := store.SeedDemoCRM(ctx, l, ticket.DefaultTenant); err != nil {
 		t.Fatalf("SeedDemo: %v", err)
 	}
-	svc, err := ticket.NewService(ticket.Options{Store: st})
+	svc, err := ticket.NewService(ticket.Options{Store: st, IsAgent: func(ctx context.Context, tenant, email string) (bool, error) {
+		u, err := st.UserByEmail(ctx, tenant, email)
+		return err == nil && u.DisabledAt.IsZero(), nil
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/internal/testenv"
 	"github.com/sidedesk/sidedesk/mailout"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -89,4 +90,46 @@ func readBody(t *testing.T, res *http.Response) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestAssigneePickerAndRefusals: the ticket form offers the tenant's
+// agents; assigning someone who is not one of them, or saving a contact to
+// another tenant's account, is refused with 422 and the reason, not 500.
+func TestAssigneePickerAndRefusals(t *testing.T) {
+	f := newPanelFixture(t)
+	f.deliverFile("01-globex-production-down.eml")
+	c := f.client()
+	csrf := f.signIn(c, agentEmail)
+	anna := url.Values{"message_id": {annaMsg}, "from": {"anna.schmidt@globex.example"}}
+	doc := f.panelDoc(c, anna.Encode())
+	if doc.Find(`#ticket datalist#agents option[value="`+agentEmail+`"]`).Length() != 1 ||
+		doc.Find(`#ticket datalist#agents option[value="`+otherEmail+`"]`).Length() != 0 {
+		t.Errorf("picker offers %q", texts(doc.Find("#ticket datalist option")))
+	}
+	tk, _ := f.st.TicketByNumber(context.Background(), ticket.DefaultTenant, 1)
+	res := f.postForm(c, "/sidebar/ticket/update", panelForm(csrf, anna, "id", strconv.FormatInt(tk.ID, 10),
+		"assignee", otherEmail), nil)
+	body := readBody(t, res)
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "not an agent") {
+		t.Errorf("assigning another tenant's agent: %d %s", res.StatusCode, body)
+	}
+	// An account of tenant "other" (ids are numbers shared by the tenants).
+	if _, err := f.crm.UpsertAccounts(context.Background(), "other", []crm.Account{{Name: "Other Corp", Domains: []string{"other-corp.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	otherID := ""
+	for id := 1; id < 10000 && otherID == ""; id++ {
+		if _, err := f.crm.Account(context.Background(), "other", strconv.Itoa(id)); err == nil {
+			otherID = strconv.Itoa(id)
+		}
+	}
+	if otherID == "" {
+		t.Fatal("the other tenant's account was not stored")
+	}
+	stranger := url.Values{"message_id": {"nobody-1@x.example"}, "from": {"new.person@initech.example"}}
+	res = f.postForm(c, "/sidebar/contact", panelForm(csrf, stranger, "first_name", "New", "last_name", "Person", "account_id", otherID), nil)
+	body = readBody(t, res)
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "account") {
+		t.Errorf("contact on an unknown account: %d %s", res.StatusCode, body)
+	}
 }

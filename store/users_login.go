@@ -56,7 +56,16 @@ func (s *Store) SetPassword(ctx context.Context, tenant, email, passwordHash str
 // Users lists the tenant's users ("" for every tenant's), by tenant and
 // email.
 func (s *Store) Users(ctx context.Context, tenant string) ([]ticket.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+	return listUsers(ctx, s.r, tenant)
+}
+
+// Users is Store.Users, prepared: the panel's assignee picker.
+func (p *PanelReads) Users(ctx context.Context, tenant string) ([]ticket.User, error) {
+	return listUsers(ctx, p.q, tenant)
+}
+
+func listUsers(ctx context.Context, q querier, tenant string) ([]ticket.User, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+userColumns+` FROM users
         WHERE ? = '' OR tenant_id = ? ORDER BY tenant_id, email`, tenant, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("store: list users: %w", err)

@@ -253,3 +253,33 @@ func TestPendingOfOtherService(t *testing.T) {
 		t.Errorf("priority %s with its own precomputation, want urgent", tk.Priority)
 	}
 }
+
+// TestAssigneeMustBeAgent: with Options.IsAgent, only the tenant's agents
+// can be assigned (on update and on create); unassigning always works.
+func TestAssigneeMustBeAgent(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	svc, err := NewService(Options{Store: st, ReplySecret: testSecret, IsAgent: func(_ context.Context, tenant, email string) (bool, error) {
+		return tenant == DefaultTenant && email == "ana@acme.example", nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Ingest(ctx, newMail("m1@example.org", "cora@example.org", "Help"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana, eve, none := "Ana@acme.example", "eve@evil.example", ""
+	if tk, err := svc.Update(ctx, DefaultTenant, res.TicketID, Change{Assignee: &ana}); err != nil || tk.Assignee != "ana@acme.example" {
+		t.Errorf("assign an agent: %+v %v", tk, err)
+	}
+	if _, err := svc.Update(ctx, DefaultTenant, res.TicketID, Change{Assignee: &eve}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "not an agent") {
+		t.Errorf("assign a stranger: %v, want refused", err)
+	}
+	if tk, err := svc.Update(ctx, DefaultTenant, res.TicketID, Change{Assignee: &none}); err != nil || tk.Assignee != "" {
+		t.Errorf("unassign: %+v %v", tk, err)
+	}
+	if _, _, err := svc.Create(ctx, DefaultTenant, NewTicket{Requester: Address{Email: "p@example.org"}, Subject: "x", Assignee: eve}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("create assigned to a stranger: %v, want refused", err)
+	}
+}

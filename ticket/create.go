@@ -80,6 +80,9 @@ func (s *Service) create(ctx context.Context, tenant string, req NewTicket) (Tic
 		return Ticket{}, false, fmt.Errorf("ticket: create: %w priority %q", ErrInvalid, req.Priority)
 	}
 	req.Assignee = NormEmail(req.Assignee)
+	if err := s.checkAgent(ctx, tenant, req.Assignee); err != nil {
+		return Ticket{}, false, err
+	}
 	subject := strings.TrimSpace(req.Subject)
 	if subject == "" {
 		subject = "(no subject)"

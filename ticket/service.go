@@ -30,6 +30,10 @@ type Options struct {
 	// SubjectMatching enables threading by normalised subject + requester
 	// as a last resort. Off by default (DESIGN.md "Threading").
 	SubjectMatching bool
+	// IsAgent, when set, tells whether email is an active agent of tenant:
+	// only agents can be assigned tickets (Update, Create). Nil: any
+	// address is accepted.
+	IsAgent func(ctx context.Context, tenant, email string) (bool, error)
 	// Priority sets a new ticket's priority from its first mail. Nil: the
 	// sender's Importance / X-Priority headers only.
 	Priority *Prioritizer

@@ -87,6 +87,9 @@ func (s *Service) Update(ctx context.Context, tenant string, id int64, ch Change
 			if a, err := mail.ParseAddress(assignee); err != nil || a.Address != assignee || a.Name != "" {
 				return Ticket{}, fmt.Errorf("ticket: %w assignee %q (want an email address, or empty to unassign)", ErrInvalid, *ch.Assignee)
 			}
+			if err := s.checkAgent(ctx, tenant, assignee); err != nil {
+				return Ticket{}, err
+			}
 		}
 	}
 	var out Ticket
@@ -133,4 +136,20 @@ func (s *Service) Update(ctx context.Context, tenant string, id int64, ch Change
 		return Ticket{}, fmt.Errorf("ticket: update: %w", err)
 	}
 	return out, nil
+}
+
+// checkAgent refuses an assignee who is not an agent of tenant (when the
+// service knows its agents: Options.IsAgent).
+func (s *Service) checkAgent(ctx context.Context, tenant, email string) error {
+	if s.opts.IsAgent == nil || email == "" {
+		return nil
+	}
+	ok, err := s.opts.IsAgent(ctx, tenant, email)
+	if err != nil {
+		return fmt.Errorf("ticket: look up assignee: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("ticket: %w assignee %q: not an agent of this tenant (see sidedesk user list)", ErrInvalid, email)
+	}
+	return nil
 }

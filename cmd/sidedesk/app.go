@@ -143,6 +143,7 @@ func (a *app) init(ctx context.Context, mode schemaMode) error {
 		FloodWindow:     t.FloodWindow,
 		SubjectMatching: t.SubjectMatching,
 		Tier:            a.crmTier,
+		IsAgent:         a.isAgent,
 	})
 	if err != nil {
 		return err
@@ -355,4 +356,17 @@ func (a *app) imapSource(mb config.Mailbox) (*imapsource.Source, error) {
 		Metrics:        a.metrics,
 		Logger:         a.log.With("mailbox", mb.Name),
 	})
+}
+
+// isAgent tells the ticket service whether email is an active agent of
+// tenant (only agents can be assigned tickets).
+func (a *app) isAgent(ctx context.Context, tenant, email string) (bool, error) {
+	u, err := a.store.UserByEmail(ctx, tenant, email)
+	if errors.Is(err, ticket.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return u.DisabledAt.IsZero(), nil
 }

@@ -101,6 +101,8 @@ type Panel struct {
 	CanAct bool
 	// CanReply shows the reply box (a mailbox sends mail).
 	CanReply bool
+	// Agents are the tenant's active agents: the assignee picker.
+	Agents []Agent
 	Match    crm.Match
 	// Choices are the records the email can be saved to; Links what it is
 	// saved to already.
