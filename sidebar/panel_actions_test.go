@@ -107,6 +107,10 @@ func TestPanelActions(t *testing.T) {
 	})
 
 	t.Run("status, priority, assignee", func(t *testing.T) {
+		// Only agents can be assigned: Bob is one.
+		if _, err := f.st.CreateUser(context.Background(), ticket.DefaultTenant, "bob@acme.example", "Bob", ticket.RoleAgent, ""); err != nil {
+			t.Fatal(err)
+		}
 		res := f.postForm(c, "/sidebar/ticket/update", panelForm(csrf, anna, "id", id(), "status", "pending", "priority", "urgent", "assignee", "bob@acme.example"), nil)
 		if res.StatusCode != http.StatusSeeOther {
 			t.Fatalf("update = %d", res.StatusCode)

@@ -103,7 +103,7 @@ type Panel struct {
 	CanReply bool
 	// Agents are the tenant's active agents: the assignee picker.
 	Agents []Agent
-	Match    crm.Match
+	Match  crm.Match
 	// Choices are the records the email can be saved to; Links what it is
 	// saved to already.
 	Choices []Choice
