@@ -63,6 +63,10 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 // Mount use it too.
 func (s *Server) RequireToken(h http.Handler) http.Handler { return s.authenticate(h) }
 
+// RequireScope is RequireToken for a token that has scope (403
+// insufficient_scope otherwise).
+func (s *Server) RequireScope(scope string, h http.Handler) http.Handler { return s.scoped(scope, h) }
+
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := s.checkToken(w, r); ok {

@@ -112,10 +112,16 @@ func VerifyPassword(encoded, pw string) error {
 func GeneratePassword() string { return rand.Text() }
 
 // Login rate limiting defaults: at most DefaultLoginFailures failed
-// sign-ins per client IP and per account within DefaultLoginWindow.
+// sign-ins per client IP, and per account from one IP, within
+// DefaultLoginWindow. Beyond DefaultLoginFailures failures of an account
+// from all addresses together, each further try waits a delay that doubles
+// per failure from a second up to maxAccountDelay: guessing stays slow
+// however many addresses an attacker has, and the account's owner, at
+// their own address, waits at most that long, never the whole window.
 const (
 	DefaultLoginFailures = 5
 	DefaultLoginWindow   = 15 * time.Minute
+	maxAccountDelay      = time.Minute
 )
 
 // maxLimiterKeys bounds the limiter's memory: beyond it, keys whose
@@ -155,18 +161,26 @@ func (l *limiter) recent(key string, now time.Time) []time.Time {
 }
 
 // reserve counts one attempt for every key before its password is checked,
-// unless a key has used up its budget (then it reports the wait): checking
-// and counting in one step under the lock, at most max checks run per key
-// and window however many requests arrive at once. A failed attempt stays
+// unless a budgeted key has used up its budget or the delayed key (the
+// account) must still wait after its latest failure (then it reports the
+// wait): checking and counting in one step under the lock, at most max
+// checks run per budgeted key and window, and the delayed key's checks are
+// spaced, however many requests arrive at once. A failed attempt stays
 // counted; release takes the reservation back (a successful sign-in, a
 // server error).
-func (l *limiter) reserve(keys ...string) (release func(), wait time.Duration, ok bool) {
+func (l *limiter) reserve(delayed string, budgeted ...string) (release func(), wait time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	for _, k := range keys {
+	for _, k := range budgeted {
 		if fs := l.recent(k, now); len(fs) >= l.max {
 			wait = max(wait, fs[len(fs)-l.max].Add(l.window).Sub(now))
+		}
+	}
+	if fs := l.recent(delayed, now); len(fs) >= l.max {
+		gap := min(time.Second<<min(len(fs)-l.max, 16), maxAccountDelay)
+		if since := now.Sub(fs[len(fs)-1]); since < gap {
+			wait = max(wait, gap-since)
 		}
 	}
 	if wait > 0 {
@@ -177,6 +191,7 @@ func (l *limiter) reserve(keys ...string) (release func(), wait time.Duration, o
 			l.recent(k, now)
 		}
 	}
+	keys := append([]string{delayed}, budgeted...)
 	for _, k := range keys {
 		l.fails[k] = append(l.fails[k], now)
 	}
@@ -192,12 +207,22 @@ func (l *limiter) reserve(keys ...string) (release func(), wait time.Duration, o
 	}, 0, true
 }
 
-// reset forgets key's failures (a successful sign-in of the account).
-func (l *limiter) reset(key string) {
+// unlock forgets every failure of an account (an admin's unlock).
+func (l *limiter) unlock(acctKey string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.fails, key)
+	for k := range l.fails {
+		if k == acctKey || strings.HasPrefix(k, acctKey+"|") {
+			delete(l.fails, k)
+		}
+	}
 }
+
+func accountKey(tenant, email string) string { return "acct:" + tenant + "/" + ticket.NormEmail(email) }
+
+// Unlock forgets the failed sign-ins of an agent (an admin's unlock, POST
+// /api/v1/users/unlock), in this process.
+func (s *Server) Unlock(tenant, email string) { s.limiter.unlock(accountKey(tenant, email)) }
 
 // clientIP is the address of the client behind r: the peer, or, when the
 // peer is one of trusted (Options.TrustedProxies), the rightmost address
@@ -295,12 +320,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientIP(r, s.opts.TrustedProxies)
-	ipKey, acctKey := "ip:"+ip, "acct:"+l.Tenant+"/"+l.Email
-	release, wait, ok := s.limiter.reserve(ipKey, acctKey)
+	ipKey, acctKey := "ip:"+ip, accountKey(l.Tenant, l.Email)
+	release, wait, ok := s.limiter.reserve(acctKey, ipKey, acctKey+"|"+ipKey)
 	if !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		l.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", (secs+59)/60)
+		if secs < 90 {
+			l.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", secs)
+		} else {
+			l.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", (secs+59)/60)
+		}
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "sidebar: login rate limited",
 			slog.String("ip", ip), slog.String("tenant", l.Tenant), slog.String("email", l.Email))
 		s.renderLogin(w, r, http.StatusTooManyRequests, l)
@@ -334,7 +363,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	release()
-	s.limiter.reset(acctKey)
+	s.limiter.unlock(acctKey)
 	if err := s.startSession(w, r, u.Tenant, u.ID); err != nil {
 		s.htmlError(w, r, http.StatusInternalServerError, "Sign-in is unavailable right now.", err)
 		return

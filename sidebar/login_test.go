@@ -100,45 +100,115 @@ func mustHashWith(t *testing.T, pw, params string) string {
 func TestLimiter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := newLimiter(3, 10*time.Minute, func() time.Time { return now })
-	blocked := func(keys ...string) (time.Duration, bool) {
-		release, wait, ok := l.reserve(keys...)
+	try := func(acct, ip string) (time.Duration, bool) {
+		release, wait, ok := l.reserve(acct, ip, acct+"|"+ip)
+		_ = release
+		return wait, ok // kept: a failure
+	}
+	look := func(acct, ip string) (time.Duration, bool) {
+		release, wait, ok := l.reserve(acct, ip, acct+"|"+ip)
 		if ok {
 			release() // only looking
 		}
 		return wait, !ok
 	}
 	for i := range 3 {
-		if _, _, ok := l.reserve("ip:a", "acct:x"); !ok { // kept: a failure
+		if _, ok := try("acct:x", "ip:a"); !ok {
 			t.Fatalf("blocked after %d failures", i)
 		}
 		now = now.Add(time.Minute)
 	}
-	wait, b := blocked("ip:a", "acct:y")
-	if !b || wait != 7*time.Minute {
-		t.Fatalf("after 3 failures from ip:a: blocked=%v wait=%v, want 7m (oldest failure + window)", b, wait)
+	if wait, b := look("acct:y", "ip:a"); !b || wait != 7*time.Minute {
+		t.Fatalf("after 3 failures from ip:a: blocked=%v wait=%v, want 7m (the address's budget)", b, wait)
 	}
-	if _, b := blocked("ip:b", "acct:x"); !b {
-		t.Error("account x not blocked from another IP")
+	// The account's owner, elsewhere, is not locked out: past the budget
+	// each try waits a delay that doubles from a second.
+	if _, b := look("acct:x", "ip:b"); b {
+		t.Fatal("the account is locked for another address a minute after the failures")
 	}
-	if _, b := blocked("ip:b", "acct:y"); b {
-		t.Error("unrelated IP and account blocked")
+	if _, ok := try("acct:x", "ip:b"); !ok {
+		t.Fatal("4th failure refused")
+	}
+	if wait, b := look("acct:x", "ip:c"); !b || wait != 2*time.Second {
+		t.Errorf("right after the 4th failure: blocked=%v wait=%v, want 2s", b, wait)
+	}
+	for range 10 { // a distributed guesser, as fast as allowed
+		wait, _ := look("acct:x", "ip:d")
+		now = now.Add(wait)
+		try("acct:x", "ip:d")
+		now = now.Add(time.Millisecond)
+	}
+	if wait, b := look("acct:x", "ip:e"); !b || wait > maxAccountDelay {
+		t.Errorf("after many failures: blocked=%v wait=%v, want at most %v", b, wait, maxAccountDelay)
+	}
+	l.unlock("acct:x")
+	if _, b := look("acct:x", "ip:e"); b {
+		t.Error("account still delayed after unlock")
 	}
 	// A released reservation (a success) does not count.
-	release, _, _ := l.reserve("ip:c", "acct:z")
+	release, _, _ := l.reserve("acct:z", "ip:f", "acct:z|ip:f")
 	release()
 	for range 2 {
-		l.reserve("ip:c", "acct:z")
+		try("acct:z", "ip:f")
 	}
-	if _, b := blocked("ip:c", "acct:z"); b {
+	if _, b := look("acct:z", "ip:f"); b {
 		t.Error("a released reservation was counted as a failure")
 	}
-	l.reset("acct:x")
-	if _, b := blocked("ip:b", "acct:x"); b {
-		t.Error("account still blocked after reset")
+	now = now.Add(10 * time.Minute)
+	if _, b := look("acct:y", "ip:a"); b {
+		t.Error("still blocked after the failures left the window")
 	}
-	now = now.Add(7 * time.Minute)
-	if _, b := blocked("ip:a"); b {
-		t.Error("still blocked after the oldest failure left the window")
+}
+
+// TestLoginOwnerNotLockedOut: a guesser at one address runs out of its
+// budget; the account's owner, at another, waits a second, not the
+// window; an admin's unlock lets them in at once.
+func TestLoginOwnerNotLockedOut(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	f := newPanelFixture(t, func(o *Options) {
+		o.Now = func() time.Time { return now }
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	c := f.client()
+	_, res := f.getDoc(c, "/login")
+	tok := setCookieValue(res, loginCookie)
+	try := func(pw, ip string) *http.Response {
+		res := f.postForm(c, "/login", url.Values{"csrf_token": {tok}, "email": {agentEmail}, "password": {pw}},
+			map[string]string{"X-Forwarded-For": ip})
+		if v := setCookieValue(res, loginCookie); v != "" {
+			tok = v
+		}
+		res.Body.Close()
+		return res
+	}
+	for i := range DefaultLoginFailures {
+		if res := try("guess"+strconv.Itoa(i), "203.0.113.7"); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d = %d", i+1, res.StatusCode)
+		}
+	}
+	if res := try("guess", "203.0.113.7"); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the guesser's 6th try = %d, want 429", res.StatusCode)
+	}
+	res = try(agentPass, "198.51.100.9")
+	if ra, _ := strconv.Atoi(res.Header.Get("Retry-After")); res.StatusCode != http.StatusTooManyRequests || ra < 1 || ra > 1 {
+		t.Fatalf("the owner right after the burst: %d, Retry-After %q; want 429 for a second", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	now = now.Add(time.Second)
+	if res := try(agentPass, "198.51.100.9"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner a second later = %d, want 303", res.StatusCode)
+	}
+	// Many more guesses from many addresses: the delay grows, capped.
+	for i := range 12 {
+		now = now.Add(maxAccountDelay)
+		try("guess", fmt.Sprintf("192.0.2.%d", i))
+	}
+	res = try(agentPass, "198.51.100.9")
+	if ra, _ := strconv.Atoi(res.Header.Get("Retry-After")); res.StatusCode != http.StatusTooManyRequests || ra > int(maxAccountDelay/time.Second) {
+		t.Fatalf("after a long attack: %d, Retry-After %q; want 429 within %v", res.StatusCode, res.Header.Get("Retry-After"), maxAccountDelay)
+	}
+	f.server.Unlock(ticket.DefaultTenant, agentEmail)
+	if res := try(agentPass, "198.51.100.9"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after the admin's unlock = %d, want 303", res.StatusCode)
 	}
 }
 
@@ -270,8 +340,9 @@ func TestLoginCookieHTTPS(t *testing.T) {
 	}
 }
 
-// TestLoginRateLimit: after 5 failures the account is locked out (429 with
-// Retry-After), even with the right password, until the window passes.
+// TestLoginRateLimit: after 5 failures from one address, that address is
+// locked out (429 with Retry-After), even with the right password, until
+// the window passes.
 func TestLoginRateLimit(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	f := newPanelFixture(t, func(o *Options) { o.Now = func() time.Time { return now } })

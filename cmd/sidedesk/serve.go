@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -213,6 +214,9 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 	if err := panel.Register(srv.Mount); err != nil {
 		return nil, err
 	}
+	if err := srv.Mount("POST /api/v1/users/unlock", srv.RequireScope(ticket.ScopeAdmin, unlockHandler(panel, srv.WriteError))); err != nil {
+		return nil, err
+	}
 	push, err := a.gmailPush(srcs)
 	if err != nil {
 		return nil, err
@@ -362,5 +366,25 @@ func sameTenant(tenant string, writeError calendar.ErrorWriter, h http.Handler) 
 			return
 		}
 		h.ServeHTTP(w, r)
+	})
+}
+
+// unlockHandler serves POST /api/v1/users/unlock ({"email": ...}, admin):
+// the agent's failed sign-ins are forgotten, in this process, so they can
+// sign in again at once. 204.
+func unlockHandler(panel *sidebar.Server, writeError calendar.ErrorWriter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			Email string `json:"email"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&b); err != nil || !strings.Contains(b.Email, "@") {
+			writeError(w, r, http.StatusBadRequest, "invalid_body", `body: want {"email": "agent@example.com"}`, err)
+			return
+		}
+		c, _ := api.CallerFrom(r.Context())
+		panel.Unlock(c.Tenant, b.Email)
+		w.WriteHeader(http.StatusNoContent)
 	})
 }
