@@ -33,6 +33,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listenAddr := fs.String("listen", "127.0.0.1:8080", "HTTP listen address")
 	imapAddr := fs.String("imap", "127.0.0.1:1143", "listen address of the demo IMAP server (loopback only; :0 picks a free port)")
 	password := fs.String("imap-password", "demo", "password of the demo IMAP mailbox")
+	smtpAddr := fs.String("smtp", "127.0.0.1:1025", "listen address of the demo SMTP server that takes the mail sidedesk sends (loopback only; :0 picks a free port)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -51,6 +52,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer imapSrv.Close()
 	host, portStr, _ := net.SplitHostPort(imapSrv.Addr)
 	port, _ := strconv.Atoi(portStr)
+	smtpSrv, err := demo.StartSMTP(ctx, *smtpAddr, log)
+	if err != nil {
+		return fmt.Errorf("%w (choose another with --smtp 127.0.0.1:PORT)", err)
+	}
+	defer smtpSrv.Close()
+	smtpHost, smtpPortStr, _ := net.SplitHostPort(smtpSrv.Addr)
+	smtpPort, _ := strconv.Atoi(smtpPortStr)
 
 	if err := os.Setenv(demoPasswordEnv, imapSrv.Password); err != nil {
 		return err
@@ -66,6 +74,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mb.InitialSync = "since"
 	mb.Since = config.Date{Time: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
 	mb.PollInterval = 5 * time.Second
+	// Replies and acknowledgements go to the demo SMTP server.
+	mb.SMTPHost, mb.SMTPPort, mb.SMTPTLS, mb.SMTPAuth = smtpHost, smtpPort, "none", "none"
+	mb.FromName = "Acme Support (demo)"
+	cfg.Ticket.AckEnabled = true
 	cfg.Mailboxes = []config.Mailbox{mb}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -122,12 +134,16 @@ sidedesk demo is running (version %s).
 
   IMAP       %s (plain IMAP on loopback)  user %s  password %s
              Append a mail there with any mail client: it becomes a ticket within a second.
+  SMTP       %s takes what sidedesk sends (acknowledgements, replies) and logs it;
+             nothing leaves this machine. Reply: curl -s -H "Authorization: Bearer %s" \
+               -H 'Content-Type: application/json' -d '{"body_text":"On it!"}' %s/api/v1/tickets/1/replies
   Data       %s (SQLite %s); delete it to start over.
 
 Press Ctrl-C to stop.
 `, version, summary, base, base, base, tok, tok, base,
 		base+demoPanelPath(), demoAgentEmail, agentPW,
 		imapSrv.Addr, imapSrv.Username, imapSrv.Password,
+		smtpSrv.Addr, tok, base,
 		*dataDir, cfg.Database.Path)
 	return a.serve(ctx, ln, srcs)
 }

@@ -47,7 +47,7 @@ func startDemo(t *testing.T, dataDir string) *demoRun {
 	pr, pw := io.Pipe()
 	d := &demoRun{cancel: cancel, done: make(chan error, 1), stderr: &testenv.SyncBuffer{}}
 	go func() {
-		err := run(ctx, []string{"demo", "--data", dataDir, "--listen", "127.0.0.1:0", "--imap", "127.0.0.1:0"}, nil, pw, d.stderr)
+		err := run(ctx, []string{"demo", "--data", dataDir, "--listen", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--smtp", "127.0.0.1:0"}, nil, pw, d.stderr)
 		pw.CloseWithError(io.EOF)
 		d.done <- err
 	}()
@@ -292,6 +292,31 @@ func TestDemo(t *testing.T) {
 	if code := d.get(t, "/healthz", &health); code != 200 || health["status"] != "ok" {
 		t.Errorf("healthz: HTTP %d %v", code, health)
 	}
+
+	// A reply goes out through the demo's SMTP server.
+	req, _ = http.NewRequest("POST", fmt.Sprintf("%s/api/v1/tickets/%d/replies", d.base, list.Tickets[0].ID),
+		strings.NewReader(`{"body_text":"We are on it."}`))
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply struct {
+		ID int64 `json:"id"`
+	}
+	json.NewDecoder(resp.Body).Decode(&reply)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || reply.ID == 0 {
+		t.Fatalf("demo reply: HTTP %d", resp.StatusCode)
+	}
+	waitFor(t, 10*time.Second, "the demo reply sent", func() bool {
+		var m struct {
+			Delivery struct{ State string } `json:"delivery"`
+		}
+		d.get(t, fmt.Sprintf("/api/v1/messages/%d", reply.ID), &m)
+		return m.Delivery.State == "sent"
+	})
 
 	// Restart on the same data: the corpus is re-seeded, nothing doubles.
 	before := len(allTickets(t, d).Tickets)
