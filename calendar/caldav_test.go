@@ -212,7 +212,7 @@ func TestCalDAVRadicaleScenarios(t *testing.T) {
 	api := httptest.NewRecorder()
 	svc.Handler(writeTestError).ServeHTTP(api, httptest.NewRequest("GET", "/api/v1/agents/alice/freebusy?from=2026-03-01T00:00:00Z&to=2026-03-31T00:00:00Z", nil))
 	feed := httptest.NewRecorder()
-	svc.FeedHandler().ServeHTTP(feed, httptest.NewRequest("GET", "/freebusy/"+svc.FeedToken("alice")+".ics", nil))
+	svc.FeedHandler().ServeHTTP(feed, httptest.NewRequest("GET", "/freebusy/"+feedTok(t, svc, "alice")+".ics", nil))
 	if api.Code != 200 || feed.Code != 200 {
 		t.Fatalf("api %d, feed %d", api.Code, feed.Code)
 	}

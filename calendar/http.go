@@ -1,12 +1,15 @@
 package calendar
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,27 +132,60 @@ func (h *apiHandler) handleSync(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// FeedToken is the secret part of an agent's feed URL:
-// base32(HMAC-SHA256(FeedSecret, agent id)), lower case, first 26
-// characters (130 bits). Empty when the feed is disabled.
-func (s *Service) FeedToken(agentID string) string {
+// feedToken is the secret part of an agent's feed URL at a generation:
+// base32(HMAC-SHA256(FeedSecret, agent id, and "\x00" and the generation
+// when above 0)), lower case, first 26 characters (130 bits). Empty when
+// the feed is disabled.
+func (s *Service) feedToken(agentID string, gen int) string {
 	if len(s.feedSecret) == 0 {
 		return ""
 	}
 	m := hmac.New(sha256.New, s.feedSecret)
 	m.Write([]byte(agentID))
+	if gen > 0 {
+		m.Write([]byte("\x00" + strconv.Itoa(gen)))
+	}
 	enc := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil))
 	return strings.ToLower(enc[:26])
 }
 
-// FeedURL is the agent's public free/busy feed, to hand to calendar clients
-// as an Internet free/busy address. Empty when the feed is disabled.
-func (s *Service) FeedURL(publicURL, agentID string) string {
-	tok := s.FeedToken(agentID)
-	if tok == "" {
-		return ""
+// FeedURL is the agent's public free/busy feed at its current generation,
+// to hand to calendar clients as an Internet free/busy address. Empty when
+// the feed is disabled; ticket.ErrNotFound for an unknown agent.
+func (s *Service) FeedURL(ctx context.Context, publicURL, agentID string) (string, error) {
+	if s.agent(agentID) == nil {
+		return "", fmt.Errorf("calendar: agent %q: %w", agentID, ticket.ErrNotFound)
 	}
-	return strings.TrimRight(publicURL, "/") + "/freebusy/" + tok + ".ics"
+	gens, err := s.st.FeedGenerations(ctx, s.tenant)
+	if err != nil {
+		return "", err
+	}
+	tok := s.feedToken(agentID, gens[agentID])
+	if tok == "" {
+		return "", nil
+	}
+	return strings.TrimRight(publicURL, "/") + "/freebusy/" + tok + ".ics", nil
+}
+
+// RotateFeed gives the agent a new feed URL; the old one answers 404 from
+// now on. Other agents' URLs do not change.
+func (s *Service) RotateFeed(ctx context.Context, publicURL, agentID string) (string, error) {
+	if s.agent(agentID) == nil {
+		return "", fmt.Errorf("calendar: agent %q: %w", agentID, ticket.ErrNotFound)
+	}
+	if _, err := s.st.RotateFeed(ctx, s.tenant, agentID); err != nil {
+		return "", err
+	}
+	return s.FeedURL(ctx, publicURL, agentID)
+}
+
+func (s *Service) agent(id string) *Agent {
+	for i := range s.agents {
+		if s.agents[i].ID == id {
+			return &s.agents[i]
+		}
+	}
+	return nil
 }
 
 func (s *Service) handleFeed(w http.ResponseWriter, r *http.Request) {
@@ -158,11 +194,16 @@ func (s *Service) handleFeed(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	gens, err := s.st.FeedGenerations(r.Context(), s.tenant)
+	if err != nil {
+		http.Error(w, "free/busy is unavailable right now", http.StatusServiceUnavailable)
+		return
+	}
 	var agent *Agent
 	for i := range s.agents {
 		// Compare with every agent, in constant time, so the answer's
 		// timing says nothing about how much of a token was right.
-		if subtle.ConstantTimeCompare([]byte(s.FeedToken(s.agents[i].ID)), []byte(tok)) == 1 {
+		if subtle.ConstantTimeCompare([]byte(s.feedToken(s.agents[i].ID, gens[s.agents[i].ID])), []byte(tok)) == 1 {
 			agent = &s.agents[i]
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-ical"
+
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 type staticSource struct {
@@ -100,21 +102,35 @@ func TestFreeBusyHandler(t *testing.T) {
 	}
 }
 
+// feedTok is the token of the agent's current feed URL.
+func feedTok(t *testing.T, svc *Service, agent string) string {
+	t.Helper()
+	u, err := svc.FeedURL(context.Background(), "https://desk.example/", agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, ok := strings.CutPrefix(u, "https://desk.example/freebusy/")
+	if !ok {
+		t.Fatalf("FeedURL = %q", u)
+	}
+	return strings.TrimSuffix(tok, ".ics")
+}
+
 func TestFeed(t *testing.T) {
 	svc := newHTTPService(t)
-	tok := svc.FeedToken("alice")
-	if len(tok) != 26 || tok == svc.FeedToken("bob") || strings.ToLower(tok) != tok {
+	tok := feedTok(t, svc, "alice")
+	if len(tok) != 26 || tok == feedTok(t, svc, "bob") || strings.ToLower(tok) != tok {
 		t.Fatalf("token %q", tok)
 	}
-	if u := svc.FeedURL("https://desk.example/", "alice"); u != "https://desk.example/freebusy/"+tok+".ics" {
-		t.Fatalf("FeedURL = %q", u)
+	if _, err := svc.FeedURL(context.Background(), "https://desk.example/", "nobody"); !errors.Is(err, ticket.ErrNotFound) {
+		t.Errorf("FeedURL of an unknown agent: %v", err)
 	}
 	tests := []struct {
 		name, path string
 		code       int
 	}{
 		{"valid", "/freebusy/" + tok + ".ics", 200},
-		{"never synced agent", "/freebusy/" + svc.FeedToken("bob") + ".ics", 503},
+		{"never synced agent", "/freebusy/" + feedTok(t, svc, "bob") + ".ics", 503},
 		{"wrong token", "/freebusy/" + strings.Repeat("a", 26) + ".ics", 404},
 		{"truncated token", "/freebusy/" + tok[:20] + ".ics", 404},
 		{"no suffix", "/freebusy/" + tok, 404},
@@ -164,8 +180,35 @@ func TestFeed(t *testing.T) {
 			}
 		})
 	}
-	if disabled, _ := New(Options{Store: svc.st}); disabled.FeedToken("alice") != "" || disabled.FeedURL("http://x", "alice") != "" {
+	if disabled, _ := New(Options{Store: svc.st, Agents: svc.agents}); disabled.feedToken("alice", 0) != "" {
 		t.Error("feed without secret must be disabled")
+	} else if u, _ := disabled.FeedURL(context.Background(), "http://x", "alice"); u != "" {
+		t.Errorf("feed without secret: URL %q", u)
+	}
+}
+
+// TestFeedRotation: rotating one agent's feed gives it a new URL, the old
+// one answers 404, and other agents' URLs stay.
+func TestFeedRotation(t *testing.T) {
+	svc := newHTTPService(t)
+	oldAlice, bob := feedTok(t, svc, "alice"), feedTok(t, svc, "bob")
+	u, err := svc.RotateFeed(context.Background(), "https://desk.example", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newAlice := feedTok(t, svc, "alice")
+	if newAlice == oldAlice || !strings.Contains(u, newAlice) || feedTok(t, svc, "bob") != bob {
+		t.Fatalf("after rotation: alice %s (was %s), bob %s (was %s), url %s", newAlice, oldAlice, feedTok(t, svc, "bob"), bob, u)
+	}
+	for tok, want := range map[string]int{oldAlice: 404, newAlice: 200} {
+		rec := httptest.NewRecorder()
+		svc.FeedHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/freebusy/"+tok+".ics", nil))
+		if rec.Code != want {
+			t.Errorf("token %s: %d, want %d", tok, rec.Code, want)
+		}
+	}
+	if _, err := svc.RotateFeed(context.Background(), "https://desk.example", "nobody"); !errors.Is(err, ticket.ErrNotFound) {
+		t.Errorf("rotate an unknown agent: %v", err)
 	}
 }
 

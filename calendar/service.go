@@ -53,6 +53,10 @@ type Store interface {
 	StoredBusy(ctx context.Context, tenant, agentID string, from, to time.Time) (ticket.StoredBusy, error)
 	// CalendarStatuses: every agent's stored status.
 	CalendarStatuses(ctx context.Context, tenant string) (map[string]ticket.CalendarStatus, error)
+	// FeedGenerations: each agent's feed generation (absent: 0);
+	// RotateFeed moves one agent to the next.
+	FeedGenerations(ctx context.Context, tenant string) (map[string]int, error)
+	RotateFeed(ctx context.Context, tenant, agentID string) (int, error)
 }
 
 // Service syncs agents' busy time and serves it.

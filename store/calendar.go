@@ -195,3 +195,41 @@ func (s *Store) CalendarStatuses(ctx context.Context, tenant string) (map[string
 	}
 	return out, nil
 }
+
+// FeedGenerations returns the tenant's agents' free/busy feed generations
+// (an agent absent from the map is at generation 0).
+func (s *Store) FeedGenerations(ctx context.Context, tenant string) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT agent_id, generation FROM calendar_feed_generations WHERE tenant_id = ?`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("store: feed generations: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var (
+			id  string
+			gen int
+		)
+		if err := rows.Scan(&id, &gen); err != nil {
+			return nil, fmt.Errorf("store: feed generations: %w", err)
+		}
+		out[id] = gen
+	}
+	return out, rows.Err()
+}
+
+// RotateFeed moves the agent's feed to the next generation (a new URL; the
+// old one stops working) and returns it.
+func (s *Store) RotateFeed(ctx context.Context, tenant, agentID string) (int, error) {
+	var gen int
+	err := s.write(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, `INSERT INTO calendar_feed_generations (tenant_id, agent_id, generation, rotated_at)
+            VALUES (?, ?, 1, ?) ON CONFLICT (tenant_id, agent_id) DO UPDATE
+            SET generation = generation + 1, rotated_at = excluded.rotated_at RETURNING generation`,
+			tenant, agentID, fmtTime(s.nowUTC())).Scan(&gen)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: rotate feed of %s: %w", agentID, err)
+	}
+	return gen, nil
+}

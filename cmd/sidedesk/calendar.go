@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"text/tabwriter"
 	"time"
 
 	"github.com/sidedesk/sidedesk/calendar"
 	"github.com/sidedesk/sidedesk/config"
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 // calendarService builds the free/busy service from [calendar], or nil when
@@ -90,8 +93,11 @@ func (a *app) calendarSource(ag config.Agent, loc *time.Location, gates *calenda
 }
 
 func cmdCalendar(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "feeds" || args[0] == "rotate-feed") {
+		return cmdCalendarFeeds(ctx, args[0], args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "sync" {
-		return usageError{"calendar: expected `calendar sync --once`"}
+		return usageError{"calendar: expected `calendar sync --once`, `calendar feeds` or `calendar rotate-feed --agent ID`"}
 	}
 	fs := flags("calendar sync", stderr)
 	cfgPath := configFlag(fs)
@@ -134,4 +140,57 @@ func cmdCalendar(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("calendar sync: %d agent(s) failed", rep.Failed)
 	}
 	return nil
+}
+
+// cmdCalendarFeeds lists every agent's free/busy feed URL (feeds) or gives
+// one agent a new one (rotate-feed --agent ID; the old URL stops working,
+// the others do not change).
+func cmdCalendarFeeds(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) error {
+	fs := flags("calendar "+verb, stderr)
+	cfgPath := configFlag(fs)
+	var agent *string
+	if verb == "rotate-feed" {
+		agent = fs.String("agent", "", "the agent's id in [[calendar.agent]] (required)")
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if agent != nil && *agent == "" {
+		return usageError{"calendar rotate-feed: --agent is required (see `sidedesk calendar feeds`)"}
+	}
+	a, err := setup(ctx, *cfgPath, stderr, schemaMigrate)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	cal, err := a.calendarService()
+	if err != nil {
+		return err
+	}
+	if cal == nil {
+		fmt.Fprintf(stdout, "calendar %s: [calendar] enabled = false in the config: no feeds\n", verb)
+		return nil
+	}
+	public := a.cfg.Server.PublicURL
+	if agent != nil {
+		u, err := cal.RotateFeed(ctx, public, *agent)
+		if errors.Is(err, ticket.ErrNotFound) {
+			return fmt.Errorf("calendar rotate-feed: no agent %q in [[calendar.agent]] (see `sidedesk calendar feeds`)", *agent)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "agent %s: new free/busy feed %s (the old URL answers 404 from now on)\n", *agent, u)
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tEMAIL\tFREE/BUSY FEED")
+	for _, ag := range a.cfg.Calendar.Agents {
+		u, err := cal.FeedURL(ctx, public, ag.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ag.ID, ag.Email, u)
+	}
+	return tw.Flush()
 }

@@ -39,6 +39,8 @@ Usage:
                                                import CRM records (upsert), reporting refused rows
   sidedesk calendar sync --once [--config FILE]
                                                sync every agent's free/busy once
+  sidedesk calendar feeds | rotate-feed --agent ID
+                                               list the free/busy feed URLs; give one agent a new one
   sidedesk outbox dead-letters [--consumer C] | retry --consumer C (--event N | --all) | drop --consumer C --event N
                                                events a consumer (e.g. slack:default) gave up on: list, deliver again, drop
   sidedesk doctor  [--config FILE]             check config, database and each mailbox login

@@ -239,6 +239,16 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		if err := srv.Mount("GET /freebusy/", a.cal.FeedHandler()); err != nil {
 			return nil, err
 		}
+		for _, rotate := range []bool{false, true} {
+			pattern := "GET /api/v1/agents/{id}/feed"
+			if rotate {
+				pattern = "POST /api/v1/agents/{id}/feed/rotate"
+			}
+			h := sameTenant(ticket.DefaultTenant, srv.WriteError, feedHandler(a.cal, a.cfg.Server.PublicURL, rotate, srv.WriteError))
+			if err := srv.Mount(pattern, srv.RequireScope(ticket.ScopeAdmin, h)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return srv.HTTPServer(), nil
 }
@@ -386,5 +396,34 @@ func unlockHandler(panel *sidebar.Server, writeError calendar.ErrorWriter) http.
 		c, _ := api.CallerFrom(r.Context())
 		panel.Unlock(c.Tenant, b.Email)
 		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// feedHandler serves GET /api/v1/agents/{id}/feed (the agent's free/busy
+// feed URL, a credential: admin only) and, with rotate, POST
+// .../feed/rotate (a new URL; the old one stops working).
+func feedHandler(cal *calendar.Service, publicURL string, rotate bool, writeError calendar.ErrorWriter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		var (
+			u   string
+			err error
+		)
+		if rotate {
+			u, err = cal.RotateFeed(r.Context(), publicURL, id)
+		} else {
+			u, err = cal.FeedURL(r.Context(), publicURL, id)
+		}
+		switch {
+		case errors.Is(err, ticket.ErrNotFound):
+			writeError(w, r, http.StatusNotFound, "not_found", "no such agent", err)
+			return
+		case err != nil:
+			writeError(w, r, http.StatusInternalServerError, "internal", "internal server error", err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(map[string]string{"agent_id": id, "feed_url": u})
 	})
 }

@@ -287,6 +287,46 @@ min_priority = "high"
 	if h.Status != "ok" || len(h.Details.Calendar) != 1 || h.Details.Calendar[0].LastError != "" {
 		t.Errorf("healthz %+v", h.Details)
 	}
+
+	// The feed URL: in the API (admin), in `calendar feeds`, and rotated.
+	var feed struct {
+		FeedURL string `json:"feed_url"`
+	}
+	if code := get("/api/v1/agents/alice/feed", &feed); code != 200 || !strings.HasPrefix(feed.FeedURL, "http://sidedesk.test/freebusy/") {
+		t.Fatalf("feed URL: HTTP %d %+v", code, feed)
+	}
+	var cli bytes.Buffer
+	if err := run(context.Background(), []string{"calendar", "feeds", "--config", cfgPath}, nil, &cli, io.Discard); err != nil ||
+		!strings.Contains(cli.String(), feed.FeedURL) {
+		t.Errorf("calendar feeds: %v\n%s", err, cli.String())
+	}
+	feedPath := strings.TrimPrefix(feed.FeedURL, "http://sidedesk.test")
+	status := func(path string) int {
+		r, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if code := status(feedPath); code != 200 {
+		t.Errorf("feed: HTTP %d", code)
+	}
+	cli.Reset()
+	if err := run(context.Background(), []string{"calendar", "rotate-feed", "--agent", "alice", "--config", cfgPath}, nil, &cli, io.Discard); err != nil ||
+		!strings.Contains(cli.String(), "new free/busy feed") {
+		t.Fatalf("rotate-feed: %v %s", err, cli.String())
+	}
+	if code := status(feedPath); code != 404 {
+		t.Errorf("the old feed after rotation: HTTP %d, want 404", code)
+	}
+	var rotated struct {
+		FeedURL string `json:"feed_url"`
+	}
+	if code := get("/api/v1/agents/alice/feed", &rotated); code != 200 || rotated.FeedURL == feed.FeedURL ||
+		status(strings.TrimPrefix(rotated.FeedURL, "http://sidedesk.test")) != 200 {
+		t.Errorf("after rotation: HTTP %d %+v", code, rotated)
+	}
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
