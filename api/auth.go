@@ -61,7 +61,7 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 // (RFC 6750 section 2.1), with the caller (and so the tenant) in the
 // request context; see CallerFrom. Other packages' routes mounted with
 // Mount use it too.
-func (s *Server) RequireToken(h http.Handler) http.Handler { return s.authenticate(h) }
+func (s *Server) RequireToken(h http.Handler) http.Handler { return s.authenticate(s.limited(h)) }
 
 // RequireScope is RequireToken for a token that has scope (403
 // insufficient_scope otherwise).
@@ -108,7 +108,7 @@ func callerOf(t ticket.Token) Caller {
 // scope; one without it is answered 403 insufficient_scope naming the
 // scope (RFC 6750 section 3.1).
 func (s *Server) scoped(scope string, h http.Handler) http.Handler {
-	return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.authenticate(s.limited(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, _ := CallerFrom(r.Context()); !c.Allows(scope) {
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="sidedesk", error="insufficient_scope", scope=%q`, scope))
 			s.writeError(w, r, http.StatusForbidden, "insufficient_scope",
@@ -116,7 +116,7 @@ func (s *Server) scoped(scope string, h http.Handler) http.Handler {
 			return
 		}
 		h.ServeHTTP(w, r)
-	}))
+	})))
 }
 
 // bearerToken reads "Bearer <token>" (scheme case-insensitive, RFC 7235

@@ -78,6 +78,11 @@ type Options struct {
 	// Lookup answers GET /api/v1/lookup (what the agent panel shows for
 	// an email, Message-ID or ticket); nil: no such route.
 	Lookup LookupFunc
+	// RateLimit is how many /api/v1 requests one token may make per
+	// minute; 0: no limit.
+	RateLimit int
+	// Now is the clock of the rate limit (default time.Now).
+	Now func() time.Time
 	// SecretPaths are path prefixes whose remainder is a credential (the
 	// free/busy feed's token: "/freebusy/"); the request log shows the
 	// prefix and "<redacted>" instead.
@@ -91,6 +96,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	base    string // PublicURL without the trailing slash
+	limiter *rateLimiter
 }
 
 // New builds the server and its routes.
@@ -104,11 +110,17 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	s := &Server{
 		opts: opts,
 		log:  opts.Logger,
 		mux:  http.NewServeMux(),
 		base: strings.TrimSuffix(opts.PublicURL, "/"),
+	}
+	if opts.RateLimit > 0 {
+		s.limiter = newRateLimiter(opts.RateLimit, opts.Now)
 	}
 	s.routes()
 	s.handler = s.logRequests(s.recoverPanics(securityHeaders(strings.HasPrefix(s.base, "https://"), s.mux)))

@@ -45,6 +45,9 @@ type Server struct {
 	// access log keeps the peer address). Empty: the
 	// peer address is the client.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// APIRateLimit is how many /api/v1 requests one token may make per
+	// minute (429 with Retry-After beyond it). 0 turns the limit off.
+	APIRateLimit int `toml:"api_rate_limit"`
 }
 
 // TrustedProxyPrefixes returns TrustedProxies parsed (Validate has
@@ -358,7 +361,7 @@ func Default() *Config {
 // defaults is Default before the dependent defaults (public_url) are filled.
 func defaults() *Config {
 	return &Config{
-		Server:   Server{Listen: "127.0.0.1:8080"},
+		Server:   Server{Listen: "127.0.0.1:8080", APIRateLimit: 1200},
 		Database: Database{Path: "data/sidedesk.db"},
 		Storage:  Storage{BlobDir: "data/blobs"},
 		Log:      Log{Level: "info", Format: "text"},

@@ -160,6 +160,9 @@ func (c *Config) Validate() error {
 		ch.add("server.listen", "port %q of %q is not a number from 0 to 65535", port, c.Server.Listen)
 	}
 	ch.url("server.public_url", c.Server.PublicURL)
+	if c.Server.APIRateLimit < 0 {
+		ch.add("server.api_rate_limit", "%d is negative; give requests per minute per token, like 1200, or 0 for no limit", c.Server.APIRateLimit)
+	}
 	for i, v := range c.Server.TrustedProxies {
 		if _, err := parseProxy(v); err != nil {
 			ch.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not an IP address or CIDR prefix, like 10.0.0.0/8 or 127.0.0.1", v)

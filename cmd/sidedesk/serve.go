@@ -207,6 +207,7 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		Logger:      a.log,
 		PublicURL:   a.cfg.Server.PublicURL,
 		SecretPaths: []string{"/freebusy/"}, // the feed token is the credential
+		RateLimit:   a.cfg.Server.APIRateLimit,
 	})
 	if err != nil {
 		return nil, err
