@@ -87,6 +87,8 @@ type Delivery struct {
 	// UIDVALIDITY): its raw bytes are stored without first looking for
 	// them among the stored blobs (store.Blobs.CreateNew).
 	New bool
+	// Outgoing: from the mailbox's Sent folder (ticket.Inbound.Outgoing).
+	Outgoing bool
 }
 
 // Deliver is Pipeline.Deliver with blobs, sink and opts bound for one
@@ -196,6 +198,7 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 	}
 	in.Mailbox = d.Mailbox
 	in.SourceKey = d.SourceKey
+	in.Outgoing = d.Outgoing
 	in.Raw = ref
 	in.BodyHash = bh.Sum(ref.SHA256)
 	in.ReceivedAt = p.Options.now()

@@ -281,8 +281,8 @@ func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
 	if m, err = b.opts.Store.Message(ctx, b.opts.Tenant, e.MessageID); err != nil {
 		return err
 	}
-	if m.Direction != ticket.DirectionInbound || m.Classification != ticket.ClassNormal || m.Held {
-		return nil
+	if m.Direction == ticket.DirectionNote || m.Classification != ticket.ClassNormal || m.Held {
+		return nil // customers' mail and agents' replies (from their own client) go to the thread
 	}
 	ref := strconv.FormatInt(e.ID, 10)
 	meta := slack.SlackMetadata{EventType: metaReply, EventPayload: map[string]any{"tenant": b.opts.Tenant, "event_id": ref}}

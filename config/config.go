@@ -170,23 +170,27 @@ type Mailbox struct {
 	Enabled bool     `toml:"enabled"`
 
 	// IMAP (kind = "imap").
-	Host                  string        `toml:"host"`
-	Port                  int           `toml:"port"` // default 993 for implicit TLS, 143 otherwise
-	TLS                   string        `toml:"tls"`  // implicit | starttls | none
-	TLSInsecureSkipVerify bool          `toml:"tls_insecure_skip_verify"`
-	CAFile                string        `toml:"ca_file"`
-	Auth                  string        `toml:"auth"` // plain | login | xoauth2
-	Username              string        `toml:"username"`
-	PasswordEnv           string        `toml:"password_env"`
-	PasswordFile          string        `toml:"password_file"`
-	OAuthTokenEnv         string        `toml:"oauth_token_env"`
-	OAuthTokenFile        string        `toml:"oauth_token_file"`
-	Folder                string        `toml:"folder"`
-	InitialSync           string        `toml:"initial_sync"` // new | since
-	Since                 Date          `toml:"since"`
-	AfterCapture          string        `toml:"after_capture"` // keep | seen | move:FOLDER
-	IDLE                  bool          `toml:"idle"`
-	PollInterval          time.Duration `toml:"poll_interval"`
+	Host                  string `toml:"host"`
+	Port                  int    `toml:"port"` // default 993 for implicit TLS, 143 otherwise
+	TLS                   string `toml:"tls"`  // implicit | starttls | none
+	TLSInsecureSkipVerify bool   `toml:"tls_insecure_skip_verify"`
+	CAFile                string `toml:"ca_file"`
+	Auth                  string `toml:"auth"` // plain | login | xoauth2
+	Username              string `toml:"username"`
+	PasswordEnv           string `toml:"password_env"`
+	PasswordFile          string `toml:"password_file"`
+	OAuthTokenEnv         string `toml:"oauth_token_env"`
+	OAuthTokenFile        string `toml:"oauth_token_file"`
+	Folder                string `toml:"folder"`
+	// SentFolder, when set, is also captured: mail an agent sends from
+	// their own client joins the ticket it answers (as outgoing) and sets
+	// it pending. "" (the default) captures no Sent folder.
+	SentFolder   string        `toml:"sent_folder"`
+	InitialSync  string        `toml:"initial_sync"` // new | since
+	Since        Date          `toml:"since"`
+	AfterCapture string        `toml:"after_capture"` // keep | seen | move:FOLDER
+	IDLE         bool          `toml:"idle"`
+	PollInterval time.Duration `toml:"poll_interval"`
 
 	// Gmail (kind = "gmail").
 	User              string        `toml:"user"` // default: Address

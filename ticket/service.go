@@ -232,6 +232,9 @@ func (g *ingestion) run(ctx context.Context) error {
 		return err
 	}
 	msg := g.message()
+	if g.in.Outgoing {
+		return g.outgoing(ctx, &msg)
+	}
 	if from := msg.From.Email; from != "" {
 		// The window is on the mail's own Date, not on capture time: an
 		// initial sync of a year of backlog must not hold a customer's
@@ -533,4 +536,42 @@ var smtpReplyRE = regexp.MustCompile(`\b[45][0-9][0-9][ -][245]\.[0-9]{1,3}\.[0-
 
 func (g *ingestion) event(ctx context.Context, typ string, ticketID, messageID int64, p EventPayload) error {
 	return appendEvent(ctx, g.tx, g.in.Tenant, typ, ticketID, messageID, p, g.now)
+}
+
+// outgoing files mail an agent sent from their own mail client (captured
+// from the Sent folder) on the ticket it threads onto, as an outgoing
+// message, and sets the ticket pending (the customer owes the next
+// answer). Unthreaded (not about a ticket), it is kept held.
+func (g *ingestion) outgoing(ctx context.Context, msg *Message) error {
+	msg.Direction, msg.Classification, g.class = DirectionOutgoing, ClassNormal, ClassNormal
+	t, rule, err := g.thread(ctx)
+	if err != nil {
+		return err
+	}
+	if t.ID == 0 {
+		return g.hold(ctx, msg, "unthreaded_outgoing")
+	}
+	msg.TicketID = t.ID
+	if err := g.store(ctx, msg); err != nil {
+		return err
+	}
+	g.res.TicketID, g.res.TicketNumber = t.ID, t.Number
+	if err := g.event(ctx, EventMessageReceived, t.ID, msg.ID, EventPayload{
+		TicketNumber: t.Number, MessageID: msg.MessageID, Reason: rule, Classification: ClassNormal,
+		Actor: msg.From.Email,
+	}); err != nil {
+		return err
+	}
+	if t.Status != StatusNew && t.Status != StatusOpen {
+		return nil // pending already, or solved by the agent before the mail was captured
+	}
+	old := t.Status
+	t.Status, t.UpdatedAt = StatusPending, g.now
+	if err := g.tx.UpdateTicket(ctx, t); err != nil {
+		return fmt.Errorf("update ticket %d: %w", t.ID, err)
+	}
+	return g.event(ctx, EventTicketUpdated, t.ID, msg.ID, EventPayload{
+		TicketNumber: t.Number, MessageID: msg.MessageID, Reason: "agent_reply", Actor: msg.From.Email,
+		Changes: map[string]FieldChange{"status": {From: string(old), To: string(t.Status)}},
+	})
 }

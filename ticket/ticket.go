@@ -252,6 +252,11 @@ type Inbound struct {
 	Attachments       []Attachment
 	ParseError        string
 	ReceivedAt        time.Time // when capture fetched it
+	// Outgoing: captured from the mailbox's Sent folder, so written by one
+	// of us (an agent answering from Outlook or Gmail). It joins the ticket
+	// it threads onto as an outgoing message and sets the ticket pending;
+	// it never opens a ticket (unthreaded, it is kept held).
+	Outgoing bool
 }
 
 // Event is one row of the transactional outbox: written in the transaction

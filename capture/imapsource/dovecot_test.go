@@ -652,3 +652,60 @@ func dirBytes(t *testing.T, dir string) int64 {
 	}
 	return n
 }
+
+// TestSentFolder: a reply an agent sent from their own client, found in
+// the Sent folder, joins the customer's ticket as an outgoing message and
+// sets it pending; sent mail about no ticket is kept held; the Sent
+// folder's state is its own and the inbox's UIDs do not collide with it.
+func TestSentFolder(t *testing.T) {
+	d := startDovecot(t)
+	e := newEnv(t)
+	raw, id := mail("Printer broken")
+	d.Append(t, userA, "INBOX", raw)
+	inbox := newSource(t, e.options(d, "support", userA, passA))
+	once(t, inbox)
+	m, err := e.store.MessageByMessageID(context.Background(), ticket.DefaultTenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := []byte("From: Ana Agent <support@acme.example>\r\nTo: customer@customer.example\r\nSubject: Re: Printer broken\r\n" +
+		"Message-ID: <agent-reply-1@acme.example>\r\nIn-Reply-To: <" + id + ">\r\nReferences: <" + id + ">\r\n" +
+		"Date: Mon, 16 Nov 2026 11:00:00 +0000\r\n\r\nTry turning it off and on.\r\n")
+	other := []byte("From: support@acme.example\r\nTo: supplier@vendor.example\r\nSubject: Toner order\r\n" +
+		"Message-ID: <order-1@acme.example>\r\nDate: Mon, 16 Nov 2026 11:05:00 +0000\r\n\r\n10 cartridges please.\r\n")
+	d.Append(t, userA, "Sent", reply)
+	d.Append(t, userA, "Sent", other)
+	opts := e.options(d, "support", userA, passA)
+	opts.Folder, opts.Outgoing = "Sent", true
+	sent := newSource(t, opts)
+	if st := once(t, sent); st.New != 2 {
+		t.Fatalf("sent pass %+v, want 2 new", st)
+	}
+	thread, err := e.store.TicketMessages(context.Background(), ticket.DefaultTenant, m.TicketID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(thread) != 2 || thread[1].Direction != ticket.DirectionOutgoing || thread[1].MessageID != "agent-reply-1@acme.example" ||
+		thread[1].Mailbox != "support" {
+		t.Fatalf("thread %+v", thread)
+	}
+	if tk, _ := e.store.Ticket(context.Background(), ticket.DefaultTenant, m.TicketID); tk.Status != ticket.StatusPending {
+		t.Errorf("ticket after the agent's reply: %s, want pending", tk.Status)
+	}
+	o, err := e.store.MessageByMessageID(context.Background(), ticket.DefaultTenant, "order-1@acme.example")
+	if err != nil || !o.Held || o.TicketID != 0 {
+		t.Errorf("sent mail about no ticket: %+v %v, want held", o, err)
+	}
+	if n, _ := e.store.CountMessages(context.Background(), ticket.DefaultTenant); n != 3 {
+		t.Errorf("%d messages, want 3", n)
+	}
+	if st := e.state(t, "support/sent"); st.LastUID != 2 {
+		t.Errorf("sent state %+v, want last_uid 2", st)
+	}
+	if st := e.state(t, "support"); st.LastUID != 1 {
+		t.Errorf("inbox state %+v, want last_uid 1", st)
+	}
+	if st := once(t, sent); st.New != 0 {
+		t.Errorf("second sent pass %+v, want nothing new", st)
+	}
+}

@@ -94,7 +94,11 @@ type Options struct {
 	// "password_env SUPPORT_IMAP_PASSWORD"; login errors say to check it.
 	CredentialHint string
 
-	Folder       string    // default INBOX
+	Folder string // default INBOX
+	// Outgoing: Folder is the mailbox's Sent folder; its messages were
+	// written by us (ticket.Inbound.Outgoing). Its state, lease, status
+	// and metrics go by Name + "/sent"; its messages keep Name as mailbox.
+	Outgoing     bool
 	InitialSync  string    // "new" (default) or "since"
 	Since        time.Time // with InitialSync "since"
 	AfterCapture string    // "keep" (default), "seen" or "move:FOLDER"
@@ -140,6 +144,7 @@ type Stats struct {
 // so Check may run while Run does; run one Run per mailbox (with a Lease,
 // extra runners only stand by).
 type Source struct {
+	key      string // Name, or Name + "/sent" for an Outgoing source: state, lease, status
 	opts     Options
 	log      *slog.Logger
 	addr     string
@@ -279,13 +284,17 @@ func New(opts Options) (*Source, error) {
 	s.deadAfter = commandTimeout
 	s.log = opts.Logger.With("mailbox", opts.Name)
 	s.addr = net.JoinHostPort(opts.Host, fmt.Sprint(opts.Port))
-	s.lease = "imap:" + opts.Tenant + ":" + opts.Name
+	s.key = opts.Name
+	if opts.Outgoing {
+		s.key += "/sent"
+	}
+	s.lease = "imap:" + opts.Tenant + ":" + s.key
 	s.holder = opts.Holder
 	return s, nil
 }
 
 // Name is the configured mailbox name.
-func (s *Source) Name() string { return s.opts.Name }
+func (s *Source) Name() string { return s.key }
 
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
@@ -297,7 +306,7 @@ func isLoopback(host string) bool {
 
 // mailboxError prefixes err with the package and the mailbox name.
 func (s *Source) errorf(format string, args ...any) error {
-	return fmt.Errorf("imapsource: mailbox %s: "+format, append([]any{s.opts.Name}, args...)...)
+	return fmt.Errorf("imapsource: mailbox %s: "+format, append([]any{s.key}, args...)...)
 }
 
 // Check logs in, opens the folder read-only and logs out: what `sidedesk

@@ -15,8 +15,8 @@ func (s *Source) status(fn func(m *capture.MailboxStatus)) {
 	if s.opts.Status == nil {
 		return
 	}
-	s.opts.Status.Update(s.opts.Name, func(m *capture.MailboxStatus) {
-		m.Name, m.Kind = s.opts.Name, Kind
+	s.opts.Status.Update(s.key, func(m *capture.MailboxStatus) {
+		m.Name, m.Kind = s.key, Kind
 		fn(m)
 	})
 }
@@ -44,7 +44,7 @@ func (s *Source) reportError(err error) {
 	})
 	var de *deliverError
 	if !errors.As(err, &de) { // the Pipeline counted those itself
-		s.opts.Metrics.CaptureError(s.opts.Name)
+		s.opts.Metrics.CaptureError(s.key)
 	}
 }
 
@@ -62,11 +62,11 @@ func (s *Source) reportCaptured(res ticket.Result, internal time.Time) {
 		s.status(func(m *capture.MailboxStatus) { m.Captured++ })
 	}
 	if !internal.IsZero() {
-		s.opts.Metrics.SetLag(s.opts.Name, max(0, s.opts.Now().Sub(internal).Seconds()))
+		s.opts.Metrics.SetLag(s.key, max(0, s.opts.Now().Sub(internal).Seconds()))
 	}
 }
 
 // reportCaughtUp: a pass captured everything there was, so the lag is 0.
-func (s *Source) reportCaughtUp() { s.opts.Metrics.SetLag(s.opts.Name, 0) }
+func (s *Source) reportCaughtUp() { s.opts.Metrics.SetLag(s.key, 0) }
 
-func (s *Source) countReconnect() { s.opts.Metrics.IdleReconnect(s.opts.Name) }
+func (s *Source) countReconnect() { s.opts.Metrics.IdleReconnect(s.key) }

@@ -54,7 +54,7 @@ type syncState struct {
 // none (a new mailbox) or it is unreadable, which is treated as none: the
 // initial policy applies and dedupe prevents duplicates.
 func (s *Source) loadState(ctx context.Context) (st syncState, found bool, err error) {
-	b, err := s.opts.State.SyncState(ctx, s.opts.Tenant, s.opts.Name)
+	b, err := s.opts.State.SyncState(ctx, s.opts.Tenant, s.key)
 	if errors.Is(err, ticket.ErrNotFound) {
 		return syncState{}, false, nil
 	}
@@ -77,7 +77,7 @@ func (s *Source) saveState(ctx context.Context, st *syncState) error {
 	// made, and the store call is short.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := s.opts.State.SetSyncState(ctx, s.opts.Tenant, s.opts.Name, b); err != nil {
+	if err := s.opts.State.SetSyncState(ctx, s.opts.Tenant, s.key, b); err != nil {
 		return s.errorf("save sync state: %w", err)
 	}
 	return nil
@@ -589,11 +589,16 @@ func (cn *conn) hand(ctx context.Context, msg *imapclient.FetchMessageData, ps *
 // add gives the body r (size bytes) of message m to the committer.
 func (cn *conn) add(ctx context.Context, ps *pass, m *fetchedMsg, r io.Reader, size int64) error {
 	s := cn.s
+	prefix := "imap:"
+	if s.opts.Outgoing {
+		prefix = "imap-sent:" // another folder: its UIDs are not the inbox's
+	}
 	d := capture.Delivery{
 		Tenant:    s.opts.Tenant,
 		Mailbox:   s.opts.Name,
-		SourceKey: "imap:" + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(m.uid), 10),
+		SourceKey: prefix + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(m.uid), 10),
 		New:       !cn.resync && uint32(m.uid) > cn.newAbove,
+		Outgoing:  s.opts.Outgoing,
 	}
 	if err := ps.cm.Add(d, r, size, *m); err != nil {
 		var de *deliverError

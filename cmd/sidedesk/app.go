@@ -267,6 +267,17 @@ func (a *app) sources(ctx context.Context) (map[string]source, error) {
 		switch mb.Kind {
 		case config.KindIMAP:
 			s, err = a.imapSource(mb)
+			if err == nil && mb.SentFolder != "" {
+				// The Sent folder too: replies agents write in their own
+				// mail client join their tickets.
+				sent := mb
+				sent.Folder, sent.AfterCapture = mb.SentFolder, "keep"
+				var ss *imapsource.Source
+				if ss, err = a.imapSourceOpts(sent, true); err == nil {
+					a.metrics.Init(ss.Name())
+					out[ss.Name()] = ss
+				}
+			}
 		case config.KindGmail:
 			s, err = a.gmailSource(ctx, mb)
 		default:
@@ -309,6 +320,11 @@ func secretHint(s config.Secret) string {
 }
 
 func (a *app) imapSource(mb config.Mailbox) (*imapsource.Source, error) {
+	return a.imapSourceOpts(mb, false)
+}
+
+// imapSourceOpts is imapSource; outgoing makes it the Sent folder's.
+func (a *app) imapSourceOpts(mb config.Mailbox, outgoing bool) (*imapsource.Source, error) {
 	var tlsCfg *tls.Config
 	if mb.CAFile != "" || mb.TLSInsecureSkipVerify {
 		tlsCfg = &tls.Config{ServerName: mb.Host, InsecureSkipVerify: mb.TLSInsecureSkipVerify, MinVersion: tls.VersionTLS12}
@@ -344,6 +360,7 @@ func (a *app) imapSource(mb config.Mailbox) (*imapsource.Source, error) {
 		OAuthToken:     a.secretFunc(mb.OAuthToken()),
 		CredentialHint: hint,
 		Folder:         mb.Folder,
+		Outgoing:       outgoing,
 		InitialSync:    mb.InitialSync,
 		Since:          mb.Since.Time,
 		AfterCapture:   mb.AfterCapture,

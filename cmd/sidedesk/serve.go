@@ -305,7 +305,7 @@ func (a *app) health(ctx context.Context, tenant string) (bool, any) {
 		if !m.Connected && m.LastError != "" && r.Status == "ok" {
 			r.Status = "degraded"
 		}
-		mb, known := a.cfg.Mailbox(m.Name)
+		mb, known := a.cfg.Mailbox(strings.TrimSuffix(m.Name, "/sent")) // a Sent folder's source is its mailbox's
 		if !known || mb.Tenant != tenant {
 			continue
 		}
