@@ -429,8 +429,18 @@ func (s *Service) Run(ctx context.Context, poll time.Duration, run RunFunc) erro
 	defer t.Stop()
 	for {
 		subs, err := s.opts.Store.Webhooks(ctx, "")
-		if err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "webhook: list subscriptions", "error", err)
+		if err != nil {
+			if ctx.Err() == nil {
+				// Keep what runs: a failed read says nothing about the
+				// subscriptions.
+				s.log.WarnContext(ctx, "webhook: list subscriptions", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+			continue
 		}
 		want := map[int64]bool{}
 		for _, w := range subs {
