@@ -97,6 +97,7 @@ type Server struct {
 	handler http.Handler
 	base    string // PublicURL without the trailing slash
 	limiter *rateLimiter
+	scopes  map[string]string // the API's route patterns and their scopes (the OpenAPI test)
 }
 
 // New builds the server and its routes.
@@ -114,10 +115,11 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	s := &Server{
-		opts: opts,
-		log:  opts.Logger,
-		mux:  http.NewServeMux(),
-		base: strings.TrimSuffix(opts.PublicURL, "/"),
+		opts:   opts,
+		log:    opts.Logger,
+		mux:    http.NewServeMux(),
+		base:   strings.TrimSuffix(opts.PublicURL, "/"),
+		scopes: map[string]string{},
 	}
 	if opts.RateLimit > 0 {
 		s.limiter = newRateLimiter(opts.RateLimit, opts.Now)
@@ -128,7 +130,11 @@ func New(opts Options) (*Server, error) {
 }
 
 func (s *Server) routes() {
-	api := func(scope, pattern string, h http.HandlerFunc) { s.mux.Handle(pattern, s.scoped(scope, h)) }
+	api := func(scope, pattern string, h http.HandlerFunc) {
+		s.mux.Handle(pattern, s.scoped(scope, h))
+		s.scopes[pattern] = scope
+	}
+	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openapi)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets", s.listTickets)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets/{id}", s.getTicket)
 	if s.opts.Tickets != nil {
