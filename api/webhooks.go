@@ -15,6 +15,7 @@ type Webhooks interface {
 	List(ctx context.Context, tenant string) ([]ticket.Webhook, error)
 	Delete(ctx context.Context, tenant string, id int64) error
 	Deliveries(ctx context.Context, tenant string, id int64, limit int) ([]ticket.WebhookDelivery, error)
+	RotateSecret(ctx context.Context, tenant string, id int64) (string, error)
 }
 
 type webhookJSON struct {
@@ -120,4 +121,20 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 			AttemptAt: fmtTime(d.AttemptAt), StatusCode: d.StatusCode, Error: d.Error, DurationMS: d.Duration.Milliseconds()})
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
+}
+
+// rotateWebhookSecret serves POST /api/v1/webhooks/{id}/rotate-secret:
+// {"secret": new} (shown once); the old secret keeps signing beside it for
+// a day.
+func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	secret, err := s.opts.Webhooks.RotateSecret(r.Context(), tenantOf(r), id)
+	if err != nil {
+		s.writeStoreError(w, r, fmt.Sprintf("webhook %d", id), err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]any{"id": id, "secret": secret, "previous_valid_for": "24h"})
 }

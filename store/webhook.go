@@ -12,15 +12,18 @@ import (
 
 // Webhook subscriptions and their delivery log (migration 1300).
 
-const webhookColumns = `id, tenant_id, url, event_types, secret_sealed, created_at, failing_since, disabled_at, disabled_reason`
+const webhookColumns = `id, tenant_id, url, event_types, secret_sealed, created_at, failing_since, disabled_at, disabled_reason,
+    previous_sealed, previous_until`
 
 func scanWebhook(sc scanner) (ticket.Webhook, error) {
 	var (
 		w                          ticket.Webhook
 		types                      string
 		created, failing, disabled sql.NullString
+		prevUntil                  sql.NullString
 	)
-	if err := sc.Scan(&w.ID, &w.Tenant, &w.URL, &types, &w.SecretSealed, &created, &failing, &disabled, &w.DisabledReason); err != nil {
+	if err := sc.Scan(&w.ID, &w.Tenant, &w.URL, &types, &w.SecretSealed, &created, &failing, &disabled, &w.DisabledReason,
+		&w.PreviousSealed, &prevUntil); err != nil {
 		return w, err
 	}
 	var err error
@@ -30,7 +33,7 @@ func scanWebhook(sc scanner) (ticket.Webhook, error) {
 	for _, f := range []struct {
 		dst *time.Time
 		src sql.NullString
-	}{{&w.CreatedAt, created}, {&w.FailingSince, failing}, {&w.DisabledAt, disabled}} {
+	}{{&w.CreatedAt, created}, {&w.FailingSince, failing}, {&w.DisabledAt, disabled}, {&w.PreviousUntil, prevUntil}} {
 		if *f.dst, err = parseTime(f.src); err != nil {
 			return w, err
 		}
@@ -93,6 +96,14 @@ func (s *Store) Webhooks(ctx context.Context, tenant string) ([]ticket.Webhook, 
 // DeleteWebhook removes one of the tenant's subscriptions with its log.
 func (s *Store) DeleteWebhook(ctx context.Context, tenant string, id int64) error {
 	return s.webhookExec(ctx, "delete", tenant, id, `DELETE FROM webhooks WHERE tenant_id = ? AND id = ?`)
+}
+
+// RotateWebhookSecret replaces a subscription's secret with sealed; the
+// one it replaces keeps signing until until.
+func (s *Store) RotateWebhookSecret(ctx context.Context, tenant string, id int64, sealed []byte, until time.Time) error {
+	return s.webhookExec(ctx, "rotate the secret of", tenant, id,
+		`UPDATE webhooks SET previous_sealed = secret_sealed, previous_until = ?, secret_sealed = ? WHERE tenant_id = ? AND id = ?`,
+		fmtTime(until), sealed)
 }
 
 // SetWebhookFailing records when the current run of failures began (the

@@ -150,6 +150,10 @@ type Webhook struct {
 	// SecretSealed is the signing secret, sealed by the webhook service
 	// (the store never sees it in the clear).
 	SecretSealed   []byte
+	// PreviousSealed is the secret before the last rotation; it signs too
+	// until PreviousUntil.
+	PreviousSealed []byte
+	PreviousUntil  time.Time
 	CreatedAt      time.Time
 	FailingSince   time.Time // first failure of the current run of failures; zero when the last delivery worked
 	DisabledAt     time.Time // zero while active

@@ -49,6 +49,7 @@ type Store interface {
 	DeleteWebhook(ctx context.Context, tenant string, id int64) error
 	SetWebhookFailing(ctx context.Context, tenant string, id int64, since time.Time) error
 	DisableWebhook(ctx context.Context, tenant string, id int64, reason string) error
+	RotateWebhookSecret(ctx context.Context, tenant string, id int64, sealed []byte, until time.Time) error
 	AddWebhookDelivery(ctx context.Context, d ticket.WebhookDelivery) error
 	WebhookDeliveries(ctx context.Context, tenant string, id int64, limit int) ([]ticket.WebhookDelivery, error)
 }
@@ -198,6 +199,25 @@ func (s *Service) open(sealed []byte) ([]byte, error) {
 	return s.aead.Open(nil, sealed[:n], sealed[n:], []byte("sidedesk webhook secret"))
 }
 
+// RotationOverlap is how long a rotated secret keeps signing beside the
+// new one.
+const RotationOverlap = 24 * time.Hour
+
+// RotateSecret gives a subscription a new secret (returned once); for
+// RotationOverlap every message carries both signatures, so the receiver
+// can switch to the new secret without missing a message.
+func (s *Service) RotateSecret(ctx context.Context, tenant string, id int64) (string, error) {
+	if _, err := s.opts.Store.Webhook(ctx, tenant, id); err != nil {
+		return "", err
+	}
+	raw := make([]byte, 24)
+	_, _ = rand.Read(raw)
+	if err := s.opts.Store.RotateWebhookSecret(ctx, tenant, id, s.seal(raw), s.opts.Now().Add(RotationOverlap)); err != nil {
+		return "", err
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(raw), nil
+}
+
 // List, Delete and Deliveries serve the API.
 func (s *Service) List(ctx context.Context, tenant string) ([]ticket.Webhook, error) {
 	return s.opts.Store.Webhooks(ctx, tenant)
@@ -304,11 +324,17 @@ func (s *Service) Deliver(ctx context.Context, tenant string, id int64, e ticket
 	if err != nil {
 		return &permanent{fmt.Errorf("webhook %d: the secret cannot be unsealed (was the secret key changed?): %w", id, err)}
 	}
+	secrets := [][]byte{secret}
+	if len(w.PreviousSealed) > 0 && s.opts.Now().Before(w.PreviousUntil) {
+		if prev, err := s.open(w.PreviousSealed); err == nil {
+			secrets = append(secrets, prev) // the overlap after a rotation
+		}
+	}
 	for _, m := range messages(e) {
 		if len(w.EventTypes) > 0 && !slices.Contains(w.EventTypes, m.typ) {
 			continue
 		}
-		if err := s.post(ctx, w, secret, e.ID, m); err != nil {
+		if err := s.post(ctx, w, secrets, e.ID, m); err != nil {
 			return err
 		}
 	}
@@ -316,7 +342,7 @@ func (s *Service) Deliver(ctx context.Context, tenant string, id int64, e ticket
 }
 
 // post sends one message and handles the answer.
-func (s *Service) post(ctx context.Context, w ticket.Webhook, secret []byte, eventID int64, m message) error {
+func (s *Service) post(ctx context.Context, w ticket.Webhook, secrets [][]byte, eventID int64, m message) error {
 	now := s.opts.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(m.body))
 	if err != nil {
@@ -326,7 +352,11 @@ func (s *Service) post(ctx context.Context, w ticket.Webhook, secret []byte, eve
 	req.Header.Set("User-Agent", "sidedesk-webhooks")
 	req.Header.Set("webhook-id", m.id)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set("webhook-signature", Sign(secret, m.id, now, m.body))
+	sigs := make([]string, len(secrets))
+	for i, sec := range secrets {
+		sigs[i] = Sign(sec, m.id, now, m.body)
+	}
+	req.Header.Set("webhook-signature", strings.Join(sigs, " ")) // space-separated, the new one first
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	d := ticket.WebhookDelivery{WebhookID: w.ID, Tenant: w.Tenant, EventID: eventID, MsgID: m.id, EventType: m.typ,

@@ -250,3 +250,51 @@ func TestPrivateTargetsRefused(t *testing.T) {
 		t.Errorf("delivery log %+v, want the refusal", log)
 	}
 }
+
+// TestSecretRotation: after a rotation both the new and the old secret
+// verify the messages (the reference library accepts either), until the
+// overlap ends; then only the new one does.
+func TestSecretRotation(t *testing.T) {
+	st := storetest.Open(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	hooks, err := webhook.New(webhook.Options{Store: st, Key: key, AllowPrivate: true, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := newReceiver(t)
+	h, oldSecret, err := hooks.Create(context.Background(), "default", rcv.srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSecret, err := hooks.RotateSecret(context.Background(), "default", h.ID)
+	if err != nil || newSecret == oldSecret {
+		t.Fatalf("rotate: %q %v", newSecret, err)
+	}
+	ev := ticket.Event{ID: 7, Tenant: "default", Type: ticket.EventTicketCreated, Payload: []byte(`{"ticket_number":1}`), CreatedAt: now}
+	if err := hooks.Deliver(context.Background(), "default", h.ID, ev); err != nil {
+		t.Fatal(err)
+	}
+	got := rcv.received()[0]
+	if n := len(strings.Fields(got.header.Get("webhook-signature"))); n != 2 {
+		t.Errorf("%d signatures during the overlap, want 2", n)
+	}
+	for name, sec := range map[string]string{"new": newSecret, "old": oldSecret} {
+		v, _ := standardwebhooks.NewWebhook(sec)
+		if err := v.Verify(got.body, got.header); err != nil {
+			t.Errorf("the %s secret does not verify during the overlap: %v", name, err)
+		}
+	}
+	now = now.Add(webhook.RotationOverlap + time.Minute)
+	ev.ID, ev.CreatedAt = 8, now
+	if err := hooks.Deliver(context.Background(), "default", h.ID, ev); err != nil {
+		t.Fatal(err)
+	}
+	late := rcv.received()[1]
+	if n := len(strings.Fields(late.header.Get("webhook-signature"))); n != 1 {
+		t.Errorf("%d signatures after the overlap, want 1", n)
+	}
+	if _, err := hooks.RotateSecret(context.Background(), "other", h.ID); !errors.Is(err, ticket.ErrNotFound) {
+		t.Errorf("another tenant's rotation: %v", err)
+	}
+}
