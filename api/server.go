@@ -69,6 +69,9 @@ type Options struct {
 	// Events serves GET /api/v1/events (pages and Server-Sent Events);
 	// nil: no such route.
 	Events Events
+	// Admin serves GET /api/v1/users and /api/v1/tokens; nil: no such
+	// routes.
+	Admin Admin
 	// Webhooks manages outbound webhook subscriptions
 	// (/api/v1/webhooks); nil: no such routes.
 	Webhooks Webhooks
@@ -151,6 +154,12 @@ func (s *Server) routes() {
 	}
 	if s.opts.Events != nil {
 		api(ticket.ScopeEventsRead, "GET /api/v1/events", s.events)
+	}
+	if s.opts.Admin != nil {
+		api(ticket.ScopeTicketsRead, "GET /api/v1/users", s.listUsers)
+		api(ticket.ScopeAdmin, "GET /api/v1/tokens", s.listTokens)
+		api(ticket.ScopeAdmin, "POST /api/v1/tokens", s.postToken)
+		api(ticket.ScopeAdmin, "DELETE /api/v1/tokens/{id}", s.deleteToken)
 	}
 	if s.opts.Webhooks != nil {
 		api(ticket.ScopeAdmin, "POST /api/v1/webhooks", s.postWebhook)

@@ -71,6 +71,7 @@ func newFixture(t *testing.T) *fixture {
 		Tickets:  f.svc,
 		Blobs:    st.Blobs(),
 		Events:   st,
+		Admin:    st,
 		Webhooks: mustWebhooks(t, st),
 		Health: func(_ context.Context, tenant string) (bool, any) {
 			f.health.tenant.Store(tenant)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -91,5 +92,54 @@ func TestScopes(t *testing.T) {
 	}
 	if res, _ := f.get("/api/v1/events", f.tokenA); res.StatusCode != 200 {
 		t.Errorf("events with the default scopes: %d", res.StatusCode)
+	}
+}
+
+// TestTokensAndUsersRoutes: an admin lists, creates (shown once) and
+// revokes the tenant's tokens; a revoked token authenticates nothing;
+// another tenant's token ids are not found; agents are listed.
+func TestTokensAndUsersRoutes(t *testing.T) {
+	f := newFixture(t)
+	res, body := f.do(http.MethodPost, "/api/v1/tokens", f.admin, strings.NewReader(`{"name":"zapier","scopes":["tickets:read"]}`), "Content-Type", "application/json")
+	created := decode[tokenJSON](t, body)
+	if res.StatusCode != http.StatusCreated || !strings.HasPrefix(created.Token, "sdk_") || len(created.Scopes) != 1 {
+		t.Fatalf("create token: %d %s", res.StatusCode, body)
+	}
+	if res, _ := f.get("/api/v1/tickets", created.Token); res.StatusCode != 200 {
+		t.Errorf("the new token: %d", res.StatusCode)
+	}
+	if res, _ := f.do(http.MethodPost, "/api/v1/tokens", f.admin, strings.NewReader(`{"name":"zapier"}`), "Content-Type", "application/json"); res.StatusCode != http.StatusConflict {
+		t.Errorf("duplicate name: %d, want 409", res.StatusCode)
+	}
+	if res, _ := f.do(http.MethodPost, "/api/v1/tokens", f.admin, strings.NewReader(`{"name":"x","scopes":["root"]}`), "Content-Type", "application/json"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown scope: %d, want 400", res.StatusCode)
+	}
+	_, body = f.get("/api/v1/tokens", f.admin)
+	if strings.Contains(string(body), created.Token) || !strings.Contains(string(body), `"zapier"`) {
+		t.Errorf("token list: %s", body)
+	}
+	id := strconv.FormatInt(created.ID, 10)
+	if res, _ := f.do(http.MethodDelete, "/api/v1/tokens/"+id, f.tokenB, nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("another tenant revoking: %d, want 404", res.StatusCode)
+	}
+	if res, _ := f.do(http.MethodDelete, "/api/v1/tokens/"+id, f.admin, nil); res.StatusCode != http.StatusNoContent {
+		t.Errorf("revoke: %d", res.StatusCode)
+	}
+	if res, _ := f.get("/api/v1/tickets", created.Token); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("revoked token: %d, want 401", res.StatusCode)
+	}
+	if res, _ := f.get("/api/v1/tokens", f.tokenA); res.StatusCode != http.StatusForbidden {
+		t.Errorf("tokens without admin: %d, want 403", res.StatusCode)
+	}
+	if _, err := f.st.CreateUser(context.Background(), "default", "ana@acme.example", "Ana", "agent", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, body = f.get("/api/v1/users", f.tokenA)
+	if !strings.Contains(string(body), `"email":"ana@acme.example"`) {
+		t.Errorf("users: %s", body)
+	}
+	_, body = f.get("/api/v1/users", f.tokenB)
+	if strings.Contains(string(body), "ana@acme.example") {
+		t.Errorf("another tenant sees the agent: %s", body)
 	}
 }

@@ -200,6 +200,7 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		Blobs:       a.store.Blobs(),
 		Lookup:      lookupOf(panel),
 		Events:      a.store,
+		Admin:       a.store,
 		Webhooks:    a.hooks,
 		Replies:     replierOf(a.mail),
 		Health:      a.health,
