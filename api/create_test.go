@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -58,5 +59,26 @@ func TestCreateTicketAndNote(t *testing.T) {
 	if res, body := post("/api/v1/tickets", `{"requester":{"email":"a@b.example"},"subject":"x","body":"hi","send_mail":true}`); res.StatusCode != http.StatusUnprocessableEntity ||
 		!strings.Contains(string(body), "smtp_host") {
 		t.Errorf("send_mail without a sending mailbox: %d %s", res.StatusCode, body)
+	}
+}
+
+// TestSearchRoute: words of a message find its ticket; bad parameters are
+// named.
+func TestSearchRoute(t *testing.T) {
+	f := newFixture(t)
+	res := f.ingest(inMail{from: "pat@globex.example", subject: "Invoice 4711 wrong"})
+	f.ingest(inMail{from: "sam@initech.example", subject: "Printer on fire"})
+	_, body := f.get("/api/v1/search?q=invoice+wrong", f.tokenA)
+	var out struct{ Tickets []ticketJSON }
+	if err := json.Unmarshal(body, &out); err != nil || len(out.Tickets) != 1 || out.Tickets[0].ID != res.TicketID {
+		t.Fatalf("search: %s", body)
+	}
+	if _, body := f.get("/api/v1/search?q=invoice", f.tokenB); strings.Contains(string(body), "Invoice") {
+		t.Errorf("another tenant finds it: %s", body)
+	}
+	for _, q := range []string{"", "q=x&status=later", "q=x&limit=0", "q=x&sort=new"} {
+		if res, _ := f.get("/api/v1/search?"+q, f.tokenA); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%q: %d, want 400", q, res.StatusCode)
+		}
 	}
 }

@@ -33,6 +33,9 @@ type Store interface {
 	Message(ctx context.Context, tenant string, id int64) (ticket.Message, error)
 	Attachment(ctx context.Context, tenant string, id int64) (ticket.Attachment, error)
 	TokenByHash(ctx context.Context, hash string) (ticket.Token, error)
+	// SearchTickets finds tickets by number or by the words of their
+	// messages (GET /api/v1/search).
+	SearchTickets(ctx context.Context, tenant, q string, status ticket.Status, limit int) ([]ticket.Ticket, error)
 }
 
 // TicketUpdater applies agents' edits; *ticket.Service implements it.
@@ -140,6 +143,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openapi)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets", s.listTickets)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets/{id}", s.getTicket)
+	api(ticket.ScopeTicketsRead, "GET /api/v1/search", s.search)
 	if s.opts.Tickets != nil {
 		api(ticket.ScopeTicketsWrite, "PATCH /api/v1/tickets/{id}", s.patchTicket)
 		api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets", s.postTicket)

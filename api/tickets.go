@@ -198,3 +198,46 @@ func jsonErrorMessage(err error) string {
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
+
+// search serves GET /api/v1/search?q=&status=&limit=: tickets by number
+// ("#123") or by the words of their messages' subject, text and sender.
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "q" && k != "status" && k != "limit" {
+			s.writeError(w, r, http.StatusBadRequest, "invalid_parameter", k+": unknown parameter (known: q, status, limit)", nil)
+			return
+		}
+	}
+	text := q.Get("q")
+	if strings.TrimSpace(text) == "" || len(text) > 500 {
+		s.writeError(w, r, http.StatusBadRequest, "invalid_parameter", "q: required, at most 500 characters (words, or a ticket number like #123)", nil)
+		return
+	}
+	status := ticket.Status(q.Get("status"))
+	if status != "" && !status.Valid() {
+		s.writeError(w, r, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("status: %q is not one of new, open, pending, solved, closed", status), nil)
+		return
+	}
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			s.writeError(w, r, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("limit: %q is not a number from 1 to 100", v), nil)
+			return
+		}
+		limit = n
+	}
+	found, err := s.opts.Store.SearchTickets(r.Context(), tenantOf(r), text, status, limit)
+	if err != nil {
+		s.writeStoreError(w, r, "search", err)
+		return
+	}
+	out := struct {
+		Tickets []ticketJSON `json:"tickets"`
+	}{Tickets: make([]ticketJSON, 0, len(found))}
+	for _, t := range found {
+		out.Tickets = append(out.Tickets, s.ticketJSON(t))
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+}

@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// TestSearchTickets: words of any message's subject, text or sender find
+// the ticket (accents and case aside, the last word a prefix), a number
+// finds the ticket by number, FTS5 syntax in the query is just text, and
+// another tenant's tickets are never found.
+func TestSearchTickets(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	a := mustCreateTicket(t, s, ticket.Ticket{Tenant: "a", Subject: "Invoice question"})
+	b := mustCreateTicket(t, s, ticket.Ticket{Tenant: "a", Subject: "Printer"})
+	other := mustCreateTicket(t, s, ticket.Ticket{Tenant: "b", Subject: "Invoice elsewhere"})
+	mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: a.ID, Direction: ticket.DirectionInbound,
+		Subject: "Invoice question", Text: "Our invoice 4711 shows the wrong café address.", From: ticket.Address{Email: "pat@globex.example", Name: "Pat"}})
+	mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: b.ID, Direction: ticket.DirectionInbound,
+		Subject: "Printer", Text: "The printer is on fire.", From: ticket.Address{Email: "sam@initech.example"}})
+	mustInsertMessage(t, s, ticket.Message{Tenant: "b", TicketID: other.ID, Direction: ticket.DirectionInbound,
+		Subject: "Invoice elsewhere", Text: "invoice 4711", From: ticket.Address{Email: "x@b.example"}})
+	for q, want := range map[string][]int64{
+		"invoice":              {a.ID},
+		"CAFE adress":          nil, // every word must match
+		"cafe address":         {a.ID},
+		"invo":                 {a.ID}, // the last word a prefix
+		"globex":               {a.ID},
+		"fire":                 {b.ID},
+		"4711":                 nil,    // a number is a ticket number
+		`printer" OR "invoice`: nil,    // FTS5 syntax is text: all four words must match
+		"(printer* fire":       {b.ID}, // stray syntax characters are dropped
+	} {
+		got, err := s.SearchTickets(ctx, "a", q, "", 10)
+		if err != nil {
+			t.Errorf("%q: %v", q, err)
+			continue
+		}
+		var ids []int64
+		for _, tk := range got {
+			ids = append(ids, tk.ID)
+		}
+		if len(ids) != len(want) || (len(want) > 0 && ids[0] != want[0]) {
+			t.Errorf("%q: tickets %v, want %v", q, ids, want)
+		}
+	}
+	if got, _ := s.SearchTickets(ctx, "a", "#"+itoa(b.Number), "", 10); len(got) != 1 || got[0].ID != b.ID {
+		t.Errorf("by number: %+v", got)
+	}
+	if got, _ := s.SearchTickets(ctx, "a", "invoice", ticket.StatusClosed, 10); len(got) != 0 {
+		t.Errorf("status filter: %+v", got)
+	}
+	if _, err := s.SearchTickets(ctx, "a", " !! ", "", 10); !errors.Is(err, ticket.ErrInvalid) {
+		t.Errorf("no words: %v", err)
+	}
+}
+
+func itoa(n int64) string { return fmt.Sprint(n) }
