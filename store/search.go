@@ -1,8 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -12,7 +15,7 @@ import (
 
 // SearchTickets finds the tenant's tickets for q: a ticket number ("123"
 // or "#123"), else the words of q in any message's subject, text or sender
-// (every word must match; the last may be a prefix), best match first. With
+// (every word must match; "invo*" is a prefix), the latest messages first. With
 // status set, only tickets in it. At most limit (1-100).
 func (s *Store) SearchTickets(ctx context.Context, tenant, q string, status ticket.Status, limit int) ([]ticket.Ticket, error) {
 	limit = min(max(limit, 1), 100)
@@ -28,45 +31,102 @@ func (s *Store) SearchTickets(ctx context.Context, tenant, q string, status tick
 	if match == "" {
 		return nil, fmt.Errorf("store: search: %w q: no words to search for", ticket.ErrInvalid)
 	}
-	query := `SELECT ` + ticketColumns + ` FROM tickets WHERE tenant_id = ? AND id IN (
-            SELECT m.ticket_id FROM message_search ms JOIN messages m ON m.id = ms.rowid
-            WHERE message_search MATCH ? AND m.tenant_id = ? AND m.ticket_id IS NOT NULL
-            ORDER BY ms.rank LIMIT 1000)`
-	args := []any{tenant, match, tenant}
-	if status != "" {
-		query += ` AND status = ?`
-		args = append(args, string(status))
-	}
-	rows, err := s.r.QueryContext(ctx, query+` ORDER BY updated_at DESC, id DESC LIMIT ?`, append(args, limit)...)
+	// The latest 250 matching messages (FTS5 walks its index backwards,
+	// only when asked at the top level), their tickets, then those tickets
+	// by id: driving from the hits, never from the tenant's rows.
+	msgIDs, err := s.queryIDs(ctx, `SELECT rowid FROM message_search WHERE message_search MATCH ?
+        ORDER BY rowid DESC LIMIT 250`, match)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
-	defer rows.Close()
-	out := []ticket.Ticket{}
-	for rows.Next() {
-		t, err := scanTicket(rows)
+	var ids []string
+	seen := map[string]bool{}
+	for len(msgIDs) > 0 {
+		n := min(len(msgIDs), idChunk)
+		chunk, err := s.queryIDs(ctx, `SELECT ticket_id FROM messages WHERE id IN (`+placeholders(n)+`)
+            AND +tenant_id = ? AND ticket_id IS NOT NULL`, append(anys(msgIDs[:n]), tenant)...)
 		if err != nil {
 			return nil, fmt.Errorf("store: search: %w", err)
 		}
-		out = append(out, t)
+		msgIDs = msgIDs[n:]
+		for _, id := range chunk {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	out := []ticket.Ticket{}
+	for len(ids) > 0 {
+		n := min(len(ids), idChunk)
+		args := append(anys(ids[:n]), tenant)
+		ids = ids[n:]
+		// By primary key ("+tenant_id" keeps the planner off the tenant's
+		// index, which would scan all of its tickets), still scoped.
+		rows, err := s.r.QueryContext(ctx, `SELECT `+ticketColumns+` FROM tickets WHERE id IN (`+placeholders(n)+`) AND +tenant_id = ?`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
+		}
+		for rows.Next() {
+			t, err := scanTicket(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: search: %w", err)
+			}
+			if status == "" || t.Status == status {
+				out = append(out, t)
+			}
+		}
+		if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
+		}
+	}
+	slices.SortFunc(out, func(a, b ticket.Ticket) int {
+		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+	return out[:min(len(out), limit)], nil
+}
+
+// queryIDs runs a query of one integer column and returns its values as
+// text (for the next IN list).
+func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, strconv.FormatInt(id, 10))
 	}
 	return out, rows.Err()
 }
 
 // ftsQuery makes an FTS5 query of free text: each word quoted (so no
-// word is FTS5 syntax), all required, the last one a prefix. Words are
-// what the index's tokenizer keeps: letters and digits.
+// word is FTS5 syntax), all required; a word written with a trailing "*"
+// is a prefix. Words are what the index's tokenizer keeps: letters and
+// digits.
 func ftsQuery(q string) string {
-	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	if len(words) > 16 {
-		words = words[:16]
+	var words []string
+	for _, field := range strings.Fields(q) {
+		prefix := strings.HasSuffix(field, "*")
+		for _, w := range strings.FieldsFunc(field, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			words = append(words, `"`+w+`"`)
+		}
+		if prefix && len(words) > 0 && !strings.HasSuffix(words[len(words)-1], "*") {
+			words[len(words)-1] += "*"
+		}
+		if len(words) >= 16 {
+			words = words[:16]
+			break
+		}
 	}
-	for i, w := range words {
-		words[i] = `"` + w + `"`
-	}
-	if len(words) == 0 {
-		return ""
-	}
-	words[len(words)-1] += "*"
 	return strings.Join(words, " ")
 }
