@@ -149,7 +149,7 @@ type Webhook struct {
 	EventTypes []string
 	// SecretSealed is the signing secret, sealed by the webhook service
 	// (the store never sees it in the clear).
-	SecretSealed   []byte
+	SecretSealed []byte
 	// PreviousSealed is the secret before the last rotation; it signs too
 	// until PreviousUntil.
 	PreviousSealed []byte
