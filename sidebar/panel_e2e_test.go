@@ -128,7 +128,7 @@ func TestPanelE2E(t *testing.T) {
 		{URLPattern: "https://appsforoffice.microsoft.com/*", Block: true}}}); err != nil {
 		t.Logf("blocking the Office.js CDN: %v", err)
 	}
-	run("viewport", chromedp.EmulateViewport(400, 900))
+	run("viewport", chromedp.EmulateViewport(320, 900)) // the narrowest task pane (README: 320–450 px)
 
 	annaQuery := url.Values{"message_id": {annaMsg}, "from": {"anna.schmidt@globex.example"}}.Encode()
 	t.Run("sign in", func(t *testing.T) {
@@ -162,15 +162,16 @@ func TestPanelE2E(t *testing.T) {
 		if !strings.Contains(label, "Opportunity: Globex") {
 			t.Errorf("after reload the saved link reads %q", label)
 		}
-		// The panel fits the task pane: nothing wider than 400 px.
-		if w := eval(`String(document.documentElement.scrollWidth)`); w != "400" {
-			t.Errorf("page is %s px wide in a 400 px pane", w)
+		// The panel fits the narrowest task pane: nothing wider than 320 px.
+		if w := eval(`String(document.documentElement.scrollWidth)`); w != "320" {
+			wide := eval(`Array.from(document.querySelectorAll('*')).filter(e => e.getBoundingClientRect().right > 321).slice(-6).map(e => e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right)).join(' ')`)
+			t.Errorf("page is %s px wide in a 320 px pane; wide: %s", w, wide)
 		}
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(artifactDir(t), "panel-400px.png")
+		path := filepath.Join(artifactDir(t), "panel-320px.png")
 		if err := os.WriteFile(path, shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
