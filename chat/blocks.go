@@ -238,6 +238,20 @@ func (b *Bot) alertBlocks(v ticketView) []slack.Block {
 }
 
 // replyText is the thread reply for a new customer message.
+// failedText is the thread's note about a reply that could not be
+// delivered, with the mail server's answer.
+func failedText(m ticket.Message, reason string) string {
+	to := make([]string, 0, len(m.To))
+	for _, a := range m.To {
+		to = append(to, a.Email)
+	}
+	if reason == "" {
+		reason = "the mail server refused it"
+	}
+	return fmt.Sprintf(":warning: The reply to %s could not be delivered: %s",
+		escapeMax(strings.Join(to, ", "), maxName), escape(excerpt(reason, excerptRunes)))
+}
+
 func replyText(m ticket.Message) string {
 	from := m.From.Name
 	if from == "" {
@@ -247,5 +261,9 @@ func replyText(m ticket.Message) string {
 	if text == "" {
 		text = "(no text)"
 	}
-	return fmt.Sprintf("New message from %s:\n> %s", escapeMax(from, maxName), escape(text))
+	what := "New message"
+	if m.Direction == ticket.DirectionOutgoing {
+		what = "Reply" // an agent's, from their own mail client
+	}
+	return fmt.Sprintf("%s from %s:\n> %s", what, escapeMax(from, maxName), escape(text))
 }

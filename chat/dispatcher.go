@@ -105,7 +105,7 @@ func (b *Bot) deliver(ctx context.Context, e ticket.Event) error {
 	switch e.Type {
 	case ticket.EventTicketCreated, ticket.EventTicketUpdated:
 		err = b.onTicket(ctx, e)
-	case ticket.EventMessageReceived:
+	case ticket.EventMessageReceived, ticket.EventMessageFailed:
 		err = b.onMessage(ctx, e)
 	}
 	if errors.Is(err, ticket.ErrNotFound) {
@@ -267,7 +267,7 @@ func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
 			return fmt.Errorf("event %d payload: %w", e.ID, err)
 		}
 	}
-	if p.Reason == "new_ticket" || (p.Classification != "" && p.Classification != ticket.ClassNormal) {
+	if e.Type == ticket.EventMessageReceived && (p.Reason == "new_ticket" || (p.Classification != "" && p.Classification != ticket.ClassNormal)) {
 		return nil // the alert itself shows the first message; no threads for robots
 	}
 	var (
@@ -281,7 +281,11 @@ func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
 	if m, err = b.opts.Store.Message(ctx, b.opts.Tenant, e.MessageID); err != nil {
 		return err
 	}
-	if m.Direction == ticket.DirectionNote || m.Classification != ticket.ClassNormal || m.Held {
+	text := replyText(m)
+	switch {
+	case e.Type == ticket.EventMessageFailed:
+		text = failedText(m, p.Reason) // a reply of ours that could not be delivered
+	case m.Direction == ticket.DirectionNote || m.Classification != ticket.ClassNormal || m.Held:
 		return nil // customers' mail and agents' replies (from their own client) go to the thread
 	}
 	ref := strconv.FormatInt(e.ID, 10)
@@ -298,7 +302,7 @@ func (b *Bot) onMessage(ctx context.Context, e ticket.Event) error {
 		key := ticket.SlackMessage{Tenant: b.opts.Tenant, Kind: ticket.SlackReply, Ref: e.ID, TicketID: e.TicketID,
 			Channel: a.Channel, ThreadTS: a.TS}
 		post := func(ctx context.Context) (string, string, error) {
-			return b.api.PostMessageContext(ctx, a.ChannelID, slack.MsgOptionText(replyText(m), false),
+			return b.api.PostMessageContext(ctx, a.ChannelID, slack.MsgOptionText(text, false),
 				slack.MsgOptionTS(a.TS), slack.MsgOptionMetadata(meta))
 		}
 		if _, err := b.ensurePosted(ctx, key, post, match); err != nil {

@@ -512,3 +512,40 @@ func TestAPIURLWithoutTrailingSlash(t *testing.T) {
 		t.Fatalf("%d posts, want 1", len(posts))
 	}
 }
+
+// TestFailedReplyAndAgentReplyInThread: a reply of ours that could not be
+// delivered is posted in the alert's thread with the server's answer
+// (escaped), and an agent's reply captured from their own client is too.
+func TestFailedReplyAndAgentReplyInThread(t *testing.T) {
+	e := newEnv(t)
+	e.run(e.bot())
+	first := e.mail("Site down", "everything is down")
+	res := e.ingest(first)
+	ctx := context.Background()
+	m, _, err := e.svc.QueueOutgoing(ctx, ticket.DefaultTenant, ticket.Outgoing{TicketID: res.TicketID, Kind: ticket.OutgoingReply,
+		Mailbox: "support", From: "support@acme.example", Recipients: []string{"anna@customer.example"},
+		Message: ticket.Message{MessageID: "reply-1@acme.example", To: []ticket.Address{{Email: "anna@customer.example"}}, Text: "On it."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.svc.RecordDelivery(ctx, ticket.DefaultTenant, m.ID, ticket.DeliveryFailed, "550 5.1.1 <anna@customer.example>: no such user"); err != nil {
+		t.Fatal(err)
+	}
+	e.ingest(e.mail("Re: Site down", "We restarted it.", func(in *ticket.Inbound) {
+		in.InReplyTo, in.References = first.MessageID, []string{first.MessageID}
+		in.From = ticket.Address{Name: "Ana Agent", Email: "support@acme.example"}
+		in.Outgoing = true
+	}))
+	e.settle()
+	posts, _, _ := e.slack.snapshot()
+	var thread []string
+	for _, p := range posts {
+		if p.ThreadTS != "" {
+			thread = append(thread, p.Text)
+		}
+	}
+	if len(thread) != 2 || !strings.Contains(thread[0], "could not be delivered") || !strings.Contains(thread[0], "550 5.1.1 &lt;anna@customer.example&gt;") ||
+		!strings.HasPrefix(thread[1], "Reply from Ana Agent") {
+		t.Fatalf("thread %q", thread)
+	}
+}
