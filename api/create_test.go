@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,5 +82,43 @@ func TestSearchRoute(t *testing.T) {
 		if res, _ := f.get("/api/v1/search?"+q, f.tokenA); res.StatusCode != http.StatusBadRequest {
 			t.Errorf("%q: %d, want 400", q, res.StatusCode)
 		}
+	}
+}
+
+// TestTicketMessagesPaged: the thread comes a page at a time in stored
+// order, each message once.
+func TestTicketMessagesPaged(t *testing.T) {
+	f := newFixture(t)
+	res := f.ingest(inMail{from: "c@customer.example", subject: "Long thread"})
+	for range 4 {
+		f.ingest(inMail{from: "c@customer.example", subject: "Re: Long thread", inReplyTo: fmt.Sprintf("m%d@customer.example", f.seq)})
+	}
+	path := "/api/v1/tickets/" + strconv.FormatInt(res.TicketID, 10) + "/messages?limit=2"
+	var ids []int64
+	for cursor, pages := "", 0; pages < 10; pages++ {
+		_, body := f.get(path+"&cursor="+cursor, f.tokenA)
+		var page struct {
+			Messages   []messageJSON
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range page.Messages {
+			ids = append(ids, m.ID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if len(ids) != 5 || !slices.IsSorted(ids) {
+		t.Errorf("paged ids %v, want 5 in order", ids)
+	}
+	if res, _ := f.get(path+"&cursor=x", f.tokenA); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad cursor: %d", res.StatusCode)
+	}
+	if res, _ := f.get("/api/v1/tickets/"+strconv.FormatInt(res.TicketID, 10)+"/messages", f.tokenB); res.StatusCode != http.StatusNotFound {
+		t.Errorf("another tenant: %d, want 404", res.StatusCode)
 	}
 }

@@ -33,6 +33,8 @@ type Store interface {
 	Message(ctx context.Context, tenant string, id int64) (ticket.Message, error)
 	Attachment(ctx context.Context, tenant string, id int64) (ticket.Attachment, error)
 	TokenByHash(ctx context.Context, hash string) (ticket.Token, error)
+	// TicketMessagesPage: a ticket's messages after an id, in order.
+	TicketMessagesPage(ctx context.Context, tenant string, ticketID, afterID int64, limit int) ([]ticket.Message, error)
 	// SearchTickets finds tickets by number or by the words of their
 	// messages (GET /api/v1/search).
 	SearchTickets(ctx context.Context, tenant, q string, status ticket.Status, limit int) ([]ticket.Ticket, error)
@@ -144,6 +146,7 @@ func (s *Server) routes() {
 	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets", s.listTickets)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets/{id}", s.getTicket)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/search", s.search)
+	api(ticket.ScopeTicketsRead, "GET /api/v1/tickets/{id}/messages", s.ticketMessages)
 	if s.opts.Tickets != nil {
 		api(ticket.ScopeTicketsWrite, "PATCH /api/v1/tickets/{id}", s.patchTicket)
 		api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets", s.postTicket)

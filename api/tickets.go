@@ -241,3 +241,47 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
 }
+
+// ticketMessages serves GET /api/v1/tickets/{id}/messages?limit=&cursor=:
+// the thread in the order it was stored, a page at a time.
+func (s *Server) ticketMessages(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	limit, after := 50, int64(0)
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			s.writeError(w, r, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("limit: %q is not a number from 1 to 200", v), nil)
+			return
+		}
+		limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			s.writeError(w, r, http.StatusBadRequest, "invalid_parameter",
+				"cursor: not a cursor this server handed out (use next_cursor of the previous page)", nil)
+			return
+		}
+		after = n
+	}
+	msgs, err := s.opts.Store.TicketMessagesPage(r.Context(), tenantOf(r), id, after, limit)
+	if err != nil {
+		s.writeStoreError(w, r, fmt.Sprintf("ticket %d", id), err)
+		return
+	}
+	out := struct {
+		Messages   []messageJSON `json:"messages"`
+		NextCursor string        `json:"next_cursor"` // "" on the last page
+	}{Messages: make([]messageJSON, 0, len(msgs))}
+	for _, m := range msgs {
+		out.Messages = append(out.Messages, s.messageJSON(m))
+	}
+	if len(msgs) == limit {
+		out.NextCursor = strconv.FormatInt(msgs[len(msgs)-1].ID, 10)
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+}

@@ -192,3 +192,39 @@ func (s *Store) CountMessages(ctx context.Context, tenant string) (int, error) {
 	}
 	return n, nil
 }
+
+// TicketMessagesPage returns up to limit (1-200) of a ticket's messages
+// with an id above afterID, in id order (the order they were stored), with
+// their attachments and deliveries: the paged thread of the API.
+func (s *Store) TicketMessagesPage(ctx context.Context, tenant string, ticketID, afterID int64, limit int) ([]ticket.Message, error) {
+	limit = min(max(limit, 1), 200)
+	if err := ticketExists(ctx, s.r, tenant, ticketID); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages
+        WHERE tenant_id = ? AND ticket_id = ? AND id > ? ORDER BY id LIMIT ?`, tenant, ticketID, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: ticket messages: %w", err)
+	}
+	var out []ticket.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: ticket messages: %w", err)
+		}
+		out = append(out, m)
+	}
+	err = errors.Join(rows.Err(), rows.Close())
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	atts, err := attachmentsOf(ctx, s.r, tenant, `message_id BETWEEN ? AND ?`, out[0].ID, out[len(out)-1].ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Attachments = atts[out[i].ID]
+	}
+	return out, attachDeliveries(ctx, s.r, tenant, out)
+}
