@@ -48,7 +48,8 @@ func TestCreateTicketAndNote(t *testing.T) {
 	for _, bad := range []string{
 		`{"requester":{"email":"not an address"},"subject":"x"}`,
 		`{"requester":{"email":"a@b.example"},"subject":"x","priority":"whenever"}`,
-		`{"requester":{"email":"a@b.example"},"subject":"x","tags":["vip"]}`,
+		`{"requester":{"email":"a@b.example"},"subject":"x","tags":["v i p"]}`,
+		`{"requester":{"email":"a@b.example"},"subject":"x","custom_fields":{"plan":"gold"}}`,
 	} {
 		res, body := post("/api/v1/tickets", bad)
 		if _, msg := apiError(t, body); res.StatusCode != http.StatusBadRequest || msg == "" {

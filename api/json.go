@@ -23,6 +23,7 @@ type ticketJSON struct {
 	Requester      addressJSON `json:"requester"`
 	Mailbox        string      `json:"mailbox"`
 	Assignee       string      `json:"assignee"`
+	Tags           []string    `json:"tags"`
 	LinkedTicketID int64       `json:"linked_ticket_id,omitempty"`
 	CreatedAt      string      `json:"created_at"`
 	UpdatedAt      string      `json:"updated_at"`
@@ -115,6 +116,7 @@ func (s *Server) ticketJSON(t ticket.Ticket) ticketJSON {
 		Requester:      addrJSON(t.Requester),
 		Mailbox:        t.Mailbox,
 		Assignee:       t.Assignee,
+		Tags:           append([]string{}, t.Tags...),
 		LinkedTicketID: t.LinkedTicketID,
 		CreatedAt:      fmtTime(t.CreatedAt),
 		UpdatedAt:      fmtTime(t.UpdatedAt),

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -654,6 +655,66 @@ func TestPatchTicket(t *testing.T) {
 	tk, _ := f.st.Ticket(context.Background(), "default", r.TicketID)
 	if tk.Status != ticket.StatusPending {
 		t.Errorf("a rejected PATCH changed the ticket: %s", tk.Status)
+	}
+}
+
+// TestTicketTags: tags set by PATCH and POST come back normalised, filter
+// the list, land in the ticket.updated event, and a bad tag is refused by
+// name without touching the ticket.
+func TestTicketTags(t *testing.T) {
+	f := newFixture(t)
+	a := f.ingest(inMail{from: "t1@customer.example", subject: "billing question"})
+	f.ingest(inMail{from: "t2@customer.example", subject: "other"})
+	path := fmt.Sprintf("/api/v1/tickets/%d", a.TicketID)
+	resp, body := f.do("PATCH", path, f.tokenA, strings.NewReader(`{"tags":[" Billing","vip","billing","Été/2026"]}`),
+		"Content-Type", "application/json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("PATCH tags: %d %s", resp.StatusCode, body)
+	}
+	if got := decode[struct{ Tags []string }](t, body).Tags; !slices.Equal(got, []string{"billing", "vip", "été/2026"}) {
+		t.Errorf("tags after PATCH: %q; want [billing vip été/2026]", got)
+	}
+	events, err := f.st.PendingEvents(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := events[len(events)-1]; !bytes.Contains(last.Payload, []byte(`"tags":{"from":"","to":"billing,vip,été/2026"}`)) {
+		t.Errorf("last event %s %s; want the tags change", last.Type, last.Payload)
+	}
+
+	resp, body = f.get("/api/v1/tickets?tag=VIP", f.tokenA)
+	list := decode[struct{ Tickets []struct{ ID int64 } }](t, body)
+	if resp.StatusCode != 200 || len(list.Tickets) != 1 || list.Tickets[0].ID != a.TicketID {
+		t.Errorf("?tag=VIP: %d %s; want ticket %d alone", resp.StatusCode, body, a.TicketID)
+	}
+	// "bill" is a prefix of a tag, not a tag: no match.
+	if _, body = f.get("/api/v1/tickets?tag=bill", f.tokenA); len(decode[struct{ Tickets []struct{ ID int64 } }](t, body).Tickets) != 0 {
+		t.Errorf("?tag=bill matched: %s", body)
+	}
+	if resp, body = f.get("/api/v1/tickets?tag=a%20b", f.tokenA); resp.StatusCode != 400 || !strings.Contains(string(body), "tag") {
+		t.Errorf("?tag=a b: %d %s; want 400 naming tag", resp.StatusCode, body)
+	}
+
+	for _, bad := range []string{`{"tags":["two words"]}`, `{"tags":["a,b"]}`, `{"tags":["` + strings.Repeat("x", 41) + `"]}`} {
+		resp, body := f.do("PATCH", path, f.tokenA, strings.NewReader(bad), "Content-Type", "application/json")
+		if code, msg := apiError(t, body); resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, "tag") {
+			t.Errorf("%s: %d %q %q; want 400 invalid_request naming the tag", bad, resp.StatusCode, code, msg)
+		}
+	}
+	if tk, _ := f.st.Ticket(context.Background(), "default", a.TicketID); len(tk.Tags) != 3 {
+		t.Errorf("a refused PATCH changed the tags: %q", tk.Tags)
+	}
+
+	resp, body = f.do("PATCH", path, f.tokenA, strings.NewReader(`{"tags":[]}`), "Content-Type", "application/json")
+	if got := decode[struct{ Tags []string }](t, body).Tags; resp.StatusCode != 200 || got == nil || len(got) != 0 {
+		t.Errorf("PATCH tags []: %d %s; want tags []", resp.StatusCode, body)
+	}
+
+	resp, body = f.do("POST", "/api/v1/tickets", f.tokenA, strings.NewReader(
+		`{"requester":{"email":"phone@customer.example"},"subject":"Called in","tags":["Phone","phone"]}`),
+		"Content-Type", "application/json")
+	if got := decode[struct{ Tags []string }](t, body).Tags; resp.StatusCode != 201 || !slices.Equal(got, []string{"phone"}) {
+		t.Errorf("POST with tags: %d %s; want tags [phone]", resp.StatusCode, body)
 	}
 }
 

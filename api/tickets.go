@@ -21,7 +21,7 @@ var mailboxNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 // maxPatchBody bounds a PATCH body; a ticket change is a few fields.
 const maxPatchBody = 64 << 10
 
-// listTickets serves GET /api/v1/tickets?status=&mailbox=&requester=&limit=&cursor=.
+// listTickets serves GET /api/v1/tickets?status=&mailbox=&requester=&tag=&limit=&cursor=.
 func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	f, msg := parseTicketFilter(r)
 	if msg != "" {
@@ -53,12 +53,12 @@ func parseTicketFilter(r *http.Request) (f ticket.TicketFilter, msg string) {
 	q := r.URL.Query()
 	for k, v := range q {
 		switch k {
-		case "status", "mailbox", "requester", "limit", "cursor":
+		case "status", "mailbox", "requester", "tag", "limit", "cursor":
 			if len(v) > 1 {
 				return f, k + ": given more than once"
 			}
 		default:
-			return f, fmt.Sprintf("%s: unknown parameter (known: status, mailbox, requester, limit, cursor)", k)
+			return f, fmt.Sprintf("%s: unknown parameter (known: status, mailbox, requester, tag, limit, cursor)", k)
 		}
 	}
 	if v := q.Get("status"); v != "" {
@@ -77,6 +77,13 @@ func parseTicketFilter(r *http.Request) (f ticket.TicketFilter, msg string) {
 			return f, fmt.Sprintf("requester: %q is not an email address", v)
 		}
 		f.Requester = v
+	}
+	if v := q.Get("tag"); v != "" {
+		tags, err := ticket.NormTags([]string{v})
+		if err != nil || len(tags) != 1 {
+			return f, fmt.Sprintf("tag: %q is not a tag (letters, digits and - _ . : /, at most %d)", v, ticket.MaxTagLen)
+		}
+		f.Tag = tags[0]
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -131,10 +138,11 @@ type ticketPatch struct {
 	Status   *ticket.Status   `json:"status"`
 	Priority *ticket.Priority `json:"priority"`
 	Assignee *string          `json:"assignee"` // "" unassigns
+	Tags     *[]string        `json:"tags"`     // replaces the tags; [] removes them
 }
 
 // patchTicket serves PATCH /api/v1/tickets/{id}: status, priority,
-// assignee. The change is recorded as made by "api:<token name>".
+// assignee, tags. The change is recorded as made by "api:<token name>".
 func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.pathID(w, r)
 	if !ok {
@@ -146,7 +154,7 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	c, _ := CallerFrom(r.Context())
 	t, err := s.opts.Tickets.Update(r.Context(), c.Tenant, id, ticket.Change{
-		Status: p.Status, Priority: p.Priority, Assignee: p.Assignee, Actor: "api:" + c.TokenName,
+		Status: p.Status, Priority: p.Priority, Assignee: p.Assignee, Tags: p.Tags, Actor: "api:" + c.TokenName,
 	})
 	if err != nil {
 		s.writeStoreError(w, r, fmt.Sprintf("ticket %d", id), err)

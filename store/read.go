@@ -40,6 +40,10 @@ func (s *Store) ListTickets(ctx context.Context, tenant string, f ticket.TicketF
 		where = append(where, "requester_email = ?")
 		args = append(args, r)
 	}
+	if f.Tag != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM json_each(tickets.tags) WHERE value = ?)")
+		args = append(args, strings.ToLower(strings.TrimSpace(f.Tag)))
+	}
 	if f.Cursor != "" {
 		updated, id, err := decodeCursor(f.Cursor)
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 
 const ticketColumns = `id, tenant_id, number, subject, status, priority, requester_name,
     requester_email, mailbox, assignee, conversation_id, linked_ticket_id, created_at,
-    updated_at, closed_at`
+    updated_at, closed_at, tags`
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -24,12 +24,16 @@ func scanTicket(sc scanner) (ticket.Ticket, error) {
 		status, priority           string
 		linked                     sql.NullInt64
 		created, updated, closedAt sql.NullString
+		tags                       string
 	)
 	err := sc.Scan(&t.ID, &t.Tenant, &t.Number, &t.Subject, &status, &priority,
 		&t.Requester.Name, &t.Requester.Email, &t.Mailbox, &t.Assignee, &t.ConversationID,
-		&linked, &created, &updated, &closedAt)
+		&linked, &created, &updated, &closedAt, &tags)
 	if err != nil {
 		return ticket.Ticket{}, err
+	}
+	if t.Tags, err = decodeList[string](tags); err != nil {
+		return ticket.Ticket{}, fmt.Errorf("tags: %w", err)
 	}
 	t.Status, t.Priority, t.LinkedTicketID = ticket.Status(status), ticket.Priority(priority), linked.Int64
 	if t.CreatedAt, err = parseTime(created); err != nil {
@@ -143,13 +147,17 @@ func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticke
 		return fmt.Errorf("store: create ticket: next number: %w", err)
 	}
 	numbers[t.Tenant] = number // as the counter row now says
+	tags, err := encodeList(t.Tags)
+	if err != nil {
+		return err
+	}
 	id, err := insertID(ctx, q, `INSERT INTO tickets (tenant_id, number, subject, status, priority,
         requester_name, requester_email, mailbox, assignee, conversation_id, linked_ticket_id,
-        created_at, updated_at, closed_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        created_at, updated_at, closed_at, tags)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Tenant, number, t.Subject, string(t.Status), string(t.Priority), t.Requester.Name,
 		t.Requester.Email, t.Mailbox, t.Assignee, t.ConversationID, nullID(t.LinkedTicketID),
-		created, updated, nullTime(t.ClosedAt))
+		created, updated, nullTime(t.ClosedAt), tags)
 	if err != nil {
 		return fmt.Errorf("store: create ticket: %w", err)
 	}
@@ -171,9 +179,13 @@ func updateTicket(ctx context.Context, q querier, now time.Time, t ticket.Ticket
 	if err != nil {
 		return err
 	}
+	tags, err := encodeList(t.Tags)
+	if err != nil {
+		return err
+	}
 	res, err := q.ExecContext(ctx, `UPDATE tickets SET status = ?, priority = ?, assignee = ?,
-        subject = ?, updated_at = ?, closed_at = ? WHERE tenant_id = ? AND id = ?`,
-		string(t.Status), string(t.Priority), t.Assignee, t.Subject, updated, nullTime(t.ClosedAt),
+        subject = ?, updated_at = ?, closed_at = ?, tags = ? WHERE tenant_id = ? AND id = ?`,
+		string(t.Status), string(t.Priority), t.Assignee, t.Subject, updated, nullTime(t.ClosedAt), tags,
 		t.Tenant, t.ID)
 	if err != nil {
 		return fmt.Errorf("store: update ticket %d: %w", t.ID, err)

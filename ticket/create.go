@@ -25,7 +25,8 @@ type NewTicket struct {
 	Requester    Address // required: the sender
 	Priority     Priority
 	Assignee     string
-	Actor        string // agent email, recorded on the events and the note
+	Tags         []string // normalised by NormTags
+	Actor        string   // agent email, recorded on the events and the note
 
 	// Source says where the ticket was opened: "sidebar" (the default) or
 	// "api"; it is the ticket.created event's reason.
@@ -83,6 +84,10 @@ func (s *Service) create(ctx context.Context, tenant string, req NewTicket) (Tic
 	if err := s.checkAgent(ctx, tenant, req.Assignee); err != nil {
 		return Ticket{}, false, err
 	}
+	tags, err := NormTags(req.Tags)
+	if err != nil {
+		return Ticket{}, false, fmt.Errorf("ticket: create: %w", err)
+	}
 	subject := strings.TrimSpace(req.Subject)
 	if subject == "" {
 		subject = "(no subject)"
@@ -94,7 +99,7 @@ func (s *Service) create(ctx context.Context, tenant string, req NewTicket) (Tic
 		out      Ticket
 		replayed bool
 	)
-	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
+	err = s.opts.Store.WithTx(ctx, func(tx Tx) error {
 		replayed = false
 		if req.IdempotencyKey != "" {
 			id, hash, err := tx.IdempotencyKey(ctx, tenant, req.IdempotencyKey)
@@ -123,7 +128,7 @@ func (s *Service) create(ctx context.Context, tenant string, req NewTicket) (Tic
 		now := s.now()
 		t := Ticket{
 			Tenant: tenant, Subject: subject, Status: StatusNew, Priority: req.Priority,
-			Requester: req.Requester, Assignee: req.Assignee, CreatedAt: now, UpdatedAt: now,
+			Requester: req.Requester, Assignee: req.Assignee, Tags: tags, CreatedAt: now, UpdatedAt: now,
 		}
 		if err := tx.CreateTicket(ctx, &t); err != nil {
 			return fmt.Errorf("create ticket: %w", err)

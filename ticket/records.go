@@ -98,6 +98,7 @@ type TicketFilter struct {
 	Status    Status // "" = any
 	Mailbox   string // "" = any
 	Requester string // requester email, normalised here; "" = any
+	Tag       string // a tag the ticket carries (NormTags form); "" = any
 	Limit     int    // page size: default 50, at most 200
 	Cursor    string // opaque, the next cursor of the previous page; "" = first page
 }

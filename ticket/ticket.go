@@ -134,9 +134,12 @@ type Ticket struct {
 	// LinkedTicketID is the earlier ticket this one continues, when a reply
 	// came after the earlier one had been closed longer than the reopen window.
 	LinkedTicketID int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	ClosedAt       time.Time // zero unless Status is solved or closed
+	// Tags are the agent's labels, normalised by NormTags: lower case,
+	// sorted, no duplicates.
+	Tags      []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ClosedAt  time.Time // zero unless Status is solved or closed
 }
 
 // Message is one email (or note) on a ticket.

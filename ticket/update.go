@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // ErrInvalid marks a request the domain rejects (an unknown status, a
@@ -28,7 +31,7 @@ type EventPayload struct {
 	Classification Classification         `json:"classification,omitempty"`
 	LinkedTicketID int64                  `json:"linked_ticket_id,omitempty"`
 	Actor          string                 `json:"actor,omitempty"`
-	Changes        map[string]FieldChange `json:"changes,omitempty"` // by field: status, priority, assignee
+	Changes        map[string]FieldChange `json:"changes,omitempty"` // by field: status, priority, assignee, tags (comma-joined)
 	// Priority and PriorityReasons, on ticket.created, say which rules
 	// (Prioritizer.Prioritize) set the new ticket's priority.
 	Priority        Priority `json:"priority,omitempty"`
@@ -59,6 +62,9 @@ type Change struct {
 	Priority *Priority
 	// Assignee is the agent's email; "" unassigns.
 	Assignee *string
+	// Tags replaces the ticket's tags (normalised by NormTags); an empty
+	// list removes them all.
+	Tags *[]string
 	// Actor is who made the change (agent email, "slack:U123", "api:token
 	// name"), recorded in the event.
 	Actor string
@@ -92,6 +98,13 @@ func (s *Service) Update(ctx context.Context, tenant string, id int64, ch Change
 			}
 		}
 	}
+	var tags []string
+	if ch.Tags != nil {
+		var err error
+		if tags, err = NormTags(*ch.Tags); err != nil {
+			return Ticket{}, fmt.Errorf("ticket: %w", err)
+		}
+	}
 	var out Ticket
 	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
 		t, err := tx.Ticket(ctx, tenant, id)
@@ -118,6 +131,10 @@ func (s *Service) Update(ctx context.Context, tenant string, id int64, ch Change
 		if ch.Assignee != nil && assignee != t.Assignee {
 			changes["assignee"] = FieldChange{t.Assignee, assignee}
 			t.Assignee = assignee
+		}
+		if ch.Tags != nil && strings.Join(tags, ",") != strings.Join(t.Tags, ",") {
+			changes["tags"] = FieldChange{strings.Join(t.Tags, ","), strings.Join(tags, ",")}
+			t.Tags = tags
 		}
 		out = t
 		if len(changes) == 0 {
@@ -152,4 +169,42 @@ func (s *Service) checkAgent(ctx context.Context, tenant, email string) error {
 		return fmt.Errorf("ticket: %w assignee %q: not an agent of this tenant (see sidedesk user list)", ErrInvalid, email)
 	}
 	return nil
+}
+
+// MaxTags and MaxTagLen bound a ticket's tags.
+const (
+	MaxTags   = 20
+	MaxTagLen = 40
+)
+
+// NormTags checks and normalises an agent's tags: trimmed, lower case,
+// sorted, duplicates dropped. A tag is 1 to MaxTagLen letters, digits and
+// "-", "_", ".", ":" or "/"; anything else (a space, a comma, a quote) is
+// refused with an error that wraps ErrInvalid and names the tag.
+func NormTags(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, raw := range in {
+		t := strings.ToLower(strings.TrimSpace(raw))
+		if t == "" {
+			continue
+		}
+		if n := len([]rune(t)); n > MaxTagLen {
+			return nil, fmt.Errorf("%w tag %q: %d characters, at most %d", ErrInvalid, raw, n, MaxTagLen)
+		}
+		for _, r := range t {
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_.:/", r) {
+				return nil, fmt.Errorf("%w tag %q: %q is not allowed (use letters, digits and - _ . : /)", ErrInvalid, raw, r)
+			}
+		}
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > MaxTags {
+		return nil, fmt.Errorf("%w tags: %d, at most %d", ErrInvalid, len(out), MaxTags)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
