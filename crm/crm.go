@@ -20,6 +20,70 @@ import (
 // ErrNotFound is returned when a record does not exist in the tenant.
 var ErrNotFound = errors.New("crm: not found")
 
+// ErrNotConnected is returned (wrapped) by a connector that acts as the
+// agent (Salesforce: per-agent OAuth) when the agent has not connected
+// their CRM account, or the CRM revoked the connection: the panel offers
+// to connect (Authorizer).
+var ErrNotConnected = errors.New("crm: not connected")
+
+// ErrUnsupported is returned (wrapped) for an operation the connector
+// does not offer.
+var ErrUnsupported = errors.New("crm: not supported by this connector")
+
+type agentKey struct{}
+
+// WithAgent tells a connector which agent (email) it acts for: a
+// connector with per-agent credentials reads and writes with that
+// agent's own CRM permissions.
+func WithAgent(ctx context.Context, email string) context.Context {
+	return context.WithValue(ctx, agentKey{}, email)
+}
+
+// AgentFrom is the agent of WithAgent, or "".
+func AgentFrom(ctx context.Context) string {
+	s, _ := ctx.Value(agentKey{}).(string)
+	return s
+}
+
+// Authorizer is implemented by connectors whose agents connect their own
+// CRM account by an OAuth consent flow (the panel's "Connect Salesforce").
+type Authorizer interface {
+	// AuthorizeURL is where to send the agent's browser to consent;
+	// returnTo (a local path) is where Complete sends them back.
+	AuthorizeURL(ctx context.Context, tenant, agent, returnTo string) (string, error)
+	// Complete takes the consent's answer (the callback's code and
+	// state) and stores the agent's connection; it returns returnTo.
+	Complete(ctx context.Context, tenant, agent, code, state string) (string, error)
+}
+
+// Connection is an agent's connection to their CRM account: whom the CRM
+// knows them as and the sealed refresh token. The store keeps it.
+type Connection struct {
+	Tenant      string
+	Agent       string // agent email
+	Provider    string // "salesforce"
+	InstanceURL string
+	IdentityURL string
+	UserID      string // the CRM's user id
+	Username    string
+	// RefreshSealed is the refresh token sealed with the secret key.
+	RefreshSealed []byte
+	// Status is "connected", or "disconnected" once the CRM refused the
+	// refresh token (LastError says how).
+	Status      string
+	LastError   string
+	ConnectedAt time.Time
+	UpdatedAt   time.Time
+}
+
+// ConnectionStore keeps agents' CRM connections.
+type ConnectionStore interface {
+	// CRMConnection returns ErrNotFound when the agent has none.
+	CRMConnection(ctx context.Context, tenant, agent, provider string) (Connection, error)
+	PutCRMConnection(ctx context.Context, c Connection) error
+	CRMConnections(ctx context.Context, provider string) ([]Connection, error)
+}
+
 // Object names a record type; the values are the import CLI's --object.
 type Object string
 
@@ -40,8 +104,11 @@ type Meta struct {
 	// "salesforce", "csv") and its id there; the import upserts by them.
 	Source     string
 	ExternalID string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// URL opens the record in the CRM's own UI (Salesforce Lightning);
+	// empty for the local CRM.
+	URL       string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Account is a customer organisation (Salesforce Account).

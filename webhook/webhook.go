@@ -15,8 +15,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -36,6 +34,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sidedesk/sidedesk/internal/seal"
 
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -78,7 +78,7 @@ type Options struct {
 type Service struct {
 	opts   Options
 	log    *slog.Logger
-	aead   cipher.AEAD
+	box    *seal.Box
 	client *http.Client
 }
 
@@ -99,15 +99,11 @@ func New(opts Options) (*Service, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 15 * time.Second
 	}
-	block, err := aes.NewCipher(opts.Key)
+	box, err := seal.New(opts.Key)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	s := &Service{opts: opts, log: opts.Logger, aead: aead}
+	s := &Service{opts: opts, log: opts.Logger, box: box}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: s.checkDial}
 	s.client = &http.Client{
 		Timeout: opts.Timeout,
@@ -185,18 +181,10 @@ func (s *Service) Create(ctx context.Context, tenant, rawURL string, types []str
 	return w, secret, nil
 }
 
-func (s *Service) seal(plain []byte) []byte {
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, plain, []byte("sidedesk webhook secret"))
-}
+func (s *Service) seal(plain []byte) []byte { return s.box.Seal(plain, "sidedesk webhook secret") }
 
 func (s *Service) open(sealed []byte) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return nil, errors.New("webhook: sealed secret too short")
-	}
-	return s.aead.Open(nil, sealed[:n], sealed[n:], []byte("sidedesk webhook secret"))
+	return s.box.Open(sealed, "sidedesk webhook secret")
 }
 
 // RotationOverlap is how long a rotated secret keeps signing beside the

@@ -1,0 +1,438 @@
+package salesforce
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sidedesk/sidedesk/crm"
+)
+
+// The SOQL field lists, and the records as the REST API renders them.
+const (
+	contactFields = "Id, FirstName, LastName, Email, Phone, Title, AccountId, CreatedDate, LastModifiedDate"
+	leadFields    = "Id, FirstName, LastName, Email, Company, Status, CreatedDate, LastModifiedDate"
+	accountFields = "Id, Name, Website, Type, Industry, AnnualRevenue, Owner.Name, CreatedDate, LastModifiedDate"
+	oppFields     = "Id, Name, StageName, Amount, CloseDate, AccountId, IsClosed, CreatedDate, LastModifiedDate"
+	caseFields    = "Id, CaseNumber, Subject, Status, AccountId, ContactId, CreatedDate, LastModifiedDate"
+)
+
+type sfMeta struct {
+	ID               string `json:"Id"`
+	CreatedDate      string `json:"CreatedDate"`
+	LastModifiedDate string `json:"LastModifiedDate"`
+}
+
+func (c *Connector) meta(tenant, object string, m sfMeta, instance string) crm.Meta {
+	out := crm.Meta{ID: m.ID, Tenant: tenant, Source: Provider, ExternalID: m.ID,
+		CreatedAt: sfTime(m.CreatedDate), UpdatedAt: sfTime(m.LastModifiedDate)}
+	if instance != "" {
+		out.URL = strings.TrimRight(instance, "/") + "/lightning/r/" + object + "/" + m.ID + "/view"
+	}
+	return out
+}
+
+// sfTime reads Salesforce's datetime (2024-05-01T10:00:00.000+0000).
+func sfTime(s string) time.Time {
+	for _, f := range []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(f, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+type sfContact struct {
+	sfMeta
+	FirstName, LastName, Email, Phone, Title string
+	AccountID                                string `json:"AccountId"`
+}
+
+type sfLead struct {
+	sfMeta
+	FirstName, LastName, Email, Company, Status string
+}
+
+type sfAccount struct {
+	sfMeta
+	Name, Website, Type, Industry string
+	AnnualRevenue                 *float64
+	Owner                         *struct{ Name string }
+}
+
+type sfOpp struct {
+	sfMeta
+	Name, StageName, CloseDate string
+	Amount                     *float64
+	AccountID                  string `json:"AccountId"`
+	IsClosed                   bool
+}
+
+type sfCase struct {
+	sfMeta
+	CaseNumber, Subject, Status string
+	AccountID                   string `json:"AccountId"`
+	ContactID                   string `json:"ContactId"`
+}
+
+func (c *Connector) contact(tenant, inst string, r sfContact) crm.Contact {
+	return crm.Contact{Meta: c.meta(tenant, "Contact", r.sfMeta, inst), FirstName: r.FirstName, LastName: r.LastName,
+		Email: crm.NormalizeEmail(r.Email), Phone: r.Phone, Title: r.Title, AccountID: r.AccountID}
+}
+
+func (c *Connector) lead(tenant, inst string, r sfLead) crm.Lead {
+	return crm.Lead{Meta: c.meta(tenant, "Lead", r.sfMeta, inst), FirstName: r.FirstName, LastName: r.LastName,
+		Email: crm.NormalizeEmail(r.Email), Company: r.Company, Status: r.Status}
+}
+
+func (c *Connector) account(tenant, inst string, r sfAccount) crm.Account {
+	a := crm.Account{Meta: c.meta(tenant, "Account", r.sfMeta, inst), Name: r.Name, Website: r.Website,
+		Type: r.Type, Industry: r.Industry}
+	if r.AnnualRevenue != nil {
+		a.AnnualRevenue = *r.AnnualRevenue
+	}
+	if r.Owner != nil {
+		a.Owner = r.Owner.Name
+	}
+	a.Domains = crm.AccountDomains(&a)
+	return a
+}
+
+func (c *Connector) opp(tenant, inst string, r sfOpp) crm.Opportunity {
+	o := crm.Opportunity{Meta: c.meta(tenant, "Opportunity", r.sfMeta, inst), Name: r.Name, Stage: r.StageName,
+		CloseDate: sfTime(r.CloseDate), AccountID: r.AccountID, Closed: r.IsClosed}
+	if r.Amount != nil {
+		o.Amount = *r.Amount
+	}
+	return o
+}
+
+func (c *Connector) kase(tenant, inst string, r sfCase) crm.Case {
+	return crm.Case{Meta: c.meta(tenant, "Case", r.sfMeta, inst), Subject: r.Subject, Status: r.Status,
+		AccountID: r.AccountID, ContactID: r.ContactID}
+}
+
+// instance is the agent's instance URL (for record links); "" if unknown.
+func (c *Connector) instance(ctx context.Context, tenant string) string {
+	agent := crm.AgentFrom(ctx)
+	s := c.session(tenant, agent)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.instanceURL
+}
+
+func cacheKey(tenant, agent, email string) string { return tenant + "\x00" + agent + "\x00" + email }
+
+func (c *Connector) dropCache(tenant, agent string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prefix := tenant + "\x00" + agent + "\x00"
+	for k := range c.cache {
+		if strings.HasPrefix(k, prefix) {
+			delete(c.cache, k)
+		}
+	}
+}
+
+// Match implements crm.Connector: the look-ups run as one round of
+// parallel queries (contacts, leads, the contacts' accounts, their open
+// opportunities and cases, and the accounts behind the domain); only when
+// no contact's account matched does a second round read the domain
+// accounts' opportunities. The answer is cached per agent for CacheTTL.
+func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match, error) {
+	agent, err := actor(ctx)
+	if err != nil {
+		return crm.Match{}, err
+	}
+	email, err = crm.CheckEmail(email)
+	if err != nil {
+		return crm.Match{}, fmt.Errorf("salesforce: match: %w", err)
+	}
+	key := cacheKey(tenant, agent, email)
+	now := c.opts.Now()
+	c.mu.Lock()
+	if hit, ok := c.cache[key]; ok && now.Before(hit.expires) {
+		c.mu.Unlock()
+		return hit.m, nil
+	}
+	c.mu.Unlock()
+
+	domain := crm.EmailDomain(email)
+	free := slices.Contains(c.freeMail(), domain)
+	q := Quote(email)
+	contactsOf := "(SELECT AccountId FROM Contact WHERE Email = " + q + ")"
+
+	var (
+		contacts []sfContact
+		leads    []sfLead
+		accts    []sfAccount
+		domAccts []sfAccount
+		opps     []sfOpp
+		cases    []sfCase
+	)
+	queries := []struct {
+		soql string
+		dec  func(json.RawMessage) error
+	}{
+		{"SELECT " + contactFields + " FROM Contact WHERE Email = " + q + " ORDER BY LastModifiedDate DESC LIMIT 20",
+			decodeInto(&contacts)},
+		{"SELECT " + leadFields + " FROM Lead WHERE Email = " + q + " AND IsConverted = false ORDER BY LastModifiedDate DESC LIMIT 20",
+			decodeInto(&leads)},
+		{"SELECT " + accountFields + " FROM Account WHERE Id IN " + contactsOf + " LIMIT 20",
+			decodeInto(&accts)},
+		{"SELECT " + oppFields + " FROM Opportunity WHERE IsClosed = false AND AccountId IN " + contactsOf + " ORDER BY CloseDate ASC NULLS LAST LIMIT 20",
+			decodeInto(&opps)},
+		{"SELECT " + caseFields + " FROM Case WHERE IsClosed = false AND ContactId IN (SELECT Id FROM Contact WHERE Email = " + q + ") ORDER BY CreatedDate DESC LIMIT 20",
+			decodeInto(&cases)},
+	}
+	cands := crm.DomainCandidates(domain)
+	if !free && len(cands) > 0 {
+		var likes []string
+		for _, d := range cands {
+			likes = append(likes, "Website LIKE "+QuoteLike("%", d, "%"))
+		}
+		queries = append(queries, struct {
+			soql string
+			dec  func(json.RawMessage) error
+		}{"SELECT " + accountFields + " FROM Account WHERE " + strings.Join(likes, " OR ") + " LIMIT 50", decodeInto(&domAccts)})
+	}
+	errs := make([]error, len(queries))
+	var wg sync.WaitGroup
+	var mu sync.Mutex // decoders append to the slices above
+	for i, qq := range queries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.query(ctx, tenant, qq.soql, func(r json.RawMessage) error {
+				mu.Lock()
+				defer mu.Unlock()
+				return qq.dec(r)
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return crm.Match{}, firstNotConnected(errs, err)
+	}
+	inst := c.instance(ctx, tenant)
+	m := crm.Match{Email: email, FreeMail: free}
+	for _, r := range contacts {
+		m.Contacts = append(m.Contacts, c.contact(tenant, inst, r))
+	}
+	for _, r := range leads {
+		m.Leads = append(m.Leads, c.lead(tenant, inst, r))
+	}
+	for _, r := range accts {
+		m.Accounts = append(m.Accounts, c.account(tenant, inst, r))
+	}
+	for _, r := range cases {
+		m.Cases = append(m.Cases, c.kase(tenant, inst, r))
+	}
+	if len(m.Accounts) > 0 {
+		for _, r := range opps {
+			m.Opportunities = append(m.Opportunities, c.opp(tenant, inst, r))
+		}
+	} else if len(domAccts) > 0 {
+		// The most specific domain that an account owns (the Website LIKE
+		// is only a pre-filter: "globex.example" is in "notglobex.example").
+		var all []crm.Account
+		for _, r := range domAccts {
+			all = append(all, c.account(tenant, inst, r))
+		}
+	found:
+		for _, d := range cands {
+			for _, a := range all {
+				if slices.Contains(a.Domains, d) {
+					m.Accounts = append(m.Accounts, a)
+				}
+			}
+			if len(m.Accounts) > 0 {
+				break found
+			}
+		}
+		if len(m.Accounts) > 0 {
+			var ids []string
+			for _, a := range m.Accounts {
+				ids = append(ids, Quote(a.ID))
+			}
+			var dOpps []sfOpp
+			err := c.query(ctx, tenant, "SELECT "+oppFields+" FROM Opportunity WHERE IsClosed = false AND AccountId IN ("+
+				strings.Join(ids, ", ")+") ORDER BY CloseDate ASC NULLS LAST LIMIT 20", decodeInto(&dOpps))
+			if err != nil {
+				return crm.Match{}, err
+			}
+			for _, r := range dOpps {
+				m.Opportunities = append(m.Opportunities, c.opp(tenant, inst, r))
+			}
+		}
+	}
+	if c.opts.CacheTTL > 0 {
+		c.mu.Lock()
+		if len(c.cache) > 10000 {
+			clear(c.cache)
+		}
+		c.cache[key] = cached{m: m, expires: now.Add(c.opts.CacheTTL)}
+		c.mu.Unlock()
+	}
+	return m, nil
+}
+
+func (c *Connector) freeMail() []string {
+	if c.opts.FreeMailDomains != nil {
+		return c.opts.FreeMailDomains
+	}
+	return crm.DefaultFreeMailDomains()
+}
+
+// firstNotConnected prefers an ErrNotConnected among parallel errors, so
+// the panel offers to connect rather than showing five failures.
+func firstNotConnected(errs []error, joined error) error {
+	for _, e := range errs {
+		if errors.Is(e, crm.ErrNotConnected) || errors.Is(e, ErrLimited) {
+			return e
+		}
+	}
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return joined
+}
+
+func decodeInto[T any](dst *[]T) func(json.RawMessage) error {
+	return func(r json.RawMessage) error {
+		var v T
+		if err := json.Unmarshal(r, &v); err != nil {
+			return err
+		}
+		*dst = append(*dst, v)
+		return nil
+	}
+}
+
+// Account implements crm.Connector.
+func (c *Connector) Account(ctx context.Context, tenant, id string) (crm.Account, error) {
+	var r sfAccount
+	if err := c.getRecord(ctx, tenant, "Account", id, accountFields, &r); err != nil {
+		return crm.Account{}, err
+	}
+	return c.account(tenant, c.instance(ctx, tenant), r), nil
+}
+
+// Contact implements crm.Connector.
+func (c *Connector) Contact(ctx context.Context, tenant, id string) (crm.Contact, error) {
+	var r sfContact
+	if err := c.getRecord(ctx, tenant, "Contact", id, contactFields, &r); err != nil {
+		return crm.Contact{}, err
+	}
+	return c.contact(tenant, c.instance(ctx, tenant), r), nil
+}
+
+// getRecord reads one record by SOQL (so parent fields come too).
+func (c *Connector) getRecord(ctx context.Context, tenant, object, id, fields string, out any) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	var raw []json.RawMessage
+	err := c.query(ctx, tenant, "SELECT "+fields+" FROM "+object+" WHERE Id = "+Quote(id)+" LIMIT 1",
+		func(r json.RawMessage) error { raw = append(raw, r); return nil })
+	if err != nil {
+		return err
+	}
+	if len(raw) == 0 {
+		return fmt.Errorf("salesforce: %s %s: %w", object, id, crm.ErrNotFound)
+	}
+	return json.Unmarshal(raw[0], out)
+}
+
+type createResult struct {
+	ID      string `json:"id"`
+	Success bool   `json:"success"`
+}
+
+// CreateContact implements crm.Connector (POST sobjects/Contact). A
+// contact without a last name gets the address's local part, which
+// Salesforce requires.
+func (c *Connector) CreateContact(ctx context.Context, in crm.Contact) (crm.Contact, error) {
+	email, err := crm.CheckEmail(in.Email)
+	if err != nil {
+		return crm.Contact{}, fmt.Errorf("salesforce: create contact: %w", err)
+	}
+	body := map[string]any{"Email": email, "LastName": lastName(in.LastName, email)}
+	for k, v := range map[string]string{"FirstName": in.FirstName, "Phone": in.Phone, "Title": in.Title} {
+		if v != "" {
+			body[k] = v
+		}
+	}
+	if in.AccountID != "" {
+		if err := checkID(in.AccountID); err != nil {
+			return crm.Contact{}, err
+		}
+		body["AccountId"] = in.AccountID
+	}
+	var res createResult
+	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Contact", body, &res); err != nil {
+		return crm.Contact{}, err
+	}
+	c.dropCache(in.Tenant, crm.AgentFrom(ctx))
+	return c.Contact(ctx, in.Tenant, res.ID)
+}
+
+// CreateLead implements crm.Connector (POST sobjects/Lead). Company,
+// required by Salesforce, defaults to the address's domain.
+func (c *Connector) CreateLead(ctx context.Context, in crm.Lead) (crm.Lead, error) {
+	email, err := crm.CheckEmail(in.Email)
+	if err != nil {
+		return crm.Lead{}, fmt.Errorf("salesforce: create lead: %w", err)
+	}
+	company := strings.TrimSpace(in.Company)
+	if company == "" {
+		company = crm.EmailDomain(email)
+	}
+	body := map[string]any{"Email": email, "LastName": lastName(in.LastName, email), "Company": company}
+	if in.FirstName != "" {
+		body["FirstName"] = in.FirstName
+	}
+	if in.Status != "" {
+		body["Status"] = in.Status
+	}
+	var res createResult
+	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Lead", body, &res); err != nil {
+		return crm.Lead{}, err
+	}
+	c.dropCache(in.Tenant, crm.AgentFrom(ctx))
+	var r sfLead
+	if err := c.getRecord(ctx, in.Tenant, "Lead", res.ID, leadFields, &r); err != nil {
+		return crm.Lead{}, err
+	}
+	return c.lead(in.Tenant, c.instance(ctx, in.Tenant), r), nil
+}
+
+func lastName(given, email string) string {
+	if s := strings.TrimSpace(given); s != "" {
+		return s
+	}
+	local := email[:strings.LastIndexByte(email, '@')]
+	return local
+}
+
+// Link implements crm.Connector: filing an email against a Salesforce
+// record is not in this connector yet.
+func (c *Connector) Link(context.Context, crm.Link) (crm.Link, error) {
+	return crm.Link{}, fmt.Errorf("salesforce: saving an email to a Salesforce record: %w", crm.ErrUnsupported)
+}
+
+// Links implements crm.Connector: none (see Link).
+func (c *Connector) Links(context.Context, string, int64, string, int64) ([]crm.Link, error) {
+	return nil, nil
+}
+
+var _ crm.Connector = (*Connector)(nil)
+var _ crm.Authorizer = (*Connector)(nil)

@@ -1,0 +1,199 @@
+// Package salesforce is the Salesforce CRM connector: each agent connects
+// their own Salesforce user by the OAuth 2.0 web server flow with PKCE, so
+// every read and write runs with that user's permissions and sharing; the
+// panel's look-up (Match) runs its SOQL queries in parallel, one round of
+// requests, and is cached briefly per agent. It speaks the REST API
+// (/services/data/vXX.X/) and reads its error array, 401
+// INVALID_SESSION_ID (refresh once, retry), invalid_grant (the agent must
+// reconnect), REQUEST_LIMIT_EXCEEDED (back off) and Sforce-Limit-Info (the
+// org's API budget).
+package salesforce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sidedesk/sidedesk/internal/seal"
+
+	"github.com/sidedesk/sidedesk/crm"
+)
+
+// Provider is the connections' provider name.
+const Provider = "salesforce"
+
+// DefaultAPIVersion is the REST API version asked for when none is set.
+const DefaultAPIVersion = "v62.0"
+
+// Options configures a Connector.
+type Options struct {
+	// LoginURL is the OAuth host: https://login.salesforce.com,
+	// https://test.salesforce.com (a sandbox) or a My Domain URL.
+	LoginURL     string
+	ClientID     string
+	ClientSecret string
+	// RedirectURL is the callback registered on the connected app:
+	// <public_url>/sidebar/crm/callback.
+	RedirectURL string
+	APIVersion  string // "v62.0"; default DefaultAPIVersion
+	// Store keeps the agents' connections (required).
+	Store crm.ConnectionStore
+	// Key seals refresh tokens and the consent's state (32 bytes).
+	Key []byte
+	// FreeMailDomains are domains that say nothing of an account.
+	FreeMailDomains []string
+	// CacheTTL is how long a look-up is reused per agent (default 30 s;
+	// negative: no cache).
+	CacheTTL time.Duration
+	// BudgetWarn is the share of the org's daily API requests above which
+	// a warning is logged and shown (default 0.8).
+	BudgetWarn float64
+	HTTP       *http.Client // default: 20 s timeout
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Connector implements crm.Connector and crm.Authorizer.
+type Connector struct {
+	opts  Options
+	log   *slog.Logger
+	box   *seal.Box
+	login *url.URL
+
+	mu       sync.Mutex
+	sessions map[string]*agentSession // tenant/agent → session
+	cache    map[string]cached
+	blocked  time.Time // REQUEST_LIMIT_EXCEEDED: fail fast until then
+	usage    Usage
+	warned   time.Time
+}
+
+// agentSession is an agent's access token, refreshed under mu.
+type agentSession struct {
+	mu          sync.Mutex
+	access      string
+	instanceURL string
+}
+
+type cached struct {
+	m       crm.Match
+	expires time.Time
+}
+
+// Usage is the org's API budget as the last answer's Sforce-Limit-Info
+// said.
+type Usage struct {
+	Used, Max int
+	At        time.Time
+}
+
+// New checks opts and builds a Connector.
+func New(opts Options) (*Connector, error) {
+	var missing []string
+	for k, v := range map[string]string{"login_url": opts.LoginURL, "client_id": opts.ClientID, "client_secret": opts.ClientSecret, "redirect_url": opts.RedirectURL} {
+		if v == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("salesforce: missing %s", strings.Join(missing, ", "))
+	}
+	if opts.Store == nil || len(opts.Key) != 32 {
+		return nil, errors.New("salesforce: Options.Store and a 32-byte Key are required")
+	}
+	login, err := url.Parse(strings.TrimRight(opts.LoginURL, "/"))
+	if err != nil || login.Host == "" || (login.Scheme != "https" && login.Scheme != "http") {
+		return nil, fmt.Errorf("salesforce: login_url %q: want https://login.salesforce.com, https://test.salesforce.com or your My Domain URL", opts.LoginURL)
+	}
+	if opts.APIVersion == "" {
+		opts.APIVersion = DefaultAPIVersion
+	}
+	if !strings.HasPrefix(opts.APIVersion, "v") {
+		opts.APIVersion = "v" + opts.APIVersion
+	}
+	if opts.CacheTTL == 0 {
+		opts.CacheTTL = 30 * time.Second
+	}
+	if opts.BudgetWarn <= 0 {
+		opts.BudgetWarn = 0.8
+	}
+	if opts.HTTP == nil {
+		opts.HTTP = &http.Client{Timeout: 20 * time.Second}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	box, err := seal.New(opts.Key)
+	if err != nil {
+		return nil, err
+	}
+	return &Connector{opts: opts, log: opts.Logger, box: box, login: login,
+		sessions: map[string]*agentSession{}, cache: map[string]cached{}}, nil
+}
+
+// Name is "salesforce".
+func (c *Connector) Name() string { return Provider }
+
+// Usage is the org's API budget as last seen.
+func (c *Connector) Usage() Usage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.usage
+}
+
+func (c *Connector) seal(plain []byte, purpose string) []byte {
+	return c.box.Seal(plain, "sidedesk salesforce "+purpose)
+}
+
+func (c *Connector) open(sealed []byte, purpose string) ([]byte, error) {
+	return c.box.Open(sealed, "sidedesk salesforce "+purpose)
+}
+
+// session is the agent's session holder (one per tenant and agent).
+func (c *Connector) session(tenant, agent string) *agentSession {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := tenant + "/" + agent
+	s := c.sessions[k]
+	if s == nil {
+		s = &agentSession{}
+		c.sessions[k] = s
+	}
+	return s
+}
+
+// actor is the agent of ctx, or ErrNotConnected.
+func actor(ctx context.Context) (string, error) {
+	a := crm.AgentFrom(ctx)
+	if a == "" {
+		return "", fmt.Errorf("salesforce: no agent to act as (Salesforce is read with each agent's own connection; API tokens have none): %w", crm.ErrNotConnected)
+	}
+	return a, nil
+}
+
+// Status is an agent connection's state for health and doctor.
+type Status struct {
+	Tenant, Agent, Username, State, LastError string
+}
+
+// Statuses lists every agent's connection state.
+func (c *Connector) Statuses(ctx context.Context) ([]Status, error) {
+	conns, err := c.opts.Store.CRMConnections(ctx, Provider)
+	if err != nil {
+		return nil, err
+	}
+	var out []Status
+	for _, cn := range conns {
+		out = append(out, Status{Tenant: cn.Tenant, Agent: cn.Agent, Username: cn.Username, State: cn.Status, LastError: cn.LastError})
+	}
+	return out, nil
+}

@@ -1,0 +1,419 @@
+package salesforce_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/crm/salesforce"
+	"github.com/sidedesk/sidedesk/internal/sftest"
+	"github.com/sidedesk/sidedesk/store"
+)
+
+const (
+	tenant   = "default"
+	agent    = "ana@acme.example"
+	callback = "https://desk.acme.example/sidebar/crm/callback"
+)
+
+type rig struct {
+	sf    *sftest.Server
+	st    *store.Store
+	c     *salesforce.Connector
+	key   []byte
+	clock time.Time
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	sf := sftest.New()
+	t.Cleanup(sf.Close)
+	sf.RedirectURI = callback
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "sd.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{sf: sf, st: st, key: bytes.Repeat([]byte{7}, 32), clock: time.Now()}
+	r.c = r.connector(t)
+	return r
+}
+
+func (r *rig) connector(t *testing.T) *salesforce.Connector {
+	t.Helper()
+	c, err := salesforce.New(salesforce.Options{LoginURL: r.sf.URL, ClientID: r.sf.ClientID, ClientSecret: r.sf.ClientSecret,
+		RedirectURL: callback, Store: r.st, Key: r.key, Now: func() time.Time { return r.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// consent follows the authorize URL as the agent's browser would and
+// returns the callback's query.
+func (r *rig) consent(t *testing.T, c *salesforce.Connector, who, returnTo string) url.Values {
+	t.Helper()
+	u, err := c.AuthorizeURL(context.Background(), tenant, who, returnTo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	au, _ := url.Parse(u)
+	for _, k := range []string{"code_challenge", "state", "client_id", "redirect_uri"} {
+		if au.Query().Get(k) == "" {
+			t.Fatalf("authorize URL %s has no %s", u, k)
+		}
+	}
+	if au.Query().Get("code_challenge_method") != "S256" {
+		t.Fatalf("authorize URL %s: PKCE method is not S256", u)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(loc.String(), callback) {
+		t.Fatalf("authorize answered %s, Location %q", res.Status, res.Header.Get("Location"))
+	}
+	return loc.Query()
+}
+
+func (r *rig) connect(t *testing.T) context.Context {
+	t.Helper()
+	q := r.consent(t, r.c, agent, "/sidebar?email=x")
+	back, err := r.c.Complete(context.Background(), tenant, agent, q.Get("code"), q.Get("state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back != "/sidebar?email=x" {
+		t.Fatalf("Complete returned %q, want the return path", back)
+	}
+	return crm.WithAgent(context.Background(), agent)
+}
+
+func TestConnectStoresSealedConnection(t *testing.T) {
+	r := newRig(t)
+	r.connect(t)
+	cn, err := r.st.CRMConnection(context.Background(), tenant, agent, salesforce.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cn.Status != "connected" || cn.InstanceURL != r.sf.URL || cn.Username == "" || cn.UserID == "" {
+		t.Fatalf("stored connection %+v", cn)
+	}
+	if bytes.Contains(cn.RefreshSealed, []byte("5Aep")) {
+		t.Fatal("the refresh token is stored in the clear")
+	}
+	// A connector with another key cannot open it: the agent must reconnect.
+	other := *r
+	other.key = bytes.Repeat([]byte{8}, 32)
+	c2 := other.connector(t)
+	_, err = c2.Match(crm.WithAgent(context.Background(), agent), tenant, "nobody@nowhere.example")
+	if !errors.Is(err, crm.ErrNotConnected) {
+		t.Fatalf("match with a changed key: %v, want ErrNotConnected", err)
+	}
+}
+
+func TestCompleteRefusesForeignOrOldState(t *testing.T) {
+	r := newRig(t)
+	q := r.consent(t, r.c, agent, "/sidebar")
+	// Another agent cannot complete ana's consent.
+	if _, err := r.c.Complete(context.Background(), tenant, "mallory@acme.example", q.Get("code"), q.Get("state")); !errors.Is(err, salesforce.ErrBadState) {
+		t.Fatalf("foreign agent: %v, want ErrBadState", err)
+	}
+	if _, err := r.c.Complete(context.Background(), tenant, agent, q.Get("code"), q.Get("state")+"x"); !errors.Is(err, salesforce.ErrBadState) {
+		t.Fatalf("tampered state: %v, want ErrBadState", err)
+	}
+	q2 := r.consent(t, r.c, agent, "/sidebar")
+	r.clock = r.clock.Add(16 * time.Minute)
+	if _, err := r.c.Complete(context.Background(), tenant, agent, q2.Get("code"), q2.Get("state")); !errors.Is(err, salesforce.ErrBadState) {
+		t.Fatalf("expired state: %v, want ErrBadState", err)
+	}
+	// An open redirect is not one: returnTo must be a local path.
+	r.clock = time.Now()
+	q3 := r.consent(t, r.c, agent, "//evil.example/x")
+	back, err := r.c.Complete(context.Background(), tenant, agent, q3.Get("code"), q3.Get("state"))
+	if err != nil || back != "/sidebar" {
+		t.Fatalf("returnTo //evil.example: back %q err %v, want /sidebar", back, err)
+	}
+}
+
+func TestPKCEVerifierIsChecked(t *testing.T) {
+	r := newRig(t)
+	// A code from one consent, with the state (and so the verifier) of
+	// another: the token endpoint refuses it.
+	q1 := r.consent(t, r.c, agent, "/sidebar")
+	q2 := r.consent(t, r.c, agent, "/sidebar")
+	_, err := r.c.Complete(context.Background(), tenant, agent, q1.Get("code"), q2.Get("state"))
+	var oe *salesforce.OAuthError
+	if !errors.As(err, &oe) || oe.Code != "invalid_grant" {
+		t.Fatalf("mismatched verifier: %v, want invalid_grant", err)
+	}
+}
+
+func seed(sf *sftest.Server) (acct, contact string) {
+	acct = sf.Insert("Account", sftest.Record{"Name": "Globex", "Website": "https://www.globex.example", "Type": "Customer - Direct"})
+	sf.Insert("Account", sftest.Record{"Name": "Not Globex", "Website": "notglobex.example"})
+	contact = sf.Insert("Contact", sftest.Record{"FirstName": "Hank", "LastName": "Scorpio", "Email": "hank@globex.example", "AccountId": acct})
+	sf.Insert("Opportunity", sftest.Record{"Name": "Globex renewal", "StageName": "Negotiation/Review", "CloseDate": "2027-01-15", "Amount": 50000, "AccountId": acct})
+	sf.Insert("Opportunity", sftest.Record{"Name": "Globex old", "StageName": "Closed Won", "CloseDate": "2025-01-15", "AccountId": acct})
+	sf.Insert("Case", sftest.Record{"Subject": "Doomsday device", "Status": "Working", "ContactId": contact, "AccountId": acct})
+	sf.Insert("Case", sftest.Record{"Subject": "Old", "Status": "Closed", "ContactId": contact, "AccountId": acct})
+	sf.Insert("Lead", sftest.Record{"LastName": "Lead", "Company": "Globex", "Email": "hank@globex.example"})
+	return acct, contact
+}
+
+func TestMatchFindsRecordsAndCaches(t *testing.T) {
+	r := newRig(t)
+	acct, contact := seed(r.sf)
+	ctx := r.connect(t)
+	m, err := r.c.Match(ctx, tenant, "Hank@Globex.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Contacts) != 1 || m.Contacts[0].ID != contact || m.Contacts[0].LastName != "Scorpio" || m.Contacts[0].AccountID != acct {
+		t.Fatalf("contacts %+v", m.Contacts)
+	}
+	if len(m.Accounts) != 1 || m.Accounts[0].Name != "Globex" || m.Accounts[0].Owner != "Ana Agent" {
+		t.Fatalf("accounts %+v", m.Accounts)
+	}
+	if want := r.sf.URL + "/lightning/r/Account/" + acct + "/view"; m.Accounts[0].URL != want {
+		t.Fatalf("account URL %q, want %q", m.Accounts[0].URL, want)
+	}
+	if len(m.Opportunities) != 1 || m.Opportunities[0].Name != "Globex renewal" || m.Opportunities[0].Amount != 50000 ||
+		m.Opportunities[0].CloseDate.Format("2006-01-02") != "2027-01-15" {
+		t.Fatalf("opportunities %+v (want the open one only)", m.Opportunities)
+	}
+	if len(m.Cases) != 1 || m.Cases[0].Subject != "Doomsday device" {
+		t.Fatalf("cases %+v (want the open one only)", m.Cases)
+	}
+	if len(m.Leads) != 1 {
+		t.Fatalf("leads %+v", m.Leads)
+	}
+	n := len(r.sf.Requests())
+	if _, err := r.c.Match(ctx, tenant, "hank@globex.example"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r.sf.Requests()); got != n {
+		t.Fatalf("a second look-up within the cache TTL made %d requests", got-n)
+	}
+	r.clock = r.clock.Add(time.Minute)
+	if _, err := r.c.Match(ctx, tenant, "hank@globex.example"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r.sf.Requests()); got == n {
+		t.Fatal("a look-up after the cache TTL made no request")
+	}
+}
+
+func TestMatchByDomain(t *testing.T) {
+	r := newRig(t)
+	acct, _ := seed(r.sf)
+	ctx := r.connect(t)
+	m, err := r.c.Match(ctx, tenant, "someone.new@mail.globex.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Contacts) != 0 || len(m.Accounts) != 1 || m.Accounts[0].ID != acct {
+		t.Fatalf("domain match: contacts %+v accounts %+v (want Globex only, not Not Globex)", m.Contacts, m.Accounts)
+	}
+	if len(m.Opportunities) != 1 || m.Opportunities[0].Name != "Globex renewal" {
+		t.Fatalf("domain match opportunities %+v", m.Opportunities)
+	}
+	m, err = r.c.Match(ctx, tenant, "someone@gmail.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.FreeMail || len(m.Accounts) != 0 {
+		t.Fatalf("free mail: %+v", m)
+	}
+}
+
+func TestMatchQuotesTheAddress(t *testing.T) {
+	r := newRig(t)
+	r.sf.Insert("Contact", sftest.Record{"LastName": "Other", "Email": "someone@x.example"})
+	id := r.sf.Insert("Contact", sftest.Record{"LastName": "O'Brien", "Email": "o'brien@x.example"})
+	ctx := r.connect(t)
+	m, err := r.c.Match(ctx, tenant, "o'brien@x.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Contacts) != 1 || m.Contacts[0].ID != id {
+		t.Fatalf("contacts %+v, want O'Brien only", m.Contacts)
+	}
+	// An address built to widen the query finds nothing.
+	m, err = r.c.Match(ctx, tenant, "x'or'1'='1@x.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Contacts) != 0 {
+		t.Fatalf("injection matched %+v", m.Contacts)
+	}
+}
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		`plain`:       `'plain'`,
+		`it's`:        `'it\'s'`,
+		`back\slash`:  `'back\\slash'`,
+		"new\nline":   `'new\nline'`,
+		`say "hi"`:    `'say \"hi\"'`,
+		"nul\x00here": `'nulhere'`,
+	} {
+		if got := salesforce.Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := salesforce.QuoteLike("%", "a_b%c", "%"); got != `'%a\_b\%c%'` {
+		t.Errorf("QuoteLike = %s", got)
+	}
+}
+
+func TestExpiredSessionRefreshesOnce(t *testing.T) {
+	r := newRig(t)
+	seed(r.sf)
+	ctx := r.connect(t)
+	r.sf.ExpireSessions()
+	m, err := r.c.Match(ctx, tenant, "hank@globex.example")
+	if err != nil {
+		t.Fatalf("after the session expired: %v", err)
+	}
+	if len(m.Contacts) != 1 {
+		t.Fatalf("contacts %+v", m.Contacts)
+	}
+}
+
+func TestRotatedRefreshTokenIsKept(t *testing.T) {
+	r := newRig(t)
+	r.sf.RotateRefreshTokens(true)
+	ctx := r.connect(t)
+	before, _ := r.st.CRMConnection(context.Background(), tenant, agent, salesforce.Provider)
+	for i := range 3 {
+		r.sf.ExpireSessions()
+		r.clock = r.clock.Add(time.Minute)
+		if _, err := r.c.Match(ctx, tenant, "nobody@nowhere.example"); err != nil {
+			t.Fatalf("refresh %d with rotation: %v", i, err)
+		}
+	}
+	after, _ := r.st.CRMConnection(context.Background(), tenant, agent, salesforce.Provider)
+	if bytes.Equal(before.RefreshSealed, after.RefreshSealed) || after.Status != "connected" {
+		t.Fatal("the rotated refresh token was not stored")
+	}
+	// A second instance (its own access token cache) uses the stored one.
+	c2 := r.connector(t)
+	if _, err := c2.Match(ctx, tenant, "nobody@nowhere.example"); err != nil {
+		t.Fatalf("second instance after rotation: %v", err)
+	}
+}
+
+func TestRevokedConnectionAsksToReconnect(t *testing.T) {
+	r := newRig(t)
+	ctx := r.connect(t)
+	r.sf.RevokeRefreshTokens()
+	r.sf.ExpireSessions()
+	_, err := r.c.Match(ctx, tenant, "hank@globex.example")
+	if !errors.Is(err, crm.ErrNotConnected) {
+		t.Fatalf("after revocation: %v, want ErrNotConnected", err)
+	}
+	cn, _ := r.st.CRMConnection(context.Background(), tenant, agent, salesforce.Provider)
+	if cn.Status != "disconnected" || !strings.Contains(cn.LastError, "refresh token") {
+		t.Fatalf("stored connection %+v, want disconnected", cn)
+	}
+	st, err := r.c.Statuses(context.Background())
+	if err != nil || len(st) != 1 || st[0].State != "disconnected" {
+		t.Fatalf("statuses %+v %v", st, err)
+	}
+	// Reconnecting restores it.
+	r.connect(t)
+	if _, err := r.c.Match(ctx, tenant, "hank@globex.example"); err != nil {
+		t.Fatalf("after reconnecting: %v", err)
+	}
+}
+
+func TestNoAgentIsNotConnected(t *testing.T) {
+	r := newRig(t)
+	if _, err := r.c.Match(context.Background(), tenant, "hank@globex.example"); !errors.Is(err, crm.ErrNotConnected) {
+		t.Fatalf("without an agent: %v", err)
+	}
+	if _, err := r.c.Match(crm.WithAgent(context.Background(), "bob@acme.example"), tenant, "hank@globex.example"); !errors.Is(err, crm.ErrNotConnected) {
+		t.Fatalf("an agent who never connected: %v", err)
+	}
+}
+
+func TestCreateContactAndLead(t *testing.T) {
+	r := newRig(t)
+	ctx := r.connect(t)
+	c, err := r.c.CreateContact(ctx, crm.Contact{Meta: crm.Meta{Tenant: tenant}, Email: "New.Person@initech.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := r.sf.Get("Contact", c.ID)
+	if rec == nil || rec["LastName"] != "new.person" || rec["Email"] != "new.person@initech.example" {
+		t.Fatalf("created contact %+v", rec)
+	}
+	l, err := r.c.CreateLead(ctx, crm.Lead{Meta: crm.Meta{Tenant: tenant}, Email: "buyer@initech.example", FirstName: "Bill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := r.sf.Get("Lead", l.ID); rec == nil || rec["Company"] != "initech.example" || l.Status != "Open - Not Contacted" {
+		t.Fatalf("created lead %+v (%+v)", rec, l)
+	}
+	// The created contact is found at once (the cache was dropped).
+	m, err := r.c.Match(ctx, tenant, "new.person@initech.example")
+	if err != nil || len(m.Contacts) != 1 {
+		t.Fatalf("match after create: %+v %v", m.Contacts, err)
+	}
+	if _, err := r.c.Account(ctx, tenant, "001' OR Name != '"); !errors.Is(err, crm.ErrNotFound) {
+		t.Fatalf("a bad id: %v, want ErrNotFound", err)
+	}
+}
+
+func TestRequestLimitFailsFast(t *testing.T) {
+	r := newRig(t)
+	ctx := r.connect(t)
+	r.sf.SetAPILimit(15000, 15000)
+	_, err := r.c.Match(ctx, tenant, "hank@globex.example")
+	if !errors.Is(err, salesforce.ErrLimited) {
+		t.Fatalf("over the limit: %v, want ErrLimited", err)
+	}
+	n := len(r.sf.Requests())
+	if _, err := r.c.Match(ctx, tenant, "other@globex.example"); !errors.Is(err, salesforce.ErrLimited) || len(r.sf.Requests()) != n {
+		t.Fatalf("during the back-off: %v and %d more requests", err, len(r.sf.Requests())-n)
+	}
+	r.sf.SetAPILimit(13000, 15000)
+	r.clock = r.clock.Add(6 * time.Minute)
+	if _, err := r.c.Match(ctx, tenant, "other@globex.example"); err != nil {
+		t.Fatalf("after the back-off: %v", err)
+	}
+	if u := r.c.Usage(); u.Max != 15000 || u.Used < 13000 {
+		t.Fatalf("usage %+v", u)
+	}
+}
+
+func TestQueryFollowsNextRecordsURL(t *testing.T) {
+	r := newRig(t)
+	acct := r.sf.Insert("Account", sftest.Record{"Name": "Many", "Website": "many.example"})
+	for range 7 {
+		r.sf.Insert("Contact", sftest.Record{"LastName": "Dup", "Email": "dup@many.example", "AccountId": acct})
+	}
+	r.sf.SetBatchSize(3)
+	ctx := r.connect(t)
+	m, err := r.c.Match(ctx, tenant, "dup@many.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Contacts) != 7 {
+		t.Fatalf("%d contacts over pages of 3, want 7", len(m.Contacts))
+	}
+}
