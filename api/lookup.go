@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -70,6 +71,7 @@ type contactJSON struct {
 	Phone      string   `json:"phone"`
 	Title      string   `json:"title"`
 	AccountID  string   `json:"account_id"`
+	URL        string   `json:"url,omitempty"` // the record in the CRM's own UI
 }
 
 type leadJSON struct {
@@ -81,6 +83,7 @@ type leadJSON struct {
 	Email      string `json:"email"`
 	Company    string `json:"company"`
 	Status     string `json:"status"`
+	URL        string `json:"url,omitempty"`
 }
 
 type accountJSON struct {
@@ -95,6 +98,7 @@ type accountJSON struct {
 	Industry      string   `json:"industry"`
 	AnnualRevenue float64  `json:"annual_revenue"`
 	Owner         string   `json:"owner"`
+	URL           string   `json:"url,omitempty"`
 }
 
 type opportunityJSON struct {
@@ -104,6 +108,7 @@ type opportunityJSON struct {
 	Amount    float64 `json:"amount"`
 	CloseDate *string `json:"close_date"` // YYYY-MM-DD, null when unknown
 	AccountID string  `json:"account_id"`
+	URL       string  `json:"url,omitempty"`
 }
 
 type caseJSON struct {
@@ -113,6 +118,7 @@ type caseJSON struct {
 	TicketID  int64  `json:"ticket_id,omitempty"`
 	AccountID string `json:"account_id"`
 	ContactID string `json:"contact_id"`
+	URL       string `json:"url,omitempty"`
 }
 
 type linkJSON struct {
@@ -133,25 +139,31 @@ func (s *Server) lookupJSON(f LookupFacts) lookupJSON {
 		Opportunities: []opportunityJSON{}, Cases: []caseJSON{}, Links: []linkJSON{},
 		RecentMessages: []messageJSON{}, OtherTickets: []ticketJSON{},
 	}
-	if f.CRMError != nil {
+	switch {
+	case f.CRMError == nil:
+	case errors.Is(f.CRMError, crm.ErrNotConnected):
+		out.CRMError = "the CRM is read through an agent's own connection, and API tokens have none: set crm.service_agent to an agent who has connected in the panel"
+	case errors.Is(f.CRMError, crm.ErrUnavailable):
+		out.CRMError = "the CRM is over its API request limit; try again in a few minutes"
+	default:
 		out.CRMError = "the CRM did not answer"
 	}
 	for _, c := range f.Match.Contacts {
 		out.Contacts = append(out.Contacts, contactJSON{ID: c.ID, Source: c.Source, ExternalID: c.ExternalID,
 			FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Emails: nonNil(c.Emails),
-			Phone: c.Phone, Title: c.Title, AccountID: c.AccountID})
+			Phone: c.Phone, Title: c.Title, AccountID: c.AccountID, URL: c.URL})
 	}
 	for _, l := range f.Match.Leads {
 		out.Leads = append(out.Leads, leadJSON{ID: l.ID, Source: l.Source, ExternalID: l.ExternalID,
-			FirstName: l.FirstName, LastName: l.LastName, Email: l.Email, Company: l.Company, Status: l.Status})
+			FirstName: l.FirstName, LastName: l.LastName, Email: l.Email, Company: l.Company, Status: l.Status, URL: l.URL})
 	}
 	for _, a := range f.Match.Accounts {
 		out.Accounts = append(out.Accounts, accountJSON{ID: a.ID, Source: a.Source, ExternalID: a.ExternalID,
 			Name: a.Name, Website: a.Website, Domains: nonNil(a.Domains), Type: a.Type, Tier: a.Tier,
-			Industry: a.Industry, AnnualRevenue: a.AnnualRevenue, Owner: a.Owner})
+			Industry: a.Industry, AnnualRevenue: a.AnnualRevenue, Owner: a.Owner, URL: a.URL})
 	}
 	for _, o := range f.Match.Opportunities {
-		oj := opportunityJSON{ID: o.ID, Name: o.Name, Stage: o.Stage, Amount: o.Amount, AccountID: o.AccountID}
+		oj := opportunityJSON{ID: o.ID, Name: o.Name, Stage: o.Stage, Amount: o.Amount, AccountID: o.AccountID, URL: o.URL}
 		if !o.CloseDate.IsZero() {
 			d := o.CloseDate.UTC().Format(time.DateOnly)
 			oj.CloseDate = &d
@@ -160,7 +172,7 @@ func (s *Server) lookupJSON(f LookupFacts) lookupJSON {
 	}
 	for _, c := range f.Match.Cases {
 		out.Cases = append(out.Cases, caseJSON{ID: c.ID, Subject: c.Subject, Status: c.Status,
-			TicketID: c.TicketID, AccountID: c.AccountID, ContactID: c.ContactID})
+			TicketID: c.TicketID, AccountID: c.AccountID, ContactID: c.ContactID, URL: c.URL})
 	}
 	for _, l := range f.Links {
 		out.Links = append(out.Links, linkJSON{ID: l.ID, Object: string(l.Record.Object), RecordID: l.Record.ID,

@@ -27,6 +27,7 @@ type Config struct {
 	Calendar  Calendar  `toml:"calendar"`
 	Slack     Slack     `toml:"slack"`
 	Webhooks  Webhooks  `toml:"webhooks"`
+	CRM       CRM       `toml:"crm"`
 
 	// lookupEnv resolves environment variables: the env given to Load, or
 	// the process environment for Default.
@@ -135,6 +136,41 @@ type Webhooks struct {
 	// AllowPrivate lets subscriptions target loopback, private and
 	// link-local addresses (refused by default: SSRF).
 	AllowPrivate bool `toml:"allow_private"`
+}
+
+// CRM kinds.
+const (
+	CRMLocal      = "local"
+	CRMSalesforce = "salesforce"
+)
+
+// CRM is the [crm] section: the CRM behind the sidebar. "local" keeps
+// records in sidedesk's database (import them with sidedesk crm import);
+// "salesforce" reads and writes Salesforce, each agent through their own
+// connected user (the panel's "Connect Salesforce").
+type CRM struct {
+	Kind string `toml:"kind"` // local | salesforce
+	// LoginURL is the OAuth host: https://login.salesforce.com,
+	// https://test.salesforce.com for a sandbox, or the org's My Domain URL.
+	LoginURL string `toml:"login_url"`
+	// ClientID and the secret are the connected app's consumer key and
+	// secret. Its callback URL must be <public_url>/sidebar/crm/callback.
+	ClientID         string `toml:"client_id"`
+	ClientSecretEnv  string `toml:"client_secret_env"`
+	ClientSecretFile string `toml:"client_secret_file"`
+	APIVersion       string `toml:"api_version"` // REST API version, e.g. v62.0
+	// CacheTTL is how long a sidebar look-up is reused per agent.
+	CacheTTL time.Duration `toml:"cache_ttl"`
+	// ServiceAgent is the agent (email) whose Salesforce connection serves
+	// look-ups made for no agent: the account tier when mail is captured,
+	// the account name in Slack alerts, GET /api/v1/lookup. "" leaves
+	// those without Salesforce facts.
+	ServiceAgent string `toml:"service_agent"`
+}
+
+// ClientSecret is the connected app's consumer secret.
+func (c CRM) ClientSecret() Secret {
+	return Secret{Key: "crm.client_secret", Env: c.ClientSecretEnv, File: c.ClientSecretFile}
 }
 
 // Priority is the [ticket.priority] section: how a new ticket's priority
@@ -393,6 +429,12 @@ func defaults() *Config {
 			Command:      "/sidedesk",
 			PollInterval: 250 * time.Millisecond,
 			MaxBackoff:   time.Minute,
+		},
+		CRM: CRM{
+			Kind:       CRMLocal,
+			LoginURL:   "https://login.salesforce.com",
+			APIVersion: "v62.0",
+			CacheTTL:   30 * time.Second,
 		},
 		lookupEnv: os.LookupEnv,
 	}

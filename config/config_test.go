@@ -317,6 +317,34 @@ source = "google"
 google_calendar_ids = []
 google_auth = "service_account"
 credentials_file = "/x"`, `calendar.agent[0] "bob".google_calendar_ids: is required for source = "google" (e.g. ["primary"])`},
+		{"crm kind typo", `
+[crm]
+kind = "salesfroce"
+`, `crm.kind: "salesfroce" is not one of local, salesforce`},
+		{"salesforce needs client id", `
+[crm]
+kind = "salesforce"
+client_secret_env = "FIRST_PW"
+`, `crm.client_id: is required`},
+		{"salesforce needs secret", `
+[crm]
+kind = "salesforce"
+client_id = "3MVG9abc"
+`, `crm: client_secret_env or client_secret_file is required for kind = "salesforce" (the connected app's consumer secret)`},
+		{"salesforce plain http", `
+[crm]
+kind = "salesforce"
+client_id = "3MVG9abc"
+client_secret_env = "FIRST_PW"
+login_url = "http://login.salesforce.com"
+`, `crm.login_url: "http://login.salesforce.com" is not an https URL like https://login.salesforce.com, https://test.salesforce.com or your My Domain URL`},
+		{"salesforce api version", `
+[crm]
+kind = "salesforce"
+client_id = "3MVG9abc"
+client_secret_env = "FIRST_PW"
+api_version = "62"
+`, `crm.api_version: "62" is not a REST API version like v62.0`},
 		{"agent duplicate", `[[calendar.agent]]
 id = "bob"
 [[calendar.agent]]

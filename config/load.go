@@ -70,6 +70,7 @@ type rawConfig struct {
 	Calendar  rawCalendar      `toml:"calendar"`
 	Slack     Slack            `toml:"slack"`
 	Webhooks  Webhooks         `toml:"webhooks"`
+	CRM       CRM              `toml:"crm"`
 }
 
 // Load reads the TOML file at path (path "" means defaults only), applies
@@ -139,15 +140,15 @@ type fileProblem struct {
 func (c *Config) decode(data []byte) ([]fileProblem, error) {
 	raw := rawConfig{
 		Server: c.Server, Database: c.Database, Storage: c.Storage, Log: c.Log,
-		Security: c.Security, Ticket: c.Ticket, Slack: c.Slack, Webhooks: c.Webhooks,
+		Security: c.Security, Ticket: c.Ticket, Slack: c.Slack, Webhooks: c.Webhooks, CRM: c.CRM,
 		Calendar: rawCalendar{Enabled: c.Calendar.Enabled, Window: c.Calendar.Window, SyncInterval: c.Calendar.SyncInterval},
 	}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw)
 	if err != nil {
 		return nil, err
 	}
-	c.Server, c.Database, c.Storage, c.Log, c.Security, c.Ticket, c.Slack, c.Webhooks =
-		raw.Server, raw.Database, raw.Storage, raw.Log, raw.Security, raw.Ticket, raw.Slack, raw.Webhooks
+	c.Server, c.Database, c.Storage, c.Log, c.Security, c.Ticket, c.Slack, c.Webhooks, c.CRM =
+		raw.Server, raw.Database, raw.Storage, raw.Log, raw.Security, raw.Ticket, raw.Slack, raw.Webhooks, raw.CRM
 	c.Calendar = Calendar{Enabled: raw.Calendar.Enabled, Window: raw.Calendar.Window, SyncInterval: raw.Calendar.SyncInterval}
 	c.Mailboxes = nil
 	for _, p := range raw.Mailboxes {
@@ -466,6 +467,7 @@ func (c *Config) referencedEnv() map[string]bool {
 	for _, s := range c.Slack.secrets() {
 		refs[s.Env] = true
 	}
+	refs[c.CRM.ClientSecretEnv] = true
 	delete(refs, "")
 	return refs
 }

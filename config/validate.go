@@ -194,6 +194,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateSlack(ch)
+	c.validateCRM(ch)
 	ch.positive("ticket.reopen_window", c.Ticket.ReopenWindow)
 	ch.positive("ticket.ack_interval", c.Ticket.AckInterval)
 	ch.positive("ticket.ack_max_age", c.Ticket.AckMaxAge)
@@ -385,6 +386,31 @@ func (ch *checker) agent(l string, a Agent, enabled bool) {
 	}
 	ch.url(l+".api_base_url", a.APIBaseURL)
 	ch.url(l+".token_url", a.TokenURL)
+}
+
+var sfAPIVersion = regexp.MustCompile(`^v?[0-9]{2,3}\.0$`)
+
+func (c *Config) validateCRM(ch *checker) {
+	r := c.CRM
+	if !ch.oneOf("crm.kind", r.Kind, CRMLocal, CRMSalesforce) || r.Kind != CRMSalesforce {
+		return
+	}
+	if ch.required("crm.login_url", r.LoginURL) {
+		if u, err := url.Parse(r.LoginURL); err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+			ch.add("crm.login_url", "%q is not an https URL like https://login.salesforce.com, https://test.salesforce.com or your My Domain URL", redactURL(r.LoginURL))
+		}
+	}
+	ch.required("crm.client_id", r.ClientID)
+	ch.secret("crm", r.ClientSecret(), "for kind = \"salesforce\" (the connected app's consumer secret)", true)
+	if r.APIVersion != "" && !sfAPIVersion.MatchString(r.APIVersion) {
+		ch.add("crm.api_version", "%q is not a REST API version like v62.0", r.APIVersion)
+	}
+	if r.ServiceAgent != "" {
+		ch.email("crm.service_agent", r.ServiceAgent)
+	}
+	if r.CacheTTL < 0 {
+		ch.add("crm.cache_ttl", "%s must not be negative (0 turns the cache off)", r.CacheTTL)
+	}
 }
 
 func (c *Config) validateSlack(ch *checker) {

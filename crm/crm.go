@@ -30,6 +30,14 @@ var ErrNotConnected = errors.New("crm: not connected")
 // does not offer.
 var ErrUnsupported = errors.New("crm: not supported by this connector")
 
+// ErrUnavailable is returned (wrapped) when the CRM is out of reach for a
+// while (Salesforce: the org's API request limit is spent).
+var ErrUnavailable = errors.New("crm: temporarily unavailable")
+
+// ErrConsentState is returned (wrapped) by Authorizer.Complete when the
+// callback's state was not made for this agent, was altered, or expired.
+var ErrConsentState = errors.New("crm: the consent's state is invalid or expired")
+
 type agentKey struct{}
 
 // WithAgent tells a connector which agent (email) it acts for: a

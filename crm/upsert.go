@@ -40,4 +40,7 @@ var (
 	ErrUnknownAccount = errors.New("unknown account")
 	ErrAmbiguous      = errors.New("ambiguous account name")
 	ErrUnknownRecord  = errors.New("unknown record")
+	// ErrRefused: the CRM itself refused the record (a Salesforce
+	// validation rule, duplicate rule or required field).
+	ErrRefused = errors.New("refused by the CRM")
 )

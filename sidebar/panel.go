@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -94,6 +95,10 @@ func (s *Server) panelRoutes() {
 	handle("POST /sidebar/reply", s.requireAgent(s.actReply))
 	handle("POST /sidebar/contact", s.requireAgent(s.actCreateContact))
 	handle("POST /sidebar/lead", s.requireAgent(s.actCreateLead))
+	if _, ok := s.opts.CRM.(crm.Authorizer); ok {
+		handle("GET /sidebar/crm/connect", s.requireAgent(s.crmConnect))
+		handle("GET /sidebar/crm/callback", s.requireAgent(s.crmCallback))
+	}
 	handle("GET /sidebar/assets/{file}", http.HandlerFunc(s.asset))
 	handle("GET /sidebar/outlook/manifest.xml", http.HandlerFunc(s.outlookManifest))
 	handle("GET /sidebar/outlook/taskpane", http.HandlerFunc(s.outlookTaskPane))
@@ -226,6 +231,7 @@ var doneMessages = map[string]string{
 	"reply":   "Reply queued; it is sent in a moment.",
 	"contact": "Contact created.",
 	"lead":    "Lead created.",
+	"crm":     "CRM account connected.",
 }
 
 // gather loads the facts of a panel context for tenant.
@@ -341,7 +347,13 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 			}
 		}
 	}
-	if f.CRMError != nil {
+	_, canConnect := s.opts.CRM.(crm.Authorizer)
+	switch {
+	case f.CRMError == nil:
+	case errors.Is(f.CRMError, crm.ErrNotConnected) && canConnect:
+		p.CRMConnect = "/sidebar/crm/connect?return=" + url.QueryEscape("/sidebar?"+pc.Query())
+		p.CRMName = crmName(s.opts.CRM.Name())
+	default:
 		s.log.LogAttrs(ctx, slog.LevelError, "sidebar: CRM look-up failed", slog.String("error", f.CRMError.Error()))
 		p.Error = "The CRM did not answer; its records are missing below."
 	}

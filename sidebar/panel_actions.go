@@ -87,7 +87,7 @@ func (s *Server) actionError(r *http.Request, err error) (int, string) {
 		}
 		return http.StatusUnprocessableEntity, "Not saved: " + msg + "."
 	case errors.Is(err, crm.ErrUnknownAccount), errors.Is(err, crm.ErrMissingField), errors.Is(err, crm.ErrBadEmail),
-		errors.Is(err, crm.ErrAmbiguous), errors.Is(err, crm.ErrUnknownRecord):
+		errors.Is(err, crm.ErrAmbiguous), errors.Is(err, crm.ErrUnknownRecord), errors.Is(err, crm.ErrRefused):
 		// The CRM refused the record: say which field and why.
 		var re crm.RecordError
 		if errors.As(err, &re) && re.Field != "" {
@@ -96,6 +96,12 @@ func (s *Server) actionError(r *http.Request, err error) (int, string) {
 		return http.StatusUnprocessableEntity, "Not saved: the CRM refused the record."
 	case errors.Is(err, ticket.ErrNotFound), errors.Is(err, crm.ErrNotFound):
 		return http.StatusNotFound, "Not saved: the record or ticket no longer exists."
+	case errors.Is(err, crm.ErrNotConnected):
+		return http.StatusConflict, "Not saved: connect your " + crmName(s.opts.CRM.Name()) + " account first (the link above)."
+	case errors.Is(err, crm.ErrUnsupported):
+		return http.StatusUnprocessableEntity, "Not available with " + crmName(s.opts.CRM.Name()) + " yet."
+	case errors.Is(err, crm.ErrUnavailable):
+		return http.StatusServiceUnavailable, "Not saved: " + crmName(s.opts.CRM.Name()) + " is over its API limit; try again in a few minutes."
 	case errors.Is(err, errNoActions):
 		return http.StatusMethodNotAllowed, "This panel is read-only."
 	default:

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -156,6 +157,8 @@ func (s *Server) requireAgent(h http.HandlerFunc) http.Handler {
 				return
 			}
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), agentKey, a)))
+		// The CRM acts as this agent (Salesforce: their own connection).
+		ctx := crm.WithAgent(context.WithValue(r.Context(), agentKey, a), a.Email)
+		h(w, r.WithContext(ctx))
 	})
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/sidedesk/sidedesk/capture/imapsource"
 	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/config"
+	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/crm/salesforce"
 	"github.com/sidedesk/sidedesk/mailout"
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/store"
@@ -49,8 +51,10 @@ type app struct {
 	hooks    *webhook.Service  // outbound webhooks (serve only)
 	outbox   *outbox.Runner    // delivers the outbox consumers (serve)
 	prio     *ticket.Prioritizer
-	crm      *store.LocalCRM
-	closers  []func() error // run by Close, before the store closes
+	crm      *store.LocalCRM       // the local CRM: imports, the demo's seed
+	conn     crm.Connector         // what the sidebar asks: crm or sf
+	sf       *salesforce.Connector // nil unless [crm] kind = "salesforce"
+	closers  []func() error        // run by Close, before the store closes
 	// schemaErr is what is wrong with the database schema (schemaReport).
 	schemaErr error
 }
@@ -98,6 +102,10 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, mode sch
 			st.Close()
 			return nil, err
 		}
+	} else if err := a.openSalesforce(); err != nil {
+		// doctor on a database not migrated yet still checks Salesforce.
+		st.Close()
+		return nil, err
 	}
 	return a, nil
 }

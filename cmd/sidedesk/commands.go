@@ -367,6 +367,30 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(srcs) == 0 && err == nil {
 		fmt.Fprintf(w, "note\tmailboxes\tnone enabled: nothing will be captured\n")
 	}
+	if a.sf != nil && a.schemaErr != nil {
+		// No connections table to read yet: the connected app only.
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		line("crm salesforce (connected app)", a.sf.CheckApp(cctx))
+		cancel()
+	} else if a.sf != nil {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		note, err := a.sf.Check(cctx, ticket.DefaultTenant)
+		cancel()
+		if err == nil {
+			fmt.Fprintf(w, "ok\tcrm salesforce\t%s\n", note)
+		} else {
+			line("crm salesforce", err)
+		}
+		sts, err := a.sf.Statuses(ctx)
+		if err != nil {
+			line("crm connections", err)
+		}
+		for _, st := range sts {
+			if st.State != "connected" {
+				fmt.Fprintf(w, "note\tcrm agent %s\tmust reconnect Salesforce from the panel: %s\n", st.Agent, st.LastError)
+			}
+		}
+	}
 	for _, mb := range cfg.Mailboxes {
 		if mb.Kind == config.KindGmail && mb.Enabled && mb.GmailPubSubTopic == "" {
 			fmt.Fprintf(w, "note\tmailbox %s\tpolled every %v: set gmail_pubsub_topic (and push_token_env) for push\n",

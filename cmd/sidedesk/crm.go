@@ -7,13 +7,18 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/sidedesk/sidedesk/config"
 	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/crm/salesforce"
 	"github.com/sidedesk/sidedesk/store"
 )
 
-// openCRM opens the local CRM connector on the app's database. The demo
-// treats example.com as free mail (its sample customers write from there).
+// openCRM opens the local CRM connector on the app's database (imports
+// and the demo write it) and the connector the sidebar asks: the local
+// one, or Salesforce when [crm] kind = "salesforce". The demo treats
+// example.com as free mail (its sample customers write from there).
 func (a *app) openCRM(demo bool) error {
 	opts := store.LocalCRMOptions{Logger: a.log.With("component", "crm")}
 	if demo {
@@ -26,8 +31,43 @@ func (a *app) openCRM(demo bool) error {
 	if a.crm != nil {
 		a.crm.Close()
 	}
-	a.crm = l
+	a.crm, a.conn = l, l
+	if demo {
+		return nil
+	}
+	return a.openSalesforce()
+}
+
+// openSalesforce builds the Salesforce connector when [crm] kind says so.
+func (a *app) openSalesforce() error {
+	if a.cfg.CRM.Kind != config.CRMSalesforce {
+		return nil
+	}
+	c := a.cfg.CRM
+	secret, err := c.ClientSecret().Resolve(a.cfg.Getenv)
+	if err != nil {
+		return fmt.Errorf("config: crm.client_secret: %w", err)
+	}
+	sf, err := salesforce.New(salesforce.Options{
+		LoginURL: c.LoginURL, ClientID: c.ClientID, ClientSecret: secret,
+		RedirectURL: strings.TrimRight(a.cfg.Server.PublicURL, "/") + "/sidebar/crm/callback",
+		APIVersion:  c.APIVersion, Store: a.store, Key: subkey(a.secret, "crm-tokens"),
+		ServiceAgent: c.ServiceAgent, CacheTTL: cacheTTL(c.CacheTTL),
+		Logger: a.log.With("component", "crm", "crm", "salesforce"),
+	})
+	if err != nil {
+		return err
+	}
+	a.sf, a.conn = sf, sf
 	return nil
+}
+
+// cacheTTL maps the config's 0 (no cache) to the connector's negative.
+func cacheTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // crmTier is the ticket service's Tier hook: the tier of the requester's
@@ -37,7 +77,11 @@ func (a *app) crmTier(ctx context.Context, tenant, email string) string {
 	if a.crm == nil {
 		return ""
 	}
-	m, err := a.crm.Match(ctx, tenant, email)
+	m, err := a.conn.Match(ctx, tenant, email)
+	if errors.Is(err, crm.ErrNotConnected) {
+		a.log.Debug("crm: no tier look-up: no service agent is connected", "tenant", tenant, "err", err)
+		return ""
+	}
 	if err != nil {
 		a.log.Warn("crm: tier look-up failed", "tenant", tenant, "err", err)
 		return ""
@@ -51,10 +95,13 @@ func (a *app) crmTier(ctx context.Context, tenant, email string) string {
 }
 
 // crmAccounts gives the Slack alert the requester's account name.
-type crmAccounts struct{ l *store.LocalCRM }
+type crmAccounts struct{ c crm.Connector }
 
 func (c crmAccounts) AccountName(ctx context.Context, tenant, email string) (string, error) {
-	m, err := c.l.Match(ctx, tenant, email)
+	m, err := c.c.Match(ctx, tenant, email)
+	if errors.Is(err, crm.ErrNotConnected) {
+		return "", nil // Salesforce without a connected service agent
+	}
 	if err != nil {
 		return "", err
 	}
@@ -110,6 +157,9 @@ func cmdCRM(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer a.Close()
+	if a.sf != nil {
+		return fmt.Errorf("crm import: [crm] kind is \"salesforce\": the sidebar reads Salesforce, so records imported into sidedesk's local CRM would never show; import them into Salesforce (Data Import Wizard or Data Loader), or set kind = \"local\"")
+	}
 	rep, err := crm.Import(ctx, a.crm, *tenant, obj, f, crm.ImportOptions{Map: m, Source: *source, Progress: crm.ProgressBar(stderr)})
 	if err != nil {
 		return fmt.Errorf("crm import %s: %w", file, err)

@@ -184,7 +184,7 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 	}
 	panel, err := sidebar.New(sidebar.Options{
 		Panel:          reads,
-		CRM:            a.crm,
+		CRM:            a.conn,
 		Actions:        a.tickets,
 		Replies:        replies,
 		Logger:         a.log,
@@ -283,6 +283,22 @@ type healthReport struct {
 	// Outbox: the consumers this process runs (Slack, ...): pending
 	// events, last delivery, last error.
 	Outbox []outbox.ConsumerStatus `json:"outbox,omitempty"`
+	// CRM is the Salesforce connector's state: which agents are
+	// connected, who must reconnect, the org's API budget.
+	CRM *crmHealth `json:"crm,omitempty"`
+}
+
+type crmHealth struct {
+	Kind         string   `json:"kind"`
+	Connected    []string `json:"connected"`
+	Disconnected []string `json:"disconnected"` // must reconnect from the panel
+	// APIUsed and APIMax are the org's daily API requests, as the last
+	// answer's Sforce-Limit-Info said (0 before the first call).
+	APIUsed int `json:"api_used"`
+	APIMax  int `json:"api_max"`
+	// ServiceAgent is crm.service_agent and whether it is connected.
+	ServiceAgent          string `json:"service_agent,omitempty"`
+	ServiceAgentConnected bool   `json:"service_agent_connected,omitempty"`
 }
 
 type componentHealth struct {
@@ -330,6 +346,27 @@ func (a *app) health(ctx context.Context, tenant string) (bool, any) {
 		if c.Tenant == tenant {
 			r.Outbox = append(r.Outbox, c)
 		}
+	}
+	if a.sf != nil {
+		h := &crmHealth{Kind: "salesforce", Connected: []string{}, Disconnected: []string{}, ServiceAgent: a.cfg.CRM.ServiceAgent}
+		sts, err := a.sf.Statuses(ctx)
+		if err != nil {
+			a.log.Warn("health: CRM connections", "err", err)
+		}
+		for _, st := range sts {
+			if st.Tenant != tenant {
+				continue
+			}
+			if st.State == "connected" {
+				h.Connected = append(h.Connected, st.Agent)
+				h.ServiceAgentConnected = h.ServiceAgentConnected || st.Agent == h.ServiceAgent
+			} else {
+				h.Disconnected = append(h.Disconnected, st.Agent)
+			}
+		}
+		u := a.sf.Usage()
+		h.APIUsed, h.APIMax = u.Used, u.Max
+		r.CRM = h
 	}
 	return r.Database.OK, r
 }

@@ -22,7 +22,7 @@ func (a *app) slackBot() (*chat.Bot, error) {
 		Command:      s.Command,
 		PublicURL:    a.cfg.Server.PublicURL,
 		VIPs:         a.prio,
-		Accounts:     crmAccounts{a.crm},
+		Accounts:     crmAccounts{a.conn},
 		APIURL:       s.APIURL,
 		PollInterval: s.PollInterval,
 		MaxBackoff:   s.MaxBackoff,

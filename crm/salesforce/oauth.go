@@ -34,7 +34,7 @@ const consentTTL = 15 * time.Minute
 
 // ErrBadState: the callback's state is not one this server made for this
 // agent, or it is older than 15 minutes.
-var ErrBadState = errors.New("salesforce: the consent's state is invalid or expired; start again from the panel")
+var ErrBadState = fmt.Errorf("salesforce: start again from the panel: %w", crm.ErrConsentState)
 
 // AuthorizeURL is the consent page to send the agent to.
 func (c *Connector) AuthorizeURL(_ context.Context, tenant, agent, returnTo string) (string, error) {

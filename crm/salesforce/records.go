@@ -120,7 +120,7 @@ func (c *Connector) kase(tenant, inst string, r sfCase) crm.Case {
 
 // instance is the agent's instance URL (for record links); "" if unknown.
 func (c *Connector) instance(ctx context.Context, tenant string) string {
-	agent := crm.AgentFrom(ctx)
+	agent, _ := c.actor(ctx)
 	s := c.session(tenant, agent)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,7 +146,7 @@ func (c *Connector) dropCache(tenant, agent string) {
 // no contact's account matched does a second round read the domain
 // accounts' opportunities. The answer is cached per agent for CacheTTL.
 func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match, error) {
-	agent, err := actor(ctx)
+	agent, err := c.actor(ctx)
 	if err != nil {
 		return crm.Match{}, err
 	}
@@ -379,9 +379,11 @@ func (c *Connector) CreateContact(ctx context.Context, in crm.Contact) (crm.Cont
 	}
 	var res createResult
 	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Contact", body, &res); err != nil {
-		return crm.Contact{}, err
+		return crm.Contact{}, refused(err)
 	}
-	c.dropCache(in.Tenant, crm.AgentFrom(ctx))
+	if agent, err := c.actor(ctx); err == nil {
+		c.dropCache(in.Tenant, agent)
+	}
 	return c.Contact(ctx, in.Tenant, res.ID)
 }
 
@@ -405,9 +407,11 @@ func (c *Connector) CreateLead(ctx context.Context, in crm.Lead) (crm.Lead, erro
 	}
 	var res createResult
 	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Lead", body, &res); err != nil {
-		return crm.Lead{}, err
+		return crm.Lead{}, refused(err)
 	}
-	c.dropCache(in.Tenant, crm.AgentFrom(ctx))
+	if agent, err := c.actor(ctx); err == nil {
+		c.dropCache(in.Tenant, agent)
+	}
 	var r sfLead
 	if err := c.getRecord(ctx, in.Tenant, "Lead", res.ID, leadFields, &r); err != nil {
 		return crm.Lead{}, err

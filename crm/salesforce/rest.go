@@ -46,6 +46,22 @@ func (e *APIError) Error() string {
 	return "salesforce: " + strings.Join(parts, "; ")
 }
 
+// refused turns the API's refusal of a record (HTTP 400: a required
+// field, a validation or duplicate rule) into a crm.RecordError naming
+// the field, so the panel says what to fix.
+func refused(err error) error {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || len(ae.Errors) == 0 {
+		return err
+	}
+	it := ae.Errors[0]
+	re := crm.RecordError{Err: fmt.Errorf("%w: %s (%s)", crm.ErrRefused, it.Message, it.ErrorCode)}
+	if len(it.Fields) > 0 {
+		re.Field = it.Fields[0]
+	}
+	return re
+}
+
 // Code is the first error code ("" when none).
 func (e *APIError) Code() string {
 	if len(e.Errors) == 0 {
@@ -56,7 +72,7 @@ func (e *APIError) Code() string {
 
 // ErrLimited: the org spent its API allowance (REQUEST_LIMIT_EXCEEDED);
 // calls fail fast for limitBackoff instead of adding to the refusals.
-var ErrLimited = errors.New("salesforce: the org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED); retrying later")
+var ErrLimited = fmt.Errorf("salesforce: the org's API request limit is exceeded (REQUEST_LIMIT_EXCEEDED); retrying later: %w", crm.ErrUnavailable)
 
 const limitBackoff = 5 * time.Minute
 
@@ -65,7 +81,7 @@ const limitBackoff = 5 * time.Minute
 // encoded when not nil, out decoded when not nil. A 401
 // INVALID_SESSION_ID refreshes the access token once and retries.
 func (c *Connector) do(ctx context.Context, tenant, method, path string, body, out any) error {
-	agent, err := actor(ctx)
+	agent, err := c.actor(ctx)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,10 @@ type Options struct {
 	Store crm.ConnectionStore
 	// Key seals refresh tokens and the consent's state (32 bytes).
 	Key []byte
+	// ServiceAgent is the agent whose connection serves look-ups made for
+	// no agent (capture's tier look-up, Slack alerts, API tokens); ""
+	// leaves those without Salesforce facts.
+	ServiceAgent string
 	// FreeMailDomains are domains that say nothing of an account.
 	FreeMailDomains []string
 	// CacheTTL is how long a look-up is reused per agent (default 30 s;
@@ -171,11 +175,14 @@ func (c *Connector) session(tenant, agent string) *agentSession {
 	return s
 }
 
-// actor is the agent of ctx, or ErrNotConnected.
-func actor(ctx context.Context) (string, error) {
+// actor is the agent of ctx (or the service agent), or ErrNotConnected.
+func (c *Connector) actor(ctx context.Context) (string, error) {
 	a := crm.AgentFrom(ctx)
 	if a == "" {
-		return "", fmt.Errorf("salesforce: no agent to act as (Salesforce is read with each agent's own connection; API tokens have none): %w", crm.ErrNotConnected)
+		a = c.opts.ServiceAgent
+	}
+	if a == "" {
+		return "", fmt.Errorf("salesforce: no agent to act as (Salesforce is read with each agent's own connection; set crm.service_agent for look-ups made outside the panel): %w", crm.ErrNotConnected)
 	}
 	return a, nil
 }
@@ -196,4 +203,49 @@ func (c *Connector) Statuses(ctx context.Context) ([]Status, error) {
 		out = append(out, Status{Tenant: cn.Tenant, Agent: cn.Agent, Username: cn.Username, State: cn.Status, LastError: cn.LastError})
 	}
 	return out, nil
+}
+
+// Check verifies what can be verified without an agent: the login URL
+// answers OAuth, and it knows the connected app's consumer key and secret
+// (a refresh with a token that cannot exist must be refused as
+// invalid_grant, not invalid_client). With a service agent, it also reads
+// the org's API limits as that agent (their connection in tenant).
+func (c *Connector) Check(ctx context.Context, tenant string) (string, error) {
+	if err := c.CheckApp(ctx); err != nil {
+		return "", err
+	}
+	note := "connected app accepted"
+	if c.opts.ServiceAgent == "" {
+		return note + "; no crm.service_agent", nil
+	}
+	var limits struct {
+		DailyAPIRequests struct{ Max, Remaining int } `json:"DailyApiRequests"`
+	}
+	ctx = crm.WithAgent(ctx, c.opts.ServiceAgent)
+	err := c.do(ctx, tenant, http.MethodGet, "limits", nil, &limits)
+	switch {
+	case errors.Is(err, crm.ErrNotConnected):
+		// Not a failure: the agent connects from the panel once.
+		return fmt.Sprintf("%s; service agent %s has not connected yet (they click Connect Salesforce in the panel)", note, c.opts.ServiceAgent), nil
+	case err != nil:
+		return note, fmt.Errorf("service agent %s: %w", c.opts.ServiceAgent, err)
+	}
+	return fmt.Sprintf("%s; service agent %s connected; daily API requests %d of %d left", note, c.opts.ServiceAgent,
+		limits.DailyAPIRequests.Remaining, limits.DailyAPIRequests.Max), nil
+}
+
+// CheckApp is Check's first half: the login URL and the connected app's
+// credentials, without the store.
+func (c *Connector) CheckApp(ctx context.Context) error {
+	_, err := c.tokenRequest(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"sidedesk-doctor-check"}})
+	var oe *OAuthError
+	switch {
+	case errors.As(err, &oe) && oe.Code == "invalid_grant":
+		return nil
+	case errors.As(err, &oe) && strings.HasPrefix(oe.Code, "invalid_client"):
+		return fmt.Errorf("%s refuses the connected app (%s: %s): check crm.client_id and crm.client_secret", c.login, oe.Code, oe.Description)
+	case err != nil:
+		return fmt.Errorf("%s: %w (check crm.login_url)", c.login, err)
+	}
+	return fmt.Errorf("%s accepted a made-up refresh token: is crm.login_url really Salesforce?", c.login)
 }

@@ -417,3 +417,38 @@ func TestQueryFollowsNextRecordsURL(t *testing.T) {
 		t.Fatalf("%d contacts over pages of 3, want 7", len(m.Contacts))
 	}
 }
+
+func TestCheck(t *testing.T) {
+	r := newRig(t)
+	note, err := r.c.Check(context.Background(), tenant)
+	if err != nil || !strings.Contains(note, "connected app accepted") {
+		t.Fatalf("Check = %q, %v", note, err)
+	}
+	bad, err := salesforce.New(salesforce.Options{LoginURL: r.sf.URL, ClientID: r.sf.ClientID, ClientSecret: "wrong",
+		RedirectURL: callback, Store: r.st, Key: r.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.Check(context.Background(), tenant); err == nil || !strings.Contains(err.Error(), "crm.client_secret") {
+		t.Fatalf("Check with a wrong secret: %v", err)
+	}
+	withAgent, err := salesforce.New(salesforce.Options{LoginURL: r.sf.URL, ClientID: r.sf.ClientID, ClientSecret: r.sf.ClientSecret,
+		RedirectURL: callback, Store: r.st, Key: r.key, ServiceAgent: agent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note, err := withAgent.Check(context.Background(), tenant); err != nil || !strings.Contains(note, "has not connected yet") {
+		t.Fatalf("Check before the service agent connected: %q, %v", note, err)
+	}
+	r.connect(t)
+	note, err = withAgent.Check(context.Background(), tenant)
+	if err != nil || !strings.Contains(note, "daily API requests") {
+		t.Fatalf("Check with the service agent connected = %q, %v", note, err)
+	}
+	// Look-ups with no agent in the context use the service agent.
+	r.sf.Insert("Contact", sftest.Record{"LastName": "Svc", "Email": "svc@x.example"})
+	m, err := withAgent.Match(context.Background(), tenant, "svc@x.example")
+	if err != nil || len(m.Contacts) != 1 {
+		t.Fatalf("Match as the service agent: %+v %v", m.Contacts, err)
+	}
+}

@@ -97,6 +97,11 @@ type Panel struct {
 	Email string
 	// HasCRM is false when no CRM connector is configured.
 	HasCRM bool
+	// CRMConnect, when set, is the link that connects the agent's own CRM
+	// account (Salesforce): they have not connected it yet, or the CRM
+	// revoked it. CRMName names the CRM ("Salesforce").
+	CRMConnect string
+	CRMName    string
 	// CanAct is false when the server has no ticket actions (read-only).
 	CanAct bool
 	// CanReply shows the reply box (a mailbox sends mail).

@@ -1,0 +1,102 @@
+package sidebar
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/crm/salesforce"
+	"github.com/sidedesk/sidedesk/internal/sftest"
+	"github.com/sidedesk/sidedesk/ticket"
+)
+
+// With Salesforce behind the panel, an agent who has not connected sees
+// "Connect Salesforce"; the link runs the OAuth consent against the fake
+// org, the callback stores the agent's connection, and the panel then
+// shows the Salesforce records with links into Lightning.
+func TestPanelConnectSalesforce(t *testing.T) {
+	sf := sftest.New()
+	t.Cleanup(sf.Close)
+	const redirect = "https://desk.acme.example/sidebar/crm/callback"
+	sf.RedirectURI = redirect
+	acct := sf.Insert("Account", sftest.Record{"Name": "Globex SF", "Website": "globex.example"})
+	sf.Insert("Contact", sftest.Record{"FirstName": "Hank", "LastName": "Scorpio", "Email": "hank@globex.example", "AccountId": acct})
+	// The connector keeps connections in the fixture's store, made after.
+	late := &lateStore{}
+	conn, err := salesforce.New(salesforce.Options{LoginURL: sf.URL, ClientID: sf.ClientID, ClientSecret: sf.ClientSecret,
+		RedirectURL: redirect, Store: late, Key: bytes.Repeat([]byte{1}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newPanelFixture(t, func(o *Options) { o.CRM = conn })
+	late.ConnectionStore = f.st
+	hash, err := HashPassword(agentPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.CreateUser(context.Background(), ticket.DefaultTenant, "agent2@acme.example", "Second Agent", ticket.RoleAgent, hash); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client()
+	f.signIn(c, agentEmail)
+	doc := f.panelDoc(c, "from=hank@globex.example")
+	link, ok := doc.Find("#crm-connect a").Attr("href")
+	if !ok || !strings.HasPrefix(link, "/sidebar/crm/connect?") {
+		t.Fatalf("panel of an unconnected agent has no Connect link; #sender: %q", doc.Find("#sender").Text())
+	}
+	if doc.Find("p.error").Length() != 0 {
+		t.Fatalf("an unconnected agent sees an error: %q", doc.Find("p.error").Text())
+	}
+	res := f.get(c, link)
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), sf.URL+"/services/oauth2/authorize?") {
+		t.Fatalf("connect = %d to %q, want 303 to the org's authorize endpoint", res.StatusCode, res.Header.Get("Location"))
+	}
+	res, err = c.Get(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	back, err := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(back.String(), redirect) {
+		t.Fatalf("authorize = %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	// The browser comes back to our callback.
+	res = f.get(c, "/sidebar/crm/callback?"+back.RawQuery)
+	res.Body.Close()
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/sidebar?") || !strings.Contains(loc, "done=crm") {
+		t.Fatalf("callback = %d to %q, want 303 back to the panel", res.StatusCode, loc)
+	}
+	doc = f.panelDoc(c, "from=hank@globex.example&done=crm")
+	if doc.Find("#crm-connect").Length() != 0 {
+		t.Fatal("the Connect link is still shown after connecting")
+	}
+	wantContains(t, doc, "#sender .record.contact", "Hank Scorpio")
+	href, _ := doc.Find("#sender .record.account a").Attr("href")
+	if want := sf.URL + "/lightning/r/Account/" + acct + "/view"; href != want {
+		t.Fatalf("account link %q, want %q", href, want)
+	}
+	// A callback replayed by another signed-in agent does not connect them.
+	c2 := f.client()
+	f.signIn(c2, "agent2@acme.example")
+	res = f.get(c2, "/sidebar/crm/callback?"+back.RawQuery)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("replayed callback for another agent = %d, want 400", res.StatusCode)
+	}
+	// A denied consent says so.
+	res = f.get(c, "/sidebar/crm/callback?error=access_denied&error_description=end-user+denied+authorization")
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	body := string(raw)
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "end-user denied authorization") {
+		t.Fatalf("denied consent = %d %q", res.StatusCode, body)
+	}
+}
+
+type lateStore struct{ crm.ConnectionStore }
