@@ -166,6 +166,11 @@ type CRM struct {
 	// the account name in Slack alerts, GET /api/v1/lookup. "" leaves
 	// those without Salesforce facts.
 	ServiceAgent string `toml:"service_agent"`
+	// SaveEmailAs is how the panel's "save to CRM" writes an email into
+	// Salesforce: "email_message" (an EmailMessage with its people
+	// related, deduplicated by Message-ID; needs Enhanced Email) or
+	// "task" (a completed Task of subtype Email).
+	SaveEmailAs string `toml:"save_email_as"`
 }
 
 // ClientSecret is the connected app's consumer secret.
@@ -431,10 +436,11 @@ func defaults() *Config {
 			MaxBackoff:   time.Minute,
 		},
 		CRM: CRM{
-			Kind:       CRMLocal,
-			LoginURL:   "https://login.salesforce.com",
-			APIVersion: "v62.0",
-			CacheTTL:   30 * time.Second,
+			Kind:        CRMLocal,
+			LoginURL:    "https://login.salesforce.com",
+			APIVersion:  "v62.0",
+			CacheTTL:    30 * time.Second,
+			SaveEmailAs: "email_message",
 		},
 		lookupEnv: os.LookupEnv,
 	}

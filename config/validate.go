@@ -408,6 +408,7 @@ func (c *Config) validateCRM(ch *checker) {
 	if r.ServiceAgent != "" {
 		ch.email("crm.service_agent", r.ServiceAgent)
 	}
+	ch.oneOf("crm.save_email_as", r.SaveEmailAs, "email_message", "task")
 	if r.CacheTTL < 0 {
 		ch.add("crm.cache_ttl", "%s must not be negative (0 turns the cache off)", r.CacheTTL)
 	}

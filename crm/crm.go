@@ -202,6 +202,39 @@ type Link struct {
 	RFCMessageID string
 	CreatedBy    string // agent email
 	CreatedAt    time.Time
+	// ExternalID is the CRM's own id of the saved email (Salesforce: the
+	// EmailMessage or Task); empty for the local CRM.
+	ExternalID string
+	// Email is the mail itself, for connectors that copy it into the CRM
+	// (Salesforce); the local CRM keeps only the reference. Input only.
+	Email *Email
+}
+
+// Email is the mail a Link saves into a CRM.
+type Email struct {
+	MessageID string // RFC 5322 Message-ID, without angle brackets
+	Subject   string
+	From      Address
+	To, Cc    []Address
+	Date      time.Time
+	Text      string
+	HTML      string // sanitised
+	Incoming  bool   // from the customer (false: sent by an agent)
+}
+
+// Address is a mailbox in an Email.
+type Address struct{ Name, Email string }
+
+// SavedEmailStore keeps which emails a connector that copies them (the
+// Salesforce one) saved to which records, so the panel shows them and the
+// same email is saved to a record once.
+type SavedEmailStore interface {
+	// SavedEmail is the saved copy of l's email (by Message-ID or message
+	// row id) on l's record; ErrNotFound when there is none.
+	SavedEmail(ctx context.Context, provider string, l Link) (Link, error)
+	PutSavedEmail(ctx context.Context, provider string, l Link) (Link, error)
+	// SavedEmails lists the links of a message or ticket, oldest first.
+	SavedEmails(ctx context.Context, provider, tenant string, messageID int64, rfcMessageID string, ticketID int64) ([]Link, error)
 }
 
 // Match is everything a connector found behind one email address.

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/crm/salesforce"
 	"github.com/sidedesk/sidedesk/internal/sftest"
+	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -25,16 +25,16 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	const redirect = "https://desk.acme.example/sidebar/crm/callback"
 	sf.RedirectURI = redirect
 	acct := sf.Insert("Account", sftest.Record{"Name": "Globex SF", "Website": "globex.example"})
-	sf.Insert("Contact", sftest.Record{"FirstName": "Hank", "LastName": "Scorpio", "Email": "hank@globex.example", "AccountId": acct})
+	contact := sf.Insert("Contact", sftest.Record{"FirstName": "Hank", "LastName": "Scorpio", "Email": "hank@globex.example", "AccountId": acct})
 	// The connector keeps connections in the fixture's store, made after.
 	late := &lateStore{}
 	conn, err := salesforce.New(salesforce.Options{LoginURL: sf.URL, ClientID: sf.ClientID, ClientSecret: sf.ClientSecret,
-		RedirectURL: redirect, Store: late, Key: bytes.Repeat([]byte{1}, 32)})
+		RedirectURL: redirect, Store: late, Saved: late, Key: bytes.Repeat([]byte{1}, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := newPanelFixture(t, func(o *Options) { o.CRM = conn })
-	late.ConnectionStore = f.st
+	late.Store = f.st
 	hash, err := HashPassword(agentPass)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func TestPanelConnectSalesforce(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.client()
-	f.signIn(c, agentEmail)
+	csrf := f.signIn(c, agentEmail)
 	doc := f.panelDoc(c, "from=hank@globex.example")
 	link, ok := doc.Find("#crm-connect a").Attr("href")
 	if !ok || !strings.HasPrefix(link, "/sidebar/crm/connect?") {
@@ -81,6 +81,19 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	if want := sf.URL + "/lightning/r/Account/" + acct + "/view"; href != want {
 		t.Fatalf("account link %q, want %q", href, want)
 	}
+	// Save the email (not captured: what the mail client passed) to Hank.
+	form := url.Values{"csrf_token": {csrf}, "from": {"hank@globex.example"}, "message_id": {"<m1@globex.example>"},
+		"subject": {"Broken again"}, "record": {"contact:" + contact}}
+	res = f.postForm(c, "/sidebar/link", form, nil)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /sidebar/link = %d", res.StatusCode)
+	}
+	em := sf.Rows("EmailMessage")
+	if len(em) != 1 || em[0]["Subject"] != "Broken again" || em[0]["MessageIdentifier"] != "<m1@globex.example>" {
+		t.Fatalf("EmailMessages after saving: %+v", em)
+	}
+	doc = f.panelDoc(c, "from=hank@globex.example&message_id=m1@globex.example")
+	wantContains(t, doc, "#crm .link-saved", "Hank Scorpio")
 	// A callback replayed by another signed-in agent does not connect them.
 	c2 := f.client()
 	f.signIn(c2, "agent2@acme.example")
@@ -99,4 +112,4 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	}
 }
 
-type lateStore struct{ crm.ConnectionStore }
+type lateStore struct{ *store.Store }

@@ -141,6 +141,10 @@ func (s *Server) actLink(w http.ResponseWriter, r *http.Request) {
 		}
 		if f.Message != nil {
 			l.MessageID = f.Message.ID
+			l.Email = emailOf(f.Message)
+		} else if pc.MessageID != "" || pc.From != "" {
+			// Not captured: what the mail client told the panel.
+			l.Email = &crm.Email{MessageID: pc.MessageID, Subject: pc.Subject, From: crm.Address{Email: pc.From}, Incoming: true}
 		}
 		if f.Ticket != nil {
 			l.TicketID = f.Ticket.ID
@@ -311,4 +315,18 @@ func (s *Server) actCreateLead(w http.ResponseWriter, r *http.Request) {
 		})
 		return err
 	})
+}
+
+// emailOf is a captured message as a CRM connector saves it.
+func emailOf(m *ticket.Message) *crm.Email {
+	addrs := func(as []ticket.Address) []crm.Address {
+		out := make([]crm.Address, 0, len(as))
+		for _, a := range as {
+			out = append(out, crm.Address{Name: a.Name, Email: a.Email})
+		}
+		return out
+	}
+	return &crm.Email{MessageID: m.MessageID, Subject: m.Subject, From: crm.Address{Name: m.From.Name, Email: m.From.Email},
+		To: addrs(m.To), Cc: addrs(m.Cc), Date: m.Date, Text: m.Text, HTML: m.HTML,
+		Incoming: m.Direction == ticket.DirectionInbound}
 }

@@ -114,26 +114,11 @@ func (l *LocalCRM) Link(ctx context.Context, in crm.Link) (crm.Link, error) {
 // Links implements Connector: the links of the message (row id or
 // Message-ID) or of the ticket, oldest first; any of the three may be zero.
 func (l *LocalCRM) Links(ctx context.Context, tenant string, messageID int64, rfcMessageID string, ticketID int64) ([]crm.Link, error) {
-	rfcMessageID = strings.TrimSpace(rfcMessageID)
-	var conds []string
-	args := []any{tenant}
-	if messageID != 0 {
-		conds = append(conds, `message_id = ?`)
-		args = append(args, messageID)
-	}
-	if rfcMessageID != "" {
-		conds = append(conds, `rfc_message_id = ?`)
-		args = append(args, rfcMessageID)
-	}
-	if ticketID != 0 {
-		conds = append(conds, `ticket_id = ?`)
-		args = append(args, ticketID)
-	}
-	if len(conds) == 0 {
+	cond, args := linkConds([]any{tenant}, messageID, rfcMessageID, ticketID)
+	if cond == "" {
 		return nil, nil
 	}
-	rows, err := l.r.QueryContext(ctx, `SELECT `+linkCols+` FROM crm_links WHERE tenant_id = ? AND (`+
-		strings.Join(conds, " OR ")+`) ORDER BY created_at, id`, args...)
+	rows, err := l.r.QueryContext(ctx, `SELECT `+linkCols+` FROM crm_links WHERE tenant_id = ? AND `+cond+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("crm: links: %w", err)
 	}
@@ -160,4 +145,23 @@ func scanLink(r rowScanner) (crm.Link, error) {
 	var err error
 	k.CreatedAt, err = parseTime(created)
 	return k, err
+}
+
+// linkConds is the "(message_id = ? OR rfc_message_id = ? OR ticket_id = ?)"
+// of the ones given (non-zero), appended to args; "" when none is.
+func linkConds(args []any, messageID int64, rfcMessageID string, ticketID int64) (string, []any) {
+	var conds []string
+	if messageID != 0 {
+		conds, args = append(conds, `message_id = ?`), append(args, messageID)
+	}
+	if rfc := strings.TrimSpace(rfcMessageID); rfc != "" {
+		conds, args = append(conds, `rfc_message_id = ?`), append(args, rfc)
+	}
+	if ticketID != 0 {
+		conds, args = append(conds, `ticket_id = ?`), append(args, ticketID)
+	}
+	if len(conds) == 0 {
+		return "", args
+	}
+	return "(" + strings.Join(conds, " OR ") + ")", args
 }

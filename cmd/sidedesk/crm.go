@@ -53,6 +53,7 @@ func (a *app) openSalesforce() error {
 		RedirectURL: strings.TrimRight(a.cfg.Server.PublicURL, "/") + "/sidebar/crm/callback",
 		APIVersion:  c.APIVersion, Store: a.store, Key: subkey(a.secret, "crm-tokens"),
 		ServiceAgent: c.ServiceAgent, CacheTTL: cacheTTL(c.CacheTTL),
+		Saved: a.store, SaveAs: c.SaveEmailAs,
 		Logger: a.log.With("component", "crm", "crm", "salesforce"),
 	})
 	if err != nil {

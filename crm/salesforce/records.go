@@ -427,16 +427,5 @@ func lastName(given, email string) string {
 	return local
 }
 
-// Link implements crm.Connector: filing an email against a Salesforce
-// record is not in this connector yet.
-func (c *Connector) Link(context.Context, crm.Link) (crm.Link, error) {
-	return crm.Link{}, fmt.Errorf("salesforce: saving an email to a Salesforce record: %w", crm.ErrUnsupported)
-}
-
-// Links implements crm.Connector: none (see Link).
-func (c *Connector) Links(context.Context, string, int64, string, int64) ([]crm.Link, error) {
-	return nil, nil
-}
-
 var _ crm.Connector = (*Connector)(nil)
 var _ crm.Authorizer = (*Connector)(nil)

@@ -44,6 +44,12 @@ type Options struct {
 	APIVersion  string // "v62.0"; default DefaultAPIVersion
 	// Store keeps the agents' connections (required).
 	Store crm.ConnectionStore
+	// Saved records which emails were saved to which records; nil: saving
+	// an email is not offered.
+	Saved crm.SavedEmailStore
+	// SaveAs is how an email is saved: SaveEmailMessage (default) or
+	// SaveTask (orgs without Enhanced Email).
+	SaveAs string
 	// Key seals refresh tokens and the consent's state (32 bytes).
 	Key []byte
 	// ServiceAgent is the agent whose connection serves look-ups made for
@@ -114,6 +120,13 @@ func New(opts Options) (*Connector, error) {
 	login, err := url.Parse(strings.TrimRight(opts.LoginURL, "/"))
 	if err != nil || login.Host == "" || (login.Scheme != "https" && login.Scheme != "http") {
 		return nil, fmt.Errorf("salesforce: login_url %q: want https://login.salesforce.com, https://test.salesforce.com or your My Domain URL", opts.LoginURL)
+	}
+	switch opts.SaveAs {
+	case "":
+		opts.SaveAs = SaveEmailMessage
+	case SaveEmailMessage, SaveTask:
+	default:
+		return nil, fmt.Errorf("salesforce: save_email_as %q: want %q or %q", opts.SaveAs, SaveEmailMessage, SaveTask)
 	}
 	if opts.APIVersion == "" {
 		opts.APIVersion = DefaultAPIVersion

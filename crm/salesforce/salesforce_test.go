@@ -452,3 +452,113 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("Match as the service agent: %+v %v", m.Contacts, err)
 	}
 }
+
+func (r *rig) connectorWith(t *testing.T, mod func(*salesforce.Options)) *salesforce.Connector {
+	t.Helper()
+	o := salesforce.Options{LoginURL: r.sf.URL, ClientID: r.sf.ClientID, ClientSecret: r.sf.ClientSecret,
+		RedirectURL: callback, Store: r.st, Saved: r.st, Key: r.key, Now: func() time.Time { return r.clock }}
+	mod(&o)
+	c, err := salesforce.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testEmail() *crm.Email {
+	return &crm.Email{MessageID: "CAF=abc123@mail.globex.example", Subject: "Doomsday device is broken",
+		From: crm.Address{Name: "Hank Scorpio", Email: "hank@globex.example"},
+		To:   []crm.Address{{Email: "support@acme.example"}}, Cc: []crm.Address{{Name: "Ana", Email: "ana@acme.example"}},
+		Date: time.Date(2026, 11, 30, 9, 15, 0, 0, time.UTC), Text: "It says 'meltdown'.", Incoming: true}
+}
+
+func TestSaveEmailAsEmailMessage(t *testing.T) {
+	r := newRig(t)
+	acct, contact := seed(r.sf)
+	r.c = r.connectorWith(t, func(*salesforce.Options) {})
+	ctx := r.connect(t)
+	l, err := r.c.Link(ctx, crm.Link{Tenant: tenant, Record: crm.Ref{Object: crm.ObjAccount, ID: acct}, MessageID: 7, TicketID: 3,
+		CreatedBy: agent, Email: testEmail()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := r.sf.Rows("EmailMessage")
+	if len(msgs) != 1 || l.ExternalID != msgs[0]["Id"] {
+		t.Fatalf("EmailMessages %+v, link %+v", msgs, l)
+	}
+	m := msgs[0]
+	for k, want := range map[string]any{"RelatedToId": acct, "MessageIdentifier": "<CAF=abc123@mail.globex.example>",
+		"FromAddress": "hank@globex.example", "ToAddress": "support@acme.example", "CcAddress": "ana@acme.example",
+		"Incoming": true, "Status": "1", "Subject": "Doomsday device is broken", "TextBody": "It says 'meltdown'.",
+		"MessageDate": "2026-11-30T09:15:00.000+0000"} {
+		if m[k] != want {
+			t.Errorf("EmailMessage.%s = %v, want %v", k, m[k], want)
+		}
+	}
+	rels := map[string]string{}
+	for _, rel := range r.sf.Rows("EmailMessageRelation") {
+		rels[rel["RelationId"].(string)] = rel["RelationType"].(string)
+	}
+	// Hank is a Contact and a Lead (From), Ana a User (Cc); support@ is nobody.
+	if len(rels) != 3 || rels[contact] != "FromAddress" || !strings.HasPrefix(firstKeyWith(rels, "CcAddress"), "005") {
+		t.Fatalf("relations %v", rels)
+	}
+	// Saved again, by another agent, to the same record: the same link.
+	again, err := r.c.Link(ctx, crm.Link{Tenant: tenant, Record: crm.Ref{Object: crm.ObjAccount, ID: acct}, RFCMessageID: "CAF=abc123@mail.globex.example",
+		CreatedBy: "bob@acme.example", Email: testEmail()})
+	if err != nil || again.ID != l.ID {
+		t.Fatalf("second save %+v %v, want link %s", again, err, l.ID)
+	}
+	// Saved to the contact: the one EmailMessage, no second copy.
+	if _, err := r.c.Link(ctx, crm.Link{Tenant: tenant, Record: crm.Ref{Object: crm.ObjContact, ID: contact}, MessageID: 7, Email: testEmail()}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.sf.Rows("EmailMessage")); n != 1 {
+		t.Fatalf("%d EmailMessages after saving to a second record, want 1", n)
+	}
+	links, err := r.c.Links(ctx, tenant, 7, "", 0)
+	if err != nil || len(links) != 2 {
+		t.Fatalf("links %+v %v", links, err)
+	}
+}
+
+func firstKeyWith(m map[string]string, v string) string {
+	for k, x := range m {
+		if x == v {
+			return k
+		}
+	}
+	return ""
+}
+
+func TestSaveEmailToCaseAndAsTask(t *testing.T) {
+	r := newRig(t)
+	_, contact := seed(r.sf)
+	kase := r.sf.Rows("Case")[0]["Id"].(string)
+	r.c = r.connectorWith(t, func(*salesforce.Options) {})
+	ctx := r.connect(t)
+	if _, err := r.c.Link(ctx, crm.Link{Tenant: tenant, Record: crm.Ref{Object: crm.ObjCase, ID: kase}, MessageID: 1, Email: testEmail()}); err != nil {
+		t.Fatal(err)
+	}
+	if m := r.sf.Rows("EmailMessage"); len(m) != 1 || m[0]["ParentId"] != kase {
+		t.Fatalf("email to a case: %+v", m)
+	}
+	tasks := r.connectorWith(t, func(o *salesforce.Options) { o.SaveAs = salesforce.SaveTask })
+	e := testEmail()
+	e.MessageID = "other@x"
+	if _, err := tasks.Link(ctx, crm.Link{Tenant: tenant, Record: crm.Ref{Object: crm.ObjContact, ID: contact}, MessageID: 2, Email: e}); err != nil {
+		t.Fatal(err)
+	}
+	ts := r.sf.Rows("Task")
+	if len(ts) != 1 || ts[0]["WhoId"] != contact || ts[0]["Status"] != "Completed" || ts[0]["TaskSubtype"] != "Email" ||
+		ts[0]["Subject"] != "Email: Doomsday device is broken" || !strings.Contains(ts[0]["Description"].(string), "Message-ID: <other@x>") {
+		t.Fatalf("task %+v", ts)
+	}
+	// A record that does not exist: Salesforce's refusal names the field.
+	_, err := r.c.Link(ctx, crm.Link{Tenant: tenant, Record: crm.Ref{Object: crm.ObjAccount, ID: "001000000000000AAA"}, MessageID: 3,
+		Email: &crm.Email{MessageID: "third@x", From: crm.Address{Email: "a@b.example"}}})
+	var re crm.RecordError
+	if !errors.As(err, &re) || re.Field != "RelatedToId" || !errors.Is(err, crm.ErrRefused) {
+		t.Fatalf("link to a missing record: %v", err)
+	}
+}

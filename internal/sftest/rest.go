@@ -259,6 +259,18 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, o *object, user 
 		apiErrors(w, 400, apiErr{"REQUIRED_FIELD_MISSING", "Required fields are missing: [" + strings.Join(missing, ", ") + "]", missing})
 		return
 	}
+	for _, f := range o.Fields {
+		// A reference must name a record that exists (of the parent
+		// object, or of any for a polymorphic field).
+		id, _ := rec[f.Name].(string)
+		if f.Type != "reference" || id == "" || f.Name == "OwnerId" {
+			continue
+		}
+		if !s.exists(f.ReferTo, id) {
+			apiErrors(w, 400, apiErr{"INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", []string{f.Name}})
+			return
+		}
+	}
 	if o.Name == "Contact" || o.Name == "Lead" {
 		// The standard duplicate rule: same email.
 		if e, _ := rec["Email"].(string); e != "" {
@@ -388,7 +400,45 @@ func schema() []*object {
 			field{Name: "Status", Type: "picklist", Label: "Status", Required: true, Picklist: []string{"Not Started", "In Progress", "Completed"}, DefaultVal: "Not Started"},
 			field{Name: "TaskSubtype", Type: "picklist", Label: "Task Subtype", Picklist: []string{"Task", "Email", "Call"}},
 			field{Name: "ActivityDate", Type: "date", Label: "Due Date Only"},
-			field{Name: "WhoId", Type: "reference", Label: "Name ID", ReferTo: "Contact", Rel: "Who"},
-			field{Name: "WhatId", Type: "reference", Label: "Related To ID", ReferTo: "Account", Rel: "What"})},
+			// Polymorphic: Who is a Contact or Lead, What any other record.
+			field{Name: "WhoId", Type: "reference", Label: "Name ID", ReferTo: "*", Rel: "Who"},
+			field{Name: "WhatId", Type: "reference", Label: "Related To ID", ReferTo: "*", Rel: "What"})},
+		// EmailMessage: Status 0 New, 1 Read, 2 Replied, 3 Sent, 4
+		// Forwarded, 5 Draft; RelatedToId is polymorphic (any "What"
+		// object), ParentId a Case.
+		{Name: "EmailMessage", Prefix: "02s", Fields: with(
+			field{Name: "Subject", Type: "string", Label: "Subject"},
+			field{Name: "TextBody", Type: "textarea", Label: "Text Body"},
+			field{Name: "HtmlBody", Type: "textarea", Label: "HTML Body"},
+			field{Name: "FromAddress", Type: "email", Label: "From Address"},
+			field{Name: "FromName", Type: "string", Label: "From Name"},
+			field{Name: "ToAddress", Type: "string", Label: "To Address"},
+			field{Name: "CcAddress", Type: "string", Label: "CC Address"},
+			field{Name: "MessageDate", Type: "datetime", Label: "Message Date"},
+			field{Name: "Incoming", Type: "boolean", Label: "Is Incoming", DefaultVal: false},
+			field{Name: "Status", Type: "picklist", Label: "Status", Required: true, Picklist: []string{"0", "1", "2", "3", "4", "5"}},
+			field{Name: "MessageIdentifier", Type: "string", Label: "Message ID"},
+			field{Name: "ThreadIdentifier", Type: "string", Label: "Thread ID"},
+			field{Name: "RelatedToId", Type: "reference", Label: "Related To ID", ReferTo: "*", Rel: "RelatedTo"},
+			field{Name: "ParentId", Type: "reference", Label: "Case ID", ReferTo: "Case", Rel: "Parent"})},
+		{Name: "EmailMessageRelation", Prefix: "0CX", Fields: with(
+			field{Name: "EmailMessageId", Type: "reference", Label: "Email Message ID", Required: true, ReferTo: "EmailMessage", Rel: "EmailMessage"},
+			field{Name: "RelationId", Type: "reference", Label: "Relation ID", ReferTo: "*", Rel: "Relation"},
+			field{Name: "RelationType", Type: "picklist", Label: "Relation Type", Required: true, Picklist: []string{"FromAddress", "ToAddress", "CcAddress", "BccAddress"}},
+			field{Name: "RelationAddress", Type: "string", Label: "Relation Address"})},
 	}
+}
+
+// exists reports whether a record of object obj ("*": any) has id; the
+// caller holds mu.
+func (s *Server) exists(obj, id string) bool {
+	for _, o := range s.objects {
+		if obj != "*" && !strings.EqualFold(o.Name, obj) {
+			continue
+		}
+		if o.byID(id) != nil {
+			return true
+		}
+	}
+	return false
 }
