@@ -27,7 +27,7 @@ import (
 // panelFixture is a real store with the demo CRM, the ticket service, the
 // server over a real loopback socket, and agents of two tenants.
 type panelFixture struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	svc    *ticket.Service
 	crm    *store.LocalCRM
@@ -45,7 +45,7 @@ const (
 
 type panelOption func(*Options)
 
-func newPanelFixture(t *testing.T, opts ...panelOption) *panelFixture {
+func newPanelFixture(t testing.TB, opts ...panelOption) *panelFixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

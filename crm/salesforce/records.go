@@ -142,9 +142,9 @@ func (c *Connector) dropCache(tenant, agent string) {
 
 // Match implements crm.Connector: the look-ups run as one round of
 // parallel queries (contacts, leads, the contacts' accounts, their open
-// opportunities and cases, and the accounts behind the domain); only when
-// no contact's account matched does a second round read the domain
-// accounts' opportunities. The answer is cached per agent for CacheTTL.
+// opportunities and cases, the accounts behind the domain and theirs), so
+// a panel view costs one round trip. The answer is cached per agent for
+// CacheTTL.
 func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match, error) {
 	agent, err := c.actor(ctx)
 	if err != nil {
@@ -174,6 +174,7 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 		accts    []sfAccount
 		domAccts []sfAccount
 		opps     []sfOpp
+		domOpps  []sfOpp
 		cases    []sfCase
 	)
 	queries := []struct {
@@ -197,10 +198,18 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 		for _, d := range cands {
 			likes = append(likes, "Website LIKE "+QuoteLike("%", d, "%"))
 		}
+		websites := strings.Join(likes, " OR ")
 		queries = append(queries, struct {
 			soql string
 			dec  func(json.RawMessage) error
-		}{"SELECT " + accountFields + " FROM Account WHERE " + strings.Join(likes, " OR ") + " LIMIT 50", decodeInto(&domAccts)})
+		}{"SELECT " + accountFields + " FROM Account WHERE " + websites + " LIMIT 50", decodeInto(&domAccts)},
+			// The domain accounts' open opportunities in the same round
+			// (kept below only for the accounts that really own the domain).
+			struct {
+				soql string
+				dec  func(json.RawMessage) error
+			}{"SELECT " + oppFields + " FROM Opportunity WHERE IsClosed = false AND AccountId IN (SELECT Id FROM Account WHERE " +
+				websites + ") ORDER BY CloseDate ASC NULLS LAST LIMIT 100", decodeInto(&domOpps)})
 	}
 	errs := make([]error, len(queries))
 	var wg sync.WaitGroup
@@ -256,18 +265,12 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 				break found
 			}
 		}
-		if len(m.Accounts) > 0 {
-			var ids []string
-			for _, a := range m.Accounts {
-				ids = append(ids, Quote(a.ID))
-			}
-			var dOpps []sfOpp
-			err := c.query(ctx, tenant, "SELECT "+oppFields+" FROM Opportunity WHERE IsClosed = false AND AccountId IN ("+
-				strings.Join(ids, ", ")+") ORDER BY CloseDate ASC NULLS LAST LIMIT 20", decodeInto(&dOpps))
-			if err != nil {
-				return crm.Match{}, err
-			}
-			for _, r := range dOpps {
+		owners := map[string]bool{}
+		for _, a := range m.Accounts {
+			owners[a.ID] = true
+		}
+		for _, r := range domOpps {
+			if owners[r.AccountID] && len(m.Opportunities) < 20 {
 				m.Opportunities = append(m.Opportunities, c.opp(tenant, inst, r))
 			}
 		}

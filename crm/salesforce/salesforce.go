@@ -141,7 +141,11 @@ func New(opts Options) (*Connector, error) {
 		opts.BudgetWarn = 0.8
 	}
 	if opts.HTTP == nil {
-		opts.HTTP = &http.Client{Timeout: 20 * time.Second}
+		// A panel view runs its queries in parallel: keep enough idle
+		// connections that none of them pays a new TLS handshake.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 32
+		opts.HTTP = &http.Client{Timeout: 20 * time.Second, Transport: tr}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
