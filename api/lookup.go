@@ -58,6 +58,8 @@ type lookupJSON struct {
 	OtherTickets   []ticketJSON      `json:"other_tickets"`
 	// CRMError is set when the CRM failed; the other facts are still there.
 	CRMError string `json:"crm_error,omitempty"`
+	// CRMNotice is what to know about the CRM itself (its API budget).
+	CRMNotice string `json:"crm_notice,omitempty"`
 }
 
 type contactJSON struct {
@@ -139,6 +141,7 @@ func (s *Server) lookupJSON(f LookupFacts) lookupJSON {
 		Opportunities: []opportunityJSON{}, Cases: []caseJSON{}, Links: []linkJSON{},
 		RecentMessages: []messageJSON{}, OtherTickets: []ticketJSON{},
 	}
+	out.CRMNotice = f.Match.Notice
 	switch {
 	case f.CRMError == nil:
 	case errors.Is(f.CRMError, crm.ErrNotConnected):

@@ -255,6 +255,9 @@ type Match struct {
 	// FreeMail is true when the address's domain is a free-mail provider
 	// (gmail.com, outlook.com, ...): the domain says nothing of the account.
 	FreeMail bool
+	// Notice is something the agent should know about the CRM itself
+	// (Salesforce: the org's API budget is nearly spent); "" normally.
+	Notice string
 }
 
 // Connector is what the sidebar needs of a CRM. Every method is scoped by

@@ -275,12 +275,20 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 			}
 		}
 	}
-	if c.opts.CacheTTL > 0 {
+	ttl := c.opts.CacheTTL
+	if share, ok := c.budgetShare(); ok {
+		// Nearly out of API requests: slow down by reusing look-ups
+		// longer, and tell the agent why data may be minutes old.
+		ttl = max(ttl, budgetCacheTTL)
+		m.Notice = fmt.Sprintf("Salesforce’s daily API budget is %.0f%% spent: its records here may be up to %d minutes old.",
+			share*100, int(budgetCacheTTL/time.Minute))
+	}
+	if ttl > 0 {
 		c.mu.Lock()
 		if len(c.cache) > 10000 {
 			clear(c.cache)
 		}
-		c.cache[key] = cached{m: m, expires: now.Add(c.opts.CacheTTL)}
+		c.cache[key] = cached{m: m, expires: now.Add(ttl)}
 		c.mu.Unlock()
 	}
 	return m, nil
@@ -432,3 +440,19 @@ func lastName(given, email string) string {
 
 var _ crm.Connector = (*Connector)(nil)
 var _ crm.Authorizer = (*Connector)(nil)
+
+// budgetCacheTTL is the look-up cache's lifetime once the org's API
+// budget passes Options.BudgetWarn.
+const budgetCacheTTL = 5 * time.Minute
+
+// budgetShare is the share of the org's daily API budget spent, when it
+// is past Options.BudgetWarn (as the last answer's Sforce-Limit-Info said).
+func (c *Connector) budgetShare() (float64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.usage.Max <= 0 {
+		return 0, false
+	}
+	share := float64(c.usage.Used) / float64(c.usage.Max)
+	return share, share >= c.opts.BudgetWarn
+}

@@ -11,8 +11,10 @@ package salesforce
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -231,7 +233,7 @@ func (c *Connector) Check(ctx context.Context, tenant string) (string, error) {
 	if err := c.CheckApp(ctx); err != nil {
 		return "", err
 	}
-	note := "connected app accepted"
+	note := "connected app accepted; API " + c.opts.APIVersion
 	if c.opts.ServiceAgent == "" {
 		return note + "; no crm.service_agent", nil
 	}
@@ -258,11 +260,38 @@ func (c *Connector) CheckApp(ctx context.Context) error {
 	var oe *OAuthError
 	switch {
 	case errors.As(err, &oe) && oe.Code == "invalid_grant":
-		return nil
+		return c.checkVersion(ctx)
 	case errors.As(err, &oe) && strings.HasPrefix(oe.Code, "invalid_client"):
 		return fmt.Errorf("%s refuses the connected app (%s: %s): check crm.client_id and crm.client_secret", c.login, oe.Code, oe.Description)
 	case err != nil:
 		return fmt.Errorf("%s: %w (check crm.login_url)", c.login, err)
 	}
 	return fmt.Errorf("%s accepted a made-up refresh token: is crm.login_url really Salesforce?", c.login)
+}
+
+// checkVersion asks /services/data (no token needed) whether the org
+// offers the configured API version.
+func (c *Connector) checkVersion(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.login.String()+"/services/data", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.opts.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s/services/data: %w", c.login, err)
+	}
+	defer res.Body.Close()
+	var vs []struct{ Version string }
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&vs); err != nil || res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s/services/data answered %s, not the list of API versions", c.login, res.Status)
+	}
+	var offered []string
+	for _, v := range vs {
+		if "v"+v.Version == c.opts.APIVersion {
+			return nil
+		}
+		offered = append(offered, "v"+v.Version)
+	}
+	return fmt.Errorf("crm.api_version %s is not offered by %s (it offers %s)", c.opts.APIVersion, c.login, strings.Join(offered, ", "))
 }

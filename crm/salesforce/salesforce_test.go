@@ -562,3 +562,28 @@ func TestSaveEmailToCaseAndAsTask(t *testing.T) {
 		t.Fatalf("link to a missing record: %v", err)
 	}
 }
+
+func TestCheckAPIVersion(t *testing.T) {
+	r := newRig(t)
+	c := r.connectorWith(t, func(o *salesforce.Options) { o.APIVersion = "v99.0" })
+	err := c.CheckApp(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "crm.api_version v99.0 is not offered") || !strings.Contains(err.Error(), "v62.0") {
+		t.Fatalf("CheckApp with an unknown version: %v", err)
+	}
+}
+
+func TestBudgetSlowsDown(t *testing.T) {
+	r := newRig(t)
+	seed(r.sf)
+	ctx := r.connect(t)
+	r.sf.SetAPILimit(12500, 15000) // past 80 % after the next request
+	m, err := r.c.Match(ctx, tenant, "hank@globex.example")
+	if err != nil || !strings.Contains(m.Notice, "API budget") {
+		t.Fatalf("notice %q, %v", m.Notice, err)
+	}
+	n := len(r.sf.Requests())
+	r.clock = r.clock.Add(2 * time.Minute) // past the 30 s TTL, within the budget's 5 min
+	if _, err := r.c.Match(ctx, tenant, "hank@globex.example"); err != nil || len(r.sf.Requests()) != n {
+		t.Fatalf("a look-up 2 min later with the budget nearly spent made %d requests (%v)", len(r.sf.Requests())-n, err)
+	}
+}
