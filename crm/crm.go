@@ -225,6 +225,26 @@ type Email struct {
 // Address is a mailbox in an Email.
 type Address struct{ Name, Email string }
 
+// FieldInfo is one field of a record type as the agent's own CRM user
+// sees it (Salesforce describe: field-level security applied).
+type FieldInfo struct {
+	Name, Label, Type string
+	Updateable        bool
+	Required          bool     // must not be emptied
+	Picklist          []string // the active values of a picklist
+}
+
+// RecordEditor is implemented by connectors whose records the panel can
+// edit in place (Salesforce).
+type RecordEditor interface {
+	// Fields describes obj for the agent of ctx; fields the agent may not
+	// see are absent.
+	Fields(ctx context.Context, tenant string, obj Object) ([]FieldInfo, error)
+	// Update sets fields of one record; a refusal is a RecordError naming
+	// the field.
+	Update(ctx context.Context, tenant string, rec Ref, values map[string]string) error
+}
+
 // SavedEmailStore keeps which emails a connector that copies them (the
 // Salesforce one) saved to which records, so the panel shows them and the
 // same email is saved to a record once.

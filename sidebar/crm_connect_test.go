@@ -26,6 +26,7 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	sf.RedirectURI = redirect
 	acct := sf.Insert("Account", sftest.Record{"Name": "Globex SF", "Website": "globex.example"})
 	contact := sf.Insert("Contact", sftest.Record{"FirstName": "Hank", "LastName": "Scorpio", "Email": "hank@globex.example", "AccountId": acct})
+	opp := sf.Insert("Opportunity", sftest.Record{"Name": "Renewal", "StageName": "Prospecting", "CloseDate": "2027-01-01", "AccountId": acct})
 	// The connector keeps connections in the fixture's store, made after.
 	late := &lateStore{}
 	conn, err := salesforce.New(salesforce.Options{LoginURL: sf.URL, ClientID: sf.ClientID, ClientSecret: sf.ClientSecret,
@@ -94,6 +95,22 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	}
 	doc = f.panelDoc(c, "from=hank@globex.example&message_id=m1@globex.example")
 	wantContains(t, doc, "#crm .link-saved", "Hank Scorpio")
+	// The opportunity's stage is set in place, in Salesforce.
+	if n := doc.Find(`form.setfield select[name=value] option`).Length(); n < 5 {
+		t.Fatalf("stage picker has %d options, want the picklist's values", n)
+	}
+	form = url.Values{"csrf_token": {csrf}, "from": {"hank@globex.example"}, "record": {"opportunity:" + opp},
+		"field": {"StageName"}, "value": {"Negotiation/Review"}}
+	res = f.postForm(c, "/sidebar/crm/update", form, nil)
+	if res.StatusCode != http.StatusSeeOther || sf.Get("Opportunity", opp)["StageName"] != "Negotiation/Review" {
+		t.Fatalf("POST /sidebar/crm/update = %d, stage %v", res.StatusCode, sf.Get("Opportunity", opp)["StageName"])
+	}
+	form.Set("value", "Almost won")
+	res = f.postForm(c, "/sidebar/crm/update", form, nil)
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(raw), "Stage") {
+		t.Fatalf("a stage not in the picklist = %d %q", res.StatusCode, raw)
+	}
 	// A callback replayed by another signed-in agent does not connect them.
 	c2 := f.client()
 	f.signIn(c2, "agent2@acme.example")
@@ -104,7 +121,7 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	}
 	// A denied consent says so.
 	res = f.get(c, "/sidebar/crm/callback?error=access_denied&error_description=end-user+denied+authorization")
-	raw, _ := io.ReadAll(res.Body)
+	raw, _ = io.ReadAll(res.Body)
 	res.Body.Close()
 	body := string(raw)
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "end-user denied authorization") {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -98,6 +99,9 @@ func (s *Server) panelRoutes() {
 	if _, ok := s.opts.CRM.(crm.Authorizer); ok {
 		handle("GET /sidebar/crm/connect", s.requireAgent(s.crmConnect))
 		handle("GET /sidebar/crm/callback", s.requireAgent(s.crmCallback))
+	}
+	if _, ok := s.opts.CRM.(crm.RecordEditor); ok {
+		handle("POST /sidebar/crm/update", s.requireAgent(s.actUpdateRecord))
 	}
 	handle("GET /sidebar/assets/{file}", http.HandlerFunc(s.asset))
 	handle("GET /sidebar/outlook/manifest.xml", http.HandlerFunc(s.outlookManifest))
@@ -232,6 +236,7 @@ var doneMessages = map[string]string{
 	"contact": "Contact created.",
 	"lead":    "Lead created.",
 	"crm":     "CRM account connected.",
+	"record":  "Saved in the CRM.",
 }
 
 // gather loads the facts of a panel context for tenant.
@@ -336,6 +341,9 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 	if p.Ctx.From == "" {
 		p.Ctx.From = f.Email
 	}
+	if ed, ok := s.opts.CRM.(crm.RecordEditor); ok && f.CRMError == nil && (len(f.Match.Opportunities) > 0 || len(f.Match.Cases) > 0) {
+		p.OppStages, p.CaseStatuses = s.editableValues(ctx, a.Tenant, ed, len(f.Match.Opportunities) > 0, len(f.Match.Cases) > 0)
+	}
 	if f.Ticket != nil && p.CanAct {
 		users, err := s.opts.Panel.Users(ctx, a.Tenant)
 		if err != nil {
@@ -416,4 +424,32 @@ func objectKind(o crm.Object) string {
 		return "Case"
 	}
 	return string(o)
+}
+
+// editableValues are the stages and statuses the agent may set, when
+// their CRM user may edit those fields (describes in parallel, cached by
+// the connector); nil when not, or when the CRM does not say.
+func (s *Server) editableValues(ctx context.Context, tenant string, ed crm.RecordEditor, opps, cases bool) (stages, statuses []string) {
+	values := func(obj crm.Object, field string) []string {
+		fs, err := ed.Fields(ctx, tenant, obj)
+		if err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "sidebar: CRM describe failed", slog.String("object", string(obj)), slog.String("error", err.Error()))
+			return nil
+		}
+		for _, f := range fs {
+			if f.Name == field && f.Updateable {
+				return f.Picklist
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	if opps {
+		wg.Go(func() { stages = values(crm.ObjOpportunity, "StageName") })
+	}
+	if cases {
+		wg.Go(func() { statuses = values(crm.ObjCase, "Status") })
+	}
+	wg.Wait()
+	return stages, statuses
 }

@@ -330,3 +330,20 @@ func emailOf(m *ticket.Message) *crm.Email {
 		To: addrs(m.To), Cc: addrs(m.Cc), Date: m.Date, Text: m.Text, HTML: m.HTML,
 		Incoming: m.Direction == ticket.DirectionInbound}
 }
+
+// editable are the record fields the panel edits in place.
+var editable = map[crm.Object]string{crm.ObjOpportunity: "StageName", crm.ObjCase: "Status"}
+
+// actUpdateRecord sets one field of a CRM record (an opportunity's stage,
+// a case's status) as the agent.
+func (s *Server) actUpdateRecord(w http.ResponseWriter, r *http.Request) {
+	s.action(w, r, "panel", "record", func(a Agent, pc *views.Context) error {
+		obj, id, ok := strings.Cut(r.PostForm.Get("record"), ":")
+		field := r.PostForm.Get("field")
+		if !ok || id == "" || len(id) > 64 || editable[crm.Object(obj)] == "" || editable[crm.Object(obj)] != field {
+			return invalid("choose an opportunity's stage or a case's status to set")
+		}
+		value := strings.TrimSpace(r.PostForm.Get("value"))
+		return s.opts.CRM.(crm.RecordEditor).Update(r.Context(), a.Tenant, crm.Ref{Object: crm.Object(obj), ID: id}, map[string]string{field: value})
+	})
+}

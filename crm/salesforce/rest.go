@@ -153,7 +153,7 @@ func (c *Connector) do(ctx context.Context, tenant, method, path string, body, o
 			c.log.Error("salesforce: the org's API request limit is exceeded; calls pause", "for", limitBackoff)
 			return fmt.Errorf("%w: %w", ErrLimited, ae)
 		}
-		if res.StatusCode == http.StatusNotFound && ae.Code() == "NOT_FOUND" {
+		if res.StatusCode == http.StatusNotFound && (ae.Code() == "NOT_FOUND" || ae.Code() == "ENTITY_IS_DELETED") {
 			return fmt.Errorf("%w: %w", crm.ErrNotFound, ae)
 		}
 		return ae

@@ -78,12 +78,13 @@ type Connector struct {
 	box   *seal.Box
 	login *url.URL
 
-	mu       sync.Mutex
-	sessions map[string]*agentSession // tenant/agent → session
-	cache    map[string]cached
-	blocked  time.Time // REQUEST_LIMIT_EXCEEDED: fail fast until then
-	usage    Usage
-	warned   time.Time
+	mu        sync.Mutex
+	sessions  map[string]*agentSession // tenant/agent → session
+	cache     map[string]cached
+	describes map[string]describeCached
+	blocked   time.Time // REQUEST_LIMIT_EXCEEDED: fail fast until then
+	usage     Usage
+	warned    time.Time
 }
 
 // agentSession is an agent's access token, refreshed under mu.
@@ -160,7 +161,7 @@ func New(opts Options) (*Connector, error) {
 		return nil, err
 	}
 	return &Connector{opts: opts, log: opts.Logger, box: box, login: login,
-		sessions: map[string]*agentSession{}, cache: map[string]cached{}}, nil
+		sessions: map[string]*agentSession{}, cache: map[string]cached{}, describes: map[string]describeCached{}}, nil
 }
 
 // Name is "salesforce".

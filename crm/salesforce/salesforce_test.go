@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -585,5 +586,60 @@ func TestBudgetSlowsDown(t *testing.T) {
 	r.clock = r.clock.Add(2 * time.Minute) // past the 30 s TTL, within the budget's 5 min
 	if _, err := r.c.Match(ctx, tenant, "hank@globex.example"); err != nil || len(r.sf.Requests()) != n {
 		t.Fatalf("a look-up 2 min later with the budget nearly spent made %d requests (%v)", len(r.sf.Requests())-n, err)
+	}
+}
+
+func TestEditRecords(t *testing.T) {
+	r := newRig(t)
+	acct, _ := seed(r.sf)
+	opp := r.sf.Rows("Opportunity")[0]["Id"].(string)
+	r.sf.SetFieldAccess("Opportunity", "Amount", "readonly")
+	r.sf.SetFieldAccess("Account", "AnnualRevenue", "hidden")
+	ctx := r.connect(t)
+	fs, err := r.c.Fields(ctx, tenant, crm.ObjOpportunity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]crm.FieldInfo{}
+	for _, f := range fs {
+		byName[f.Name] = f
+	}
+	if st := byName["StageName"]; !st.Updateable || !st.Required || !slices.Contains(st.Picklist, "Closed Won") {
+		t.Fatalf("StageName %+v", st)
+	}
+	if byName["Amount"].Updateable || byName["IsClosed"].Updateable {
+		t.Fatalf("Amount %+v, IsClosed %+v: want read-only", byName["Amount"], byName["IsClosed"])
+	}
+	afs, _ := r.c.Fields(ctx, tenant, crm.ObjAccount)
+	for _, f := range afs {
+		if f.Name == "AnnualRevenue" {
+			t.Fatal("a field hidden from the agent is described")
+		}
+	}
+	ref := crm.Ref{Object: crm.ObjOpportunity, ID: opp}
+	if err := r.c.Update(ctx, tenant, ref, map[string]string{"StageName": "Closed Won"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.sf.Get("Opportunity", opp); got["StageName"] != "Closed Won" || got["IsClosed"] != true {
+		t.Fatalf("opportunity after update %+v", got)
+	}
+	var re crm.RecordError
+	if err := r.c.Update(ctx, tenant, ref, map[string]string{"Amount": "10"}); !errors.As(err, &re) || re.Field != "Amount" {
+		t.Fatalf("update of a read-only field: %v", err)
+	}
+	if err := r.c.Update(ctx, tenant, ref, map[string]string{"StageName": "Won-ish"}); !errors.As(err, &re) || re.Field != "Stage" || !errors.Is(err, crm.ErrRefused) {
+		t.Fatalf("update with a value not in the picklist: %v", err)
+	}
+	if err := r.c.Update(ctx, tenant, ref, map[string]string{"StageName": ""}); !errors.Is(err, crm.ErrMissingField) {
+		t.Fatalf("emptying a required field: %v", err)
+	}
+	if err := r.c.Update(ctx, tenant, crm.Ref{Object: crm.ObjAccount, ID: acct}, map[string]string{"AnnualRevenue": "5"}); !errors.As(err, &re) || re.Field != "AnnualRevenue" {
+		t.Fatalf("update of a hidden field: %v", err)
+	}
+	// Salesforce's own refusal (the record is gone) comes back as is.
+	r.sf.SetFieldAccess("Opportunity", "Amount", "")
+	gone := crm.Ref{Object: crm.ObjOpportunity, ID: "006000000000000AAA"}
+	if err := r.c.Update(ctx, tenant, gone, map[string]string{"StageName": "Closed Lost"}); err == nil || !strings.Contains(err.Error(), "ENTITY_IS_DELETED") {
+		t.Fatalf("update of a deleted record: %v", err)
 	}
 }

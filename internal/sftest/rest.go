@@ -162,9 +162,14 @@ func (s *Server) sobject(w http.ResponseWriter, r *http.Request, user string, pa
 func (s *Server) describe(w http.ResponseWriter, o *object) {
 	var fields []map[string]any
 	for _, f := range o.Fields {
+		acc := s.fieldAccess(o.Name, f.Name)
+		if acc == "hidden" {
+			continue
+		}
+		writable := !f.ReadOnly && f.Name != "Id" && acc != "readonly"
 		d := map[string]any{
 			"name": f.Name, "label": f.Label, "type": f.Type,
-			"nillable": !f.Required, "createable": !f.ReadOnly && f.Name != "Id", "updateable": !f.ReadOnly && f.Name != "Id",
+			"nillable": !f.Required, "createable": writable, "updateable": writable,
 			"defaultedOnCreate": f.DefaultVal != nil, "picklistValues": []map[string]any{},
 		}
 		if f.ReferTo != "" {
@@ -187,7 +192,7 @@ func (s *Server) describe(w http.ResponseWriter, o *object) {
 }
 
 // decodeFields reads a create/update body, checking field names and types.
-func decodeFields(w http.ResponseWriter, r *http.Request, o *object) (Record, bool) {
+func (s *Server) decodeFields(w http.ResponseWriter, r *http.Request, o *object) (Record, bool) {
 	var in map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		apiErrors(w, 400, apiErr{"JSON_PARSER_ERROR", "The request body is not valid JSON: " + err.Error(), nil})
@@ -199,11 +204,12 @@ func decodeFields(w http.ResponseWriter, r *http.Request, o *object) (Record, bo
 			continue
 		}
 		f, ok := o.field(k)
-		if !ok {
+		acc := s.fieldAccess(o.Name, k)
+		if !ok || acc == "hidden" {
 			apiErrors(w, 400, apiErr{"INVALID_FIELD", fmt.Sprintf("No such column '%s' on sobject of type %s", k, o.Name), nil})
 			return nil, false
 		}
-		if f.ReadOnly || f.Name == "Id" {
+		if f.ReadOnly || f.Name == "Id" || acc == "readonly" {
 			apiErrors(w, 400, apiErr{"INVALID_FIELD_FOR_INSERT_UPDATE", fmt.Sprintf("Unable to create/update fields: %s. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", f.Name), []string{f.Name}})
 			return nil, false
 		}
@@ -236,7 +242,7 @@ func decodeFields(w http.ResponseWriter, r *http.Request, o *object) (Record, bo
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, o *object, user string) {
-	in, ok := decodeFields(w, r, o)
+	in, ok := s.decodeFields(w, r, o)
 	if !ok {
 		return
 	}
@@ -296,7 +302,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, o *object, user 
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, o *object, id string) {
-	in, ok := decodeFields(w, r, o)
+	in, ok := s.decodeFields(w, r, o)
 	if !ok {
 		return
 	}

@@ -50,6 +50,9 @@ type Server struct {
 	max      int
 	rotate   bool
 	requests []string
+	// fls is field-level security for every user: "Object.Field" →
+	// "hidden" (not in describe, not writable) or "readonly".
+	fls map[string]string
 }
 
 type grant struct {
@@ -119,6 +122,24 @@ func (s *Server) AddUser(name, email string) string {
 	s.users[id] = Record{"Id": id, "Name": name, "Email": email, "Username": email}
 	s.objects["user"].rows = append(s.objects["user"].rows, s.users[id])
 	return id
+}
+
+// SetFieldAccess sets a field's field-level security for every user:
+// "hidden" (absent from describe, refused on write), "readonly" (in
+// describe with updateable false, refused on write) or "" (editable).
+func (s *Server) SetFieldAccess(obj, field, access string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fls == nil {
+		s.fls = map[string]string{}
+	}
+	s.fls[strings.ToLower(obj+"."+field)] = access
+}
+
+func (s *Server) fieldAccess(obj, field string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fls[strings.ToLower(obj+"."+field)]
 }
 
 // ApproveAs makes user id the one who consents at /authorize.

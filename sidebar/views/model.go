@@ -102,6 +102,10 @@ type Panel struct {
 	// revoked it. CRMName names the CRM ("Salesforce").
 	CRMConnect string
 	CRMName    string
+	// OppStages and CaseStatuses, when set, are the values the agent may
+	// set on an opportunity's stage and a case's status in place.
+	OppStages    []string
+	CaseStatuses []string
 	// CanAct is false when the server has no ticket actions (read-only).
 	CanAct bool
 	// CanReply shows the reply box (a mailbox sends mail).

@@ -1,0 +1,144 @@
+package salesforce
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/sidedesk/sidedesk/crm"
+)
+
+// describeTTL is how long an object's describe is reused per agent (it
+// changes when an admin edits the org's schema or the agent's profile).
+const describeTTL = 10 * time.Minute
+
+type describeJSON struct {
+	Fields []struct {
+		Name           string `json:"name"`
+		Label          string `json:"label"`
+		Type           string `json:"type"`
+		Nillable       bool   `json:"nillable"`
+		Updateable     bool   `json:"updateable"`
+		PicklistValues []struct {
+			Value  string `json:"value"`
+			Active bool   `json:"active"`
+		} `json:"picklistValues"`
+	} `json:"fields"`
+}
+
+type describeCached struct {
+	fields  []crm.FieldInfo
+	expires time.Time
+}
+
+// Fields implements crm.RecordEditor: GET sobjects/{Object}/describe as
+// the agent, so their field-level security decides what is there and what
+// is editable.
+func (c *Connector) Fields(ctx context.Context, tenant string, obj crm.Object) ([]crm.FieldInfo, error) {
+	name, ok := sobjectOf(obj)
+	if !ok {
+		return nil, fmt.Errorf("salesforce: describe: unknown object %q", obj)
+	}
+	agent, err := c.actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := tenant + "\x00" + agent + "\x00" + name
+	now := c.opts.Now()
+	c.mu.Lock()
+	if d, ok := c.describes[key]; ok && now.Before(d.expires) {
+		c.mu.Unlock()
+		return d.fields, nil
+	}
+	c.mu.Unlock()
+	var d describeJSON
+	if err := c.do(ctx, tenant, http.MethodGet, "sobjects/"+name+"/describe", nil, &d); err != nil {
+		return nil, err
+	}
+	var out []crm.FieldInfo
+	for _, f := range d.Fields {
+		fi := crm.FieldInfo{Name: f.Name, Label: f.Label, Type: f.Type, Updateable: f.Updateable, Required: !f.Nillable && f.Type != "boolean"}
+		for _, p := range f.PicklistValues {
+			if p.Active {
+				fi.Picklist = append(fi.Picklist, p.Value)
+			}
+		}
+		out = append(out, fi)
+	}
+	c.mu.Lock()
+	c.describes[key] = describeCached{fields: out, expires: now.Add(describeTTL)}
+	c.mu.Unlock()
+	return out, nil
+}
+
+// Update implements crm.RecordEditor: PATCH sobjects/{Object}/{id}, each
+// value checked against the agent's describe first (the field exists for
+// them, is updateable, a picklist value is one of its values; numbers
+// and booleans sent as JSON numbers and booleans).
+func (c *Connector) Update(ctx context.Context, tenant string, rec crm.Ref, values map[string]string) error {
+	name, ok := sobjectOf(rec.Object)
+	if !ok {
+		return fmt.Errorf("salesforce: update: unknown object %q", rec.Object)
+	}
+	if err := checkID(rec.ID); err != nil {
+		return err
+	}
+	fields, err := c.Fields(ctx, tenant, rec.Object)
+	if err != nil {
+		return err
+	}
+	byName := map[string]crm.FieldInfo{}
+	for _, f := range fields {
+		byName[f.Name] = f
+	}
+	body := map[string]any{}
+	for k, v := range values {
+		f, ok := byName[k]
+		switch {
+		case !ok:
+			return crm.RecordError{Field: k, Err: fmt.Errorf("%w: no such field on %s for you", crm.ErrUnknownRecord, name)}
+		case !f.Updateable:
+			return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: read-only for you", crm.ErrRefused)}
+		case v == "" && f.Required:
+			return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: required", crm.ErrMissingField)}
+		case v == "":
+			body[k] = nil
+		case len(f.Picklist) > 0 && !slices.Contains(f.Picklist, v):
+			return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not one of its values", crm.ErrRefused, v)}
+		case f.Type == "currency" || f.Type == "double" || f.Type == "percent" || f.Type == "int":
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not a number", crm.ErrRefused, v)}
+			}
+			body[k] = n
+		case f.Type == "boolean":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not true or false", crm.ErrRefused, v)}
+			}
+			body[k] = b
+		case f.Type == "date":
+			if _, err := time.Parse(time.DateOnly, v); err != nil {
+				return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not a date like 2027-01-31", crm.ErrRefused, v)}
+			}
+			body[k] = v
+		default:
+			body[k] = v
+		}
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	if err := c.do(ctx, tenant, http.MethodPatch, "sobjects/"+name+"/"+rec.ID, body, nil); err != nil {
+		return refused(err)
+	}
+	if agent, err := c.actor(ctx); err == nil {
+		c.dropCache(tenant, agent)
+	}
+	return nil
+}
+
+var _ crm.RecordEditor = (*Connector)(nil)
