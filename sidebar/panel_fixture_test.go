@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -98,7 +99,15 @@ func newPanelFixture(t testing.TB, opts ...panelOption) *panelFixture {
 		t.Fatal(err)
 	}
 	f.front = front
-	f.srv = httptest.NewServer(front.Handler())
+	f.srv = httptest.NewUnstartedServer(front.Handler())
+	if u, err := url.Parse(o.PublicURL); err == nil && u.Scheme == "http" && strings.HasPrefix(u.Host, "127.0.0.1:") {
+		// The test chose the address (a callback URL names it): serve there.
+		f.srv.Listener.Close()
+		if f.srv.Listener, err = net.Listen("tcp", u.Host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	hash, err := HashPassword(agentPass)
 	if err != nil {
