@@ -226,8 +226,65 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return crm.Match{}, firstNotConnected(errs, err)
+	// The contacts must answer. A refused query of the others (an org, or
+	// a proxy, that does not take semi-joins or a field) is asked again
+	// by ids in a second round, or left out, rather than losing the view.
+	if errs[0] != nil {
+		return crm.Match{}, firstNotConnected(errs, errs[0])
+	}
+	retry := map[int]bool{}
+	for i, err := range errs {
+		switch {
+		case err == nil:
+		case !isQueryRefusal(err):
+			return crm.Match{}, firstNotConnected(errs, err)
+		default:
+			c.log.Warn("salesforce: a look-up query was refused; asking by ids instead", "query", i, "err", err)
+			retry[i] = true
+		}
+	}
+	var contactIDs, accountIDs []string
+	for _, r := range contacts {
+		contactIDs = append(contactIDs, Quote(r.ID))
+		if r.AccountID != "" && !slices.Contains(accountIDs, Quote(r.AccountID)) {
+			accountIDs = append(accountIDs, Quote(r.AccountID))
+		}
+	}
+	byIDs := func(i int, dst func() error) error {
+		if !retry[i] {
+			return nil
+		}
+		return dst()
+	}
+	if len(accountIDs) > 0 || len(contactIDs) > 0 {
+		list := func(ids []string) string { return "(" + strings.Join(ids, ", ") + ")" }
+		var fb [3]error
+		var fwg sync.WaitGroup
+		if len(accountIDs) > 0 {
+			fwg.Go(func() {
+				fb[0] = byIDs(2, func() error {
+					return c.query(ctx, tenant, "SELECT "+accountFields+" FROM Account WHERE Id IN "+list(accountIDs)+" LIMIT 20", decodeInto(&accts))
+				})
+			})
+			fwg.Go(func() {
+				fb[1] = byIDs(3, func() error {
+					return c.query(ctx, tenant, "SELECT "+oppFields+" FROM Opportunity WHERE IsClosed = false AND AccountId IN "+list(accountIDs)+
+						" ORDER BY CloseDate ASC NULLS LAST LIMIT 20", decodeInto(&opps))
+				})
+			})
+		}
+		fwg.Go(func() {
+			fb[2] = byIDs(4, func() error {
+				return c.query(ctx, tenant, "SELECT "+caseFields+" FROM Case WHERE IsClosed = false AND ContactId IN "+list(contactIDs)+
+					" ORDER BY CreatedDate DESC LIMIT 20", decodeInto(&cases))
+			})
+		})
+		fwg.Wait()
+		for _, err := range fb {
+			if err != nil && !isQueryRefusal(err) {
+				return crm.Match{}, err
+			}
+		}
 	}
 	inst := c.instance(ctx, tenant)
 	m := crm.Match{Email: email, FreeMail: free}
@@ -266,8 +323,17 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 			}
 		}
 		owners := map[string]bool{}
+		var ids []string
 		for _, a := range m.Accounts {
 			owners[a.ID] = true
+			ids = append(ids, Quote(a.ID))
+		}
+		if retry[6] && len(ids) > 0 {
+			err := c.query(ctx, tenant, "SELECT "+oppFields+" FROM Opportunity WHERE IsClosed = false AND AccountId IN ("+
+				strings.Join(ids, ", ")+") ORDER BY CloseDate ASC NULLS LAST LIMIT 20", decodeInto(&domOpps))
+			if err != nil && !isQueryRefusal(err) {
+				return crm.Match{}, err
+			}
 		}
 		for _, r := range domOpps {
 			if owners[r.AccountID] && len(m.Opportunities) < 20 {
@@ -455,4 +521,12 @@ func (c *Connector) budgetShare() (float64, bool) {
 	}
 	share := float64(c.usage.Used) / float64(c.usage.Max)
 	return share, share >= c.opts.BudgetWarn
+}
+
+// isQueryRefusal: Salesforce refused the query itself (HTTP 400:
+// MALFORMED_QUERY, INVALID_FIELD, ...), as opposed to the connection,
+// the session or the org's limits.
+func isQueryRefusal(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest && !errors.Is(err, ErrLimited)
 }

@@ -643,3 +643,24 @@ func TestEditRecords(t *testing.T) {
 		t.Fatalf("update of a deleted record: %v", err)
 	}
 }
+
+// Without semi-joins the look-up asks by ids in a second round: the same
+// records.
+func TestMatchWithoutSemiJoins(t *testing.T) {
+	r := newRig(t)
+	acct, _ := seed(r.sf)
+	r.sf.RefuseSemiJoins(true)
+	ctx := r.connect(t)
+	for _, email := range []string{"hank@globex.example", "new@globex.example"} {
+		m, err := r.c.Match(ctx, tenant, email)
+		if err != nil {
+			t.Fatalf("%s: %v", email, err)
+		}
+		if len(m.Accounts) != 1 || m.Accounts[0].ID != acct || len(m.Opportunities) != 1 {
+			t.Fatalf("%s without semi-joins: accounts %+v opportunities %+v", email, m.Accounts, m.Opportunities)
+		}
+		if email == "hank@globex.example" && len(m.Cases) != 1 {
+			t.Fatalf("cases %+v", m.Cases)
+		}
+	}
+}

@@ -62,6 +62,12 @@ func (s *Server) query(w http.ResponseWriter, soql string) {
 		return
 	}
 	q, err := parseQuery(soql)
+	s.mu.Lock()
+	noSemi := s.noSemiJoins
+	s.mu.Unlock()
+	if err == nil && noSemi && q.where != nil && hasSemiJoin(q.where) {
+		err = &queryError{"MALFORMED_QUERY", "semi join sub-selects are not supported here"}
+	}
 	if err == nil {
 		s.mu.Lock()
 		var rows []Record

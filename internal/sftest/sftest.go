@@ -53,6 +53,8 @@ type Server struct {
 	// fls is field-level security for every user: "Object.Field" →
 	// "hidden" (not in describe, not writable) or "readonly".
 	fls map[string]string
+	// noSemiJoins refuses queries with a semi-join (RefuseSemiJoins).
+	noSemiJoins bool
 }
 
 type grant struct {
@@ -123,6 +125,10 @@ func (s *Server) AddUser(name, email string) string {
 	s.objects["user"].rows = append(s.objects["user"].rows, s.users[id])
 	return id
 }
+
+// RefuseSemiJoins makes queries with an "IN (SELECT ...)" fail with
+// MALFORMED_QUERY, as a proxy or a stricter implementation might.
+func (s *Server) RefuseSemiJoins(on bool) { s.mu.Lock(); s.noSemiJoins = on; s.mu.Unlock() }
 
 // SetFieldAccess sets a field's field-level security for every user:
 // "hidden" (absent from describe, refused on write), "readonly" (in
