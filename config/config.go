@@ -171,6 +171,10 @@ type CRM struct {
 	// related, deduplicated by Message-ID; needs Enhanced Email) or
 	// "task" (a completed Task of subtype Email).
 	SaveEmailAs string `toml:"save_email_as"`
+	// MaxAttachmentMB is the largest attachment (in MiB) copied into
+	// Salesforce as a file with a saved email; larger ones stay in
+	// sidedesk only. 0: attachments are not copied.
+	MaxAttachmentMB int `toml:"max_attachment_mb"`
 }
 
 // ClientSecret is the connected app's consumer secret.
@@ -436,11 +440,12 @@ func defaults() *Config {
 			MaxBackoff:   time.Minute,
 		},
 		CRM: CRM{
-			Kind:        CRMLocal,
-			LoginURL:    "https://login.salesforce.com",
-			APIVersion:  "v62.0",
-			CacheTTL:    30 * time.Second,
-			SaveEmailAs: "email_message",
+			Kind:            CRMLocal,
+			LoginURL:        "https://login.salesforce.com",
+			APIVersion:      "v62.0",
+			CacheTTL:        30 * time.Second,
+			SaveEmailAs:     "email_message",
+			MaxAttachmentMB: 10,
 		},
 		lookupEnv: os.LookupEnv,
 	}

@@ -409,6 +409,9 @@ func (c *Config) validateCRM(ch *checker) {
 		ch.email("crm.service_agent", r.ServiceAgent)
 	}
 	ch.oneOf("crm.save_email_as", r.SaveEmailAs, "email_message", "task")
+	if r.MaxAttachmentMB < 0 || r.MaxAttachmentMB > 35 {
+		ch.add("crm.max_attachment_mb", "%d must be 0 to 35 (a REST insert of a file is at most 50 MB, base64 included)", r.MaxAttachmentMB)
+	}
 	if r.CacheTTL < 0 {
 		ch.add("crm.cache_ttl", "%s must not be negative (0 turns the cache off)", r.CacheTTL)
 	}

@@ -220,6 +220,15 @@ type Email struct {
 	Text      string
 	HTML      string // sanitised
 	Incoming  bool   // from the customer (false: sent by an agent)
+	// Attachments are the mail's files (not inline images), by blob.
+	Attachments []EmailAttachment
+}
+
+// EmailAttachment is one file of an Email; its bytes are the blob named
+// by SHA256.
+type EmailAttachment struct {
+	Filename, ContentType, SHA256 string
+	Size                          int64
 }
 
 // Address is a mailbox in an Email.

@@ -326,9 +326,15 @@ func emailOf(m *ticket.Message) *crm.Email {
 		}
 		return out
 	}
-	return &crm.Email{MessageID: m.MessageID, Subject: m.Subject, From: crm.Address{Name: m.From.Name, Email: m.From.Email},
+	e := &crm.Email{MessageID: m.MessageID, Subject: m.Subject, From: crm.Address{Name: m.From.Name, Email: m.From.Email},
 		To: addrs(m.To), Cc: addrs(m.Cc), Date: m.Date, Text: m.Text, HTML: m.HTML,
 		Incoming: m.Direction == ticket.DirectionInbound}
+	for _, a := range m.Attachments {
+		if !a.Inline {
+			e.Attachments = append(e.Attachments, crm.EmailAttachment{Filename: a.Filename, ContentType: a.ContentType, SHA256: a.SHA256, Size: a.Size})
+		}
+	}
+	return e
 }
 
 // editable are the record fields the panel edits in place.

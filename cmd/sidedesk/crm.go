@@ -48,14 +48,18 @@ func (a *app) openSalesforce() error {
 	if err != nil {
 		return fmt.Errorf("config: crm.client_secret: %w", err)
 	}
-	sf, err := salesforce.New(salesforce.Options{
+	opts := salesforce.Options{
 		LoginURL: c.LoginURL, ClientID: c.ClientID, ClientSecret: secret,
 		RedirectURL: strings.TrimRight(a.cfg.Server.PublicURL, "/") + "/sidebar/crm/callback",
 		APIVersion:  c.APIVersion, Store: a.store, Key: subkey(a.secret, "crm-tokens"),
 		ServiceAgent: c.ServiceAgent, CacheTTL: cacheTTL(c.CacheTTL),
 		Saved: a.store, SaveAs: c.SaveEmailAs,
 		Logger: a.log.With("component", "crm", "crm", "salesforce"),
-	})
+	}
+	if c.MaxAttachmentMB > 0 {
+		opts.Blobs, opts.MaxAttachmentBytes = a.store.Blobs(), int64(c.MaxAttachmentMB)<<20
+	}
+	sf, err := salesforce.New(opts)
 	if err != nil {
 		return err
 	}

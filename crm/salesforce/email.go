@@ -2,8 +2,10 @@ package salesforce
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -88,6 +90,7 @@ func (c *Connector) Link(ctx context.Context, in crm.Link) (crm.Link, error) {
 	if err != nil {
 		return crm.Link{}, refused(err)
 	}
+	c.attach(ctx, in.Tenant, ext, in.Email)
 	in.ExternalID = ext
 	return c.opts.Saved.PutSavedEmail(ctx, Provider, in)
 }
@@ -349,4 +352,46 @@ func truncate(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n])
+}
+
+// attach copies the email's attachments as ContentVersion files published
+// to the saved email (EmailMessage or Task). A file over the size limit,
+// or one Salesforce refuses, is logged and skipped: the email itself is
+// saved.
+func (c *Connector) attach(ctx context.Context, tenant, parent string, e *crm.Email) {
+	if c.opts.Blobs == nil {
+		return
+	}
+	for _, a := range e.Attachments {
+		if a.Size > c.opts.MaxAttachmentBytes {
+			c.log.Info("salesforce: attachment over the size limit not copied", "file", a.Filename, "size", a.Size, "limit", c.opts.MaxAttachmentBytes)
+			continue
+		}
+		if err := c.attachOne(ctx, tenant, parent, a); err != nil {
+			c.log.Warn("salesforce: attachment not copied", "file", a.Filename, "err", err)
+		}
+	}
+}
+
+func (c *Connector) attachOne(ctx context.Context, tenant, parent string, a crm.EmailAttachment) error {
+	rc, err := c.opts.Blobs.Open(ctx, a.SHA256)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, c.opts.MaxAttachmentBytes+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) > c.opts.MaxAttachmentBytes {
+		return fmt.Errorf("larger than %d bytes", c.opts.MaxAttachmentBytes)
+	}
+	name := a.Filename
+	if name == "" {
+		name = "attachment"
+	}
+	body := map[string]any{"Title": truncate(name, 255), "PathOnClient": truncate(name, 500),
+		"VersionData": base64.StdEncoding.EncodeToString(data), "FirstPublishLocationId": parent}
+	var res createResult
+	return c.do(ctx, tenant, http.MethodPost, "sobjects/ContentVersion", body, &res)
 }

@@ -49,6 +49,13 @@ type Options struct {
 	// Saved records which emails were saved to which records; nil: saving
 	// an email is not offered.
 	Saved crm.SavedEmailStore
+	// Blobs opens attachments' bytes by SHA-256; with it, a saved email's
+	// attachments of at most MaxAttachmentBytes each become ContentVersion
+	// files on it. nil: attachments are not copied.
+	Blobs interface {
+		Open(ctx context.Context, sha256 string) (io.ReadCloser, error)
+	}
+	MaxAttachmentBytes int64 // default 10 MiB
 	// SaveAs is how an email is saved: SaveEmailMessage (default) or
 	// SaveTask (orgs without Enhanced Email).
 	SaveAs string
@@ -123,6 +130,9 @@ func New(opts Options) (*Connector, error) {
 	login, err := url.Parse(strings.TrimRight(opts.LoginURL, "/"))
 	if err != nil || login.Host == "" || (login.Scheme != "https" && login.Scheme != "http") {
 		return nil, fmt.Errorf("salesforce: login_url %q: want https://login.salesforce.com, https://test.salesforce.com or your My Domain URL", opts.LoginURL)
+	}
+	if opts.MaxAttachmentBytes <= 0 {
+		opts.MaxAttachmentBytes = 10 << 20
 	}
 	switch opts.SaveAs {
 	case "":

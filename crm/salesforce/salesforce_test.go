@@ -3,6 +3,7 @@ package salesforce_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -662,5 +663,38 @@ func TestMatchWithoutSemiJoins(t *testing.T) {
 		if email == "hank@globex.example" && len(m.Cases) != 1 {
 			t.Fatalf("cases %+v", m.Cases)
 		}
+	}
+}
+
+func TestSavedEmailCarriesAttachments(t *testing.T) {
+	r := newRig(t)
+	acct, _ := seed(r.sf)
+	pdf := bytes.Repeat([]byte("%PDF-1.7 quote "), 100)
+	small, err := r.st.Blobs().Put(context.Background(), bytes.NewReader(pdf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := r.st.Blobs().Put(context.Background(), bytes.NewReader(make([]byte, 3000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.c = r.connectorWith(t, func(o *salesforce.Options) { o.Blobs, o.MaxAttachmentBytes = r.st.Blobs(), 2000 })
+	ctx := r.connect(t)
+	e := testEmail()
+	e.Attachments = []crm.EmailAttachment{
+		{Filename: "quote.pdf", ContentType: "application/pdf", SHA256: small.SHA256, Size: int64(len(pdf))},
+		{Filename: "huge.bin", SHA256: big.SHA256, Size: 3000},
+	}
+	l, err := r.c.Link(ctx, crm.Link{Tenant: tenant, Record: crm.Ref{Object: crm.ObjAccount, ID: acct}, MessageID: 1, Email: e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := r.sf.Rows("ContentVersion")
+	if len(files) != 1 || files[0]["Title"] != "quote.pdf" || files[0]["FirstPublishLocationId"] != l.ExternalID {
+		t.Fatalf("files %+v (want quote.pdf only, on the EmailMessage %s)", files, l.ExternalID)
+	}
+	got, err := base64.StdEncoding.DecodeString(files[0]["VersionData"].(string))
+	if err != nil || !bytes.Equal(got, pdf) {
+		t.Fatalf("the file's bytes differ (%v)", err)
 	}
 }

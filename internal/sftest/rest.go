@@ -433,6 +433,12 @@ func schema() []*object {
 			field{Name: "ThreadIdentifier", Type: "string", Label: "Thread ID"},
 			field{Name: "RelatedToId", Type: "reference", Label: "Related To ID", ReferTo: "*", Rel: "RelatedTo"},
 			field{Name: "ParentId", Type: "reference", Label: "Case ID", ReferTo: "Case", Rel: "Parent"})},
+		// ContentVersion: a file; VersionData is base64 in JSON.
+		{Name: "ContentVersion", Prefix: "068", Fields: with(
+			field{Name: "Title", Type: "string", Label: "Title", Required: true},
+			field{Name: "PathOnClient", Type: "string", Label: "Path On Client", Required: true},
+			field{Name: "VersionData", Type: "base64", Label: "Version Data", Required: true},
+			field{Name: "FirstPublishLocationId", Type: "reference", Label: "First Publish Location ID", ReferTo: "*", Rel: "FirstPublishLocation"})},
 		{Name: "EmailMessageRelation", Prefix: "0CX", Fields: with(
 			field{Name: "EmailMessageId", Type: "reference", Label: "Email Message ID", Required: true, ReferTo: "EmailMessage", Rel: "EmailMessage"},
 			field{Name: "RelationId", Type: "reference", Label: "Relation ID", ReferTo: "*", Rel: "Relation"},
