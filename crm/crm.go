@@ -254,6 +254,25 @@ type RecordEditor interface {
 	Update(ctx context.Context, tenant string, rec Ref, values map[string]string) error
 }
 
+// Conversion is how a lead is converted: into a new account, or into
+// AccountID; with an opportunity when OpportunityName is set.
+type Conversion struct {
+	LeadID          string
+	AccountID       string
+	OpportunityName string
+}
+
+// Converted is what a conversion made.
+type Converted struct {
+	AccountID, ContactID, OpportunityID string
+}
+
+// LeadConverter is implemented by connectors that convert leads in the
+// CRM (Salesforce convertLead).
+type LeadConverter interface {
+	ConvertLead(ctx context.Context, tenant string, c Conversion) (Converted, error)
+}
+
 // SavedEmailStore keeps which emails a connector that copies them (the
 // Salesforce one) saved to which records, so the panel shows them and the
 // same email is saved to a record once.

@@ -111,6 +111,19 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(raw), "Stage") {
 		t.Fatalf("a stage not in the picklist = %d %q", res.StatusCode, raw)
 	}
+	// A lead is converted from the panel, into the matched account.
+	lead := sf.Insert("Lead", sftest.Record{"FirstName": "Bill", "LastName": "Lumbergh", "Company": "Globex", "Email": "bill@globex.example"})
+	doc = f.panelDoc(c, "from=bill@globex.example")
+	if doc.Find(`details.convert form input[name=lead][value="` + lead + `"]`).Length() != 1 {
+		t.Fatal("the lead has no Convert form")
+	}
+	form = url.Values{"csrf_token": {csrf}, "from": {"bill@globex.example"}, "lead": {lead}, "account_id": {acct}, "opportunity": {"Globex upsell"}}
+	res = f.postForm(c, "/sidebar/crm/convert", form, nil)
+	if res.StatusCode != http.StatusSeeOther || sf.Get("Lead", lead)["IsConverted"] != true {
+		t.Fatalf("POST /sidebar/crm/convert = %d, lead %+v", res.StatusCode, sf.Get("Lead", lead))
+	}
+	doc = f.panelDoc(c, "from=bill@globex.example")
+	wantContains(t, doc, "#sender .record.contact", "Bill Lumbergh")
 	// A callback replayed by another signed-in agent does not connect them.
 	c2 := f.client()
 	f.signIn(c2, "agent2@acme.example")

@@ -103,6 +103,9 @@ func (s *Server) panelRoutes() {
 	if _, ok := s.opts.CRM.(crm.RecordEditor); ok {
 		handle("POST /sidebar/crm/update", s.requireAgent(s.actUpdateRecord))
 	}
+	if _, ok := s.opts.CRM.(crm.LeadConverter); ok {
+		handle("POST /sidebar/crm/convert", s.requireAgent(s.actConvertLead))
+	}
 	handle("GET /sidebar/assets/{file}", http.HandlerFunc(s.asset))
 	handle("GET /sidebar/outlook/manifest.xml", http.HandlerFunc(s.outlookManifest))
 	handle("GET /sidebar/outlook/taskpane", http.HandlerFunc(s.outlookTaskPane))
@@ -228,15 +231,16 @@ func (s *Server) panelLoadError(w http.ResponseWriter, r *http.Request, err erro
 // doneMessages are the success notes after a plain (non-htmx) form post
 // redirected back; only these fixed texts are ever shown.
 var doneMessages = map[string]string{
-	"linked":  "Saved to CRM.",
-	"ticket":  "Ticket created.",
-	"updated": "Ticket updated.",
-	"note":    "Note added.",
-	"reply":   "Reply queued; it is sent in a moment.",
-	"contact": "Contact created.",
-	"lead":    "Lead created.",
-	"crm":     "CRM account connected.",
-	"record":  "Saved in the CRM.",
+	"linked":    "Saved to CRM.",
+	"ticket":    "Ticket created.",
+	"updated":   "Ticket updated.",
+	"note":      "Note added.",
+	"reply":     "Reply queued; it is sent in a moment.",
+	"contact":   "Contact created.",
+	"lead":      "Lead created.",
+	"crm":       "CRM account connected.",
+	"record":    "Saved in the CRM.",
+	"converted": "Lead converted.",
 }
 
 // gather loads the facts of a panel context for tenant.
@@ -341,6 +345,7 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 	if p.Ctx.From == "" {
 		p.Ctx.From = f.Email
 	}
+	_, p.CanConvert = s.opts.CRM.(crm.LeadConverter)
 	if ed, ok := s.opts.CRM.(crm.RecordEditor); ok && f.CRMError == nil && (len(f.Match.Opportunities) > 0 || len(f.Match.Cases) > 0) {
 		p.OppStages, p.CaseStatuses = s.editableValues(ctx, a.Tenant, ed, len(f.Match.Opportunities) > 0, len(f.Match.Cases) > 0)
 	}

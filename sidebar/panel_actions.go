@@ -353,3 +353,20 @@ func (s *Server) actUpdateRecord(w http.ResponseWriter, r *http.Request) {
 		return s.opts.CRM.(crm.RecordEditor).Update(r.Context(), a.Tenant, crm.Ref{Object: crm.Object(obj), ID: id}, map[string]string{field: value})
 	})
 }
+
+// actConvertLead converts a lead in the CRM, as the agent.
+func (s *Server) actConvertLead(w http.ResponseWriter, r *http.Request) {
+	s.action(w, r, "panel", "converted", func(a Agent, pc *views.Context) error {
+		lead := strings.TrimSpace(r.PostForm.Get("lead"))
+		opp := strings.TrimSpace(r.PostForm.Get("opportunity"))
+		if lead == "" || len(lead) > 64 {
+			return invalid("choose a lead to convert")
+		}
+		if len(opp) > 120 {
+			return invalid("opportunity name longer than 120 characters")
+		}
+		_, err := s.opts.CRM.(crm.LeadConverter).ConvertLead(r.Context(), a.Tenant, crm.Conversion{
+			LeadID: lead, AccountID: strings.TrimSpace(r.PostForm.Get("account_id")), OpportunityName: opp})
+		return err
+	})
+}

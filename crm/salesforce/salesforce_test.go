@@ -698,3 +698,38 @@ func TestSavedEmailCarriesAttachments(t *testing.T) {
 		t.Fatalf("the file's bytes differ (%v)", err)
 	}
 }
+
+func TestConvertLead(t *testing.T) {
+	r := newRig(t)
+	acct, _ := seed(r.sf)
+	lead := r.sf.Insert("Lead", sftest.Record{"FirstName": "Bill", "LastName": "Lumbergh", "Company": "Initech", "Email": "bill@initech.example"})
+	ctx := r.connect(t)
+	r.sf.ExpireSessions() // the SOAP call refreshes like the REST ones
+	got, err := r.c.ConvertLead(ctx, tenant, crm.Conversion{LeadID: lead, OpportunityName: "Initech TPS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.sf.Get("Account", got.AccountID); a == nil || a["Name"] != "Initech" {
+		t.Fatalf("account %+v", a)
+	}
+	if c := r.sf.Get("Contact", got.ContactID); c == nil || c["Email"] != "bill@initech.example" || c["AccountId"] != got.AccountID {
+		t.Fatalf("contact %+v", c)
+	}
+	if o := r.sf.Get("Opportunity", got.OpportunityID); o == nil || o["Name"] != "Initech TPS" {
+		t.Fatalf("opportunity %+v", o)
+	}
+	if l := r.sf.Get("Lead", lead); l["IsConverted"] != true || l["Status"] != "Closed - Converted" {
+		t.Fatalf("lead after conversion %+v", l)
+	}
+	// Again: Salesforce refuses, and says why.
+	_, err = r.c.ConvertLead(ctx, tenant, crm.Conversion{LeadID: lead})
+	if !errors.Is(err, crm.ErrRefused) || !strings.Contains(err.Error(), "CANNOT_UPDATE_CONVERTED_LEAD") {
+		t.Fatalf("converting twice: %v", err)
+	}
+	// Into an existing account, without an opportunity.
+	lead2 := r.sf.Insert("Lead", sftest.Record{"LastName": "Smithers", "Company": "Globex", "Email": "smithers@globex.example"})
+	got, err = r.c.ConvertLead(ctx, tenant, crm.Conversion{LeadID: lead2, AccountID: acct})
+	if err != nil || got.AccountID != acct || got.OpportunityID != "" {
+		t.Fatalf("into an account: %+v %v", got, err)
+	}
+}

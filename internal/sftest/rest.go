@@ -433,6 +433,10 @@ func schema() []*object {
 			field{Name: "ThreadIdentifier", Type: "string", Label: "Thread ID"},
 			field{Name: "RelatedToId", Type: "reference", Label: "Related To ID", ReferTo: "*", Rel: "RelatedTo"},
 			field{Name: "ParentId", Type: "reference", Label: "Case ID", ReferTo: "Case", Rel: "Parent"})},
+		{Name: "LeadStatus", Prefix: "01J", Fields: with(
+			field{Name: "MasterLabel", Type: "string", Label: "Master Label"},
+			field{Name: "IsConverted", Type: "boolean", Label: "Is Converted"},
+			field{Name: "SortOrder", Type: "int", Label: "Sort Order"})},
 		// ContentVersion: a file; VersionData is base64 in JSON.
 		{Name: "ContentVersion", Prefix: "068", Fields: with(
 			field{Name: "Title", Type: "string", Label: "Title", Required: true},

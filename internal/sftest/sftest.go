@@ -79,6 +79,10 @@ func New() *Server {
 	for _, o := range schema() {
 		s.objects[strings.ToLower(o.Name)] = o
 	}
+	for i, st := range []string{"Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"} {
+		o := s.objects["leadstatus"]
+		o.rows = append(o.rows, Record{"Id": s.newID(o.Prefix), "MasterLabel": st, "IsConverted": i == 2, "SortOrder": float64(i + 1)})
+	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.approver = s.AddUser("Ana Agent", "ana@acme.example")
 	return s
@@ -261,6 +265,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.identity(w, r)
 	case r.URL.Path == "/services/data" || r.URL.Path == "/services/data/":
 		s.versions(w)
+	case strings.HasPrefix(r.URL.Path, "/services/Soap/u/"):
+		s.soap(w, r)
 	case strings.HasPrefix(r.URL.Path, "/services/data/"):
 		s.api(w, r)
 	default:

@@ -106,6 +106,8 @@ type Panel struct {
 	// set on an opportunity's stage and a case's status in place.
 	OppStages    []string
 	CaseStatuses []string
+	// CanConvert offers to convert leads (the CRM converts them).
+	CanConvert bool
 	// CanAct is false when the server has no ticket actions (read-only).
 	CanAct bool
 	// CanReply shows the reply box (a mailbox sends mail).
