@@ -114,7 +114,7 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	// A lead is converted from the panel, into the matched account.
 	lead := sf.Insert("Lead", sftest.Record{"FirstName": "Bill", "LastName": "Lumbergh", "Company": "Globex", "Email": "bill@globex.example"})
 	doc = f.panelDoc(c, "from=bill@globex.example")
-	if doc.Find(`details.convert form input[name=lead][value="` + lead + `"]`).Length() != 1 {
+	if doc.Find(`details.convert form input[name=lead][value="`+lead+`"]`).Length() != 1 {
 		t.Fatal("the lead has no Convert form")
 	}
 	form = url.Values{"csrf_token": {csrf}, "from": {"bill@globex.example"}, "lead": {lead}, "account_id": {acct}, "opportunity": {"Globex upsell"}}
