@@ -166,6 +166,13 @@ type CRM struct {
 	// the account name in Slack alerts, GET /api/v1/lookup. "" leaves
 	// those without Salesforce facts.
 	ServiceAgent string `toml:"service_agent"`
+	// JWTUsername and the key are the integration user of the OAuth JWT
+	// bearer flow (the connected app holds the key's certificate and the
+	// user is pre-authorised): when set, it serves look-ups made for no
+	// agent instead of ServiceAgent.
+	JWTUsername string `toml:"jwt_username"`
+	JWTKeyEnv   string `toml:"jwt_key_env"`
+	JWTKeyFile  string `toml:"jwt_key_file"`
 	// SaveEmailAs is how the panel's "save to CRM" writes an email into
 	// Salesforce: "email_message" (an EmailMessage with its people
 	// related, deduplicated by Message-ID; needs Enhanced Email) or
@@ -175,6 +182,11 @@ type CRM struct {
 	// Salesforce as a file with a saved email; larger ones stay in
 	// sidedesk only. 0: attachments are not copied.
 	MaxAttachmentMB int `toml:"max_attachment_mb"`
+}
+
+// JWTKey is the integration user's RSA private key (PEM).
+func (c CRM) JWTKey() Secret {
+	return Secret{Key: "crm.jwt_key", Env: c.JWTKeyEnv, File: c.JWTKeyFile}
 }
 
 // ClientSecret is the connected app's consumer secret.

@@ -468,6 +468,7 @@ func (c *Config) referencedEnv() map[string]bool {
 		refs[s.Env] = true
 	}
 	refs[c.CRM.ClientSecretEnv] = true
+	refs[c.CRM.JWTKeyEnv] = true
 	delete(refs, "")
 	return refs
 }

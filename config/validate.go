@@ -408,6 +408,11 @@ func (c *Config) validateCRM(ch *checker) {
 	if r.ServiceAgent != "" {
 		ch.email("crm.service_agent", r.ServiceAgent)
 	}
+	if r.JWTUsername != "" {
+		ch.secret("crm", r.JWTKey(), "with jwt_username (the integration user's RSA private key, PEM)", true)
+	} else if r.JWTKey().IsSet() {
+		ch.add("crm.jwt_username", "is required with jwt_key_env or jwt_key_file (the integration user's Salesforce username)")
+	}
 	ch.oneOf("crm.save_email_as", r.SaveEmailAs, "email_message", "task")
 	if r.MaxAttachmentMB < 0 || r.MaxAttachmentMB > 35 {
 		ch.add("crm.max_attachment_mb", "%d must be 0 to 35 (a REST insert of a file is at most 50 MB, base64 included)", r.MaxAttachmentMB)

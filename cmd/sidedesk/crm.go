@@ -56,6 +56,13 @@ func (a *app) openSalesforce() error {
 		Saved: a.store, SaveAs: c.SaveEmailAs,
 		Logger: a.log.With("component", "crm", "crm", "salesforce"),
 	}
+	if c.JWTUsername != "" {
+		key, err := c.JWTKey().Resolve(a.cfg.Getenv)
+		if err != nil {
+			return fmt.Errorf("config: crm.jwt_key: %w", err)
+		}
+		opts.JWT = &salesforce.JWTOptions{Username: c.JWTUsername, KeyPEM: []byte(key)}
+	}
 	if c.MaxAttachmentMB > 0 {
 		opts.Blobs, opts.MaxAttachmentBytes = a.store.Blobs(), int64(c.MaxAttachmentMB)<<20
 	}

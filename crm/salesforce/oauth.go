@@ -170,8 +170,10 @@ func (c *Connector) identity(ctx context.Context, tr tokenResponse) (identityJSO
 // tokenRequest posts to the token endpoint and checks the answer's
 // signature (HMAC-SHA256 of id + issued_at with the consumer secret).
 func (c *Connector) tokenRequest(ctx context.Context, form url.Values) (tokenResponse, error) {
-	form.Set("client_id", c.opts.ClientID)
-	form.Set("client_secret", c.opts.ClientSecret)
+	if form.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" { // the assertion is the credential
+		form.Set("client_id", c.opts.ClientID)
+		form.Set("client_secret", c.opts.ClientSecret)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.login.String()+"/services/oauth2/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return tokenResponse{}, err
@@ -215,6 +217,9 @@ func (c *Connector) accessToken(ctx context.Context, tenant, agent string, force
 	defer s.mu.Unlock()
 	if s.access != "" && (!force || s.access != stale) {
 		return s.access, s.instanceURL, nil // another request refreshed meanwhile
+	}
+	if c.jwtKey != nil && agent == jwtAgent(c.opts.JWT.Username) {
+		return c.jwtToken(ctx, s)
 	}
 	var (
 		conn    crm.Connection

@@ -11,6 +11,7 @@ package salesforce
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,9 @@ type Options struct {
 	SaveAs string
 	// Key seals refresh tokens and the consent's state (32 bytes).
 	Key []byte
+	// JWT, when set, is the integration user of the JWT bearer flow: it
+	// serves look-ups made for no agent, before ServiceAgent.
+	JWT *JWTOptions
 	// ServiceAgent is the agent whose connection serves look-ups made for
 	// no agent (capture's tier look-up, Slack alerts, API tokens); ""
 	// leaves those without Salesforce facts.
@@ -89,6 +93,7 @@ type Connector struct {
 	sessions  map[string]*agentSession // tenant/agent → session
 	cache     map[string]cached
 	describes map[string]describeCached
+	jwtKey    *rsa.PrivateKey
 	blocked   time.Time // REQUEST_LIMIT_EXCEEDED: fail fast until then
 	usage     Usage
 	warned    time.Time
@@ -170,8 +175,17 @@ func New(opts Options) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Connector{opts: opts, log: opts.Logger, box: box, login: login,
-		sessions: map[string]*agentSession{}, cache: map[string]cached{}, describes: map[string]describeCached{}}, nil
+	cn := &Connector{opts: opts, log: opts.Logger, box: box, login: login,
+		sessions: map[string]*agentSession{}, cache: map[string]cached{}, describes: map[string]describeCached{}}
+	if opts.JWT != nil {
+		if opts.JWT.Username == "" {
+			return nil, errors.New("salesforce: the JWT bearer flow needs the integration user's username")
+		}
+		if cn.jwtKey, err = parseRSAKey(opts.JWT.KeyPEM); err != nil {
+			return nil, err
+		}
+	}
+	return cn, nil
 }
 
 // Name is "salesforce".
@@ -208,6 +222,9 @@ func (c *Connector) session(tenant, agent string) *agentSession {
 // actor is the agent of ctx (or the service agent), or ErrNotConnected.
 func (c *Connector) actor(ctx context.Context) (string, error) {
 	a := crm.AgentFrom(ctx)
+	if a == "" && c.jwtKey != nil {
+		a = jwtAgent(c.opts.JWT.Username)
+	}
 	if a == "" {
 		a = c.opts.ServiceAgent
 	}
@@ -245,11 +262,19 @@ func (c *Connector) Check(ctx context.Context, tenant string) (string, error) {
 		return "", err
 	}
 	note := "connected app accepted; API " + c.opts.APIVersion
-	if c.opts.ServiceAgent == "" {
-		return note + "; no crm.service_agent", nil
-	}
 	var limits struct {
 		DailyAPIRequests struct{ Max, Remaining int } `json:"DailyApiRequests"`
+	}
+	if c.jwtKey != nil {
+		// The integration user (JWT bearer) serves look-ups for no agent.
+		if err := c.do(ctx, tenant, http.MethodGet, "limits", nil, &limits); err != nil {
+			return note, fmt.Errorf("integration user %s: %w", c.opts.JWT.Username, err)
+		}
+		return fmt.Sprintf("%s; integration user %s signed in by JWT; daily API requests %d of %d left", note, c.opts.JWT.Username,
+			limits.DailyAPIRequests.Remaining, limits.DailyAPIRequests.Max), nil
+	}
+	if c.opts.ServiceAgent == "" {
+		return note + "; no crm.service_agent or crm.jwt_username", nil
 	}
 	ctx = crm.WithAgent(ctx, c.opts.ServiceAgent)
 	err := c.do(ctx, tenant, http.MethodGet, "limits", nil, &limits)

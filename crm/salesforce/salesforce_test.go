@@ -3,7 +3,11 @@ package salesforce_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/url"
@@ -731,5 +735,47 @@ func TestConvertLead(t *testing.T) {
 	got, err = r.c.ConvertLead(ctx, tenant, crm.Conversion{LeadID: lead2, AccountID: acct})
 	if err != nil || got.AccountID != acct || got.OpportunityID != "" {
 		t.Fatalf("into an account: %+v %v", got, err)
+	}
+}
+
+func TestJWTBearerIntegrationUser(t *testing.T) {
+	r := newRig(t)
+	seed(r.sf)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	r.sf.AddUser("Integration", "integration@acme.example")
+	c := r.connectorWith(t, func(o *salesforce.Options) {
+		o.JWT = &salesforce.JWTOptions{Username: "integration@acme.example", KeyPEM: keyPEM}
+	})
+	// Not yet pre-authorised: the refusal says what to do.
+	_, err = c.Match(context.Background(), tenant, "hank@globex.example")
+	if err == nil || !strings.Contains(err.Error(), "pre-authorise") {
+		t.Fatalf("before the user is approved: %v", err)
+	}
+	r.sf.TrustJWTKey("integration@acme.example", &key.PublicKey)
+	m, err := c.Match(context.Background(), tenant, "hank@globex.example")
+	if err != nil || len(m.Contacts) != 1 {
+		t.Fatalf("as the integration user: %+v %v", m.Contacts, err)
+	}
+	if note, err := c.Check(context.Background(), tenant); err != nil || !strings.Contains(note, "integration user integration@acme.example signed in by JWT") {
+		t.Fatalf("Check with JWT: %q %v", note, err)
+	}
+	// An expired session gets a new assertion.
+	r.sf.ExpireSessions()
+	r.clock = r.clock.Add(time.Minute)
+	if _, err := c.Match(context.Background(), tenant, "other@globex.example"); err != nil {
+		t.Fatalf("after the session expired: %v", err)
+	}
+	// A key the org does not trust is refused.
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	bad := r.connectorWith(t, func(o *salesforce.Options) {
+		o.JWT = &salesforce.JWTOptions{Username: "integration@acme.example",
+			KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)})}
+	})
+	if _, err := bad.Match(context.Background(), tenant, "hank@globex.example"); err == nil || !strings.Contains(err.Error(), "invalid assertion") {
+		t.Fatalf("with an untrusted key: %v", err)
 	}
 }

@@ -11,8 +11,10 @@
 package sftest
 
 import (
+	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -53,6 +55,9 @@ type Server struct {
 	// fls is field-level security for every user: "Object.Field" →
 	// "hidden" (not in describe, not writable) or "readonly".
 	fls map[string]string
+	// jwtKeys are the users pre-authorised for the JWT bearer flow, by
+	// username, with the public key of the connected app's certificate.
+	jwtKeys map[string]*rsa.PublicKey
 	// noSemiJoins refuses queries with a semi-join (RefuseSemiJoins).
 	noSemiJoins bool
 }
@@ -128,6 +133,64 @@ func (s *Server) AddUser(name, email string) string {
 	s.users[id] = Record{"Id": id, "Name": name, "Email": email, "Username": email}
 	s.objects["user"].rows = append(s.objects["user"].rows, s.users[id])
 	return id
+}
+
+// TrustJWTKey pre-authorises the user with username (AddUser's email) for
+// the JWT bearer flow, with pub the key of the certificate uploaded to the
+// connected app.
+func (s *Server) TrustJWTKey(username string, pub *rsa.PublicKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.jwtKeys == nil {
+		s.jwtKeys = map[string]*rsa.PublicKey{}
+	}
+	s.jwtKeys[username] = pub
+}
+
+// jwtUser checks a JWT bearer assertion (RS256; iss the consumer key, aud
+// this login host, exp within 5 minutes) and returns its user's id; s.mu
+// is held.
+func (s *Server) jwtUser(assertion string) (string, string) {
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 {
+		return "", "invalid assertion"
+	}
+	enc := base64.RawURLEncoding
+	var head struct{ Alg string }
+	var claims struct {
+		Iss, Sub, Aud string
+		Exp           int64
+	}
+	hb, err1 := enc.DecodeString(parts[0])
+	cb, err2 := enc.DecodeString(parts[1])
+	sig, err3 := enc.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil || json.Unmarshal(hb, &head) != nil || json.Unmarshal(cb, &claims) != nil || head.Alg != "RS256" {
+		return "", "invalid assertion"
+	}
+	pub := s.jwtKeys[claims.Sub]
+	if pub == nil {
+		return "", "user hasn't approved this consumer"
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) != nil {
+		return "", "invalid assertion"
+	}
+	now := time.Now().Unix()
+	if claims.Iss != s.ClientID {
+		return "", "invalid client credentials"
+	}
+	if claims.Aud != s.URL {
+		return "", "audience is invalid"
+	}
+	if claims.Exp < now || claims.Exp > now+300 {
+		return "", "expired authorization code"
+	}
+	for id, u := range s.users {
+		if u["Username"] == claims.Sub {
+			return id, ""
+		}
+	}
+	return "", "user hasn't approved this consumer"
 }
 
 // RefuseSemiJoins makes queries with an "IN (SELECT ...)" fail with
@@ -329,11 +392,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	if f.Get("client_id") != s.ClientID {
+	jwt := f.Get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	if !jwt && f.Get("client_id") != s.ClientID {
 		oauthError(w, 400, "invalid_client_id", "client identifier invalid")
 		return
 	}
-	if f.Get("client_secret") != s.ClientSecret {
+	if !jwt && f.Get("client_secret") != s.ClientSecret {
 		oauthError(w, 400, "invalid_client", "invalid client credentials")
 		return
 	}
@@ -374,6 +438,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			newRefresh = "5Aep" + randToken(32)
 			s.refresh[newRefresh] = user
 		}
+	case "urn:ietf:params:oauth:grant-type:jwt-bearer":
+		u, bad := s.jwtUser(f.Get("assertion"))
+		if bad != "" {
+			oauthError(w, 400, "invalid_grant", bad)
+			return
+		}
+		user = u // no refresh token in this flow
 	default:
 		oauthError(w, 400, "unsupported_grant_type", "grant type not supported")
 		return
