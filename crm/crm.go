@@ -254,6 +254,12 @@ type RecordEditor interface {
 	Update(ctx context.Context, tenant string, rec Ref, values map[string]string) error
 }
 
+// CaseReader is implemented by connectors that read one case by id (the
+// panel shows the case a ticket's mail was saved to, open or closed).
+type CaseReader interface {
+	Case(ctx context.Context, tenant, id string) (Case, error)
+}
+
 // Conversion is how a lead is converted: into a new account, or into
 // AccountID; with an opportunity when OpportunityName is set.
 type Conversion struct {

@@ -95,6 +95,16 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	}
 	doc = f.panelDoc(c, "from=hank@globex.example&message_id=m1@globex.example")
 	wantContains(t, doc, "#crm .link-saved", "Hank Scorpio")
+	// Saved to a closed case too: the look-up (open cases) does not find
+	// it, the panel still shows the case the mail is on.
+	closed := sf.Insert("Case", sftest.Record{"Subject": "Old outage", "Status": "Closed", "ContactId": contact, "AccountId": acct})
+	form.Set("record", "case:"+closed)
+	if res = f.postForm(c, "/sidebar/link", form, nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save to the closed case = %d", res.StatusCode)
+	}
+	doc = f.panelDoc(c, "from=hank@globex.example&message_id=m1@globex.example")
+	wantContains(t, doc, "#sender ul.cases", "Old outage")
+	wantContains(t, doc, "#crm .link-saved", "Case: Old outage")
 	// The opportunity's stage is set in place, in Salesforce.
 	if n := doc.Find(`form.setfield select[name=value] option`).Length(); n < 5 {
 		t.Fatalf("stage picker has %d options, want the picklist's values", n)

@@ -316,9 +316,37 @@ func (s *Server) gather(ctx context.Context, tenant string, pc views.Context) (F
 				f.CRMError = err
 			}
 			f.Links = links
+			s.linkedCases(ctx, tenant, &f)
 		}
 	}
 	return f, nil
+}
+
+// linkedCases adds to the match the cases the mail or its ticket was
+// saved to that the look-up did not find (closed ones, another contact's),
+// so the agent sees the ticket's case whatever its state.
+func (s *Server) linkedCases(ctx context.Context, tenant string, f *Facts) {
+	cr, ok := s.opts.CRM.(crm.CaseReader)
+	if !ok {
+		return
+	}
+	have := map[string]bool{}
+	for _, c := range f.Match.Cases {
+		have[c.ID] = true
+	}
+	for _, l := range f.Links {
+		if l.Record.Object != crm.ObjCase || have[l.Record.ID] || len(have) >= 10 {
+			continue
+		}
+		have[l.Record.ID] = true
+		c, err := cr.Case(ctx, tenant, l.Record.ID)
+		if err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "sidebar: linked case look-up failed", slog.String("case", l.Record.ID), slog.String("error", err.Error()))
+			continue
+		}
+		c.TicketID = l.TicketID
+		f.Match.Cases = append(f.Match.Cases, c)
+	}
 }
 
 // buildPanel turns the facts into the view model.

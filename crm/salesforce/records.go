@@ -412,6 +412,15 @@ func (c *Connector) Contact(ctx context.Context, tenant, id string) (crm.Contact
 	return c.contact(tenant, c.instance(ctx, tenant), r), nil
 }
 
+// Case implements crm.CaseReader.
+func (c *Connector) Case(ctx context.Context, tenant, id string) (crm.Case, error) {
+	var r sfCase
+	if err := c.getRecord(ctx, tenant, "Case", id, caseFields, &r); err != nil {
+		return crm.Case{}, err
+	}
+	return c.kase(tenant, c.instance(ctx, tenant), r), nil
+}
+
 // getRecord reads one record by SOQL (so parent fields come too).
 func (c *Connector) getRecord(ctx context.Context, tenant, object, id, fields string, out any) error {
 	if err := checkID(id); err != nil {
