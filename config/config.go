@@ -173,6 +173,10 @@ type CRM struct {
 	JWTUsername string `toml:"jwt_username"`
 	JWTKeyEnv   string `toml:"jwt_key_env"`
 	JWTKeyFile  string `toml:"jwt_key_file"`
+	// ContactEmailFields and LeadEmailFields are other email fields (API
+	// names, e.g. Alternate_Email__c) a sender is matched by, besides Email.
+	ContactEmailFields []string `toml:"contact_email_fields"`
+	LeadEmailFields    []string `toml:"lead_email_fields"`
 	// SaveEmailAs is how the panel's "save to CRM" writes an email into
 	// Salesforce: "email_message" (an EmailMessage with its people
 	// related, deduplicated by Message-ID; needs Enhanced Email) or

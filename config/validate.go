@@ -388,6 +388,8 @@ func (ch *checker) agent(l string, a Agent, enabled bool) {
 	ch.url(l+".token_url", a.TokenURL)
 }
 
+var sfFieldName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)
+
 var sfAPIVersion = regexp.MustCompile(`^v?[0-9]{2,3}\.0$`)
 
 func (c *Config) validateCRM(ch *checker) {
@@ -412,6 +414,13 @@ func (c *Config) validateCRM(ch *checker) {
 		ch.secret("crm", r.JWTKey(), "with jwt_username (the integration user's RSA private key, PEM)", true)
 	} else if r.JWTKey().IsSet() {
 		ch.add("crm.jwt_username", "is required with jwt_key_env or jwt_key_file (the integration user's Salesforce username)")
+	}
+	for key, fs := range map[string][]string{"crm.contact_email_fields": r.ContactEmailFields, "crm.lead_email_fields": r.LeadEmailFields} {
+		for _, f := range fs {
+			if !sfFieldName.MatchString(f) {
+				ch.add(key, "%q is not a field API name like Alternate_Email__c", f)
+			}
+		}
 	}
 	ch.oneOf("crm.save_email_as", r.SaveEmailAs, "email_message", "task")
 	if r.MaxAttachmentMB < 0 || r.MaxAttachmentMB > 35 {

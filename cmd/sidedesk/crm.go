@@ -54,6 +54,7 @@ func (a *app) openSalesforce() error {
 		APIVersion:  c.APIVersion, Store: a.store, Key: subkey(a.secret, "crm-tokens"),
 		ServiceAgent: c.ServiceAgent, CacheTTL: cacheTTL(c.CacheTTL),
 		Saved: a.store, SaveAs: c.SaveEmailAs,
+		ContactEmailFields: c.ContactEmailFields, LeadEmailFields: c.LeadEmailFields,
 		Logger: a.log.With("component", "crm", "crm", "salesforce"),
 	}
 	if c.JWTUsername != "" {

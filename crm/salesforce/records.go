@@ -166,7 +166,8 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 	domain := crm.EmailDomain(email)
 	free := slices.Contains(c.freeMail(), domain)
 	q := Quote(email)
-	contactsOf := "(SELECT AccountId FROM Contact WHERE Email = " + q + ")"
+	byEmail := c.emailMatch(c.opts.ContactEmailFields, q)
+	contactsOf := "(SELECT AccountId FROM Contact WHERE " + byEmail + ")"
 
 	var (
 		contacts []sfContact
@@ -181,15 +182,15 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 		soql string
 		dec  func(json.RawMessage) error
 	}{
-		{"SELECT " + contactFields + " FROM Contact WHERE Email = " + q + " ORDER BY LastModifiedDate DESC LIMIT 20",
+		{"SELECT " + contactFields + " FROM Contact WHERE " + byEmail + " ORDER BY LastModifiedDate DESC LIMIT 20",
 			decodeInto(&contacts)},
-		{"SELECT " + leadFields + " FROM Lead WHERE Email = " + q + " AND IsConverted = false ORDER BY LastModifiedDate DESC LIMIT 20",
+		{"SELECT " + leadFields + " FROM Lead WHERE (" + c.emailMatch(c.opts.LeadEmailFields, q) + ") AND IsConverted = false ORDER BY LastModifiedDate DESC LIMIT 20",
 			decodeInto(&leads)},
 		{"SELECT " + accountFields + " FROM Account WHERE Id IN " + contactsOf + " LIMIT 20",
 			decodeInto(&accts)},
 		{"SELECT " + oppFields + " FROM Opportunity WHERE IsClosed = false AND AccountId IN " + contactsOf + " ORDER BY CloseDate ASC NULLS LAST LIMIT 20",
 			decodeInto(&opps)},
-		{"SELECT " + caseFields + " FROM Case WHERE IsClosed = false AND ContactId IN (SELECT Id FROM Contact WHERE Email = " + q + ") ORDER BY CreatedDate DESC LIMIT 20",
+		{"SELECT " + caseFields + " FROM Case WHERE IsClosed = false AND ContactId IN (SELECT Id FROM Contact WHERE " + byEmail + ") ORDER BY CreatedDate DESC LIMIT 20",
 			decodeInto(&cases)},
 	}
 	cands := crm.DomainCandidates(domain)
@@ -538,4 +539,14 @@ func (c *Connector) budgetShare() (float64, bool) {
 func isQueryRefusal(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest && !errors.Is(err, ErrLimited)
+}
+
+// emailMatch is "Email = 'a@b' OR Other__c = 'a@b'" over Email and the
+// org's other email fields.
+func (c *Connector) emailMatch(extra []string, quoted string) string {
+	parts := []string{"Email = " + quoted}
+	for _, f := range extra {
+		parts = append(parts, f+" = "+quoted)
+	}
+	return strings.Join(parts, " OR ")
 }

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,10 @@ type Options struct {
 	// no agent (capture's tier look-up, Slack alerts, API tokens); ""
 	// leaves those without Salesforce facts.
 	ServiceAgent string
+	// ContactEmailFields and LeadEmailFields are the objects' other email
+	// fields (custom ones, e.g. Alternate_Email__c) a sender is matched by
+	// besides Email.
+	ContactEmailFields, LeadEmailFields []string
 	// FreeMailDomains are domains that say nothing of an account.
 	FreeMailDomains []string
 	// CacheTTL is how long a look-up is reused per agent (default 30 s;
@@ -135,6 +140,11 @@ func New(opts Options) (*Connector, error) {
 	login, err := url.Parse(strings.TrimRight(opts.LoginURL, "/"))
 	if err != nil || login.Host == "" || (login.Scheme != "https" && login.Scheme != "http") {
 		return nil, fmt.Errorf("salesforce: login_url %q: want https://login.salesforce.com, https://test.salesforce.com or your My Domain URL", opts.LoginURL)
+	}
+	for _, f := range append(append([]string{}, opts.ContactEmailFields...), opts.LeadEmailFields...) {
+		if !fieldNameRE.MatchString(f) {
+			return nil, fmt.Errorf("salesforce: email field %q is not a field API name like Alternate_Email__c", f)
+		}
 	}
 	if opts.MaxAttachmentBytes <= 0 {
 		opts.MaxAttachmentBytes = 10 << 20
@@ -331,3 +341,6 @@ func (c *Connector) checkVersion(ctx context.Context) error {
 	}
 	return fmt.Errorf("crm.api_version %s is not offered by %s (it offers %s)", c.opts.APIVersion, c.login, strings.Join(offered, ", "))
 }
+
+// fieldNameRE is a field's API name (standard or custom, with a namespace).
+var fieldNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)

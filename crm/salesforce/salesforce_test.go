@@ -779,3 +779,20 @@ func TestJWTBearerIntegrationUser(t *testing.T) {
 		t.Fatalf("with an untrusted key: %v", err)
 	}
 }
+
+func TestMatchByAlternateEmailField(t *testing.T) {
+	r := newRig(t)
+	r.sf.AddField("Contact", "Alternate_Email__c", "email", "Alternate Email")
+	acct := r.sf.Insert("Account", sftest.Record{"Name": "Initech", "Website": "initech.example"})
+	id := r.sf.Insert("Contact", sftest.Record{"LastName": "Waddams", "Email": "milton@initech.example", "Alternate_Email__c": "milton@gmail.com", "AccountId": acct})
+	r.c = r.connectorWith(t, func(o *salesforce.Options) { o.ContactEmailFields = []string{"Alternate_Email__c"} })
+	ctx := r.connect(t)
+	m, err := r.c.Match(ctx, tenant, "milton@gmail.com")
+	if err != nil || len(m.Contacts) != 1 || m.Contacts[0].ID != id || len(m.Accounts) != 1 {
+		t.Fatalf("by the alternate email: %+v %+v %v", m.Contacts, m.Accounts, err)
+	}
+	if _, err := salesforce.New(salesforce.Options{LoginURL: r.sf.URL, ClientID: "x", ClientSecret: "y", RedirectURL: callback,
+		Store: r.st, Key: r.key, ContactEmailFields: []string{"Email) OR (Id != null"}}); err == nil {
+		t.Fatal("a field name that is SOQL was accepted")
+	}
+}

@@ -193,6 +193,15 @@ func (s *Server) jwtUser(assertion string) (string, string) {
 	return "", "user hasn't approved this consumer"
 }
 
+// AddField adds a custom field (name ending in __c) to obj, as an admin
+// does in Setup.
+func (s *Server) AddField(obj, name, typ, label string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.objects[strings.ToLower(obj)]
+	o.Fields = append(o.Fields, field{Name: name, Type: typ, Label: label})
+}
+
 // RefuseSemiJoins makes queries with an "IN (SELECT ...)" fail with
 // MALFORMED_QUERY, as a proxy or a stricter implementation might.
 func (s *Server) RefuseSemiJoins(on bool) { s.mu.Lock(); s.noSemiJoins = on; s.mu.Unlock() }
