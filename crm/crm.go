@@ -148,6 +148,9 @@ type Contact struct {
 	// name. Reads leave them empty.
 	AccountExternalID string
 	AccountName       string
+	// Custom are other fields by the CRM's API name, input only (the
+	// panel's create form, built from the CRM's describe).
+	Custom map[string]string
 }
 
 // Lead is a prospect not yet converted (Salesforce Lead).
@@ -158,6 +161,8 @@ type Lead struct {
 	Email     string
 	Company   string
 	Status    string // e.g. Open, Working, Qualified, Unqualified
+	// Custom are other fields by the CRM's API name, input only.
+	Custom map[string]string
 }
 
 // Opportunity is a deal with an account (Salesforce Opportunity).
@@ -239,7 +244,9 @@ type Address struct{ Name, Email string }
 type FieldInfo struct {
 	Name, Label, Type string
 	Updateable        bool
+	Createable        bool
 	Required          bool     // must not be emptied
+	Defaulted         bool     // the CRM fills it on create when not given
 	Picklist          []string // the active values of a picklist
 }
 

@@ -134,6 +134,33 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	}
 	doc = f.panelDoc(c, "from=bill@globex.example")
 	wantContains(t, doc, "#sender .record.contact", "Bill Lumbergh")
+	// The org requires a custom field on new contacts: the panel's create
+	// form asks for it, from describe, and the contact is created with it.
+	sf.AddField("Contact", "Region__c", "picklist", "Region", true, "EMEA", "Americas", "APAC")
+	doc = f.panelDoc(c, "from=peter@initech.example")
+	if doc.Find(`details.create select[name=f_Region__c] option`).Length() != 3 {
+		t.Fatalf("the create form does not ask for the required Region: %q", doc.Find("details.create").Text())
+	}
+	form = url.Values{"csrf_token": {csrf}, "from": {"peter@initech.example"}, "first_name": {"Peter"}, "last_name": {"Gibbons"}, "f_Region__c": {"EMEA"}}
+	if res = f.postForm(c, "/sidebar/contact", form, nil); res.StatusCode != http.StatusSeeOther {
+		raw, _ := io.ReadAll(res.Body)
+		t.Fatalf("create contact = %d %s", res.StatusCode, raw)
+	}
+	var made sftest.Record
+	for _, rec := range sf.Rows("Contact") {
+		if rec["Email"] == "peter@initech.example" {
+			made = rec
+		}
+	}
+	if made == nil || made["Region__c"] != "EMEA" || made["LastName"] != "Gibbons" {
+		t.Fatalf("created contact %+v", made)
+	}
+	// A lead made from the panel takes the org's default status.
+	form = url.Values{"csrf_token": {csrf}, "from": {"samir@initech.example"}, "last_name": {"Nagheenanajar"}, "company": {"Initech"}}
+	if res = f.postForm(c, "/sidebar/lead", form, nil); res.StatusCode != http.StatusSeeOther {
+		raw, _ := io.ReadAll(res.Body)
+		t.Fatalf("create lead = %d %s", res.StatusCode, raw)
+	}
 	// A callback replayed by another signed-in agent does not connect them.
 	c2 := f.client()
 	f.signIn(c2, "agent2@acme.example")

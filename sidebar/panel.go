@@ -374,6 +374,9 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 		p.Ctx.From = f.Email
 	}
 	_, p.CanConvert = s.opts.CRM.(crm.LeadConverter)
+	if ed, ok := s.opts.CRM.(crm.RecordEditor); ok && f.CRMError == nil && f.Email != "" && len(f.Match.Contacts) == 0 && len(f.Match.Leads) == 0 {
+		p.ContactExtra, p.LeadExtra = s.requiredExtras(ctx, a.Tenant, ed)
+	}
 	if ed, ok := s.opts.CRM.(crm.RecordEditor); ok && f.CRMError == nil && (len(f.Match.Opportunities) > 0 || len(f.Match.Cases) > 0) {
 		p.OppStages, p.CaseStatuses = s.editableValues(ctx, a.Tenant, ed, len(f.Match.Opportunities) > 0, len(f.Match.Cases) > 0)
 	}
@@ -485,4 +488,34 @@ func (s *Server) editableValues(ctx context.Context, tenant string, ed crm.Recor
 	}
 	wg.Wait()
 	return stages, statuses
+}
+
+// formOwn are the fields the create forms ask for themselves (or the
+// connector fills).
+var formOwn = map[string]bool{"FirstName": true, "LastName": true, "Email": true, "Title": true, "AccountId": true,
+	"Company": true, "Status": true, "OwnerId": true, "Name": true}
+
+// requiredExtras are the fields the CRM requires on a new contact and
+// lead that the forms do not ask for (custom required fields), from the
+// agent's describe of each, read in parallel.
+func (s *Server) requiredExtras(ctx context.Context, tenant string, ed crm.RecordEditor) (contact, lead []views.FormField) {
+	extras := func(obj crm.Object) []views.FormField {
+		fs, err := ed.Fields(ctx, tenant, obj)
+		if err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "sidebar: CRM describe failed", slog.String("object", string(obj)), slog.String("error", err.Error()))
+			return nil
+		}
+		var out []views.FormField
+		for _, f := range fs {
+			if f.Required && f.Createable && !f.Defaulted && !formOwn[f.Name] && f.Type != "reference" && len(out) < 10 {
+				out = append(out, views.FormField{Name: f.Name, Label: f.Label, Options: f.Picklist})
+			}
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { contact = extras(crm.ObjContact) })
+	wg.Go(func() { lead = extras(crm.ObjLead) })
+	wg.Wait()
+	return contact, lead
 }

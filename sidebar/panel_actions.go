@@ -300,6 +300,7 @@ func (s *Server) actCreateContact(w http.ResponseWriter, r *http.Request) {
 			FirstName: first, LastName: last, Email: email,
 			Title:     strings.TrimSpace(r.PostForm.Get("title")),
 			AccountID: strings.TrimSpace(r.PostForm.Get("account_id")),
+			Custom:    customFields(r),
 		})
 		return err
 	})
@@ -312,6 +313,7 @@ func (s *Server) actCreateLead(w http.ResponseWriter, r *http.Request) {
 			Meta:      crm.Meta{Tenant: a.Tenant, Source: "local"},
 			FirstName: first, LastName: last, Email: email,
 			Company: strings.TrimSpace(r.PostForm.Get("company")), Status: "Open",
+			Custom:  customFields(r),
 		})
 		return err
 	})
@@ -369,4 +371,28 @@ func (s *Server) actConvertLead(w http.ResponseWriter, r *http.Request) {
 			LeadID: lead, AccountID: strings.TrimSpace(r.PostForm.Get("account_id")), OpportunityName: opp})
 		return err
 	})
+}
+
+// customFields are a create form's describe-built inputs ("f_" + the
+// field's API name); the connector checks each against the describe.
+func customFields(r *http.Request) map[string]string {
+	var out map[string]string
+	for k, vs := range r.PostForm {
+		name, ok := strings.CutPrefix(k, "f_")
+		if !ok || name == "" || len(name) > 80 || len(vs) == 0 || len(out) >= 30 {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = truncateRunes(strings.TrimSpace(vs[0]), 1000)
+	}
+	return out
+}
+
+func truncateRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }

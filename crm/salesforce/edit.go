@@ -22,6 +22,8 @@ type describeJSON struct {
 		Type           string `json:"type"`
 		Nillable       bool   `json:"nillable"`
 		Updateable     bool   `json:"updateable"`
+		Createable     bool   `json:"createable"`
+		Defaulted      bool   `json:"defaultedOnCreate"`
 		PicklistValues []struct {
 			Value  string `json:"value"`
 			Active bool   `json:"active"`
@@ -60,7 +62,8 @@ func (c *Connector) Fields(ctx context.Context, tenant string, obj crm.Object) (
 	}
 	var out []crm.FieldInfo
 	for _, f := range d.Fields {
-		fi := crm.FieldInfo{Name: f.Name, Label: f.Label, Type: f.Type, Updateable: f.Updateable, Required: !f.Nillable && f.Type != "boolean"}
+		fi := crm.FieldInfo{Name: f.Name, Label: f.Label, Type: f.Type, Updateable: f.Updateable,
+			Createable: f.Createable, Defaulted: f.Defaulted, Required: !f.Nillable && f.Type != "boolean"}
 		for _, p := range f.PicklistValues {
 			if p.Active {
 				fi.Picklist = append(fi.Picklist, p.Value)
@@ -94,40 +97,9 @@ func (c *Connector) Update(ctx context.Context, tenant string, rec crm.Ref, valu
 	for _, f := range fields {
 		byName[f.Name] = f
 	}
-	body := map[string]any{}
-	for k, v := range values {
-		f, ok := byName[k]
-		switch {
-		case !ok:
-			return crm.RecordError{Field: k, Err: fmt.Errorf("%w: no such field on %s for you", crm.ErrUnknownRecord, name)}
-		case !f.Updateable:
-			return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: read-only for you", crm.ErrRefused)}
-		case v == "" && f.Required:
-			return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: required", crm.ErrMissingField)}
-		case v == "":
-			body[k] = nil
-		case len(f.Picklist) > 0 && !slices.Contains(f.Picklist, v):
-			return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not one of its values", crm.ErrRefused, v)}
-		case f.Type == "currency" || f.Type == "double" || f.Type == "percent" || f.Type == "int":
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not a number", crm.ErrRefused, v)}
-			}
-			body[k] = n
-		case f.Type == "boolean":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not true or false", crm.ErrRefused, v)}
-			}
-			body[k] = b
-		case f.Type == "date":
-			if _, err := time.Parse(time.DateOnly, v); err != nil {
-				return crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not a date like 2027-01-31", crm.ErrRefused, v)}
-			}
-			body[k] = v
-		default:
-			body[k] = v
-		}
+	body, err := fieldValues(name, byName, values, func(f crm.FieldInfo) bool { return f.Updateable }, "read-only for you")
+	if err != nil {
+		return err
 	}
 	if len(body) == 0 {
 		return nil
@@ -142,3 +114,72 @@ func (c *Connector) Update(ctx context.Context, tenant string, rec crm.Ref, valu
 }
 
 var _ crm.RecordEditor = (*Connector)(nil)
+
+// fieldValues checks values against the agent's describe (the field
+// exists for them, may be written, a picklist value is one of its values)
+// and types them for JSON (numbers, booleans, dates).
+func fieldValues(object string, byName map[string]crm.FieldInfo, values map[string]string, writable func(crm.FieldInfo) bool, notWritable string) (map[string]any, error) {
+	body := map[string]any{}
+	for k, v := range values {
+		f, ok := byName[k]
+		switch {
+		case !ok:
+			return nil, crm.RecordError{Field: k, Err: fmt.Errorf("%w: no such field on %s for you", crm.ErrUnknownRecord, object)}
+		case !writable(f):
+			return nil, crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %s", crm.ErrRefused, notWritable)}
+		case v == "" && f.Required:
+			return nil, crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: required", crm.ErrMissingField)}
+		case v == "":
+			body[k] = nil
+		case len(f.Picklist) > 0 && !slices.Contains(f.Picklist, v):
+			return nil, crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not one of its values", crm.ErrRefused, v)}
+		case f.Type == "currency" || f.Type == "double" || f.Type == "percent" || f.Type == "int":
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not a number", crm.ErrRefused, v)}
+			}
+			body[k] = n
+		case f.Type == "boolean":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not true or false", crm.ErrRefused, v)}
+			}
+			body[k] = b
+		case f.Type == "date":
+			if _, err := time.Parse(time.DateOnly, v); err != nil {
+				return nil, crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not a date like 2027-01-31", crm.ErrRefused, v)}
+			}
+			body[k] = v
+		default:
+			body[k] = v
+		}
+	}
+	return body, nil
+}
+
+// customValues adds a create's Custom fields to body, checked against
+// the agent's describe of object.
+func (c *Connector) customValues(ctx context.Context, tenant string, obj crm.Object, custom map[string]string, body map[string]any) error {
+	if len(custom) == 0 {
+		return nil
+	}
+	fields, err := c.Fields(ctx, tenant, obj)
+	if err != nil {
+		return err
+	}
+	byName := map[string]crm.FieldInfo{}
+	for _, f := range fields {
+		byName[f.Name] = f
+	}
+	name, _ := sobjectOf(obj)
+	extra, err := fieldValues(name, byName, custom, func(f crm.FieldInfo) bool { return f.Createable }, "not creatable by you")
+	if err != nil {
+		return err
+	}
+	for k, v := range extra {
+		if _, set := body[k]; !set {
+			body[k] = v
+		}
+	}
+	return nil
+}

@@ -464,6 +464,9 @@ func (c *Connector) CreateContact(ctx context.Context, in crm.Contact) (crm.Cont
 		}
 		body["AccountId"] = in.AccountID
 	}
+	if err := c.customValues(ctx, in.Tenant, crm.ObjContact, in.Custom, body); err != nil {
+		return crm.Contact{}, err
+	}
 	var res createResult
 	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Contact", body, &res); err != nil {
 		return crm.Contact{}, refused(err)
@@ -489,8 +492,10 @@ func (c *Connector) CreateLead(ctx context.Context, in crm.Lead) (crm.Lead, erro
 	if in.FirstName != "" {
 		body["FirstName"] = in.FirstName
 	}
-	if in.Status != "" {
-		body["Status"] = in.Status
+	// Status is left to the org's default: its picklist is the org's own
+	// (a Custom value sets it, checked against the describe).
+	if err := c.customValues(ctx, in.Tenant, crm.ObjLead, in.Custom, body); err != nil {
+		return crm.Lead{}, err
 	}
 	var res createResult
 	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Lead", body, &res); err != nil {

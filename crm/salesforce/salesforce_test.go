@@ -782,7 +782,7 @@ func TestJWTBearerIntegrationUser(t *testing.T) {
 
 func TestMatchByAlternateEmailField(t *testing.T) {
 	r := newRig(t)
-	r.sf.AddField("Contact", "Alternate_Email__c", "email", "Alternate Email")
+	r.sf.AddField("Contact", "Alternate_Email__c", "email", "Alternate Email", false)
 	acct := r.sf.Insert("Account", sftest.Record{"Name": "Initech", "Website": "initech.example"})
 	id := r.sf.Insert("Contact", sftest.Record{"LastName": "Waddams", "Email": "milton@initech.example", "Alternate_Email__c": "milton@gmail.com", "AccountId": acct})
 	r.c = r.connectorWith(t, func(o *salesforce.Options) { o.ContactEmailFields = []string{"Alternate_Email__c"} })

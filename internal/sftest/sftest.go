@@ -195,11 +195,13 @@ func (s *Server) jwtUser(assertion string) (string, string) {
 
 // AddField adds a custom field (name ending in __c) to obj, as an admin
 // does in Setup.
-func (s *Server) AddField(obj, name, typ, label string) {
+// required makes it required on create (not nillable, no default);
+// picklist values make a restricted picklist.
+func (s *Server) AddField(obj, name, typ, label string, required bool, picklist ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.objects[strings.ToLower(obj)]
-	o.Fields = append(o.Fields, field{Name: name, Type: typ, Label: label})
+	o.Fields = append(o.Fields, field{Name: name, Type: typ, Label: label, Required: required, Picklist: picklist})
 }
 
 // RefuseSemiJoins makes queries with an "IN (SELECT ...)" fail with

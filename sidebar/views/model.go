@@ -106,6 +106,9 @@ type Panel struct {
 	// set on an opportunity's stage and a case's status in place.
 	OppStages    []string
 	CaseStatuses []string
+	// ContactExtra and LeadExtra are the fields the CRM requires on a new
+	// contact or lead beyond the form's own (from the agent's describe).
+	ContactExtra, LeadExtra []FormField
 	// CanConvert offers to convert leads (the CRM converts them).
 	CanConvert bool
 	// CanAct is false when the server has no ticket actions (read-only).
@@ -223,4 +226,11 @@ func FromLabel(m ticket.Message) string {
 		return m.From.Email
 	}
 	return "(unknown)"
+}
+
+// FormField is one input of a form built from the CRM's describe: its
+// API name (posted as "f_" + Name), label, and a picklist's values.
+type FormField struct {
+	Name, Label string
+	Options     []string
 }
