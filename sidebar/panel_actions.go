@@ -313,7 +313,7 @@ func (s *Server) actCreateLead(w http.ResponseWriter, r *http.Request) {
 			Meta:      crm.Meta{Tenant: a.Tenant, Source: "local"},
 			FirstName: first, LastName: last, Email: email,
 			Company: strings.TrimSpace(r.PostForm.Get("company")), Status: "Open",
-			Custom:  customFields(r),
+			Custom: customFields(r),
 		})
 		return err
 	})
