@@ -129,15 +129,18 @@ func (l *LocalCRM) Links(ctx context.Context, tenant string, messageID int64, rf
 	return links, nil
 }
 
-func scanLink(r rowScanner) (crm.Link, error) {
+func scanLink(r rowScanner) (crm.Link, error) { return scanLinkWith(r) }
+
+// scanLinkWith scans linkCols and then the columns of extra.
+func scanLinkWith(r rowScanner, extra ...any) (crm.Link, error) {
 	var (
 		k       crm.Link
 		id      int64
 		obj     string
 		created sql.NullString
 	)
-	if err := r.Scan(&id, &k.Tenant, &obj, &k.Record.ID, &k.MessageID, &k.TicketID, &k.RFCMessageID,
-		&k.CreatedBy, &created); err != nil {
+	if err := r.Scan(append([]any{&id, &k.Tenant, &obj, &k.Record.ID, &k.MessageID, &k.TicketID, &k.RFCMessageID,
+		&k.CreatedBy, &created}, extra...)...); err != nil {
 		return crm.Link{}, err
 	}
 	k.ID = idStr(id)

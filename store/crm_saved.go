@@ -13,23 +13,12 @@ import (
 // Emails a CRM connector copied into the CRM (migration 2100):
 // crm.SavedEmailStore.
 
-const savedCols = `id, tenant_id, object, record_id, message_id, ticket_id, rfc_message_id, created_by, created_at, external_id`
+const savedCols = linkCols + `, external_id`
 
 func scanSaved(r rowScanner) (crm.Link, error) {
-	var (
-		k       crm.Link
-		id      int64
-		obj     string
-		created sql.NullString
-	)
-	if err := r.Scan(&id, &k.Tenant, &obj, &k.Record.ID, &k.MessageID, &k.TicketID, &k.RFCMessageID,
-		&k.CreatedBy, &created, &k.ExternalID); err != nil {
-		return crm.Link{}, err
-	}
-	k.ID = idStr(id)
-	k.Record.Object = crm.Object(obj)
-	var err error
-	k.CreatedAt, err = parseTime(created)
+	var ext string
+	k, err := scanLinkWith(r, &ext)
+	k.ExternalID = ext
 	return k, err
 }
 

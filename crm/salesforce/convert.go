@@ -26,10 +26,6 @@ func (c *Connector) ConvertLead(ctx context.Context, tenant string, conv crm.Con
 			return crm.Converted{}, err
 		}
 	}
-	agent, err := c.actor(ctx)
-	if err != nil {
-		return crm.Converted{}, err
-	}
 	var statuses []struct{ MasterLabel string }
 	if err := c.query(ctx, tenant, "SELECT MasterLabel FROM LeadStatus WHERE IsConverted = true ORDER BY SortOrder LIMIT 1", decodeInto(&statuses)); err != nil {
 		return crm.Converted{}, err
@@ -67,7 +63,7 @@ func (c *Connector) ConvertLead(ctx context.Context, tenant string, conv crm.Con
 			} `xml:"errors"`
 		} `xml:"Body>convertLeadResponse>result"`
 	}
-	if err := c.soap(ctx, tenant, agent, "<urn:convertLead><urn:leadConverts>"+b.String()+"</urn:leadConverts></urn:convertLead>", &res); err != nil {
+	if err := c.soap(ctx, tenant, "<urn:convertLead><urn:leadConverts>"+b.String()+"</urn:leadConverts></urn:convertLead>", &res); err != nil {
 		return crm.Converted{}, err
 	}
 	r := res.Result
@@ -78,44 +74,40 @@ func (c *Connector) ConvertLead(ctx context.Context, tenant string, conv crm.Con
 		}
 		return crm.Converted{}, refused(ae)
 	}
-	c.dropCache(tenant, agent)
+	c.dropCacheOf(ctx, tenant)
 	return crm.Converted{AccountID: r.AccountID, ContactID: r.ContactID, OpportunityID: r.OpportunityID}, nil
 }
 
-// soap posts one partner API call with the agent's session (refreshed
-// once on INVALID_SESSION_ID, as REST calls are) and decodes the answer.
-func (c *Connector) soap(ctx context.Context, tenant, agent, body string, out any) error {
+// soap posts one partner API call with the agent's session (withSession:
+// refreshed once on INVALID_SESSION_ID, paused by the API limit, as REST
+// calls are) and decodes the answer.
+func (c *Connector) soap(ctx context.Context, tenant, body string, out any) error {
 	version := strings.TrimPrefix(c.opts.APIVersion, "v")
-	stale := ""
-	for attempt := 0; ; attempt++ {
-		access, instance, err := c.accessToken(ctx, tenant, agent, attempt > 0, stale)
-		if err != nil {
-			return err
-		}
+	return c.withSession(ctx, tenant, func(access, instance string) (bool, error) {
 		var env bytes.Buffer
 		env.WriteString(`<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Header><urn:SessionHeader><urn:sessionId>`)
 		_ = xml.EscapeText(&env, []byte(access))
 		env.WriteString(`</urn:sessionId></urn:SessionHeader></soapenv:Header><soapenv:Body>` + body + `</soapenv:Body></soapenv:Envelope>`)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(instance, "/")+"/services/Soap/u/"+version, &env)
 		if err != nil {
-			return err
+			return false, err
 		}
 		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 		req.Header.Set("SOAPAction", `""`)
 		res, err := c.opts.HTTP.Do(req)
 		if err != nil {
-			return fmt.Errorf("salesforce: SOAP: %w", err)
+			return false, fmt.Errorf("salesforce: SOAP: %w", err)
 		}
 		data, rerr := io.ReadAll(io.LimitReader(res.Body, 4<<20))
 		res.Body.Close()
 		if rerr != nil {
-			return fmt.Errorf("salesforce: SOAP: reading the answer: %w", rerr)
+			return false, fmt.Errorf("salesforce: SOAP: reading the answer: %w", rerr)
 		}
 		if res.StatusCode == http.StatusOK {
 			if err := xml.Unmarshal(data, out); err != nil {
-				return fmt.Errorf("salesforce: SOAP answer we cannot read: %w", err)
+				return false, fmt.Errorf("salesforce: SOAP answer we cannot read: %w", err)
 			}
-			return nil
+			return false, nil
 		}
 		var fault struct {
 			Code   string `xml:"Body>Fault>faultcode"`
@@ -123,15 +115,15 @@ func (c *Connector) soap(ctx context.Context, tenant, agent, body string, out an
 		}
 		_ = xml.Unmarshal(data, &fault)
 		code := fault.Code[strings.IndexByte(fault.Code, ':')+1:]
-		if code == "INVALID_SESSION_ID" && attempt == 0 {
-			stale = access
-			continue
-		}
 		if code == "" {
 			code = fmt.Sprintf("HTTP_%d", res.StatusCode)
 		}
-		return &APIError{Status: res.StatusCode, Errors: []APIErrorItem{{ErrorCode: code, Message: fault.String}}}
-	}
+		ae := &APIError{Status: res.StatusCode, Errors: []APIErrorItem{{ErrorCode: code, Message: fault.String}}}
+		if code == "INVALID_SESSION_ID" {
+			return true, ae
+		}
+		return false, c.limited(ae)
+	})
 }
 
 var _ crm.LeadConverter = (*Connector)(nil)

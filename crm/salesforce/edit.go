@@ -107,9 +107,7 @@ func (c *Connector) Update(ctx context.Context, tenant string, rec crm.Ref, valu
 	if err := c.do(ctx, tenant, http.MethodPatch, "sobjects/"+name+"/"+rec.ID, body, nil); err != nil {
 		return refused(err)
 	}
-	if agent, err := c.actor(ctx); err == nil {
-		c.dropCache(tenant, agent)
-	}
+	c.dropCacheOf(ctx, tenant)
 	return nil
 }
 

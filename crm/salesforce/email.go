@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -128,9 +127,9 @@ func (c *Connector) saveEmailMessage(ctx context.Context, in crm.Link, obj strin
 			switch {
 			case isPerson(obj):
 				return f.ID, c.relate(ctx, in.Tenant, f.ID, in.Record.ID, relationType(e, in.Record.ID, nil), e.From.Email)
-			case obj == "Case" && f.ParentID == "" && f.RelatedToID == "":
-				return f.ID, c.do(ctx, in.Tenant, http.MethodPatch, "sobjects/EmailMessage/"+f.ID, map[string]any{"RelatedToId": in.Record.ID}, nil)
 			case f.RelatedToID == "" && f.ParentID == "":
+				// Related to nothing yet (a Case too: ParentId is set only
+				// on insert).
 				return f.ID, c.do(ctx, in.Tenant, http.MethodPatch, "sobjects/EmailMessage/"+f.ID, map[string]any{"RelatedToId": in.Record.ID}, nil)
 			}
 			// Related elsewhere already: Salesforce relates an email to
@@ -252,22 +251,13 @@ func (c *Connector) peopleOf(ctx context.Context, tenant string, e *crm.Email) (
 		ID    string `json:"Id"`
 		Email string
 	}
-	soql := []string{
-		"SELECT Id, Email FROM Contact WHERE Email IN " + in + " LIMIT 200",
-		"SELECT Id, Email FROM Lead WHERE Email IN " + in + " AND IsConverted = false LIMIT 200",
-		"SELECT Id, Email FROM User WHERE Email IN " + in + " LIMIT 200",
-	}
-	found := make([][]row, len(soql))
-	errs := make([]error, len(soql))
-	var wg sync.WaitGroup
-	for i, q := range soql {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.query(ctx, tenant, q, decodeInto(&found[i]))
-		}()
-	}
-	wg.Wait()
+	var contacts, leads, users []row
+	errs := c.queryAll(ctx, tenant, []soqlQuery{
+		{"SELECT Id, Email FROM Contact WHERE Email IN " + in + " LIMIT 200", decodeInto(&contacts)},
+		{"SELECT Id, Email FROM Lead WHERE Email IN " + in + " AND IsConverted = false LIMIT 200", decodeInto(&leads)},
+		{"SELECT Id, Email FROM User WHERE Email IN " + in + " LIMIT 200", decodeInto(&users)},
+	})
+	found := [][]row{contacts, leads, users}
 	var out []relation
 	for _, rows := range found {
 		for _, r := range rows {

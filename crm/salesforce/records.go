@@ -129,6 +129,13 @@ func (c *Connector) instance(ctx context.Context, tenant string) string {
 
 func cacheKey(tenant, agent, email string) string { return tenant + "\x00" + agent + "\x00" + email }
 
+// dropCacheOf forgets the look-ups of ctx's agent after they wrote.
+func (c *Connector) dropCacheOf(ctx context.Context, tenant string) {
+	if agent, err := c.actor(ctx); err == nil {
+		c.dropCache(tenant, agent)
+	}
+}
+
 func (c *Connector) dropCache(tenant, agent string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -178,10 +185,8 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 		domOpps  []sfOpp
 		cases    []sfCase
 	)
-	queries := []struct {
-		soql string
-		dec  func(json.RawMessage) error
-	}{
+	// Each query decodes into its own slice, so they need no lock.
+	queries := []soqlQuery{
 		{"SELECT " + contactFields + " FROM Contact WHERE " + byEmail + " ORDER BY LastModifiedDate DESC LIMIT 20",
 			decodeInto(&contacts)},
 		{"SELECT " + leadFields + " FROM Lead WHERE (" + c.emailMatch(c.opts.LeadEmailFields, q) + ") AND IsConverted = false ORDER BY LastModifiedDate DESC LIMIT 20",
@@ -193,6 +198,7 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 		{"SELECT " + caseFields + " FROM Case WHERE IsClosed = false AND ContactId IN (SELECT Id FROM Contact WHERE " + byEmail + ") ORDER BY CreatedDate DESC LIMIT 20",
 			decodeInto(&cases)},
 	}
+	const qAccounts, qOpps, qCases, qDomainOpps = 2, 3, 4, 6
 	cands := crm.DomainCandidates(domain)
 	if !free && len(cands) > 0 {
 		var likes []string
@@ -200,33 +206,16 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 			likes = append(likes, "Website LIKE "+QuoteLike("%", d, "%"))
 		}
 		websites := strings.Join(likes, " OR ")
-		queries = append(queries, struct {
-			soql string
-			dec  func(json.RawMessage) error
-		}{"SELECT " + accountFields + " FROM Account WHERE " + websites + " LIMIT 50", decodeInto(&domAccts)},
-			// The domain accounts' open opportunities in the same round
-			// (kept below only for the accounts that really own the domain).
-			struct {
-				soql string
-				dec  func(json.RawMessage) error
-			}{"SELECT " + oppFields + " FROM Opportunity WHERE IsClosed = false AND AccountId IN (SELECT Id FROM Account WHERE " +
+		// The domain's accounts and their open opportunities in the same
+		// round (kept below only for accounts that really own the domain,
+		// and only when no contact's account matched: two requests that
+		// buy the single round trip).
+		queries = append(queries,
+			soqlQuery{"SELECT " + accountFields + " FROM Account WHERE " + websites + " LIMIT 50", decodeInto(&domAccts)},
+			soqlQuery{"SELECT " + oppFields + " FROM Opportunity WHERE IsClosed = false AND AccountId IN (SELECT Id FROM Account WHERE " +
 				websites + ") ORDER BY CloseDate ASC NULLS LAST LIMIT 100", decodeInto(&domOpps)})
 	}
-	errs := make([]error, len(queries))
-	var wg sync.WaitGroup
-	var mu sync.Mutex // decoders append to the slices above
-	for i, qq := range queries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.query(ctx, tenant, qq.soql, func(r json.RawMessage) error {
-				mu.Lock()
-				defer mu.Unlock()
-				return qq.dec(r)
-			})
-		}()
-	}
-	wg.Wait()
+	errs := c.queryAll(ctx, tenant, queries)
 	// The contacts must answer. A refused query of the others (an org, or
 	// a proxy, that does not take semi-joins or a field) is asked again
 	// by ids in a second round, or left out, rather than losing the view.
@@ -251,40 +240,22 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 			accountIDs = append(accountIDs, Quote(r.AccountID))
 		}
 	}
-	byIDs := func(i int, dst func() error) error {
-		if !retry[i] {
-			return nil
-		}
-		return dst()
+	list := func(ids []string) string { return "(" + strings.Join(ids, ", ") + ")" }
+	var again []soqlQuery
+	if retry[qAccounts] && len(accountIDs) > 0 {
+		again = append(again, soqlQuery{"SELECT " + accountFields + " FROM Account WHERE Id IN " + list(accountIDs) + " LIMIT 20", decodeInto(&accts)})
 	}
-	if len(accountIDs) > 0 || len(contactIDs) > 0 {
-		list := func(ids []string) string { return "(" + strings.Join(ids, ", ") + ")" }
-		var fb [3]error
-		var fwg sync.WaitGroup
-		if len(accountIDs) > 0 {
-			fwg.Go(func() {
-				fb[0] = byIDs(2, func() error {
-					return c.query(ctx, tenant, "SELECT "+accountFields+" FROM Account WHERE Id IN "+list(accountIDs)+" LIMIT 20", decodeInto(&accts))
-				})
-			})
-			fwg.Go(func() {
-				fb[1] = byIDs(3, func() error {
-					return c.query(ctx, tenant, "SELECT "+oppFields+" FROM Opportunity WHERE IsClosed = false AND AccountId IN "+list(accountIDs)+
-						" ORDER BY CloseDate ASC NULLS LAST LIMIT 20", decodeInto(&opps))
-				})
-			})
-		}
-		fwg.Go(func() {
-			fb[2] = byIDs(4, func() error {
-				return c.query(ctx, tenant, "SELECT "+caseFields+" FROM Case WHERE IsClosed = false AND ContactId IN "+list(contactIDs)+
-					" ORDER BY CreatedDate DESC LIMIT 20", decodeInto(&cases))
-			})
-		})
-		fwg.Wait()
-		for _, err := range fb {
-			if err != nil && !isQueryRefusal(err) {
-				return crm.Match{}, err
-			}
+	if retry[qOpps] && len(accountIDs) > 0 {
+		again = append(again, soqlQuery{"SELECT " + oppFields + " FROM Opportunity WHERE IsClosed = false AND AccountId IN " + list(accountIDs) +
+			" ORDER BY CloseDate ASC NULLS LAST LIMIT 20", decodeInto(&opps)})
+	}
+	if retry[qCases] && len(contactIDs) > 0 {
+		again = append(again, soqlQuery{"SELECT " + caseFields + " FROM Case WHERE IsClosed = false AND ContactId IN " + list(contactIDs) +
+			" ORDER BY CreatedDate DESC LIMIT 20", decodeInto(&cases)})
+	}
+	for _, err := range c.queryAll(ctx, tenant, again) {
+		if err != nil && !isQueryRefusal(err) {
+			return crm.Match{}, err
 		}
 	}
 	inst := c.instance(ctx, tenant)
@@ -312,7 +283,6 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 		for _, r := range domAccts {
 			all = append(all, c.account(tenant, inst, r))
 		}
-	found:
 		for _, d := range cands {
 			for _, a := range all {
 				if slices.Contains(a.Domains, d) {
@@ -320,7 +290,7 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 				}
 			}
 			if len(m.Accounts) > 0 {
-				break found
+				break
 			}
 		}
 		owners := map[string]bool{}
@@ -329,7 +299,7 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 			owners[a.ID] = true
 			ids = append(ids, Quote(a.ID))
 		}
-		if retry[6] && len(ids) > 0 {
+		if retry[qDomainOpps] && len(ids) > 0 {
 			err := c.query(ctx, tenant, "SELECT "+oppFields+" FROM Opportunity WHERE IsClosed = false AND AccountId IN ("+
 				strings.Join(ids, ", ")+") ORDER BY CloseDate ASC NULLS LAST LIMIT 20", decodeInto(&domOpps))
 			if err != nil && !isQueryRefusal(err) {
@@ -359,6 +329,23 @@ func (c *Connector) Match(ctx context.Context, tenant, email string) (crm.Match,
 		c.mu.Unlock()
 	}
 	return m, nil
+}
+
+// soqlQuery is one query of a round and where its records go.
+type soqlQuery struct {
+	soql string
+	dec  func(json.RawMessage) error
+}
+
+// queryAll runs the queries in parallel; errs[i] is query i's error.
+func (c *Connector) queryAll(ctx context.Context, tenant string, qs []soqlQuery) []error {
+	errs := make([]error, len(qs))
+	var wg sync.WaitGroup
+	for i, q := range qs {
+		wg.Go(func() { errs[i] = c.query(ctx, tenant, q.soql, q.dec) })
+	}
+	wg.Wait()
+	return errs
 }
 
 func (c *Connector) freeMail() []string {
@@ -471,9 +458,7 @@ func (c *Connector) CreateContact(ctx context.Context, in crm.Contact) (crm.Cont
 	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Contact", body, &res); err != nil {
 		return crm.Contact{}, refused(err)
 	}
-	if agent, err := c.actor(ctx); err == nil {
-		c.dropCache(in.Tenant, agent)
-	}
+	c.dropCacheOf(ctx, in.Tenant)
 	return c.Contact(ctx, in.Tenant, res.ID)
 }
 
@@ -501,9 +486,7 @@ func (c *Connector) CreateLead(ctx context.Context, in crm.Lead) (crm.Lead, erro
 	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Lead", body, &res); err != nil {
 		return crm.Lead{}, refused(err)
 	}
-	if agent, err := c.actor(ctx); err == nil {
-		c.dropCache(in.Tenant, agent)
-	}
+	c.dropCacheOf(ctx, in.Tenant)
 	var r sfLead
 	if err := c.getRecord(ctx, in.Tenant, "Lead", res.ID, leadFields, &r); err != nil {
 		return crm.Lead{}, err
@@ -515,8 +498,7 @@ func lastName(given, email string) string {
 	if s := strings.TrimSpace(given); s != "" {
 		return s
 	}
-	local := email[:strings.LastIndexByte(email, '@')]
-	return local
+	return email[:strings.LastIndexByte(email, '@')]
 }
 
 var _ crm.Connector = (*Connector)(nil)

@@ -81,6 +81,68 @@ const limitBackoff = 5 * time.Minute
 // encoded when not nil, out decoded when not nil. A 401
 // INVALID_SESSION_ID refreshes the access token once and retries.
 func (c *Connector) do(ctx context.Context, tenant, method, path string, body, out any) error {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/services/data/" + c.opts.APIVersion + "/" + path
+	}
+	return c.withSession(ctx, tenant, func(access, instance string) (bool, error) {
+		var rd io.Reader
+		if payload != nil {
+			rd = bytes.NewReader(payload)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(instance, "/")+path, rd)
+		if err != nil {
+			return false, err
+		}
+		req.Header.Set("Authorization", "Bearer "+access)
+		req.Header.Set("Accept", "application/json")
+		if payload != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := c.opts.HTTP.Do(req)
+		if err != nil {
+			return false, fmt.Errorf("salesforce: %s %s: %w", method, path, err)
+		}
+		data, rerr := io.ReadAll(io.LimitReader(res.Body, 32<<20))
+		res.Body.Close()
+		if rerr != nil {
+			return false, fmt.Errorf("salesforce: %s %s: reading the answer: %w", method, path, rerr)
+		}
+		c.noteLimit(res.Header.Get("Sforce-Limit-Info"))
+		if res.StatusCode >= 200 && res.StatusCode < 300 {
+			if out == nil || len(data) == 0 || res.StatusCode == http.StatusNoContent {
+				return false, nil
+			}
+			if err := json.Unmarshal(data, out); err != nil {
+				return false, fmt.Errorf("salesforce: %s %s answered JSON we cannot read: %w", method, path, err)
+			}
+			return false, nil
+		}
+		ae := &APIError{Status: res.StatusCode}
+		if json.Unmarshal(data, &ae.Errors) != nil {
+			ae.Errors = []APIErrorItem{{ErrorCode: "HTTP_" + strconv.Itoa(res.StatusCode), Message: strings.TrimSpace(string(data[:min(len(data), 300)]))}}
+		}
+		if res.StatusCode == http.StatusUnauthorized {
+			return true, ae // INVALID_SESSION_ID: the access token expired
+		}
+		if res.StatusCode == http.StatusNotFound && (ae.Code() == "NOT_FOUND" || ae.Code() == "ENTITY_IS_DELETED") {
+			return false, fmt.Errorf("%w: %w", crm.ErrNotFound, ae)
+		}
+		return false, c.limited(ae)
+	})
+}
+
+// withSession runs call as the agent of ctx, with their access token and
+// instance URL, unless the org's API limit pauses calls. When call says
+// the session expired (REST 401, SOAP INVALID_SESSION_ID), the token is
+// refreshed once and call runs again; a second expiry is call's error.
+func (c *Connector) withSession(ctx context.Context, tenant string, call func(access, instance string) (expired bool, err error)) error {
 	agent, err := c.actor(ctx)
 	if err != nil {
 		return err
@@ -91,73 +153,31 @@ func (c *Connector) do(ctx context.Context, tenant, method, path string, body, o
 	if blocked {
 		return ErrLimited
 	}
-	var payload []byte
-	if body != nil {
-		if payload, err = json.Marshal(body); err != nil {
-			return err
-		}
-	}
-	if !strings.HasPrefix(path, "/") {
-		path = "/services/data/" + c.opts.APIVersion + "/" + path
-	}
 	stale := ""
 	for attempt := 0; ; attempt++ {
 		access, instance, err := c.accessToken(ctx, tenant, agent, attempt > 0, stale)
 		if err != nil {
 			return err
 		}
-		var rd io.Reader
-		if payload != nil {
-			rd = bytes.NewReader(payload)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(instance, "/")+path, rd)
-		if err != nil {
+		expired, err := call(access, instance)
+		if !expired || attempt > 0 {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+access)
-		req.Header.Set("Accept", "application/json")
-		if payload != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		res, err := c.opts.HTTP.Do(req)
-		if err != nil {
-			return fmt.Errorf("salesforce: %s %s: %w", method, path, err)
-		}
-		data, rerr := io.ReadAll(io.LimitReader(res.Body, 32<<20))
-		res.Body.Close()
-		if rerr != nil {
-			return fmt.Errorf("salesforce: %s %s: reading the answer: %w", method, path, rerr)
-		}
-		c.noteLimit(res.Header.Get("Sforce-Limit-Info"))
-		if res.StatusCode >= 200 && res.StatusCode < 300 {
-			if out == nil || len(data) == 0 || res.StatusCode == http.StatusNoContent {
-				return nil
-			}
-			if err := json.Unmarshal(data, out); err != nil {
-				return fmt.Errorf("salesforce: %s %s answered JSON we cannot read: %w", method, path, err)
-			}
-			return nil
-		}
-		ae := &APIError{Status: res.StatusCode}
-		if json.Unmarshal(data, &ae.Errors) != nil {
-			ae.Errors = []APIErrorItem{{ErrorCode: "HTTP_" + strconv.Itoa(res.StatusCode), Message: strings.TrimSpace(string(data[:min(len(data), 300)]))}}
-		}
-		if res.StatusCode == http.StatusUnauthorized && attempt == 0 {
-			stale = access
-			continue // INVALID_SESSION_ID: the access token expired
-		}
-		if ae.Code() == "REQUEST_LIMIT_EXCEEDED" {
-			c.mu.Lock()
-			c.blocked = c.opts.Now().Add(limitBackoff)
-			c.mu.Unlock()
-			c.log.Error("salesforce: the org's API request limit is exceeded; calls pause", "for", limitBackoff)
-			return fmt.Errorf("%w: %w", ErrLimited, ae)
-		}
-		if res.StatusCode == http.StatusNotFound && (ae.Code() == "NOT_FOUND" || ae.Code() == "ENTITY_IS_DELETED") {
-			return fmt.Errorf("%w: %w", crm.ErrNotFound, ae)
-		}
+		stale = access
+	}
+}
+
+// limited turns REQUEST_LIMIT_EXCEEDED into ErrLimited and pauses every
+// call for limitBackoff; other errors pass.
+func (c *Connector) limited(ae *APIError) error {
+	if ae.Code() != "REQUEST_LIMIT_EXCEEDED" {
 		return ae
 	}
+	c.mu.Lock()
+	c.blocked = c.opts.Now().Add(limitBackoff)
+	c.mu.Unlock()
+	c.log.Error("salesforce: the org's API request limit is exceeded; calls pause", "for", limitBackoff)
+	return fmt.Errorf("%w: %w", ErrLimited, ae)
 }
 
 // noteLimit reads Sforce-Limit-Info ("api-usage=18/15000") and warns when
