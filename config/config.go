@@ -162,9 +162,9 @@ type CRM struct {
 	// CacheTTL is how long a sidebar look-up is reused per agent.
 	CacheTTL time.Duration `toml:"cache_ttl"`
 	// ServiceAgent is the agent (email) whose Salesforce connection serves
-	// look-ups made for no agent: the account tier when mail is captured,
-	// the account name in Slack alerts, GET /api/v1/lookup. "" leaves
-	// those without Salesforce facts.
+	// look-ups made for no agent: the account name in Slack alerts and
+	// GET /api/v1/lookup. "" leaves those without Salesforce facts. (Capture
+	// never asks Salesforce: its accounts carry no tier.)
 	ServiceAgent string `toml:"service_agent"`
 	// JWTUsername and the key are the integration user of the OAuth JWT
 	// bearer flow (the connected app holds the key's certificate and the

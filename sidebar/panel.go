@@ -296,13 +296,6 @@ func (s *Server) gather(ctx context.Context, tenant string, pc views.Context) (F
 		}
 	}
 	if s.opts.CRM != nil {
-		if f.Email != "" {
-			m, err := s.opts.CRM.Match(ctx, tenant, f.Email)
-			if err != nil {
-				f.CRMError = err
-			}
-			f.Match = m
-		}
 		var msgID, ticketID int64
 		if f.Message != nil {
 			msgID = f.Message.ID
@@ -310,43 +303,72 @@ func (s *Server) gather(ctx context.Context, tenant string, pc views.Context) (F
 		if f.Ticket != nil {
 			ticketID = f.Ticket.ID
 		}
+		var linkErr error
 		if msgID != 0 || ticketID != 0 || pc.MessageID != "" {
-			links, err := s.opts.CRM.Links(ctx, tenant, msgID, pc.MessageID, ticketID)
-			if err != nil && f.CRMError == nil {
-				f.CRMError = err
+			f.Links, linkErr = s.opts.CRM.Links(ctx, tenant, msgID, pc.MessageID, ticketID)
+		}
+		// The look-up and the linked cases' reads are one round.
+		var linked []crm.Case
+		var wg sync.WaitGroup
+		wg.Go(func() { linked = s.linkedCases(ctx, tenant, f.Links) })
+		if f.Email != "" {
+			f.Match, f.CRMError = s.opts.CRM.Match(ctx, tenant, f.Email)
+		}
+		wg.Wait()
+		if f.CRMError == nil {
+			f.CRMError = linkErr
+		}
+		have := map[string]bool{}
+		for _, c := range f.Match.Cases {
+			have[c.ID] = true
+		}
+		for _, c := range linked {
+			if !have[c.ID] {
+				f.Match.Cases = append(f.Match.Cases, c)
 			}
-			f.Links = links
-			s.linkedCases(ctx, tenant, &f)
 		}
 	}
 	return f, nil
 }
 
-// linkedCases adds to the match the cases the mail or its ticket was
-// saved to that the look-up did not find (closed ones, another contact's),
-// so the agent sees the ticket's case whatever its state.
-func (s *Server) linkedCases(ctx context.Context, tenant string, f *Facts) {
+// linkedCases reads the cases the mail or its ticket was saved to (up to
+// 10, in parallel), so the agent sees the ticket's case whatever its
+// state, even one the look-up does not find (closed, another contact's).
+func (s *Server) linkedCases(ctx context.Context, tenant string, links []crm.Link) []crm.Case {
 	cr, ok := s.opts.CRM.(crm.CaseReader)
 	if !ok {
-		return
+		return nil
 	}
-	have := map[string]bool{}
-	for _, c := range f.Match.Cases {
-		have[c.ID] = true
-	}
-	for _, l := range f.Links {
-		if l.Record.Object != crm.ObjCase || have[l.Record.ID] || len(have) >= 10 {
-			continue
+	var want []crm.Link
+	seen := map[string]bool{}
+	for _, l := range links {
+		if l.Record.Object == crm.ObjCase && !seen[l.Record.ID] && len(want) < 10 {
+			seen[l.Record.ID] = true
+			want = append(want, l)
 		}
-		have[l.Record.ID] = true
-		c, err := cr.Case(ctx, tenant, l.Record.ID)
-		if err != nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "sidebar: linked case look-up failed", slog.String("case", l.Record.ID), slog.String("error", err.Error()))
-			continue
-		}
-		c.TicketID = l.TicketID
-		f.Match.Cases = append(f.Match.Cases, c)
 	}
+	out := make([]crm.Case, len(want))
+	found := make([]bool, len(want))
+	var wg sync.WaitGroup
+	for i, l := range want {
+		wg.Go(func() {
+			c, err := cr.Case(ctx, tenant, l.Record.ID)
+			if err != nil {
+				s.log.LogAttrs(ctx, slog.LevelWarn, "sidebar: linked case look-up failed", slog.String("case", l.Record.ID), slog.String("error", err.Error()))
+				return
+			}
+			c.TicketID = l.TicketID
+			out[i], found[i] = c, true
+		})
+	}
+	wg.Wait()
+	var cases []crm.Case
+	for i, c := range out {
+		if found[i] {
+			cases = append(cases, c)
+		}
+	}
+	return cases
 }
 
 // buildPanel turns the facts into the view model.

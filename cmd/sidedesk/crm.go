@@ -87,14 +87,13 @@ func cacheTTL(d time.Duration) time.Duration {
 // account in the CRM, "" when unknown. A CRM failure must not stop capture:
 // it is logged and the ticket simply gets no tier-based priority.
 func (a *app) crmTier(ctx context.Context, tenant, email string) string {
-	if a.crm == nil {
+	// Salesforce accounts carry no tier (no field is mapped to one), so a
+	// look-up there would cost every captured mail a round of API
+	// requests for nothing: the tier comes from the local CRM only.
+	if a.crm == nil || a.sf != nil {
 		return ""
 	}
-	m, err := a.conn.Match(ctx, tenant, email)
-	if errors.Is(err, crm.ErrNotConnected) {
-		a.log.Debug("crm: no tier look-up: no service agent is connected", "tenant", tenant, "err", err)
-		return ""
-	}
+	m, err := a.crm.Match(ctx, tenant, email)
 	if err != nil {
 		a.log.Warn("crm: tier look-up failed", "tenant", tenant, "err", err)
 		return ""

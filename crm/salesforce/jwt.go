@@ -19,7 +19,7 @@ import (
 
 // The OAuth 2.0 JWT bearer flow (RFC 7523) for an integration user: the
 // connected app holds the certificate of KeyPEM's public key and the user
-// is pre-authorised, so org-level look-ups (capture's tier, Slack, API
+// is pre-authorised, so org-level look-ups (Slack alerts, API
 // tokens) need no agent's consent. The assertion lives 3 minutes; each new
 // access token is a new assertion (the flow issues no refresh token).
 

@@ -67,7 +67,7 @@ type Options struct {
 	// serves look-ups made for no agent, before ServiceAgent.
 	JWT *JWTOptions
 	// ServiceAgent is the agent whose connection serves look-ups made for
-	// no agent (capture's tier look-up, Slack alerts, API tokens); ""
+	// no agent (Slack alerts, API tokens); ""
 	// leaves those without Salesforce facts.
 	ServiceAgent string
 	// ContactEmailFields and LeadEmailFields are the objects' other email
