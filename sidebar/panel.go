@@ -373,7 +373,16 @@ func (s *Server) linkedCases(ctx context.Context, tenant string, links []crm.Lin
 
 // buildPanel turns the facts into the view model.
 func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (views.Panel, error) {
+	// The describes the in-place edits and create forms need are read in
+	// the look-up's round (the connector caches them), not after it.
+	var warm sync.WaitGroup
+	if ed, ok := s.opts.CRM.(crm.RecordEditor); ok {
+		for _, obj := range []crm.Object{crm.ObjOpportunity, crm.ObjCase, crm.ObjContact, crm.ObjLead} {
+			warm.Go(func() { _, _ = ed.Fields(ctx, a.Tenant, obj) }) // errors are logged where they are used
+		}
+	}
 	f, err := s.gather(ctx, a.Tenant, pc)
+	warm.Wait()
 	if err != nil {
 		return views.Panel{}, err
 	}
