@@ -24,8 +24,10 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	t.Cleanup(sf.Close)
 	const redirect = "https://desk.acme.example/sidebar/crm/callback"
 	sf.RedirectURI = redirect
+	// The org requires a custom field on new contacts (see the create form below).
+	sf.AddField("Contact", "Region__c", "picklist", "Region", true, "EMEA", "Americas", "APAC")
 	acct := sf.Insert("Account", sftest.Record{"Name": "Globex SF", "Website": "globex.example"})
-	contact := sf.Insert("Contact", sftest.Record{"FirstName": "Hank", "LastName": "Scorpio", "Email": "hank@globex.example", "AccountId": acct})
+	contact := sf.Insert("Contact", sftest.Record{"FirstName": "Hank", "LastName": "Scorpio", "Email": "hank@globex.example", "AccountId": acct, "Region__c": "Americas"})
 	opp := sf.Insert("Opportunity", sftest.Record{"Name": "Renewal", "StageName": "Prospecting", "CloseDate": "2027-01-01", "AccountId": acct})
 	// The connector keeps connections in the fixture's store, made after.
 	late := &lateStore{}
@@ -136,7 +138,6 @@ func TestPanelConnectSalesforce(t *testing.T) {
 	wantContains(t, doc, "#sender .record.contact", "Bill Lumbergh")
 	// The org requires a custom field on new contacts: the panel's create
 	// form asks for it, from describe, and the contact is created with it.
-	sf.AddField("Contact", "Region__c", "picklist", "Region", true, "EMEA", "Americas", "APAC")
 	doc = f.panelDoc(c, "from=peter@initech.example")
 	if doc.Find(`details.create select[name=f_Region__c] option`).Length() != 3 {
 		t.Fatalf("the create form does not ask for the required Region: %q", doc.Find("details.create").Text())

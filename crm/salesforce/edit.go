@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sidedesk/sidedesk/crm"
@@ -77,6 +78,24 @@ func (c *Connector) Fields(ctx context.Context, tenant string, obj crm.Object) (
 	return out, nil
 }
 
+// forgetDescribes drops the agent's cached describes after Salesforce
+// refused a write: the org's schema or the agent's access may have changed
+// since (a new required field), and the next form should show it.
+func (c *Connector) forgetDescribes(ctx context.Context, tenant string) {
+	agent, err := c.actor(ctx)
+	if err != nil {
+		return
+	}
+	prefix := tenant + "\x00" + agent + "\x00"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.describes {
+		if strings.HasPrefix(k, prefix) {
+			delete(c.describes, k)
+		}
+	}
+}
+
 // Update implements crm.RecordEditor: PATCH sobjects/{Object}/{id}, each
 // value checked against the agent's describe first (the field exists for
 // them, is updateable, a picklist value is one of its values; numbers
@@ -105,6 +124,7 @@ func (c *Connector) Update(ctx context.Context, tenant string, rec crm.Ref, valu
 		return nil
 	}
 	if err := c.do(ctx, tenant, http.MethodPatch, "sobjects/"+name+"/"+rec.ID, body, nil); err != nil {
+		c.forgetDescribes(ctx, tenant)
 		return refused(err)
 	}
 	c.dropCacheOf(ctx, tenant)

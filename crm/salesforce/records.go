@@ -456,6 +456,7 @@ func (c *Connector) CreateContact(ctx context.Context, in crm.Contact) (crm.Cont
 	}
 	var res createResult
 	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Contact", body, &res); err != nil {
+		c.forgetDescribes(ctx, in.Tenant)
 		return crm.Contact{}, refused(err)
 	}
 	c.dropCacheOf(ctx, in.Tenant)
@@ -484,6 +485,7 @@ func (c *Connector) CreateLead(ctx context.Context, in crm.Lead) (crm.Lead, erro
 	}
 	var res createResult
 	if err := c.do(ctx, in.Tenant, http.MethodPost, "sobjects/Lead", body, &res); err != nil {
+		c.forgetDescribes(ctx, in.Tenant)
 		return crm.Lead{}, refused(err)
 	}
 	c.dropCacheOf(ctx, in.Tenant)

@@ -796,3 +796,26 @@ func TestMatchByAlternateEmailField(t *testing.T) {
 		t.Fatal("a field name that is SOQL was accepted")
 	}
 }
+
+// A required field added after the describe was cached: the refused
+// create drops the cache, and the next describe has the field.
+func TestRefusedCreateRefreshesDescribe(t *testing.T) {
+	r := newRig(t)
+	ctx := r.connect(t)
+	if _, err := r.c.Fields(ctx, tenant, crm.ObjContact); err != nil {
+		t.Fatal(err)
+	}
+	r.sf.AddField("Contact", "Region__c", "picklist", "Region", true, "EMEA")
+	_, err := r.c.CreateContact(ctx, crm.Contact{Meta: crm.Meta{Tenant: tenant}, Email: "x@initech.example"})
+	var re crm.RecordError
+	if !errors.As(err, &re) || re.Field != "Region__c" {
+		t.Fatalf("create without the new required field: %v", err)
+	}
+	fs, err := r.c.Fields(ctx, tenant, crm.ObjContact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(fs, func(f crm.FieldInfo) bool { return f.Name == "Region__c" && f.Required }) {
+		t.Fatal("the describe after the refusal still lacks the new required field")
+	}
+}
