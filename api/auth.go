@@ -38,13 +38,30 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Caller is the authenticated token of a request.
+// Caller is the authenticated token of a request: an API token
+// (TokenID) or an OAuth access token (ClientID, and AgentID when it acts
+// for an agent).
 type Caller struct {
 	Tenant    string
 	TokenID   int64
-	TokenName string
+	TokenName string // the API token's name, or "oauth:" and the client's name
 	Scopes    []string
+	ClientID  string
+	AgentID   int64
 }
+
+// limitKey is what the rate limit counts by: the API token, or the OAuth
+// client (and agent), whatever token of theirs is used.
+func (c Caller) limitKey() string {
+	if c.ClientID != "" {
+		return fmt.Sprintf("oauth:%s:%d", c.ClientID, c.AgentID)
+	}
+	return fmt.Sprintf("token:%d", c.TokenID)
+}
+
+// ErrInvalidAccessToken is what Options.AccessTokens answers for a token
+// that is not (or no longer) valid.
+var ErrInvalidAccessToken = errors.New("api: invalid access token")
 
 // Allows reports whether the caller's token has scope (or admin).
 func (c Caller) Allows(scope string) bool {
@@ -69,8 +86,8 @@ func (s *Server) RequireScope(scope string, h http.Handler) http.Handler { retur
 
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok, ok := s.checkToken(w, r); ok {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey, callerOf(tok))))
+		if c, ok := s.checkToken(w, r); ok {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey, c)))
 		}
 	})
 }
@@ -78,26 +95,40 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 // checkToken looks up the request's bearer token; when it is missing,
 // unknown or the look-up fails it answers the error itself and reports
 // false.
-func (s *Server) checkToken(w http.ResponseWriter, r *http.Request) (ticket.Token, bool) {
+func (s *Server) checkToken(w http.ResponseWriter, r *http.Request) (Caller, bool) {
 	token, ok := bearerToken(r.Header.Get("Authorization"))
 	if !ok {
 		// RFC 6750 section 3: no error code when no credentials came.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk"`)
 		s.writeError(w, r, http.StatusUnauthorized, "unauthorized",
 			"missing bearer token (send Authorization: Bearer <token>)", nil)
-		return ticket.Token{}, false
+		return Caller{}, false
+	}
+	if !strings.HasPrefix(token, TokenPrefix) && s.opts.AccessTokens != nil {
+		c, err := s.opts.AccessTokens(r.Context(), token)
+		if errors.Is(err, ErrInvalidAccessToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk", error="invalid_token", error_description="the access token expired or was revoked"`)
+			s.writeError(w, r, http.StatusUnauthorized, "invalid_token",
+				"unknown, expired or revoked access token (get a new one from /oauth/token)", nil)
+			return Caller{}, false
+		}
+		if err != nil {
+			s.writeStoreError(w, r, "token", err)
+			return Caller{}, false
+		}
+		return c, true
 	}
 	tok, err := s.opts.Store.TokenByHash(r.Context(), HashToken(token))
 	if errors.Is(err, ticket.ErrNotFound) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="sidedesk", error="invalid_token"`)
 		s.writeError(w, r, http.StatusUnauthorized, "invalid_token", "unknown or revoked API token", nil)
-		return ticket.Token{}, false
+		return Caller{}, false
 	}
 	if err != nil {
 		s.writeStoreError(w, r, "token", err)
-		return ticket.Token{}, false
+		return Caller{}, false
 	}
-	return tok, true
+	return callerOf(tok), true
 }
 
 func callerOf(t ticket.Token) Caller {

@@ -13,7 +13,7 @@ type rateLimiter struct {
 	limit int
 	now   func() time.Time
 	mu    sync.Mutex
-	win   map[int64]*window // by token id
+	win   map[string]*window // by Caller.limitKey
 }
 
 type window struct {
@@ -22,12 +22,12 @@ type window struct {
 }
 
 func newRateLimiter(perMinute int, now func() time.Time) *rateLimiter {
-	return &rateLimiter{limit: perMinute, now: now, win: map[int64]*window{}}
+	return &rateLimiter{limit: perMinute, now: now, win: map[string]*window{}}
 }
 
 // take counts one request of token and reports what is left in its
 // window and when the window ends; ok is false when the budget is spent.
-func (l *rateLimiter) take(token int64) (remaining int, reset time.Duration, ok bool) {
+func (l *rateLimiter) take(token string) (remaining int, reset time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -60,7 +60,7 @@ func (s *Server) limited(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := CallerFrom(r.Context())
-		remaining, reset, ok := s.limiter.take(c.TokenID)
+		remaining, reset, ok := s.limiter.take(c.limitKey())
 		secs := strconv.Itoa(int((reset + time.Second - 1) / time.Second))
 		h := w.Header()
 		h.Set("RateLimit-Limit", strconv.Itoa(s.limiter.limit))

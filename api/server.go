@@ -86,6 +86,11 @@ type Options struct {
 	// Lookup answers GET /api/v1/lookup (what the agent panel shows for
 	// an email, Message-ID or ticket); nil: no such route.
 	Lookup LookupFunc
+	// AccessTokens verifies a bearer token that is not an API token (no
+	// "sdk_" prefix): an OAuth access token of package oauth. It answers
+	// ErrInvalidAccessToken for one that is not valid. nil: only API
+	// tokens are accepted.
+	AccessTokens func(ctx context.Context, token string) (Caller, error)
 	// RateLimit is how many /api/v1 requests one token may make per
 	// minute; 0: no limit.
 	RateLimit int

@@ -106,6 +106,10 @@ func (s *Server) panelRoutes() {
 	if _, ok := s.opts.CRM.(crm.LeadConverter); ok {
 		handle("POST /sidebar/crm/convert", s.requireAgent(s.actConvertLead))
 	}
+	if s.opts.Consent != nil {
+		handle("GET /oauth/consent", s.requireAgent(s.consentPage))
+		handle("POST /oauth/consent", s.requireAgent(s.consent))
+	}
 	handle("GET /sidebar/assets/{file}", http.HandlerFunc(s.asset))
 	handle("GET /sidebar/outlook/manifest.xml", http.HandlerFunc(s.outlookManifest))
 	handle("GET /sidebar/outlook/taskpane", http.HandlerFunc(s.outlookTaskPane))

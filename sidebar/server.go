@@ -30,6 +30,9 @@ type Options struct {
 	// Replies sends agents' replies (the reply box); nil: no reply box
 	// (no mailbox sends mail).
 	Replies Replier
+	// Consent answers the OAuth consent page (/oauth/consent); nil: no
+	// such page.
+	Consent Consenter
 	// PublicURL is the externally reachable base URL
 	// ("https://desk.example"): the Outlook manifest's links, the origin
 	// the CSRF check expects. https:// also makes the cookies Secure;

@@ -27,6 +27,7 @@ import (
 	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/crm/salesforce"
 	"github.com/sidedesk/sidedesk/mailout"
+	"github.com/sidedesk/sidedesk/oauth"
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -49,6 +50,7 @@ type app struct {
 	bot      *chat.Bot         // nil unless [slack] enabled (serve only)
 	mail     *mailout.Service  // nil unless a mailbox sends (serve only)
 	hooks    *webhook.Service  // outbound webhooks (serve only)
+	oauth    *oauth.Server     // the OAuth 2.0 authorization server (serve, oauth client ...)
 	outbox   *outbox.Runner    // delivers the outbox consumers (serve)
 	prio     *ticket.Prioritizer
 	crm      *store.LocalCRM       // the local CRM: imports, the demo's seed
@@ -205,6 +207,20 @@ func prioritizer(c config.Priority) (*ticket.Prioritizer, error) {
 }
 
 // subkey derives an independent key for one purpose from the master key.
+// oauthServer builds (once) the authorization server over the store.
+func (a *app) oauthServer() (*oauth.Server, error) {
+	if a.oauth != nil {
+		return a.oauth, nil
+	}
+	srv, err := oauth.New(oauth.Options{Store: a.store, Issuer: a.cfg.Server.PublicURL, Key: subkey(a.secret, "oauth"),
+		Logger: a.log.With("component", "oauth")})
+	if err != nil {
+		return nil, err
+	}
+	a.oauth = srv
+	return srv, nil
+}
+
 func subkey(master []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, master)
 	m.Write([]byte("sidedesk/" + purpose))

@@ -175,6 +175,25 @@ func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	})
 }
 
+// parseWithArgs parses flags that may come before or after the
+// positional arguments (`revoke ID --config F`), which it returns.
+func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+	return pos, nil
+}
+
 // stamp shows a time in lists; "-" for none.
 func stamp(t time.Time) string {
 	if t.IsZero() {
@@ -186,19 +205,9 @@ func stamp(t time.Time) string {
 func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("token revoke", stderr)
 	cfgPath := configFlag(fs)
-	// The ID may come before or after the flags.
-	var ids []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		ids, args = append(ids, fs.Arg(0)), fs.Args()[1:]
+	ids, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(ids) != 1 {
 		return usageError{"token revoke: give one token ID (see `sidedesk token list`)"}

@@ -30,6 +30,10 @@ Usage:
   sidedesk token create --name NAME [--tenant T] [--config FILE]
                                                create an API token (printed once, stored hashed)
   sidedesk token list [--tenant T] | revoke ID  list tokens; revoke one (effective on the next request)
+  sidedesk oauth client create --name N --scopes S [--redirect-uri U]... [--public] [--tenant T]
+                                               register an OAuth 2.0 client (client_id and secret printed once)
+  sidedesk oauth client list [--tenant T] | revoke ID [--tenant T]
+                                               list OAuth clients; revoke one and every token it holds
   sidedesk user add --email E [--role admin|agent] [--name N] [--password-stdin | --generate-password]
                                                add an agent who signs in to the sidebar panel
   sidedesk user list [--tenant T] | disable|enable --email E | set-role --email E --role R
@@ -122,6 +126,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCRM(ctx, rest, stdout, stderr)
 	case "outbox":
 		return cmdOutbox(ctx, rest, stdout, stderr)
+	case "oauth":
+		return cmdOAuth(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "sidedesk %s\n", version)
 		return nil
@@ -133,7 +139,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // hasSubcommands are the commands whose first argument is a subcommand.
-var hasSubcommands = map[string]bool{"token": true, "user": true, "crm": true, "calendar": true, "outbox": true}
+var hasSubcommands = map[string]bool{"token": true, "user": true, "crm": true, "calendar": true, "outbox": true, "oauth": true}
 
 func isHelp(s string) bool { return s == "--help" || s == "-help" || s == "-h" || s == "help" }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/config"
 	"github.com/sidedesk/sidedesk/mailout"
+	"github.com/sidedesk/sidedesk/oauth"
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/sidebar"
 	"github.com/sidedesk/sidedesk/ticket"
@@ -178,6 +179,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 	reads := a.store.NewPanelReads()
 	a.closers = append(a.closers, reads.Close)
+	oa, err := a.oauthServer()
+	if err != nil {
+		return nil, err
+	}
 	var replies sidebar.Replier
 	if a.mail != nil {
 		replies = a.mail
@@ -187,6 +192,7 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		CRM:            a.conn,
 		Actions:        a.tickets,
 		Replies:        replies,
+		Consent:        oa,
 		Logger:         a.log,
 		PublicURL:      a.cfg.Server.PublicURL,
 		TrustedProxies: a.cfg.Server.TrustedProxyPrefixes(),
@@ -209,12 +215,31 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		PublicURL:   a.cfg.Server.PublicURL,
 		SecretPaths: []string{"/freebusy/"}, // the feed token is the credential
 		RateLimit:   a.cfg.Server.APIRateLimit,
+		AccessTokens: func(ctx context.Context, token string) (api.Caller, error) {
+			g, err := oa.Verify(ctx, token)
+			if errors.Is(err, oauth.ErrInvalidToken) {
+				return api.Caller{}, api.ErrInvalidAccessToken
+			}
+			if err != nil {
+				return api.Caller{}, err
+			}
+			name := "oauth:" + g.ClientName
+			if g.AgentEmail != "" {
+				name = g.AgentEmail + " via " + g.ClientName
+			}
+			return api.Caller{Tenant: g.Tenant, TokenName: name, Scopes: g.Scopes, ClientID: g.ClientID, AgentID: g.UserID}, nil
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := panel.Register(srv.Mount); err != nil {
 		return nil, err
+	}
+	for _, p := range oauth.Patterns() {
+		if err := srv.Mount(p, oa.Handler()); err != nil {
+			return nil, err
+		}
 	}
 	if err := srv.Mount("POST /api/v1/users/unlock", srv.RequireScope(ticket.ScopeAdmin, unlockHandler(panel, srv.WriteError))); err != nil {
 		return nil, err
@@ -393,6 +418,13 @@ func (a *app) expireSessions(ctx context.Context) {
 			a.log.Warn("deleting expired sessions failed", "err", err)
 		} else if n > 0 {
 			a.log.Debug("expired sessions deleted", "count", n)
+		}
+		if a.oauth != nil {
+			if n, err := a.oauth.Prune(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("deleting ended OAuth requests and tokens failed", "err", err)
+			} else if n > 0 {
+				a.log.Debug("ended OAuth requests and tokens deleted", "count", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

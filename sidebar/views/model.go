@@ -234,3 +234,20 @@ type FormField struct {
 	Name, Label string
 	Options     []string
 }
+
+// Consent is the OAuth consent page.
+type Consent struct {
+	Page
+	ID           string
+	ClientName   string
+	AgentEmail   string
+	RedirectHost string
+	Scopes       []ScopeLine
+	Offline      bool
+	// Dropped says which asked scope the agent cannot grant (admin for a
+	// non-admin); "" when none.
+	Dropped string
+}
+
+// ScopeLine is one scope and what it allows.
+type ScopeLine struct{ Name, Text string }
