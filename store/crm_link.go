@@ -3,10 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sidedesk/sidedesk/crm"
 	"strings"
+
+	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 // recordTables names the table of each object, to check a link's record.
@@ -105,8 +108,10 @@ func (l *LocalCRM) Link(ctx context.Context, in crm.Link) (crm.Link, error) {
 		out = in
 		out.ID = idStr(id)
 		out.Record.ID = recID
-		out.CreatedAt, err = parseTime(sql.NullString{String: t.now, Valid: true})
-		return err
+		if out.CreatedAt, err = parseTime(sql.NullString{String: t.now, Valid: true}); err != nil {
+			return err
+		}
+		return t.linkedEvent(ctx, out)
 	})
 	return out, err
 }
@@ -167,4 +172,37 @@ func linkConds(args []any, messageID int64, rfcMessageID string, ticketID int64)
 		return "", args
 	}
 	return "(" + strings.Join(conds, " OR ") + ")", args
+}
+
+// linkedEvent appends crm.linked for a new link (webhooks, the event
+// stream).
+func (t *wtx) linkedEvent(ctx context.Context, l crm.Link) error {
+	e, err := crmLinkedEvent(ctx, t.tx, l)
+	if err == nil {
+		err = appendEvent(ctx, t.tx, l.CreatedAt, &e)
+	}
+	if err != nil {
+		return fmt.Errorf("crm: link: %w", err)
+	}
+	t.events = true
+	return nil
+}
+
+// crmLinkedEvent is the crm.linked event of a new link (local or a copy
+// saved in Salesforce).
+func crmLinkedEvent(ctx context.Context, q querier, l crm.Link) (ticket.Event, error) {
+	p := ticket.CRMLinkedPayload{Object: string(l.Record.Object), RecordID: l.Record.ID, LinkID: l.ID,
+		MessageID: l.RFCMessageID, Actor: l.CreatedBy}
+	if l.TicketID != 0 {
+		err := q.QueryRowContext(ctx, `SELECT number FROM tickets WHERE tenant_id = ? AND id = ?`, l.Tenant, l.TicketID).Scan(&p.TicketNumber)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return ticket.Event{}, err
+		}
+	}
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return ticket.Event{}, err
+	}
+	return ticket.Event{Tenant: l.Tenant, Type: ticket.EventCRMLinked, TicketID: l.TicketID, MessageID: l.MessageID,
+		Payload: payload, CreatedAt: l.CreatedAt}, nil
 }

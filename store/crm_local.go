@@ -38,6 +38,7 @@ type LocalCRM struct {
 	freeMail map[string]bool
 	log      *slog.Logger
 	now      func() time.Time
+	fire     func() // the store's committed-events signal (event streams wake)
 
 	// Prepared reads for Match. Each query costs some 20µs of driver and
 	// VM set-up beyond its index look-ups, so Match makes two: who (the
@@ -81,7 +82,7 @@ const (
 // NewLocalCRM returns the local connector over the (migrated) store;
 // Close it before the store.
 func (s *Store) NewLocalCRM(opts LocalCRMOptions) (*LocalCRM, error) {
-	l := &LocalCRM{w: s.w, r: s.r, log: opts.Logger, now: opts.Now}
+	l := &LocalCRM{w: s.w, r: s.r, log: opts.Logger, now: opts.Now, fire: s.committed.fire}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}

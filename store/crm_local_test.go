@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/store/storetest"
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 func seeded(t testing.TB) *store.LocalCRM {
@@ -233,8 +235,12 @@ func mapsEqual(a, b map[string]int) bool {
 }
 
 func TestLink(t *testing.T) {
-	l := seeded(t)
+	l, st := storetest.OpenCRM(t)
 	ctx := context.Background()
+	if err := store.SeedDemoCRM(ctx, l, "default"); err != nil {
+		t.Fatal(err)
+	}
+	woke := st.EventsCommitted()
 	m, err := l.Match(ctx, "default", "gavin@hooli.example")
 	if err != nil || len(m.Opportunities) == 0 {
 		t.Fatalf("match: %+v, %v", m, err)
@@ -250,6 +256,22 @@ func TestLink(t *testing.T) {
 	}
 	if first.ID == "" || first.CreatedAt.IsZero() || first.Record != opp {
 		t.Errorf("first link = %+v", first)
+	}
+	// A new link is a crm.linked event (webhooks, the event stream), and
+	// wakes the streams.
+	select {
+	case <-woke:
+	default:
+		t.Error("a new link did not signal committed events")
+	}
+	evs, err := st.TenantEvents(ctx, "default", 0, 100, []string{ticket.EventCRMLinked})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("crm.linked events after one link: %d, %v", len(evs), err)
+	}
+	var p ticket.CRMLinkedPayload
+	if err := json.Unmarshal(evs[0].Payload, &p); err != nil || p.Object != "opportunity" || p.RecordID != opp.ID ||
+		p.LinkID != first.ID || p.Actor != "agent@acme.example" || p.MessageID != rfc {
+		t.Errorf("crm.linked payload %s (%v)", evs[0].Payload, err)
 	}
 	// Again, now that it is captured: the same link, with the ids filled in.
 	again, err := l.Link(ctx, crm.Link{Tenant: "default", Record: opp, RFCMessageID: rfc, MessageID: 42, TicketID: 7})
@@ -275,6 +297,10 @@ func TestLink(t *testing.T) {
 	t2, err := l.Link(ctx, crm.Link{Tenant: "default", Record: contact, TicketID: 7})
 	if err != nil || t2.ID != t1.ID {
 		t.Errorf("ticket link twice: %s then %s (%v)", t1.ID, t2.ID, err)
+	}
+	// Linking again is no new event: three links, three events.
+	if evs, _ := st.TenantEvents(ctx, "default", 0, 100, []string{ticket.EventCRMLinked}); len(evs) != 3 {
+		t.Errorf("crm.linked events after three links (and three repeats): %d", len(evs))
 	}
 
 	for _, q := range []struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/ticket"
 )
 
 // Emails a CRM connector copied into the CRM (migration 2100):
@@ -49,7 +50,8 @@ func (s *Store) PutSavedEmail(ctx context.Context, provider string, l crm.Link) 
 		return crm.Link{}, errors.New("store: saved email: Tenant, Record.ID and ExternalID are required")
 	}
 	now := s.nowUTC()
-	err := s.write(ctx, func(q querier) error {
+	err := s.withTx(ctx, func(t ticket.Tx) error {
+		q := t.(*tx).q
 		res, err := q.ExecContext(ctx, `INSERT INTO crm_saved_emails (tenant_id, provider, object, record_id, external_id,
             message_id, ticket_id, rfc_message_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			l.Tenant, provider, string(l.Record.Object), l.Record.ID, l.ExternalID, l.MessageID, l.TicketID,
@@ -58,8 +60,15 @@ func (s *Store) PutSavedEmail(ctx context.Context, provider string, l crm.Link) 
 			return err
 		}
 		id, err := res.LastInsertId()
-		l.ID = idStr(id)
-		return err
+		if err != nil {
+			return err
+		}
+		l.ID, l.CreatedAt = idStr(id), now
+		e, err := crmLinkedEvent(ctx, q, l)
+		if err != nil {
+			return err
+		}
+		return t.AppendEvent(ctx, &e)
 	})
 	if err != nil {
 		return crm.Link{}, fmt.Errorf("store: saved email: %w", err)

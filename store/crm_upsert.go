@@ -35,6 +35,7 @@ type wtx struct {
 	// accounts caches resolveAccount within the transaction: an import's
 	// rows name the same accounts over and over.
 	accounts map[[3]string]int64
+	events   bool // an event was appended: fire the store's signal after commit
 }
 
 func (t *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -96,6 +97,9 @@ func (l *LocalCRM) inTx(ctx context.Context, fn func(t *wtx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("crm: commit: %w", err)
+	}
+	if t.events && l.fire != nil {
+		l.fire()
 	}
 	return nil
 }

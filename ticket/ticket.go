@@ -295,7 +295,20 @@ const (
 	EventTicketUpdated   = "ticket.updated"
 	EventMessageReceived = "message.received"
 	EventMessageHeld     = "message.held"
+	// EventCRMLinked: an email or ticket was saved to a CRM record; the
+	// payload is CRMLinkedPayload.
+	EventCRMLinked = "crm.linked"
 )
+
+// CRMLinkedPayload is the payload of EventCRMLinked.
+type CRMLinkedPayload struct {
+	Object       string `json:"object"`    // account, contact, lead, opportunity, case
+	RecordID     string `json:"record_id"` // the CRM's id
+	LinkID       string `json:"link_id"`
+	MessageID    string `json:"message_id,omitempty"` // RFC 5322, no angle brackets
+	Actor        string `json:"actor,omitempty"`
+	TicketNumber int64  `json:"ticket_number,omitempty"`
+}
 
 // Result says what one Ingest did.
 type Result struct {

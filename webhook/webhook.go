@@ -56,7 +56,7 @@ type Store interface {
 
 // Types are the public event types a subscription can ask for.
 var Types = []string{"ticket.created", "ticket.updated", "ticket.escalated", "ticket.solved",
-	"message.created", "message.failed", "note.created"}
+	"message.created", "message.failed", "note.created", "crm.linked"}
 
 // Options configures a Service.
 type Options struct {
@@ -253,6 +253,8 @@ func messages(e ticket.Event) []message {
 		types = []string{"message.failed"}
 	case ticket.EventNoteAdded:
 		types = []string{"note.created"}
+	case ticket.EventCRMLinked:
+		types = []string{"crm.linked"}
 	}
 	data := map[string]any{}
 	_ = json.Unmarshal(e.Payload, &data)
