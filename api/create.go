@@ -24,6 +24,8 @@ type newTicketBody struct {
 	Priority *ticket.Priority `json:"priority"`
 	Assignee string           `json:"assignee"`
 	Tags     []string         `json:"tags"`
+	// CustomFields are scalar values by key (string, number, boolean).
+	CustomFields map[string]any `json:"custom_fields"`
 	// SendMail sends Body to the requester as the ticket's first mail
 	// (an agent opening a ticket for a phone call); otherwise Body is kept
 	// as an internal note.
@@ -59,7 +61,7 @@ func (s *Server) postTicket(w http.ResponseWriter, r *http.Request) {
 	req := ticket.NewTicket{
 		Subject:   b.Subject,
 		Requester: ticket.Address{Name: b.Requester.Name, Email: b.Requester.Email},
-		Assignee:  b.Assignee, Tags: b.Tags, Actor: "api:" + c.TokenName, Source: "api",
+		Assignee:  b.Assignee, Tags: b.Tags, CustomFields: b.CustomFields, Actor: "api:" + c.TokenName, Source: "api",
 		IdempotencyKey: key, RequestHash: hex.EncodeToString(sum[:]),
 	}
 	if b.Priority != nil {

@@ -49,7 +49,9 @@ func TestCreateTicketAndNote(t *testing.T) {
 		`{"requester":{"email":"not an address"},"subject":"x"}`,
 		`{"requester":{"email":"a@b.example"},"subject":"x","priority":"whenever"}`,
 		`{"requester":{"email":"a@b.example"},"subject":"x","tags":["v i p"]}`,
-		`{"requester":{"email":"a@b.example"},"subject":"x","custom_fields":{"plan":"gold"}}`,
+		`{"requester":{"email":"a@b.example"},"subject":"x","custom_fields":{"Plan":"gold"}}`,
+		`{"requester":{"email":"a@b.example"},"subject":"x","custom_fields":{"plan":{"tier":"gold"}}}`,
+		`{"requester":{"email":"a@b.example"},"subject":"x","customfields":{"plan":"gold"}}`,
 	} {
 		res, body := post("/api/v1/tickets", bad)
 		if _, msg := apiError(t, body); res.StatusCode != http.StatusBadRequest || msg == "" {
@@ -62,6 +64,67 @@ func TestCreateTicketAndNote(t *testing.T) {
 	if res, body := post("/api/v1/tickets", `{"requester":{"email":"a@b.example"},"subject":"x","body":"hi","send_mail":true}`); res.StatusCode != http.StatusUnprocessableEntity ||
 		!strings.Contains(string(body), "smtp_host") {
 		t.Errorf("send_mail without a sending mailbox: %d %s", res.StatusCode, body)
+	}
+}
+
+// TestCustomFieldsAndMerge: custom fields are set on create, changed and
+// removed by PATCH; POST .../merge moves tickets into one, the merged ones
+// name it, another tenant's tickets cannot be merged, bad input is named.
+func TestCustomFieldsAndMerge(t *testing.T) {
+	f := newFixture(t)
+	send := func(method, path, body, token string) (*http.Response, []byte) {
+		return f.do(method, path, token, strings.NewReader(body), "Content-Type", "application/json")
+	}
+	create := func(subject, fields string) ticketJSON {
+		t.Helper()
+		res, body := send("POST", "/api/v1/tickets", `{"requester":{"email":"ann@customer.example"},"subject":"`+subject+`","custom_fields":`+fields+`}`, f.tokenA)
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("create: %d %s", res.StatusCode, body)
+		}
+		return decode[ticketJSON](t, body)
+	}
+	a := create("Order late", `{"order_id":"A-17","vip":true,"seats":12}`)
+	if a.CustomFields["order_id"] != "A-17" || a.CustomFields["vip"] != true || a.CustomFields["seats"] != 12.0 {
+		t.Fatalf("created with custom_fields %v", a.CustomFields)
+	}
+	b := create("Order still late", `{"region":"eu"}`)
+	res, body := send("PATCH", fmt.Sprintf("/api/v1/tickets/%d", a.ID), `{"custom_fields":{"vip":null,"order_id":"A-18"}}`, f.tokenA)
+	if p := decode[ticketJSON](t, body); res.StatusCode != 200 || p.CustomFields["order_id"] != "A-18" || p.CustomFields["vip"] != nil || p.CustomFields["seats"] != 12.0 {
+		t.Fatalf("PATCH custom_fields: %d %s", res.StatusCode, body)
+	}
+	if res, body := send("PATCH", fmt.Sprintf("/api/v1/tickets/%d", a.ID), `{"custom_fields":{"a b":"x"}}`, f.tokenA); res.StatusCode != 400 || !strings.Contains(string(body), `a b`) {
+		t.Errorf("PATCH a bad key: %d %s, want 400 naming it", res.StatusCode, body)
+	}
+	// Another tenant's ticket is not there to merge; nor a missing one.
+	res, body = send("POST", "/api/v1/tickets", `{"requester":{"email":"x@y.example"},"subject":"theirs"}`, f.tokenB)
+	theirs := decode[ticketJSON](t, body)
+	for _, bad := range []struct {
+		body string
+		code int
+	}{
+		{fmt.Sprintf(`{"ids":[%d]}`, theirs.ID), 400},
+		{`{"ids":[]}`, 400},
+		{fmt.Sprintf(`{"ids":[%d]}`, a.ID), 400},
+		{`{"id":[1]}`, 400},
+	} {
+		if res, body := send("POST", fmt.Sprintf("/api/v1/tickets/%d/merge", a.ID), bad.body, f.tokenA); res.StatusCode != bad.code {
+			t.Errorf("merge %s: %d %s, want %d", bad.body, res.StatusCode, body, bad.code)
+		}
+	}
+	if res, _ := send("POST", fmt.Sprintf("/api/v1/tickets/%d/merge", theirs.ID), fmt.Sprintf(`{"ids":[%d]}`, b.ID), f.tokenA); res.StatusCode != 404 {
+		t.Errorf("merging into another tenant's ticket: %d, want 404", res.StatusCode)
+	}
+	res, body = send("POST", fmt.Sprintf("/api/v1/tickets/%d/merge", a.ID), fmt.Sprintf(`{"ids":[%d]}`, b.ID), f.tokenA)
+	if m := decode[ticketJSON](t, body); res.StatusCode != 200 || m.ID != a.ID || m.CustomFields["region"] != "eu" || m.CustomFields["order_id"] != "A-18" {
+		t.Fatalf("merge: %d %s", res.StatusCode, body)
+	}
+	_, body = f.get(fmt.Sprintf("/api/v1/tickets/%d", b.ID), f.tokenA)
+	if src := decode[ticketWithMessagesJSON](t, body); src.MergedInto != a.ID || src.Status != "closed" || len(src.Messages) != 0 {
+		t.Errorf("the merged ticket: %s", body)
+	}
+	_, body = f.get(fmt.Sprintf("/api/v1/tickets/%d", a.ID), f.tokenA)
+	if tgt := decode[ticketWithMessagesJSON](t, body); len(tgt.Messages) != 3 || !strings.Contains(tgt.Messages[2].Text, "Order still late") {
+		t.Errorf("the target after the merge has %d messages: %s", len(tgt.Messages), body)
 	}
 }
 

@@ -15,20 +15,23 @@ type addressJSON struct {
 }
 
 type ticketJSON struct {
-	ID             int64       `json:"id"`
-	Number         int64       `json:"number"`
-	Subject        string      `json:"subject"`
-	Status         string      `json:"status"`
-	Priority       string      `json:"priority"`
-	Requester      addressJSON `json:"requester"`
-	Mailbox        string      `json:"mailbox"`
-	Assignee       string      `json:"assignee"`
-	Tags           []string    `json:"tags"`
-	LinkedTicketID int64       `json:"linked_ticket_id,omitempty"`
-	CreatedAt      string      `json:"created_at"`
-	UpdatedAt      string      `json:"updated_at"`
-	ClosedAt       *string     `json:"closed_at"` // null unless solved or closed
-	URL            string      `json:"url"`
+	ID             int64          `json:"id"`
+	Number         int64          `json:"number"`
+	Subject        string         `json:"subject"`
+	Status         string         `json:"status"`
+	Priority       string         `json:"priority"`
+	Requester      addressJSON    `json:"requester"`
+	Mailbox        string         `json:"mailbox"`
+	Assignee       string         `json:"assignee"`
+	Tags           []string       `json:"tags"`
+	CustomFields   map[string]any `json:"custom_fields"`
+	LinkedTicketID int64          `json:"linked_ticket_id,omitempty"`
+	// MergedInto is the id of the ticket this one was merged into.
+	MergedInto int64   `json:"merged_into,omitempty"`
+	CreatedAt  string  `json:"created_at"`
+	UpdatedAt  string  `json:"updated_at"`
+	ClosedAt   *string `json:"closed_at"` // null unless solved or closed
+	URL        string  `json:"url"`
 }
 
 type ticketWithMessagesJSON struct {
@@ -117,12 +120,22 @@ func (s *Server) ticketJSON(t ticket.Ticket) ticketJSON {
 		Mailbox:        t.Mailbox,
 		Assignee:       t.Assignee,
 		Tags:           append([]string{}, t.Tags...),
+		CustomFields:   customFields(t.CustomFields),
 		LinkedTicketID: t.LinkedTicketID,
+		MergedInto:     t.MergedInto,
 		CreatedAt:      fmtTime(t.CreatedAt),
 		UpdatedAt:      fmtTime(t.UpdatedAt),
 		ClosedAt:       fmtOptTime(t.ClosedAt),
 		URL:            s.link("/api/v1/tickets/%d", t.ID),
 	}
+}
+
+// customFields is {} rather than null for a ticket without any.
+func customFields(f map[string]any) map[string]any {
+	if f == nil {
+		return map[string]any{}
+	}
+	return f
 }
 
 func (s *Server) messageJSON(m ticket.Message) messageJSON {

@@ -45,6 +45,7 @@ type TicketUpdater interface {
 	Update(ctx context.Context, tenant string, id int64, ch ticket.Change) (ticket.Ticket, error)
 	Create(ctx context.Context, tenant string, req ticket.NewTicket) (ticket.Ticket, bool, error)
 	AddNote(ctx context.Context, tenant string, id int64, author, text string) (ticket.Message, error)
+	Merge(ctx context.Context, tenant string, into int64, sources []int64, actor string) (ticket.Ticket, error)
 }
 
 // BlobOpener opens stored bytes by hex SHA-256; *store.Blobs implements it.
@@ -156,6 +157,7 @@ func (s *Server) routes() {
 		api(ticket.ScopeTicketsWrite, "PATCH /api/v1/tickets/{id}", s.patchTicket)
 		api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets", s.postTicket)
 		api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets/{id}/notes", s.postNote)
+		api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets/{id}/merge", s.postMerge)
 	}
 	api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets/{id}/replies", s.postReply)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/messages/{id}", s.getMessage)

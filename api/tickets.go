@@ -139,6 +139,8 @@ type ticketPatch struct {
 	Priority *ticket.Priority `json:"priority"`
 	Assignee *string          `json:"assignee"` // "" unassigns
 	Tags     *[]string        `json:"tags"`     // replaces the tags; [] removes them
+	// CustomFields sets the fields it names; null removes one.
+	CustomFields map[string]any `json:"custom_fields"`
 }
 
 // patchTicket serves PATCH /api/v1/tickets/{id}: status, priority,
@@ -154,8 +156,36 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	c, _ := CallerFrom(r.Context())
 	t, err := s.opts.Tickets.Update(r.Context(), c.Tenant, id, ticket.Change{
-		Status: p.Status, Priority: p.Priority, Assignee: p.Assignee, Tags: p.Tags, Actor: "api:" + c.TokenName,
+		Status: p.Status, Priority: p.Priority, Assignee: p.Assignee, Tags: p.Tags, CustomFields: p.CustomFields,
+		Actor: "api:" + c.TokenName,
 	})
+	if err != nil {
+		s.writeStoreError(w, r, fmt.Sprintf("ticket %d", id), err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, s.ticketJSON(t))
+}
+
+// mergeBody is POST /api/v1/tickets/{id}/merge: the tickets to merge into
+// {id}.
+type mergeBody struct {
+	IDs []int64 `json:"ids"`
+}
+
+// postMerge serves POST /api/v1/tickets/{id}/merge: the tickets named by
+// ids are merged into ticket {id} (messages moved, sources closed with
+// merged_into set); 200 with the merged ticket.
+func (s *Server) postMerge(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	var b mergeBody
+	if !s.decodeBody(w, r, maxPatchBody, "the merge", &b) {
+		return
+	}
+	c, _ := CallerFrom(r.Context())
+	t, err := s.opts.Tickets.Merge(r.Context(), c.Tenant, id, b.IDs, "api:"+c.TokenName)
 	if err != nil {
 		s.writeStoreError(w, r, fmt.Sprintf("ticket %d", id), err)
 		return

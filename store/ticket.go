@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,7 +14,7 @@ import (
 
 const ticketColumns = `id, tenant_id, number, subject, status, priority, requester_name,
     requester_email, mailbox, assignee, conversation_id, linked_ticket_id, created_at,
-    updated_at, closed_at, tags`
+    updated_at, closed_at, tags, merged_into, custom_fields`
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -22,15 +23,21 @@ func scanTicket(sc scanner) (ticket.Ticket, error) {
 	var (
 		t                          ticket.Ticket
 		status, priority           string
-		linked                     sql.NullInt64
+		linked, merged             sql.NullInt64
 		created, updated, closedAt sql.NullString
-		tags                       string
+		tags, fields               string
 	)
 	err := sc.Scan(&t.ID, &t.Tenant, &t.Number, &t.Subject, &status, &priority,
 		&t.Requester.Name, &t.Requester.Email, &t.Mailbox, &t.Assignee, &t.ConversationID,
-		&linked, &created, &updated, &closedAt, &tags)
+		&linked, &created, &updated, &closedAt, &tags, &merged, &fields)
 	if err != nil {
 		return ticket.Ticket{}, err
+	}
+	t.MergedInto = merged.Int64
+	if fields != "" && fields != "{}" {
+		if err := json.Unmarshal([]byte(fields), &t.CustomFields); err != nil {
+			return ticket.Ticket{}, fmt.Errorf("custom fields: %w", err)
+		}
 	}
 	if t.Tags, err = decodeList[string](tags); err != nil {
 		return ticket.Ticket{}, fmt.Errorf("tags: %w", err)
@@ -107,6 +114,40 @@ func checkTicketFields(t *ticket.Ticket) error {
 	return nil
 }
 
+// encodeFields is a ticket's custom fields as stored: a JSON object.
+func encodeFields(f map[string]any) (string, error) {
+	if len(f) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return "", fmt.Errorf("store: custom fields: %w", err)
+	}
+	return string(b), nil
+}
+
+// MergeTicket implements ticket.Tx.
+func (t *tx) MergeTicket(ctx context.Context, tenant string, from, into int64) error {
+	if err := ticketExists(ctx, t.q, tenant, into); err != nil {
+		return fmt.Errorf("store: merge ticket %d: %w", from, err)
+	}
+	for _, stmt := range []string{
+		`UPDATE messages SET ticket_id = ?2 WHERE tenant_id = ?1 AND ticket_id = ?3`,
+		`INSERT OR IGNORE INTO participants (tenant_id, ticket_id, email)
+            SELECT tenant_id, ?2, email FROM participants WHERE tenant_id = ?1 AND ticket_id = ?3`,
+		`UPDATE crm_links SET ticket_id = ?2 WHERE tenant_id = ?1 AND ticket_id = ?3`,
+		`UPDATE crm_saved_emails SET ticket_id = ?2 WHERE tenant_id = ?1 AND ticket_id = ?3`,
+		`UPDATE crm_cases SET ticket_id = ?2 WHERE tenant_id = ?1 AND ticket_id = ?3`,
+		`UPDATE deliveries SET ticket_id = ?2 WHERE tenant_id = ?1 AND ticket_id = ?3`,
+		`UPDATE tickets SET merged_into = ?2 WHERE tenant_id = ?1 AND id = ?3`,
+	} {
+		if _, err := t.q.ExecContext(ctx, stmt, tenant, into, from); err != nil {
+			return fmt.Errorf("store: merge ticket %d into %d: %w", from, into, err)
+		}
+	}
+	return nil
+}
+
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
 // createTicket inserts t with the tenant's next ticket number and adds the
@@ -151,13 +192,17 @@ func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticke
 	if err != nil {
 		return err
 	}
+	fields, err := encodeFields(t.CustomFields)
+	if err != nil {
+		return err
+	}
 	id, err := insertID(ctx, q, `INSERT INTO tickets (tenant_id, number, subject, status, priority,
         requester_name, requester_email, mailbox, assignee, conversation_id, linked_ticket_id,
-        created_at, updated_at, closed_at, tags)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        created_at, updated_at, closed_at, tags, custom_fields)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Tenant, number, t.Subject, string(t.Status), string(t.Priority), t.Requester.Name,
 		t.Requester.Email, t.Mailbox, t.Assignee, t.ConversationID, nullID(t.LinkedTicketID),
-		created, updated, nullTime(t.ClosedAt), tags)
+		created, updated, nullTime(t.ClosedAt), tags, fields)
 	if err != nil {
 		return fmt.Errorf("store: create ticket: %w", err)
 	}
@@ -183,9 +228,13 @@ func updateTicket(ctx context.Context, q querier, now time.Time, t ticket.Ticket
 	if err != nil {
 		return err
 	}
+	fields, err := encodeFields(t.CustomFields)
+	if err != nil {
+		return err
+	}
 	res, err := q.ExecContext(ctx, `UPDATE tickets SET status = ?, priority = ?, assignee = ?,
-        subject = ?, updated_at = ?, closed_at = ?, tags = ? WHERE tenant_id = ? AND id = ?`,
-		string(t.Status), string(t.Priority), t.Assignee, t.Subject, updated, nullTime(t.ClosedAt), tags,
+        subject = ?, updated_at = ?, closed_at = ?, tags = ?, custom_fields = ? WHERE tenant_id = ? AND id = ?`,
+		string(t.Status), string(t.Priority), t.Assignee, t.Subject, updated, nullTime(t.ClosedAt), tags, fields,
 		t.Tenant, t.ID)
 	if err != nil {
 		return fmt.Errorf("store: update ticket %d: %w", t.ID, err)

@@ -26,7 +26,8 @@ type NewTicket struct {
 	Priority     Priority
 	Assignee     string
 	Tags         []string // normalised by NormTags
-	Actor        string   // agent email, recorded on the events and the note
+	CustomFields map[string]any
+	Actor        string // agent email, recorded on the events and the note
 
 	// Source says where the ticket was opened: "sidebar" (the default) or
 	// "api"; it is the ticket.created event's reason.
@@ -88,6 +89,10 @@ func (s *Service) create(ctx context.Context, tenant string, req NewTicket) (Tic
 	if err != nil {
 		return Ticket{}, false, fmt.Errorf("ticket: create: %w", err)
 	}
+	fields, err := NewCustomFields(req.CustomFields)
+	if err != nil {
+		return Ticket{}, false, fmt.Errorf("ticket: create: %w", err)
+	}
 	subject := strings.TrimSpace(req.Subject)
 	if subject == "" {
 		subject = "(no subject)"
@@ -128,7 +133,7 @@ func (s *Service) create(ctx context.Context, tenant string, req NewTicket) (Tic
 		now := s.now()
 		t := Ticket{
 			Tenant: tenant, Subject: subject, Status: StatusNew, Priority: req.Priority,
-			Requester: req.Requester, Assignee: req.Assignee, Tags: tags, CreatedAt: now, UpdatedAt: now,
+			Requester: req.Requester, Assignee: req.Assignee, Tags: tags, CustomFields: fields, CreatedAt: now, UpdatedAt: now,
 		}
 		if err := tx.CreateTicket(ctx, &t); err != nil {
 			return fmt.Errorf("create ticket: %w", err)

@@ -246,7 +246,30 @@ func (t memTx) UpdateTicket(_ context.Context, tk Ticket) error {
 	}
 	old.Status, old.Priority, old.Assignee, old.Subject = tk.Status, tk.Priority, tk.Assignee, tk.Subject
 	old.UpdatedAt, old.ClosedAt = tk.UpdatedAt, tk.ClosedAt
+	old.Tags, old.CustomFields = tk.Tags, tk.CustomFields
 	t.m.s.tickets[tk.ID] = old
+	return nil
+}
+
+func (t memTx) MergeTicket(_ context.Context, tenant string, from, into int64) error {
+	src, ok := t.m.s.tickets[from]
+	if _, ok2 := t.m.s.tickets[into]; !ok || !ok2 || src.Tenant != tenant {
+		return notFound("ticket %d or %d", from, into)
+	}
+	for id, m := range t.m.s.messages {
+		if m.TicketID == from {
+			m.TicketID = into
+			t.m.s.messages[id] = m
+		}
+	}
+	if t.m.s.participants[into] == nil {
+		t.m.s.participants[into] = map[string]bool{}
+	}
+	for e := range t.m.s.participants[from] {
+		t.m.s.participants[into][e] = true
+	}
+	src.MergedInto = into
+	t.m.s.tickets[from] = src
 	return nil
 }
 

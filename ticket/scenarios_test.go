@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -571,6 +572,111 @@ var ingestScenarios = []struct {
 		// Unassign.
 		if tk := e.update(a.TicketID, Change{Assignee: ptr("")}); tk.Assignee != "" {
 			t.Fatalf("unassign: %+v", tk)
+		}
+	}},
+	{name: "merge: messages move, both numbers and the reply address lead to the target", run: func(t *testing.T, e *env) {
+		ctx := context.Background()
+		a := e.ingest(newMail("m1@example.org", "alice@example.org", "Invoice wrong"))
+		b := e.ingest(newMail("m2@example.org", "alice@example.org", "Invoice still wrong"))
+		c := e.ingest(newMail("m3@example.org", "carol@example.org", "Other"))
+		wantNew(t, a)
+		wantNew(t, b)
+		e.update(b.TicketID, Change{Tags: &[]string{"billing"}, CustomFields: map[string]any{"plan": "pro", "seats": 12.0}})
+		e.update(a.TicketID, Change{CustomFields: map[string]any{"plan": "basic"}})
+		e.advance(time.Minute)
+		for _, bad := range []struct {
+			into int64
+			srcs []int64
+			want string
+		}{
+			{a.TicketID, nil, "name the tickets"},
+			{a.TicketID, []int64{a.TicketID}, "into itself"},
+			{a.TicketID, []int64{b.TicketID, b.TicketID}, "twice"},
+			{a.TicketID, []int64{9999}, "9999 does not exist"},
+		} {
+			if _, err := e.svc.Merge(ctx, "", bad.into, bad.srcs, "agent@example.com"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), bad.want) {
+				t.Errorf("Merge(%d, %v) = %v, want ErrInvalid saying %q", bad.into, bad.srcs, err, bad.want)
+			}
+		}
+		before := len(e.events())
+		tk, err := e.svc.Merge(ctx, "", a.TicketID, []int64{b.TicketID, c.TicketID}, "agent@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The target keeps its own field values and gains the others'.
+		if !slices.Equal(tk.Tags, []string{"billing"}) || tk.CustomFields["plan"] != "basic" || tk.CustomFields["seats"] != 12.0 {
+			t.Errorf("target after merge: tags %v fields %v", tk.Tags, tk.CustomFields)
+		}
+		if got := e.ticket(a.TicketID); got.CustomFields["seats"] != 12.0 || !slices.Equal(got.Tags, []string{"billing"}) {
+			t.Errorf("stored target: tags %v fields %v", got.Tags, got.CustomFields)
+		}
+		src := e.ticket(b.TicketID)
+		if src.MergedInto != a.TicketID || src.Status != StatusClosed || src.ClosedAt.IsZero() {
+			t.Errorf("merged ticket: %+v, want closed and merged into %d", src, a.TicketID)
+		}
+		if m := e.message(b.MessageID); m.TicketID != a.TicketID {
+			t.Errorf("the merged ticket's message is on ticket %d, want %d", m.TicketID, a.TicketID)
+		}
+		evs, ps := e.eventsOf(EventTicketUpdated)
+		var merged []EventPayload
+		for i, ev := range evs {
+			if ev.ID > 0 && ps[i].Reason == "merged" {
+				merged = append(merged, ps[i])
+			}
+		}
+		if len(e.events())-before != 3 || len(merged) != 3 || merged[2].Changes["merged"].To != "#2,#3" ||
+			merged[0].MergedInto != 1 || merged[0].Changes["status"].To != "closed" {
+			t.Errorf("merge events: %d new, merged payloads %+v", len(e.events())-before, merged)
+		}
+		// Merging a merged ticket again, or into a merged one, is refused.
+		if _, err := e.svc.Merge(ctx, "", a.TicketID, []int64{b.TicketID}, ""); !errors.Is(err, ErrInvalid) {
+			t.Errorf("merging a merged ticket again: %v", err)
+		}
+		if _, err := e.svc.Merge(ctx, "", b.TicketID, []int64{a.TicketID}, ""); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "merge into that one") {
+			t.Errorf("merging into a merged ticket: %v", err)
+		}
+		// A reply to the merged ticket's mail, its subject tag, and its
+		// reply address all land on the target.
+		r := e.ingest(newMail("r1@example.org", "alice@example.org", "Re: Invoice still wrong", inReplyTo("m2@example.org")))
+		wantSame(t, r, a.TicketID)
+		r = e.ingest(newMail("r2@example.org", "alice@example.org", "[#2] one more thing"))
+		wantSame(t, r, a.TicketID)
+		addr := ReplyAddress(testSecret, DefaultTenant, 2, "support@example.com")
+		r = e.ingest(newMail("r3@example.org", "carol@example.org", "hello", func(in *Inbound) { in.To = []Address{{Email: addr}} }))
+		wantSame(t, r, a.TicketID)
+	}},
+	{name: "custom fields: set, change, remove, refuse", run: func(t *testing.T, e *env) {
+		ctx := context.Background()
+		tk, _, err := e.svc.Create(ctx, "", NewTicket{Requester: Address{Email: "a@example.org"}, Subject: "x",
+			CustomFields: map[string]any{"order_id": "A-17", "vip": true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.CustomFields["order_id"] != "A-17" || tk.CustomFields["vip"] != true {
+			t.Fatalf("created with %v", tk.CustomFields)
+		}
+		tk = e.update(tk.ID, Change{CustomFields: map[string]any{"vip": nil, "order_id": "A-18", "region": "eu"}, Actor: "x@example.com"})
+		if _, has := tk.CustomFields["vip"]; has || tk.CustomFields["order_id"] != "A-18" || tk.CustomFields["region"] != "eu" {
+			t.Fatalf("after change: %v", tk.CustomFields)
+		}
+		if got := e.ticket(tk.ID); got.CustomFields["region"] != "eu" || len(got.CustomFields) != 2 {
+			t.Fatalf("stored: %v", got.CustomFields)
+		}
+		_, ps := e.eventsOf(EventTicketUpdated)
+		last := ps[len(ps)-1].Changes
+		if last["custom_fields.vip"] != (FieldChange{"true", ""}) || last["custom_fields.order_id"] != (FieldChange{"A-17", "A-18"}) || last["custom_fields.region"] != (FieldChange{"", "eu"}) {
+			t.Fatalf("changes %+v", last)
+		}
+		for _, bad := range []map[string]any{
+			{"Order": "x"}, {"1st": "x"}, {"k": map[string]any{"a": 1}}, {"k": []any{1}},
+			{"k": strings.Repeat("x", MaxCustomFieldValue+1)},
+		} {
+			if _, err := e.svc.Update(ctx, "", tk.ID, Change{CustomFields: bad}); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Update(%v) = %v, want ErrInvalid", bad, err)
+			}
+		}
+		if _, _, err := e.svc.Create(ctx, "", NewTicket{Requester: Address{Email: "a@example.org"}, CustomFields: map[string]any{"k": nil}}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("create with a null field: %v, want ErrInvalid", err)
 		}
 	}},
 }

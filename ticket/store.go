@@ -70,6 +70,11 @@ type Tx interface {
 	AttachMessage(ctx context.Context, tenant string, messageID, ticketID int64) error
 	// AppendEvent writes one outbox event, assigning e.ID.
 	AppendEvent(ctx context.Context, e *Event) error
+	// MergeTicket moves everything of ticket from onto ticket into (its
+	// messages, participants, CRM links, deliveries) and records from as
+	// merged into it. Ticket fields (status, tags, ...) are the caller's
+	// to update.
+	MergeTicket(ctx context.Context, tenant string, from, into int64) error
 
 	// Prefetch is told the messages of a batch before Commit ingests
 	// them, so that a store can look up their duplicate keys (source keys,

@@ -23,8 +23,18 @@ const (
 const openTicketsForSubject = 20
 
 // thread finds the ticket g's message belongs to (DESIGN.md "Threading").
-// It returns a zero Ticket when no rule matched, and the rule that did.
+// It returns a zero Ticket when no rule matched, and the rule that did. A
+// merged ticket leads to the ticket it was merged into.
 func (g *ingestion) thread(ctx context.Context) (Ticket, string, error) {
+	t, rule, err := g.threadRules(ctx)
+	if err != nil || t.ID == 0 {
+		return t, rule, err
+	}
+	t, err = followMerges(ctx, g.tx, t)
+	return t, rule, err
+}
+
+func (g *ingestion) threadRules(ctx context.Context) (Ticket, string, error) {
 	in, tx := g.in, g.tx
 	// 1. Message-ID references: the bounce's original first, then
 	// In-Reply-To, then References newest (last) first.

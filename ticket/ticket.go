@@ -136,10 +136,16 @@ type Ticket struct {
 	LinkedTicketID int64
 	// Tags are the agent's labels, normalised by NormTags: lower case,
 	// sorted, no duplicates.
-	Tags      []string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	ClosedAt  time.Time // zero unless Status is solved or closed
+	Tags []string
+	// CustomFields are integrators' values by key (checked by the
+	// service: scalar values, at most MaxCustomFields).
+	CustomFields map[string]any
+	// MergedInto is the ticket this one was merged into (its messages are
+	// there now); 0 for a ticket not merged.
+	MergedInto int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ClosedAt   time.Time // zero unless Status is solved or closed
 }
 
 // Message is one email (or note) on a ticket.

@@ -31,7 +31,11 @@ type EventPayload struct {
 	Classification Classification         `json:"classification,omitempty"`
 	LinkedTicketID int64                  `json:"linked_ticket_id,omitempty"`
 	Actor          string                 `json:"actor,omitempty"`
-	Changes        map[string]FieldChange `json:"changes,omitempty"` // by field: status, priority, assignee, tags (comma-joined)
+	Changes        map[string]FieldChange `json:"changes,omitempty"` // by field: status, priority, assignee, tags (comma-joined), custom_fields.<key>, merged_into, merged
+	// MergedInto, on a merge, is the number of the ticket the merged
+	// tickets went into; MergedFrom the numbers of those merged.
+	MergedInto int64   `json:"merged_into,omitempty"`
+	MergedFrom []int64 `json:"merged_from,omitempty"`
 	// Priority and PriorityReasons, on ticket.created, say which rules
 	// (Prioritizer.Prioritize) set the new ticket's priority.
 	Priority        Priority `json:"priority,omitempty"`
@@ -65,6 +69,9 @@ type Change struct {
 	// Tags replaces the ticket's tags (normalised by NormTags); an empty
 	// list removes them all.
 	Tags *[]string
+	// CustomFields sets the fields it names (a nil value removes one);
+	// fields it does not name stay.
+	CustomFields map[string]any
 	// Actor is who made the change (agent email, "slack:U123", "api:token
 	// name"), recorded in the event.
 	Actor string
@@ -105,6 +112,9 @@ func (s *Service) Update(ctx context.Context, tenant string, id int64, ch Change
 			return Ticket{}, fmt.Errorf("ticket: %w", err)
 		}
 	}
+	if err := checkCustomFields(ch.CustomFields, true); err != nil {
+		return Ticket{}, fmt.Errorf("ticket: %w", err)
+	}
 	var out Ticket
 	err := s.opts.Store.WithTx(ctx, func(tx Tx) error {
 		t, err := tx.Ticket(ctx, tenant, id)
@@ -113,6 +123,11 @@ func (s *Service) Update(ctx context.Context, tenant string, id int64, ch Change
 		}
 		now := s.now()
 		changes := map[string]FieldChange{}
+		if len(ch.CustomFields) > 0 {
+			if t.CustomFields, err = applyCustomFields(t.CustomFields, ch.CustomFields, changes); err != nil {
+				return err
+			}
+		}
 		if ch.Status != nil && *ch.Status != t.Status {
 			changes["status"] = FieldChange{string(t.Status), string(*ch.Status)}
 			wasClosed := t.Status == StatusSolved || t.Status == StatusClosed
