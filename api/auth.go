@@ -48,6 +48,9 @@ type Caller struct {
 	Scopes    []string
 	ClientID  string
 	AgentID   int64
+	// AgentEmail is the agent an OAuth token acts for ("" otherwise): the
+	// CRM is then read and written as them.
+	AgentEmail string
 }
 
 // limitKey is what the rate limit counts by: the API token, or the OAuth

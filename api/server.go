@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -87,6 +88,9 @@ type Options struct {
 	// Lookup answers GET /api/v1/lookup (what the agent panel shows for
 	// an email, Message-ID or ticket); nil: no such route.
 	Lookup LookupFunc
+	// CRM serves /api/v1/crm/{object} (the connector's records); nil: no
+	// such routes.
+	CRM crm.Records
 	// AccessTokens verifies a bearer token that is not an API token (no
 	// "sdk_" prefix): an OAuth access token of package oauth. It answers
 	// ErrInvalidAccessToken for one that is not valid. nil: only API
@@ -165,6 +169,13 @@ func (s *Server) routes() {
 	api(ticket.ScopeTicketsRead, "GET /api/v1/attachments/{id}", s.getAttachment)
 	if s.opts.Lookup != nil {
 		api(ticket.ScopeCRMRead, "GET /api/v1/lookup", s.lookup)
+	}
+	if s.opts.CRM != nil {
+		api(ticket.ScopeCRMRead, "GET /api/v1/crm/{object}", s.listCRM)
+		api(ticket.ScopeCRMRead, "GET /api/v1/crm/{object}/{id}", s.getCRM)
+		api(ticket.ScopeCRMWrite, "POST /api/v1/crm/{object}", s.postCRM)
+		api(ticket.ScopeCRMWrite, "PATCH /api/v1/crm/{object}/{id}", s.patchCRM)
+		api(ticket.ScopeCRMWrite, "DELETE /api/v1/crm/{object}/{id}", s.deleteCRM)
 	}
 	if s.opts.Events != nil {
 		api(ticket.ScopeEventsRead, "GET /api/v1/events", s.events)

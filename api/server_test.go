@@ -67,7 +67,13 @@ func newFixture(t *testing.T) *fixture {
 	f.tokenA = f.newToken("default", "agent-token")
 	f.tokenB = f.newToken("other", "other-token", ticket.ScopeAdmin)
 	f.admin = f.newToken("default", "admin-token", ticket.ScopeAdmin)
+	local, err := st.NewLocalCRM(store.LocalCRMOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { local.Close() })
 	f.server, err = New(Options{
+		CRM:      local,
 		Store:    st,
 		Tickets:  f.svc,
 		Blobs:    st.Blobs(),

@@ -102,6 +102,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	// With --listen :0 the port is known only now; links (and the OAuth
+	// issuer) must carry the real one.
+	a.cfg.Server.PublicURL = "http://" + ln.Addr().String()
 	srcs, err := a.sources(ctx)
 	if err != nil {
 		ln.Close()

@@ -92,6 +92,24 @@ func startDemo(t *testing.T, dataDir string) *demoRun {
 	return d
 }
 
+// cli runs sidedesk commands against the demo's database (as an admin on
+// the same machine would, beside the running demo); it returns stdout.
+func (d *demoRun) cli(t *testing.T, dataDir string) func(args ...string) (string, error) {
+	cfg := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[database]\npath = %q\n[storage]\nblob_dir = %q\n",
+		filepath.Join(dataDir, "sidedesk.db"), filepath.Join(dataDir, "blobs"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append(args, "--config", cfg), nil, &out, &errb)
+		if err != nil {
+			err = fmt.Errorf("%w (stderr: %s)", err, strings.TrimSpace(errb.String()))
+		}
+		return out.String(), err
+	}
+}
+
 func (d *demoRun) stop(t *testing.T) {
 	if d.cancel == nil {
 		return

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,14 +23,7 @@ func TestOAuthCodeFlowThroughThePanel(t *testing.T) {
 	data := t.TempDir()
 	d := startDemo(t, data)
 	base := d.base
-	cfg := filepath.Join(t.TempDir(), "c.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("[database]\npath = %q\n[storage]\nblob_dir = %q\n",
-		filepath.Join(data, "sidedesk.db"), filepath.Join(data, "blobs"))), 0o600)
-	cli := func(args ...string) (string, error) {
-		var out, errb bytes.Buffer
-		err := run(context.Background(), append(args, "--config", cfg), nil, &out, &errb)
-		return out.String(), err
-	}
+	cli := d.cli(t, data)
 	if _, err := cli("oauth", "client", "create", "--name", "Portal", "--scopes", "tickets:read,crm:read",
 		"--redirect-uri", "http://evil.example/cb"); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("an http redirect URI off loopback: %v, want refused naming loopback", err)

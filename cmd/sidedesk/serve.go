@@ -19,6 +19,7 @@ import (
 	"github.com/sidedesk/sidedesk/calendar"
 	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/config"
+	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/mailout"
 	"github.com/sidedesk/sidedesk/oauth"
 	"github.com/sidedesk/sidedesk/outbox"
@@ -200,7 +201,9 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	records, _ := a.conn.(crm.Records)
 	srv, err := api.New(api.Options{
+		CRM:         records,
 		Store:       a.store,
 		Tickets:     a.tickets,
 		Blobs:       a.store.Blobs(),
@@ -227,7 +230,8 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 			if g.AgentEmail != "" {
 				name = g.AgentEmail + " via " + g.ClientName
 			}
-			return api.Caller{Tenant: g.Tenant, TokenName: name, Scopes: g.Scopes, ClientID: g.ClientID, AgentID: g.UserID}, nil
+			return api.Caller{Tenant: g.Tenant, TokenName: name, Scopes: g.Scopes, ClientID: g.ClientID, AgentID: g.UserID,
+				AgentEmail: g.AgentEmail}, nil
 		},
 	})
 	if err != nil {

@@ -819,3 +819,81 @@ func TestRefusedCreateRefreshesDescribe(t *testing.T) {
 		t.Fatal("the describe after the refusal still lacks the new required field")
 	}
 }
+
+// The generic records of the API: read, list, create (with a custom
+// field), change, delete, through the agent's connection; refusals name
+// the field.
+func TestRecordsCRUD(t *testing.T) {
+	r := newRig(t)
+	acct, contact := seed(r.sf)
+	r.sf.AddField("Contact", "Region__c", "string", "Region", false)
+	ctx := r.connect(t)
+	got, err := r.c.GetRecord(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: contact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["last_name"] != "Scorpio" || got["email"] != "hank@globex.example" || got["account_id"] != acct ||
+		got["source"] != "salesforce" || !strings.Contains(got["url"].(string), "/lightning/r/Contact/"+contact) {
+		t.Fatalf("GetRecord: %v", got)
+	}
+	if _, has := got["other_emails"]; has {
+		t.Errorf("a field Salesforce has not is shown: %v", got)
+	}
+	list, err := r.c.ListRecords(ctx, tenant, crm.ObjOpportunity, crm.RecordQuery{AccountID: acct})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("opportunities of the account: %v %v", list, err)
+	}
+	if list, _ := r.c.ListRecords(ctx, tenant, crm.ObjAccount, crm.RecordQuery{Name: "glob"}); len(list) != 1 || list[0]["name"] != "Globex" {
+		t.Errorf("accounts named glob…: %v", list)
+	}
+	// A name with a quote and a wildcard is a literal, not SOQL.
+	if list, err := r.c.ListRecords(ctx, tenant, crm.ObjAccount, crm.RecordQuery{Name: "x' OR Name LIKE '%"}); err != nil || len(list) != 0 {
+		t.Errorf("a hostile name: %v %v, want none", list, err)
+	}
+	made, err := r.c.CreateRecord(ctx, tenant, crm.ObjContact, crm.Values{"last_name": "Neu", "email": "Neu@Globex.example",
+		"account_id": acct, "Region__c": "EMEA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := made["id"].(string)
+	if row := r.sf.Get("Contact", id); row["Email"] != "neu@globex.example" || row["Region__c"] != "EMEA" || row["AccountId"] != acct {
+		t.Fatalf("the org's contact: %v", row)
+	}
+	if made["Region__c"] != "EMEA" {
+		t.Errorf("the created record lacks its custom field: %v", made)
+	}
+	upd, err := r.c.UpdateRecord(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: id}, crm.Values{"title": "CTO", "phone": nil})
+	if err != nil || upd["title"] != "CTO" {
+		t.Fatalf("UpdateRecord: %v %v", upd, err)
+	}
+	var re crm.RecordError
+	for _, bad := range []struct {
+		v     crm.Values
+		field string
+	}{
+		{crm.Values{"other_emails": []any{"a@b.example"}}, "other_emails"}, // Salesforce has no such field
+		{crm.Values{"shoe_size": 44.0}, "shoe_size"},
+		{crm.Values{"email": "nope"}, "email"},
+	} {
+		if _, err := r.c.UpdateRecord(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: id}, bad.v); !errors.As(err, &re) || re.Field != bad.field {
+			t.Errorf("UpdateRecord(%v) = %v, want a RecordError naming %s", bad.v, err, bad.field)
+		}
+	}
+	// Salesforce's own refusal names its field.
+	r.sf.SetFieldAccess("Contact", "Title", "readonly")
+	if _, err := r.c.UpdateRecord(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: id}, crm.Values{"title": "CEO"}); !errors.As(err, &re) || !strings.EqualFold(re.Field, "Title") {
+		t.Errorf("a read-only field: %v, want a RecordError naming Title", err)
+	}
+	if err := r.c.DeleteRecord(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.c.GetRecord(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: id}); !errors.Is(err, crm.ErrNotFound) {
+		t.Errorf("GetRecord of a deleted contact: %v, want ErrNotFound", err)
+	}
+	if err := r.c.DeleteRecord(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: id}); !errors.Is(err, crm.ErrNotFound) {
+		t.Errorf("deleting it again: %v, want ErrNotFound", err)
+	}
+	if _, err := r.c.GetRecord(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: "x' OR Id != '"}); !errors.Is(err, crm.ErrNotFound) {
+		t.Errorf("a malformed id: %v, want ErrNotFound", err)
+	}
+}
