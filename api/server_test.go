@@ -27,7 +27,7 @@ import (
 // fixture is a real store in a temp dir, the ticket service on it, and the
 // API served over a real loopback socket.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	st      *store.Store
 	svc     *ticket.Service
 	srv     *httptest.Server
@@ -46,7 +46,7 @@ type fixture struct {
 	}
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

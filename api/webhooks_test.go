@@ -11,7 +11,7 @@ import (
 	"github.com/sidedesk/sidedesk/webhook"
 )
 
-func mustWebhooks(t *testing.T, st *store.Store) *webhook.Service {
+func mustWebhooks(t testing.TB, st *store.Store) *webhook.Service {
 	t.Helper()
 	w, err := webhook.New(webhook.Options{Store: st, Key: []byte("0123456789abcdef0123456789abcdef"), AllowPrivate: true})
 	if err != nil {

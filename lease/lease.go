@@ -21,6 +21,10 @@ type Store interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	// ReleaseLease gives up holder's lease; not holding it is no error.
 	ReleaseLease(ctx context.Context, name, holder string) error
+	// LeaseHolder is who holds name now ("" for nobody).
+	LeaseHolder(ctx context.Context, name string) (string, error)
+	// TakeLease gives name to holder until now+ttl if from still holds it.
+	TakeLease(ctx context.Context, name, from, holder string, ttl time.Duration) (bool, error)
 }
 
 // ErrHeld says another holder has the lease now.
@@ -52,16 +56,28 @@ func (l Lease) Hold(ctx context.Context) (_ context.Context, release func(), _ e
 	if l.TTL <= 0 {
 		return nil, nil, fmt.Errorf("lease %s: TTL %v must be positive", l.Name, l.TTL)
 	}
+	log := l.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	ok, err := l.Store.AcquireLease(ctx, l.Name, l.Holder, l.TTL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("acquire lease %s: %w", l.Name, err)
 	}
 	if !ok {
-		return nil, nil, fmt.Errorf("lease %s: %w", l.Name, ErrHeld)
+		// A holder whose process is gone (killed, on this host) is not
+		// waited out.
+		if h, err := l.Store.LeaseHolder(ctx, l.Name); err == nil && gone(h) {
+			if ok, err = l.Store.TakeLease(ctx, l.Name, h, l.Holder, l.TTL); err != nil {
+				return nil, nil, fmt.Errorf("take over lease %s: %w", l.Name, err)
+			}
+			if ok {
+				log.Info("lease taken over from a process that is gone", "lease", l.Name, "previous_holder", h)
+			}
+		}
 	}
-	log := l.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if !ok {
+		return nil, nil, fmt.Errorf("lease %s: %w", l.Name, ErrHeld)
 	}
 	lctx, cancel := context.WithCancelCause(ctx)
 	stop := make(chan struct{})

@@ -3,6 +3,11 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -143,5 +148,58 @@ func TestRunOneHolderAtATime(t *testing.T) {
 	}
 	if most != 1 {
 		t.Fatalf("%d holders worked at once", most)
+	}
+}
+
+// A holder whose process is gone (same host and PID namespace) is taken
+// over at once; a live one, or one on another host, is waited out.
+func TestTakeOverFromAGoneProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("gone processes are detected on Linux only")
+	}
+	st := storetest.Open(t)
+	ctx := context.Background()
+	me := lease.NewHolder()
+	parts := strings.Split(me, ":")
+	if len(parts) != 4 || parts[1] != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("NewHolder() = %q, want host:pid:random:pidns", me)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	alive := exec.Command("sleep", "30")
+	if err := alive.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { alive.Process.Kill(); alive.Wait() })
+	holder := func(host string, pid int) string {
+		return host + ":" + strconv.Itoa(pid) + ":abcd:" + parts[3]
+	}
+	for _, c := range []struct {
+		name, holder string
+		takeOver     bool
+	}{
+		{"gone", holder(parts[0], dead.Process.Pid), true},
+		{"alive", holder(parts[0], alive.Process.Pid), false},
+		{"other host", holder("elsewhere", dead.Process.Pid), false},
+		{"other namespace", parts[0] + ":" + strconv.Itoa(dead.Process.Pid) + ":abcd:1", false},
+		{"old format", parts[0] + ":" + strconv.Itoa(dead.Process.Pid) + ":abcd", false},
+	} {
+		name := "capture:default:" + c.name
+		if ok, err := st.AcquireLease(ctx, name, c.holder, time.Hour); err != nil || !ok {
+			t.Fatalf("%s: seed the lease: %v %v", c.name, ok, err)
+		}
+		l := lease.Lease{Store: st, Name: name, Holder: me, TTL: time.Minute}
+		_, release, err := l.Hold(ctx)
+		switch {
+		case c.takeOver && err != nil:
+			t.Errorf("%s: %v, want the lease taken over at once", c.name, err)
+		case !c.takeOver && !errors.Is(err, lease.ErrHeld):
+			t.Errorf("%s: %v, want ErrHeld (the holder is not provably gone)", c.name, err)
+		}
+		if err == nil {
+			release()
+		}
 	}
 }

@@ -23,15 +23,11 @@ package outbox
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -203,7 +199,7 @@ func New(opts Options) (*Runner, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Holder == "" {
-		opts.Holder = defaultHolder()
+		opts.Holder = lease.NewHolder()
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPollInterval
@@ -230,13 +226,6 @@ func New(opts Options) (*Runner, error) {
 		opts.Now = time.Now
 	}
 	return &Runner{opts: opts, log: opts.Logger, status: map[string]*ConsumerStatus{}}, nil
-}
-
-func defaultHolder() string {
-	host, _ := os.Hostname()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return host + ":" + strconv.Itoa(os.Getpid()) + ":" + hex.EncodeToString(b)
 }
 
 // Run delivers c's events until ctx ends (then it returns nil); only while

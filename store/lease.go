@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -48,4 +49,36 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 		return fmt.Errorf("store: release lease %s: %w", name, err)
 	}
 	return nil
+}
+
+// LeaseHolder is who holds lease name now ("" when nobody does).
+func (s *Store) LeaseHolder(ctx context.Context, name string) (string, error) {
+	var h string
+	err := s.r.QueryRowContext(ctx, `SELECT holder FROM leases WHERE name = ?`, name).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: lease holder %s: %w", name, err)
+	}
+	return h, nil
+}
+
+// TakeLease gives lease name to holder until now+ttl if from still holds
+// it (a holder known to be dead); it reports whether holder has it now.
+func (s *Store) TakeLease(ctx context.Context, name, from, holder string, ttl time.Duration) (bool, error) {
+	var n int64
+	err := s.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE leases SET holder = ?, expires_at = ? WHERE name = ? AND holder = ?`,
+			holder, fmtTime(clampTime(s.nowUTC().Add(ttl))), name, from)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: take lease %s: %w", name, err)
+	}
+	return n == 1, nil
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -71,8 +74,25 @@ func itoa(n int64) string { return fmt.Sprint(n) }
 // them, the worst case) and reports each kind of query's p50 and p99.
 func BenchmarkSearchTickets(b *testing.B) {
 	s := newStore(b)
+	if dir := os.Getenv("SIDEDESK_BENCH_SEARCH_DIR"); dir != "" {
+		// Keep the generated database between runs (it takes minutes).
+		var err error
+		if s, err = Open(context.Background(), Options{Path: filepath.Join(dir, "search.db"), BlobDir: filepath.Join(dir, "blobs")}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		if err := s.Migrate(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
 	ctx := context.Background()
-	const n = 200_000
+	// The figure is at 1M messages (one per ticket here);
+	// SIDEDESK_BENCH_SEARCH_MESSAGES=200000 makes a quicker run.
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("SIDEDESK_BENCH_SEARCH_MESSAGES")); err == nil && v > 0 {
+		n = v
+	}
+	b.Logf("%d messages", n)
 	if err := s.GenerateBenchTickets(ctx, "bench", n, 50_000, 10_000); err != nil {
 		b.Fatal(err)
 	}

@@ -38,7 +38,7 @@ type received struct {
 	status int
 }
 
-func newReceiver(t *testing.T, status ...int) *receiver {
+func newReceiver(t testing.TB, status ...int) *receiver {
 	r := &receiver{status: status}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
@@ -66,14 +66,14 @@ func (r *receiver) received() []received {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    *store.Store
 	svc   *ticket.Service
 	hooks *webhook.Service
 	n     int
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	st := storetest.Open(t)
 	svc, err := ticket.NewService(ticket.Options{Store: st})
 	if err != nil {

@@ -42,7 +42,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -264,8 +263,7 @@ func New(ctx context.Context, opts Options) (*Source, error) {
 		opts.ErrorBackoffMax = 5 * time.Minute
 	}
 	if opts.Holder == "" {
-		host, _ := os.Hostname()
-		opts.Holder = fmt.Sprintf("%s:%d:%08x", host, os.Getpid(), rand.Uint32())
+		opts.Holder = lease.NewHolder()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -271,8 +270,7 @@ func New(opts Options) (*Source, error) {
 		opts.LeaseTTL = DefaultLeaseTTL
 	}
 	if opts.Holder == "" {
-		host, _ := os.Hostname()
-		opts.Holder = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomHex(6))
+		opts.Holder = lease.NewHolder()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

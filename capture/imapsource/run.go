@@ -2,8 +2,6 @@ package imapsource
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	mrand "math/rand/v2"
 	"time"
@@ -207,10 +205,4 @@ func (s *Source) holdLease(ctx context.Context) (context.Context, func(), error)
 		return ctx, nil, s.errorf("%w", err)
 	}
 	return lctx, release, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestHelperServe is not a test: TestWebhooksSurviveKill9 runs the test
+// binary again with HELPER_SERVE_ARGS set, and this runs sidedesk in
+// that child process, which the test then kills with SIGKILL.
+func TestHelperServe(t *testing.T) {
+	args := os.Getenv("HELPER_SERVE_ARGS")
+	if args == "" {
+		t.Skip("only a child process of TestWebhooksSurviveKill9 runs this")
+	}
+	err := run(context.Background(), strings.Fields(args), nil, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestWebhooksSurviveKill9: a webhook receiver hears of every ticket
+// created while `sidedesk serve` is killed with SIGKILL in the middle of
+// delivering, and restarted: no event is lost, and one delivered twice
+// keeps its webhook-id (at least once, idempotent by id).
+func TestWebhooksSurviveKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts sidedesk processes")
+	}
+	dir := t.TempDir()
+	var (
+		mu    sync.Mutex
+		ids   = map[int64]string{} // ticket number → webhook-id
+		dupes int
+		bad   []string
+	)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		time.Sleep(15 * time.Millisecond) // a receiver that takes a moment: kills land mid-delivery
+		var m struct {
+			Type string `json:"type"`
+			Data struct {
+				TicketNumber int64 `json:"ticket_number"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil || m.Type != "ticket.created" {
+			mu.Lock()
+			bad = append(bad, string(body))
+			mu.Unlock()
+			return
+		}
+		id := r.Header.Get("webhook-id")
+		mu.Lock()
+		if prev, ok := ids[m.Data.TicketNumber]; ok {
+			dupes++
+			if prev != id {
+				bad = append(bad, fmt.Sprintf("ticket %d delivered as %s and as %s", m.Data.TicketNumber, prev, id))
+			}
+		}
+		ids[m.Data.TicketNumber] = id
+		mu.Unlock()
+	}))
+	t.Cleanup(rcv.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(dir, "s.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[database]\npath = %q\n[storage]\nblob_dir = %q\n[server]\nlisten = %q\n[webhooks]\nallow_private = true\n",
+		filepath.Join(dir, "d.db"), filepath.Join(dir, "b"), addr)), 0o600)
+	cli := func(args ...string) string {
+		t.Helper()
+		var out, errb strings.Builder
+		if err := run(context.Background(), append(args, "--config", cfg), nil, &out, &errb); err != nil {
+			t.Fatal(err, errb.String())
+		}
+		return strings.TrimSpace(out.String())
+	}
+	token := cli("token", "create", "--name", "portal", "--scopes", "admin")
+	api := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	start := func() *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$")
+		cmd.Env = append(os.Environ(), "HELPER_SERVE_ARGS=serve --config "+cfg)
+		logf, _ := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if code, _ := api("GET", "/healthz", ""); code == 200 {
+				return cmd
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+				t.Fatalf("serve did not come up:\n%s", log)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	kill := func(cmd *exec.Cmd) {
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+	srv := start()
+	if code, body := api("POST", "/api/v1/webhooks", fmt.Sprintf(`{"url":%q,"events":["ticket.created"]}`, rcv.URL+"/hook")); code != 201 {
+		t.Fatalf("POST /api/v1/webhooks: %d %s", code, body)
+	}
+	time.Sleep(6 * time.Second) // the subscription's consumer starts (polled every 5 s)
+	const rounds, perRound = 3, 40
+	created := 0
+	for round := range rounds {
+		for range perRound {
+			created++
+			if code, body := api("POST", "/api/v1/tickets", fmt.Sprintf(`{"requester":{"email":"c%d@customer.example"},"subject":"order %d"}`, created, created)); code != 201 {
+				t.Fatalf("POST /api/v1/tickets: %d %s", code, body)
+			}
+		}
+		// Kill it while the receiver is still being fed.
+		for {
+			mu.Lock()
+			n := len(ids)
+			mu.Unlock()
+			if n >= created-perRound/2 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		kill(srv)
+		t.Logf("round %d: killed with %d of %d delivered", round+1, len(ids), created)
+		srv = start()
+	}
+	t.Cleanup(func() { kill(srv) })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(ids)
+		mu.Unlock()
+		if n == created {
+			break
+		}
+		if time.Now().After(deadline) {
+			mu.Lock()
+			var missing []int64
+			for i := int64(1); i <= int64(created); i++ {
+				if _, ok := ids[i]; !ok {
+					missing = append(missing, i)
+				}
+			}
+			mu.Unlock()
+			log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+			t.Fatalf("after the kills, tickets %v never reached the receiver\n%s", missing, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 {
+		t.Errorf("bad deliveries: %v", bad)
+	}
+	t.Logf("%d tickets, all delivered; %d delivered again after a kill, with the same webhook-id", created, dupes)
+}
