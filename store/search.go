@@ -27,9 +27,16 @@ func (s *Store) SearchTickets(ctx context.Context, tenant, q string, status tick
 		}
 		return []ticket.Ticket{t}, nil
 	}
-	match := ftsQuery(q)
-	if match == "" {
+	terms := ftsTerms(q)
+	if len(terms) == 0 {
 		return nil, fmt.Errorf("store: search: %w q: no words to search for", ticket.ErrInvalid)
+	}
+	match, none, err := s.expandPrefixes(ctx, terms)
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	if none {
+		return []ticket.Ticket{}, nil
 	}
 	// The latest 250 matching messages (FTS5 walks its index backwards,
 	// only when asked at the top level), their tickets, then those tickets
@@ -109,24 +116,101 @@ func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]stri
 	return out, rows.Err()
 }
 
-// ftsQuery makes an FTS5 query of free text: each word quoted (so no
-// word is FTS5 syntax), all required; a word written with a trailing "*"
-// is a prefix. Words are what the index's tokenizer keeps: letters and
-// digits.
-func ftsQuery(q string) string {
-	var words []string
+// ftsTerm is one word of a search: the index's form (what its tokenizer
+// keeps: letters and digits) and whether it is a prefix.
+type ftsTerm struct {
+	word   string
+	prefix bool
+}
+
+// ftsTerms splits free text into at most 16 words, all required; a word
+// written with a trailing "*" is a prefix.
+func ftsTerms(q string) []ftsTerm {
+	var terms []ftsTerm
 	for _, field := range strings.Fields(q) {
 		prefix := strings.HasSuffix(field, "*")
+		n := len(terms)
 		for _, w := range strings.FieldsFunc(field, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-			words = append(words, `"`+w+`"`)
+			terms = append(terms, ftsTerm{word: w})
 		}
-		if prefix && len(words) > 0 && !strings.HasSuffix(words[len(words)-1], "*") {
-			words[len(words)-1] += "*"
+		if prefix && len(terms) > n {
+			terms[len(terms)-1].prefix = true
 		}
-		if len(words) >= 16 {
-			words = words[:16]
-			break
+		if len(terms) >= 16 {
+			return terms[:16]
 		}
 	}
-	return strings.Join(words, " ")
+	return terms
+}
+
+func quoteTerm(t ftsTerm) string {
+	q := `"` + t.word + `"`
+	if t.prefix {
+		q += "*"
+	}
+	return q
+}
+
+// maxPrefixTerms bounds how many words a prefix is expanded to.
+const maxPrefixTerms = 32
+
+// expandPrefixes builds the MATCH expression, a prefix written as the
+// words of the index it stands for (when there are at most
+// maxPrefixTerms; more stay a prefix scan). none reports a prefix no word
+// has: nothing can match.
+func (s *Store) expandPrefixes(ctx context.Context, terms []ftsTerm) (match string, none bool, err error) {
+	parts := make([]string, 0, len(terms))
+	for _, t := range terms {
+		low := strings.ToLower(t.word)
+		if !t.prefix || !isASCII(low) {
+			// The tokenizer folds diacritics; only ASCII prefixes are
+			// compared with its terms as they are.
+			parts = append(parts, quoteTerm(t))
+			continue
+		}
+		words, err := s.queryStrings(ctx, `SELECT term FROM message_search_vocab WHERE term >= ? AND term < ? LIMIT ?`,
+			low, low+"\U0010FFFF", maxPrefixTerms+1)
+		if err != nil {
+			return "", false, err
+		}
+		switch {
+		case len(words) == 0:
+			return "", true, nil
+		case len(words) > maxPrefixTerms:
+			parts = append(parts, quoteTerm(t))
+		default:
+			for i, w := range words {
+				words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
+			}
+			parts = append(parts, "("+strings.Join(words, " OR ")+")")
+		}
+	}
+	return strings.Join(parts, " AND "), false, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// queryStrings runs a query of one text column.
+func (s *Store) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,12 @@ func TestSearchTickets(t *testing.T) {
 		Subject: "Invoice question", Text: "Our invoice 4711 shows the wrong café address.", From: ticket.Address{Email: "pat@globex.example", Name: "Pat"}})
 	mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: b.ID, Direction: ticket.DirectionInbound,
 		Subject: "Printer", Text: "The printer is on fire.", From: ticket.Address{Email: "sam@initech.example"}})
+	var many []string
+	for i := range 40 {
+		many = append(many, fmt.Sprintf("word%d", i))
+	}
+	mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: b.ID, Direction: ticket.DirectionNote,
+		Text: strings.Join(many, " ")})
 	mustInsertMessage(t, s, ticket.Message{Tenant: "b", TicketID: other.ID, Direction: ticket.DirectionInbound,
 		Subject: "Invoice elsewhere", Text: "invoice 4711", From: ticket.Address{Email: "x@b.example"}})
 	for q, want := range map[string][]int64{
@@ -42,6 +49,13 @@ func TestSearchTickets(t *testing.T) {
 		"4711":                 nil,    // a number is a ticket number
 		`printer" OR "invoice`: nil,    // FTS5 syntax is text: all four words must match
 		"(printer* fire":       {b.ID}, // stray syntax characters are dropped
+		"PRIN*":                {b.ID}, // a prefix is expanded to the index's words, in any case
+		"caf*":                 {a.ID}, // ... which have their accents removed
+		"café*":                {a.ID}, // a prefix with an accent stays a prefix
+		"zzz*":                 nil,    // a prefix no word has
+		"invoice 47*":          {a.ID},
+		"word*":                {b.ID}, // more words than are expanded: a prefix scan
+		"word17*":              {b.ID},
 	} {
 		got, err := s.SearchTickets(ctx, "a", q, "", 10)
 		if err != nil {
@@ -56,6 +70,11 @@ func TestSearchTickets(t *testing.T) {
 			t.Errorf("%q: tickets %v, want %v", q, ids, want)
 		}
 	}
+	// A prefix standing for several words finds each of them.
+	mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: a.ID, Direction: ticket.DirectionNote, Text: "printing the invoice again"})
+	if got, _ := s.SearchTickets(ctx, "a", "prin*", "", 10); len(got) != 2 {
+		t.Errorf("prin*: %d tickets, want both (printer, printing)", len(got))
+	}
 	if got, _ := s.SearchTickets(ctx, "a", "#"+itoa(b.Number), "", 10); len(got) != 1 || got[0].ID != b.ID {
 		t.Errorf("by number: %+v", got)
 	}
@@ -69,7 +88,7 @@ func TestSearchTickets(t *testing.T) {
 
 func itoa(n int64) string { return fmt.Sprint(n) }
 
-// BenchmarkSearchTickets searches 200,000 generated tickets of one
+// BenchmarkSearchTickets searches 1,000,000 generated tickets of one
 // message each (every message shares its text: "timeout" matches all of
 // them, the worst case) and reports each kind of query's p50 and p99.
 func BenchmarkSearchTickets(b *testing.B) {
