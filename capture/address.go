@@ -83,6 +83,10 @@ func splitTopLevel(s string) []string {
 	return append(parts, s[start:])
 }
 
+// addrComment is "addr (comment)" (RFC 5322 §3.4, obsolete but common in
+// MTAs' own mail).
+var addrComment = regexp.MustCompile(`^([^\s<>()"',;:@]+)\s*\(([^()]*)\)$`)
+
 var bareEmail = regexp.MustCompile(`[^\s<>()"',;:]+@[^\s<>()"',;:]+`)
 
 func lenientAddressList(raw, fallback string) []ticket.Address {
@@ -122,6 +126,10 @@ func lenientAddressList(raw, fallback string) []ticket.Address {
 			name = strings.TrimSpace(part[:m[0]] + " " + part[m[1]:])
 		} else if !strings.ContainsAny(part, " \t") && !strings.ContainsAny(part, `"()`) && len(part) < 256 {
 			email = part // a bare local part with no domain
+		} else if m := addrComment.FindStringSubmatch(part); m != nil {
+			// "MAILER-DAEMON (Mail Delivery System)": an address (here
+			// without a domain) and a comment, the old way to give a name.
+			email, name = m[1], m[2]
 		} else {
 			// A name cut off by an unquoted comma: it belongs to the next part.
 			if len(pendingName) < 1024 {

@@ -108,6 +108,7 @@ type parser struct {
 	truncated  bool
 	atts       []ticket.Attachment
 	report     bool
+	feedback   bool
 	returnedID string
 }
 
@@ -146,7 +147,18 @@ func (p *parser) fillHeader(in *ticket.Inbound, h header) {
 	in.References = capIDs(parseMsgIDs(strings.Join(h.values("References"), " ")), maxReferences)
 	in.ConversationID = conversationID(h.get("Thread-Index"))
 
-	from := parseAddressList(h.get("From"), p.fallback)
+	// The first From field with an address (a mail with two, one of them
+	// no address, uses the valid one), else Sender.
+	var from []ticket.Address
+	for _, v := range h.values("From") {
+		a := parseAddressList(v, p.fallback)
+		if len(a) > 0 && (len(from) == 0 || !strings.Contains(from[0].Email, "@")) {
+			from = a
+		}
+		if len(from) > 0 && strings.Contains(from[0].Email, "@") {
+			break
+		}
+	}
 	if len(from) == 0 {
 		from = parseAddressList(h.get("Sender"), p.fallback)
 	}
@@ -280,8 +292,13 @@ func (p *parser) walkMultipart(h header, ct string, params map[string]string, bo
 	case "multipart/related":
 		sub.alt, sub.related = wc.alt, true
 	case "multipart/report":
-		if strings.EqualFold(strings.TrimSpace(params["report-type"]), "delivery-status") {
+		switch strings.ToLower(strings.TrimSpace(params["report-type"])) {
+		case "delivery-status", "":
+			// Without report-type (some MTAs leave it out) a report is
+			// a delivery report far more often than anything else.
 			sub.report, p.report = true, true
+		case "feedback-report":
+			p.feedback = true // RFC 5965 (ARF): an abuse or spam complaint
 		}
 	}
 	for {
@@ -327,11 +344,20 @@ func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Read
 	attachment := disp == "attachment"
 
 	switch ct {
+	case "message/delivery-status", "message/global-delivery-status":
+		// A delivery status part, also outside multipart/report (some
+		// gateways wrap it in multipart/mixed): the mail is a bounce, and
+		// the message after it is the one returned.
+		p.report = true
+	case "message/feedback-report":
+		p.feedback = true
+	}
+	switch ct {
 	case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
 		br := bufio.NewReaderSize(dec, rfc822Peek)
 		peek, _ := br.Peek(rfc822Peek)
 		mh, _, _, _ := readHeader(bufio.NewReader(bytes.NewReader(peek)), maxHeaderFields)
-		if wc.report && p.returnedID == "" {
+		if (wc.report || p.report) && p.returnedID == "" {
 			if ids := parseMsgIDs(mh.get("Message-Id")); len(ids) > 0 {
 				p.returnedID = ids[0]
 			}
@@ -500,6 +526,7 @@ func (p *parser) finish(in *ticket.Inbound) {
 	in.HTML = validUTF8(sanitizeHTML(html))
 	in.Attachments = p.atts
 	in.DeliveryReport = p.report
+	in.FeedbackReport = p.feedback
 	in.ReturnedMessageID = p.returnedID
 	in.ParseError = p.parseError()
 }
@@ -646,7 +673,7 @@ func extension(ct string) string {
 	case "application/pgp-signature":
 		return ".asc"
 	case "text/plain", "message/delivery-status", "message/global-delivery-status", "text/rfc822-headers",
-		"message/rfc822-headers", "message/global-headers", "message/disposition-notification":
+		"message/rfc822-headers", "message/global-headers", "message/disposition-notification", "message/feedback-report":
 		return ".txt"
 	case "text/html":
 		return ".html"

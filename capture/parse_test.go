@@ -39,6 +39,7 @@ type golden struct {
 	refs       []string
 	convID     bool
 	report     bool
+	feedback   bool
 	returned   string
 	returnPath string
 	headers    map[string]string // Header.Get(key) == value
@@ -89,6 +90,23 @@ var goldens = []golden{
 		from: ticket.Address{Name: "Microsoft Outlook", Email: "microsoftexchange329e71ec88ae4615bbc36ab6ce41109e@umbrella.example"},
 		atts: []wantAtt{{name: "attachment-1.txt", ct: "message/delivery-status", size: 346, prefix: "Reporting-MTA"},
 			{name: "attachment-2.txt", ct: "text/rfc822-headers", size: 283, prefix: "Return-Path"}}},
+	{file: "bounce-qmail-mixed-dsn.eml", subject: "failure notice",
+		from: ticket.Address{Name: "Mail Delivery System", Email: "mailer-daemon"},
+		text: []string{"wasn't able to deliver"}, report: true, returned: "ticket-1090-reply-1@acme.example",
+		atts: []wantAtt{{name: "attachment-1.txt", ct: "message/delivery-status", size: 122, prefix: "Reporting-MTA"},
+			{name: "Re_ [#1090] Stapler.eml", ct: "message/rfc822", size: 213, prefix: "From: Acme"}},
+		headers: map[string]string{"Return-Path": "<>"}},
+	{file: "bounce-report-no-type.eml", subject: "", text: []string{"Delivery has failed"}, report: true,
+		returned: "ticket-1091-reply-2@acme.example",
+		atts: []wantAtt{{name: "attachment-1.txt", ct: "message/delivery-status", size: 118, prefix: "Reporting-MTA"},
+			{name: "attachment-2.txt", ct: "text/rfc822-headers", size: 134, prefix: "From: support"}}},
+	{file: "arf-feedback.eml", subject: "FW: Re: [#1092] Your order", feedback: true,
+		from: ticket.Address{Name: "Feedback Loop", Email: "fbl@isp.example"}, text: []string{"email abuse report"},
+		returnPath: "fbl@isp.example",
+		atts: []wantAtt{{name: "attachment-1.txt", ct: "message/feedback-report", size: 126, prefix: "Feedback-Type"},
+			{name: "Re_ [#1092] Your order.eml", ct: "message/rfc822", size: 161, prefix: "From: support"}}},
+	{file: "two-from.eml", subject: "Two From fields", messageID: "two-from-1@initech.example",
+		from: ticket.Address{Name: "Samir Nagheenanajar", Email: "samir@initech.example"}, text: []string{"not an address"}},
 	{file: "ooo-autoreply.eml", subject: "Out of office: Re: [#1080] Upgrade scheduled",
 		from: ticket.Address{Name: "Morgan Smith", Email: "m.smith@hooli.example"},
 		text: []string{"out of the office"}, inReplyTo: "ticket-1080-reply-1@acme.example", returnPath: "m.smith@hooli.example",
@@ -199,6 +217,9 @@ func TestParseFixtures(t *testing.T) {
 			}
 			if (in.ConversationID != "") != g.convID || in.ConversationID != "" && len(in.ConversationID) != 44 {
 				t.Errorf("ConversationID = %q, want set=%v (44 hex digits)", in.ConversationID, g.convID)
+			}
+			if in.FeedbackReport != g.feedback {
+				t.Errorf("FeedbackReport = %v, want %v", in.FeedbackReport, g.feedback)
 			}
 			if in.DeliveryReport != g.report || in.ReturnedMessageID != g.returned {
 				t.Errorf("DeliveryReport, ReturnedMessageID = %v, %q; want %v, %q", in.DeliveryReport, in.ReturnedMessageID, g.report, g.returned)

@@ -31,7 +31,11 @@ import (
 //     Exchange's own out-of-office replies carry it with the localised
 //     "Automatic reply:" subject, which the combination catches.
 //
-// List: Precedence list, List-Id (RFC 2919) or List-Unsubscribe (RFC 2369).
+// List: Precedence list, List-Id (RFC 2919) or List-Unsubscribe (RFC 2369),
+// checked before Precedence bulk (lists send that too).
+//
+// Feedback (never a ticket, held): an ARF report (RFC 5965), an Amazon
+// SES complaint or delivery notification.
 func Classify(in Inbound) Classification {
 	c, _ := classify(in)
 	return c
@@ -44,7 +48,17 @@ func classify(in Inbound) (Classification, string) {
 	if in.DeliveryReport {
 		return ClassBounce, "delivery_report"
 	}
-	if local := localPart(in.From.Email); (local == "mailer-daemon" || local == "postmaster") && deliveryFailureSubject.MatchString(subject) {
+	if in.FeedbackReport {
+		return ClassFeedback, "feedback_report"
+	}
+	if kind := sesNotification(in.Text); kind != "" {
+		if kind == "Bounce" {
+			return ClassBounce, "ses_bounce"
+		}
+		return ClassFeedback, "ses_" + strings.ToLower(kind)
+	}
+	failure := deliveryFailureSubject.MatchString(subject)
+	if failure && systemSender(in, h) {
 		return ClassBounce, "mailer_daemon"
 	}
 	autoReply := ""
@@ -52,8 +66,12 @@ func classify(in Inbound) (Classification, string) {
 		autoReply = "auto_submitted"
 	}
 	precedence := headerToken(h.Get("Precedence"))
+	list := precedence == "list" || h.Has("List-Id") || h.Has("List-Unsubscribe")
 	switch {
 	case autoReply != "":
+	case list:
+		// A list's mail is list mail, whatever Precedence it also
+		// carries (many lists send "Precedence: bulk").
 	case precedence == "bulk" || precedence == "junk" || precedence == "auto_reply":
 		autoReply = "precedence"
 	case h.Has("X-Autoreply") || h.Has("X-Autorespond"):
@@ -67,11 +85,67 @@ func classify(in Inbound) (Classification, string) {
 	if autoReply != "" {
 		return ClassAutoReply, autoReply
 	}
-	if precedence == "list" || h.Has("List-Id") || h.Has("List-Unsubscribe") {
+	if list {
 		return ClassList, "list"
+	}
+	if nullSender(in, h) {
+		// "From: <>" or "MAILER-DAEMON <>" without a failure subject:
+		// still machine mail, never a customer.
+		return ClassBounce, "null_sender"
 	}
 	return ClassNormal, ""
 }
+
+// systemSenders are the local parts of mail systems' own senders.
+var systemSenders = map[string]bool{"mailer-daemon": true, "mailerdaemon": true, "mail-daemon": true, "maildaemon": true,
+	"postmaster": true, "mailer": true, "ndr": true, "mail-delivery": true, "maildelivery": true, "bounce": true, "bounces": true}
+
+// systemSender reports a sender that is a mail system: MAILER-DAEMON,
+// postmaster and kin, a "Mail Delivery System" name, an antivirus or mail
+// gateway (Trend Micro IMSS, ...), or the null sender (From: <>).
+func systemSender(in Inbound, h Header) bool {
+	local := localPart(in.From.Email)
+	if systemSenders[local] || strings.Contains(local, "mailer-daemon") || strings.Contains(local, "antivirus") ||
+		strings.Contains(local, "imss") || strings.HasPrefix(local, "mailgateway") || strings.HasPrefix(local, "mail-gateway") {
+		return true
+	}
+	if mailSystemName.MatchString(in.From.Name) {
+		return true
+	}
+	return nullSender(in, h)
+}
+
+// nullSender: the From field names no address but "<>" (with or without
+// a name): "From: <>", "From: MAILER-DAEMON <>", "From: Postmaster <>".
+func nullSender(in Inbound, h Header) bool {
+	if in.From.Email != "" {
+		return false
+	}
+	for _, v := range h[CanonicalKey("From")] {
+		if strings.Contains(strings.ReplaceAll(v, " ", ""), "<>") {
+			return true
+		}
+	}
+	return false
+}
+
+// sesNotification recognises an Amazon SES notification delivered by
+// mail (an SNS email subscription): a JSON body with notificationType
+// Bounce, Complaint or Delivery and the mail it is about. It returns the
+// type, "" for anything else.
+func sesNotification(text string) string {
+	t := strings.TrimSpace(text)
+	if !strings.HasPrefix(t, "{") || !strings.Contains(t, `"notificationType"`) || !strings.Contains(t, `"mail"`) {
+		return ""
+	}
+	m := sesType.FindStringSubmatch(t)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+var sesType = regexp.MustCompile(`"notificationType"\s*:\s*"(Bounce|Complaint|Delivery)"`)
 
 // nullReturnPath reports a Return-Path field that is present and empty.
 func nullReturnPath(in Inbound) bool {
@@ -112,7 +186,17 @@ func localPart(email string) string {
 var (
 	// deliveryFailureSubject matches the subjects MTAs give their
 	// non-delivery reports (Postfix, Exim, qmail, Exchange, Gmail, ...).
-	deliveryFailureSubject = regexp.MustCompile(`(?i)undeliver|delivery (status|failure|failed|has failed|problem|notification|report)|returned mail|returned to sender|failure notice|mail delivery|non-delivery|could not be delivered|unzustellbar|nicht zustellbar|non remis|non recapitabile`)
+	deliveryFailureSubject = regexp.MustCompile(`(?i)undeliver|delivery (status|failure|failed|has failed|problem|notification|report|incomplete|delayed)|` +
+		`failure delivery|failed delivery|delayed mail|mail (delivery )?failed|returning (message )?to sender|returned mail|returned to sender|` +
+		`failure notice|mail delivery|non-delivery|not (yet )?(been )?delivered|could not be (delivered|sent)|message not delivered|` +
+		`mail not delivered|unable to deliver|delivery to the following recipients? (failed|was delayed)|warning: could not send|` +
+		`unzustellbar|nicht zustellbar|nicht zugestellt|zustellung fehlgeschlagen|übermittlungsstatus|` +
+		`non remis|échec de (la )?(remise|distribution)|non recapitabile|mancato recapito|no se puede entregar|error en la entrega|` +
+		`onbestelbaar|niet afgeleverd|não entregue|falha na entrega|` +
+		`配信不能|配信エラー|配送エラー|配信失敗|配送失敗|未配信|送信できません|エラーメール`)
+	// mailSystemName matches the names mail systems sign their own mail
+	// with.
+	mailSystemName = regexp.MustCompile(`(?i)^\s*(mail delivery (system|subsystem|service)|mailer[- ]daemon|postmaster|mail administrator|microsoft outlook|system administrator)\s*$`)
 	// autoReplySubject matches the prefixes out-of-office programs put on
 	// their replies, in the languages seen most.
 	autoReplySubject = regexp.MustCompile(`(?i)^\s*(automatic reply|auto[- ]?reply|auto[- ]?response|out of (the )?office( reply)?|abwesenheitsnotiz|automatische antwort|réponse automatique|respuesta automática|risposta automatica|automatisch antwoord|autosvar|automaattinen vastaus)\s*:`)

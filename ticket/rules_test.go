@@ -45,7 +45,27 @@ func TestClassify(t *testing.T) {
 		{"Precedence list", Inbound{Header: h("Precedence", "list")}, ClassList},
 		{"List-Id", Inbound{Header: h("List-Id", "Users <users.lists.example.org>")}, ClassList},
 		{"List-Unsubscribe", Inbound{Header: h("List-Unsubscribe", "<mailto:u@example.org>")}, ClassList},
-		{"bulk list mail is auto_reply before list", Inbound{Header: h("Precedence", "bulk", "List-Id", "<x>")}, ClassAutoReply},
+		{"bulk list mail is list: List-Id before Precedence bulk", Inbound{Header: h("Precedence", "bulk", "List-Id", "<x>")}, ClassList},
+		{"a list's vacation reply is still an auto-reply", Inbound{Header: h("Auto-Submitted", "auto-replied", "List-Id", "<x>")}, ClassAutoReply},
+		{"bulk without a list is auto_reply", Inbound{Header: h("Precedence", "bulk")}, ClassAutoReply},
+		// Bounces without Return-Path: <>, by sender and subject.
+		{"MAILER-DAEMON <> delayed", Inbound{Subject: "Delayed Mail (still being retried)", Header: h("From", "MAILER-DAEMON <>")}, ClassBounce},
+		{"From: <> alone", Inbound{Subject: "Hello", Header: h("From", "<>")}, ClassBounce},
+		{"Postmaster <> failure", Inbound{Subject: "failure delivery", Header: h("From", "Postmaster <>")}, ClassBounce},
+		{"Mail Delivery System name", Inbound{From: Address{Name: "Mail Delivery System", Email: "mailer@mx.example"}, Subject: "Mail Not Delivered"}, ClassBounce},
+		{"mail failed, returning", Inbound{From: Address{Email: "mailer-daemon"}, Subject: "mail failed, returning to sender"}, ClassBounce},
+		{"IMSS gateway", Inbound{From: Address{Email: "imss@gw.corp.example"}, Subject: "Message has not yet been delivered"}, ClassBounce},
+		{"antivirus gateway", Inbound{From: Address{Email: "antivirus@corp.example"}, Subject: "Undeliverable: virus found"}, ClassBounce},
+		{"ndr", Inbound{From: Address{Email: "ndr@corp.example"}, Subject: "Delivery Status Notification (Failure)"}, ClassBounce},
+		{"German NDR", Inbound{From: Address{Email: "postmaster@firma.example"}, Subject: "Unzustellbar: Angebot"}, ClassBounce},
+		{"German status", Inbound{From: Address{Email: "postmaster@firma.example"}, Subject: "Benachrichtung zum Übermittlungsstatus (Fehler)"}, ClassBounce},
+		{"Japanese NDR", Inbound{From: Address{Email: "mailer-daemon@mail.example.jp"}, Subject: "配信不能のお知らせ"}, ClassBounce},
+		{"a customer writing about delivery", Inbound{From: Address{Email: "ann@customer.example"}, Subject: "Mail not delivered to my colleague"}, ClassNormal},
+		// Feedback reports.
+		{"ARF report", Inbound{FeedbackReport: true, From: Address{Email: "fbl@isp.example"}}, ClassFeedback},
+		{"SES complaint", Inbound{From: Address{Email: "no-reply@sns.amazonaws.com"}, Text: `{"notificationType":"Complaint","complaint":{},"mail":{"messageId":"x"}}`}, ClassFeedback},
+		{"SES bounce", Inbound{From: Address{Email: "no-reply@sns.amazonaws.com"}, Text: `{"notificationType":"Bounce","bounce":{},"mail":{"messageId":"x"}}`}, ClassBounce},
+		{"JSON that is no SES notice", Inbound{From: Address{Email: "dev@customer.example"}, Text: `{"notificationType":"Complaint"}`}, ClassNormal},
 		{"bounce before list", Inbound{DeliveryReport: true, Header: h("List-Id", "<x>")}, ClassBounce},
 	}
 	for _, tt := range tests {

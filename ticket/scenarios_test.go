@@ -645,6 +645,16 @@ var ingestScenarios = []struct {
 		r = e.ingest(newMail("r3@example.org", "carol@example.org", "hello", func(in *Inbound) { in.To = []Address{{Email: addr}} }))
 		wantSame(t, r, a.TicketID)
 	}},
+	{name: "a feedback report is held, even when it names a ticket's mail", run: func(t *testing.T, e *env) {
+		a := e.ingest(newMail("fb1@example.org", "alice@example.org", "Order"))
+		wantNew(t, a)
+		r := e.ingest(newMail("fb2@isp.example", "fbl@isp.example", "FW: Re: Order", inReplyTo("fb1@example.org"),
+			func(in *Inbound) { in.FeedbackReport = true }))
+		wantHeld(t, r, ClassFeedback)
+		if _, ps := e.eventsOf(EventMessageHeld); len(ps) != 1 || ps[0].Reason != "feedback" {
+			t.Errorf("message.held payloads %+v, want one with reason feedback", ps)
+		}
+	}},
 	{name: "custom fields: set, change, remove, refuse", run: func(t *testing.T, e *env) {
 		ctx := context.Background()
 		tk, _, err := e.svc.Create(ctx, "", NewTicket{Requester: Address{Email: "a@example.org"}, Subject: "x",

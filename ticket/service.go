@@ -253,6 +253,11 @@ func (g *ingestion) run(ctx context.Context) error {
 			return g.hold(ctx, &msg, "flood")
 		}
 	}
+	if g.class == ClassFeedback {
+		// A complaint about mail we sent is for the admins, not a
+		// customer's conversation: never a ticket, never on one.
+		return g.hold(ctx, &msg, "feedback")
+	}
 	t, rule, err := g.thread(ctx)
 	if err != nil {
 		return err

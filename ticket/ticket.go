@@ -91,6 +91,9 @@ const (
 	ClassAutoReply Classification = "auto_reply"
 	ClassBounce    Classification = "bounce"
 	ClassList      Classification = "list"
+	// ClassFeedback is a feedback loop or abuse report (ARF, an Amazon SES
+	// complaint): machine mail about mail, never a ticket.
+	ClassFeedback Classification = "feedback"
 )
 
 // Address is one mailbox of an address header.
@@ -253,8 +256,13 @@ type Inbound struct {
 	Date       time.Time
 	Text       string
 	HTML       string // sanitised
-	// DeliveryReport is true for multipart/report; report-type=delivery-status.
+	// DeliveryReport is true for a delivery status notification: a
+	// multipart/report of report-type delivery-status (or none), or any
+	// message/delivery-status part.
 	DeliveryReport bool
+	// FeedbackReport is true for an abuse or spam complaint (ARF, RFC
+	// 5965: report-type feedback-report or a message/feedback-report part).
+	FeedbackReport bool
 	// ReturnedMessageID is the Message-ID of the original mail that a bounce
 	// returns, read from its message/rfc822 or text/rfc822-headers part.
 	ReturnedMessageID string

@@ -157,7 +157,9 @@ func TestWebhooksSurviveKill9(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		kill(srv)
+		mu.Lock()
 		t.Logf("round %d: killed with %d of %d delivered", round+1, len(ids), created)
+		mu.Unlock()
 		srv = start()
 	}
 	t.Cleanup(func() { kill(srv) })
