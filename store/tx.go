@@ -192,6 +192,12 @@ func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash stri
 	return m, err
 }
 
+// MessageByRaw implements ticket.Tx.
+func (t *tx) MessageByRaw(ctx context.Context, tenant, rawSHA256 string) (ticket.Message, error) {
+	return oneMessage(ctx, t.q, "without Message-ID, raw "+rawSHA256, `SELECT `+messageColumns+` FROM messages
+        WHERE tenant_id = ? AND message_id = '' AND raw_sha256 = ? ORDER BY id LIMIT 1`, tenant, rawSHA256)
+}
+
 // idChunk bounds the number of bound parameters of one IN (...) list.
 const idChunk = 500
 

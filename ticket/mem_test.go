@@ -251,6 +251,19 @@ func (t memTx) UpdateTicket(_ context.Context, tk Ticket) error {
 	return nil
 }
 
+func (t memTx) MessageByRaw(_ context.Context, tenant, sha string) (Message, error) {
+	var best Message
+	for _, m := range t.m.s.messages {
+		if m.Tenant == tenant && m.MessageID == "" && m.Raw.SHA256 == sha && (best.ID == 0 || m.ID < best.ID) {
+			best = m
+		}
+	}
+	if best.ID == 0 {
+		return Message{}, notFound("message with raw %s", sha)
+	}
+	return best, nil
+}
+
 func (t memTx) MergeTicket(_ context.Context, tenant string, from, into int64) error {
 	src, ok := t.m.s.tickets[from]
 	if _, ok2 := t.m.s.tickets[into]; !ok || !ok2 || src.Tenant != tenant {

@@ -655,6 +655,23 @@ var ingestScenarios = []struct {
 			t.Errorf("message.held payloads %+v, want one with reason feedback", ps)
 		}
 	}},
+	{name: "a mail without Message-ID delivered twice is one message", run: func(t *testing.T, e *env) {
+		noID := func(key, raw string) mailOpt {
+			return func(in *Inbound) { in.MessageID, in.SourceKey, in.Raw.SHA256 = "", key, raw }
+		}
+		a := e.ingest(newMail("x", "alice@example.org", "No id", noID("imap:1:1", "raw-a")))
+		wantNew(t, a)
+		// The same bytes through another alias (another source key).
+		b := e.ingest(newMail("x", "alice@example.org", "No id", noID("imap:2:9", "raw-a")))
+		if !b.Duplicate || b.MessageID != a.MessageID {
+			t.Fatalf("the same raw mail again: %+v, want a duplicate of message %d", b, a.MessageID)
+		}
+		// Other bytes without an id are another mail.
+		c := e.ingest(newMail("x", "alice@example.org", "No id", noID("imap:1:2", "raw-c")))
+		if c.Duplicate || c.MessageID == a.MessageID {
+			t.Fatalf("other bytes without Message-ID: %+v, want a new message", c)
+		}
+	}},
 	{name: "custom fields: set, change, remove, refuse", run: func(t *testing.T, e *env) {
 		ctx := context.Background()
 		tk, _, err := e.svc.Create(ctx, "", NewTicket{Requester: Address{Email: "a@example.org"}, Subject: "x",

@@ -299,10 +299,19 @@ func (g *ingestion) dedupe(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("source look-up: %w", err)
 		}
 	}
-	if in.MessageID == "" || in.BodyHash == "" {
+	var (
+		m   Message
+		err error
+	)
+	switch {
+	case in.MessageID == "" && in.Raw.SHA256 != "":
+		// No Message-ID to go by: the same bytes are the same mail.
+		m, err = g.tx.MessageByRaw(ctx, in.Tenant, in.Raw.SHA256)
+	case in.MessageID == "" || in.BodyHash == "":
 		return false, nil
+	default:
+		m, err = g.tx.MessageByBody(ctx, in.Tenant, in.MessageID, in.BodyHash)
 	}
-	m, err := g.tx.MessageByBody(ctx, in.Tenant, in.MessageID, in.BodyHash)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

@@ -35,6 +35,10 @@ type Tx interface {
 	// with bodyHash "", only that outgoing message. ErrNotFound when there
 	// is none. An indexed look-up: it reads no blob.
 	MessageByBody(ctx context.Context, tenant, messageID, bodyHash string) (Message, error)
+	// MessageByRaw finds the first stored message of the tenant without a
+	// Message-ID whose raw bytes have this SHA-256 (the same mail without
+	// an id, delivered twice); ErrNotFound when there is none.
+	MessageByRaw(ctx context.Context, tenant, rawSHA256 string) (Message, error)
 
 	// TicketIDsByMessageIDs returns, for the given Message-IDs, the ticket
 	// ids of stored, ticketed messages of the tenant, most recently stored
