@@ -148,16 +148,17 @@ type Options struct {
 
 // Stats says what one sync pass did.
 type Stats struct {
-	FullSync   bool  // a full listing, not a history read
-	Candidates int   // message ids considered (listed, or added in history and matching)
-	Skipped    int   // already captured (Options.Known), not fetched
-	Fetched    int   // raw messages fetched
-	New        int   // delivered and stored as new messages
-	Duplicates int   // delivered but already stored
-	Gone       int   // deleted between listing and fetching (404)
-	Labelled   int   // messages given LabelAfterCapture
-	Bytes      int64 // raw bytes fetched
-	Requests   int64 // HTTP requests to the Gmail API, retries included
+	FullSync   bool         // a full listing, not a history read
+	Candidates int          // message ids considered (listed, or added in history and matching)
+	Skipped    int          // already captured (Options.Known), not fetched
+	Fetched    int          // raw messages fetched
+	New        int          // delivered and stored as new messages
+	Duplicates int          // delivered but already stored
+	Held       capture.Held // of the new, what the loop guard held, by why
+	Gone       int          // deleted between listing and fetching (404)
+	Labelled   int          // messages given LabelAfterCapture
+	Bytes      int64        // raw bytes fetched
+	Requests   int64        // HTTP requests to the Gmail API, retries included
 }
 
 // RequestsPerMessage is Requests divided by Fetched (0 when nothing was fetched).

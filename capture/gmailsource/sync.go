@@ -256,6 +256,10 @@ func (s *Source) process(ctx context.Context, ids []string, st *Stats) error {
 				st.Duplicates++
 			} else {
 				st.New++
+				if st.Held == nil {
+					st.Held = capture.Held{}
+				}
+				st.Held.Add(o.Result)
 			}
 			captured = append(captured, o.Tag)
 		}

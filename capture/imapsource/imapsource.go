@@ -137,6 +137,8 @@ type Stats struct {
 	New        int   // of those, stored as new messages
 	Duplicates int   // of those, already captured (same source or same mail)
 	Bytes      int64 // raw bytes fetched
+	// Held are the new messages the loop guard held, by why.
+	Held capture.Held
 }
 
 // Source captures one mailbox folder. It holds no mutable state of its own,

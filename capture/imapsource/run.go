@@ -116,7 +116,7 @@ func (s *Source) session(ctx context.Context) (healthy bool, err error) {
 		}
 		if stats.Fetched > 0 {
 			s.log.Info("imapsource: synced", "fetched", stats.Fetched, "new", stats.New,
-				"duplicates", stats.Duplicates, "bytes", stats.Bytes)
+				"held", stats.Held.String(), "duplicates", stats.Duplicates, "bytes", stats.Bytes)
 		}
 		if err := cn.wait(ctx, idle); err != nil {
 			return healthy, err

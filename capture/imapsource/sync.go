@@ -357,6 +357,10 @@ func (ps *pass) apply(group []capture.Outcome[fetchedMsg]) error {
 			ps.stats.Duplicates++
 		} else {
 			ps.stats.New++
+			if ps.stats.Held == nil {
+				ps.stats.Held = capture.Held{}
+			}
+			ps.stats.Held.Add(o.Result)
 		}
 		s.reportCaptured(o.Result, m.internal)
 		ps.sinceSave++

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sidedesk/sidedesk/api"
+	"github.com/sidedesk/sidedesk/capture"
 	"github.com/sidedesk/sidedesk/capture/gmailsource"
 	"github.com/sidedesk/sidedesk/capture/imapsource"
 	"github.com/sidedesk/sidedesk/config"
@@ -418,10 +419,10 @@ func onceStats(ctx context.Context, s source) (string, error) {
 	switch s := s.(type) {
 	case *imapsource.Source:
 		st, err := s.Once(ctx)
-		return fmt.Sprintf("fetched %d, new %d, duplicates %d, %s", st.Fetched, st.New, st.Duplicates, mib(st.Bytes)), err
+		return fmt.Sprintf("fetched %d, %s, duplicates %d, %s", st.Fetched, capture.NewWithHeld(st.New, st.Held), st.Duplicates, mib(st.Bytes)), err
 	case *gmailsource.Source:
 		st, err := s.Once(ctx)
-		return fmt.Sprintf("fetched %d, new %d, duplicates %d, already captured %d, %s, %d API requests", st.Fetched, st.New, st.Duplicates, st.Skipped, mib(st.Bytes), st.Requests), err
+		return fmt.Sprintf("fetched %d, %s, duplicates %d, already captured %d, %s, %d API requests", st.Fetched, capture.NewWithHeld(st.New, st.Held), st.Duplicates, st.Skipped, mib(st.Bytes), st.Requests), err
 	}
 	return "", fmt.Errorf("capture: unsupported source %T", s)
 }
