@@ -2,8 +2,10 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,6 +175,21 @@ func readHeader(br *bufio.Reader, maxFields int) (h header, rest []byte, problem
 		if colon > 0 {
 			key = trimSpaceBytes(t[:colon])
 		}
+		if !validKey(key) && moreFieldsFollow(br) {
+			// A stray line inside the header (a folded line that lost its
+			// indentation, a "---- Original message ----" before the first
+			// field, 8-bit garbage): mail readers read on, and so do we.
+			if curKey != "" && base64Tail.Match(t) && len(cur) < maxHeaderValue {
+				cur = append(cur, trimSpaceBytes(t)...) // the lost fold of a long token
+			} else {
+				problems = appendOnce(problems, "stray_header_line: a line in the header that is no field was skipped")
+			}
+			if errors.Is(e, io.EOF) {
+				flush()
+				return h, nil, problems, nil
+			}
+			continue
+		}
 		if !validKey(key) {
 			flush()
 			if len(h) == 0 {
@@ -194,6 +211,40 @@ func readHeader(br *bufio.Reader, maxFields int) (h header, rest []byte, problem
 			return h, nil, problems, nil
 		}
 	}
+}
+
+// commonField matches the header fields real mail carries, to tell a stray
+// line inside a header (fields follow it) from a body that starts without
+// the blank line (none do).
+var commonField = regexp.MustCompile(`(?i)^(from|to|cc|bcc|subject|date|message-id|mime-version|content-[a-z-]+|received|return-path|` +
+	`reply-to|sender|in-reply-to|references|delivered-to|x-[a-z0-9-]+|list-[a-z-]+|dkim-signature|arc-[a-z-]+|` +
+	`authentication-results|thread-[a-z]+|importance|priority|precedence|auto-submitted|user-agent|organization|` +
+	`errors-to|envelope-to|received-spf|feedback-id|accept-language|content-language)[ \t]*:`)
+
+// base64Tail is a folded line of a long token (a tracking header's base64)
+// that lost its leading white space.
+var base64Tail = regexp.MustCompile(`^[A-Za-z0-9+/=_-]{16,}$`)
+
+// moreFieldsFollow peeks at the lines after the current one (up to the
+// blank line, 40 lines or 8 KiB) for a common header field.
+func moreFieldsFollow(br *bufio.Reader) bool {
+	ahead, _ := br.Peek(min(8<<10, br.Size()))
+	for i := 0; i < 40 && len(ahead) > 0; i++ {
+		line := ahead
+		if j := bytes.IndexByte(ahead, '\n'); j >= 0 {
+			line, ahead = ahead[:j], ahead[j+1:]
+		} else {
+			ahead = nil
+		}
+		line = trimEOL(line)
+		if len(line) == 0 {
+			return false // the header ends first
+		}
+		if commonField.Match(line) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPrefixBytes(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }

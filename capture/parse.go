@@ -45,6 +45,20 @@ func Parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOption
 	}()
 	br := getReader(&topReaders, r, 64<<10)
 	defer putReader(&topReaders, br)
+	bare, mixed, err := lineEndings(br)
+	if err != nil {
+		return in, fmt.Errorf("capture: read message: %w", err)
+	}
+	if bare {
+		// Bare-CR line endings would make the whole mail one line: read
+		// it with CRLF instead (the raw bytes stay as they are).
+		if mixed {
+			p.note("mixed_line_endings: bare CR beside CRLF or LF line endings, normalised for parsing")
+		} else {
+			p.note("bare_cr: bare CR line endings, normalised for parsing")
+		}
+		br = bufio.NewReaderSize(newBareCRReader(br), 64<<10)
+	}
 	h, rest, problems, err := readHeader(br, maxHeaderFields)
 	if err != nil {
 		return in, fmt.Errorf("capture: read header: %w", err)
