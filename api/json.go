@@ -80,6 +80,7 @@ type messageJSON struct {
 	HTML           string           `json:"html"` // sanitised at capture
 	Attachments    []attachmentJSON `json:"attachments"`
 	ParseError     string           `json:"parse_error,omitempty"`
+	ParseFlags     []string         `json:"parse_flags"`
 	Held           bool             `json:"held"`
 	RawSize        int64            `json:"raw_size"`
 	RawURL         string           `json:"raw_url"`
@@ -156,6 +157,7 @@ func (s *Server) messageJSON(m ticket.Message) messageJSON {
 		HTML:           m.HTML,
 		Attachments:    make([]attachmentJSON, 0, len(m.Attachments)),
 		ParseError:     m.ParseError,
+		ParseFlags:     nonNil(m.ParseFlags),
 		Held:           m.Held,
 		RawSize:        m.Raw.Size,
 		RawURL:         s.link("/api/v1/messages/%d/raw", m.ID),

@@ -563,31 +563,61 @@ func parseMediaHeader(v, fallback string) (value string, params map[string]strin
 		sort.SliceStable(secs, func(i, j int) bool { return secs[i].n < secs[j].n })
 		var buf []byte
 		charset := ""
+		bad := false
 		for i, s := range secs {
 			val := s.val
+			if s.n != i {
+				bad = true // a section missing or repeated
+			}
 			if s.extended {
 				if i == 0 {
-					if a := strings.IndexByte(val, '\''); a >= 0 {
-						if b := strings.IndexByte(val[a+1:], '\''); b >= 0 {
-							charset = val[:a]
-							val = val[a+1+b+1:]
-						}
+					a := strings.IndexByte(val, '\'')
+					b := -1
+					if a >= 0 {
+						b = strings.IndexByte(val[a+1:], '\'')
 					}
+					if b >= 0 {
+						charset = val[:a]
+						val = val[a+1+b+1:]
+					} else {
+						bad = true // no charset'language' prefix
+					}
+				}
+				if badPercent(val) {
+					bad = true
 				}
 				buf = append(buf, percentDecode(val)...)
 			} else {
 				buf = append(buf, val...)
 			}
 		}
-		var d string
+		var d, problem string
 		if charset != "" {
-			d, _ = decodeCharset(charset, buf)
+			d, problem = decodeCharset(charset, buf)
 		} else {
 			d, _ = decodeWords(string(buf), fallback)
+		}
+		if bad || problem != "" {
+			params[BadRFC2231Param] = base
 		}
 		params[base] = cleanControl(d)
 	}
 	return value, params
+}
+
+// BadRFC2231Param is set in parseMediaHeader's params, naming the
+// parameter, when an RFC 2231 value was malformed (a missing section, no
+// charset'language' prefix, a bad %XX escape, bytes its charset refuses).
+const BadRFC2231Param = "\x00bad_rfc2231"
+
+// badPercent reports a "%" not followed by two hex digits.
+func badPercent(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && (i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2])) {
+			return true
+		}
+	}
+	return false
 }
 
 func percentDecode(s string) []byte {

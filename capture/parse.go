@@ -3,9 +3,12 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -124,11 +127,29 @@ type parser struct {
 	report     bool
 	feedback   bool
 	returnedID string
+	flags      []string
 }
 
 func (p *parser) note(s string) {
-	if s != "" {
-		p.problems = appendOnce(p.problems, s)
+	if s == "" {
+		return
+	}
+	f := flagOf(s)
+	if f != "" {
+		p.flag(f)
+	}
+	if f == FlagLimitReached {
+		// A limit of ours, not a fault of the mail: in the flags, and the
+		// raw message has everything; parse_error stays for broken mail.
+		return
+	}
+	p.problems = appendOnce(p.problems, s)
+}
+
+// flag records a parse flag (the note that goes with it says more).
+func (p *parser) flag(code string) {
+	if !slices.Contains(p.flags, code) {
+		p.flags = append(p.flags, code)
 	}
 }
 
@@ -149,11 +170,21 @@ func (p *parser) parseError() string {
 func (p *parser) fillHeader(in *ticket.Inbound, h header) {
 	in.Header = make(ticket.Header, len(h))
 	for _, f := range h {
+		if strings.IndexByte(f.value, 0) >= 0 {
+			p.note("nul_bytes: NUL in the " + f.key + " field")
+		} else if !utf8.ValidString(f.value) {
+			// Raw UTF-8 is allowed (RFC 6532); other 8-bit bytes are a
+			// legacy charset the sender did not declare.
+			p.note("8bit_header: raw 8-bit bytes in the " + f.key + " field (decoded as " + cmp.Or(p.fallback, "Windows-1252") + ")")
+		}
 		v, _ := decodeText(f.value, p.fallback)
 		in.Header[f.key] = append(in.Header[f.key], v)
 	}
 	if ids := parseMsgIDs(h.get("Message-Id")); len(ids) > 0 {
 		in.MessageID = ids[0]
+	}
+	if v := strings.TrimSpace(h.get("Message-Id")); h.has("Message-Id") && !goodMsgID.MatchString(v) {
+		p.note("bad_message_id: Message-ID " + quoteLabel(v) + " is not <left@right>")
 	}
 	if ids := parseMsgIDs(h.get("In-Reply-To")); len(ids) > 0 {
 		in.InReplyTo = ids[0]
@@ -179,6 +210,10 @@ func (p *parser) fillHeader(in *ticket.Inbound, h header) {
 	if len(from) > 0 {
 		in.From = from[0]
 	}
+	if h.has("From") && !strings.Contains(in.From.Email, "@") && !strings.Contains(h.get("From"), "<>") &&
+		!mailSystemLocal[in.From.Email] {
+		p.note("bad_address: From " + quoteLabel(h.get("From")) + " has no address with a domain")
+	}
 	in.To = parseAddressList(strings.Join(h.values("To"), ", "), p.fallback)
 	in.Cc = parseAddressList(strings.Join(h.values("Cc"), ", "), p.fallback)
 	in.ReplyTo = parseAddressList(h.get("Reply-To"), p.fallback)
@@ -191,6 +226,9 @@ func (p *parser) fillHeader(in *ticket.Inbound, h header) {
 		p.note("Subject: " + problem)
 	}
 	in.Date = parseDate(h.get("Date"))
+	if in.Date.IsZero() && strings.TrimSpace(h.get("Date")) != "" {
+		p.note("bad_date: Date " + quoteLabel(h.get("Date")) + " is no date (the Received time stands in)")
+	}
 	if in.Date.IsZero() {
 		// The newest Received stamp (RFC 5321 §4.4) is the best stand-in.
 		if rcv := h.get("Received"); rcv != "" {
@@ -200,6 +238,13 @@ func (p *parser) fillHeader(in *ticket.Inbound, h header) {
 		}
 	}
 }
+
+// mailSystemLocal are the bare local parts MTAs sign their own mail with
+// ("MAILER-DAEMON (Mail Delivery System)"): no domain, and no fault.
+var mailSystemLocal = map[string]bool{"mailer-daemon": true, "postmaster": true, "mail-daemon": true}
+
+// goodMsgID is a Message-ID as RFC 5322 §3.6.4 writes it: <left@right>.
+var goodMsgID = regexp.MustCompile(`^<[^<>@\s]+@[^<>@\s]+>$`)
 
 // returnPath reads a Return-Path (RFC 5322 §3.6.7): "<>" is the null
 // reverse-path of a bounce, returned as "".
@@ -356,6 +401,11 @@ func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Read
 		cid = ids[0]
 	}
 	attachment := disp == "attachment"
+	for _, ps := range []map[string]string{params, dparams} {
+		if name, bad := ps[BadRFC2231Param]; bad {
+			p.note("bad_rfc2231: the " + name + " parameter of " + ct + " is malformed (RFC 2231); read as far as it goes")
+		}
+	}
 
 	switch ct {
 	case "message/delivery-status", "message/global-delivery-status":
@@ -370,6 +420,9 @@ func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Read
 	case "message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
 		br := bufio.NewReaderSize(dec, rfc822Peek)
 		peek, _ := br.Peek(rfc822Peek)
+		if len(bytes.TrimSpace(peek)) == 0 {
+			p.note("empty_rfc822: an attached " + ct + " part is empty")
+		}
 		mh, _, _, _ := readHeader(bufio.NewReader(bytes.NewReader(peek)), maxHeaderFields)
 		if (wc.report || p.report) && p.returnedID == "" {
 			if ids := parseMsgIDs(mh.get("Message-Id")); len(ids) > 0 {
@@ -452,6 +505,9 @@ func (p *parser) addBody(ct, s string, truncated bool) {
 		s = strings.ReplaceAll(s, "\x00", "") // NUL has no place in text (and PostgreSQL refuses it)
 		p.note("NUL bytes removed from " + ct)
 	}
+	if overlong(s) {
+		p.note("overlong_line: a line of " + ct + " is longer than 998 characters (RFC 5322 §2.1.1)")
+	}
 	p.truncated = p.truncated || truncated
 	if ct == "text/html" {
 		if p.htmlN >= p.max {
@@ -470,6 +526,18 @@ func (p *parser) addBody(ct, s string, truncated bool) {
 	p.textN += len(s)
 }
 
+// overlong reports a line longer than RFC 5322's 998 characters.
+func overlong(s string) bool {
+	for len(s) > 998 {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 || i > 998 {
+			return true
+		}
+		s = s[i+1:]
+	}
+	return false
+}
+
 func (p *parser) attach(r io.Reader, ct, filename, disp, cid string, wc walkCtx) error {
 	if len(p.atts) >= maxAttachments {
 		p.note(fmt.Sprintf("more than %d attachments: the rest kept only in the raw message", maxAttachments))
@@ -481,6 +549,9 @@ func (p *parser) attach(r io.Reader, ct, filename, disp, cid string, wc walkCtx)
 		return fmt.Errorf("capture: store attachment: %w", err)
 	}
 	name := sanitizeFilename(filename)
+	if filename != "" && name != strings.TrimSpace(filename) {
+		p.note("unsafe_filename: attachment name " + quoteLabel(filename) + " made safe as " + quoteLabel(name))
+	}
 	if name == "" {
 		name = fmt.Sprintf("attachment-%d%s", len(p.atts)+1, extension(ct))
 	}
@@ -541,6 +612,8 @@ func (p *parser) finish(in *ticket.Inbound) {
 	in.Attachments = p.atts
 	in.DeliveryReport = p.report
 	in.FeedbackReport = p.feedback
+	slices.Sort(p.flags)
+	in.ParseFlags = p.flags
 	in.ReturnedMessageID = p.returnedID
 	in.ParseError = p.parseError()
 }

@@ -156,7 +156,8 @@ var goldens = []golden{
 			{name: "Vertrag für Globex – Nov 2026.pdf", ct: "application/pdf", size: 1076, prefix: "%PDF-1.4"},
 			{name: "Rechnung_Übersicht.pdf", ct: "application/pdf", size: 100, prefix: "%PDF-1.4"},
 			{name: "report 2026.csv", ct: "text/csv", size: 14, prefix: "id,total"},
-			{name: "attachment-4", ct: "application/octet-stream", size: 5, prefix: "\x00\x01\x02\x03\x04"}}},
+			{name: "attachment-4", ct: "application/octet-stream", size: 5, prefix: "\x00\x01\x02\x03\x04"}},
+		parseError: "unsafe_filename"},
 	{file: "forward-rfc822.eml", subject: "Fwd: Error report from our monitoring",
 		from: ticket.Address{Name: "Anna Schmidt", Email: "anna.schmidt@globex.example"},
 		text: []string{"See the forwarded alert below."}, notText: []string{"NESTED"}, notHTML: []string{"NESTED"},
@@ -311,27 +312,50 @@ func TestParseMalformed(t *testing.T) {
 		fmt.Fprintf(&b, "--b%d\r\nContent-Type: text/plain\r\n\r\ndeepest\r\n", n)
 		return b.String()
 	}
+	validDeep := func(n int) string { // nested n deep, every part closed
+		var b strings.Builder
+		b.WriteString("Subject: deep\r\nMessage-ID: <deep@x.example>\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n", i, i+1)
+		}
+		fmt.Fprintf(&b, "--b%d\r\nContent-Type: text/plain\r\n\r\ndeepest\r\n", n)
+		for i := n; i >= 0; i-- {
+			fmt.Fprintf(&b, "--b%d--\r\n", i)
+		}
+		return b.String()
+	}
 	tests := []struct {
 		name, raw  string
 		text       string
 		subject    string
 		parseError string
+		flags      []string // exactly these
 	}{
-		{name: "empty", raw: "", parseError: "empty message"},
-		{name: "body only", raw: "just some text\r\n", text: "just some text", parseError: "no header"},
+		{name: "empty", raw: "", parseError: "empty message", flags: []string{"empty_message"}},
+		{name: "body only", raw: "just some text\r\n", text: "just some text", parseError: "no header", flags: []string{"no_header"}},
 		{name: "header only", raw: "Subject: hi\r\n", subject: "hi"},
-		{name: "NUL bytes", raw: "Subject: a\x00b\r\n\r\nte\x00xt\r\n", subject: "ab", text: "text", parseError: "NUL"},
-		{name: "deep nesting", raw: deep(80), subject: "deep", parseError: "nested deeper"},
+		{name: "NUL bytes", raw: "Subject: a\x00b\r\n\r\nte\x00xt\r\n", subject: "ab", text: "text", parseError: "NUL", flags: []string{"nul_bytes"}},
+		{name: "deep nesting, unclosed", raw: deep(80), subject: "deep", parseError: "close delimiter", flags: []string{"limit_reached", "truncated"}},
+		{name: "valid deep nesting is no broken mail", raw: validDeep(80), subject: "deep", flags: []string{"limit_reached"}},
+		{name: "valid nesting within the limit", raw: validDeep(20), subject: "deep", text: "deepest", flags: []string{}},
 		{name: "nesting within limit", raw: deep(20), subject: "deep", text: "deepest", parseError: "close delimiter"},
-		{name: "huge header line", raw: "Subject: " + strings.Repeat("x", 1<<20) + "\r\n\r\nbody\r\n", text: "body", parseError: "overlong"},
-		{name: "many header fields", raw: strings.Repeat("X-A: b\r\n", 5000) + "Subject: late\r\n\r\nbody", text: "body", parseError: "fields over the limit"},
+		{name: "huge header line", raw: "Subject: " + strings.Repeat("x", 1<<20) + "\r\n\r\nbody\r\n", text: "body", parseError: "overlong", flags: []string{"overlong_line"}},
+		{name: "many header fields", raw: strings.Repeat("X-A: b\r\n", 5000) + "Subject: late\r\n\r\nbody", text: "body", flags: []string{"limit_reached"}},
 		{name: "part header garbage", raw: "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\nthis is no header\r\nmore\r\n--q--\r\n", text: "this is no header\nmore", parseError: "no header"},
 		{name: "boundary never seen", raw: "Content-Type: multipart/mixed; boundary=q\r\n\r\nplain words\r\n", text: "plain words", parseError: "no parts"},
 		{name: "unknown transfer encoding", raw: "Content-Transfer-Encoding: x-uue\r\n\r\nbegin 644\r\n", text: "begin 644", parseError: "Content-Transfer-Encoding"},
 		{name: "base64 multipart", raw: "Content-Type: multipart/mixed; boundary=z\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
 			"LS16DQpDb250ZW50LVR5cGU6IHRleHQvcGxhaW4NCg0KaW5uZXINCi0tei0tDQo=\r\n", text: "inner"},
 		{name: "invalid utf-8 labelled utf-8", raw: "Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xe9 ol\xe9\r\n", text: "café olé", parseError: "utf-8"},
-		{name: "8-bit latin1 subject", raw: "Subject: Caf\xe9\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nx", subject: "Café", text: "x"},
+		{name: "8-bit latin1 subject", raw: "Subject: Caf\xe9\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nx", subject: "Café", text: "x", parseError: "8bit_header", flags: []string{"8bit_header"}},
+		{name: "raw UTF-8 subject is allowed (RFC 6532)", raw: "Subject: Café ☕\r\nMessage-ID: <u8@x.example>\r\n\r\nx", subject: "Café ☕", text: "x", flags: []string{}},
+		{name: "bad date", raw: "Subject: d\r\nDate: the day after tomorrow\r\n\r\nx", text: "x", parseError: "bad_date", flags: []string{"bad_date"}},
+		{name: "bad message-id", raw: "Subject: m\r\nMessage-ID: just-some-token\r\n\r\nx", text: "x", parseError: "bad_message_id", flags: []string{"bad_message_id"}},
+		{name: "bad address", raw: "From: Jane Doe\r\nSubject: a\r\n\r\nx", text: "x", parseError: "bad_address", flags: []string{"bad_address"}},
+		{name: "bad rfc2231", raw: "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nhi\r\n--q\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename*0*=utf-8\x27\x27r%C3%A9sum%; filename*2=.pdf\r\n\r\n%PDF\r\n--q--\r\n", text: "hi", parseError: "bad_rfc2231", flags: []string{"bad_rfc2231"}},
+		{name: "empty attached message", raw: "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--q\r\nContent-Type: message/rfc822\r\n\r\n\r\n--q--\r\n", text: "see attached", parseError: "empty_rfc822", flags: []string{"empty_rfc822"}},
+		{name: "traversal file name", raw: "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nhi\r\n--q\r\nContent-Type: text/plain; name=\"../../etc/passwd\"\r\nContent-Disposition: attachment; filename=\"../../etc/passwd\"\r\n\r\nroot\r\n--q--\r\n", text: "hi", parseError: "unsafe_filename", flags: []string{"unsafe_filename"}},
+		{name: "a 2 MB line", raw: "Subject: l\r\n\r\n" + strings.Repeat("y", 2<<20) + "\r\n", text: "yyy", parseError: "overlong_line", flags: []string{"overlong_line"}},
 		{name: "utf-7", raw: "Content-Type: text/plain; charset=utf-7\r\n\r\nHi Mom -+Jjo--!\r\n", text: "Hi Mom -☺-!"},
 		{name: "unknown charset", raw: "Content-Type: text/plain; charset=x-klingon\r\n\r\nqapla\xe9\r\n", text: "qaplaé", parseError: "unknown charset"},
 		{name: "encoded word split utf-8", raw: "Subject: =?UTF-8?B?w6k=?= =?UTF-8?B?4oKs?= =?UTF-8?Q?=E2=82?= =?UTF-8?Q?=AC?=\r\n\r\n", subject: "é€€"},
@@ -352,6 +376,9 @@ func TestParseMalformed(t *testing.T) {
 			}
 			if tt.parseError == "" && in.ParseError != "" || !strings.Contains(in.ParseError, tt.parseError) {
 				t.Errorf("ParseError = %q, want containing %q", in.ParseError, tt.parseError)
+			}
+			if tt.flags != nil && strings.Join(in.ParseFlags, ",") != strings.Join(tt.flags, ",") {
+				t.Errorf("ParseFlags = %v, want %v", in.ParseFlags, tt.flags)
 			}
 			checkInvariants(t, in)
 		})

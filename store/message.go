@@ -15,7 +15,7 @@ import (
 const messageColumns = `id, tenant_id, ticket_id, mailbox, message_id, in_reply_to, refs,
     conversation_id, direction, classification, from_name, from_email, to_addrs, cc_addrs,
     reply_to_addrs, subject, date, text_body, html_body, raw_sha256, raw_size, body_hash,
-    parse_error, held, created_at`
+    parse_error, held, created_at, parse_flags`
 
 func scanMessage(sc scanner) (ticket.Message, error) {
 	var (
@@ -24,13 +24,17 @@ func scanMessage(sc scanner) (ticket.Message, error) {
 		refs, to, cc, rto string
 		dir, class        string
 		date, created     sql.NullString
+		flags             string
 	)
 	err := sc.Scan(&m.ID, &m.Tenant, &ticketID, &m.Mailbox, &m.MessageID, &m.InReplyTo, &refs,
 		&m.ConversationID, &dir, &class, &m.From.Name, &m.From.Email, &to, &cc, &rto,
 		&m.Subject, &date, &m.Text, &m.HTML, &m.Raw.SHA256, &m.Raw.Size, &m.BodyHash,
-		&m.ParseError, &m.Held, &created)
+		&m.ParseError, &m.Held, &created, &flags)
 	if err != nil {
 		return ticket.Message{}, err
+	}
+	if flags != "" {
+		m.ParseFlags = strings.Fields(flags)
 	}
 	m.TicketID = ticketID.Int64
 	m.Direction, m.Classification = ticket.Direction(dir), ticket.Classification(class)
@@ -143,12 +147,12 @@ func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Mess
 	id, err := insertID(ctx, q, `INSERT INTO messages (tenant_id, ticket_id, mailbox, message_id,
         in_reply_to, refs, conversation_id, direction, classification, from_name, from_email,
         to_addrs, cc_addrs, reply_to_addrs, subject, date, text_body, html_body, raw_sha256,
-        raw_size, body_hash, parse_error, held, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        raw_size, body_hash, parse_error, held, created_at, parse_flags)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Tenant, nullID(m.TicketID), m.Mailbox, m.MessageID, m.InReplyTo, refs, m.ConversationID,
 		string(m.Direction), string(m.Classification), m.From.Name, m.From.Email, to, cc, rto,
 		m.Subject, date, m.Text, m.HTML, m.Raw.SHA256, m.Raw.Size, m.BodyHash, m.ParseError,
-		m.Held, created)
+		m.Held, created, strings.Join(m.ParseFlags, " "))
 	if err != nil {
 		return fmt.Errorf("store: insert message: %w", err)
 	}

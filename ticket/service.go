@@ -377,6 +377,7 @@ func (g *ingestion) message() Message {
 		Raw:            in.Raw,
 		BodyHash:       in.BodyHash,
 		ParseError:     in.ParseError,
+		ParseFlags:     in.ParseFlags,
 		Attachments:    append([]Attachment(nil), in.Attachments...),
 		CreatedAt:      g.now,
 	}

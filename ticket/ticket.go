@@ -174,9 +174,12 @@ type Message struct {
 	Raw            BlobRef
 	BodyHash       string // hex SHA-256 of the bytes after the header block (see BodyHasher)
 	ParseError     string // non-empty when the mail was malformed; raw is kept
-	Held           bool   // held by the loop guard (flood, unthreaded non-normal mail), not ticketed
-	Attachments    []Attachment
-	CreatedAt      time.Time // when sidedesk stored it
+	// ParseFlags are short codes of what was wrong or cut (see
+	// capture.ParseFlags), sorted.
+	ParseFlags  []string
+	Held        bool // held by the loop guard (flood, unthreaded non-normal mail), not ticketed
+	Attachments []Attachment
+	CreatedAt   time.Time // when sidedesk stored it
 	// Delivery is the sending state of an outgoing message (filled by the
 	// store's reads); nil for other messages.
 	Delivery *Delivery
@@ -268,6 +271,7 @@ type Inbound struct {
 	ReturnedMessageID string
 	Attachments       []Attachment
 	ParseError        string
+	ParseFlags        []string
 	ReceivedAt        time.Time // when capture fetched it
 	// Outgoing: captured from the mailbox's Sent folder, so written by one
 	// of us (an agent answering from Outlook or Gmail). It joins the ticket

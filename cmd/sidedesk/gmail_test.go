@@ -38,7 +38,8 @@ func TestCaptureOnceGmail(t *testing.T) {
 	if err := run(context.Background(), []string{"capture", "--once", "--config", cfg}, nil, &out, &errb); err != nil {
 		t.Fatalf("capture --once: %v\n%s", err, errb.String())
 	}
-	if want := fmt.Sprintf("new %d,", len(corpus)); !strings.Contains(out.String(), want) {
+	// The corpus has a bounce, an auto-reply and list mail: held, and said.
+	if want := fmt.Sprintf("new %d (3 held: 1 auto_reply, 1 bounce, 1 list),", len(corpus)); !strings.Contains(out.String(), want) {
 		t.Errorf("first pass %q, want %q", out.String(), want)
 	}
 	out.Reset()
