@@ -159,6 +159,17 @@ func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Mess
 	m.ID = id
 	m.Date, _ = parseTime(date)
 	m.CreatedAt, _ = parseTime(sql.NullString{String: created, Valid: true})
+	seen := map[string]bool{}
+	for _, ref := range append([]string{m.InReplyTo}, m.References...) {
+		if ref == "" || seen[ref] || ref == m.MessageID {
+			continue
+		}
+		seen[ref] = true
+		if _, err := q.ExecContext(ctx, `INSERT OR IGNORE INTO message_refs (tenant_id, ref, message_id) VALUES (?, ?, ?)`,
+			m.Tenant, ref, m.ID); err != nil {
+			return fmt.Errorf("store: insert message references: %w", err)
+		}
+	}
 	for i := range m.Attachments {
 		a := &m.Attachments[i]
 		a.ContentID = strings.Trim(a.ContentID, "<>")

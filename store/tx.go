@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -190,6 +191,34 @@ func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash stri
 		return ticket.Message{}, notFound
 	}
 	return m, err
+}
+
+// TicketIDsReferencing implements ticket.Tx.
+func (t *tx) TicketIDsReferencing(ctx context.Context, tenant string, messageIDs []string) ([]int64, error) {
+	ids := dedupe(messageIDs)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ids = ids[:min(len(ids), idChunk)]
+	args := append([]any{tenant}, anys(ids)...)
+	rows, err := t.q.QueryContext(ctx, `SELECT m.ticket_id FROM message_refs r JOIN messages m ON m.id = r.message_id
+        WHERE r.tenant_id = ? AND r.ref IN (`+placeholders(len(ids))+`) AND m.ticket_id IS NOT NULL
+        ORDER BY m.id DESC LIMIT 50`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: tickets referencing: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: tickets referencing: %w", err)
+		}
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out, rows.Err()
 }
 
 // MessageByRaw implements ticket.Tx.

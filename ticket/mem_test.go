@@ -171,6 +171,25 @@ func (t memTx) TicketIDsByMessageIDs(_ context.Context, tenant string, messageID
 	return out, nil
 }
 
+func (t memTx) TicketIDsReferencing(_ context.Context, tenant string, messageIDs []string) ([]int64, error) {
+	var out []int64
+	ids := slices.Sorted(maps.Keys(t.m.s.messages))
+	slices.Reverse(ids)
+	for _, id := range ids {
+		m := t.m.s.messages[id]
+		if m.Tenant != tenant || m.TicketID == 0 || slices.Contains(out, m.TicketID) {
+			continue
+		}
+		for _, r := range append([]string{m.InReplyTo}, m.References...) {
+			if r != "" && r != m.MessageID && slices.Contains(messageIDs, r) {
+				out = append(out, m.TicketID)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
 func (t memTx) Ticket(_ context.Context, tenant string, id int64) (Ticket, error) {
 	if tk, ok := t.m.s.tickets[id]; ok && tk.Tenant == tenant {
 		return tk, nil

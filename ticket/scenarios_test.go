@@ -672,6 +672,27 @@ var ingestScenarios = []struct {
 			t.Fatalf("other bytes without Message-ID: %+v, want a new message", c)
 		}
 	}},
+	{name: "a parent captured after its reply joins the reply's ticket", run: func(t *testing.T, e *env) {
+		reply := e.ingest(newMail("r1@example.org", "alice@example.org", "Re: Printer", inReplyTo("p1@example.org"), references("p1@example.org")))
+		wantNew(t, reply)
+		parent := e.ingest(newMail("p1@example.org", "alice@example.org", "Printer"))
+		wantSame(t, parent, reply.TicketID)
+		if _, ps := e.eventsOf(EventMessageReceived); ps[len(ps)-1].Reason != RuleLateParent {
+			t.Errorf("rule %q, want %q", ps[len(ps)-1].Reason, RuleLateParent)
+		}
+		// An unrelated mail is still a ticket of its own.
+		wantNew(t, e.ingest(newMail("o1@example.org", "bob@example.org", "Other")))
+	}},
+	{name: "replies to a root never captured meet on one ticket", run: func(t *testing.T, e *env) {
+		a := e.ingest(newMail("a1@example.org", "alice@example.org", "Re: Outage", inReplyTo("root@example.org"), references("root@example.org")))
+		wantNew(t, a)
+		b := e.ingest(newMail("b1@example.org", "carol@example.org", "Re: Outage", references("root@example.org", "x9@example.org"),
+			inReplyTo("x9@example.org")))
+		wantSame(t, b, a.TicketID)
+		if _, ps := e.eventsOf(EventMessageReceived); ps[len(ps)-1].Reason != RuleSharedRoot {
+			t.Errorf("rule %q, want %q", ps[len(ps)-1].Reason, RuleSharedRoot)
+		}
+	}},
 	{name: "custom fields: set, change, remove, refuse", run: func(t *testing.T, e *env) {
 		ctx := context.Background()
 		tk, _, err := e.svc.Create(ctx, "", NewTicket{Requester: Address{Email: "a@example.org"}, Subject: "x",

@@ -44,6 +44,10 @@ type Tx interface {
 	// ids of stored, ticketed messages of the tenant, most recently stored
 	// message first, without duplicates.
 	TicketIDsByMessageIDs(ctx context.Context, tenant string, messageIDs []string) ([]int64, error)
+	// TicketIDsReferencing returns the ticket ids of stored, ticketed
+	// messages of the tenant whose In-Reply-To or References name any of
+	// messageIDs, most recently stored message first, without duplicates.
+	TicketIDsReferencing(ctx context.Context, tenant string, messageIDs []string) ([]int64, error)
 	// Ticket loads one ticket by id.
 	Ticket(ctx context.Context, tenant string, id int64) (Ticket, error)
 	// TicketByNumber loads one ticket by its per-tenant number.

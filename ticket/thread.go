@@ -16,6 +16,11 @@ const (
 	RuleReplyToken      = "reply_token"
 	RuleConversation    = "conversation"
 	RuleSubject         = "subject"
+	// RuleLateParent: stored replies name this mail; it arrived after them.
+	RuleLateParent = "late_parent"
+	// RuleSharedRoot: other stored replies name the same parent or thread
+	// root, which was never captured.
+	RuleSharedRoot = "shared_root"
 )
 
 // openTicketsForSubject bounds how many open tickets of a requester subject
@@ -65,6 +70,29 @@ func (g *ingestion) threadRules(ctx context.Context) (Ticket, string, error) {
 		t, err := tx.Ticket(ctx, in.Tenant, ids[0])
 		if ok, err := found(err); err != nil || ok {
 			return t, r.rule, err
+		}
+	}
+
+	// 1b. A parent captured after its replies (a backlog sync, two
+	// mailboxes, a slow server) joins their ticket.
+	if in.MessageID != "" {
+		if t, ok, err := g.ticketReferencing(ctx, []string{in.MessageID}); err != nil || ok {
+			return t, RuleLateParent, err
+		}
+	}
+	// 1c. None of the mail's references is stored: replies that name the
+	// same parent or root are of the same thread (JWZ threading keeps the
+	// missing root as a container).
+	var roots []string
+	if in.InReplyTo != "" {
+		roots = append(roots, in.InReplyTo)
+	}
+	if len(in.References) > 0 {
+		roots = append(roots, in.References[0])
+	}
+	if len(roots) > 0 {
+		if t, ok, err := g.ticketReferencing(ctx, roots); err != nil || ok {
+			return t, RuleSharedRoot, err
 		}
 	}
 
@@ -128,6 +156,21 @@ func (g *ingestion) threadRules(ctx context.Context) (Ticket, string, error) {
 		}
 	}
 	return Ticket{}, "", nil
+}
+
+// ticketReferencing is the ticket of the latest stored message whose
+// references name any of ids.
+func (g *ingestion) ticketReferencing(ctx context.Context, ids []string) (Ticket, bool, error) {
+	tids, err := g.tx.TicketIDsReferencing(ctx, g.in.Tenant, ids)
+	if err != nil {
+		return Ticket{}, false, fmt.Errorf("thread by references to %v: %w", ids, err)
+	}
+	if len(tids) == 0 {
+		return Ticket{}, false, nil
+	}
+	t, err := g.tx.Ticket(ctx, g.in.Tenant, tids[0])
+	ok, err := found(err)
+	return t, ok, err
 }
 
 // found turns a look-up error into (found, error): ErrNotFound is no error.
