@@ -38,6 +38,7 @@ type conn struct {
 	// UIDVALIDITY changed: the same mail comes again under new UIDs).
 	newAbove uint32
 	resync   bool
+	epoch    uint32 // syncState.Epoch of this pass: part of the source keys
 	// timedOut is set when guard aborted the connection.
 	timedOut atomic.Bool
 	// delim is the server's hierarchy delimiter (LIST "" "", RFC 9051

@@ -222,6 +222,58 @@ func TestUIDValidityChange(t *testing.T) {
 	}
 }
 
+// A server that gives out UIDs again under the same UIDVALIDITY (a mailbox
+// restored from a backup) is noticed and re-synced: the mail that arrives
+// under the reused UIDs is captured, nothing twice.
+func TestUIDsReusedUnderSameValidity(t *testing.T) {
+	d := startDovecot(t)
+	e := newEnv(t)
+	opts := e.options(d, "support", userA, passA)
+	opts.InitialSync = InitialSince
+	s := newSource(t, opts)
+	var ids []string
+	for range 3 {
+		raw, id := mail("before the restore")
+		ids = append(ids, id)
+		d.Append(t, userA, "INBOX", raw)
+	}
+	if stats := once(t, s); stats.New != 3 {
+		t.Fatalf("first pass %+v, want 3 new", stats)
+	}
+	// The restore brings back an empty folder whose UIDs start at 1 again.
+	c := d.Client(t, userA)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var all imap.SeqSet
+	all.AddRange(1, 0)
+	if err := c.Store(all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if next := d.RestoreUIDs(t, userA, "INBOX"); next > 3 {
+		t.Fatalf("UIDNEXT %d after the restore: the server did not reuse UIDs", next)
+	}
+	for range 2 {
+		raw, id := mail("after the restore")
+		ids = append(ids, id)
+		d.Append(t, userA, "INBOX", raw)
+	}
+	if stats := once(t, s); stats.New != 2 {
+		t.Errorf("pass after the restore %+v, want the 2 new mails (under reused UIDs) captured", stats)
+	}
+	e.assertOnce(t, ids)
+	if st := e.state(t, "support"); st.Epoch != 1 {
+		t.Errorf("state %+v, want epoch 1", st)
+	}
+	if stats := once(t, s); stats.Fetched != 0 {
+		t.Errorf("next pass fetched %d, want 0", stats.Fetched)
+	}
+}
+
 func TestCrashBetweenFetchAndCommit(t *testing.T) {
 	tests := []struct {
 		name        string

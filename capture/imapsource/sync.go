@@ -48,6 +48,11 @@ type syncState struct {
 	// or move) failed, as an IMAP UID set ("3:5,9"); every pass retries them
 	// first, so a mistake in the move target heals once it is fixed.
 	AfterPending string `json:"after_pending,omitempty"`
+	// Epoch counts the times the server gave out UIDs again under the
+	// same UIDVALIDITY (UIDNEXT fell to or below LastUID: a restored
+	// mailbox); it is part of the source keys from then on, so a reused
+	// UID is not taken for the message it named before.
+	Epoch uint32 `json:"epoch,omitempty"`
 }
 
 // loadState reads the mailbox's stored state; found is false when there is
@@ -81,6 +86,14 @@ func (s *Source) saveState(ctx context.Context, st *syncState) error {
 		return s.errorf("save sync state: %w", err)
 	}
 	return nil
+}
+
+// epochTag is "" before the first UID reuse, then "e1", "e2", ...
+func epochTag(epoch uint32) string {
+	if epoch == 0 {
+		return ""
+	}
+	return "e" + strconv.FormatUint(uint64(epoch), 10)
 }
 
 // startState is the state to sync from when the folder has none under its
@@ -165,6 +178,23 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 		st = &stored
 	}
 	cn.resync = st != nil && st.UIDValidity != cn.sel.UIDValidity
+	if st != nil && !cn.resync && cn.sel.UIDNext > 0 && uint32(cn.sel.UIDNext) <= st.LastUID {
+		// RFC 9051 §2.3.1.1 forbids this, and restored or rebuilt
+		// mailboxes do it: new mail would get UIDs we think we have.
+		// Re-sync from the last complete pass (duplicates are
+		// recognised by Message-ID and body, or by their raw bytes).
+		s.log.Warn("imapsource: the server gives out UIDs again under the same UIDVALIDITY (a restored mailbox?); re-syncing",
+			"folder", s.opts.Folder, "uidvalidity", st.UIDValidity,
+			"last_captured_uid", st.LastUID, "uidnext", cn.sel.UIDNext)
+		next := &syncState{UIDValidity: st.UIDValidity, Epoch: st.Epoch + 1, AfterPending: ""}
+		if !st.SyncedAt.IsZero() {
+			next.Since = st.SyncedAt.UTC().Add(-24 * time.Hour).Format(dateLayout)
+		}
+		st, cn.resync = next, true
+		if err := s.saveState(ctx, st); err != nil {
+			return stats, err
+		}
+	}
 	if st == nil || st.UIDValidity != cn.sel.UIDValidity {
 		if st, err = cn.startState(ctx, st); err != nil {
 			return stats, err
@@ -174,7 +204,7 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 		}
 	}
 	saved := *st
-	cn.newAbove = st.LastUID
+	cn.newAbove, cn.epoch = st.LastUID, st.Epoch
 
 	// UID SEARCH UID n:* rather than UID FETCH n:* alone: the search can
 	// carry the SINCE filter, and it tells the batch boundaries. "n:*"
@@ -600,7 +630,7 @@ func (cn *conn) add(ctx context.Context, ps *pass, m *fetchedMsg, r io.Reader, s
 	d := capture.Delivery{
 		Tenant:    s.opts.Tenant,
 		Mailbox:   s.opts.Name,
-		SourceKey: prefix + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + ":" + strconv.FormatUint(uint64(m.uid), 10),
+		SourceKey: prefix + strconv.FormatUint(uint64(cn.sel.UIDValidity), 10) + epochTag(cn.epoch) + ":" + strconv.FormatUint(uint64(m.uid), 10),
 		New:       !cn.resync && uint32(m.uid) > cn.newAbove,
 		Outgoing:  s.opts.Outgoing,
 	}

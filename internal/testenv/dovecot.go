@@ -588,6 +588,46 @@ func (d *Dovecot) ChangeUIDValidity(t testing.TB, user, folder string) uint32 {
 	}
 }
 
+// RestoreUIDs makes user's folder look restored from a backup taken
+// before its newest messages: the same UIDVALIDITY, but UIDs given out
+// again from 1 (UIDNEXT falls below UIDs already handed out), as some
+// servers do after a restore. Every message present is renumbered;
+// newest last. It returns the folder's UIDNEXT afterwards.
+func (d *Dovecot) RestoreUIDs(t testing.TB, user, folder string) uint32 {
+	t.Helper()
+	validity := d.UIDValidity(t, user, folder)
+	dir := d.FolderDir(user, folder)
+	d.Stop(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, "dovecot-uidlist") || strings.HasPrefix(n, "dovecot.index") {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+				t.Fatalf("testenv: %v", err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dovecot-uidlist"), []byte(fmt.Sprintf("3 V%d N1\n", validity)), 0o600); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	if err := chownTree(dir); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	d.Start(t)
+	c := d.Client(t, user)
+	defer c.Close()
+	sel, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatalf("testenv: select %s/%s: %v", user, folder, err)
+	}
+	if sel.UIDValidity != validity {
+		t.Fatalf("testenv: UIDVALIDITY of %s/%s became %d, want it kept at %d", user, folder, sel.UIDValidity, validity)
+	}
+	return uint32(sel.UIDNext)
+}
+
 func chownTree(root string) error {
 	return filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
 		if err != nil {
