@@ -2,6 +2,7 @@ package imapsource
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/tls"
 	"errors"
 	"io/fs"
@@ -682,6 +683,60 @@ func TestAfterCaptureRetried(t *testing.T) {
 	st, err := c.Status("Done", &imap.StatusOptions{NumMessages: true}).Wait()
 	if err != nil || st.NumMessages == nil || *st.NumMessages != 2 {
 		t.Errorf("Done: %+v, %v; want 2 messages", st, err)
+	}
+}
+
+// recordingState keeps every state a source saves.
+type recordingState struct {
+	StateStore
+	mu    sync.Mutex
+	saved []syncState
+}
+
+func (r *recordingState) SetSyncState(ctx context.Context, tenant, mailbox string, b []byte) error {
+	var st syncState
+	_ = json.Unmarshal(b, &st)
+	r.mu.Lock()
+	r.saved = append(r.saved, st)
+	r.mu.Unlock()
+	return r.StateStore.SetSyncState(ctx, tenant, mailbox, b)
+}
+
+// TestAfterCaptureOwedUntilDone: a committed message's after_capture
+// action is in the saved state (AfterPending) from its commit until the
+// action succeeds, so a kill in between cannot lose it; a finished pass
+// owes nothing.
+func TestAfterCaptureOwedUntilDone(t *testing.T) {
+	d := startDovecot(t)
+	e := newEnv(t)
+	for range saveEvery + 10 {
+		raw, _ := mail("owed")
+		d.Append(t, userA, "INBOX", raw)
+	}
+	opts := e.options(d, "support", userA, passA)
+	opts.AfterCapture = "seen"
+	opts.BatchSize = 200 // one batch: the mid-pass save comes before any action
+	rec := &recordingState{StateStore: opts.State}
+	opts.State = rec
+	if stats := once(t, newSource(t, opts)); stats.New != saveEvery+10 {
+		t.Fatalf("pass: %+v", stats)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	owed := false
+	for _, st := range rec.saved {
+		if st.LastUID >= saveEvery && st.AfterPending != "" {
+			set, err := parseUIDSet(st.AfterPending)
+			if err == nil && set.Contains(imap.UID(saveEvery)) {
+				owed = true
+			}
+		}
+	}
+	if !owed {
+		t.Errorf("no saved state past UID %d owed its after_capture action: %+v", saveEvery, rec.saved)
+	}
+	if last := rec.saved[len(rec.saved)-1]; last.AfterPending != "" {
+		t.Errorf("after a finished pass the state still owes %q", last.AfterPending)
 	}
 }
 

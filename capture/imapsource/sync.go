@@ -252,7 +252,8 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 		if committed := ps.takeCommitted(); len(committed) > 0 {
 			if err := cn.afterCapture(ctx, committed); err != nil {
 				afterErr = err // committed and recorded; report, keep capturing
-				st.AfterPending = addUIDs(st.AfterPending, committed)
+			} else if !s.readOnly {
+				st.AfterPending = removeUIDs(st.AfterPending, committed)
 			}
 		}
 	}
@@ -382,6 +383,12 @@ func (ps *pass) apply(group []capture.Outcome[fetchedMsg]) error {
 		}
 		ps.done[m.uid] = true
 		ps.committed = append(ps.committed, m.uid)
+		if !s.readOnly {
+			// Owed its after_capture action until it is done: a kill or a
+			// dropped connection between the commit and the action must
+			// not lose it (the next pass applies AfterPending first).
+			ps.st.AfterPending = addUIDs(ps.st.AfterPending, []imap.UID{m.uid})
+		}
 		ps.stats.Fetched++
 		if o.Result.Duplicate {
 			ps.stats.Duplicates++
@@ -761,6 +768,38 @@ func addUIDs(set string, uids []imap.UID) string {
 	}
 	all.AddNum(uids...)
 	return all.String()
+}
+
+// removeUIDs drops uids from set. A set too large to expand is kept as it
+// is: re-applying after_capture to a message is harmless.
+func removeUIDs(set string, uids []imap.UID) string {
+	all, err := parseUIDSet(set)
+	if err != nil || set == "" {
+		return set
+	}
+	var n uint64
+	for _, r := range all {
+		n += uint64(r.Stop) - uint64(r.Start) + 1
+	}
+	if n > 100_000 {
+		return set
+	}
+	drop := make(map[imap.UID]bool, len(uids))
+	for _, u := range uids {
+		drop[u] = true
+	}
+	var keep imap.UIDSet
+	for _, r := range all {
+		for u := r.Start; ; u++ {
+			if !drop[u] {
+				keep.AddNum(u)
+			}
+			if u == r.Stop {
+				break
+			}
+		}
+	}
+	return keep.String()
 }
 
 // parseUIDSet reads what imap.UIDSet.String wrote: "3:5,9".
