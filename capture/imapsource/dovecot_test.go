@@ -2,8 +2,8 @@ package imapsource
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net"
