@@ -99,6 +99,10 @@ func TestPanelSalesforceE2E(t *testing.T) {
 	}
 	acctKey := fmt.Sprintf("account:%s", acct)
 	run("save to account",
+		// The stage change reloads the panel: let that page settle before
+		// clicking its nodes (a node of the old page is gone).
+		chromedp.Sleep(500*time.Millisecond),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#crm input[value=%q]`, acctKey))),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#crm input[value=%q]`, acctKey))),
 		chromedp.Click(chromedp.CSS(`#crm button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#crm .link-saved[data-key=%q]`, acctKey))))
