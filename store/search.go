@@ -98,22 +98,10 @@ func (s *Store) SearchTickets(ctx context.Context, tenant, q string, status tick
 }
 
 // queryIDs runs a query of one integer column and returns its values as
-// text (for the next IN list).
+// text (for the next IN list): SQLite hands an integer to a string scan as
+// its decimal text.
 func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, strconv.FormatInt(id, 10))
-	}
-	return out, rows.Err()
+	return s.queryStrings(ctx, query, args...)
 }
 
 // ftsTerm is one word of a search: the index's form (what its tokenizer

@@ -565,17 +565,7 @@ func (d *Dovecot) ChangeUIDValidity(t testing.TB, user, folder string) uint32 {
 	dir := d.FolderDir(user, folder)
 	for attempt := 0; ; attempt++ {
 		d.Stop(t)
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatalf("testenv: %v", err)
-		}
-		for _, e := range entries {
-			if n := e.Name(); strings.HasPrefix(n, "dovecot-uidlist") || strings.HasPrefix(n, "dovecot.index") {
-				if err := os.Remove(filepath.Join(dir, n)); err != nil {
-					t.Fatalf("testenv: %v", err)
-				}
-			}
-		}
+		dropUIDList(t, dir)
 		d.Start(t)
 		if v := d.UIDValidity(t, user, folder); v != old {
 			return v
@@ -598,17 +588,7 @@ func (d *Dovecot) RestoreUIDs(t testing.TB, user, folder string) uint32 {
 	validity := d.UIDValidity(t, user, folder)
 	dir := d.FolderDir(user, folder)
 	d.Stop(t)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	for _, e := range entries {
-		if n := e.Name(); strings.HasPrefix(n, "dovecot-uidlist") || strings.HasPrefix(n, "dovecot.index") {
-			if err := os.Remove(filepath.Join(dir, n)); err != nil {
-				t.Fatalf("testenv: %v", err)
-			}
-		}
-	}
+	dropUIDList(t, dir)
 	if err := os.WriteFile(filepath.Join(dir, "dovecot-uidlist"), []byte(fmt.Sprintf("3 V%d N1\n", validity)), 0o600); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -626,6 +606,23 @@ func (d *Dovecot) RestoreUIDs(t testing.TB, user, folder string) uint32 {
 		t.Fatalf("testenv: UIDVALIDITY of %s/%s became %d, want it kept at %d", user, folder, sel.UIDValidity, validity)
 	}
 	return uint32(sel.UIDNext)
+}
+
+// dropUIDList removes a stopped Dovecot's UID list and index files of
+// one folder, so it numbers the messages afresh on start.
+func dropUIDList(t testing.TB, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, "dovecot-uidlist") || strings.HasPrefix(n, "dovecot.index") {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+				t.Fatalf("testenv: %v", err)
+			}
+		}
+	}
 }
 
 func chownTree(root string) error {
