@@ -242,7 +242,21 @@ type Mailbox struct {
 	PasswordFile          string `toml:"password_file"`
 	OAuthTokenEnv         string `toml:"oauth_token_env"`
 	OAuthTokenFile        string `toml:"oauth_token_file"`
-	Folder                string `toml:"folder"`
+	// OAuth for auth = "xoauth2" and smtp_auth = "xoauth2": with
+	// OAuthClientID set, access tokens are refreshed as they expire (by
+	// the mailbox owner's refresh token, or app-only client credentials).
+	OAuthProvider         string   `toml:"oauth_provider"` // microsoft | google | custom
+	OAuthTenant           string   `toml:"oauth_tenant"`   // Microsoft Entra tenant
+	OAuthGrant            string   `toml:"oauth_grant"`    // refresh_token | client_credentials
+	OAuthClientID         string   `toml:"oauth_client_id"`
+	OAuthClientSecretEnv  string   `toml:"oauth_client_secret_env"`
+	OAuthClientSecretFile string   `toml:"oauth_client_secret_file"`
+	OAuthRefreshTokenEnv  string   `toml:"oauth_refresh_token_env"`
+	OAuthRefreshTokenFile string   `toml:"oauth_refresh_token_file"`
+	OAuthAuthURL          string   `toml:"oauth_auth_url"`
+	OAuthTokenURL         string   `toml:"oauth_token_url"`
+	OAuthScopes           []string `toml:"oauth_scopes"`
+	Folder                string   `toml:"folder"`
 	// SentFolder, when set, is also captured: mail an agent sends from
 	// their own client joins the ticket it answers (as outgoing) and sets
 	// it pending. "" (the default) captures no Sent folder.
@@ -315,6 +329,24 @@ func (m Mailbox) Password() Secret {
 // OAuthToken is the IMAP XOAUTH2 access token (auth xoauth2).
 func (m Mailbox) OAuthToken() Secret {
 	return Secret{Key: m.path() + ".oauth_token", Env: m.OAuthTokenEnv, File: m.OAuthTokenFile}
+}
+
+// UsesOAuth reports whether IMAP or SMTP logs in by XOAUTH2 with tokens
+// refreshed from oauth_client_id (rather than a static oauth_token).
+func (m Mailbox) UsesOAuth() bool {
+	return m.OAuthClientID != "" && (m.Kind == KindIMAP && m.Auth == "xoauth2" || m.Sends() && m.SMTPAuth == "xoauth2")
+}
+
+// OAuthClientSecret is the mailbox OAuth client's secret (optional: a
+// public client uses PKCE alone).
+func (m Mailbox) OAuthClientSecret() Secret {
+	return Secret{Key: m.path() + ".oauth_client_secret", Env: m.OAuthClientSecretEnv, File: m.OAuthClientSecretFile}
+}
+
+// OAuthRefreshToken is a configured refresh token of the mailbox owner
+// (optional: an admin connects the mailbox from the panel instead).
+func (m Mailbox) OAuthRefreshToken() Secret {
+	return Secret{Key: m.path() + ".oauth_refresh_token", Env: m.OAuthRefreshTokenEnv, File: m.OAuthRefreshTokenFile}
 }
 
 // ClientSecret is the Gmail OAuth client secret.
@@ -486,6 +518,7 @@ func DefaultMailbox() Mailbox {
 		GmailPollInterval: 5 * time.Second,
 		SMTPTLS:           "starttls",
 		SMTPAuth:          "plain",
+		OAuthGrant:        "refresh_token",
 		Ack:               true,
 	}
 }

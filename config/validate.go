@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -259,6 +260,7 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 			ch.add(l+".since", "is only used with initial_sync = \"since\"")
 		}
 	}
+	ch.mailboxOAuth(l, m)
 	pushNeed := ""
 	if m.Kind == KindGmail && m.GmailPubSubTopic != "" {
 		// Gmail publishes to the topic; its push subscription delivers to
@@ -274,9 +276,15 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 		if m.SMTPPort < 1 || m.SMTPPort > 65535 {
 			ch.add(l+".smtp_port", "%d is not a port from 1 to 65535", m.SMTPPort)
 		}
-		if ch.oneOf(l+".smtp_auth", m.SMTPAuth, "plain", "login", "none") && m.SMTPAuth != "none" {
+		if ch.oneOf(l+".smtp_auth", m.SMTPAuth, "plain", "login", "xoauth2", "none") && m.SMTPAuth != "none" {
 			ch.required(l+".smtp_username", m.SMTPUsername)
-			ch.secret(l, m.SMTPPassword(), fmt.Sprintf("for smtp_auth = %q", m.SMTPAuth), m.Enabled)
+			if m.SMTPAuth == "xoauth2" {
+				if m.OAuthClientID == "" {
+					ch.add(l+".oauth_client_id", "is required for smtp_auth = \"xoauth2\" (access tokens expire within the hour; sidedesk refreshes them)")
+				}
+			} else {
+				ch.secret(l, m.SMTPPassword(), fmt.Sprintf("for smtp_auth = %q", m.SMTPAuth), m.Enabled)
+			}
 		}
 		if m.Address == "" {
 			ch.add(l+".address", "is required with smtp_host: outgoing mail is sent from it")
@@ -296,7 +304,12 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 		if ch.oneOf(l+".auth", m.Auth, "plain", "login", "xoauth2") {
 			why := fmt.Sprintf("for auth = %q", m.Auth)
 			if m.Auth == "xoauth2" {
-				ch.secret(l, m.OAuthToken(), why, m.Enabled)
+				ch.required(l+".username", m.Username)
+				if m.OAuthClientID == "" {
+					ch.secret(l, m.OAuthToken(), why+" without oauth_client_id", m.Enabled)
+				} else if m.OAuthToken().IsSet() {
+					ch.add(l+".oauth_token_env", "set either oauth_client_id (tokens refreshed) or oauth_token_env / _file (a fixed token), not both")
+				}
 			} else {
 				ch.required(l+".username", m.Username)
 				ch.secret(l, m.Password(), why, m.Enabled)
@@ -332,6 +345,49 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 var pubsubTopicRE = regexp.MustCompile(`^projects/(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$`)
 
 // gmailWatch checks the push (users.watch) keys of a gmail mailbox.
+// mailboxOAuth checks the oauth_* keys of XOAUTH2 logins.
+func (ch *checker) mailboxOAuth(l string, m Mailbox) {
+	if m.OAuthClientID == "" {
+		for key, v := range map[string]string{"oauth_provider": m.OAuthProvider, "oauth_tenant": m.OAuthTenant, "oauth_token_url": m.OAuthTokenURL, "oauth_auth_url": m.OAuthAuthURL} {
+			if v != "" {
+				ch.add(l+"."+key, "is only used with oauth_client_id (auth or smtp_auth = \"xoauth2\")")
+			}
+		}
+		return
+	}
+	if !m.UsesOAuth() {
+		ch.add(l+".oauth_client_id", "is only used with auth = \"xoauth2\" or smtp_auth = \"xoauth2\"")
+	}
+	ch.oneOf(l+".oauth_provider", m.OAuthProvider, "microsoft", "google", "custom")
+	ch.oneOf(l+".oauth_grant", m.OAuthGrant, "refresh_token", "client_credentials")
+	for key, v := range map[string]string{"oauth_token_url": m.OAuthTokenURL, "oauth_auth_url": m.OAuthAuthURL} {
+		ch.url(l+"."+key, v)
+		if u, err := url.Parse(v); err == nil && u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+			ch.add(l+"."+key, "must be https (http only for loopback hosts), not %q", redactURL(v))
+		}
+	}
+	ch.secret(l, m.OAuthClientSecret(), "", m.Enabled)
+	ch.secret(l, m.OAuthRefreshToken(), "", m.Enabled)
+	switch {
+	case m.OAuthProvider == "custom" && m.OAuthTokenURL == "":
+		ch.add(l+".oauth_token_url", "is required with oauth_provider = \"custom\"")
+	case m.OAuthProvider == "google" && m.OAuthGrant == "client_credentials":
+		ch.add(l+".oauth_grant", "Google has no client credentials grant for mail: use \"refresh_token\" (the mailbox owner's consent)")
+	case m.OAuthProvider == "microsoft" && m.OAuthGrant == "client_credentials" &&
+		slices.Contains([]string{"", "common", "organizations", "consumers"}, m.OAuthTenant):
+		ch.add(l+".oauth_tenant", "must be your Entra tenant id or domain (\"contoso.onmicrosoft.com\") for client credentials, not %q", m.OAuthTenant)
+	}
+	if m.OAuthGrant == "client_credentials" {
+		ch.secret(l, m.OAuthClientSecret(), "for oauth_grant = \"client_credentials\"", m.Enabled)
+		if m.OAuthRefreshToken().IsSet() {
+			ch.add(l+".oauth_refresh_token_env", "is not used with oauth_grant = \"client_credentials\"")
+		}
+	}
+	if m.OAuthProvider == "custom" && m.OAuthGrant != "client_credentials" && m.OAuthAuthURL == "" && !m.OAuthRefreshToken().IsSet() {
+		ch.add(l+".oauth_auth_url", "is required with oauth_provider = \"custom\" unless oauth_refresh_token_env / _file is set (the panel's consent needs it)")
+	}
+}
+
 func (ch *checker) gmailWatch(l string, m Mailbox) {
 	if m.GmailPubSubTopic == "" {
 		if len(m.GmailWatchLabels) > 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/sidedesk/sidedesk/internal/mailauth"
 )
 
 // Transport hands a built message to a mail server.
@@ -44,10 +45,14 @@ type SMTP struct {
 	// 587) or "none" (loopback relays only).
 	TLS       string
 	TLSConfig *tls.Config // nil: verify Host against the system roots
-	// Auth is "plain", "login" or "none".
+	// Auth is "plain", "login", "xoauth2" or "none".
 	Auth     string
 	Username string
 	Password func(context.Context) (string, error)
+	// Token is the access token of xoauth2 (a mailauth.Source refreshes
+	// it); TokenRejected, when set, hears that the server refused it.
+	Token         func(context.Context) (string, error)
+	TokenRejected func()
 	// LocalName is what EHLO says (default "localhost").
 	LocalName string
 	Timeout   time.Duration // per connection and command (default 1 min)
@@ -169,7 +174,22 @@ func (s *SMTP) dial(ctx context.Context) (*smtp.Client, error) {
 	if err := c.Hello(local); err != nil {
 		return fail(classify("EHLO", err, false))
 	}
-	if s.Auth != "none" && s.Auth != "" {
+	if s.Auth == "xoauth2" {
+		if s.Token == nil {
+			return fail(errors.New("smtp_auth = \"xoauth2\" has no token source"))
+		}
+		tok, err := s.Token(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("get the SMTP OAuth token: %w", err))
+		}
+		xa := &mailauth.XOAuth2Client{User: s.Username, Token: tok}
+		if err := c.Auth(xa); err != nil {
+			if s.TokenRejected != nil {
+				s.TokenRejected()
+			}
+			return fail(classify("AUTH XOAUTH2", err, false))
+		}
+	} else if s.Auth != "none" && s.Auth != "" {
 		pw := ""
 		if s.Password != nil {
 			if pw, err = s.Password(ctx); err != nil {

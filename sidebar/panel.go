@@ -106,6 +106,11 @@ func (s *Server) panelRoutes() {
 	if _, ok := s.opts.CRM.(crm.LeadConverter); ok {
 		handle("POST /sidebar/crm/convert", s.requireAgent(s.actConvertLead))
 	}
+	if s.opts.Mailboxes != nil {
+		handle("GET /sidebar/mailboxes", s.requireAgent(s.mailboxesPage))
+		handle("GET /sidebar/mailboxes/connect", s.requireAgent(s.mailboxConnect))
+		handle("GET /sidebar/mailboxes/callback", s.requireAgent(s.mailboxCallback))
+	}
 	if s.opts.Consent != nil {
 		handle("GET /oauth/consent", s.requireAgent(s.consentPage))
 		handle("POST /oauth/consent", s.requireAgent(s.consent))

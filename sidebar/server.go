@@ -30,6 +30,9 @@ type Options struct {
 	// Replies sends agents' replies (the reply box); nil: no reply box
 	// (no mailbox sends mail).
 	Replies Replier
+	// Mailboxes connects mailboxes that sign in by OAuth (admins,
+	// /sidebar/mailboxes); nil: no such pages.
+	Mailboxes MailboxConnector
 	// Consent answers the OAuth consent page (/oauth/consent); nil: no
 	// such page.
 	Consent Consenter

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+	"github.com/sidedesk/sidedesk/internal/mailauth"
 )
 
 // commandTimeout bounds how long a command that should answer at once
@@ -197,9 +198,14 @@ func (s *Source) authenticate(ctx context.Context, c *imapclient.Client) error {
 		if token, err = s.opts.OAuthToken(ctx); err != nil {
 			return s.errorf("resolve OAuth token: %w", err)
 		}
-		xc := &xoauth2Client{user: user, token: token}
-		if err = c.Authenticate(xc); err != nil && xc.challenge != "" {
-			err = fmt.Errorf("%w (server said %s)", err, xc.challenge)
+		xc := &mailauth.XOAuth2Client{User: user, Token: token}
+		if err = c.Authenticate(xc); err != nil {
+			if xc.Challenge != "" {
+				err = fmt.Errorf("%w (server said %s)", err, xc.Challenge)
+			}
+			if s.opts.OAuthTokenRejected != nil {
+				s.opts.OAuthTokenRejected() // the next login refreshes
+			}
 		}
 	default:
 		var pw string
@@ -229,27 +235,6 @@ func (s *Source) authenticate(ctx context.Context, c *imapclient.Client) error {
 		return s.errorf("login failed for %s at %s: %w: check %s", user, s.addr, err, hint)
 	}
 	return nil
-}
-
-// xoauth2Client is the SASL XOAUTH2 client mechanism (Google, Microsoft):
-// one initial response "user=" user ^A "auth=Bearer " token ^A ^A. go-sasl
-// has OAUTHBEARER (RFC 7628) but not this older mechanism.
-type xoauth2Client struct {
-	user, token string
-	challenge   string // the server's error, when it sent one
-}
-
-// Start implements sasl.Client.
-func (a *xoauth2Client) Start() (string, []byte, error) {
-	return "XOAUTH2", []byte("user=" + a.user + "\x01auth=Bearer " + a.token + "\x01\x01"), nil
-}
-
-// Next implements sasl.Client: a challenge after the initial response is a
-// JSON error; the client answers empty and the server then fails the
-// command.
-func (a *xoauth2Client) Next(challenge []byte) ([]byte, error) {
-	a.challenge = string(challenge)
-	return []byte{}, nil
 }
 
 // selectFolder opens the folder: EXAMINE (read-only) when readOnly, SELECT

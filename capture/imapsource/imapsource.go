@@ -87,8 +87,11 @@ type Options struct {
 	// Password resolves the secret when a connection is made; it is never
 	// logged. Required for plain and login.
 	Password func(ctx context.Context) (string, error)
-	// OAuthToken resolves the bearer token for xoauth2.
-	OAuthToken func(ctx context.Context) (string, error)
+	// OAuthToken resolves the bearer token for xoauth2 (a mailauth.Source
+	// refreshes it); OAuthTokenRejected, when set, is told that the server
+	// refused the token, so the next login asks for a fresh one.
+	OAuthToken         func(ctx context.Context) (string, error)
+	OAuthTokenRejected func()
 	// CredentialHint names where the secret comes from, e.g.
 	// "password_env SUPPORT_IMAP_PASSWORD"; login errors say to check it.
 	CredentialHint string
@@ -206,7 +209,7 @@ func New(opts Options) (*Source, error) {
 		}
 	case AuthXOAuth2:
 		if opts.OAuthToken == nil {
-			return bad("auth = \"xoauth2\" needs an OAuth token (oauth_token_env or oauth_token_file)")
+			return bad("auth = \"xoauth2\" needs an OAuth token (oauth_client_id, so it is refreshed, or oauth_token_env / oauth_token_file)")
 		}
 	default:
 		return bad("auth = %q: want plain, login or xoauth2", opts.Auth)

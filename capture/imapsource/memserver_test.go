@@ -311,17 +311,6 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func TestXOAuth2InitialResponse(t *testing.T) {
-	c := &xoauth2Client{user: "someone@example.com", token: "abc"}
-	mech, ir, err := c.Start()
-	if mech != "XOAUTH2" || err != nil || string(ir) != "user=someone@example.com\x01auth=Bearer abc\x01\x01" {
-		t.Fatalf("Start = %q %q %v", mech, ir, err)
-	}
-	if resp, err := c.Next([]byte(`{"status":"400"}`)); err != nil || len(resp) != 0 || c.challenge == "" {
-		t.Fatalf("Next = %q %v", resp, err)
-	}
-}
-
 // poisonBlobs fails to store a raw message containing "POISON" while
 // armed: a message that cannot be prepared, in the middle of a FETCH
 // whose other messages are prepared in parallel.

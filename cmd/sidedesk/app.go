@@ -26,6 +26,7 @@ import (
 	"github.com/sidedesk/sidedesk/config"
 	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/crm/salesforce"
+	"github.com/sidedesk/sidedesk/internal/mailauth"
 	"github.com/sidedesk/sidedesk/mailout"
 	"github.com/sidedesk/sidedesk/oauth"
 	"github.com/sidedesk/sidedesk/outbox"
@@ -57,6 +58,8 @@ type app struct {
 	conn     crm.Connector         // what the sidebar asks: crm or sf
 	sf       *salesforce.Connector // nil unless [crm] kind = "salesforce"
 	closers  []func() error        // run by Close, before the store closes
+	// mailAuths are the token sources of XOAUTH2 mailboxes (mailAuth).
+	mailAuths mailauth.Sources
 	// schemaErr is what is wrong with the database schema (schemaReport).
 	schemaErr error
 }
@@ -368,34 +371,44 @@ func (a *app) imapSourceOpts(mb config.Mailbox, outgoing bool) (*imapsource.Sour
 		}
 	}
 	hint := secretHint(mb.Password())
+	token, rejected := a.secretFunc(mb.OAuthToken()), func() {}
 	if mb.Auth == imapsource.AuthXOAuth2 {
 		hint = secretHint(mb.OAuthToken())
+		ts, err := a.mailAuth(mb)
+		if err != nil {
+			return nil, err
+		}
+		if ts != nil {
+			token, rejected = ts.Token, ts.Forget
+			hint = "the mailbox's OAuth connection (oauth_client_id " + mb.OAuthClientID + "; the account must be the username)"
+		}
 	}
 	return imapsource.New(imapsource.Options{
-		Name:           mb.Name,
-		Tenant:         mb.Tenant,
-		Host:           mb.Host,
-		Port:           mb.Port,
-		TLS:            mb.TLS,
-		TLSConfig:      tlsCfg,
-		Auth:           mb.Auth,
-		Username:       mb.Username,
-		Password:       a.secretFunc(mb.Password()),
-		OAuthToken:     a.secretFunc(mb.OAuthToken()),
-		CredentialHint: hint,
-		Folder:         mb.Folder,
-		Outgoing:       outgoing,
-		InitialSync:    mb.InitialSync,
-		Since:          mb.Since.Time,
-		AfterCapture:   mb.AfterCapture,
-		IDLE:           mb.IDLE,
-		PollInterval:   mb.PollInterval,
-		State:          a.store,
-		Lease:          a.store,
-		Pipeline:       a.pipeline,
-		Status:         a.status,
-		Metrics:        a.metrics,
-		Logger:         a.log.With("mailbox", mb.Name),
+		Name:               mb.Name,
+		Tenant:             mb.Tenant,
+		Host:               mb.Host,
+		Port:               mb.Port,
+		TLS:                mb.TLS,
+		TLSConfig:          tlsCfg,
+		Auth:               mb.Auth,
+		Username:           mb.Username,
+		Password:           a.secretFunc(mb.Password()),
+		OAuthToken:         token,
+		OAuthTokenRejected: rejected,
+		CredentialHint:     hint,
+		Folder:             mb.Folder,
+		Outgoing:           outgoing,
+		InitialSync:        mb.InitialSync,
+		Since:              mb.Since.Time,
+		AfterCapture:       mb.AfterCapture,
+		IDLE:               mb.IDLE,
+		PollInterval:       mb.PollInterval,
+		State:              a.store,
+		Lease:              a.store,
+		Pipeline:           a.pipeline,
+		Status:             a.status,
+		Metrics:            a.metrics,
+		Logger:             a.log.With("mailbox", mb.Name),
 	})
 }
 

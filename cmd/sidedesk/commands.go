@@ -377,6 +377,19 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(srcs) == 0 && err == nil {
 		fmt.Fprintf(w, "note\tmailboxes\tnone enabled: nothing will be captured\n")
 	}
+	for _, mb := range cfg.Mailboxes {
+		if !mb.Enabled || !mb.UsesOAuth() {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		detail, err := a.checkMailAuth(cctx, mb)
+		cancel()
+		if err != nil {
+			line("mailbox "+mb.Name+" oauth", err)
+		} else {
+			fmt.Fprintf(w, "ok\tmailbox %s oauth\t%s\n", mb.Name, detail)
+		}
+	}
 	if a.sf != nil && a.schemaErr != nil {
 		// No connections table to read yet: the connected app only.
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/sidedesk/sidedesk/capture/gmailsource/gmailtest"
 	"github.com/sidedesk/sidedesk/demo"
-	"github.com/sidedesk/sidedesk/internal/testenv"
 	"github.com/sidedesk/sidedesk/store"
 )
 
@@ -75,24 +73,7 @@ func TestServeGmailPush(t *testing.T) {
 gmail_pubsub_topic = "projects/acme-support/topics/gmail-push"
 gmail_poll_interval = "1h"`)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &testenv.SyncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, nil, io.Discard, stderr) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	var base string
-	waitFor(t, 20*time.Second, "serve to listen", func() bool {
-		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
-			base = "http://" + m[1]
-			return true
-		}
-		return false
-	})
+	base, _ := startServe(t, cfg)
 	g.SetPushURL(base + "/gmail/push?token=push-tok")
 	waitFor(t, 20*time.Second, "the Gmail watch", func() bool { return len(g.Watches("me")) == 1 })
 	if w := g.Watches("me")[0]; w.TopicName != "projects/acme-support/topics/gmail-push" || strings.Join(w.LabelIDs, ",") != "INBOX" {

@@ -23,6 +23,13 @@ func (a *app) mailService() (*mailout.Service, error) {
 			host, _ := os.Hostname()
 			tr := &mailout.SMTP{Host: mb.SMTPHost, Port: mb.SMTPPort, TLS: mb.SMTPTLS, Auth: mb.SMTPAuth,
 				Username: mb.SMTPUsername, Password: a.secretFunc(mb.SMTPPassword()), LocalName: host}
+			if mb.SMTPAuth == "xoauth2" {
+				ts, err := a.mailAuth(mb)
+				if err != nil {
+					return nil, err
+				}
+				tr.Token, tr.TokenRejected = ts.Token, ts.Forget
+			}
 			a.closers = append(a.closers, tr.Close) // the kept session says QUIT
 			m.Transport = tr
 		}

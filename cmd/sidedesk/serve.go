@@ -39,12 +39,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.Close()
-	srcs, err := a.sources(ctx)
+	ln, err := listen(ctx, a.cfg.Server.Listen, "server.listen")
 	if err != nil {
 		return err
 	}
-	ln, err := listen(ctx, a.cfg.Server.Listen, "server.listen")
+	if a.cfg.Server.PublicURL == "http://"+a.cfg.Server.Listen && strings.HasSuffix(a.cfg.Server.Listen, ":0") {
+		// The default (public_url unset): links carry the real port, also
+		// with listen = ":0".
+		a.cfg.Server.PublicURL = "http://" + ln.Addr().String()
+	}
+	srcs, err := a.sources(ctx)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	a.log.Info("sidedesk serving", "version", version, "listen", ln.Addr().String(), "mailboxes", len(srcs))
@@ -188,11 +194,20 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 	if a.mail != nil {
 		replies = a.mail
 	}
+	auths, err := a.mailAuthSources()
+	if err != nil {
+		return nil, err
+	}
+	var boxes sidebar.MailboxConnector
+	if len(auths) > 0 {
+		boxes = mailboxPanel{auths}
+	}
 	panel, err := sidebar.New(sidebar.Options{
 		Panel:          reads,
 		CRM:            a.conn,
 		Actions:        a.tickets,
 		Replies:        replies,
+		Mailboxes:      boxes,
 		Consent:        oa,
 		Logger:         a.log,
 		PublicURL:      a.cfg.Server.PublicURL,
@@ -315,6 +330,9 @@ type healthReport struct {
 	// CRM is the Salesforce connector's state: which agents are
 	// connected, who must reconnect, the org's API budget.
 	CRM *crmHealth `json:"crm,omitempty"`
+	// MailboxOAuth: the XOAUTH2 mailboxes' token refreshes (a refused
+	// refresh token says who must reconnect the mailbox, and where).
+	MailboxOAuth []mailOAuthHealth `json:"mailbox_oauth,omitempty"`
 }
 
 type crmHealth struct {
@@ -376,6 +394,16 @@ func (a *app) health(ctx context.Context, tenant string) (bool, any) {
 			r.Outbox = append(r.Outbox, c)
 		}
 	}
+	for _, s := range a.mailAuths {
+		h := s.Health()
+		if !h.OK && r.Status == "ok" {
+			r.Status = "degraded"
+		}
+		if mb, known := a.cfg.Mailbox(s.Mailbox()); known && s.Tenant() == tenant {
+			h.Error = a.redactSecretRefs(mb, h.Error)
+			r.MailboxOAuth = append(r.MailboxOAuth, mailOAuthHealth{Mailbox: s.Mailbox(), Health: h})
+		}
+	}
 	if a.sf != nil {
 		h := &crmHealth{Kind: "salesforce", Connected: []string{}, Disconnected: []string{}, ServiceAgent: a.cfg.CRM.ServiceAgent}
 		sts, err := a.sf.Statuses(ctx)
@@ -404,7 +432,8 @@ func (a *app) health(ctx context.Context, tenant string) (bool, any) {
 // "password_env SUPPORT_PW" a login error points the admin to) out of msg:
 // /healthz shows errors to API tokens, doctor and the log keep the hint.
 func (a *app) redactSecretRefs(mb config.Mailbox, msg string) string {
-	for _, s := range []config.Secret{mb.Password(), mb.OAuthToken(), mb.ClientSecret(), mb.RefreshToken()} {
+	for _, s := range []config.Secret{mb.Password(), mb.OAuthToken(), mb.ClientSecret(), mb.RefreshToken(),
+		mb.SMTPPassword(), mb.OAuthClientSecret(), mb.OAuthRefreshToken()} {
 		if s.Env == "" && s.File == "" {
 			continue
 		}

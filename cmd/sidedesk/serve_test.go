@@ -329,6 +329,31 @@ min_priority = "high"
 	}
 }
 
+// startServe runs `sidedesk serve --config cfg` until t ends and returns
+// its base URL and log.
+func startServe(t *testing.T, cfg string) (string, *testenv.SyncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &testenv.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, nil, io.Discard, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	var base string
+	waitFor(t, 20*time.Second, "serve to listen", func() bool {
+		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
+			base = "http://" + m[1]
+			return true
+		}
+		return false
+	})
+	return base, stderr
+}
+
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -386,24 +411,7 @@ smtp_auth = "none"
 		t.Fatalf("token create: %v\n%s", err, errb.String())
 	}
 	token := strings.TrimSpace(tokOut.String())
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &testenv.SyncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, nil, io.Discard, stderr) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	var base string
-	waitFor(t, 20*time.Second, "serve to listen", func() bool {
-		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
-			base = "http://" + m[1]
-			return true
-		}
-		return false
-	})
+	base, _ := startServe(t, cfgPath)
 	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(dir, "db.sqlite"), BlobDir: filepath.Join(dir, "blobs")})
 	if err != nil {
 		t.Fatal(err)

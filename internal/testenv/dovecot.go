@@ -48,6 +48,9 @@ type Dovecot struct {
 	tlsPort int
 	pool    *x509.CertPool
 	users   []User
+	// oauth2URL, when set, is the RFC 7662 introspection endpoint that
+	// XOAUTH2 and OAUTHBEARER logins are checked against.
+	oauth2URL string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -75,6 +78,26 @@ func StartDovecot(t testing.TB, users ...User) *Dovecot {
 	return d
 }
 
+// StartDovecotOAuth is StartDovecot with XOAUTH2 and OAUTHBEARER logins
+// checked by Dovecot's oauth2 passdb against introspectURL (RFC 7662, POST
+// mode; TESTENV.md), besides the users' passwords. A Postfix using its
+// AuthSocket then takes XOAUTH2 for SMTP submission too.
+func StartDovecotOAuth(t testing.TB, introspectURL string, users ...User) *Dovecot {
+	t.Helper()
+	if _, err := dovecotBinary(); err != nil {
+		Unavailable(t, "dovecot (apt-get install dovecot-imapd)", err)
+	}
+	if os.Geteuid() != 0 {
+		Unavailable(t, "dovecot", errors.New("the test Dovecot needs root (it hands mail dirs to uid 65534)"))
+	}
+	d, err := newDovecot(t.TempDir(), introspectURL, users...)
+	if err != nil {
+		Unavailable(t, "dovecot", err)
+	}
+	t.Cleanup(d.Close)
+	return d
+}
+
 func dovecotBinary() (string, error) {
 	bin, err := exec.LookPath("dovecot")
 	if err == nil {
@@ -89,6 +112,10 @@ func dovecotBinary() (string, error) {
 // NewDovecot is StartDovecot for programs (benchmarks): it runs Dovecot
 // with its files under dir (which must be empty or new) until Close.
 func NewDovecot(dir string, users ...User) (*Dovecot, error) {
+	return newDovecot(dir, "", users...)
+}
+
+func newDovecot(dir, oauth2URL string, users ...User) (*Dovecot, error) {
 	bin, err := dovecotBinary()
 	if err != nil {
 		return nil, fmt.Errorf("testenv: dovecot not installed (apt-get install dovecot-imapd): %w", err)
@@ -116,6 +143,8 @@ func NewDovecot(dir string, users ...User) (*Dovecot, error) {
 		runDir: runDir,
 		conf:   filepath.Join(dir, "dovecot.conf"),
 		users:  users,
+
+		oauth2URL: oauth2URL,
 	}
 	if err := d.setup(bin); err != nil {
 		d.Close()
@@ -152,6 +181,10 @@ func (d *Dovecot) setup(bin string) error {
 		"key.pem":      keyPEM,
 		"users":        []byte(usersFile.String()),
 		"dovecot.conf": []byte(d.config()),
+	}
+	if d.oauth2URL != "" {
+		files["oauth2.conf.ext"] = []byte("introspection_mode = post\nintrospection_url = " + d.oauth2URL +
+			"\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n")
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(d.dir, name), data, 0o644); err != nil {
@@ -231,6 +264,12 @@ func (d *Dovecot) config() string {
 	if lmtpAvailable() {
 		protocols, extra = "imap lmtp", lmtpConfig
 	}
+	mechs, passdbMechs, oauthPassdb := "plain login", "", ""
+	if d.oauth2URL != "" {
+		mechs, passdbMechs = "plain login xoauth2 oauthbearer", "\n  mechanisms = plain login"
+		oauthPassdb = "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = " +
+			filepath.Join(d.dir, "oauth2.conf.ext") + "\n}\n"
+	}
 	// Dovecot rejects a block opened and closed on one line (TESTENV.md).
 	return fmt.Sprintf(`protocols = `+protocols+`
 listen = 127.0.0.1
@@ -241,15 +280,15 @@ ssl = yes
 ssl_cert = <%[1]s/cert.pem
 ssl_key = <%[1]s/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = `+mechs+`
 auth_failure_delay = 0
 mail_location = maildir:%[1]s/mail/%%u/Maildir
 mail_fsync = never
 passdb {
-  driver = passwd-file
+  driver = passwd-file`+passdbMechs+`
   args = scheme=PLAIN username_format=%%u %[1]s/users
 }
-userdb {
+`+oauthPassdb+`userdb {
   driver = passwd-file
   args = username_format=%%u %[1]s/users
   default_fields = uid=%[5]d gid=%[5]d home=%[1]s/mail/%%u

@@ -251,3 +251,26 @@ type Consent struct {
 
 // ScopeLine is one scope and what it allows.
 type ScopeLine struct{ Name, Text string }
+
+// Mailboxes is the admin's page of the mailboxes that log in by OAuth
+// (XOAUTH2 at Microsoft 365 or Gmail): each one's state and a Connect
+// button for those connected by consent.
+type Mailboxes struct {
+	Page
+	Boxes []MailboxAuth
+	// Done names the mailbox just connected ("" when none).
+	Done string
+}
+
+// MailboxAuth is one mailbox's OAuth state.
+type MailboxAuth struct {
+	Name       string
+	Grant      string // refresh_token | client_credentials
+	OK         bool
+	Error      string
+	Refreshed  string // when a token was last got ("" never)
+	CanConsent bool
+}
+
+// urlQuery escapes a query value.
+func urlQuery(s string) string { return url.QueryEscape(s) }
