@@ -287,8 +287,12 @@ type Mailbox struct {
 	// GmailWatchLabels are the label names or ids the watch reports on;
 	// empty means the labels of Query's in:/label: terms, else INBOX.
 	GmailWatchLabels []string `toml:"gmail_watch_labels"`
-	APIBaseURL       string   `toml:"api_base_url"`
-	TokenURL         string   `toml:"token_url"`
+	// GmailSend sends the mailbox's replies and acknowledgements through
+	// the Gmail API (users.messages.send, in the Gmail thread of the mail
+	// answered); it needs the gmail.send scope granted.
+	GmailSend  bool   `toml:"gmail_send"`
+	APIBaseURL string `toml:"api_base_url"`
+	TokenURL   string `toml:"token_url"`
 
 	// Sending: agents' replies and acknowledgements go out through SMTP
 	// submission (RFC 6409). An empty SMTPHost: the mailbox sends nothing.
@@ -308,7 +312,11 @@ type Mailbox struct {
 }
 
 // Sends reports whether the mailbox sends mail (smtp_host is set).
-func (m Mailbox) Sends() bool { return m.SMTPHost != "" }
+func (m Mailbox) Sends() bool { return m.SMTPHost != "" || m.SendsByGmail() }
+
+// SendsByGmail reports whether the mailbox sends through the Gmail API
+// (kind = "gmail" with gmail_send).
+func (m Mailbox) SendsByGmail() bool { return m.Kind == KindGmail && m.GmailSend }
 
 // SMTPPassword is the SMTP submission password: smtp_password_env or
 // smtp_password_file, else the IMAP password.
@@ -334,7 +342,7 @@ func (m Mailbox) OAuthToken() Secret {
 // UsesOAuth reports whether IMAP or SMTP logs in by XOAUTH2 with tokens
 // refreshed from oauth_client_id (rather than a static oauth_token).
 func (m Mailbox) UsesOAuth() bool {
-	return m.OAuthClientID != "" && (m.Kind == KindIMAP && m.Auth == "xoauth2" || m.Sends() && m.SMTPAuth == "xoauth2")
+	return m.OAuthClientID != "" && (m.Kind == KindIMAP && m.Auth == "xoauth2" || m.SMTPHost != "" && m.SMTPAuth == "xoauth2")
 }
 
 // OAuthClientSecret is the mailbox OAuth client's secret (optional: a

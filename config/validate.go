@@ -268,7 +268,16 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 		pushNeed = "with gmail_pubsub_topic (the push subscription's endpoint is POST /gmail/push?token=...)"
 	}
 	ch.secret(l, m.PushToken(), pushNeed, m.Enabled)
-	if m.Sends() {
+	if m.GmailSend && m.Kind != KindGmail {
+		ch.add(l+".gmail_send", "is only for kind = \"gmail\" mailboxes (this one sends by smtp_host)")
+	}
+	if m.SendsByGmail() && m.SMTPHost != "" {
+		ch.add(l+".gmail_send", "and smtp_host both set: choose one way to send")
+	}
+	if m.Sends() && m.Address == "" {
+		ch.add(l+".address", "is required to send mail: outgoing mail is sent from it")
+	}
+	if m.SMTPHost != "" {
 		if m.SMTPTLS == "none" && !isLoopbackHost(m.SMTPHost) {
 			ch.add(l+".smtp_tls", "\"none\" is only allowed for loopback hosts, not %s", m.SMTPHost)
 		}
@@ -285,9 +294,6 @@ func (ch *checker) mailbox(l string, m Mailbox) {
 			} else {
 				ch.secret(l, m.SMTPPassword(), fmt.Sprintf("for smtp_auth = %q", m.SMTPAuth), m.Enabled)
 			}
-		}
-		if m.Address == "" {
-			ch.add(l+".address", "is required with smtp_host: outgoing mail is sent from it")
 		}
 	}
 

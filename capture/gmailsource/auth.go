@@ -29,6 +29,9 @@ type AuthOptions struct {
 	// Modify requests the gmail.modify scope (needed for
 	// LabelAfterCapture); otherwise gmail.readonly.
 	Modify bool
+	// Send adds the gmail.send scope (the mailbox sends its replies
+	// through users.messages.send).
+	Send bool
 	// HTTPClient is the base client for token and API requests; default
 	// a client on a clone of http.DefaultTransport keeping up to 32 idle
 	// connections per host (parallel fetches through an HTTP/1.1 proxy).
@@ -37,10 +40,14 @@ type AuthOptions struct {
 
 // Scopes returns the OAuth scopes a mailbox needs.
 func (a AuthOptions) Scopes() []string {
+	scopes := []string{gmail.GmailReadonlyScope}
 	if a.Modify {
-		return []string{gmail.GmailModifyScope}
+		scopes = []string{gmail.GmailModifyScope}
 	}
-	return []string{gmail.GmailReadonlyScope}
+	if a.Send {
+		scopes = append(scopes, gmail.GmailSendScope)
+	}
+	return scopes
 }
 
 // NewHTTPClient returns an HTTP client that authorises Gmail API requests

@@ -72,9 +72,9 @@ func TestServiceAccountImpersonation(t *testing.T) {
 		"client_id":      "123",
 		"token_uri":      "https://oauth2.googleapis.com/token",
 	})
-	for _, modify := range []bool{false, true} {
+	for i, modify := range []bool{false, true, false} {
 		client, err := NewHTTPClient(context.Background(), AuthOptions{Kind: "service_account", CredentialsJSON: creds,
-			Subject: fake.User(), TokenURL: fake.TokenURL(), HTTPClient: fake.Client(), Modify: modify})
+			Subject: fake.User(), TokenURL: fake.TokenURL(), HTTPClient: fake.Client(), Modify: modify, Send: i == 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,10 +84,11 @@ func TestServiceAccountImpersonation(t *testing.T) {
 		}
 	}
 	subs, scopes := fake.Subjects(), fake.Scopes()
-	if len(subs) != 2 || subs[0] != fake.User() {
+	if len(subs) != 3 || subs[0] != fake.User() {
 		t.Fatalf("subjects %v, want the mailbox impersonated", subs)
 	}
-	if scopes[0] != "https://www.googleapis.com/auth/gmail.readonly" || scopes[1] != "https://www.googleapis.com/auth/gmail.modify" {
+	if scopes[0] != "https://www.googleapis.com/auth/gmail.readonly" || scopes[1] != "https://www.googleapis.com/auth/gmail.modify" ||
+		scopes[2] != "https://www.googleapis.com/auth/gmail.readonly https://www.googleapis.com/auth/gmail.send" {
 		t.Fatalf("scopes %v", scopes)
 	}
 }

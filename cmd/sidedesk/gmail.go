@@ -10,13 +10,16 @@ import (
 	"github.com/sidedesk/sidedesk/config"
 )
 
-func (a *app) gmailSource(ctx context.Context, mb config.Mailbox) (*gmailsource.Source, error) {
+// gmailClient is the mailbox's authorised Gmail API client (capture and
+// gmail_send share its scopes, so one token serves both).
+func (a *app) gmailClient(ctx context.Context, mb config.Mailbox) (*http.Client, error) {
 	auth := gmailsource.AuthOptions{
 		Kind:     mb.GmailAuth,
 		ClientID: mb.ClientID,
 		Subject:  mb.User,
 		TokenURL: mb.TokenURL,
 		Modify:   mb.LabelAfterCapture != "",
+		Send:     mb.SendsByGmail(),
 	}
 	var err error
 	switch mb.GmailAuth {
@@ -35,6 +38,14 @@ func (a *app) gmailSource(ctx context.Context, mb config.Mailbox) (*gmailsource.
 	client, err := gmailsource.NewHTTPClient(ctx, auth)
 	if err != nil {
 		return nil, fmt.Errorf("mailbox %q: %w", mb.Name, err)
+	}
+	return client, nil
+}
+
+func (a *app) gmailSource(ctx context.Context, mb config.Mailbox) (*gmailsource.Source, error) {
+	client, err := a.gmailClient(ctx, mb)
+	if err != nil {
+		return nil, err
 	}
 	return gmailsource.New(ctx, gmailsource.Options{
 		Name:              mb.Name,

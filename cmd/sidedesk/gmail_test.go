@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -121,4 +123,65 @@ token_url = %q
 		t.Fatal(err)
 	}
 	return path, dir
+}
+
+// TestServeGmailSend: a kind = "gmail" mailbox with gmail_send = true
+// acknowledges and answers through users.messages.send (the upload URI)
+// of a server speaking the Gmail REST API: both land in the Gmail thread
+// of the customer's mail, with the thread's headers; a recipient Gmail
+// refuses (400) marks the reply failed with Gmail's text.
+func TestServeGmailSend(t *testing.T) {
+	g := gmailtest.New(gmailtest.Options{User: "support@acme.example", RequireAuth: true, ClientID: "cid", ClientSecret: "csecret", RefreshToken: "rtoken"})
+	defer g.Close()
+	cfg, _ := gmailConfig(t, g, "gmail_send = true\ngmail_poll_interval = \"100ms\"\n[ticket]\nack_enabled = true")
+	var tokOut, errb bytes.Buffer
+	if err := run(context.Background(), []string{"token", "create", "--name", "gs", "--scopes", "tickets:read,tickets:write", "--config", cfg}, nil, &tokOut, &errb); err != nil {
+		t.Fatalf("token create: %v\n%s", err, errb.String())
+	}
+	token := strings.TrimSpace(tokOut.String())
+	base, _ := startServe(t, cfg)
+	api := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v
+	}
+	// Wait for the mail consumer to have started (it begins at the
+	// outbox's end), then the customer writes.
+	waitFor(t, 20*time.Second, "the Gmail mailbox's first sync", func() bool { return g.Requests()["messages.list"] > 0 })
+	time.Sleep(300 * time.Millisecond)
+	first := g.AddMessage("support@acme.example", []byte("From: Cora <cora@customer.example>\r\nTo: support@acme.example\r\n"+
+		"Subject: Fax on fire\r\nMessage-ID: <fax@customer.example>\r\nDate: "+time.Now().Format(time.RFC1123Z)+"\r\n\r\nHelp.\r\n"), "INBOX", "UNREAD")
+	waitFor(t, 20*time.Second, "the acknowledgement sent through Gmail", func() bool { return len(g.Sent("support@acme.example")) == 1 })
+	ack := g.Sent("support@acme.example")[0]
+	if ack.ThreadID != first || !bytes.Contains(ack.Raw, []byte("In-Reply-To: <fax@customer.example>")) ||
+		!bytes.Contains(ack.Raw, []byte("Auto-Submitted: auto-replied")) {
+		t.Errorf("acknowledgement in thread %s (want %s):\n%s", ack.ThreadID, first, ack.Raw)
+	}
+	code, v := api("POST", "/api/v1/tickets/1/replies", `{"body_text":"The brigade is coming."}`)
+	if code != 202 {
+		t.Fatalf("reply: %d %v", code, v)
+	}
+	waitFor(t, 20*time.Second, "the reply sent through Gmail", func() bool { return len(g.Sent("support@acme.example")) == 2 })
+	if r := g.Sent("support@acme.example")[1]; r.ThreadID != first || !bytes.Contains(r.Raw, []byte("brigade")) {
+		t.Errorf("reply in thread %s (want %s):\n%s", r.ThreadID, first, r.Raw)
+	}
+
+	// Gmail refuses the next one outright: the reply is failed, with why.
+	g.InjectFault(gmailtest.Fault{Op: "messages.send", Status: 400, Reason: "invalidArgument", Message: "Invalid To header"})
+	_, v = api("POST", "/api/v1/tickets/1/replies", `{"body_text":"Again."}`)
+	id, _ := v["id"].(float64)
+	waitFor(t, 20*time.Second, "the refused reply marked failed", func() bool {
+		_, m := api("GET", fmt.Sprintf("/api/v1/messages/%d", int64(id)), "")
+		d, _ := m["delivery"].(map[string]any)
+		return d["state"] == "failed" && strings.Contains(fmt.Sprint(d["error"]), "Invalid To header")
+	})
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"slices"
 	"time"
 
 	"github.com/sidedesk/sidedesk/mailout"
 	"github.com/sidedesk/sidedesk/outbox"
+	"google.golang.org/api/gmail/v1"
+	"google.golang.org/api/option"
 )
 
 // mailService builds the outgoing mail service over the mailboxes that
@@ -19,7 +23,21 @@ func (a *app) mailService() (*mailout.Service, error) {
 		}
 		m := mailout.Mailbox{Name: mb.Name, Tenant: mb.Tenant, Address: mb.Address, Aliases: mb.Aliases,
 			FromName: mb.FromName, Ack: mb.Ack && a.cfg.Ticket.AckEnabled}
-		if mb.Sends() {
+		if mb.SendsByGmail() {
+			client, err := a.gmailClient(context.Background(), mb)
+			if err != nil {
+				return nil, err
+			}
+			opts := []option.ClientOption{option.WithHTTPClient(client)}
+			if mb.APIBaseURL != "" {
+				opts = append(opts, option.WithEndpoint(mb.APIBaseURL))
+			}
+			svc, err := gmail.NewService(context.Background(), opts...)
+			if err != nil {
+				return nil, fmt.Errorf("mailbox %q: gmail_send: %w", mb.Name, err)
+			}
+			m.Transport = &mailout.Gmail{Service: svc, User: mb.User}
+		} else if mb.Sends() {
 			host, _ := os.Hostname()
 			tr := &mailout.SMTP{Host: mb.SMTPHost, Port: mb.SMTPPort, TLS: mb.SMTPTLS, Auth: mb.SMTPAuth,
 				Username: mb.SMTPUsername, Password: a.secretFunc(mb.SMTPPassword()), LocalName: host}

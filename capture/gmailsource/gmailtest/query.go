@@ -19,7 +19,8 @@ type query struct {
 	after     time.Time
 	before    time.Time
 	unread    bool
-	spamTrash bool // in:anywhere, in:spam, in:trash
+	spamTrash bool     // in:anywhere, in:spam, in:trash
+	msgIDs    []string // rfc822msgid: (Message-ID without <>)
 }
 
 func parseQuery(q string) (query, error) {
@@ -53,6 +54,8 @@ func parseQuery(q string) (query, error) {
 			} else {
 				out.before = t
 			}
+		case "rfc822msgid":
+			out.msgIDs = append(out.msgIDs, strings.Trim(val, "<>"))
 		case "is":
 			if !strings.EqualFold(val, "unread") {
 				return out, fmt.Errorf("fake gmail: unsupported query term %q", term)
@@ -119,10 +122,15 @@ func (q query) match(b *mailbox, m *Message) bool {
 	if !q.before.IsZero() && !m.InternalDate.Before(q.before) {
 		return false
 	}
-	if len(q.from) > 0 {
+	if len(q.from) > 0 || len(q.msgIDs) > 0 {
 		msg, err := mail.ReadMessage(bytes.NewReader(m.Raw))
 		if err != nil {
 			return false
+		}
+		for _, id := range q.msgIDs {
+			if strings.Trim(strings.TrimSpace(msg.Header.Get("Message-ID")), "<>") != id {
+				return false
+			}
 		}
 		from := strings.ToLower(msg.Header.Get("From"))
 		for _, f := range q.from {

@@ -3,13 +3,16 @@
 // tests of sidedesk. It speaks the shapes sidedesk uses: users.getProfile,
 // users.messages.list (q, pageToken), users.messages.get (format=raw),
 // users.history.list (startHistoryId, 404 when too old), users.labels.list and
-// create, users.messages.modify and batchModify, users.watch (optionally
+// create, users.messages.modify and batchModify, users.messages.send (the
+// metadata URI with raw, and the upload URI with uploadType=media or
+// multipart; threadId honoured when it names a thread), users.watch (optionally
 // publishing Pub/Sub push requests to a URL, as a push subscription would),
 // plus an OAuth 2.0 token endpoint (refresh_token and JWT-bearer grants).
 // Knobs inject 429, 403 and 5xx answers and expire history.
 //
 // It is not a Gmail emulator: queries understand in:, label:, from:, after:,
-// before: and is:unread terms only, and thread ids equal message ids.
+// before:, is:unread and rfc822msgid: terms only, and a message's thread
+// id is its own id unless it was sent into a thread.
 package gmailtest
 
 import (
@@ -19,8 +22,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,6 +91,7 @@ type Fault struct {
 // Message is one stored message of the fake mailbox.
 type Message struct {
 	ID           string
+	ThreadID     string
 	Raw          []byte
 	Labels       []string
 	InternalDate time.Time
@@ -166,6 +173,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /gmail/v1/users/{user}/labels", s.api("labels.list", s.listLabels))
 	mux.HandleFunc("POST /gmail/v1/users/{user}/labels", s.api("labels.create", s.createLabel))
 	mux.HandleFunc("POST /gmail/v1/users/{user}/watch", s.api("watch", s.watch))
+	mux.HandleFunc("POST /gmail/v1/users/{user}/messages/send", s.api("messages.send", s.send))
+	mux.HandleFunc("POST /upload/gmail/v1/users/{user}/messages/send", s.api("messages.send", s.send))
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -232,11 +241,28 @@ func (s *Server) AddMessage(user string, raw []byte, labels ...string) string {
 		InternalDate: s.opts.Start.Add(time.Duration(s.seq-1) * time.Second),
 		HistoryID:    b.historyID,
 	}
+	m.ThreadID = m.ID
 	b.msgs = append(b.msgs, m)
 	b.byID[m.ID] = m
 	b.history = append(b.history, historyRecord{ID: b.historyID, Kind: "messageAdded", MessageID: m.ID, Labels: slices.Clone(m.Labels)})
 	s.publish(b, m.Labels)
 	return m.ID
+}
+
+// Sent returns the messages sent through users.messages.send, oldest
+// first.
+func (s *Server) Sent(user string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for _, m := range s.box(user).msgs {
+		if slices.Contains(m.Labels, "SENT") {
+			c := *m
+			c.Raw, c.Labels = bytes.Clone(m.Raw), slices.Clone(m.Labels)
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // AddLabels adds label ids to a message and writes a labelAdded record.
@@ -527,7 +553,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, b *mailbox
 	var match []idRef
 	for i := len(b.msgs) - 1; i >= 0; i-- { // newest first, as Gmail lists
 		if m := b.msgs[i]; q.match(b, m) {
-			match = append(match, idRef{m.ID, m.ID})
+			match = append(match, idRef{m.ID, m.ThreadID})
 		}
 	}
 	resp := map[string]any{"resultSizeEstimate": len(match)}
@@ -559,7 +585,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request, b *mailbox) 
 	labels, _ := json.Marshal(m.Labels)
 	// Field order as Gmail writes it: raw comes last.
 	fmt.Fprintf(w, `{"id":%q,"threadId":%q,"labelIds":%s,"snippet":"","historyId":"%d","internalDate":"%d","sizeEstimate":%d`,
-		m.ID, m.ID, labels, m.HistoryID, m.InternalDate.UnixMilli(), len(m.Raw))
+		m.ID, m.ThreadID, labels, m.HistoryID, m.InternalDate.UnixMilli(), len(m.Raw))
 	if format == "raw" {
 		io.WriteString(w, `,"raw":"`)
 		enc := base64.NewEncoder(base64.URLEncoding, w)
@@ -607,7 +633,7 @@ func (s *Server) modify(w http.ResponseWriter, r *http.Request, b *mailbox) {
 	case m == nil:
 		writeError(w, 404, "notFound", "Requested entity was not found.")
 	default:
-		writeJSON(w, map[string]any{"id": m.ID, "threadId": m.ID, "labelIds": m.Labels})
+		writeJSON(w, map[string]any{"id": m.ID, "threadId": m.ThreadID, "labelIds": m.Labels})
 	}
 }
 
@@ -659,7 +685,11 @@ func (s *Server) listHistory(w http.ResponseWriter, r *http.Request, b *mailbox)
 		if labelID != "" && !slices.Contains(h.Labels, labelID) {
 			continue
 		}
-		ref := map[string]any{"id": h.MessageID, "threadId": h.MessageID, "labelIds": h.Labels}
+		thread := h.MessageID
+		if m := b.byID[h.MessageID]; m != nil {
+			thread = m.ThreadID
+		}
+		ref := map[string]any{"id": h.MessageID, "threadId": thread, "labelIds": h.Labels}
 		rec := map[string]any{"id": strconv.FormatUint(h.ID, 10), "messages": []any{ref}}
 		switch h.Kind {
 		case "messageAdded":
@@ -707,4 +737,93 @@ func (s *Server) createLabel(w http.ResponseWriter, r *http.Request, b *mailbox)
 	b.labels = append(b.labels, l)
 	writeJSON(w, map[string]any{"id": l.ID, "name": l.Name, "type": l.Type,
 		"labelListVisibility": "labelShow", "messageListVisibility": "show"})
+}
+
+// send implements users.messages.send: the metadata URI takes a Message
+// with raw (base64url); the upload URI takes the RFC 822 bytes alone
+// (uploadType=media) or a multipart/related body of the JSON Message then
+// the bytes (uploadType=multipart). The mail is stored with the SENT label,
+// in the thread threadId names (404 when no message has it), else a new one.
+func (s *Server) send(w http.ResponseWriter, r *http.Request, b *mailbox) {
+	var (
+		meta struct {
+			Raw      string `json:"raw"`
+			ThreadID string `json:"threadId"`
+		}
+		raw []byte
+	)
+	upload := strings.HasPrefix(r.URL.Path, "/upload/")
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case !upload:
+		if err := json.NewDecoder(r.Body).Decode(&meta); err != nil {
+			writeError(w, 400, "invalidArgument", "Invalid JSON payload received.")
+			return
+		}
+		var err error
+		if raw, err = base64.URLEncoding.DecodeString(meta.Raw); err != nil {
+			if raw, err = base64.RawURLEncoding.DecodeString(meta.Raw); err != nil {
+				writeError(w, 400, "invalidArgument", "Invalid value for ByteString: raw")
+				return
+			}
+		}
+	case r.FormValue("uploadType") == "media":
+		raw, _ = io.ReadAll(r.Body)
+	case r.FormValue("uploadType") == "multipart" && ct == "multipart/related":
+		mr := multipart.NewReader(r.Body, params["boundary"])
+		for i := 0; ; i++ {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				writeError(w, 400, "badRequest", "bad multipart body: "+err.Error())
+				return
+			}
+			if i == 0 {
+				if err := json.NewDecoder(p).Decode(&meta); err != nil {
+					writeError(w, 400, "badRequest", "the first part must be the JSON metadata")
+					return
+				}
+			} else {
+				raw, _ = io.ReadAll(p)
+			}
+		}
+	default:
+		writeError(w, 400, "badRequest", "uploadType must be media or multipart")
+		return
+	}
+	if len(raw) == 0 {
+		writeError(w, 400, "invalidArgument", "Recipient address required")
+		return
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil || msg.Header.Get("To")+msg.Header.Get("Cc")+msg.Header.Get("Bcc") == "" {
+		writeError(w, 400, "invalidArgument", "Recipient address required")
+		return
+	}
+	thread := ""
+	if meta.ThreadID != "" {
+		for _, m := range b.msgs {
+			if m.ThreadID == meta.ThreadID {
+				thread = m.ThreadID
+			}
+		}
+		if thread == "" {
+			writeError(w, 404, "notFound", "Requested entity was not found.")
+			return
+		}
+	}
+	s.seq++
+	b.historyID++
+	m := &Message{ID: fmt.Sprintf("%016x", 0x18c0000000000000+s.seq), Raw: raw, Labels: []string{"SENT"},
+		InternalDate: time.Now().Truncate(time.Millisecond), HistoryID: b.historyID}
+	m.ThreadID = thread
+	if m.ThreadID == "" {
+		m.ThreadID = m.ID
+	}
+	b.msgs = append(b.msgs, m)
+	b.byID[m.ID] = m
+	b.history = append(b.history, historyRecord{ID: b.historyID, Kind: "messageAdded", MessageID: m.ID, Labels: slices.Clone(m.Labels)})
+	writeJSON(w, map[string]any{"id": m.ID, "threadId": m.ThreadID, "labelIds": m.Labels})
 }
