@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -59,6 +60,33 @@ type Service struct {
 	opts    Options
 	log     *slog.Logger
 	subject subjectRules
+	agents  sync.Map // tenant "\x00" email → agentSeen: IsAgent's answers for a minute
+}
+
+type agentSeen struct {
+	ok bool
+	at time.Time
+}
+
+// fromAgent reports whether email is an active agent of tenant, asking
+// Options.IsAgent at most once a minute per address (it runs for every
+// captured mail). An error counts as "no": the mail is then filed as a
+// customer's, which loses nothing.
+func (s *Service) fromAgent(ctx context.Context, tenant, email string) bool {
+	if s.opts.IsAgent == nil || email == "" {
+		return false
+	}
+	key := tenant + "\x00" + strings.ToLower(email)
+	if v, ok := s.agents.Load(key); ok && time.Since(v.(agentSeen).at) < time.Minute {
+		return v.(agentSeen).ok
+	}
+	ok, err := s.opts.IsAgent(ctx, tenant, email)
+	if err != nil {
+		s.log.WarnContext(ctx, "ticket: is the sender an agent?", "tenant", tenant, "err", err)
+		return false
+	}
+	s.agents.Store(key, agentSeen{ok: ok, at: time.Now()})
+	return ok
 }
 
 // NewService checks opts and fills defaults.
@@ -167,6 +195,9 @@ type pendingIngest struct {
 	requester Address
 	prio      Priority
 	prioWhy   []string
+	// fromAgent: normal mail sent by an agent of the tenant (a reply they
+	// wrote in their own client with the support address in Cc or Bcc).
+	fromAgent bool
 }
 
 func (s *Service) prepareIngest(ctx context.Context, in Inbound) *pendingIngest {
@@ -177,6 +208,9 @@ func (s *Service) prepareIngest(ctx context.Context, in Inbound) *pendingIngest 
 		p.requester = p.in.ReplyTo[0]
 	}
 	p.prio = PriorityNormal
+	if p.class == ClassNormal && !p.in.Outgoing {
+		p.fromAgent = s.fromAgent(ctx, p.in.Tenant, p.in.From.Email)
+	}
 	if p.class == ClassNormal { // only normal mail opens tickets
 		tier := ""
 		if s.opts.Tier != nil {
@@ -234,6 +268,20 @@ func (g *ingestion) run(ctx context.Context) error {
 	msg := g.message()
 	if g.in.Outgoing {
 		return g.outgoing(ctx, &msg)
+	}
+	if g.p.fromAgent {
+		// An agent's own answer, copied to the support address (Cc, Bcc):
+		// on the ticket it threads onto it is their outgoing reply. Mail
+		// an agent writes about no ticket, or on a ticket they opened
+		// themselves, stays a customer's mail.
+		t, _, err := g.thread(ctx)
+		if err != nil {
+			return err
+		}
+		if t.ID != 0 && !strings.EqualFold(t.Requester.Email, msg.From.Email) {
+			g.note("ticket: an agent's copied reply filed as outgoing", "from", msg.From.Email, "ticket", t.Number)
+			return g.outgoing(ctx, &msg)
+		}
 	}
 	if from := msg.From.Email; from != "" {
 		// The window is on the mail's own Date, not on capture time: an

@@ -1,0 +1,77 @@
+package ticket
+
+import (
+	"context"
+	"testing"
+)
+
+// TestAgentCopyIsOutgoing: an agent who answers from their own mail client
+// with the support address in Cc (or Bcc) sends a copy to the inbox; on the
+// ticket it threads onto it is the agent's outgoing reply and sets the
+// ticket pending. An agent's mail about no ticket, on a ticket they opened
+// themselves, or from someone who is not an agent stays inbound.
+func TestAgentCopyIsOutgoing(t *testing.T) {
+	ctx := context.Background()
+	m := newMemStore()
+	asked := 0
+	svc, err := NewService(Options{Store: m, IsAgent: func(_ context.Context, tenant, email string) (bool, error) {
+		if email == "ana@acme.example" {
+			asked++
+		}
+		return tenant == DefaultTenant && email == "ana@acme.example", nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest := func(in Inbound) (Result, Message, Ticket) {
+		t.Helper()
+		in.Mailbox, in.SourceKey, in.BodyHash = "support", "k:"+in.MessageID, in.MessageID
+		res, err := svc.Ingest(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			msg Message
+			tk  Ticket
+		)
+		m.WithTx(ctx, func(tx Tx) error {
+			if res.MessageID != 0 {
+				msg, _ = tx.Message(ctx, DefaultTenant, res.MessageID)
+			}
+			if res.TicketID != 0 {
+				tk, _ = tx.Ticket(ctx, DefaultTenant, res.TicketID)
+			}
+			return nil
+		})
+		return res, msg, tk
+	}
+	cust := Address{Email: "cora@customer.example"}
+	ana := Address{Email: "ana@acme.example", Name: "Ana"}
+	first, _, _ := ingest(Inbound{MessageID: "q1@customer.example", From: cust, Subject: "Printer"})
+	res, msg, tk := ingest(Inbound{MessageID: "a1@acme.example", InReplyTo: "q1@customer.example", From: ana,
+		To: []Address{cust}, Cc: []Address{{Email: "support@acme.example"}}, Subject: "Re: Printer"})
+	if res.TicketID != first.TicketID || msg.Direction != DirectionOutgoing || tk.Status != StatusPending {
+		t.Fatalf("agent's copied reply: ticket %d (want %d), direction %q, status %q; want outgoing on the ticket, pending",
+			res.TicketID, first.TicketID, msg.Direction, tk.Status)
+	}
+	// A second mail from Ana within the minute is answered from the cache.
+	_, msg, _ = ingest(Inbound{MessageID: "a2@acme.example", InReplyTo: "a1@acme.example", From: ana, Subject: "Re: Printer"})
+	if msg.Direction != DirectionOutgoing || asked != 1 {
+		t.Errorf("second copy: %q, IsAgent asked %d times; want outgoing, asked once", msg.Direction, asked)
+	}
+	// The customer answers: inbound again, the ticket opens.
+	_, msg, tk = ingest(Inbound{MessageID: "q2@customer.example", InReplyTo: "a1@acme.example", From: cust, Subject: "Re: Printer"})
+	if msg.Direction != DirectionInbound || tk.Status != StatusOpen {
+		t.Errorf("customer's answer: %q, %q", msg.Direction, tk.Status)
+	}
+	// Ana writes about nothing we know: a new ticket, hers.
+	res, msg, tk = ingest(Inbound{MessageID: "n1@acme.example", From: ana, Subject: "VPN broken"})
+	if !res.NewTicket || msg.Direction != DirectionInbound || tk.Requester.Email != ana.Email {
+		t.Errorf("agent's own request: new %v, %q, requester %q", res.NewTicket, msg.Direction, tk.Requester.Email)
+	}
+	// ... and follows up on it: still her own ticket's inbound mail.
+	_, msg, _ = ingest(Inbound{MessageID: "n2@acme.example", InReplyTo: "n1@acme.example", From: ana, Subject: "Re: VPN broken"})
+	if msg.Direction != DirectionInbound {
+		t.Errorf("follow-up on her own ticket: %q, want inbound", msg.Direction)
+	}
+}
