@@ -157,7 +157,7 @@ func (s *Source) deliver(ctx context.Context, f *fetched) (ticket.Result, error)
 		return ticket.Result{}, fmt.Errorf("gmailsource: mailbox %s: spool: %w", s.opts.Name, err)
 	}
 	res, err := s.opts.Pipeline.Deliver(ctx, capture.Delivery{
-		Tenant: s.opts.Tenant, Mailbox: s.opts.Name, SourceKey: sourceKey(f.id),
+		Tenant: s.opts.Tenant, Mailbox: s.opts.Name, SourceKey: sourceKey(f.id), Outgoing: s.opts.Outgoing,
 	}, r)
 	if err != nil {
 		return res, fmt.Errorf("gmailsource: mailbox %s: deliver gmail id %s: %w", s.opts.Name, f.id, err)

@@ -88,6 +88,10 @@ type Options struct {
 	// against the labels in history records at no cost; any other query is
 	// re-evaluated by Gmail with one messages.list per sync that saw new mail.
 	Query string
+	// Outgoing: Query selects mail the mailbox sent (the SENT label): it was
+	// written by us (ticket.Inbound.Outgoing), an agent's reply from Gmail
+	// itself. Its sync state, lease and status are Name + "/sent".
+	Outgoing bool
 	// HTTPClient is an authorised client (see NewHTTPClient). Required.
 	HTTPClient *http.Client
 	// BaseURL overrides the API endpoint (tests, proxies); default DefaultBaseURL.
@@ -328,7 +332,16 @@ func (s *Source) Notify() {
 }
 
 // Name is the configured mailbox name.
-func (s *Source) Name() string { return s.opts.Name }
+func (s *Source) Name() string { return s.key() }
+
+// key names the source's sync state, lease and status: Name, or Name +
+// "/sent" for an Outgoing source.
+func (s *Source) key() string {
+	if s.opts.Outgoing {
+		return s.opts.Name + "/sent"
+	}
+	return s.opts.Name
+}
 
 // Check verifies credentials and access with users.getProfile (and
 // users.labels.list when LabelAfterCapture is set), for `sidedesk doctor`.
@@ -480,11 +493,11 @@ func (s *Source) releaseLease() {
 	s.leaseCtx, s.leaseRelease = nil, nil
 }
 
-func (s *Source) leaseName() string { return "gmail:" + s.opts.Tenant + ":" + s.opts.Name }
+func (s *Source) leaseName() string { return "gmail:" + s.opts.Tenant + ":" + s.key() }
 
 func (s *Source) loadState(ctx context.Context) (state, error) {
 	var st state
-	b, err := s.opts.State.SyncState(ctx, s.opts.Tenant, s.opts.Name)
+	b, err := s.opts.State.SyncState(ctx, s.opts.Tenant, s.key())
 	if errors.Is(err, ticket.ErrNotFound) {
 		return st, nil
 	}
@@ -502,7 +515,7 @@ func (s *Source) loadState(ctx context.Context) (state, error) {
 
 func (s *Source) saveState(ctx context.Context, st state) error {
 	b, _ := json.Marshal(st)
-	if err := s.opts.State.SetSyncState(ctx, s.opts.Tenant, s.opts.Name, b); err != nil {
+	if err := s.opts.State.SetSyncState(ctx, s.opts.Tenant, s.key(), b); err != nil {
 		return fmt.Errorf("gmailsource: mailbox %s: save sync state: %w", s.opts.Name, err)
 	}
 	return nil

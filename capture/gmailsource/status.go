@@ -17,8 +17,8 @@ func (s *Source) report(st Stats, err error) {
 		return
 	}
 	now := time.Now().UTC()
-	s.opts.Status.Update(s.opts.Name, func(m *capture.MailboxStatus) {
-		m.Name, m.Kind = s.opts.Name, "gmail"
+	s.opts.Status.Update(s.key(), func(m *capture.MailboxStatus) {
+		m.Name, m.Kind = s.key(), "gmail"
 		m.Captured += int64(st.New)
 		if err != nil {
 			m.Connected = errCode(err) != 401 && errCode(err) != 403 && m.Connected
@@ -45,11 +45,11 @@ func (s *Source) observeLag(oldestPending time.Time) {
 	if !oldestPending.IsZero() {
 		lag = max(0, time.Since(oldestPending).Seconds())
 	}
-	s.opts.Metrics.SetLag(s.opts.Name, lag)
+	s.opts.Metrics.SetLag(s.key(), lag)
 }
 
 // countError counts a failed pass. (Pipeline.Deliver counts its own
 // failures; retried API calls are logged, not counted.)
 func (s *Source) countError() {
-	s.opts.Metrics.CaptureError(s.opts.Name)
+	s.opts.Metrics.CaptureError(s.key())
 }

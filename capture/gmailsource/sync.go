@@ -279,7 +279,7 @@ func (s *Source) process(ctx context.Context, ids []string, st *Stats) error {
 		if err != nil {
 			return fmt.Errorf("gmailsource: mailbox %s: spool: %w", s.opts.Name, err)
 		}
-		err = cm.Add(capture.Delivery{Tenant: s.opts.Tenant, Mailbox: s.opts.Name, SourceKey: sourceKey(f.id)},
+		err = cm.Add(capture.Delivery{Tenant: s.opts.Tenant, Mailbox: s.opts.Name, SourceKey: sourceKey(f.id), Outgoing: s.opts.Outgoing},
 			r, f.spool.Size(), f.id)
 		var de *deliverError
 		if err != nil && !errors.As(err, &de) {

@@ -131,8 +131,8 @@ func (s *Source) watchStatus(old, text string) {
 	if s.opts.Status == nil {
 		return
 	}
-	s.opts.Status.Update(s.opts.Name, func(m *capture.MailboxStatus) {
-		m.Name, m.Kind = s.opts.Name, "gmail"
+	s.opts.Status.Update(s.key(), func(m *capture.MailboxStatus) {
+		m.Name, m.Kind = s.key(), "gmail"
 		switch {
 		case text != "":
 			m.LastError, m.LastErrorAt = text, s.watch.errAt

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sidedesk/sidedesk/calendar"
 	"github.com/sidedesk/sidedesk/capture"
+	"github.com/sidedesk/sidedesk/capture/gmailsource"
 	"github.com/sidedesk/sidedesk/capture/imapsource"
 	"github.com/sidedesk/sidedesk/chat"
 	"github.com/sidedesk/sidedesk/config"
@@ -306,7 +307,15 @@ func (a *app) sources(ctx context.Context) (map[string]source, error) {
 				}
 			}
 		case config.KindGmail:
-			s, err = a.gmailSource(ctx, mb)
+			s, err = a.gmailSource(ctx, mb, false)
+			if err == nil && mb.SentFolder != "" {
+				// The SENT label too: replies agents write in Gmail itself.
+				var ss *gmailsource.Source
+				if ss, err = a.gmailSource(ctx, mb, true); err == nil {
+					a.metrics.Init(ss.Name())
+					out[ss.Name()] = ss
+				}
+			}
 		default:
 			err = fmt.Errorf("mailbox %q: unknown kind %q", mb.Name, mb.Kind)
 		}

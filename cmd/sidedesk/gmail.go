@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/sidedesk/sidedesk/capture/gmailsource"
 	"github.com/sidedesk/sidedesk/config"
@@ -42,12 +43,18 @@ func (a *app) gmailClient(ctx context.Context, mb config.Mailbox) (*http.Client,
 	return client, nil
 }
 
-func (a *app) gmailSource(ctx context.Context, mb config.Mailbox) (*gmailsource.Source, error) {
+// gmailSource captures mb's query, or with outgoing its sent_folder label
+// (polled: the watch and push serve the query's labels).
+func (a *app) gmailSource(ctx context.Context, mb config.Mailbox, outgoing bool) (*gmailsource.Source, error) {
 	client, err := a.gmailClient(ctx, mb)
 	if err != nil {
 		return nil, err
 	}
+	if outgoing {
+		mb.Query, mb.GmailPubSubTopic, mb.LabelAfterCapture = "label:"+gmailLabelTerm(mb.SentFolder), "", ""
+	}
 	return gmailsource.New(ctx, gmailsource.Options{
+		Outgoing:          outgoing,
 		Name:              mb.Name,
 		Tenant:            mb.Tenant,
 		User:              mb.User,
@@ -93,4 +100,10 @@ func (a *app) gmailPush(srcs map[string]source) (http.Handler, error) {
 		return nil, nil
 	}
 	return gmailsource.PushHandler(token, byAddr, a.log), nil
+}
+
+// gmailLabelTerm writes a label name as a Gmail search term's value: Gmail
+// search reads spaces and slashes in label names as dashes.
+func gmailLabelTerm(name string) string {
+	return strings.NewReplacer(" ", "-", "/", "-").Replace(name)
 }

@@ -133,7 +133,7 @@ token_url = %q
 func TestServeGmailSend(t *testing.T) {
 	g := gmailtest.New(gmailtest.Options{User: "support@acme.example", RequireAuth: true, ClientID: "cid", ClientSecret: "csecret", RefreshToken: "rtoken"})
 	defer g.Close()
-	cfg, _ := gmailConfig(t, g, "gmail_send = true\ngmail_poll_interval = \"100ms\"\n[ticket]\nack_enabled = true")
+	cfg, _ := gmailConfig(t, g, "gmail_send = true\nsent_folder = \"SENT\"\ngmail_poll_interval = \"100ms\"\n[ticket]\nack_enabled = true")
 	var tokOut, errb bytes.Buffer
 	if err := run(context.Background(), []string{"token", "create", "--name", "gs", "--scopes", "tickets:read,tickets:write", "--config", cfg}, nil, &tokOut, &errb); err != nil {
 		t.Fatalf("token create: %v\n%s", err, errb.String())
@@ -173,6 +173,25 @@ func TestServeGmailSend(t *testing.T) {
 	waitFor(t, 20*time.Second, "the reply sent through Gmail", func() bool { return len(g.Sent("support@acme.example")) == 2 })
 	if r := g.Sent("support@acme.example")[1]; r.ThreadID != first || !bytes.Contains(r.Raw, []byte("brigade")) {
 		t.Errorf("reply in thread %s (want %s):\n%s", r.ThreadID, first, r.Raw)
+	}
+
+	// An agent answers in Gmail itself: the SENT label is captured, the
+	// reply joins the ticket as outgoing and sets it pending. Our own two
+	// sends in SENT are known by Message-ID and not filed again.
+	g.AddMessage("support@acme.example", []byte("From: Ana <support@acme.example>\r\nTo: cora@customer.example\r\n"+
+		"Subject: Re: Fax on fire\r\nMessage-ID: <ana-in-gmail@acme.example>\r\nIn-Reply-To: <fax@customer.example>\r\n"+
+		"Date: "+time.Now().Format(time.RFC1123Z)+"\r\n\r\nWe are on it, Ana.\r\n"), "SENT")
+	waitFor(t, 20*time.Second, "the reply from Gmail on the ticket", func() bool {
+		_, l := api("GET", "/api/v1/tickets/1/messages", "")
+		msgs, _ := l["messages"].([]any)
+		if len(msgs) != 4 {
+			return false
+		}
+		last, _ := msgs[3].(map[string]any)
+		return last["direction"] == "outgoing" && last["message_id"] == "ana-in-gmail@acme.example"
+	})
+	if _, tk := api("GET", "/api/v1/tickets/1", ""); tk["status"] != "pending" {
+		t.Errorf("ticket after the agent's Gmail reply: %v, want pending", tk["status"])
 	}
 
 	// Gmail refuses the next one outright: the reply is failed, with why.
