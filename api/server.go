@@ -85,6 +85,9 @@ type Options struct {
 	// Replies sends agents' replies (POST /api/v1/tickets/{id}/replies);
 	// nil: the route answers 422, no mailbox sends mail.
 	Replies Replier
+	// Uploads keeps files for replies' attachments (POST
+	// /api/v1/uploads); nil: no such route.
+	Uploads Uploads
 	// Lookup answers GET /api/v1/lookup (what the agent panel shows for
 	// an email, Message-ID or ticket); nil: no such route.
 	Lookup LookupFunc
@@ -164,6 +167,9 @@ func (s *Server) routes() {
 		api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets/{id}/merge", s.postMerge)
 	}
 	api(ticket.ScopeTicketsWrite, "POST /api/v1/tickets/{id}/replies", s.postReply)
+	if s.opts.Uploads != nil {
+		api(ticket.ScopeTicketsWrite, "POST /api/v1/uploads", s.postUpload)
+	}
 	api(ticket.ScopeTicketsRead, "GET /api/v1/messages/{id}", s.getMessage)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/messages/{id}/raw", s.getRawMessage)
 	api(ticket.ScopeTicketsRead, "GET /api/v1/attachments/{id}", s.getAttachment)

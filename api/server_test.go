@@ -80,6 +80,7 @@ func newFixture(t testing.TB) *fixture {
 		Events:   st,
 		Admin:    st,
 		Webhooks: mustWebhooks(t, st),
+		Uploads:  testUploads{st},
 		Health: func(_ context.Context, tenant string) (bool, any) {
 			f.health.tenant.Store(tenant)
 			return f.health.ok, f.health.details
@@ -92,6 +93,13 @@ func newFixture(t testing.TB) *fixture {
 	f.srv = httptest.NewServer(f.server.Handler())
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// testUploads is the store as api.Uploads (cmd/sidedesk has the same).
+type testUploads struct{ *store.Store }
+
+func (u testUploads) PutBlob(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
+	return u.Blobs().Put(ctx, r)
 }
 
 // now is the service's clock: every call is a second later, so tickets

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"mime"
 	"strings"
 	"time"
 
@@ -32,6 +33,17 @@ type Mail struct {
 	// auto-replied), and asks Exchange not to answer it with its own
 	// automatic replies.
 	AutoReplied bool
+	// Attachments follow the text and HTML (multipart/mixed).
+	Attachments []Attachment
+}
+
+// Attachment is one file of a Mail.
+type Attachment struct {
+	Filename    string
+	ContentType string
+	Size        int64
+	SHA256      string
+	Body        io.Reader // read once by Compose
 }
 
 // headerText makes s safe for one header field: no CR, LF or other
@@ -111,8 +123,17 @@ func Compose(m Mail) ([]byte, error) {
 		h.Set("X-Auto-Response-Suppress", "All")
 	}
 	h.Set("MIME-Version", "1.0")
-	var buf bytes.Buffer
-	w, err := mail.CreateInlineWriter(&buf, h)
+	var (
+		buf   bytes.Buffer
+		w     *mail.InlineWriter
+		mixed *mail.Writer
+		err   error
+	)
+	if len(m.Attachments) == 0 {
+		w, err = mail.CreateInlineWriter(&buf, h)
+	} else if mixed, err = mail.CreateWriter(&buf, h); err == nil {
+		w, err = mixed.CreateInline()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mailout: compose: %w", err)
 	}
@@ -138,6 +159,33 @@ func Compose(m Mail) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("mailout: compose: %w", err)
 	}
+	if mixed != nil {
+		for _, a := range m.Attachments {
+			var ah mail.AttachmentHeader
+			ct := "application/octet-stream"
+			if mt, params, perr := mime.ParseMediaType(a.ContentType); perr == nil {
+				if f := mime.FormatMediaType(mt, params); f != "" {
+					ct = f // re-written: nothing of the uploader's reaches the header raw
+				}
+			}
+			ah.Set("Content-Type", ct)
+			ah.SetFilename(headerText(a.Filename))
+			ah.Set("Content-Transfer-Encoding", "base64")
+			aw, err := mixed.CreateAttachment(ah)
+			if err != nil {
+				return nil, fmt.Errorf("mailout: compose: attachment %q: %w", a.Filename, err)
+			}
+			if _, err := io.Copy(aw, a.Body); err != nil {
+				return nil, fmt.Errorf("mailout: compose: attachment %q: %w", a.Filename, err)
+			}
+			if err := aw.Close(); err != nil {
+				return nil, fmt.Errorf("mailout: compose: %w", err)
+			}
+		}
+		if err := mixed.Close(); err != nil {
+			return nil, fmt.Errorf("mailout: compose: %w", err)
+		}
+	}
 	return buf.Bytes(), nil
 }
 
@@ -151,9 +199,13 @@ func normalizeCRLF(s string) string {
 // TextToHTML renders plain text as simple HTML: escaped, paragraphs at
 // blank lines, line breaks kept.
 func TextToHTML(text string) string {
+	return "<!DOCTYPE html><html><body>" + paragraphs(text) + "</body></html>"
+}
+
+// paragraphs is TextToHTML's body: one <p> per paragraph.
+func paragraphs(text string) string {
 	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 	var b strings.Builder
-	b.WriteString("<!DOCTYPE html><html><body>")
 	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
 		if strings.TrimSpace(para) == "" {
 			continue
@@ -162,6 +214,5 @@ func TextToHTML(text string) string {
 		b.WriteString(strings.ReplaceAll(html.EscapeString(para), "\n", "<br>\n"))
 		b.WriteString("</p>\n")
 	}
-	b.WriteString("</body></html>")
 	return b.String()
 }

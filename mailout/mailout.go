@@ -38,6 +38,8 @@ type Store interface {
 	Message(ctx context.Context, tenant string, id int64) (ticket.Message, error)
 	Delivery(ctx context.Context, tenant string, messageID int64) (ticket.Delivery, error)
 	LastAckTo(ctx context.Context, tenant, email string) (time.Time, error)
+	// Upload is the tenant's upload id (ticket.ErrNotFound when none).
+	Upload(ctx context.Context, tenant string, id int64) (ticket.Upload, error)
 }
 
 // Blobs keeps built messages; *store.Blobs implements it.
@@ -273,9 +275,56 @@ func (s *Service) Reply(ctx context.Context, tenant string, ticketID int64, r ti
 	if r.StatusAfter != nil {
 		status = *r.StatusAfter
 	}
+	if r.Quote {
+		text, htmlBody = quoteLast(thread, text, htmlBody)
+	}
+	atts, err := s.attachments(ctx, tenant, r.Attachments)
+	if err != nil {
+		return ticket.Message{}, err
+	}
 	m := s.build(tenant, mb, t, thread, []ticket.Address{to}, r.Cc, replySubject(t.Subject), text, htmlBody, false)
+	m.Attachments = atts
 	msg, _, err := s.queue(ctx, tenant, mb, t, m, ticket.OutgoingReply, &status, r.Actor)
 	return msg, err
+}
+
+// MaxAttachments bounds the attachments of one reply: together at most
+// MaxAttachmentBytes (25 MB, what most submission servers take before
+// base64 grows it by a third), at most MaxAttachmentCount files.
+const (
+	MaxAttachmentBytes = 25 << 20
+	MaxAttachmentCount = 20
+)
+
+// attachments loads a reply's uploads, checking they are the tenant's and
+// within the limits.
+func (s *Service) attachments(ctx context.Context, tenant string, ids []int64) ([]Attachment, error) {
+	if len(ids) > MaxAttachmentCount {
+		return nil, fmt.Errorf("mailout: reply: %w attachments: %d files, at most %d", ticket.ErrInvalid, len(ids), MaxAttachmentCount)
+	}
+	var (
+		out   []Attachment
+		total int64
+		seen  = map[int64]bool{}
+	)
+	for i, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		u, err := s.opts.Store.Upload(ctx, tenant, id)
+		if errors.Is(err, ticket.ErrNotFound) {
+			return nil, fmt.Errorf("mailout: reply: %w attachments[%d]: no upload %d (POST /api/v1/uploads first)", ticket.ErrInvalid, i, id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if total += u.Size; total > MaxAttachmentBytes {
+			return nil, fmt.Errorf("mailout: reply: %w attachments: more than %d MB together", ticket.ErrInvalid, MaxAttachmentBytes>>20)
+		}
+		out = append(out, Attachment{Filename: u.Filename, ContentType: u.ContentType, Size: u.Size, SHA256: u.SHA256})
+	}
+	return out, nil
 }
 
 // build makes the Mail of a message on ticket t.
@@ -312,7 +361,7 @@ func (s *Service) build(tenant string, mb *Mailbox, t ticket.Ticket, thread []ti
 // queue stores the built mail and queues it on its ticket.
 func (s *Service) queue(ctx context.Context, tenant string, mb *Mailbox, t ticket.Ticket, m Mail,
 	kind ticket.OutgoingKind, status *ticket.Status, actor string) (ticket.Message, ticket.Delivery, error) {
-	raw, err := Compose(m)
+	raw, err := s.compose(ctx, m)
 	if err != nil {
 		return ticket.Message{}, ticket.Delivery{}, err
 	}
@@ -333,6 +382,10 @@ func (s *Service) queue(ctx context.Context, tenant string, mb *Mailbox, t ticke
 		From: m.From, To: m.To, Cc: m.Cc, Subject: m.Subject, Date: m.Date,
 		Text: m.Text, HTML: m.HTML, Raw: ref, BodyHash: bodyHash,
 	}
+	for _, a := range m.Attachments {
+		msg.Attachments = append(msg.Attachments, ticket.Attachment{Filename: a.Filename, ContentType: a.ContentType,
+			Size: a.Size, SHA256: a.SHA256})
+	}
 	if m.ReplyTo.Email != "" {
 		msg.ReplyTo = []ticket.Address{m.ReplyTo}
 	}
@@ -340,6 +393,25 @@ func (s *Service) queue(ctx context.Context, tenant string, mb *Mailbox, t ticke
 		TicketID: t.ID, Message: msg, Kind: kind, Mailbox: mb.Name, From: mb.Address, Recipients: rcpts,
 		StatusAfter: status, Actor: actor,
 	})
+}
+
+// compose builds m's bytes, the attachments read from the blob store.
+func (s *Service) compose(ctx context.Context, m Mail) ([]byte, error) {
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	for i := range m.Attachments {
+		rc, err := s.opts.Blobs.Open(ctx, m.Attachments[i].SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("mailout: attachment %q: %w", m.Attachments[i].Filename, err)
+		}
+		closers = append(closers, rc)
+		m.Attachments[i].Body = rc
+	}
+	return Compose(m)
 }
 
 // acknowledge queues the acknowledgement of a ticket created from a
@@ -537,4 +609,42 @@ var (
 // with HTML only.
 func htmlToText(h string) string {
 	return strings.TrimSpace(html.UnescapeString(tags.ReplaceAllString(breaks.ReplaceAllString(h, "\n"), "")))
+}
+
+// maxQuoted bounds the quoted original (a long thread quotes itself).
+const maxQuoted = 64 << 10
+
+// quoteLast appends the customer's last mail in thread to the reply,
+// quoted: "On <date>, <sender> wrote:" and its text with "> " before each
+// line (RFC 3676 quoting); a blockquote after the HTML, when there is one.
+func quoteLast(thread []ticket.Message, text, htmlBody string) (string, string) {
+	for i := len(thread) - 1; i >= 0; i-- {
+		m := thread[i]
+		if m.Direction != ticket.DirectionInbound || strings.TrimSpace(m.Text) == "" {
+			continue
+		}
+		who := m.From.Email
+		if m.From.Name != "" {
+			who = m.From.Name + " <" + m.From.Email + ">"
+		}
+		intro := "On " + m.Date.Format("Mon, 2 Jan 2006 at 15:04 MST") + ", " + who + " wrote:"
+		orig := strings.TrimRight(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n")
+		if len(orig) > maxQuoted {
+			orig = strings.ToValidUTF8(orig[:maxQuoted], "") + "\n[…]"
+		}
+		var q strings.Builder
+		for _, line := range strings.Split(orig, "\n") {
+			if strings.HasPrefix(line, ">") {
+				q.WriteString(">" + line + "\n")
+			} else {
+				q.WriteString("> " + line + "\n")
+			}
+		}
+		text = strings.TrimRight(text, "\n") + "\n\n" + intro + "\n" + q.String()
+		if htmlBody != "" {
+			htmlBody += "<p>" + html.EscapeString(intro) + "</p><blockquote type=\"cite\">" + paragraphs(orig) + "</blockquote>"
+		}
+		return text, htmlBody
+	}
+	return text, htmlBody
 }

@@ -232,7 +232,7 @@ func (s *Server) actReply(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		req := ticket.ReplyRequest{BodyText: r.PostForm.Get("reply"), Actor: a.Email}
+		req := ticket.ReplyRequest{BodyText: r.PostForm.Get("reply"), Actor: a.Email, Quote: r.PostForm.Get("quote") != ""}
 		if v := r.PostForm.Get("status"); v != "" {
 			st := ticket.Status(v)
 			if !st.Valid() {

@@ -86,6 +86,11 @@ type ReplyRequest struct {
 	// means pending (the customer owes the next answer).
 	StatusAfter *Status
 	Actor       string // the agent's email, or "api:<token name>"
+	// Quote appends the customer's last mail, quoted ("On …, … wrote:"
+	// and "> " lines; a blockquote in the HTML part).
+	Quote bool
+	// Attachments are ids of the tenant's uploads (POST /api/v1/uploads).
+	Attachments []int64
 }
 
 // QueueOutgoing stores a built outgoing message on its ticket with its
@@ -213,4 +218,16 @@ func (s *Service) RecordDelivery(ctx context.Context, tenant string, messageID i
 		return Delivery{}, false, fmt.Errorf("ticket: record delivery of message %d: %w", messageID, err)
 	}
 	return d, ok, nil
+}
+
+// Upload is a file uploaded to attach to replies (POST /api/v1/uploads).
+type Upload struct {
+	ID          int64
+	Tenant      string
+	Filename    string
+	ContentType string
+	Size        int64
+	SHA256      string
+	CreatedBy   string
+	CreatedAt   time.Time
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/sidedesk/sidedesk/oauth"
 	"github.com/sidedesk/sidedesk/outbox"
 	"github.com/sidedesk/sidedesk/sidebar"
+	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/ticket"
 	"github.com/sidedesk/sidedesk/webhook"
 )
@@ -227,6 +228,7 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		Admin:       a.store,
 		Webhooks:    a.hooks,
 		Replies:     replierOf(a.mail),
+		Uploads:     uploads{a.store},
 		Health:      a.health,
 		Metrics:     promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
 		Logger:      a.log,
@@ -530,4 +532,12 @@ func feedHandler(cal *calendar.Service, publicURL string, rotate bool, writeErro
 		w.Header().Set("Cache-Control", "no-store")
 		_ = json.NewEncoder(w).Encode(map[string]string{"agent_id": id, "feed_url": u})
 	})
+}
+
+// uploads keeps reply attachments: the bytes in the blob store, the row in
+// the database (api.Uploads).
+type uploads struct{ *store.Store }
+
+func (u uploads) PutBlob(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
+	return u.Blobs().Put(ctx, r)
 }

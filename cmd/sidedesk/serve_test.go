@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -490,4 +494,72 @@ smtp_auth = "none"
 	if tk, err := st.Ticket(context.Background(), "default", 1); err != nil || tk.Status != "solved" {
 		t.Errorf("ticket after the reply: %s %v, want solved (status_after)", tk.Status, err)
 	}
+
+	// A reply with an uploaded attachment, quoting the customer's mail.
+	pdf := bytes.Repeat([]byte("%PDF-1.4 invoice\n"), 300)
+	req, _ := http.NewRequest("POST", base+"/api/v1/uploads?filename=../../etc/invoice%2042.pdf", bytes.NewReader(pdf))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/pdf")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up map[string]any
+	json.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || up["filename"] != "invoice 42.pdf" || up["size"] != float64(len(pdf)) {
+		t.Fatalf("upload: %d %v", resp.StatusCode, up)
+	}
+	if code, v := post("/api/v1/tickets/1/replies", `{"body_text":"x","attachments":[999]}`); code != 400 ||
+		!strings.Contains(fmt.Sprint(v), "attachments[0]") {
+		t.Errorf("an unknown upload: %d %v, want 400 naming attachments[0]", code, v)
+	}
+	code, v = post("/api/v1/tickets/1/replies", fmt.Sprintf(`{"body_text":"The invoice is attached.","quote":true,"attachments":[%v]}`, up["id"]))
+	if code != 202 {
+		t.Fatalf("reply with attachment: %d %v", code, v)
+	}
+	if atts, _ := v["attachments"].([]any); len(atts) != 1 {
+		t.Errorf("the reply's attachments %v, want the invoice", v["attachments"])
+	}
+	waitFor(t, 20*time.Second, "the reply with the attachment", func() bool { return len(smtpSrv.Received()) == 3 })
+	msg, err := mail.ReadMessage(bytes.NewReader(smtpSrv.Received()[2].Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipartOf(t, msg)
+	var sawQuote, sawPDF bool
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "multipart/alternative") {
+			alt := multipart.NewReader(p, boundaryOf(t, p.Header.Get("Content-Type")))
+			tp, _ := alt.NextPart()
+			b, _ := io.ReadAll(tp)
+			sawQuote = strings.Contains(string(b), "Cora <cora@customer.example> wrote:") && strings.Contains(string(b), "> Where is it?")
+			continue
+		}
+		if strings.Contains(p.Header.Get("Content-Disposition"), "invoice 42.pdf") {
+			b, _ := io.ReadAll(base64.NewDecoder(base64.StdEncoding, p))
+			sawPDF = bytes.Equal(b, pdf) && p.Header.Get("Content-Type") == "application/pdf"
+		}
+	}
+	if !sawQuote || !sawPDF {
+		t.Errorf("reply with attachment: quote %v, pdf %v:\n%s", sawQuote, sawPDF, smtpSrv.Received()[2].Raw)
+	}
+}
+
+func multipartOf(t *testing.T, m *mail.Message) *multipart.Reader {
+	t.Helper()
+	return multipart.NewReader(m.Body, boundaryOf(t, m.Header.Get("Content-Type")))
+}
+
+func boundaryOf(t *testing.T, ct string) string {
+	t.Helper()
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || !strings.HasPrefix(mt, "multipart/") {
+		t.Fatalf("not multipart: %q", ct)
+	}
+	return params["boundary"]
 }
