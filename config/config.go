@@ -128,6 +128,16 @@ type Ticket struct {
 	// and .MailboxName; the subject tag is added when missing.
 	AckSubject string `toml:"ack_subject"`
 	AckBody    string `toml:"ack_body"`
+	// Macros are canned replies offered in the panel's reply box.
+	Macros []Macro `toml:"macro"`
+}
+
+// Macro is one canned reply ([[ticket.macro]]): Body is a Go text/template
+// over .RequesterName, .RequesterEmail, .Number, .Tag, .Subject,
+// .AgentName and .AgentEmail.
+type Macro struct {
+	Name string `toml:"name"`
+	Body string `toml:"body"`
 }
 
 // Webhooks is the [webhooks] section: outbound webhook subscriptions, made

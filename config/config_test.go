@@ -213,6 +213,8 @@ password_env = "hunter2 canary!"
 		{"oauth token url https", imapBox + "auth = \"xoauth2\"\noauth_client_id = \"c\"\noauth_provider = \"custom\"\noauth_auth_url = \"https://a.example/\"\noauth_token_url = \"http://idp.example/token\"",
 			`mailbox[0] "first".oauth_token_url: must be https (http only for loopback hosts), not "http://idp.example/token"`},
 		{"oauth without xoauth2", imapBox + "oauth_client_id = \"c\"\noauth_provider = \"google\"", `mailbox[0] "first".oauth_client_id: is only used with auth = "xoauth2" or smtp_auth = "xoauth2"`},
+		{"macro without name", "[[ticket.macro]]\nbody = \"Hi\"", `ticket.macro[0].name: is required`},
+		{"macro bad template", "[[ticket.macro]]\nname = \"x\"\nbody = \"Hi {{.RequesterName\"", `ticket.macro[0].body: is not a valid template: template: ticket.macro[0]:1: unclosed action (example: "Hello {{.RequesterName}},")`},
 		{"gmail_send on imap", imapBox + "gmail_send = true", `mailbox[0] "first".gmail_send: is only for kind = "gmail" mailboxes (this one sends by smtp_host)`},
 		{"smtp xoauth2 client", imapBox + "smtp_host = \"smtp.example.com\"\nsmtp_auth = \"xoauth2\"\nsmtp_username = \"a@example.com\"", `mailbox[0] "first".oauth_client_id: is required for smtp_auth = "xoauth2" (access tokens expire within the hour; sidedesk refreshes them)`},
 		{"ca file", imapBox + `ca_file = "/nonexistent/ca.pem"`, `mailbox[0] "first".ca_file: /nonexistent/ca.pem: no such file or directory`},

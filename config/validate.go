@@ -204,6 +204,21 @@ func (c *Config) Validate() error {
 			ch.add(key, "is not a valid template: %v (example: \"Re: {{.Subject}}\")", err)
 		}
 	}
+	macroNames := map[string]bool{}
+	for i, m := range c.Ticket.Macros {
+		l := fmt.Sprintf("ticket.macro[%d]", i)
+		if ch.required(l+".name", strings.TrimSpace(m.Name)) {
+			if macroNames[strings.ToLower(m.Name)] {
+				ch.add(l+".name", "%q is the name of an earlier macro", m.Name)
+			}
+			macroNames[strings.ToLower(m.Name)] = true
+		}
+		if ch.required(l+".body", strings.TrimSpace(m.Body)) {
+			if _, err := template.New(l).Option("missingkey=error").Parse(m.Body); err != nil {
+				ch.add(l+".body", "is not a valid template: %v (example: \"Hello {{.RequesterName}},\")", err)
+			}
+		}
+	}
 	ch.positive("ticket.flood_window", c.Ticket.FloodWindow)
 	if c.Ticket.FloodLimit <= 0 {
 		ch.add("ticket.flood_limit", "must be at least 1, got %d", c.Ticket.FloodLimit)

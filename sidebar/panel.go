@@ -420,6 +420,9 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 	if ed, ok := s.opts.CRM.(crm.RecordEditor); ok && f.CRMError == nil && (len(f.Match.Opportunities) > 0 || len(f.Match.Cases) > 0) {
 		p.OppStages, p.CaseStatuses = s.editableValues(ctx, a.Tenant, ed, len(f.Match.Opportunities) > 0, len(f.Match.Cases) > 0)
 	}
+	if f.Ticket != nil && p.CanReply {
+		p.Macros = s.renderMacros(*f.Ticket, a)
+	}
 	if f.Ticket != nil && p.CanAct {
 		users, err := s.opts.Panel.Users(ctx, a.Tenant)
 		if err != nil {

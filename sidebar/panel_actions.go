@@ -233,6 +233,13 @@ func (s *Server) actReply(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		req := ticket.ReplyRequest{BodyText: r.PostForm.Get("reply"), Actor: a.Email, Quote: r.PostForm.Get("quote") != ""}
+		if strings.TrimSpace(req.BodyText) == "" && r.PostForm.Get("macro") != "" {
+			// Without JavaScript the picked macro is not in the box: it
+			// is the reply.
+			if req.BodyText, err = s.macroText(r, a, id, r.PostForm.Get("macro")); err != nil {
+				return err
+			}
+		}
 		if v := r.PostForm.Get("status"); v != "" {
 			st := ticket.Status(v)
 			if !st.Valid() {
@@ -395,4 +402,22 @@ func truncateRunes(s string, n int) string {
 		return string(r[:n])
 	}
 	return s
+}
+
+// macroText renders the macro picked in the reply box for ticket id.
+func (s *Server) macroText(r *http.Request, a Agent, id int64, pick string) (string, error) {
+	i, err := strconv.Atoi(pick)
+	if err != nil || i < 0 || i >= len(s.macros) {
+		return "", invalid("macro %q: no such canned reply", pick)
+	}
+	t, err := s.opts.Panel.Ticket(r.Context(), a.Tenant, id)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range s.renderMacros(t, a) {
+		if m.ID == i {
+			return m.Text, nil
+		}
+	}
+	return "", invalid("macro %q does not render for this ticket", s.macros[i].name)
 }

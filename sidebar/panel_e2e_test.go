@@ -189,7 +189,7 @@ func TestPanelE2E(t *testing.T) {
 			if n := eval(`String(document.querySelectorAll('details.html iframe').length)`); n == "0" {
 				t.Errorf("%s: no formatted view to attack", id)
 			}
-			if s := eval(`Array.from(document.scripts).map(s => s.src.replace(location.origin, '')).join(',')`); s != "/sidebar/assets/htmx.min.js" {
+			if s := eval(`Array.from(document.scripts).map(s => s.src.replace(location.origin, '')).join(',')`); s != "/sidebar/assets/htmx.min.js,/sidebar/assets/panel.js" {
 				t.Errorf("%s: scripts on the page: %q", id, s)
 			}
 			if n := eval(`String(document.querySelectorAll('a[href^="javascript:"], [onerror], [onload]').length)`); n != "0" {

@@ -28,7 +28,11 @@ func (d *deferredReplier) Reply(ctx context.Context, tenant string, id int64, r 
 func TestPanelReply(t *testing.T) {
 	smtpSrv := testenv.StartSMTPServer(t)
 	dr := &deferredReplier{}
-	f := newPanelFixture(t, func(o *Options) { o.Replies = dr })
+	f := newPanelFixture(t, func(o *Options) {
+		o.Replies = dr
+		o.Macros = []Macro{{Name: "Restarted", Body: "Hello {{.RequesterName}}, {{.Tag}} is fixed.\n{{.AgentName}}"},
+			{Name: "Broken", Body: "{{.Nope}}"}}
+	})
 	mail, err := mailout.New(mailout.Options{Store: f.st, Blobs: f.st.Blobs(), Tickets: f.svc,
 		Mailboxes: []mailout.Mailbox{{Name: "support", Address: "support@acme.example",
 			Transport: &mailout.SMTP{Host: "127.0.0.1", Port: smtpSrv.Port(), TLS: "none", Auth: "none"}}}})
@@ -79,6 +83,29 @@ func TestPanelReply(t *testing.T) {
 	body := readBody(t, res)
 	if !strings.Contains(body, "Not saved") || !strings.Contains(body, "body_text") {
 		t.Errorf("empty reply answer lacks the reason: %s", body)
+	}
+
+	// Canned replies: offered rendered for this ticket (the one that does
+	// not render is left out); picked with an empty box, it is the reply.
+	doc = f.panelDoc(c, anna.Encode())
+	opts := doc.Find("#ticket select[name=macro] option[data-text]")
+	if opts.Length() != 1 || opts.Text() != "Restarted" || !strings.Contains(opts.AttrOr("data-text", ""), "[#1] is fixed") ||
+		!strings.Contains(opts.AttrOr("data-text", ""), "Hello Schmidt, Anna") {
+		t.Fatalf("macro options: %d %q %q", opts.Length(), opts.Text(), opts.AttrOr("data-text", ""))
+	}
+	res = f.postForm(c, "/sidebar/reply", panelForm(csrf, anna, "id", strconv.FormatInt(tk.ID, 10), "reply", "",
+		"macro", opts.AttrOr("value", ""), "status", "pending"), map[string]string{"HX-Request": "true"})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("macro reply = %d", res.StatusCode)
+	}
+	thread, _ = f.st.TicketMessages(context.Background(), ticket.DefaultTenant, tk.ID)
+	if m := thread[len(thread)-1]; m.Direction != ticket.DirectionOutgoing || !strings.HasPrefix(m.Text, "Hello Schmidt, Anna") {
+		t.Errorf("macro reply text %q", m.Text)
+	}
+	res = f.postForm(c, "/sidebar/reply", panelForm(csrf, anna, "id", strconv.FormatInt(tk.ID, 10), "reply", "",
+		"macro", "7"), map[string]string{"HX-Request": "true"})
+	if body := readBody(t, res); !strings.Contains(body, "no such canned reply") {
+		t.Errorf("unknown macro: %s", body)
 	}
 }
 

@@ -30,6 +30,8 @@ type Options struct {
 	// Replies sends agents' replies (the reply box); nil: no reply box
 	// (no mailbox sends mail).
 	Replies Replier
+	// Macros are canned replies ([[ticket.macro]]) for the reply box.
+	Macros []Macro
 	// Mailboxes connects mailboxes that sign in by OAuth (admins,
 	// /sidebar/mailboxes); nil: no such pages.
 	Mailboxes MailboxConnector
@@ -73,6 +75,7 @@ type Server struct {
 	dummyOnce   sync.Once
 	dummy       string
 	patterns    []string // the routes of mux
+	macros      []macro
 }
 
 // New builds the panel and its routes.
@@ -107,6 +110,10 @@ func New(opts Options) (*Server, error) {
 		sessionTTL:  opts.SessionTTL,
 		loginTenant: opts.LoginTenant,
 		limiter:     newLimiter(opts.LoginFailures, opts.LoginWindow, opts.Now),
+	}
+	var err error
+	if s.macros, err = parseMacros(opts.Macros); err != nil {
+		return nil, err
 	}
 	s.panelRoutes()
 	return s, nil

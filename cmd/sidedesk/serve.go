@@ -209,6 +209,7 @@ func (a *app) httpServer(srcs map[string]source) (*http.Server, error) {
 		Actions:        a.tickets,
 		Replies:        replies,
 		Mailboxes:      boxes,
+		Macros:         macros(a.cfg.Ticket.Macros),
 		Consent:        oa,
 		Logger:         a.log,
 		PublicURL:      a.cfg.Server.PublicURL,
@@ -540,4 +541,13 @@ type uploads struct{ *store.Store }
 
 func (u uploads) PutBlob(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
 	return u.Blobs().Put(ctx, r)
+}
+
+// macros are the canned replies of the config for the panel.
+func macros(ms []config.Macro) []sidebar.Macro {
+	out := make([]sidebar.Macro, len(ms))
+	for i, m := range ms {
+		out[i] = sidebar.Macro{Name: m.Name, Body: m.Body}
+	}
+	return out
 }

@@ -117,6 +117,8 @@ type Panel struct {
 	CanReply bool
 	// Agents are the tenant's active agents: the assignee picker.
 	Agents []Agent
+	// Macros are the canned replies, rendered for this ticket and agent.
+	Macros []Macro
 	Match  crm.Match
 	// Choices are the records the email can be saved to; Links what it is
 	// saved to already.
@@ -274,3 +276,10 @@ type MailboxAuth struct {
 
 // urlQuery escapes a query value.
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// Macro is one canned reply of the reply box.
+type Macro struct {
+	ID   int
+	Name string
+	Text string
+}
