@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sidedesk/sidedesk/demo"
+	"github.com/sidedesk/sidedesk/internal/testenv"
 )
 
 // TestHelperServe is not a test: TestWebhooksSurviveKill9 runs the test
@@ -108,30 +113,9 @@ func TestWebhooksSurviveKill9(t *testing.T) {
 	}
 	start := func() *exec.Cmd {
 		t.Helper()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$")
-		cmd.Env = append(os.Environ(), "HELPER_SERVE_ARGS=serve --config "+cfg)
-		logf, _ := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if code, _ := api("GET", "/healthz", ""); code == 200 {
-				return cmd
-			}
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
-				t.Fatalf("serve did not come up:\n%s", log)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		return startChild(t, dir, cfg, func() bool { code, _ := api("GET", "/healthz", ""); return code == 200 })
 	}
-	kill := func(cmd *exec.Cmd) {
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-	}
+	kill := killChild
 	srv := start()
 	if code, body := api("POST", "/api/v1/webhooks", fmt.Sprintf(`{"url":%q,"events":["ticket.created"]}`, rcv.URL+"/hook")); code != 201 {
 		t.Fatalf("POST /api/v1/webhooks: %d %s", code, body)
@@ -191,4 +175,154 @@ func TestWebhooksSurviveKill9(t *testing.T) {
 		t.Errorf("bad deliveries: %v", bad)
 	}
 	t.Logf("%d tickets, all delivered; %d delivered again after a kill, with the same webhook-id", created, dupes)
+}
+
+// startChild runs `sidedesk serve --config cfg` in a child process (the
+// test binary again, TestHelperServe), its log in dir/serve.log, and waits
+// until up says it serves.
+func startChild(t *testing.T, dir, cfg string, up func() bool) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$")
+	cmd.Env = append(os.Environ(), "HELPER_SERVE_ARGS=serve --config "+cfg)
+	logf, _ := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !up() {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+			t.Fatalf("serve did not come up:\n%s", log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cmd
+}
+
+// killChild ends a startChild process with SIGKILL.
+func killChild(cmd *exec.Cmd) {
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+}
+
+// TestMailSurvivesKill9BetweenSendAndCommit: `sidedesk serve` is killed
+// with SIGKILL after the SMTP server has read a reply's DATA and before it
+// answered, so the reply is at the server but never recorded as sent. On
+// restart it is sent again, once: the same bytes with the same Message-ID
+// (which the receiver's dedup absorbs), then recorded sent; never a third
+// time (docs: at least once, at most one duplicate per crash).
+func TestMailSurvivesKill9BetweenSendAndCommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts sidedesk processes")
+	}
+	imapSrv, err := demo.StartIMAP(context.Background(), demo.IMAPOptions{Addr: "127.0.0.1:0", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer imapSrv.Close()
+	smtpSrv := testenv.StartSMTPServer(t)
+	held := make(chan testenv.SMTPMessage, 4)
+	release := make(chan struct{})
+	smtpSrv.Hold(func(m testenv.SMTPMessage) {
+		held <- m
+		<-release
+	})
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	host, port, _ := strings.Cut(imapSrv.Addr, ":")
+	t.Setenv("KILL_IMAP_PW", "pw")
+	cfg := filepath.Join(dir, "s.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[database]
+path = %q
+[storage]
+blob_dir = %q
+[server]
+listen = %q
+[[mailbox]]
+name = "support"
+address = "support@acme.example"
+host = %q
+port = %s
+tls = "none"
+username = %q
+password_env = "KILL_IMAP_PW"
+smtp_host = "127.0.0.1"
+smtp_port = %d
+smtp_tls = "none"
+smtp_auth = "none"
+`, filepath.Join(dir, "d.db"), filepath.Join(dir, "b"), addr, host, port, demo.Username, smtpSrv.Port())), 0o600)
+	var tokOut, errb strings.Builder
+	if err := run(context.Background(), []string{"token", "create", "--name", "k", "--scopes", "admin,tickets:read,tickets:write", "--config", cfg}, nil, &tokOut, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	token := strings.TrimSpace(tokOut.String())
+	api := func(method, path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v
+	}
+	// Up, with the mail consumer running (it starts at the outbox's end).
+	up := func() bool {
+		code, h := api("GET", "/healthz", "")
+		d, _ := h["details"].(map[string]any)
+		return code == 200 && strings.Contains(fmt.Sprint(d["outbox"]), "mail:default")
+	}
+	srv := startChild(t, dir, cfg, up)
+	code, tk := api("POST", "/api/v1/tickets", `{"requester":{"email":"cora@customer.example","name":"Cora"},"subject":"Invoice"}`)
+	if code != 201 {
+		t.Fatalf("POST /api/v1/tickets: %d %v", code, tk)
+	}
+	code, m := api("POST", fmt.Sprintf("/api/v1/tickets/%v/replies", tk["id"]), `{"body_text":"Here it is."}`)
+	if code != 202 {
+		t.Fatalf("reply: %d %v", code, m)
+	}
+	var first testenv.SMTPMessage
+	select {
+	case first = <-held:
+	case <-time.After(30 * time.Second):
+		log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+		t.Fatalf("the reply never reached the server\n%s", log)
+	}
+	killChild(srv) // the server has the bytes; sidedesk never heard "250"
+	smtpSrv.Hold(nil)
+	close(release)
+
+	srv = startChild(t, dir, cfg, up)
+	t.Cleanup(func() { killChild(srv) })
+	waitFor(t, 30*time.Second, "the reply recorded sent after the restart", func() bool {
+		_, msg := api("GET", fmt.Sprintf("/api/v1/messages/%v", m["id"]), "")
+		d, _ := msg["delivery"].(map[string]any)
+		return d["state"] == "sent"
+	})
+	time.Sleep(500 * time.Millisecond)
+	got := smtpSrv.Received()
+	if len(got) != 2 {
+		t.Fatalf("the server accepted %d copies, want 2 (the one answered to a dead sender, and the resend)", len(got))
+	}
+	idOf := func(raw []byte) string {
+		msg, err := mail.ReadMessage(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg.Header.Get("Message-Id")
+	}
+	if idOf(got[0].Raw) != idOf(first.Raw) || idOf(got[1].Raw) != idOf(first.Raw) || !bytes.Equal(got[0].Raw, got[1].Raw) ||
+		idOf(first.Raw) != "<"+fmt.Sprint(m["message_id"])+">" {
+		t.Errorf("the resend differs: %s / %s / %s (reply %v)", idOf(first.Raw), idOf(got[0].Raw), idOf(got[1].Raw), m["message_id"])
+	}
 }

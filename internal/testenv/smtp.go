@@ -21,6 +21,18 @@ type SMTPServer struct {
 	rcpt []*smtp.SMTPError
 	data []*smtp.SMTPError
 	got  []SMTPMessage
+	// hold, when set, runs after a message's DATA is read and before it
+	// is answered (a crash test kills the sender in between).
+	hold func(SMTPMessage)
+}
+
+// Hold sets f to run after each message's DATA was read and before the
+// server answers it, without the server's lock; nil stops it. A message
+// is in Received only once it is answered.
+func (s *SMTPServer) Hold(f func(SMTPMessage)) {
+	s.mu.Lock()
+	s.hold = f
+	s.mu.Unlock()
 }
 
 // SMTPMessage is one accepted message.
@@ -111,6 +123,12 @@ func (x *smtpSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	x.s.mu.Lock()
+	hold := x.s.hold
+	x.s.mu.Unlock()
+	if hold != nil {
+		hold(SMTPMessage{From: x.from, To: x.to, Raw: b})
 	}
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
