@@ -120,6 +120,22 @@ func TestSendRetriesTemporaryFailures(t *testing.T) {
 	if dl := d2.delivery(m2); dl.State != ticket.DeliveryQueued || dl.Attempts != 1 || dl.LastError == "" {
 		t.Errorf("after connection refused: %+v", dl)
 	}
+
+	// 421 (the server closes the session: shutting down, overloaded):
+	// retried on a fresh session, then sent.
+	srv.script([]*smtp.SMTPError{{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "closing, try later"}}, nil)
+	if err := d.deliver(m2); err == nil || !strings.Contains(err.Error(), "421") {
+		t.Fatalf("after a 421: %v, want it retried", err)
+	}
+	if dl := d.delivery(m2); dl.State != ticket.DeliveryQueued || !strings.Contains(dl.LastError, "closing, try later") {
+		t.Fatalf("after a 421: %+v", dl)
+	}
+	if err := d.deliver(m2); err != nil {
+		t.Fatalf("after the 421, the next attempt: %v", err)
+	}
+	if dl := d.delivery(m2); dl.State != ticket.DeliverySent {
+		t.Errorf("after the 421 and a retry: %+v", dl)
+	}
 }
 
 // newDeskOn is d's store and service with another transport.
