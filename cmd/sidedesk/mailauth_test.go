@@ -122,6 +122,15 @@ smtp_username = %q
 		return m != nil && m["ok"] == false && strings.Contains(fmt.Sprint(m["error"]), "/sidebar/mailboxes")
 	})
 
+	doctor := func() string {
+		var out, errb bytes.Buffer
+		run(context.Background(), []string{"doctor", "--config", cfgPath}, nil, &out, &errb)
+		return out.String()
+	}
+	if out := doctor(); !regexp.MustCompile(`(?m)^FAIL +mailbox support oauth +.*no OAuth refresh token.*/sidebar/mailboxes`).MatchString(out) {
+		t.Errorf("doctor before the connection:\n%s", out)
+	}
+
 	// The admin connects it from the panel.
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}
@@ -163,6 +172,10 @@ smtp_username = %q
 	}
 	if code, _ := page(browser.Get(base + "/sidebar/mailboxes/connect?mailbox=nope")); code != 404 {
 		t.Errorf("an unknown mailbox: %d, want 404", code)
+	}
+
+	if out := doctor(); !regexp.MustCompile(`(?m)^ok +mailbox support oauth +refresh_token grant, token valid until`).MatchString(out) {
+		t.Errorf("doctor after the connection:\n%s", out)
 	}
 
 	// A customer writes: captured over XOAUTH2 IMAP, acknowledged over
