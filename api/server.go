@@ -198,6 +198,9 @@ func (s *Server) routes() {
 		api(ticket.ScopeAdmin, "DELETE /api/v1/webhooks/{id}", s.deleteWebhook)
 		api(ticket.ScopeAdmin, "GET /api/v1/webhooks/{id}/deliveries", s.webhookDeliveries)
 		api(ticket.ScopeAdmin, "POST /api/v1/webhooks/{id}/rotate-secret", s.rotateWebhookSecret)
+		if s.opts.Events != nil {
+			api(ticket.ScopeAdmin, "POST /api/v1/webhooks/{id}/redeliver", s.redeliver)
+		}
 	}
 	s.mux.HandleFunc("/api/", s.apiNotFound)
 	s.mux.HandleFunc("GET /healthz", s.healthz)

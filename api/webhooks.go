@@ -16,6 +16,7 @@ type Webhooks interface {
 	Delete(ctx context.Context, tenant string, id int64) error
 	Deliveries(ctx context.Context, tenant string, id int64, limit int) ([]ticket.WebhookDelivery, error)
 	RotateSecret(ctx context.Context, tenant string, id int64) (string, error)
+	Redeliver(ctx context.Context, tenant string, id int64, e ticket.Event) ([]ticket.WebhookDelivery, error)
 }
 
 type webhookJSON struct {
@@ -104,21 +105,67 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.writeStoreError(w, r, fmt.Sprintf("webhook %d", id), err)
 		return
 	}
-	type deliveryJSON struct {
-		EventID    int64  `json:"event_id"`
-		WebhookID  string `json:"webhook_id"` // the message's webhook-id header
-		Type       string `json:"type"`
-		AttemptAt  string `json:"attempt_at"`
-		StatusCode int    `json:"status_code"` // 0: no answer
-		Error      string `json:"error,omitempty"`
-		DurationMS int64  `json:"duration_ms"`
+	out := struct {
+		Deliveries []hookDeliveryJSON `json:"deliveries"`
+	}{Deliveries: []hookDeliveryJSON{}}
+	for _, d := range ds {
+		out.Deliveries = append(out.Deliveries, hookDeliveryOf(d))
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+}
+
+type hookDeliveryJSON struct {
+	EventID    int64  `json:"event_id"`
+	WebhookID  string `json:"webhook_id"` // the message's webhook-id header
+	Type       string `json:"type"`
+	AttemptAt  string `json:"attempt_at"`
+	StatusCode int    `json:"status_code"` // 0: no answer
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+func hookDeliveryOf(d ticket.WebhookDelivery) hookDeliveryJSON {
+	return hookDeliveryJSON{EventID: d.EventID, WebhookID: d.MsgID, Type: d.EventType,
+		AttemptAt: fmtTime(d.AttemptAt), StatusCode: d.StatusCode, Error: d.Error, DurationMS: d.Duration.Milliseconds()}
+}
+
+// redeliver serves POST /api/v1/webhooks/{id}/redeliver {"event_id": N}:
+// the event is sent to the subscription again now (same webhook-id, fresh
+// signature), disabled or not; 200 with the attempts.
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	var b struct {
+		EventID int64 `json:"event_id"`
+	}
+	if !s.decodeBody(w, r, 4<<10, "the redelivery", &b) {
+		return
+	}
+	if b.EventID <= 0 {
+		s.writeError(w, r, http.StatusBadRequest, "invalid_request", "event_id: required, the id of an event (GET /api/v1/events, or the delivery log)", nil)
+		return
+	}
+	es, err := s.opts.Events.TenantEvents(r.Context(), tenantOf(r), b.EventID-1, 1, nil)
+	if err != nil {
+		s.writeStoreError(w, r, "events", err)
+		return
+	}
+	if len(es) == 0 || es[0].ID != b.EventID {
+		s.writeError(w, r, http.StatusNotFound, "not_found", fmt.Sprintf("event %d not found", b.EventID), nil)
+		return
+	}
+	ds, err := s.opts.Webhooks.Redeliver(r.Context(), tenantOf(r), id, es[0])
+	if err != nil {
+		s.writeStoreError(w, r, fmt.Sprintf("webhook %d", id), err)
+		return
 	}
 	out := struct {
-		Deliveries []deliveryJSON `json:"deliveries"`
-	}{Deliveries: []deliveryJSON{}}
+		Deliveries []hookDeliveryJSON `json:"deliveries"`
+	}{Deliveries: []hookDeliveryJSON{}}
 	for _, d := range ds {
-		out.Deliveries = append(out.Deliveries, deliveryJSON{EventID: d.EventID, WebhookID: d.MsgID, Type: d.EventType,
-			AttemptAt: fmtTime(d.AttemptAt), StatusCode: d.StatusCode, Error: d.Error, DurationMS: d.Duration.Milliseconds()})
+		out.Deliveries = append(out.Deliveries, hookDeliveryOf(d))
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
 }

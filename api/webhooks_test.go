@@ -2,10 +2,17 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/sidedesk/sidedesk/store"
 	"github.com/sidedesk/sidedesk/webhook"
@@ -141,5 +148,79 @@ func TestTokensAndUsersRoutes(t *testing.T) {
 	_, body = f.get("/api/v1/users", f.tokenB)
 	if strings.Contains(string(body), "ana@acme.example") {
 		t.Errorf("another tenant sees the agent: %s", body)
+	}
+}
+
+// TestWebhookRedeliver: an admin sends a past event to a subscription
+// again; the receiver gets it with the webhook-id of the event and a
+// signature an independent Standard Webhooks implementation verifies; the
+// answer and the delivery log show the attempt. Unknown events, other
+// tenants' subscriptions and a missing event_id are refused.
+func TestWebhookRedeliver(t *testing.T) {
+	f := newFixture(t)
+	var (
+		mu  sync.Mutex
+		got []http.Header
+		bad []error
+	)
+	var secret string
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		v, err := standardwebhooks.NewWebhook(secret)
+		if err == nil {
+			err = v.Verify(body, r.Header)
+		}
+		mu.Lock()
+		got = append(got, r.Header.Clone())
+		if err != nil {
+			bad = append(bad, err)
+		}
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	res, body := f.do(http.MethodPost, "/api/v1/webhooks", f.admin,
+		strings.NewReader(fmt.Sprintf(`{"url":%q,"events":["ticket.created"]}`, rcv.URL)), "Content-Type", "application/json")
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/v1/webhooks: %d %s", res.StatusCode, body)
+	}
+	hook := decode[webhookJSON](t, body)
+	secret = hook.Secret
+	f.ingest(inMail{from: "c@customer.example", subject: "Help"})
+	_, body = f.get("/api/v1/events?type=ticket.created", f.admin)
+	var page struct {
+		Events []struct {
+			ID int64 `json:"id"`
+		} `json:"events"`
+	}
+	json.Unmarshal(body, &page)
+	if len(page.Events) != 1 {
+		t.Fatalf("events: %s", body)
+	}
+	ev := page.Events[0].ID
+	path := fmt.Sprintf("/api/v1/webhooks/%d/redeliver", hook.ID)
+	post := func(token, body string) (int, string) {
+		res, b := f.do(http.MethodPost, path, token, strings.NewReader(body), "Content-Type", "application/json")
+		return res.StatusCode, string(b)
+	}
+	code, out := post(f.admin, fmt.Sprintf(`{"event_id":%d}`, ev))
+	if code != 200 || !strings.Contains(out, `"status_code":200`) || !strings.Contains(out, fmt.Sprintf(`"webhook_id":"evt_%d`, ev)) {
+		t.Fatalf("redeliver: %d %s", code, out)
+	}
+	mu.Lock()
+	if len(got) != 1 || len(bad) != 0 || !strings.HasPrefix(got[0].Get("webhook-id"), fmt.Sprintf("evt_%d", ev)) {
+		t.Errorf("receiver got %d (bad %v): %v", len(got), bad, got)
+	}
+	mu.Unlock()
+	if _, log := f.get(fmt.Sprintf("/api/v1/webhooks/%d/deliveries", hook.ID), f.admin); !strings.Contains(string(log), fmt.Sprintf(`"event_id":%d`, ev)) {
+		t.Errorf("delivery log lacks the redelivery: %s", log)
+	}
+	if code, out := post(f.admin, `{"event_id":999999}`); code != 404 || !strings.Contains(out, "event 999999") {
+		t.Errorf("unknown event: %d %s", code, out)
+	}
+	if code, out := post(f.admin, `{}`); code != 400 || !strings.Contains(out, "event_id") {
+		t.Errorf("no event_id: %d %s", code, out)
+	}
+	if code, _ := post(f.tokenB, fmt.Sprintf(`{"event_id":%d}`, ev)); code != 404 {
+		t.Errorf("another tenant's redelivery: %d, want 404", code)
 	}
 }

@@ -324,19 +324,45 @@ func (s *Service) Deliver(ctx context.Context, tenant string, id int64, e ticket
 		if len(w.EventTypes) > 0 && !slices.Contains(w.EventTypes, m.typ) {
 			continue
 		}
-		if err := s.post(ctx, w, secrets, e.ID, m); err != nil {
+		if _, err := s.post(ctx, w, secrets, e.ID, m); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// Redeliver sends event e to subscription id again now, an admin's
+// request (after fixing an endpoint, or for one disabled meanwhile): each
+// message of the subscribed types with its own webhook-id, as first sent,
+// freshly signed. It returns the attempts, which the delivery log also
+// shows, and which count like any other toward the failing clock; a
+// failed attempt is no error of Redeliver's.
+func (s *Service) Redeliver(ctx context.Context, tenant string, id int64, e ticket.Event) ([]ticket.WebhookDelivery, error) {
+	w, err := s.opts.Store.Webhook(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.open(w.SecretSealed)
+	if err != nil {
+		return nil, fmt.Errorf("webhook %d: the secret cannot be unsealed (was the secret key changed?): %w", id, err)
+	}
+	var out []ticket.WebhookDelivery
+	for _, m := range messages(e) {
+		if len(w.EventTypes) > 0 && !slices.Contains(w.EventTypes, m.typ) {
+			continue
+		}
+		d, _ := s.post(ctx, w, [][]byte{secret}, e.ID, m)
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // post sends one message and handles the answer.
-func (s *Service) post(ctx context.Context, w ticket.Webhook, secrets [][]byte, eventID int64, m message) error {
+func (s *Service) post(ctx context.Context, w ticket.Webhook, secrets [][]byte, eventID int64, m message) (ticket.WebhookDelivery, error) {
 	now := s.opts.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(m.body))
 	if err != nil {
-		return &permanent{err}
+		return ticket.WebhookDelivery{}, &permanent{err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "sidedesk-webhooks")
@@ -367,32 +393,32 @@ func (s *Service) post(ctx context.Context, w ticket.Webhook, secrets [][]byte, 
 	}
 	if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if !w.FailingSince.IsZero() {
-			return s.opts.Store.SetWebhookFailing(ctx, w.Tenant, w.ID, time.Time{})
+			return d, s.opts.Store.SetWebhookFailing(ctx, w.Tenant, w.ID, time.Time{})
 		}
-		return nil
+		return d, nil
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return d, ctx.Err()
 	}
 	why := d.Error
 	if why == "" {
 		why = fmt.Sprintf("HTTP %d", d.StatusCode)
 	}
 	if d.StatusCode == http.StatusGone {
-		return s.disable(ctx, w, "the endpoint answered 410 Gone")
+		return d, s.disable(ctx, w, "the endpoint answered 410 Gone")
 	}
 	if w.FailingSince.IsZero() {
 		if err := s.opts.Store.SetWebhookFailing(ctx, w.Tenant, w.ID, now); err != nil {
-			return err
+			return d, err
 		}
 	} else if now.Sub(w.FailingSince) > s.opts.FailFor {
-		return s.disable(ctx, w, fmt.Sprintf("failing since %s (last: %s)", w.FailingSince.UTC().Format(time.RFC3339), why))
+		return d, s.disable(ctx, w, fmt.Sprintf("failing since %s (last: %s)", w.FailingSince.UTC().Format(time.RFC3339), why))
 	}
 	err = fmt.Errorf("webhook %d: %s: %s", w.ID, w.URL, why)
 	if retryAfter > 0 {
-		return &retry{err, retryAfter}
+		return d, &retry{err, retryAfter}
 	}
-	return err
+	return d, err
 }
 
 func (s *Service) disable(ctx context.Context, w ticket.Webhook, reason string) error {
