@@ -223,7 +223,10 @@ SELECT i, ?, i, 'support', 'bench-' || i || '@bench.example', 'inbound', 'normal
 	}
 	// No ANALYZE: modernc's SQLite has STAT4, with which every bound
 	// statement is re-planned per execution (GenerateCRMBench says the same).
-	_, err := db.ExecContext(ctx, `INSERT INTO ticket_counters (tenant_id, last_number) VALUES (?, ?)
-  ON CONFLICT (tenant_id) DO UPDATE SET last_number = excluded.last_number`, tenant, n)
-	return err
+	if _, err := db.ExecContext(ctx, `INSERT INTO ticket_counters (tenant_id, last_number) VALUES (?, ?)
+  ON CONFLICT (tenant_id) DO UPDATE SET last_number = excluded.last_number`, tenant, n); err != nil {
+		return err
+	}
+	// The rows were written around InsertMessage: their words too.
+	return s.RebuildSearchTerms(ctx)
 }

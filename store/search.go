@@ -156,7 +156,7 @@ func (s *Store) expandPrefixes(ctx context.Context, terms []ftsTerm) (match stri
 			parts = append(parts, quoteTerm(t))
 			continue
 		}
-		words, err := s.queryStrings(ctx, `SELECT term FROM message_search_vocab WHERE term >= ? AND term < ? LIMIT ?`,
+		words, err := s.queryStrings(ctx, `SELECT term FROM search_terms WHERE term >= ? AND term < ? LIMIT ?`,
 			low, low+"\U0010FFFF", maxPrefixTerms+1)
 		if err != nil {
 			return "", false, err

@@ -62,6 +62,8 @@ type Store struct {
 	path  string
 	// committed fires after a transaction that appended events commits.
 	committed signal
+	// terms are the search words known to be in search_terms.
+	terms termCache
 
 	// Seams for tests in this package.
 	now        func() time.Time
@@ -268,6 +270,7 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	s.blobs.committed(index)
+	s.terms.add(t.newTerms)
 	if t.events {
 		s.committed.fire()
 	}

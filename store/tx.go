@@ -19,6 +19,9 @@ type tx struct {
 	q querier
 	// events: AppendEvent wrote an event (the commit wakes outbox runners).
 	events bool
+	// newTerms are the search words this transaction added (the term
+	// cache learns them when it commits).
+	newTerms []string
 	// Known within this transaction: the tickets it created (a message
 	// inserted onto one needs no existence check) and each tenant's last
 	// ticket number (the next ticket needs no read of the counter).
@@ -371,6 +374,10 @@ func (t *tx) UpdateTicket(ctx context.Context, tk ticket.Ticket) error {
 // InsertMessage implements ticket.Tx.
 func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
 	if err := insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID]); err != nil {
+		return err
+	}
+	// The words the search index's trigger takes: subject, text, sender.
+	if err := t.indexTerms(ctx, m.Subject, m.Text, m.From.Email, m.From.Name); err != nil {
 		return err
 	}
 	if t.inserted == nil {

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// The search index's words as rows (migration 3000): prefix search expands
+// "wareh*" to the words it stands for by a range read of search_terms,
+// which must hold every word FTS5 indexed. Each inserted message's words
+// are added in its transaction; words this process knows are in the table
+// are skipped (termCache), so a mailbox's everyday words cost a map
+// look-up, not a statement.
+
+// searchTokens calls f with each word FTS5's tokenizer (unicode61,
+// remove_diacritics 2) makes of s: runs of letters, numbers and
+// private-use characters, lower-cased, diacritics removed. The word is in
+// a buffer reused for the next one.
+func searchTokens(s string, f func([]byte)) {
+	var buf [maxTermBytes * 2]byte
+	b := buf[:0]
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+				b = append(b, c)
+			case 'A' <= c && c <= 'Z':
+				b = append(b, c+'a'-'A')
+			case len(b) > 0:
+				f(b)
+				b = b[:0]
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Co, r):
+			b = foldRune(b, r)
+		case unicode.Is(unicode.Mn, r):
+			// A combining mark: removed with the diacritics (FTS5 keeps
+			// the word whole).
+		case len(b) > 0:
+			f(b)
+			b = b[:0]
+		}
+	}
+	if len(b) > 0 {
+		f(b)
+	}
+}
+
+// foldRune appends r lower-cased and, in the Latin blocks FTS5 folds,
+// without its diacritics (Greek, Hangul and the rest keep theirs: FTS5's
+// remove_diacritic table covers Latin only).
+func foldRune(b []byte, r rune) []byte {
+	r = unicode.ToLower(r)
+	switch {
+	case 0xC0 <= r && r <= 0x24F:
+		return append(b, latinFolds()[r-0xC0]...)
+	case 0x1E00 <= r && r <= 0x1EFF:
+		return append(b, latinFolds()[r-0x1E00+0x24F-0xC0+1]...)
+	}
+	return utf8.AppendRune(b, r)
+}
+
+// latinFolds are the Latin letters FTS5 folds, without their diacritics:
+// U+00C0..U+024F then U+1E00..U+1EFF.
+var latinFolds = sync.OnceValue(func() []string {
+	var out []string
+	for _, rg := range [][2]rune{{0xC0, 0x24F}, {0x1E00, 0x1EFF}} {
+		for r := rg[0]; r <= rg[1]; r++ {
+			var f []byte
+			for _, c := range norm.NFD.String(string(r)) {
+				if !unicode.Is(unicode.Mn, c) {
+					f = utf8.AppendRune(f, c)
+				}
+			}
+			if len(f) == 0 {
+				f = utf8.AppendRune(f, r)
+			}
+			out = append(out, string(f))
+		}
+	}
+	return out
+})
+
+// termCache is the words this process knows to be in search_terms.
+type termCache struct {
+	mu    sync.RWMutex
+	known map[string]struct{}
+}
+
+// maxCachedTerms bounds the cache (a few MB); when full it starts over.
+const maxCachedTerms = 100_000
+
+// has reports whether t is known (tests).
+func (c *termCache) has(t string) bool {
+	c.mu.RLock()
+	_, ok := c.known[t]
+	c.mu.RUnlock()
+	return ok
+}
+
+// add records terms committed to the table.
+func (c *termCache) add(terms []string) {
+	if len(terms) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.known == nil || len(c.known)+len(terms) > maxCachedTerms {
+		c.known = make(map[string]struct{}, 1024)
+	}
+	for _, t := range terms {
+		c.known[t] = struct{}{}
+	}
+}
+
+// maxTermBytes: longer "words" (base64 runs, hashes) are not prefixes
+// anyone types; FTS5 indexes them, the expansion simply skips them.
+const maxTermBytes = 64
+
+// indexTerms adds m's new words to search_terms in t's transaction; they
+// enter the cache when it commits (tx.newTerms).
+func (t *tx) indexTerms(ctx context.Context, texts ...string) error {
+	var (
+		fresh []string
+		seen  map[string]bool
+	)
+	c := &t.s.terms
+	c.mu.RLock()
+	for _, s := range texts {
+		searchTokens(s, func(w []byte) {
+			if len(w) > maxTermBytes {
+				return
+			}
+			if _, ok := c.known[string(w)]; ok || seen[string(w)] {
+				return
+			}
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[string(w)] = true
+			fresh = append(fresh, string(w))
+		})
+	}
+	c.mu.RUnlock()
+	for _, w := range fresh {
+		if _, err := t.q.ExecContext(ctx, `INSERT OR IGNORE INTO search_terms (term) VALUES (?)`, w); err != nil {
+			return fmt.Errorf("store: index search terms: %w", err)
+		}
+	}
+	t.newTerms = append(t.newTerms, fresh...)
+	return nil
+}
+
+// RebuildSearchTerms fills search_terms from the search index (after rows
+// were written around InsertMessage: benchmark data).
+func (s *Store) RebuildSearchTerms(ctx context.Context) error {
+	_, err := s.w.ExecContext(ctx, `INSERT OR IGNORE INTO search_terms (term) SELECT term FROM message_search_vocab`)
+	if err != nil {
+		return fmt.Errorf("store: rebuild search terms: %w", err)
+	}
+	return nil
+}
