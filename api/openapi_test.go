@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -210,4 +211,69 @@ func jsonType(v any) string {
 		return "object"
 	}
 	return "unknown"
+}
+
+// TestOpenAPIExamples: every example in the document fits the schema it
+// belongs to (a schema's own example, or a media type's example against
+// its schema), and each object schema of the components has one, so the
+// examples readers copy from are true; the NewTicket example, sent to the
+// API, makes a ticket whose answer fits Ticket.
+func TestOpenAPIExamples(t *testing.T) {
+	f := newFixture(t)
+	doc := loadOpenAPI(t, f)
+	checked := 0
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ex, ok := x["example"]; ok {
+				schema := x
+				if sc, ok := x["schema"].(map[string]any); ok {
+					schema = sc // a media type object
+				}
+				if err := validate(doc, schema, ex, at+".example"); err != nil {
+					t.Errorf("%v", err)
+				}
+				checked++
+			}
+			for k, sub := range x {
+				if k != "example" {
+					walk(sub, at+"."+k)
+				}
+			}
+		case []any:
+			for i, sub := range x {
+				walk(sub, fmt.Sprintf("%s[%d]", at, i))
+			}
+		}
+	}
+	for name, s := range doc.Components.Schemas {
+		walk(s, name)
+		if s["type"] == "object" && s["example"] == nil {
+			t.Errorf("schema %s has no example", name)
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			var op any
+			json.Unmarshal(raw, &op)
+			walk(op, method+" "+path)
+		}
+	}
+	if checked < 9 {
+		t.Errorf("only %d examples checked", checked)
+	}
+	body, _ := json.Marshal(doc.Components.Schemas["NewTicket"]["example"])
+	res, answer := f.do(http.MethodPost, "/api/v1/tickets", f.tokenA, bytes.NewReader(body), "Content-Type", "application/json")
+	var created any
+	json.Unmarshal(answer, &created)
+	if res.StatusCode != http.StatusCreated {
+		t.Errorf("the NewTicket example: %d %s", res.StatusCode, answer)
+	} else if err := validate(doc, map[string]any{"$ref": "#/components/schemas/Ticket"}, created, "created"); err != nil {
+		t.Errorf("the ticket made from the example: %v", err)
+	}
+	// A wrong example is caught.
+	if validate(doc, doc.Components.Schemas["Ticket"], map[string]any{"id": 1}, "bad") == nil {
+		t.Error("an example without the ticket's fields passed")
+	}
 }
