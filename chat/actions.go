@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -128,7 +129,7 @@ func (b *Bot) act(ctx context.Context, cb slack.InteractionCallback, verb string
 		reply("That ticket no longer exists.")
 		return
 	case errors.Is(err, ticket.ErrInvalid):
-		reply("sidedesk refused that change: " + escape(err.Error()))
+		reply("sidedesk refused that change: " + escapeMax(err.Error(), 1000))
 		return
 	case err != nil:
 		b.log.ErrorContext(ctx, "chat: update ticket from Slack", "ticket", id, "action", verb, "error", err)
@@ -152,7 +153,7 @@ func (b *Bot) HandleCommand(ctx context.Context, cmd slack.SlashCommand) *slack.
 		return m
 	}
 	if cmd.Command != b.opts.Command {
-		return ephemeral(fmt.Sprintf("sidedesk answers %s, not %s.", b.opts.Command, escape(cmd.Command)))
+		return ephemeral(fmt.Sprintf("sidedesk answers %s, not %s.", b.opts.Command, escapeMax(cmd.Command, maxName)))
 	}
 	if _, email, err := b.agent(ctx, cmd.UserID); errors.Is(err, errUnknownAgent) {
 		return ephemeral(strings.Replace(unknownAgentText(email), ", so nothing was changed", "", 1))
@@ -198,13 +199,21 @@ func (b *Bot) HandleCommand(ctx context.Context, cmd slack.SlashCommand) *slack.
 			return ephemeral("sidedesk couldn't search just now.")
 		}
 		if len(ts) == 0 {
-			return ephemeral(fmt.Sprintf("No tickets from %s.", escape(email)))
+			return ephemeral(fmt.Sprintf("No tickets from %s.", escapeMax(email, maxName)))
 		}
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "Recent tickets from %s:", escape(email))
-		for _, t := range ts {
-			fmt.Fprintf(&sb, "\n• <%s|#%d %s> — %s, %s, updated %s", b.ticketURL(t), t.Number, escapeMax(t.Subject, maxSubject),
+		fmt.Fprintf(&sb, "Recent tickets from %s:", escapeMax(email, maxName))
+		for i, t := range ts {
+			line := fmt.Sprintf("\n• <%s|#%d %s> — %s, %s, updated %s", b.ticketURL(t), t.Number, escapeMax(t.Subject, maxSubject),
 				t.Status, t.Priority, t.UpdatedAt.UTC().Format("2006-01-02 15:04 UTC"))
+			more := fmt.Sprintf("\n… and %d more", len(ts)-i)
+			// The section's text must stay within Block Kit's 3,000
+			// characters, or Slack refuses the answer (invalid_blocks).
+			if utf8.RuneCountInString(sb.String())+utf8.RuneCountInString(line)+len(more) > maxSectionText {
+				sb.WriteString(more)
+				break
+			}
+			sb.WriteString(line)
 		}
 		md := slack.NewTextBlockObject(slack.MarkdownType, sb.String(), false, false)
 		return ephemeral(sb.String(), slack.NewSectionBlock(md, nil, nil))

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -263,11 +264,30 @@ func TestSlashCommand(t *testing.T) {
 		})
 	}
 
+	// Ten tickets of the longest subjects from one sender: the list stays
+	// within Block Kit's 3,000 characters per section (Slack refuses the
+	// whole answer otherwise) and says how many it left out.
+	for i := range 10 {
+		e.ingest(e.mail(fmt.Sprintf("long %d", i), "x", func(in *ticket.Inbound) {
+			in.From.Email = "long@subjects.example"
+			in.Subject = fmt.Sprintf("%d %s", i, strings.Repeat("<&> ", 200))
+		}))
+	}
+	msg := b.HandleCommand(ctx, slack.SlashCommand{Command: "/sidedesk", Text: "find long@subjects.example", UserID: "U_ALICE", ChannelID: "C1"})
+	for _, bt := range blockTexts(msg.Blocks) {
+		if n := utf8.RuneCountInString(bt); n > maxSectionText {
+			t.Errorf("a section of %d characters (limit %d)", n, maxSectionText)
+		}
+	}
+	if !hasText(blockTexts(msg.Blocks), "more") || !hasText(blockTexts(msg.Blocks), "#") {
+		t.Errorf("the long list does not say what it left out: %q", blockTexts(msg.Blocks))
+	}
+
 	// And over HTTP: the JSON body is the ephemeral answer.
 	form := url.Values{"command": {"/sidedesk"}, "text": {fmt.Sprint(r1.TicketNumber)}, "user_id": {"U_ALICE"}, "channel_id": {"C1"}}
 	rec := e.serve(b, signedForm("/slack/commands", form, testSecret, time.Now()))
-	var msg slack.Msg
-	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &msg) != nil ||
+	msg = &slack.Msg{}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), msg) != nil ||
 		msg.ResponseType != "ephemeral" || !hasText(blockTexts(msg.Blocks), "Printer outage") {
 		t.Errorf("HTTP answer %d %s", rec.Code, rec.Body)
 	}
