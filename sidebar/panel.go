@@ -30,6 +30,9 @@ type PanelStore interface {
 	Ticket(ctx context.Context, tenant string, id int64) (ticket.Ticket, error)
 	TicketByNumber(ctx context.Context, tenant string, number int64) (ticket.Ticket, error)
 	RecentMessages(ctx context.Context, tenant string, ticketID int64, n int) ([]ticket.Message, error)
+	// MessagesBefore: the messages stored before message before, the
+	// last n of them, oldest first (the thread's earlier page).
+	MessagesBefore(ctx context.Context, tenant string, ticketID, before int64, n int) ([]ticket.Message, error)
 	TicketsByRequester(ctx context.Context, tenant, email string, limit int) ([]ticket.Ticket, error)
 	UserByEmail(ctx context.Context, tenant, email string) (ticket.User, error)
 	UserByID(ctx context.Context, tenant string, id int64) (ticket.User, error)
@@ -94,6 +97,7 @@ func (s *Server) panelRoutes() {
 	handle("POST /sidebar/ticket/update", s.requireAgent(s.actUpdateTicket))
 	handle("POST /sidebar/note", s.requireAgent(s.actNote))
 	handle("POST /sidebar/reply", s.requireAgent(s.actReply))
+	handle("GET /sidebar/thread", s.requireAgent(s.threadPage))
 	handle("POST /sidebar/contact", s.requireAgent(s.actCreateContact))
 	handle("POST /sidebar/lead", s.requireAgent(s.actCreateLead))
 	if _, ok := s.opts.CRM.(crm.Authorizer); ok {
@@ -407,8 +411,10 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 		Message:  f.Message,
 		Ticket:   f.Ticket,
 		Recent:   f.Recent,
-		Others:   f.Others,
-		Now:      s.now(),
+		// A full page of recent messages may have earlier ones.
+		MoreThread: len(f.Recent) == recentMessages,
+		Others:     f.Others,
+		Now:        s.now(),
 	}
 	if p.Ctx.From == "" {
 		p.Ctx.From = f.Email

@@ -421,3 +421,35 @@ func (s *Server) macroText(r *http.Request, a Agent, id int64, pick string) (str
 	}
 	return "", invalid("macro %q does not render for this ticket", s.macros[i].name)
 }
+
+// threadPage serves GET /sidebar/thread?ticket=ID&before=MSG: the page of
+// the ticket's messages before MSG (the panel shows the latest ones).
+func (s *Server) threadPage(w http.ResponseWriter, r *http.Request) {
+	a, _ := AgentFrom(r.Context())
+	q := r.URL.Query()
+	id, err1 := strconv.ParseInt(q.Get("ticket"), 10, 64)
+	before, err2 := strconv.ParseInt(q.Get("before"), 10, 64)
+	if err1 != nil || err2 != nil || id <= 0 || before <= 0 {
+		s.htmlError(w, r, http.StatusBadRequest, "The thread link is incomplete (ticket and before are numbers); open the thread from the panel.", nil)
+		return
+	}
+	t, err := s.opts.Panel.Ticket(r.Context(), a.Tenant, id)
+	if errors.Is(err, ticket.ErrNotFound) {
+		s.htmlError(w, r, http.StatusNotFound, "There is no such ticket.", nil)
+		return
+	}
+	if err != nil {
+		s.htmlError(w, r, http.StatusInternalServerError, "The ticket could not be read; try again.", err)
+		return
+	}
+	msgs, err := s.opts.Panel.MessagesBefore(r.Context(), a.Tenant, id, before, recentMessages)
+	if err != nil {
+		s.htmlError(w, r, http.StatusInternalServerError, "The thread could not be read; try again.", err)
+		return
+	}
+	v := views.Thread{Page: views.Page{Title: "Thread · sidedesk", CSRF: a.CSRF, AssetBase: assetBase}, Ticket: t, Messages: msgs}
+	if len(msgs) == recentMessages {
+		v.Earlier = views.ThreadURL(id, msgs[0].ID)
+	}
+	s.renderHTML(w, r, http.StatusOK, views.ThreadPage(v))
+}

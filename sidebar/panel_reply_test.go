@@ -2,6 +2,7 @@ package sidebar
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -9,9 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/sidedesk/sidedesk/crm"
 	"github.com/sidedesk/sidedesk/internal/testenv"
 	"github.com/sidedesk/sidedesk/mailout"
+	"github.com/sidedesk/sidedesk/sidebar/views"
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
@@ -158,5 +161,59 @@ func TestAssigneePickerAndRefusals(t *testing.T) {
 	body = readBody(t, res)
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "account") {
 		t.Errorf("contact on an unknown account: %d %s", res.StatusCode, body)
+	}
+}
+
+// TestPanelWholeThread: a long ticket shows its latest messages with a
+// link to the earlier ones, page by page back to the first, each dated by
+// the mail's own Date; another tenant's ticket is not shown.
+func TestPanelWholeThread(t *testing.T) {
+	f := newPanelFixture(t)
+	first := f.deliver("default", "t:0", []byte("From: Cora <cora@customer.example>\r\nTo: support@acme.example\r\n"+
+		"Subject: Long story\r\nMessage-ID: <m0@customer.example>\r\nDate: Mon, 02 Mar 2026 09:00:00 +0000\r\n\r\nPart 0\r\n"))
+	for i := 1; i < 45; i++ {
+		f.deliver("default", fmt.Sprintf("t:%d", i), []byte(fmt.Sprintf("From: Cora <cora@customer.example>\r\nTo: support@acme.example\r\n"+
+			"Subject: Re: Long story\r\nMessage-ID: <m%d@customer.example>\r\nIn-Reply-To: <m%d@customer.example>\r\n"+
+			"Date: Mon, 02 Mar 2026 %02d:%02d:00 +0000\r\n\r\nPart %d\r\n", i, i-1, 9+i/60, i%60, i)))
+	}
+	c := f.client()
+	f.signIn(c, agentEmail)
+	doc := f.panelDoc(c, url.Values{"message_id": {"m44@customer.example"}}.Encode())
+	if n := doc.Find("#ticket ol.messages li").Length(); n != 20 {
+		t.Fatalf("panel shows %d messages, want the latest 20", n)
+	}
+	if !strings.Contains(doc.Find("#ticket ol.messages li").Last().Text(), "Part 44") {
+		t.Errorf("the latest message is not last: %q", doc.Find("#ticket ol.messages li").Last().Text())
+	}
+	var parts []string
+	next, _ := doc.Find("#ticket a.earlier").Attr("href")
+	for pages := 0; next != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("the earlier links do not end")
+		}
+		page, res := f.getDoc(c, next)
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", next, res.StatusCode)
+		}
+		var these []string
+		page.Find("ol.messages li p.text").Each(func(_ int, s *goquery.Selection) { these = append(these, s.Text()) })
+		parts = append(these, parts...)
+		next, _ = page.Find("a.earlier").Attr("href")
+	}
+	if len(parts) != 25 || parts[0] != "Part 0" || parts[24] != "Part 24" {
+		t.Errorf("earlier pages hold %d messages (%v…), want Part 0 to Part 24", len(parts), parts[:min(3, len(parts))])
+	}
+	// The mail's own date (Part 25 is dated 09:25 on 2 March), not when
+	// it was captured.
+	page, _ := f.getDoc(c, views.ThreadURL(first.TicketID, 1<<40))
+	if txt := page.Find("ol.messages li").First().Find(".meta").Text(); !strings.Contains(txt, "2026-03-02 09:25") {
+		t.Errorf("message dated %q, want the mail's Date 2026-03-02 09:25", txt)
+	}
+	other := f.deliver("other", "o:1", []byte("From: x@y.example\r\nTo: support@acme.example\r\nSubject: Secret\r\nMessage-ID: <o1@y.example>\r\n\r\nhidden\r\n"))
+	if _, res := f.getDoc(c, views.ThreadURL(other.TicketID, 1<<40)); res.StatusCode != 404 {
+		t.Errorf("another tenant's thread: %d, want 404", res.StatusCode)
+	}
+	if _, res := f.getDoc(c, "/sidebar/thread?ticket=x"); res.StatusCode != 400 {
+		t.Errorf("a broken thread link: %d, want 400", res.StatusCode)
 	}
 }

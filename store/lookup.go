@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 
@@ -20,7 +21,7 @@ const (
 	ticketByNumberQuery = `SELECT ` + ticketColumns + ` FROM tickets WHERE tenant_id = ? AND number = ?`
 	// Index messages_by_ticket gives (tenant_id, ticket_id, id) order.
 	recentMessagesQuery = `SELECT ` + messageColumns + ` FROM messages
-        WHERE tenant_id = ? AND ticket_id = ? ORDER BY id DESC LIMIT ?`
+        WHERE tenant_id = ? AND ticket_id = ? AND id < ? ORDER BY id DESC LIMIT ?`
 	// Index tickets_by_requester.
 	ticketsByRequesterQuery = `SELECT ` + ticketColumns + ` FROM tickets
         WHERE tenant_id = ? AND requester_email = ? ORDER BY updated_at DESC, id DESC LIMIT ?`
@@ -75,11 +76,17 @@ func (s *Store) MessagesWithMessageID(ctx context.Context, tenant, rfcID string)
 // what the panel shows of a ticket. An empty slice for a ticket without
 // messages or of another tenant.
 func (s *Store) RecentMessages(ctx context.Context, tenant string, ticketID int64, n int) ([]ticket.Message, error) {
-	return recentMessages(ctx, s.r, tenant, ticketID, n)
+	return recentMessages(ctx, s.r, tenant, ticketID, math.MaxInt64, n)
 }
 
-func recentMessages(ctx context.Context, q querier, tenant string, ticketID int64, n int) ([]ticket.Message, error) {
-	rows, err := q.QueryContext(ctx, recentMessagesQuery, tenant, ticketID, n)
+// MessagesBefore is RecentMessages of the messages stored before the one
+// with id before: the thread's earlier page.
+func (s *Store) MessagesBefore(ctx context.Context, tenant string, ticketID, before int64, n int) ([]ticket.Message, error) {
+	return recentMessages(ctx, s.r, tenant, ticketID, before, n)
+}
+
+func recentMessages(ctx context.Context, q querier, tenant string, ticketID, before int64, n int) ([]ticket.Message, error) {
+	rows, err := q.QueryContext(ctx, recentMessagesQuery, tenant, ticketID, before, n)
 	if err != nil {
 		return nil, fmt.Errorf("store: recent messages: %w", err)
 	}
@@ -165,7 +172,12 @@ func (p *PanelReads) TicketByNumber(ctx context.Context, tenant string, number i
 
 // RecentMessages is Store.RecentMessages, prepared.
 func (p *PanelReads) RecentMessages(ctx context.Context, tenant string, ticketID int64, n int) ([]ticket.Message, error) {
-	return recentMessages(ctx, p.q, tenant, ticketID, n)
+	return recentMessages(ctx, p.q, tenant, ticketID, math.MaxInt64, n)
+}
+
+// MessagesBefore is Store.MessagesBefore, prepared.
+func (p *PanelReads) MessagesBefore(ctx context.Context, tenant string, ticketID, before int64, n int) ([]ticket.Message, error) {
+	return recentMessages(ctx, p.q, tenant, ticketID, before, n)
 }
 
 // TicketsByRequester is Store.TicketsByRequester, prepared.

@@ -117,6 +117,8 @@ type Panel struct {
 	CanReply bool
 	// Agents are the tenant's active agents: the assignee picker.
 	Agents []Agent
+	// MoreThread: the thread has (may have) messages before Recent.
+	MoreThread bool
 	// Macros are the canned replies, rendered for this ticket and agent.
 	Macros []Macro
 	Match  crm.Match
@@ -282,4 +284,19 @@ type Macro struct {
 	ID   int
 	Name string
 	Text string
+}
+
+// Thread is a page of a ticket's earlier messages (GET /sidebar/thread).
+type Thread struct {
+	Page
+	Ticket   ticket.Ticket
+	Messages []ticket.Message
+	// Earlier is the link to the page before this one ("" when this is
+	// the first).
+	Earlier string
+}
+
+// ThreadURL is the page of ticket id's messages before message before.
+func ThreadURL(id, before int64) string {
+	return "/sidebar/thread?ticket=" + strconv.FormatInt(id, 10) + "&before=" + strconv.FormatInt(before, 10)
 }
