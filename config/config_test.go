@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -108,6 +109,17 @@ func problems(t *testing.T, err error) []string {
 	}
 	return ce.Problems
 }
+
+// withoutLines drops the "file:line: " each problem of a file starts with.
+func withoutLines(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = fileLineRE.ReplaceAllString(p, "")
+	}
+	return out
+}
+
+var fileLineRE = regexp.MustCompile(`^\S+\.toml:\d+: `)
 
 // imapBox is a valid mailbox; cases append or override keys.
 const imapBox = `
@@ -367,7 +379,7 @@ id = "bob"`, `calendar.agent[1] "bob".id: duplicate of calendar.agent[0]`},
 			if err == nil {
 				t.Fatalf("Load succeeded; want problem %q", tt.want)
 			}
-			got := problems(t, err)
+			got := withoutLines(problems(t, err))
 			if !slices.Contains(got, tt.want) {
 				t.Errorf("problems:\n  %s\nwant among them:\n  %s", strings.Join(got, "\n  "), tt.want)
 			}
@@ -491,8 +503,47 @@ window = 0
 
 func TestTypeErrorNamesKeyAndLine(t *testing.T) {
 	_, err := Load(writeConfig(t, "[ticket]\n\nflood_window = \"10 minutes\"\n"), nil)
-	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "ticket.flood_window") {
-		t.Errorf("error %v does not name ticket.flood_window at line 3", err)
+	if err == nil || !strings.Contains(err.Error(), ":3: ticket.flood_window") || !strings.Contains(err.Error(), `e.g. "90s"`) {
+		t.Errorf("error %v does not name ticket.flood_window at line 3 with an example", err)
+	}
+	// A port that is text still stops the decoder, naming key and line.
+	_, err = Load(writeConfig(t, imapBox+"port = \"imaps\"\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "port") || !strings.Contains(err.Error(), "line") {
+		t.Errorf("error %v does not name port and its line", err)
+	}
+}
+
+// TestEveryValueErrorInOneRun: bad durations, out-of-range numbers and
+// wrong words are all listed in one run, each with its file and line.
+func TestEveryValueErrorInOneRun(t *testing.T) {
+	path := writeConfig(t, `[[mailbox]]
+name = "support"
+address = "s@acme.example"
+host = "imap.example.com"
+username = "s"
+password_env = "PW"
+poll_interval = "1 minute"
+tls = "tsl"
+port = 99999
+[ticket]
+flood_window = "10 minutes"
+flood_limit = 0
+`)
+	_, err := Load(path, []string{"PW=x"})
+	got := problems(t, err)
+	for _, want := range []string{
+		path + `:7: mailbox[0] "support".poll_interval: "1 minute" is not a duration`,
+		path + `:8: mailbox[0] "support".tls: "tsl" is not one of implicit, starttls, none`,
+		path + `:9: mailbox[0] "support".port: 99999 is not a port from 1 to 65535`,
+		path + `:11: ticket.flood_window: "10 minutes" is not a duration`,
+		path + `:12: ticket.flood_limit: must be at least 1, got 0`,
+	} {
+		if !slices.ContainsFunc(got, func(p string) bool { return strings.HasPrefix(p, want) }) {
+			t.Errorf("problems:\n  %s\nlack %q", strings.Join(got, "\n  "), want)
+		}
+	}
+	if len(got) != 5 {
+		t.Errorf("%d problems, want 5 (no second one for a refused duration):\n  %s", len(got), strings.Join(got, "\n  "))
 	}
 }
 
@@ -728,7 +779,7 @@ gmail_watch_labels = ["INBOX", " "]`, `mailbox[0] "g".gmail_watch_labels[1]: is 
 			if err == nil {
 				t.Fatalf("Load succeeded; want problem %q", tt.want)
 			}
-			if got := problems(t, err); !slices.Contains(got, tt.want) {
+			if got := withoutLines(problems(t, err)); !slices.Contains(got, tt.want) {
 				t.Errorf("problems:\n  %s\nwant among them:\n  %s", strings.Join(got, "\n  "), tt.want)
 			}
 		})

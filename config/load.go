@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,16 +100,26 @@ func Load(path string, env []string) (*Config, error) {
 	}
 	c.lookupEnv = func(k string) (string, bool) { v, ok := envMap[k]; return v, ok }
 
-	var problems []string
+	var (
+		problems []string
+		fileData []byte
+		filePath string
+		skipKeys = map[string]bool{}
+	)
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
+		// Duration strings that do not parse would stop the decoder at
+		// the first; each is reported here with its line, and decoded as
+		// "0s" meanwhile, so that every other problem is listed too.
+		data, bad := badDurations(data)
 		p, err := c.decode(data)
 		if err != nil {
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}
+		p = append(bad, p...)
 		for _, u := range p {
 			if u.line > 0 {
 				problems = append(problems, fmt.Sprintf("%s:%d: %s", path, u.line, u.msg))
@@ -116,12 +127,28 @@ func Load(path string, env []string) (*Config, error) {
 				problems = append(problems, path+": "+u.msg)
 			}
 		}
+		// Validation problems get the line of the key they name.
+		fileData, filePath = data, path
+		for _, b := range bad {
+			skipKeys[b.key] = true
+		}
 	}
 	problems = append(problems, c.applyEnv(envMap)...)
 	c.complete()
 	var verr *Error
 	if err := c.Validate(); errors.As(err, &verr) {
-		problems = append(problems, verr.Problems...)
+		for _, p := range verr.Problems {
+			if fileData != nil {
+				label, _, _ := strings.Cut(p, ": ")
+				if skipKeys[label] {
+					continue // its value was refused above already
+				}
+				if line := lineOf(fileData, label); line > 0 {
+					p = fmt.Sprintf("%s:%d: %s", filePath, line, p)
+				}
+			}
+			problems = append(problems, p)
+		}
 	}
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
@@ -133,6 +160,104 @@ func Load(path string, env []string) (*Config, error) {
 type fileProblem struct {
 	line int // 0 when unknown
 	msg  string
+	key  string // the label the message starts with (badDurations)
+}
+
+// durationLineRE is a "key = "value"" line (the value a quoted string).
+var durationLineRE = regexp.MustCompile(`^(\s*)([A-Za-z0-9_-]+)(\s*=\s*)("[^"]*"|'[^']*')(.*)$`)
+
+// badDurations finds duration keys whose string does not parse and
+// returns the document with each such value replaced by "0s", and a
+// problem per key naming its line and a valid example.
+func badDurations(data []byte) ([]byte, []fileProblem) {
+	var generic map[string]any
+	if _, err := toml.Decode(string(data), &generic); err != nil {
+		return data, nil // a syntax error: the decoder reports it
+	}
+	durations := durationKeys()
+	lines := strings.Split(string(data), "\n")
+	var problems []fileProblem
+	var walk func(v any, prefix toml.Key, elem string, index int)
+	walk = func(v any, prefix toml.Key, elem string, index int) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, sub := range x {
+				walk(sub, append(slices.Clone(prefix), k), elem, index)
+			}
+		case []map[string]any:
+			for i, sub := range x {
+				// Labelled as the validation labels them: mailbox[0] "support".
+				name, _ := sub["name"].(string)
+				if prefix.String() == "calendar.agent" {
+					name, _ = sub["id"].(string)
+				}
+				walk(sub, prefix, fmt.Sprintf("%s[%d] %q", prefix, i, name), i)
+			}
+		case string:
+			if !durations[prefix.String()] {
+				return
+			}
+			if _, err := time.ParseDuration(x); err == nil {
+				return
+			}
+			for _, loc := range locateKey(data, prefix) {
+				label := prefix.String()
+				if elem != "" {
+					if loc.index != index {
+						continue // another element's line
+					}
+					label = elem + "." + prefix[len(strings.Split(loc.array, ".")):].String()
+				}
+				if loc.line > 0 {
+					if m := durationLineRE.FindStringSubmatch(lines[loc.line-1]); m != nil && strings.Trim(m[4], `"'`) == x {
+						lines[loc.line-1] = m[1] + m[2] + m[3] + `"0s"` + m[5]
+					}
+				}
+				problems = append(problems, fileProblem{line: loc.line, key: label,
+					msg: fmt.Sprintf("%s: %q is not a duration: write a number and a unit, e.g. \"90s\", \"5m\" or \"1h30m\"", label, x)})
+			}
+		}
+	}
+	walk(generic, nil, "", -1)
+	if len(problems) == 0 {
+		return data, nil
+	}
+	slices.SortFunc(problems, func(a, b fileProblem) int { return a.line - b.line })
+	return []byte(strings.Join(lines, "\n")), problems
+}
+
+// labelRE reads a problem's key label: `mailbox[0] "support".port`,
+// `calendar.agent[1] "ana".ics_url` or `ticket.flood_limit`.
+var labelRE = regexp.MustCompile(`^([a-z_.]+)\[(\d+)\] "[^"]*"(?:\.([a-z0-9_.]+))?$|^([a-z0-9_.]+)$`)
+
+// lineOf is the line of the file that sets the key a problem names, or
+// for a key not written, the line of its [[table]] header; 0 when unknown.
+func lineOf(data []byte, label string) int {
+	m := labelRE.FindStringSubmatch(label)
+	switch {
+	case m == nil:
+		return 0
+	case m[4] != "":
+		if loc := locateKey(data, splitKey(m[4])); loc[0].line > 0 {
+			return loc[0].line
+		}
+		return 0
+	}
+	array, index := m[1], 0
+	fmt.Sscan(m[2], &index)
+	if m[3] != "" {
+		for _, loc := range locateKey(data, splitKey(array+"."+m[3])) {
+			if loc.index == index && loc.line > 0 {
+				return loc.line
+			}
+		}
+	}
+	for _, loc := range locateKey(data, splitKey(array)) {
+		if loc.index == index && loc.line > 0 {
+			return loc.line
+		}
+	}
+	return 0
 }
 
 // decode applies the TOML document to c and returns the unknown or
