@@ -181,11 +181,16 @@ func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
+		out := fs.Output()
+		fs.SetOutput(io.Discard) // the error is returned, one line
+		err := fs.Parse(args)
+		fs.SetOutput(out)
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				printUsage(fs)
 				return nil, err
 			}
-			return nil, usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+			return nil, usageError{fmt.Sprintf("%s: %v; `sidedesk %s --help` lists its flags", fs.Name(), err, fs.Name())}
 		}
 		if fs.NArg() == 0 {
 			break

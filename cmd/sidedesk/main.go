@@ -75,7 +75,11 @@ func main() {
 		var ue usageError
 		if errors.As(err, &ue) {
 			// One line with the fix; the whole usage is `sidedesk help`.
-			fmt.Fprintf(os.Stderr, "sidedesk: %v (see `sidedesk help`)\n", err)
+			if strings.Contains(err.Error(), "--help") {
+				fmt.Fprintf(os.Stderr, "sidedesk: %v\n", err)
+			} else {
+				fmt.Fprintf(os.Stderr, "sidedesk: %v (see `sidedesk help`)\n", err)
+			}
 			os.Exit(2)
 		}
 		fmt.Fprintf(os.Stderr, "sidedesk: %v\n", err)
@@ -168,15 +172,29 @@ func commandUsage(cmd string) string {
 func flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	// A mistake is one line with the fix (main); the flags are printed
+	// for -h / --help only.
+	fs.Usage = func() {}
 	return fs
 }
 
+// printUsage lists fs's flags (-h / --help).
+func printUsage(fs *flag.FlagSet) {
+	fmt.Fprintf(fs.Output(), "Usage of sidedesk %s:\n", fs.Name())
+	fs.PrintDefaults()
+}
+
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // the error is returned, one line
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printUsage(fs)
 			return err
 		}
-		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+		return usageError{fmt.Sprintf("%s: %v; `sidedesk %s --help` lists its flags", fs.Name(), err, fs.Name())}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,6 +96,18 @@ func TestSubcommandHelpAndCronFriendlyCalendar(t *testing.T) {
 		if !strings.Contains(out.String(), "sidedesk "+cmd+" ") || strings.Contains(out.String(), "sidedesk serve") {
 			t.Errorf("%s --help printed %q; want its own usage lines only", cmd, out.String())
 		}
+	}
+	// A mistake is one line naming the fix, not the whole usage.
+	var eout, eerr bytes.Buffer
+	err := run(ctx, []string{"token", "create", "--bogus"}, nil, &eout, &eerr)
+	if err == nil || !strings.Contains(err.Error(), "-bogus") || !strings.Contains(err.Error(), "sidedesk token create --help") ||
+		eerr.Len() != 0 || eout.Len() != 0 {
+		t.Errorf("an unknown flag: %v, printed %q / %q; want one error naming it and --help, nothing printed", err, eout.String(), eerr.String())
+	}
+	var hout, herr bytes.Buffer
+	if err := run(ctx, []string{"token", "create", "--help"}, nil, &hout, &herr); !errors.Is(err, flag.ErrHelp) ||
+		!strings.Contains(herr.String()+hout.String(), "-name") {
+		t.Errorf("token create --help: %v, %q", err, herr.String()+hout.String())
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "s.toml")
