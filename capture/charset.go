@@ -2,10 +2,12 @@ package capture
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	_ "github.com/emersion/go-message/charset" // registers x/text charsets with go-message
+	"github.com/saintfish/chardet"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
@@ -127,32 +129,111 @@ func decodeCharset(label string, b []byte) (s string, problem string) {
 			return string(b), ""
 		}
 		if !hasUTF8Multibyte(b) {
-			s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
-			return string(s), "charset utf-8 label on non-UTF-8 text (read as windows-1252)"
+			return guessCharset(b, "charset utf-8 label on non-UTF-8 text")
 		}
 		return strings.ToValidUTF8(string(b), "\uFFFD"), "invalid UTF-8 replaced"
 	case ascii:
 		if utf8.Valid(b) {
 			return string(b), ""
 		}
-		s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
-		return string(s), ""
+		if l == "" || l == "us-ascii" || l == "ascii" {
+			// Undeclared 8-bit text: what a good mail client would guess.
+			s, p := guessCharset(b, "undeclared 8-bit text")
+			if strings.Contains(p, "read as windows-1252") {
+				return s, "" // the long-standing default, not worth a flag
+			}
+			return s, p
+		}
+		return guessCharset(b, "charset "+quoteLabel(label)+" on 8-bit text")
 	case enc == nil:
 		if utf8.Valid(b) {
 			return string(b), "unknown charset " + quoteLabel(label) + " (read as UTF-8)"
 		}
-		s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
-		return string(s), "unknown charset " + quoteLabel(label) + " (read as windows-1252)"
+		return guessCharset(b, "unknown charset "+quoteLabel(label))
+	case strings.HasPrefix(l, "iso-2022") || strings.HasPrefix(l, "csiso2022"):
+		if !isASCII(b) {
+			// A 7-bit charset holding 8-bit bytes is mislabelled (often
+			// Shift_JIS sent as ISO-2022-JP).
+			return guessCharset(b, "charset "+quoteLabel(label)+" on 8-bit text")
+		}
+	case singleByteLatin(l):
+		// Latin-1 decodes any bytes: only a strong sign of a multi-byte
+		// Asian charset overrides the label (GBK sent as latin-1).
+		if name, conf := detectCharset(b); conf >= 50 && multiByteAsian(name) {
+			if e, _, _ := lookupCharset(name); e != nil {
+				if out, err := e.NewDecoder().Bytes(b); err == nil {
+					return validUTF8(string(out)), FlagCharsetGuessed + ": charset " + quoteLabel(label) + " holds " + name + " text (confidence " + strconv.Itoa(conf) + ")"
+				}
+			}
+		}
 	}
 	out, err := enc.NewDecoder().Bytes(b)
 	if err != nil {
 		if utf8.Valid(b) {
 			return string(b), "charset " + quoteLabel(label) + " failed to decode (read as UTF-8)"
 		}
-		s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
-		return string(s), "charset " + quoteLabel(label) + " failed to decode (read as windows-1252)"
+		return guessCharset(b, "charset "+quoteLabel(label)+" failed to decode")
 	}
 	return validUTF8(string(out)), ""
+}
+
+// minGuessConfidence is the detector's confidence (0-100) below which its
+// guess is not taken and the bytes are read as windows-1252.
+const minGuessConfidence = 30
+
+// guessCharset decodes b, whose declared charset did not fit, by the
+// charset the detector finds (ICU's, saintfish/chardet), else as
+// windows-1252; the problem starts with why and says what was used.
+func guessCharset(b []byte, why string) (string, string) {
+	if name, conf := detectCharset(b); conf >= minGuessConfidence {
+		if e, isUTF8, _ := lookupCharset(name); e != nil && !isUTF8 {
+			if out, err := e.NewDecoder().Bytes(b); err == nil {
+				return validUTF8(string(out)), FlagCharsetGuessed + ": " + why + " (read as " + name + ", confidence " + strconv.Itoa(conf) + ")"
+			}
+		}
+	}
+	s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
+	return string(s), why + " (read as windows-1252)"
+}
+
+// detectSample bounds what the detector reads: enough for a confident
+// guess, cheap on a large body.
+const detectSample = 8 << 10
+
+// detectCharset is the detector's best charset for b (a name
+// lookupCharset knows) and its confidence; 0 when it has none.
+func detectCharset(b []byte) (string, int) {
+	if len(b) > detectSample {
+		b = b[:detectSample]
+	}
+	r, err := chardet.NewTextDetector().DetectBest(b)
+	if err != nil || r == nil {
+		return "", 0
+	}
+	name := r.Charset
+	switch name {
+	case "GB-18030":
+		name = "gb18030"
+	case "UTF-8", "UTF-16BE", "UTF-16LE", "UTF-32BE", "UTF-32LE", "IBM420_rtl", "IBM420_ltr", "IBM424_rtl", "IBM424_ltr":
+		return "", 0 // UTF-8 is checked before; the others are not mail
+	}
+	return name, r.Confidence
+}
+
+func singleByteLatin(l string) bool {
+	switch l {
+	case "iso-8859-1", "latin1", "l1", "iso8859-1", "iso_8859-1", "windows-1252", "cp1252", "iso-8859-15", "latin-9":
+		return true
+	}
+	return false
+}
+
+func multiByteAsian(name string) bool {
+	switch strings.ToLower(name) {
+	case "shift_jis", "euc-jp", "gb18030", "big5", "euc-kr", "iso-2022-jp", "iso-2022-kr", "iso-2022-cn":
+		return true
+	}
+	return false
 }
 
 func quoteLabel(l string) string {

@@ -28,6 +28,7 @@ const (
 	FlagNoBlankLine       = "no_blank_line"
 	FlagBadEncodedWord    = "bad_encoded_word"
 	FlagBadCharset        = "bad_charset"
+	FlagCharsetGuessed    = "charset_guessed" // undeclared or mislabelled text decoded by detection
 	FlagBadTransferEncode = "bad_transfer_encoding"
 	FlagBadContentType    = "bad_content_type"
 	FlagMissingBoundary   = "missing_boundary"
@@ -69,6 +70,8 @@ func flagOf(note string) string {
 		return FlagBadTransferEncode
 	case strings.Contains(n, "encoded-word") || strings.Contains(n, "encoded word"):
 		return FlagBadEncodedWord
+	case strings.Contains(n, FlagCharsetGuessed):
+		return FlagCharsetGuessed
 	case strings.Contains(n, "charset"):
 		return FlagBadCharset
 	}
@@ -77,7 +80,7 @@ func flagOf(note string) string {
 
 var allFlags = []string{FlagNULBytes, Flag8BitHeader, FlagBareCR, FlagMixedLineEndings, FlagBadDate, FlagBadMessageID,
 	FlagBadAddress, FlagBadRFC2231, FlagOverlongLine, FlagUnsafeFilename, FlagEmptyRFC822, FlagLimitReached,
-	FlagStrayHeaderLine, FlagNoHeader, FlagNoBlankLine, FlagBadEncodedWord, FlagBadCharset, FlagBadTransferEncode,
+	FlagStrayHeaderLine, FlagNoHeader, FlagNoBlankLine, FlagBadEncodedWord, FlagBadCharset, FlagCharsetGuessed, FlagBadTransferEncode,
 	FlagBadContentType, FlagMissingBoundary, FlagTruncated, FlagEmptyMessage, FlagInternalError}
 
 func isFlag(s string) bool { return slices.Contains(allFlags, s) }
