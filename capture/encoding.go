@@ -262,6 +262,8 @@ func transferDecoder(cte string, body io.Reader) (decoder, string) {
 		return &qpReader{br: bufio.NewReaderSize(body, 32<<10)}, ""
 	case "", "7bit", "8bit", "binary", "7-bit", "8-bit", "none":
 		return plainReader{body}, ""
+	case "x-uuencode", "uuencode", "x-uue", "x-uuencoded":
+		return newUUReader(body), ""
 	}
 	return plainReader{body}, "unknown Content-Transfer-Encoding " + quoteLabel(cte)
 }

@@ -401,6 +401,16 @@ func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Read
 		cid = ids[0]
 	}
 	attachment := disp == "attachment"
+	if uu, ok := dec.(*uuReader); ok && uu.begin() != "" {
+		// A uuencoded part is a file: its begin line names it.
+		if name := uu.name; filename == "" {
+			filename = name
+		}
+		if ct == "" || ct == "text/plain" || ct == "application/x-uuencode" || ct == "application/octet-stream" {
+			ct = typeByName(filename)
+		}
+		attachment = true
+	}
 	for _, ps := range []map[string]string{params, dparams} {
 		if name, bad := ps[BadRFC2231Param]; bad {
 			p.note("bad_rfc2231: the " + name + " parameter of " + ct + " is malformed (RFC 2231); read as far as it goes")
@@ -462,6 +472,16 @@ func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Read
 		s, problem := decodeCharset(charset, b)
 		if problem != "" {
 			p.note(ct + ": " + problem)
+		}
+		if ct == "text/plain" {
+			var blocks []uuBlock
+			if s, blocks = extractUUBlocks(s); len(blocks) > 0 {
+				for _, blk := range blocks {
+					if err := p.attach(bytes.NewReader(blk.data), typeByName(blk.name), blk.name, "attachment", "", wc); err != nil {
+						return err
+					}
+				}
+			}
 		}
 		if ct == "text/plain" && strings.EqualFold(params["format"], "flowed") {
 			s = unflow(s, strings.EqualFold(params["delsp"], "yes"))
