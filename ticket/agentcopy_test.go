@@ -1,7 +1,11 @@
 package ticket
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +77,36 @@ func TestAgentCopyIsOutgoing(t *testing.T) {
 	_, msg, _ = ingest(Inbound{MessageID: "n2@acme.example", InReplyTo: "n1@acme.example", From: ana, Subject: "Re: VPN broken"})
 	if msg.Direction != DirectionInbound {
 		t.Errorf("follow-up on her own ticket: %q, want inbound", msg.Direction)
+	}
+}
+
+// TestDuplicateLogNamesTheStoredMessage: the same mail arriving in a
+// second mailbox is recorded as another source of the stored one, and the
+// log line says which message it matched and how; the same source fetched
+// again logs nothing.
+func TestDuplicateLogNamesTheStoredMessage(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	svc, err := NewService(Options{Store: newMemStore(), Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Inbound{Mailbox: "support", SourceKey: "imap:1:1", MessageID: "dup@customer.example", BodyHash: "h1",
+		From: Address{Email: "cora@customer.example"}, Subject: "Hello"}
+	first, err := svc.Ingest(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := svc.Ingest(ctx, in) // the same source again (a crash re-fetch)
+	if !again.Duplicate || strings.Contains(buf.String(), "already stored") {
+		t.Fatalf("a re-fetched source: duplicate %v, log:\n%s", again.Duplicate, buf.String())
+	}
+	in.Mailbox, in.SourceKey = "sales", "imap:9:4"
+	copyRes, _ := svc.Ingest(ctx, in)
+	log := buf.String()
+	if !copyRes.Duplicate || copyRes.MessageID != first.MessageID || !strings.Contains(log, "already stored") ||
+		!strings.Contains(log, fmt.Sprintf("stored_message=%d", first.MessageID)) || !strings.Contains(log, "stored_mailbox=support") ||
+		!strings.Contains(log, "matched_by=message_id_and_body") || !strings.Contains(log, "mailbox=sales") {
+		t.Errorf("a copy in another mailbox: %+v, log:\n%s", copyRes, log)
 	}
 }

@@ -342,7 +342,7 @@ func (g *ingestion) dedupe(ctx context.Context) (bool, error) {
 			if err != nil {
 				return false, fmt.Errorf("load message %d of source: %w", id, err)
 			}
-			return true, g.duplicate(ctx, m)
+			return true, g.duplicate(ctx, m, "")
 		case !errors.Is(err, ErrNotFound):
 			return false, fmt.Errorf("source look-up: %w", err)
 		}
@@ -350,9 +350,11 @@ func (g *ingestion) dedupe(ctx context.Context) (bool, error) {
 	var (
 		m   Message
 		err error
+		by  = "message_id_and_body"
 	)
 	switch {
 	case in.MessageID == "" && in.Raw.SHA256 != "":
+		by = "raw_bytes"
 		// No Message-ID to go by: the same bytes are the same mail.
 		m, err = g.tx.MessageByRaw(ctx, in.Tenant, in.Raw.SHA256)
 	case in.MessageID == "" || in.BodyHash == "":
@@ -369,19 +371,27 @@ func (g *ingestion) dedupe(ctx context.Context) (bool, error) {
 	if err := g.addSource(ctx, m.ID); err != nil {
 		return false, err
 	}
-	return true, g.duplicate(ctx, m)
+	return true, g.duplicate(ctx, m, by)
 }
 
-func (g *ingestion) duplicate(ctx context.Context, m Message) error {
+// duplicate answers a mail stored before as m. by says how a new copy
+// (another mailbox, alias or folder) was matched: its log line names the
+// stored message; a source fetched again (after a crash) is matched by
+// its key (by "") and logs nothing.
+func (g *ingestion) duplicate(ctx context.Context, m Message, by string) error {
 	g.res = Result{MessageID: m.ID, TicketID: m.TicketID, Duplicate: true, Held: m.Held, Classification: m.Classification}
-	if m.TicketID == 0 {
-		return nil
+	if m.TicketID != 0 {
+		t, err := g.tx.Ticket(ctx, g.in.Tenant, m.TicketID)
+		if err != nil {
+			return fmt.Errorf("load ticket %d: %w", m.TicketID, err)
+		}
+		g.res.TicketNumber = t.Number
 	}
-	t, err := g.tx.Ticket(ctx, g.in.Tenant, m.TicketID)
-	if err != nil {
-		return fmt.Errorf("load ticket %d: %w", m.TicketID, err)
+	if by != "" {
+		g.note("ticket: mail already stored; this copy is recorded as another source of it", "matched_by", by,
+			"stored_message", m.ID, "stored_mailbox", m.Mailbox, "stored_message_id", m.MessageID,
+			"ticket_number", g.res.TicketNumber, "source", g.in.SourceKey)
 	}
-	g.res.TicketNumber = t.Number
 	return nil
 }
 
