@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -78,6 +79,9 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, status int, 
 // gone client, 500 otherwise.
 func (s *Server) writeStoreError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	switch {
+	case diskFull(err):
+		s.writeError(w, r, http.StatusInsufficientStorage, "insufficient_storage",
+			"the server's disk is full: nothing was saved; an operator must free space, then send it again", err)
 	case errors.Is(err, ticket.ErrNotFound):
 		s.writeError(w, r, http.StatusNotFound, "not_found", what+" not found", err)
 	case errors.Is(err, ticket.ErrInvalid), errors.Is(err, ticket.ErrInvalidFilter):
@@ -89,4 +93,16 @@ func (s *Server) writeStoreError(w http.ResponseWriter, r *http.Request, what st
 	default:
 		s.writeError(w, r, http.StatusInternalServerError, "internal", "internal server error", err)
 	}
+}
+
+// diskFull reports a write refused for want of space: ENOSPC from a file
+// write (blobs), or SQLite's SQLITE_FULL ("database or disk is full").
+func diskFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return true
+	}
+	return strings.Contains(err.Error(), "database or disk is full")
 }

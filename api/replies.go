@@ -136,14 +136,14 @@ func (s *Server) postUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.writeError(w, r, http.StatusInternalServerError, "internal", "the file could not be stored", err)
+		s.writeStoreError(w, r, "the file", err)
 		return
 	}
 	c, _ := CallerFrom(r.Context())
 	u, err := s.opts.Uploads.PutUpload(r.Context(), ticket.Upload{Tenant: c.Tenant, Filename: name, ContentType: ct,
 		Size: ref.Size, SHA256: ref.SHA256, CreatedBy: c.TokenName})
 	if err != nil {
-		s.writeError(w, r, http.StatusInternalServerError, "internal", "the upload could not be recorded", err)
+		s.writeStoreError(w, r, "the upload", err)
 		return
 	}
 	s.writeJSON(w, r, http.StatusCreated, uploadJSON{ID: u.ID, Filename: u.Filename, ContentType: u.ContentType,

@@ -3,18 +3,22 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/sidedesk/sidedesk/store"
+	"github.com/sidedesk/sidedesk/ticket"
 	"github.com/sidedesk/sidedesk/webhook"
 )
 
@@ -222,5 +226,45 @@ func TestWebhookRedeliver(t *testing.T) {
 	}
 	if code, _ := post(f.tokenB, fmt.Sprintf(`{"event_id":%d}`, ev)); code != 404 {
 		t.Errorf("another tenant's redelivery: %d, want 404", code)
+	}
+}
+
+// fullDisk is a disk with no space left: every write fails as the OS
+// says it (ENOSPC), as store's blob writer passes it on.
+type fullDisk struct{}
+
+func (fullDisk) PutBlob(context.Context, io.Reader) (ticket.BlobRef, error) {
+	return ticket.BlobRef{}, fmt.Errorf("store: write blob: %w", &os.PathError{Op: "write", Path: "/var/lib/sidedesk/blobs/pack-1", Err: syscall.ENOSPC})
+}
+
+func (fullDisk) PutUpload(context.Context, ticket.Upload) (ticket.Upload, error) {
+	return ticket.Upload{}, errors.New("store: put upload: database or disk is full (13)")
+}
+
+// TestDiskFullAnswers507: a write refused for a full disk answers 507
+// Insufficient Storage saying so (not a bare 500), and the message names
+// what to do.
+func TestDiskFullAnswers507(t *testing.T) {
+	f := newFixture(t)
+	srv, err := New(Options{Store: f.st, Blobs: f.st.Blobs(), Uploads: fullDisk{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/uploads?filename=a.txt", strings.NewReader("hello"))
+	req.Header.Set("Authorization", "Bearer "+f.tokenA)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if code, msg := apiError(t, body); res.StatusCode != http.StatusInsufficientStorage || code != "insufficient_storage" ||
+		!strings.Contains(msg, "disk is full") || !strings.Contains(msg, "free space") {
+		t.Errorf("upload on a full disk: %d %s %q", res.StatusCode, code, msg)
+	}
+	if !diskFull(errors.New("sqlite: database or disk is full (13)")) || diskFull(errors.New("constraint failed")) {
+		t.Error("diskFull misjudges SQLite's answers")
 	}
 }
