@@ -80,6 +80,10 @@ func parseProxy(v string) (netip.Prefix, error) {
 // Database is the [database] section.
 type Database struct {
 	Path string `toml:"path"` // SQLite file
+	// Synchronous is "full" (default: every acknowledged write survives a
+	// power loss) or "normal" (a process crash is safe; the last commits
+	// before a power loss may be lost; faster API writes).
+	Synchronous string `toml:"synchronous"`
 }
 
 // Storage is the [storage] section.
@@ -477,7 +481,7 @@ func Default() *Config {
 func defaults() *Config {
 	return &Config{
 		Server:   Server{Listen: "127.0.0.1:8080", APIRateLimit: 1200},
-		Database: Database{Path: "data/sidedesk.db"},
+		Database: Database{Path: "data/sidedesk.db", Synchronous: "full"},
 		Storage:  Storage{BlobDir: "data/blobs"},
 		Log:      Log{Level: "info", Format: "text"},
 		Ticket: Ticket{

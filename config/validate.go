@@ -170,6 +170,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	ch.required("database.path", c.Database.Path)
+	ch.oneOf("database.synchronous", c.Database.Synchronous, "full", "normal")
 	ch.required("storage.blob_dir", c.Storage.BlobDir)
 	ch.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	ch.oneOf("log.format", c.Log.Format, "text", "json")

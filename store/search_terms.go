@@ -42,7 +42,7 @@ func searchTokens(s string, f func([]byte)) {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		switch {
-		case unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Co, r):
+		case unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Co, r) || unassigned(r):
 			b = foldRune(b, r)
 		case unicode.Is(unicode.Mn, r):
 			// A combining mark: removed with the diacritics (FTS5 keeps
@@ -61,7 +61,15 @@ func searchTokens(s string, f func([]byte)) {
 // without its diacritics (Greek, Hangul and the rest keep theirs: FTS5's
 // remove_diacritic table covers Latin only).
 func foldRune(b []byte, r rune) []byte {
-	r = unicode.ToLower(r)
+	if l := unicode.ToLower(r); l != r {
+		r = l
+	} else if u := unicode.ToUpper(r); u != r {
+		// Case folding, as FTS5 does it: µ (micro) → μ, ϵ → ε. Not to
+		// ASCII: FTS5 keeps ı and ſ.
+		if f := unicode.ToLower(u); f != r && f >= utf8.RuneSelf {
+			r = f
+		}
+	}
 	switch {
 	case 0xC0 <= r && r <= 0x24F:
 		return append(b, latinFolds()[r-0xC0]...)
@@ -170,4 +178,10 @@ func (s *Store) RebuildSearchTerms(ctx context.Context) error {
 		return fmt.Errorf("store: rebuild search terms: %w", err)
 	}
 	return nil
+}
+
+// unassigned reports a code point of no Unicode category (in Go's tables);
+// FTS5's tokenizer keeps those inside words.
+func unassigned(r rune) bool {
+	return !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.C)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -54,6 +55,12 @@ func TestSearchTermsMatchTheIndex(t *testing.T) {
 	}
 	var missing, extra []string
 	for _, v := range vocab {
+		if !strings.ContainsFunc(v, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) {
+			// SQLite's character tables and Go's differ by Unicode
+			// version for a few marks and unassigned code points (U+07B7);
+			// a word of only those is no prefix anyone types.
+			continue
+		}
 		if len(v) <= maxTermBytes && !slices.Contains(ours, v) {
 			missing = append(missing, v)
 		}

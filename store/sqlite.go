@@ -22,7 +22,7 @@ const driverName = "sqlite"
 // transaction with BEGIN IMMEDIATE, so a writer waits (busy_timeout) for the
 // write lock up front instead of failing half-way when a deferred read
 // transaction tries to upgrade; reader connections are query_only.
-func dsn(absPath string, writer bool, busy time.Duration) string {
+func dsn(absPath string, writer bool, busy time.Duration, normalSync bool) string {
 	u := url.URL{Scheme: "file", Path: absPath}
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
@@ -36,7 +36,15 @@ func dsn(absPath string, writer bool, busy time.Duration) string {
 		// written again and again between two checkpoints are copied once.
 		q.Add("_pragma", "wal_autocheckpoint(8192)")
 		q.Set("_journal_mode", "WAL")
-		q.Set("_synchronous", "NORMAL")
+		// FULL: a commit is on disk (the WAL fsynced) before it is
+		// acknowledged, so a power loss cannot take back an agent's change
+		// or a captured message. NORMAL (Options.NormalSync) survives a
+		// process crash but may lose the last commits on power loss.
+		if normalSync {
+			q.Set("_synchronous", "NORMAL")
+		} else {
+			q.Set("_synchronous", "FULL")
+		}
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "cache_size(-8192)") // 8 MiB per reader
@@ -48,8 +56,8 @@ func dsn(absPath string, writer bool, busy time.Duration) string {
 }
 
 // openDB opens one pool.
-func openDB(absPath string, writer bool, busy time.Duration) (*sql.DB, error) {
-	db, err := sql.Open(driverName, dsn(absPath, writer, busy))
+func openDB(absPath string, writer bool, busy time.Duration, normalSync bool) (*sql.DB, error) {
+	db, err := sql.Open(driverName, dsn(absPath, writer, busy, normalSync))
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,10 @@ type Options struct {
 	// after a power loss, blobs written in the last seconds may be
 	// missing. For bulk imports and benchmarks.
 	SkipBlobFsync bool
+	// NormalSync commits with SQLite's synchronous=NORMAL instead of FULL:
+	// safe against a process crash, but the last commits before a power
+	// loss may be lost (faster writes; [database] synchronous = "normal").
+	NormalSync bool
 }
 
 // busyTimeout is how long SQLite waits for another connection's lock
@@ -122,7 +126,7 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 	} else if !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("store: create %s: %w", abs, err)
 	}
-	w, err := openDB(abs, true, busy)
+	w, err := openDB(abs, true, busy, opts.NormalSync)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
@@ -147,7 +151,7 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 		return nil, fmt.Errorf("store: open %s: journal_mode is %q, want wal", abs, mode)
 	}
 
-	r, err := openDB(abs, false, busy)
+	r, err := openDB(abs, false, busy, opts.NormalSync)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)

@@ -54,7 +54,7 @@ func TestOpenSetsPragmas(t *testing.T) {
 		{"journal_mode", "wal"},
 		{"foreign_keys", "1"},
 		{"busy_timeout", "10000"},
-		{"synchronous", "1"}, // NORMAL
+		{"synchronous", "2"}, // FULL: acknowledged writes survive a power loss
 	} {
 		var got string
 		if err := s.w.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
@@ -63,6 +63,15 @@ func TestOpenSetsPragmas(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
 		}
+	}
+	normal, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "n.db"), NormalSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer normal.Close()
+	var sync string
+	if err := normal.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != "1" {
+		t.Errorf("NormalSync: PRAGMA synchronous = %q %v, want 1 (NORMAL)", sync, err)
 	}
 	// Reader connections refuse writes.
 	if _, err := s.r.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ('x', 'y', 'z')`); err == nil {

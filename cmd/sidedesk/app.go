@@ -94,7 +94,8 @@ const (
 // openApp opens the store, handles its schema as mode says, and builds the
 // ticket service and capture pipeline.
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, mode schemaMode) (*app, error) {
-	st, err := store.Open(ctx, store.Options{Path: cfg.Database.Path, BlobDir: cfg.Storage.BlobDir, Logger: log})
+	st, err := store.Open(ctx, store.Options{Path: cfg.Database.Path, BlobDir: cfg.Storage.BlobDir, Logger: log,
+		NormalSync: cfg.Database.Synchronous == "normal"})
 	if err != nil {
 		return nil, err
 	}
