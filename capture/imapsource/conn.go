@@ -34,6 +34,9 @@ type conn struct {
 	stop func() bool
 	// sel is what SELECT/EXAMINE reported.
 	sel *imap.SelectData
+	// passes counts this connection's sync passes: sel.UIDNext is only
+	// current for the first (later passes follow IDLE's EXISTS).
+	passes int
 	// newAbove: this pass's UIDs above it were never delivered by this
 	// mailbox before (capture.Delivery.New); resync makes none new (the
 	// UIDVALIDITY changed: the same mail comes again under new UIDs).

@@ -147,6 +147,11 @@ func TestIdlePush(t *testing.T) {
 	if st := e.mailboxStatus("support"); !st.Connected || st.Captured != 3 || st.LastError != "" {
 		t.Errorf("status = %+v, want connected, 3 captured, no error", st)
 	}
+	// Passes after IDLE capture above the SELECT's UIDNEXT: that is no
+	// sign of reused UIDs (no re-sync, no new epoch).
+	if st := e.state(t, "support"); st.Epoch != 0 {
+		t.Errorf("state %+v after IDLE pushes, want epoch 0 (no false re-sync)", st)
+	}
 }
 
 func TestRestartMidIdle(t *testing.T) {

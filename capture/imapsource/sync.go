@@ -178,7 +178,12 @@ func (cn *conn) sync(ctx context.Context) (Stats, error) {
 		st = &stored
 	}
 	cn.resync = st != nil && st.UIDValidity != cn.sel.UIDValidity
-	if st != nil && !cn.resync && cn.sel.UIDNext > 0 && uint32(cn.sel.UIDNext) <= st.LastUID {
+	// UIDNEXT as SELECT reported it: only the connection's first pass may
+	// compare it with what was captured since (later passes capture mail
+	// that arrived after the SELECT, above that UIDNEXT).
+	firstPass := cn.passes == 0
+	cn.passes++
+	if st != nil && firstPass && !cn.resync && cn.sel.UIDNext > 0 && uint32(cn.sel.UIDNext) <= st.LastUID {
 		// RFC 9051 §2.3.1.1 forbids this, and restored or rebuilt
 		// mailboxes do it: new mail would get UIDs we think we have.
 		// Re-sync from the last complete pass (duplicates are
