@@ -57,8 +57,9 @@ func classify(in Inbound) (Classification, string) {
 		}
 		return ClassFeedback, "ses_" + strings.ToLower(kind)
 	}
-	failure := deliveryFailureSubject.MatchString(subject)
-	if failure && systemSender(in, h) {
+	// The sender first: the subject's many wordings are one costly
+	// case-insensitive match, asked only of mail systems.
+	if systemSender(in, h) && deliveryFailureSubject.MatchString(subject) {
 		return ClassBounce, "mailer_daemon"
 	}
 	autoReply := ""
