@@ -116,6 +116,12 @@ func (p *Prioritizer) Prioritize(in Inbound, tier string) (Priority, []string) {
 	if c := Classify(in); c != ClassNormal {
 		return PriorityNormal, []string{"class:" + string(c)}
 	}
+	return p.prioritizeNormal(in, tier)
+}
+
+// prioritizeNormal is Prioritize of mail already classified normal (the
+// ingest path classifies once).
+func (p *Prioritizer) prioritizeNormal(in Inbound, tier string) (Priority, []string) {
 	best := Priority("")
 	var reasons []string
 	propose := func(pr Priority, reason string) {

@@ -216,7 +216,7 @@ func (s *Service) prepareIngest(ctx context.Context, in Inbound) *pendingIngest 
 		if s.opts.Tier != nil {
 			tier = s.opts.Tier(ctx, p.in.Tenant, p.requester.Email)
 		}
-		p.prio, p.prioWhy = s.opts.Priority.Prioritize(p.in, tier)
+		p.prio, p.prioWhy = s.opts.Priority.prioritizeNormal(p.in, tier)
 	}
 	return p
 }
