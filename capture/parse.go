@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -69,6 +70,9 @@ func Parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOption
 	p.notes(problems)
 	_, topParams := parseMediaHeader(h.get("Content-Type"), "")
 	p.fallback = topParams["charset"]
+	if p.fallback == "" {
+		p.fallback = p.guessHeaderCharset(h)
+	}
 	p.fillHeader(&in, h)
 
 	var body io.Reader = br
@@ -165,6 +169,37 @@ func (p *parser) parseError() string {
 		s = strings.ToValidUTF8(s[:maxParseError], "") + "…"
 	}
 	return s
+}
+
+// guessHeaderCharset is the charset of raw 8-bit header text (a display
+// name, a subject written without encoded words) when the mail declares
+// none: the detector's guess over all such text together, "" when there
+// is none or too little to tell (then windows-1252, as before).
+func (p *parser) guessHeaderCharset(h header) string {
+	var raw []byte
+	for _, f := range h {
+		if !utf8.ValidString(f.value) && strings.IndexByte(f.value, 0) < 0 {
+			raw = append(append(raw, f.value...), ' ')
+		}
+	}
+	eight := 0
+	for _, c := range raw {
+		if c >= 0x80 {
+			eight++
+		}
+	}
+	if eight < 8 {
+		return ""
+	}
+	name, conf := detectCharset(raw)
+	if conf < minGuessConfidence || name == "" {
+		return ""
+	}
+	if e, _, _ := lookupCharset(name); e == nil {
+		return ""
+	}
+	p.note(FlagCharsetGuessed + ": raw 8-bit header text read as " + name + " (confidence " + strconv.Itoa(conf) + ")")
+	return name
 }
 
 func (p *parser) fillHeader(in *ticket.Inbound, h header) {

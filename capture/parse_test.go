@@ -152,6 +152,8 @@ var goldens = []golden{
 	{file: "uuencode-part.eml", subject: "Logs attached", from: ticket.Address{Name: "Gateway", Email: "gw@legacy.example"},
 		text: []string{"The logs are attached."},
 		atts: []wantAtt{{name: "logs.zip", ct: "application/zip", size: 404, prefix: "PK\x03\x04"}}},
+	{file: "charset-raw-sjis-header.eml", subject: "請求書の金額について",
+		from: ticket.Address{Name: "田中 太郎", Email: "tanaka@example.co.jp"}, text: []string{"先月の請求書の金額が違うようです"}, parseError: "charset_guessed"},
 	{file: "charset-sjis-labelled-iso2022jp.eml", subject: "Invoice question",
 		from: ticket.Address{Name: "Tanaka", Email: "tanaka@example.co.jp"}, text: []string{"金額が二重に計上されているようです"}, parseError: "charset_guessed"},
 	{file: "charset-gbk-labelled-latin1.eml", subject: "Order system timeout",
