@@ -581,3 +581,31 @@ func TestBlobsIndexManyAtOnce(t *testing.T) {
 		assertContent(t, b, ref.SHA256, fmt.Appendf(nil, "blob %d", i))
 	}
 }
+
+// TestBlobUsage: the bytes a crash left at the end of a pack (no index row
+// references them) are reported reclaimable; referenced blobs are not.
+func TestBlobUsage(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	ref, err := s.Blobs().Put(ctx, strings.NewReader(strings.Repeat("raw mail ", 100)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A transaction indexes the blob.
+	inTx(t, s, func(ticket.Tx) error { return nil })
+	packs, err := s.BlobUsage(ctx)
+	if err != nil || len(packs) != 1 || packs[0].LiveBytes != ref.Size || packs[0].Reclaimable() != 0 || packs[0].Blobs != 1 {
+		t.Fatalf("usage %+v %v, want one pack of %d referenced bytes", packs, err, ref.Size)
+	}
+	// A crash's leftover: bytes appended that no row references.
+	f, err := os.OpenFile(filepath.Join(s.blobs.packDir, packs[0].Name), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(make([]byte, 4096))
+	f.Close()
+	packs, _ = s.BlobUsage(ctx)
+	if packs[0].Reclaimable() != 4096 || packs[0].LiveBytes != ref.Size {
+		t.Errorf("after a leftover: %+v, want 4096 reclaimable", packs[0])
+	}
+}

@@ -46,6 +46,7 @@ Usage:
   sidedesk calendar feeds | rotate-feed --agent ID
                                                list the free/busy feed URLs; give one agent a new one
   sidedesk outbox dead-letters [--consumer C] | retry --consumer C (--event N | --all) | drop --consumer C --event N
+  sidedesk store usage                  blob packs: bytes referenced and reclaimable (also the metric sidedesk_blob_reclaimable_bytes)
                                                events a consumer (e.g. slack:default) gave up on: list, deliver again, drop
   sidedesk doctor  [--config FILE]             check config, database and each mailbox login
   sidedesk version                             print the version
@@ -132,6 +133,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdOutbox(ctx, rest, stdout, stderr)
 	case "oauth":
 		return cmdOAuth(ctx, rest, stdout, stderr)
+	case "store":
+		return cmdStore(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "sidedesk %s\n", version)
 		return nil
@@ -143,7 +146,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // hasSubcommands are the commands whose first argument is a subcommand.
-var hasSubcommands = map[string]bool{"token": true, "user": true, "crm": true, "calendar": true, "outbox": true, "oauth": true}
+var hasSubcommands = map[string]bool{"token": true, "user": true, "crm": true, "calendar": true, "outbox": true, "oauth": true, "store": true}
 
 func isHelp(s string) bool { return s == "--help" || s == "-help" || s == "-h" || s == "help" }
 

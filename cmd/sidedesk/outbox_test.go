@@ -88,7 +88,7 @@ func TestOutboxCommands(t *testing.T) {
 // calendars off succeeds with its message.
 func TestSubcommandHelpAndCronFriendlyCalendar(t *testing.T) {
 	ctx := context.Background()
-	for _, cmd := range []string{"token", "user", "crm", "calendar", "outbox"} {
+	for _, cmd := range []string{"token", "user", "crm", "calendar", "outbox", "store"} {
 		var out, errb bytes.Buffer
 		if err := run(ctx, []string{cmd, "--help"}, nil, &out, &errb); err != nil {
 			t.Errorf("%s --help: %v", cmd, err)
@@ -116,5 +116,10 @@ func TestSubcommandHelpAndCronFriendlyCalendar(t *testing.T) {
 	if err := run(ctx, []string{"calendar", "sync", "--once", "--config", cfg}, nil, &out, &errb); err != nil ||
 		!strings.Contains(out.String(), "nothing to sync") {
 		t.Errorf("calendar sync with calendars off: %v, %q; want success with its message", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"store", "usage", "--config", cfg}, nil, &out, &errb); err != nil ||
+		!strings.Contains(out.String(), "reclaimable") || !strings.Contains(out.String(), "total (") {
+		t.Errorf("store usage: %v, %q", err, out.String())
 	}
 }

@@ -135,10 +135,14 @@ func (a *app) serve(ctx context.Context, ln net.Listener, srcs map[string]source
 			}
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		a.expireSessions(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		a.reclaimableGauge(ctx)
 	}()
 	if cal != nil {
 		wg.Add(1)
