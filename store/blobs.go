@@ -365,17 +365,26 @@ func (b *Blobs) takePack() (*pack, error) {
 		}
 	}
 	b.mu.Unlock()
-	// A name no other process or earlier run uses: time, pid, sequence.
+	p, err := b.newPackFile()
+	if err != nil {
+		return nil, err
+	}
+	p.held = true
+	b.mu.Lock()
+	b.open[p] = true
+	b.mu.Unlock()
+	return p, nil
+}
+
+// newPackFile creates an empty pack under a name no other process or
+// earlier run uses: time, pid, sequence.
+func (b *Blobs) newPackFile() (*pack, error) {
 	name := fmt.Sprintf("%s-%d-%d.pack", time.Now().UTC().Format("20060102T150405.000000000"), os.Getpid(), b.seq.Add(1))
 	f, err := os.OpenFile(filepath.Join(b.packDir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	p := &pack{name: name, f: f, held: true}
-	b.mu.Lock()
-	b.open[p] = true
-	b.mu.Unlock()
-	return p, nil
+	return &pack{name: name, f: f}, nil
 }
 
 // givePack returns p to the idle packs, or retires it when it is full.
@@ -672,6 +681,7 @@ func (b *Blobs) Open(ctx context.Context, sha256 string) (io.ReadCloser, error) 
 		name, off, size = e.pack.name, e.off, e.size
 	}
 	b.mu.Unlock()
+	fromIndex := !ok
 	if !ok {
 		var err error
 		if name, off, size, ok, err = b.lookupIndex(ctx, sha256); err != nil {
@@ -685,6 +695,13 @@ func (b *Blobs) Open(ctx context.Context, sha256 string) (io.ReadCloser, error) 
 		return nil, fmt.Errorf("store: blob %s: bad pack name %q in the index", sha256, name)
 	}
 	f, err := os.Open(filepath.Join(b.packDir, name))
+	if errors.Is(err, fs.ErrNotExist) && fromIndex {
+		// Compaction (CompactBlobs) moved it between the look-up and the
+		// open: the index has its new place.
+		if name, off, size, ok, err = b.lookupIndex(ctx, sha256); err == nil && ok {
+			f, err = os.Open(filepath.Join(b.packDir, name))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: blob %s: %w", sha256, err)
 	}

@@ -47,6 +47,7 @@ Usage:
                                                list the free/busy feed URLs; give one agent a new one
   sidedesk outbox dead-letters [--consumer C] | retry --consumer C (--event N | --all) | drop --consumer C --event N
   sidedesk store usage                  blob packs: bytes referenced and reclaimable (also the metric sidedesk_blob_reclaimable_bytes)
+  sidedesk store gc [--dry-run] [--min-bytes N]   compact the packs of gone processes (safe while serve runs)
                                                events a consumer (e.g. slack:default) gave up on: list, deliver again, drop
   sidedesk doctor  [--config FILE]             check config, database and each mailbox login
   sidedesk version                             print the version

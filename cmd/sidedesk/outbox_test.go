@@ -122,4 +122,9 @@ func TestSubcommandHelpAndCronFriendlyCalendar(t *testing.T) {
 		!strings.Contains(out.String(), "reclaimable") || !strings.Contains(out.String(), "total (") {
 		t.Errorf("store usage: %v, %q", err, out.String())
 	}
+	out.Reset()
+	if err := run(ctx, []string{"store", "gc", "--dry-run", "--config", cfg}, nil, &out, &errb); err != nil ||
+		!strings.Contains(out.String(), "would free 0 bytes") {
+		t.Errorf("store gc --dry-run: %v, %q", err, out.String())
+	}
 }

@@ -10,15 +10,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// cmdStore runs `sidedesk store usage`: each blob pack's size, the bytes
-// the index references and what is reclaimable (bytes of blobs a crash or
-// a failed transaction left behind).
+// cmdStore runs `sidedesk store usage` (each blob pack's size, the bytes
+// the index references and what is reclaimable: bytes of blobs a crash or
+// a failed transaction left behind) and `sidedesk store gc` (compacts the
+// packs of processes that are gone; safe while serve runs).
 func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "usage" {
-		return usageError{"store: want `sidedesk store usage`"}
+	if len(args) == 0 || (args[0] != "usage" && args[0] != "gc") {
+		return usageError{"store: want `sidedesk store usage` or `sidedesk store gc [--dry-run] [--min-bytes N]`"}
 	}
-	fs := flags("store usage", stderr)
+	fs := flags("store "+args[0], stderr)
 	cfgPath := configFlag(fs)
+	dry := fs.Bool("dry-run", false, "gc: say what would be freed, change nothing")
+	minBytes := fs.Int64("min-bytes", 0, "gc: compact only packs with at least this many reclaimable bytes")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -27,6 +30,16 @@ func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.Close()
+	if args[0] == "gc" {
+		res, err := a.store.CompactBlobs(ctx, *minBytes, *dry)
+		verb := "freed"
+		if *dry {
+			verb = "would free"
+		}
+		fmt.Fprintf(stdout, "%s %d bytes: %d pack(s) compacted, %d removed; %d pack(s) of running processes left alone\n",
+			verb, res.Freed, res.Compacted, res.Removed, res.Skipped)
+		return err
+	}
 	packs, err := a.store.BlobUsage(ctx)
 	if err != nil {
 		return err
