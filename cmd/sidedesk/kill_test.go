@@ -325,4 +325,34 @@ smtp_auth = "none"
 		idOf(first.Raw) != "<"+fmt.Sprint(m["message_id"])+">" {
 		t.Errorf("the resend differs: %s / %s / %s (reply %v)", idOf(first.Raw), idOf(got[0].Raw), idOf(got[1].Raw), m["message_id"])
 	}
+
+	// Compaction beside the running serve: the killed process's packs are
+	// compacted (or kept whole), the live one's left alone, and the reply's
+	// stored bytes still read back the same.
+	rawBefore := rawOf(t, "http://"+addr, token, m["id"])
+	var gcOut, gcErr strings.Builder
+	if err := run(context.Background(), []string{"store", "gc", "--config", cfg}, nil, &gcOut, &gcErr); err != nil ||
+		!strings.Contains(gcOut.String(), "left alone") {
+		t.Fatalf("store gc beside serve: %v %s %s", err, gcOut.String(), gcErr.String())
+	}
+	if after := rawOf(t, "http://"+addr, token, m["id"]); after != rawBefore || !strings.Contains(after, "Here it is.") {
+		t.Errorf("the reply's bytes after gc differ:\n%s\nwant:\n%s", after, rawBefore)
+	}
+}
+
+// rawOf is GET /api/v1/messages/{id}/raw.
+func rawOf(t *testing.T, base, token string, id any) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/messages/%v/raw", base, id), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET raw %v: %d %s", id, resp.StatusCode, b)
+	}
+	return string(b)
 }
