@@ -55,8 +55,17 @@ func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return w.Flush()
 }
 
+// autoCompact: serve compacts on its own (hourly) once the packs of gone
+// processes hold this much unreferenced data, each pack with at least
+// autoCompactPack of it.
+const (
+	autoCompact     = 64 << 20
+	autoCompactPack = 8 << 20
+)
+
 // reclaimableGauge is sidedesk_blob_reclaimable_bytes, recomputed every
-// hour while serve runs (a read of the index and a stat per pack).
+// hour while serve runs (a read of the index and a stat per pack); past
+// autoCompact it compacts the packs of gone processes (as `store gc`).
 func (a *app) reclaimableGauge(ctx context.Context) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sidedesk_blob_reclaimable_bytes",
 		Help: "Bytes in blob packs that no stored message references (left by crashes or failed writes)."})
@@ -74,6 +83,17 @@ func (a *app) reclaimableGauge(ctx context.Context) {
 			n += p.Reclaimable()
 		}
 		g.Set(float64(n))
+		if n < autoCompact {
+			return
+		}
+		res, err := a.store.CompactBlobs(ctx, autoCompactPack, false)
+		if err != nil {
+			a.log.Warn("store: automatic blob compaction", "err", err)
+		}
+		if res.Freed > 0 {
+			a.log.Info("store: compacted blob packs of gone processes", "freed_bytes", res.Freed,
+				"compacted", res.Compacted, "removed", res.Removed)
+		}
 	}
 	update()
 	t := time.NewTicker(time.Hour)
