@@ -131,20 +131,44 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 		}
 		return nil, err
 	}
+	// A server that takes the connection and never greets (restarting,
+	// overloaded, a stale listener) is given up after GreetingTimeout and
+	// tried again, instead of waited for without end.
+	// (go-imap sets its own read deadlines, so a timer closes the
+	// connection rather than a deadline of ours.)
+	var mute atomic.Bool
+	greet := time.AfterFunc(s.opts.GreetingTimeout, func() {
+		mute.Store(true)
+		raw.Close()
+	})
+	noGreeting := func(err error) error {
+		if mute.Load() {
+			return s.errorf("connect to %s: no greeting within %v (the server took the connection but did not answer; retried): %w",
+				s.addr, s.opts.GreetingTimeout, err)
+		}
+		return s.connectError(err)
+	}
 	switch s.opts.TLS {
 	case TLSStartTLS:
 		// RFC 9051 §6.2.1; NewStartTLS refuses a PREAUTH greeting on the
 		// cleartext connection (§7.1.4).
 		cn.c, err = imapclient.NewStartTLS(raw, copts)
 		if err != nil {
-			return fail(s.connectError(err))
+			greet.Stop()
+			return fail(noGreeting(err))
 		}
 	default:
 		cn.c = imapclient.New(raw, copts)
 		if err := cn.c.WaitGreeting(); err != nil {
+			greet.Stop()
 			cn.c.Close()
-			return fail(s.connectError(err))
+			return fail(noGreeting(err))
 		}
+	}
+	if !greet.Stop() && mute.Load() {
+		// The timer fired just as the greeting came: the connection is closed.
+		cn.c.Close()
+		return fail(noGreeting(errors.New("closed")))
 	}
 	if cn.c.State() != imap.ConnStateAuthenticated { // else PREAUTH
 		if err := cn.guard(func() error { return s.authenticate(ctx, cn.c) }); err != nil {

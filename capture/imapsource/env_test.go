@@ -82,12 +82,14 @@ func (e *env) options(d *testenv.Dovecot, name, user, password string) Options {
 		PollInterval: 200 * time.Millisecond,
 		BackoffMin:   20 * time.Millisecond,
 		BackoffMax:   200 * time.Millisecond,
-		State:        e.store,
-		Lease:        e.store,
-		Pipeline:     e.pipeline(nil),
-		Status:       e.status,
-		Metrics:      e.metrics,
-		Logger:       e.log,
+		// A restarting Dovecot can take a connection and never greet it.
+		GreetingTimeout: 2 * time.Second,
+		State:           e.store,
+		Lease:           e.store,
+		Pipeline:        e.pipeline(nil),
+		Status:          e.status,
+		Metrics:         e.metrics,
+		Logger:          e.log,
 	}
 }
 

@@ -111,6 +111,9 @@ type Options struct {
 	PollInterval time.Duration // default 60s
 	IdleRestart  time.Duration // default 25m; must be below 29m
 
+	// GreetingTimeout bounds the wait for the server's greeting after the
+	// connection is made (default 15 s).
+	GreetingTimeout time.Duration
 	// BackoffMin and BackoffMax bound the reconnect delay, which doubles
 	// per failure and is jittered. Defaults 1s and 5m.
 	BackoffMin, BackoffMax time.Duration
@@ -252,6 +255,9 @@ func New(opts Options) (*Source, error) {
 	}
 	if opts.IdleRestart >= 29*time.Minute {
 		return bad("IDLE restart %v must be below 29 minutes (RFC 2177 §3)", opts.IdleRestart)
+	}
+	if opts.GreetingTimeout <= 0 {
+		opts.GreetingTimeout = 15 * time.Second
 	}
 	if opts.BackoffMin <= 0 {
 		opts.BackoffMin = DefaultBackoffMin

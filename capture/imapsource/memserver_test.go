@@ -467,3 +467,39 @@ func TestBodyBeforeUID(t *testing.T) {
 		t.Errorf("spooled message stored with %d bytes, want %d", size, len(raws[2]))
 	}
 }
+
+// TestServerThatNeverGreets: a server that takes the connection and never
+// sends its greeting (a restarting or stuck server) is given up after
+// GreetingTimeout, with an error that says so, instead of waited for
+// without end.
+func TestServerThatNeverGreets(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent
+		}
+	}()
+	e := newEnv(t)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	p, _ := strconv.Atoi(port)
+	opts := Options{Name: "mute", Host: "127.0.0.1", Port: p, TLS: TLSNone, Username: "u",
+		Password: func(context.Context) (string, error) { return "p", nil }, GreetingTimeout: 300 * time.Millisecond,
+		State: e.store, Lease: e.store, Pipeline: e.pipeline(nil), Status: e.status, Metrics: e.metrics, Logger: e.log}
+	s := newSource(t, opts)
+	start := time.Now()
+	err = s.Check(context.Background())
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("Check against a mute server: %v after %v, want an error within the greeting timeout", err, time.Since(start))
+	}
+	if !strings.Contains(err.Error(), "no greeting within 300ms") {
+		t.Errorf("error %q does not say the server did not answer", err)
+	}
+}
