@@ -93,11 +93,11 @@ func (p mailboxPanel) AuthorizeMailbox(tenant, agent, mailbox, redirectURL strin
 	if s == nil {
 		return "", sidebar.ErrUnknownMailbox
 	}
-	return s.AuthorizeURL(agent, redirectURL, "")
+	return s.AuthorizeURL(agent, redirectURL)
 }
 
 func (p mailboxPanel) CompleteMailbox(ctx context.Context, tenant, agent, redirectURL, code, state string) (string, error) {
-	name, _, err := p.sources.Complete(ctx, tenant, agent, redirectURL, code, state)
+	name, err := p.sources.Complete(ctx, tenant, agent, redirectURL, code, state)
 	if errors.Is(err, mailauth.ErrConsentState) {
 		return "", sidebar.ErrMailboxState
 	}

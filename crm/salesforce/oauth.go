@@ -16,18 +16,13 @@ import (
 	"time"
 
 	"github.com/sidedesk/sidedesk/crm"
+	"github.com/sidedesk/sidedesk/internal/seal"
 )
 
-// The consent's state travels sealed: it carries the PKCE verifier, the
-// agent and where to return, so any instance can complete the flow and no
-// one can forge or read it.
-type consentState struct {
-	Tenant   string `json:"t"`
-	Agent    string `json:"a"`
-	Verifier string `json:"v"`
-	Return   string `json:"r"`
-	Expires  int64  `json:"e"`
-}
+// The consent's state travels sealed (seal.Consent): it carries the PKCE
+// verifier, the agent and where to return, so any instance can complete
+// the flow and no one can forge or read it.
+const statePurpose = "sidedesk salesforce state"
 
 // consentTTL bounds the time between the redirect and the callback.
 const consentTTL = 15 * time.Minute
@@ -44,15 +39,15 @@ func (c *Connector) AuthorizeURL(_ context.Context, tenant, agent, returnTo stri
 	vb := make([]byte, 48)
 	_, _ = rand.Read(vb)
 	verifier := base64.RawURLEncoding.EncodeToString(vb)
-	st, _ := json.Marshal(consentState{Tenant: tenant, Agent: agent, Verifier: verifier, Return: returnTo,
-		Expires: c.opts.Now().Add(consentTTL).Unix()})
+	state := c.box.SealConsent(seal.Consent{Tenant: tenant, Agent: agent, Verifier: verifier, Return: returnTo,
+		Expires: c.opts.Now().Add(consentTTL).Unix()}, statePurpose)
 	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{
 		"response_type":         {"code"},
 		"client_id":             {c.opts.ClientID},
 		"redirect_uri":          {c.opts.RedirectURL},
 		"scope":                 {"api refresh_token id"},
-		"state":                 {base64.RawURLEncoding.EncodeToString(c.seal(st, "state"))},
+		"state":                 {state},
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"},
 		"prompt":                {"login consent"},
@@ -90,16 +85,8 @@ func (e *OAuthError) Error() string {
 
 // Complete exchanges the callback's code and stores the connection.
 func (c *Connector) Complete(ctx context.Context, tenant, agent, code, state string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(state)
-	if err != nil {
-		return "", ErrBadState
-	}
-	plain, err := c.open(raw, "state")
-	if err != nil {
-		return "", ErrBadState
-	}
-	var st consentState
-	if json.Unmarshal(plain, &st) != nil || st.Tenant != tenant || st.Agent != agent || c.opts.Now().Unix() > st.Expires {
+	st, ok := c.box.OpenConsent(state, statePurpose, tenant, agent, c.opts.Now())
+	if !ok {
 		return "", ErrBadState
 	}
 	if code == "" {

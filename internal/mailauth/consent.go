@@ -2,13 +2,12 @@ package mailauth
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/sidedesk/sidedesk/internal/seal"
 	"golang.org/x/oauth2"
 )
 
@@ -23,15 +22,6 @@ import (
 var ErrConsentState = errors.New("mailauth: consent state invalid or expired")
 
 const statePurpose = "mailbox-oauth-state"
-
-type consentState struct {
-	Verifier string `json:"v"`
-	Tenant   string `json:"t"`
-	Mailbox  string `json:"m"`
-	Agent    string `json:"a"`
-	Return   string `json:"r"`
-	Expires  int64  `json:"e"`
-}
 
 // CanConsent reports whether the Source's mailbox is connected by an
 // admin's consent (the refresh-token grant with an authorization URL).
@@ -51,19 +41,14 @@ func (s *Source) authCodeOptions(verifier string) []oauth2.AuthCodeOption {
 }
 
 // AuthorizeURL is the provider's consent page for the mailbox, started by
-// admin agent; the provider sends the browser back to redirectURL, and ret
-// is where the callback returns to.
-func (s *Source) AuthorizeURL(agent, redirectURL, ret string) (string, error) {
+// admin agent; the provider sends the browser back to redirectURL.
+func (s *Source) AuthorizeURL(agent, redirectURL string) (string, error) {
 	if !s.CanConsent() {
 		return "", fmt.Errorf("mailauth: mailbox %q is not connected by consent (oauth_grant %q)", s.opts.Mailbox, s.opts.Grant)
 	}
 	v := oauth2.GenerateVerifier()
-	st, err := json.Marshal(consentState{Verifier: v, Tenant: s.opts.Tenant, Mailbox: s.opts.Mailbox, Agent: agent,
-		Return: ret, Expires: s.opts.Now().Add(15 * time.Minute).Unix()})
-	if err != nil {
-		return "", err
-	}
-	state := base64.RawURLEncoding.EncodeToString(s.opts.Seal.Seal(st, statePurpose))
+	state := s.opts.Seal.SealConsent(seal.Consent{Verifier: v, Tenant: s.opts.Tenant, Agent: agent, Subject: s.opts.Mailbox,
+		Expires: s.opts.Now().Add(15 * time.Minute).Unix()}, statePurpose)
 	c := s.config("")
 	c.RedirectURL = redirectURL
 	return c.AuthCodeURL(state, s.authCodeOptions(v)...), nil
@@ -83,31 +68,23 @@ func (ss Sources) Find(tenant, mailbox string) *Source {
 
 // Complete finishes a consent for tenant's admin agent: it opens the state,
 // exchanges the code (with the PKCE verifier) and stores the refresh token.
-// It returns the mailbox and the return path.
-func (ss Sources) Complete(ctx context.Context, tenant, agent, redirectURL, code, state string) (mailbox, ret string, err error) {
+// It returns the mailbox.
+func (ss Sources) Complete(ctx context.Context, tenant, agent, redirectURL, code, state string) (mailbox string, err error) {
 	if len(ss) == 0 {
-		return "", "", ErrConsentState
+		return "", ErrConsentState
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(state)
-	if err != nil {
-		return "", "", ErrConsentState
+	st, ok := ss[0].opts.Seal.OpenConsent(state, statePurpose, tenant, agent, ss[0].opts.Now())
+	if !ok {
+		return "", ErrConsentState
 	}
-	plain, err := ss[0].opts.Seal.Open(raw, statePurpose)
-	if err != nil {
-		return "", "", ErrConsentState
-	}
-	var st consentState
-	if json.Unmarshal(plain, &st) != nil || st.Tenant != tenant || st.Agent != agent {
-		return "", "", ErrConsentState
-	}
-	s := ss.Find(tenant, st.Mailbox)
-	if s == nil || !s.CanConsent() || s.opts.Now().Unix() > st.Expires {
-		return "", "", ErrConsentState
+	s := ss.Find(tenant, st.Subject)
+	if s == nil || !s.CanConsent() {
+		return "", ErrConsentState
 	}
 	if code == "" {
-		return "", "", fmt.Errorf("mailauth: the provider sent no code")
+		return "", fmt.Errorf("mailauth: the provider sent no code")
 	}
-	return st.Mailbox, st.Return, s.exchange(ctx, agent, redirectURL, code, st.Verifier)
+	return st.Subject, s.exchange(ctx, agent, redirectURL, code, st.Verifier)
 }
 
 func (s *Source) exchange(ctx context.Context, agent, redirectURL, code, verifier string) error {
@@ -127,7 +104,7 @@ func (s *Source) exchange(ctx context.Context, agent, redirectURL, code, verifie
 	}
 	now := s.opts.Now()
 	err = s.opts.Store.PutMailboxOAuth(ctx, Connection{Tenant: s.opts.Tenant, Mailbox: s.opts.Mailbox,
-		RefreshSealed: s.opts.Seal.Seal([]byte(tok.RefreshToken), sealPurpose+":"+s.opts.Tenant+":"+s.opts.Mailbox),
+		RefreshSealed: s.sealRefresh(tok.RefreshToken),
 		Origin:        "consent", Status: "connected", ConnectedBy: agent, ConnectedAt: now})
 	if err != nil {
 		return fmt.Errorf("mailauth: store the connection of mailbox %q: %w", s.opts.Mailbox, err)

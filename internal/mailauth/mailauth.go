@@ -39,7 +39,7 @@ const (
 // Connection is what the store keeps of a mailbox's OAuth connection.
 type Connection struct {
 	Tenant, Mailbox string
-	RefreshSealed   []byte // the refresh token, sealed for purpose sealPurpose
+	RefreshSealed   []byte // the refresh token, sealed (Source.refreshPurpose)
 	// Origin says where the refresh token came from: "consent" (the panel),
 	// or "config:" and the first 16 hex digits of the configured token's
 	// SHA-256 (a rotated descendant of it), so a token changed in the
@@ -177,14 +177,19 @@ func (s *Source) Mailbox() string { return s.opts.Mailbox }
 // Tenant: see Mailbox.
 func (s *Source) Tenant() string { return s.opts.Tenant }
 
-// Grant is the grant the Source uses.
-func (s *Source) Grant() string { return s.opts.Grant }
-
 // early is how long before its expiry a token is refreshed, so that a
 // login never carries a token that lapses on the way.
 const early = 2 * time.Minute
 
-const sealPurpose = "mailbox-oauth-refresh"
+// refreshPurpose binds a sealed refresh token to its tenant and mailbox:
+// one copied to another mailbox's row does not open.
+func (s *Source) refreshPurpose() string {
+	return "mailbox-oauth-refresh:" + s.opts.Tenant + ":" + s.opts.Mailbox
+}
+
+func (s *Source) sealRefresh(rt string) []byte {
+	return s.opts.Seal.Seal([]byte(rt), s.refreshPurpose())
+}
 
 // Token returns a valid access token, refreshing when the one held is
 // missing or about to expire.
@@ -310,7 +315,7 @@ func (s *Source) current(ctx context.Context) (rt string, c Connection, stored b
 		return "", c, false, err
 	}
 	if ok && (configured == "" || c.Origin == "consent" || c.Origin == configOrigin(configured)) {
-		plain, err := s.opts.Seal.Open(c.RefreshSealed, sealPurpose+":"+s.opts.Tenant+":"+s.opts.Mailbox)
+		plain, err := s.opts.Seal.Open(c.RefreshSealed, s.refreshPurpose())
 		if err != nil {
 			return "", c, false, fmt.Errorf("open the stored refresh token (was secret.key replaced?): %w; connect the mailbox again", err)
 		}
@@ -366,7 +371,7 @@ func (s *Source) refresh(ctx context.Context) (*oauth2.Token, error) {
 			// Rotated (Microsoft rotates on every refresh), or first use
 			// of a configured token: keep what works now.
 			c.Tenant, c.Mailbox = s.opts.Tenant, s.opts.Mailbox
-			c.RefreshSealed = s.opts.Seal.Seal([]byte(tok.RefreshToken), sealPurpose+":"+s.opts.Tenant+":"+s.opts.Mailbox)
+			c.RefreshSealed = s.sealRefresh(tok.RefreshToken)
 			c.Status, c.LastError = "connected", ""
 			if err := s.opts.Store.PutMailboxOAuth(ctx, c); err != nil {
 				return nil, fmt.Errorf("keep the rotated refresh token: %w", err)

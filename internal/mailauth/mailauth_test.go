@@ -234,7 +234,7 @@ func TestConsentFlow(t *testing.T) {
 	other := r.source(t, func(o *mailauth.Options) { o.Mailbox = "sales" })
 	srcs := mailauth.Sources{other, s}
 	const redirect = "https://desk.example/sidebar/mailboxes/callback"
-	u, err := s.AuthorizeURL("admin@example.com", redirect, "")
+	u, err := s.AuthorizeURL("admin@example.com", redirect)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,13 +244,13 @@ func TestConsentFlow(t *testing.T) {
 	}
 	back := consent(t, u)
 	// Another admin cannot complete it, nor another tenant.
-	if _, _, err := srcs.Complete(ctx, "default", "other@example.com", redirect, back.Get("code"), back.Get("state")); !errors.Is(err, mailauth.ErrConsentState) {
+	if _, err := srcs.Complete(ctx, "default", "other@example.com", redirect, back.Get("code"), back.Get("state")); !errors.Is(err, mailauth.ErrConsentState) {
 		t.Fatalf("other admin: %v", err)
 	}
-	if _, _, err := srcs.Complete(ctx, "acme", "admin@example.com", redirect, back.Get("code"), back.Get("state")); !errors.Is(err, mailauth.ErrConsentState) {
+	if _, err := srcs.Complete(ctx, "acme", "admin@example.com", redirect, back.Get("code"), back.Get("state")); !errors.Is(err, mailauth.ErrConsentState) {
 		t.Fatalf("other tenant: %v", err)
 	}
-	name, _, err := srcs.Complete(ctx, "default", "admin@example.com", redirect, back.Get("code"), back.Get("state"))
+	name, err := srcs.Complete(ctx, "default", "admin@example.com", redirect, back.Get("code"), back.Get("state"))
 	if err != nil || name != "support" {
 		t.Fatalf("complete = %q %v", name, err)
 	}
@@ -268,10 +268,10 @@ func TestConsentFlow(t *testing.T) {
 		t.Fatalf("refresh after consent: %v", err)
 	}
 	// An expired state is refused.
-	u2, _ := s.AuthorizeURL("admin@example.com", redirect, "")
+	u2, _ := s.AuthorizeURL("admin@example.com", redirect)
 	back2 := consent(t, u2)
 	r.advance(16 * time.Minute)
-	if _, _, err := srcs.Complete(ctx, "default", "admin@example.com", redirect, back2.Get("code"), back2.Get("state")); !errors.Is(err, mailauth.ErrConsentState) {
+	if _, err := srcs.Complete(ctx, "default", "admin@example.com", redirect, back2.Get("code"), back2.Get("state")); !errors.Is(err, mailauth.ErrConsentState) {
 		t.Fatalf("expired state: %v", err)
 	}
 }
