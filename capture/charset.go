@@ -129,41 +129,45 @@ func decodeCharset(label string, b []byte) (s string, problem string) {
 			return string(b), ""
 		}
 		if !hasUTF8Multibyte(b) {
-			return guessCharset(b, "charset utf-8 label on non-UTF-8 text")
+			s, p, _ := guessCharset(b, "charset utf-8 label on non-UTF-8 text")
+			return s, p
 		}
 		return strings.ToValidUTF8(string(b), "\uFFFD"), "invalid UTF-8 replaced"
 	case ascii:
 		if utf8.Valid(b) {
 			return string(b), ""
 		}
-		if l == "" || l == "us-ascii" || l == "ascii" {
-			// Undeclared 8-bit text: what a good mail client would guess.
-			s, p := guessCharset(b, "undeclared 8-bit text")
-			if strings.Contains(p, "read as windows-1252") {
-				return s, "" // the long-standing default, not worth a flag
-			}
-			return s, p
+		undeclared := l == "" || l == "us-ascii" || l == "ascii"
+		why := "charset " + quoteLabel(label) + " on 8-bit text"
+		if undeclared {
+			why = "undeclared 8-bit text"
 		}
-		return guessCharset(b, "charset "+quoteLabel(label)+" on 8-bit text")
+		s, p, guessed := guessCharset(b, why)
+		if !guessed && undeclared {
+			// Read as windows-1252, the long-standing default: not
+			// worth a flag.
+			return s, ""
+		}
+		return s, p
 	case enc == nil:
 		if utf8.Valid(b) {
 			return string(b), "unknown charset " + quoteLabel(label) + " (read as UTF-8)"
 		}
-		return guessCharset(b, "unknown charset "+quoteLabel(label))
+		s, p, _ := guessCharset(b, "unknown charset "+quoteLabel(label))
+		return s, p
 	case strings.HasPrefix(l, "iso-2022") || strings.HasPrefix(l, "csiso2022"):
 		if !isASCII(b) {
 			// A 7-bit charset holding 8-bit bytes is mislabelled (often
 			// Shift_JIS sent as ISO-2022-JP).
-			return guessCharset(b, "charset "+quoteLabel(label)+" on 8-bit text")
+			s, p, _ := guessCharset(b, "charset "+quoteLabel(label)+" on 8-bit text")
+			return s, p
 		}
 	case singleByteLatin(l):
 		// Latin-1 decodes any bytes: only a strong sign of a multi-byte
 		// Asian charset overrides the label (GBK sent as latin-1).
 		if name, conf := detectCharset(b); conf >= 50 && multiByteAsian(name) {
-			if e, _, _ := lookupCharset(name); e != nil {
-				if out, err := e.NewDecoder().Bytes(b); err == nil {
-					return validUTF8(string(out)), FlagCharsetGuessed + ": charset " + quoteLabel(label) + " holds " + name + " text (confidence " + strconv.Itoa(conf) + ")"
-				}
+			if s, ok := decodeAs(name, b); ok {
+				return s, FlagCharsetGuessed + ": charset " + quoteLabel(label) + " holds " + name + " text (confidence " + strconv.Itoa(conf) + ")"
 			}
 		}
 	}
@@ -172,7 +176,8 @@ func decodeCharset(label string, b []byte) (s string, problem string) {
 		if utf8.Valid(b) {
 			return string(b), "charset " + quoteLabel(label) + " failed to decode (read as UTF-8)"
 		}
-		return guessCharset(b, "charset "+quoteLabel(label)+" failed to decode")
+		s, p, _ := guessCharset(b, "charset "+quoteLabel(label)+" failed to decode")
+		return s, p
 	}
 	return validUTF8(string(out)), ""
 }
@@ -183,17 +188,30 @@ const minGuessConfidence = 30
 
 // guessCharset decodes b, whose declared charset did not fit, by the
 // charset the detector finds (ICU's, saintfish/chardet), else as
-// windows-1252; the problem starts with why and says what was used.
-func guessCharset(b []byte, why string) (string, string) {
+// windows-1252 (guessed false); the problem starts with why and says what
+// was used.
+func guessCharset(b []byte, why string) (s, problem string, guessed bool) {
 	if name, conf := detectCharset(b); conf >= minGuessConfidence {
-		if e, isUTF8, _ := lookupCharset(name); e != nil && !isUTF8 {
-			if out, err := e.NewDecoder().Bytes(b); err == nil {
-				return validUTF8(string(out)), FlagCharsetGuessed + ": " + why + " (read as " + name + ", confidence " + strconv.Itoa(conf) + ")"
-			}
+		if s, ok := decodeAs(name, b); ok {
+			return s, FlagCharsetGuessed + ": " + why + " (read as " + name + ", confidence " + strconv.Itoa(conf) + ")", true
 		}
 	}
-	s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
-	return string(s), why + " (read as windows-1252)"
+	w, _ := charmap.Windows1252.NewDecoder().Bytes(b)
+	return string(w), why + " (read as windows-1252)", false
+}
+
+// decodeAs decodes b as the detector's charset name; ok is false for a
+// name we have no decoder for, or bytes it refuses.
+func decodeAs(name string, b []byte) (string, bool) {
+	e, isUTF8, _ := lookupCharset(name)
+	if e == nil || isUTF8 {
+		return "", false
+	}
+	out, err := e.NewDecoder().Bytes(b)
+	if err != nil {
+		return "", false
+	}
+	return validUTF8(string(out)), true
 }
 
 // detectSample bounds what the detector reads: enough for a confident

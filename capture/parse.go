@@ -192,10 +192,7 @@ func (p *parser) guessHeaderCharset(h header) string {
 		return ""
 	}
 	name, conf := detectCharset(raw)
-	if conf < minGuessConfidence || name == "" {
-		return ""
-	}
-	if e, _, _ := lookupCharset(name); e == nil {
+	if _, ok := decodeAs(name, raw); conf < minGuessConfidence || !ok {
 		return ""
 	}
 	p.note(FlagCharsetGuessed + ": raw 8-bit header text read as " + name + " (confidence " + strconv.Itoa(conf) + ")")
@@ -510,11 +507,10 @@ func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Read
 		}
 		if ct == "text/plain" {
 			var blocks []uuBlock
-			if s, blocks = extractUUBlocks(s); len(blocks) > 0 {
-				for _, blk := range blocks {
-					if err := p.attach(bytes.NewReader(blk.data), typeByName(blk.name), blk.name, "attachment", "", wc); err != nil {
-						return err
-					}
+			s, blocks = extractUUBlocks(s)
+			for _, blk := range blocks {
+				if err := p.attach(bytes.NewReader(blk.data), typeByName(blk.name), blk.name, "attachment", "", wc); err != nil {
+					return err
 				}
 			}
 		}
