@@ -120,7 +120,7 @@ type gcBlob struct {
 	off, size, new int64
 }
 
-func (s *Store) compactPack(ctx context.Context, name string) error {
+func (s *Store) compactPack(ctx context.Context, name string) (err error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT sha256, pack_offset, size FROM blob_index WHERE pack = ? ORDER BY pack_offset`, name)
 	if err != nil {
 		return err
@@ -148,7 +148,15 @@ func (s *Store) compactPack(ctx context.Context, name string) error {
 		return err
 	}
 	dstName := dst.name
-	defer dst.f.Close()
+	moved := false
+	defer func() {
+		dst.f.Close()
+		if !moved {
+			// Nothing references the half-made copy: it goes now, not
+			// at a later run.
+			os.Remove(filepath.Join(s.blobs.packDir, dstName))
+		}
+	}()
 	var at int64
 	for i := range blobs {
 		b := &blobs[i]
@@ -184,5 +192,6 @@ func (s *Store) compactPack(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	moved = true
 	return s.removePack(name)
 }

@@ -79,12 +79,6 @@ func (s *Store) RecentMessages(ctx context.Context, tenant string, ticketID int6
 	return recentMessages(ctx, s.r, tenant, ticketID, math.MaxInt64, n)
 }
 
-// MessagesBefore is RecentMessages of the messages stored before the one
-// with id before: the thread's earlier page.
-func (s *Store) MessagesBefore(ctx context.Context, tenant string, ticketID, before int64, n int) ([]ticket.Message, error) {
-	return recentMessages(ctx, s.r, tenant, ticketID, before, n)
-}
-
 func recentMessages(ctx context.Context, q querier, tenant string, ticketID, before int64, n int) ([]ticket.Message, error) {
 	rows, err := q.QueryContext(ctx, recentMessagesQuery, tenant, ticketID, before, n)
 	if err != nil {
@@ -175,7 +169,8 @@ func (p *PanelReads) RecentMessages(ctx context.Context, tenant string, ticketID
 	return recentMessages(ctx, p.q, tenant, ticketID, math.MaxInt64, n)
 }
 
-// MessagesBefore is Store.MessagesBefore, prepared.
+// MessagesBefore is RecentMessages of the messages stored before the one
+// with id before: the thread's earlier page (prepared).
 func (p *PanelReads) MessagesBefore(ctx context.Context, tenant string, ticketID, before int64, n int) ([]ticket.Message, error) {
 	return recentMessages(ctx, p.q, tenant, ticketID, before, n)
 }
