@@ -35,6 +35,11 @@ type Options struct {
 	// only agents can be assigned tickets (Update, Create). Nil: any
 	// address is accepted.
 	IsAgent func(ctx context.Context, tenant, email string) (bool, error)
+	// Agents, when set, lists the active agents' addresses of tenant:
+	// captured mail from one of them that threads onto a ticket they did
+	// not open is their reply (copied to the support address). Read at
+	// most once a minute per tenant. Nil: no mail is taken for an agent's.
+	Agents func(ctx context.Context, tenant string) ([]string, error)
 	// Priority sets a new ticket's priority from its first mail. Nil: the
 	// sender's Importance / X-Priority headers only.
 	Priority *Prioritizer
@@ -57,36 +62,45 @@ const maxReferenceLookups = 100
 
 // Service applies the domain rules to inbound mail and agent actions.
 type Service struct {
-	opts    Options
-	log     *slog.Logger
-	subject subjectRules
-	agents  sync.Map // tenant "\x00" email → agentSeen: IsAgent's answers for a minute
+	opts     Options
+	log      *slog.Logger
+	subject  subjectRules
+	agentsMu sync.Mutex
+	agents   map[string]agentSet // by tenant: Options.Agents, read once a minute
 }
 
-type agentSeen struct {
-	ok bool
-	at time.Time
+type agentSet struct {
+	emails map[string]bool
+	at     time.Time
 }
 
-// fromAgent reports whether email is an active agent of tenant, asking
-// Options.IsAgent at most once a minute per address (it runs for every
-// captured mail). An error counts as "no": the mail is then filed as a
+// fromAgent reports whether email is an active agent of tenant. It runs
+// for every captured mail: the tenant's agents are read once a minute, not
+// per sender. An error counts as "no": the mail is then filed as a
 // customer's, which loses nothing.
 func (s *Service) fromAgent(ctx context.Context, tenant, email string) bool {
-	if s.opts.IsAgent == nil || email == "" {
+	if s.opts.Agents == nil || email == "" {
 		return false
 	}
-	key := tenant + "\x00" + strings.ToLower(email)
-	if v, ok := s.agents.Load(key); ok && time.Since(v.(agentSeen).at) < time.Minute {
-		return v.(agentSeen).ok
+	s.agentsMu.Lock()
+	defer s.agentsMu.Unlock()
+	set, ok := s.agents[tenant]
+	if !ok || time.Since(set.at) >= time.Minute {
+		list, err := s.opts.Agents(ctx, tenant)
+		if err != nil {
+			s.log.WarnContext(ctx, "ticket: read the agents", "tenant", tenant, "err", err)
+			return false
+		}
+		set = agentSet{emails: make(map[string]bool, len(list)), at: time.Now()}
+		for _, e := range list {
+			set.emails[NormEmail(e)] = true
+		}
+		if s.agents == nil {
+			s.agents = map[string]agentSet{}
+		}
+		s.agents[tenant] = set
 	}
-	ok, err := s.opts.IsAgent(ctx, tenant, email)
-	if err != nil {
-		s.log.WarnContext(ctx, "ticket: is the sender an agent?", "tenant", tenant, "err", err)
-		return false
-	}
-	s.agents.Store(key, agentSeen{ok: ok, at: time.Now()})
-	return ok
+	return set.emails[NormEmail(email)]
 }
 
 // NewService checks opts and fills defaults.

@@ -159,6 +159,7 @@ func (a *app) init(ctx context.Context, mode schemaMode) error {
 		SubjectMatching: t.SubjectMatching,
 		Tier:            a.crmTier,
 		IsAgent:         a.isAgent,
+		Agents:          a.agentEmails,
 	})
 	if err != nil {
 		return err
@@ -420,6 +421,22 @@ func (a *app) imapSourceOpts(mb config.Mailbox, outgoing bool) (*imapsource.Sour
 		Metrics:            a.metrics,
 		Logger:             a.log.With("mailbox", mb.Name),
 	})
+}
+
+// agentEmails lists tenant's active agents' addresses (the ticket
+// service's Options.Agents).
+func (a *app) agentEmails(ctx context.Context, tenant string) ([]string, error) {
+	users, err := a.store.Users(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, u := range users {
+		if u.DisabledAt.IsZero() {
+			out = append(out, u.Email)
+		}
+	}
+	return out, nil
 }
 
 // isAgent tells the ticket service whether email is an active agent of
