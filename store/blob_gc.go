@@ -68,11 +68,16 @@ var gcAfterCopy = func() error { return nil }
 // CompactBlobs compacts the packs of gone processes whose unreferenced
 // bytes are at least minReclaim (0: any); dryRun only counts.
 func (s *Store) CompactBlobs(ctx context.Context, minReclaim int64, dryRun bool) (GCResult, error) {
-	var res GCResult
 	packs, err := s.BlobUsage(ctx)
 	if err != nil {
-		return res, err
+		return GCResult{}, err
 	}
+	return s.CompactPacks(ctx, packs, minReclaim, dryRun)
+}
+
+// CompactPacks is CompactBlobs over a BlobUsage the caller has read.
+func (s *Store) CompactPacks(ctx context.Context, packs []PackUsage, minReclaim int64, dryRun bool) (GCResult, error) {
+	var res GCResult
 	for _, p := range packs {
 		if gcPackAlive(p.Name) {
 			res.Skipped++

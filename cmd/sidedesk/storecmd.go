@@ -56,8 +56,8 @@ func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // autoCompact: serve compacts on its own (hourly) once the packs of gone
-// processes hold this much unreferenced data, each pack with at least
-// autoCompactPack of it.
+// processes hold this much unreferenced data in packs with at least
+// autoCompactPack of it each.
 const (
 	autoCompact     = 64 << 20
 	autoCompactPack = 8 << 20
@@ -83,10 +83,11 @@ func (a *app) reclaimableGauge(ctx context.Context) {
 			n += p.Reclaimable()
 		}
 		g.Set(float64(n))
-		if n < autoCompact {
+		// What compaction would free: only the packs of gone processes.
+		if dry, _ := a.store.CompactPacks(ctx, packs, autoCompactPack, true); dry.Freed < autoCompact {
 			return
 		}
-		res, err := a.store.CompactBlobs(ctx, autoCompactPack, false)
+		res, err := a.store.CompactPacks(ctx, packs, autoCompactPack, false)
 		if err != nil {
 			a.log.Warn("store: automatic blob compaction", "err", err)
 		}
