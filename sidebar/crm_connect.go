@@ -3,6 +3,7 @@ package sidebar
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/sidedesk/sidedesk/crm"
@@ -23,6 +24,21 @@ func crmName(name string) string {
 		return "CRM"
 	}
 	return name
+}
+
+// consentRefused reads a provider's refusal from an OAuth callback's query
+// (RFC 6749 §4.1.2.1: error, error_description) as a sentence naming what
+// did not connect and where to start again.
+func consentRefused(q url.Values, what, startFrom string) (string, bool) {
+	e := q.Get("error")
+	if e == "" {
+		return "", false
+	}
+	msg := what + " did not connect (" + e
+	if d := q.Get("error_description"); d != "" {
+		msg += ": " + d
+	}
+	return msg + "). Start again from " + startFrom + ".", true
 }
 
 // localReturn keeps return paths inside the panel (no open redirect).
@@ -48,12 +64,8 @@ func (s *Server) crmCallback(w http.ResponseWriter, r *http.Request) {
 	a, _ := AgentFrom(r.Context())
 	name := crmName(s.opts.CRM.Name())
 	q := r.URL.Query()
-	if e := q.Get("error"); e != "" {
-		msg := name + " did not connect (" + e
-		if d := q.Get("error_description"); d != "" {
-			msg += ": " + d
-		}
-		s.htmlError(w, r, http.StatusBadRequest, msg+"). Start again from the panel.", nil)
+	if msg, refused := consentRefused(q, name, "the panel"); refused {
+		s.htmlError(w, r, http.StatusBadRequest, msg, nil)
 		return
 	}
 	back, err := s.opts.CRM.(crm.Authorizer).Complete(r.Context(), a.Tenant, a.Email, q.Get("code"), q.Get("state"))

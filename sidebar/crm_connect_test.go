@@ -181,3 +181,17 @@ func TestPanelConnectSalesforce(t *testing.T) {
 }
 
 type lateStore struct{ *store.Store }
+
+// TestConsentRefused: a provider's refusal in the callback (RFC 6749
+// §4.1.2.1) is told to the agent with its code, description and where to
+// start again; a callback without one is no refusal.
+func TestConsentRefused(t *testing.T) {
+	msg, refused := consentRefused(url.Values{"error": {"access_denied"}, "error_description": {"The user declined"}},
+		"Salesforce", "the panel")
+	if !refused || msg != "Salesforce did not connect (access_denied: The user declined). Start again from the panel." {
+		t.Errorf("refusal: %v %q", refused, msg)
+	}
+	if _, refused := consentRefused(url.Values{"code": {"x"}}, "Salesforce", "the panel"); refused {
+		t.Error("a code taken for a refusal")
+	}
+}

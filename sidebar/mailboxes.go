@@ -105,12 +105,8 @@ func (s *Server) mailboxCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	if e := q.Get("error"); e != "" {
-		msg := "The mailbox did not connect (" + e
-		if d := q.Get("error_description"); d != "" {
-			msg += ": " + d
-		}
-		s.htmlError(w, r, http.StatusBadRequest, msg+"). Start again from the mailbox connections page.", nil)
+	if msg, refused := consentRefused(q, "The mailbox", "the mailbox connections page"); refused {
+		s.htmlError(w, r, http.StatusBadRequest, msg, nil)
 		return
 	}
 	name, err := s.opts.Mailboxes.CompleteMailbox(r.Context(), a.Tenant, a.Email, s.mailboxCallbackURL(r), q.Get("code"), q.Get("state"))
