@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -140,20 +138,7 @@ func TestServeGmailSend(t *testing.T) {
 	}
 	token := strings.TrimSpace(tokOut.String())
 	base, _ := startServe(t, cfg)
-	api := func(method, path, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var v map[string]any
-		json.NewDecoder(resp.Body).Decode(&v)
-		return resp.StatusCode, v
-	}
+	api := func(method, path, body string) (int, map[string]any) { return apiJSON(base, token, method, path, body) }
 	// Wait for the mail consumer to have started (it begins at the
 	// outbox's end), then the customer writes.
 	waitFor(t, 20*time.Second, "the Gmail mailbox's first sync", func() bool { return g.Requests()["messages.list"] > 0 })

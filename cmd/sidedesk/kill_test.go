@@ -264,17 +264,7 @@ smtp_auth = "none"
 	}
 	token := strings.TrimSpace(tokOut.String())
 	api := func(method, path, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, nil
-		}
-		defer resp.Body.Close()
-		var v map[string]any
-		json.NewDecoder(resp.Body).Decode(&v)
-		return resp.StatusCode, v
+		return apiJSON("http://"+addr, token, method, path, body)
 	}
 	// Up, with the mail consumer running (it starts at the outbox's end).
 	up := func() bool {

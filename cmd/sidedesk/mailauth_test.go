@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -92,20 +91,7 @@ smtp_username = %q
 	token := strings.TrimSpace(cli("", "token", "create", "--name", "ops", "--scopes", "admin,tickets:read,tickets:write"))
 
 	base, stderr := startServe(t, cfgPath)
-	api := func(method, path, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var v map[string]any
-		json.NewDecoder(resp.Body).Decode(&v)
-		return resp.StatusCode, v
-	}
+	api := func(method, path, body string) (int, map[string]any) { return apiJSON(base, token, method, path, body) }
 	oauthHealth := func() map[string]any {
 		_, h := api("GET", "/healthz", "")
 		d, _ := h["details"].(map[string]any)

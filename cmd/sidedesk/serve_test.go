@@ -333,6 +333,23 @@ min_priority = "high"
 	}
 }
 
+// apiJSON calls the API at base with token and a JSON body and decodes the
+// JSON answer; status 0 and nil when the server does not answer (a test
+// that kills it asks while it is down).
+func apiJSON(base, token, method, path, body string) (int, map[string]any) {
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	json.NewDecoder(resp.Body).Decode(&v)
+	return resp.StatusCode, v
+}
+
 // startServe runs `sidedesk serve --config cfg` until t ends and returns
 // its base URL and log.
 func startServe(t *testing.T, cfg string) (string, *testenv.SyncBuffer) {
