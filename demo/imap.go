@@ -18,6 +18,7 @@ import (
 	"net/mail"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -61,6 +62,8 @@ type IMAPServer struct {
 	Addr     string // host:port on loopback
 	Username string
 	Password string
+	// UIDValidity is what SELECT and STATUS report for the mailboxes.
+	UIDValidity uint32
 
 	srv  *imapserver.Server
 	user *imapmemserver.User
@@ -72,7 +75,10 @@ type IMAPOptions struct {
 	Addr     string // default "127.0.0.1:0" (any free port)
 	Password string // default: random, printed by the caller
 	Seed     bool   // append the corpus to INBOX
-	Logger   *slog.Logger
+	// UIDValidity is the UIDVALIDITY every mailbox reports; 0 picks one
+	// from the clock, different for each start.
+	UIDValidity uint32
+	Logger      *slog.Logger
 }
 
 // StartIMAP starts the demo IMAP server. It serves plain IMAP on loopback
@@ -98,13 +104,18 @@ func StartIMAP(ctx context.Context, opts IMAPOptions) (*IMAPServer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	mem := imapmemserver.New()
 	user := imapmemserver.NewUser(Username, opts.Password)
 	if err := user.Create("INBOX", nil); err != nil {
 		return nil, fmt.Errorf("demo: create INBOX: %w", err)
 	}
-	mem.AddUser(user)
-	s := &IMAPServer{Username: Username, Password: opts.Password, user: user}
+	if opts.UIDValidity == 0 {
+		// A new epoch for each start: the server keeps its mail in memory,
+		// so a restarted one numbers UIDs from 1 again, and RFC 3501 §2.3.1.1
+		// asks it to say so by a new UIDVALIDITY. Seconds since 2020 grow
+		// with every start and fit 32 bits for a century.
+		opts.UIDValidity = nextValidity(uint32(time.Now().Unix() - 1577836800))
+	}
+	s := &IMAPServer{Username: Username, Password: opts.Password, UIDValidity: opts.UIDValidity, user: user}
 	if opts.Seed {
 		msgs, err := Mail()
 		if err != nil {
@@ -118,7 +129,7 @@ func StartIMAP(ctx context.Context, opts IMAPOptions) (*IMAPServer, error) {
 	}
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			return &session{user: user, validity: s.UIDValidity}, nil, nil
 		},
 		Caps: imap.CapSet{
 			imap.CapIMAP4rev1: {},
@@ -158,6 +169,80 @@ func (s *IMAPServer) Append(raw []byte) error {
 
 // Close stops the server and closes its connections.
 func (s *IMAPServer) Close() error { return s.srv.Close() }
+
+var lastValidity atomic.Uint32
+
+// nextValidity returns now, or one more than the last value this process
+// handed out if that is not less: two starts within a second still differ.
+func nextValidity(now uint32) uint32 {
+	for {
+		last := lastValidity.Load()
+		v := max(now, last+1)
+		if lastValidity.CompareAndSwap(last, v) {
+			return v
+		}
+	}
+}
+
+// session is one connection's IMAP session: imapmemserver's, reporting
+// the server's own UIDVALIDITY. imapmemserver numbers UIDVALIDITY 1, 2, …
+// from each start, so a restarted demo server would claim the same
+// epoch for a mailbox whose UIDs begin again at 1, and a client that
+// trusts UIDVALIDITY (as RFC 3501 lets it) would skip new mail.
+type session struct {
+	*imapmemserver.UserSession // nil until Login
+	user                       *imapmemserver.User
+	validity                   uint32
+}
+
+var _ imapserver.Session = (*session)(nil)
+
+func (s *session) Login(username, password string) error {
+	if err := s.user.Login(username, password); err != nil {
+		return err
+	}
+	s.UserSession = imapmemserver.NewUserSession(s.user)
+	return nil
+}
+
+func (s *session) Close() error {
+	if s.UserSession == nil {
+		return nil
+	}
+	return s.UserSession.Close()
+}
+
+func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	d, err := s.UserSession.Select(name, options)
+	if d != nil {
+		d.UIDValidity = s.validity
+	}
+	return d, err
+}
+
+func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+	d, err := s.UserSession.Status(name, options)
+	if d != nil && options != nil && options.UIDValidity {
+		d.UIDValidity = s.validity
+	}
+	return d, err
+}
+
+func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	d, err := s.UserSession.Append(mailbox, r, options)
+	if d != nil {
+		d.UIDValidity = s.validity
+	}
+	return d, err
+}
+
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	d, err := s.UserSession.Copy(numSet, dest)
+	if d != nil {
+		d.UIDValidity = s.validity
+	}
+	return d, err
+}
 
 // slogLogger adapts slog to imapserver.Logger.
 type slogLogger struct{ l *slog.Logger }
