@@ -70,8 +70,11 @@ func Parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOption
 	p.notes(problems)
 	_, topParams := parseMediaHeader(h.get("Content-Type"), "")
 	p.fallback = topParams["charset"]
-	if p.fallback == "" {
-		p.fallback = p.guessHeaderCharset(h)
+	if p.fallback == "" && has8bitField(h) {
+		// The start of the body is already read; its parts' Content-Type
+		// fields may say what the header's raw bytes are.
+		ahead, _ := br.Peek(br.Size())
+		p.fallback = p.guessHeaderCharset(h, append(rest[:len(rest):len(rest)], ahead...))
 	}
 	p.fillHeader(&in, h)
 
@@ -171,11 +174,24 @@ func (p *parser) parseError() string {
 	return s
 }
 
+// has8bitField reports a header field with bytes that are not UTF-8.
+func has8bitField(h header) bool {
+	for _, f := range h {
+		if !utf8.ValidString(f.value) {
+			return true
+		}
+	}
+	return false
+}
+
 // guessHeaderCharset is the charset of raw 8-bit header text (a display
-// name, a subject written without encoded words) when the mail declares
-// none: the detector's guess over all such text together, "" when there
-// is none or too little to tell (then windows-1252, as before).
-func (p *parser) guessHeaderCharset(h header) string {
+// name, a subject written without encoded words) when the top-level
+// Content-Type declares none: the detector's guess over all such text
+// together when there is enough of it; else the first legacy charset the
+// body's parts declare, the Content-Language's or the sender's country's
+// usual charset, each only if the bytes decode cleanly in it; "" when
+// nothing tells (then windows-1252, the long-standing default).
+func (p *parser) guessHeaderCharset(h header, body []byte) string {
 	var raw []byte
 	for _, f := range h {
 		if !utf8.ValidString(f.value) && strings.IndexByte(f.value, 0) < 0 {
@@ -188,16 +204,131 @@ func (p *parser) guessHeaderCharset(h header) string {
 			eight++
 		}
 	}
-	if eight < 8 {
+	if eight == 0 {
 		return ""
 	}
-	name, conf := detectCharset(raw)
-	if _, ok := decodeAs(name, raw); conf < minGuessConfidence || !ok {
-		return ""
+	if eight >= 8 {
+		name, conf := detectCharset(raw)
+		if _, ok := decodeAs(name, raw); conf >= minGuessConfidence && ok {
+			p.note(FlagCharsetGuessed + ": raw 8-bit header text read as " + name + " (confidence " + strconv.Itoa(conf) + ")")
+			return name
+		}
 	}
-	p.note(FlagCharsetGuessed + ": raw 8-bit header text read as " + name + " (confidence " + strconv.Itoa(conf) + ")")
-	return name
+	// Too little for the detector (a name of four letters): what the
+	// mail says of itself, as mail readers use it. First the charset its
+	// parts declare, then its Content-Language, then the sender's country.
+	if name := declaredCharset(body); name != "" && decodesClean(name, raw) {
+		p.note(FlagCharsetGuessed + ": raw 8-bit header text read as " + name + ", the charset the body declares")
+		return name
+	}
+	if name := languageCharset[primaryLanguage(h.get("Content-Language"))]; name != "" && decodesClean(name, raw) {
+		p.note(FlagCharsetGuessed + ": raw 8-bit header text read as " + name + ", by the Content-Language")
+		return name
+	}
+	if name := tldCharset[senderTLD(h.get("From"))]; name != "" && decodesClean(name, raw) {
+		p.note(FlagCharsetGuessed + ": raw 8-bit header text read as " + name + ", by the sender's domain")
+		return name
+	}
+	return ""
 }
+
+// decodesClean reports whether b decodes as name without a replacement
+// character.
+func decodesClean(name string, b []byte) bool {
+	s, ok := decodeAs(name, b)
+	return ok && !strings.ContainsRune(s, utf8.RuneError)
+}
+
+// declaredCharset is the first charset parameter in the start of the
+// body (the parts' Content-Type fields) that names a legacy charset: not
+// ASCII, not UTF-8. "" when there is none.
+func declaredCharset(body []byte) string {
+	for len(body) > 0 {
+		i := indexFold(body, "charset=")
+		if i < 0 {
+			return ""
+		}
+		body = body[i+len("charset="):]
+		v := body
+		if len(v) > 0 && v[0] == '"' {
+			v = v[1:]
+		}
+		end := 0
+		for end < len(v) && end < 40 && (isToken(v[end])) {
+			end++
+		}
+		label := strings.ToLower(string(v[:end]))
+		if e, isUTF8, ascii := lookupCharset(label); e != nil && !isUTF8 && !ascii {
+			return label
+		}
+	}
+	return ""
+}
+
+func isToken(c byte) bool {
+	return c > ' ' && c < 0x7f && c != '"' && c != ';' && c != ',' && c != '(' && c != ')'
+}
+
+// indexFold is bytes.Index of an ASCII lower-case needle, ignoring case.
+func indexFold(b []byte, needle string) int {
+	for i := 0; i+len(needle) <= len(b); i++ {
+		j := 0
+		for j < len(needle) && b[i+j]|0x20 == needle[j]|0x20 {
+			j++
+		}
+		if j == len(needle) {
+			return i
+		}
+	}
+	return -1
+}
+
+// primaryLanguage is the primary subtag of a Content-Language value
+// (RFC 3282): "ru-RU, en" → "ru".
+func primaryLanguage(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.IndexAny(v, "-_,; "); i >= 0 {
+		v = v[:i]
+	}
+	return strings.ToLower(v)
+}
+
+// senderTLD is the top-level domain of the first address in a raw From
+// value: "Иван <ivan@mail.example.ru>" → "ru".
+func senderTLD(from string) string {
+	at := strings.LastIndexByte(from, '@')
+	if at < 0 {
+		return ""
+	}
+	d := from[at+1:]
+	if i := strings.IndexAny(d, "> ;,)"); i >= 0 {
+		d = d[:i]
+	}
+	if i := strings.LastIndexByte(d, '.'); i >= 0 {
+		d = d[i+1:]
+	}
+	return strings.ToLower(d)
+}
+
+// The legacy charset mail of a language, or from a country, was written
+// in when its sender declared none: what mail readers of those locales
+// fall back to (Thunderbird's and Outlook's defaults per locale).
+var (
+	languageCharset = map[string]string{
+		"ru": "windows-1251", "uk": "windows-1251", "be": "windows-1251", "bg": "windows-1251", "sr": "windows-1251", "mk": "windows-1251",
+		"ja": "shift_jis", "zh": "gbk", "ko": "euc-kr",
+		"pl": "windows-1250", "cs": "windows-1250", "sk": "windows-1250", "hu": "windows-1250", "hr": "windows-1250", "sl": "windows-1250", "ro": "windows-1250",
+		"el": "windows-1253", "tr": "windows-1254", "he": "windows-1255", "ar": "windows-1256",
+		"et": "windows-1257", "lv": "windows-1257", "lt": "windows-1257", "th": "windows-874", "vi": "windows-1258",
+	}
+	tldCharset = map[string]string{
+		"ru": "windows-1251", "ua": "windows-1251", "by": "windows-1251", "bg": "windows-1251", "rs": "windows-1251", "mk": "windows-1251", "kz": "windows-1251",
+		"jp": "shift_jis", "cn": "gbk", "tw": "big5", "hk": "big5", "kr": "euc-kr",
+		"pl": "windows-1250", "cz": "windows-1250", "sk": "windows-1250", "hu": "windows-1250", "hr": "windows-1250", "si": "windows-1250", "ro": "windows-1250",
+		"gr": "windows-1253", "tr": "windows-1254", "il": "windows-1255",
+		"ee": "windows-1257", "lv": "windows-1257", "lt": "windows-1257", "th": "windows-874", "vn": "windows-1258",
+	}
+)
 
 func (p *parser) fillHeader(in *ticket.Inbound, h header) {
 	in.Header = make(ticket.Header, len(h))
