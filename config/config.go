@@ -89,6 +89,11 @@ type Database struct {
 // Storage is the [storage] section.
 type Storage struct {
 	BlobDir string `toml:"blob_dir"` // content-addressed raw mail and attachments
+	// ReserveMB is the free space, in MB, kept for the database on the
+	// filesystem it shares with blob_dir: below it, capture and uploads
+	// stop writing blobs (as on a full disk) so the database can always
+	// commit what was written. 0 keeps none. Default 64.
+	ReserveMB int `toml:"reserve_mb"`
 }
 
 // Log is the [log] section.
@@ -482,7 +487,7 @@ func defaults() *Config {
 	return &Config{
 		Server:   Server{Listen: "127.0.0.1:8080", APIRateLimit: 1200},
 		Database: Database{Path: "data/sidedesk.db", Synchronous: "full"},
-		Storage:  Storage{BlobDir: "data/blobs"},
+		Storage:  Storage{BlobDir: "data/blobs", ReserveMB: 64},
 		Log:      Log{Level: "info", Format: "text"},
 		Ticket: Ticket{
 			TagPrefix:    "#",

@@ -172,6 +172,9 @@ func (c *Config) Validate() error {
 	ch.required("database.path", c.Database.Path)
 	ch.oneOf("database.synchronous", c.Database.Synchronous, "full", "normal")
 	ch.required("storage.blob_dir", c.Storage.BlobDir)
+	if c.Storage.ReserveMB < 0 {
+		ch.add("storage.reserve_mb", "%d is negative; give the MB of free space to keep for the database, or 0 for none", c.Storage.ReserveMB)
+	}
 	ch.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	ch.oneOf("log.format", c.Log.Format, "text", "json")
 

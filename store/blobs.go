@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,7 @@ type Blobs struct {
 	limit   int64   // packLimit; smaller in tests
 	db      *sql.DB // the read pool, for index look-ups; nil before attach
 	legacy  bool    // BlobDir has blobs of the earlier one-file-each layout
+	reserve int64   // free bytes kept for the database; 0: none
 
 	lookupMu sync.Mutex
 	lookup   *sql.Stmt // the index look-up, prepared on db at first use
@@ -99,7 +101,7 @@ const packLimit = 256 << 20
 // syncParallel bounds the fsyncs Sync runs at once.
 const syncParallel = 8
 
-func newBlobs(dir string, fsync bool) (*Blobs, error) {
+func newBlobs(dir string, fsync bool, reserve int64) (*Blobs, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("store: blob directory %q: %w", dir, err)
@@ -108,8 +110,35 @@ func newBlobs(dir string, fsync bool) (*Blobs, error) {
 	if err := os.MkdirAll(packDir, 0o750); err != nil {
 		return nil, fmt.Errorf("store: create blob directory: %w", err)
 	}
-	return &Blobs{dir: abs, packDir: packDir, fsync: fsync, limit: packLimit, legacy: hasLegacyBlobs(abs),
+	return &Blobs{dir: abs, packDir: packDir, fsync: fsync, limit: packLimit, legacy: hasLegacyBlobs(abs), reserve: reserve,
 		entries: map[string]*blobEntry{}, open: map[*pack]bool{}}, nil
+}
+
+// ErrDiskReserve is what a blob write refused for the disk reserve wraps
+// (with syscall.ENOSPC, so it reads as a full disk to every caller).
+var ErrDiskReserve = errors.New("free space is below the disk reserve kept for the database")
+
+// reserveCheckEvery is how many bytes a blob writes between two looks at
+// the free space (one statfs(2) each).
+const reserveCheckEvery = 1 << 20
+
+// checkReserve refuses a blob write when the blobs' filesystem has less
+// free than the reserve. Blobs are written before the transaction that
+// references them; on a nearly full disk they would take the last space,
+// the transaction would fail for want of room in the database's journal,
+// and every retry would do the same: space freed by the operator eaten by
+// bytes no row references. Keeping the reserve means what was written
+// can always commit.
+func (b *Blobs) checkReserve() error {
+	if b.reserve <= 0 {
+		return nil
+	}
+	free, _, err := freeSpace(b.packDir)
+	if err != nil || free >= b.reserve {
+		return nil // not measurable: the writes themselves tell
+	}
+	return fmt.Errorf("%w: %d MB free in %s, %d MB kept for the database ([storage] reserve_mb); free some space: %w",
+		ErrDiskReserve, free>>20, b.dir, b.reserve>>20, syscall.ENOSPC)
 }
 
 // hasLegacyBlobs reports whether dir has a subdirectory named like the
@@ -237,6 +266,9 @@ func (b *Blobs) CreateNew() (ticket.BlobWriter, error) {
 }
 
 func (b *Blobs) create() (*BlobWriter, error) {
+	if err := b.checkReserve(); err != nil {
+		return nil, fmt.Errorf("store: blob put: %w", err)
+	}
 	p, err := b.takePack()
 	if err != nil {
 		return nil, fmt.Errorf("store: blob put: %w", err)
@@ -260,6 +292,12 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 	}
 	if w.done {
 		return 0, errors.New("store: blob write after Commit or Abort")
+	}
+	if w.n/reserveCheckEvery != (w.n+int64(len(p)))/reserveCheckEvery {
+		if err := w.b.checkReserve(); err != nil {
+			w.err = fmt.Errorf("store: blob write: %w", err)
+			return 0, w.err
+		}
 	}
 	w.h.Write(p)
 	n, err := w.w.Write(p)

@@ -13,3 +13,18 @@ import (
 func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
+
+// freeSpace is what the filesystem holding dir has free for an
+// unprivileged writer, and its device, to tell two directories on one
+// filesystem apart from two on different ones.
+func freeSpace(dir string) (free int64, dev uint64, err error) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil {
+		return 0, 0, err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return 0, 0, err
+	}
+	return int64(fs.Bavail) * fs.Bsize, st.Dev, nil
+}

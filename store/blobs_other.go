@@ -2,8 +2,14 @@
 
 package store
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // startWriteback is a no-op where there is no sync_file_range(2): the
 // fsync in Blobs.Sync writes everything.
 func startWriteback(*os.File, int64, int64) {}
+
+// freeSpace is not measured here: no disk reserve is kept.
+func freeSpace(string) (int64, uint64, error) { return 0, 0, errors.ErrUnsupported }

@@ -34,6 +34,11 @@ type Options struct {
 	// BlobDir is the directory for content-addressed blobs (raw messages,
 	// attachments). Default: "blobs" beside Path.
 	BlobDir string
+	// DiskReserve is the free space, in bytes, kept on the filesystem the
+	// database shares with the blobs: blob writes stop below it (failing
+	// as a full disk does), so the transactions that reference the blobs
+	// already written can still commit. 0 keeps none.
+	DiskReserve int64
 	// Logger receives migration and retry notes. Default: discard.
 	Logger *slog.Logger
 	// SkipBlobFsync leaves blob data to the OS's writeback instead of
@@ -113,9 +118,18 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 	if blobDir == "" {
 		blobDir = filepath.Join(filepath.Dir(abs), "blobs")
 	}
-	blobs, err := newBlobs(blobDir, !opts.SkipBlobFsync)
+	blobs, err := newBlobs(blobDir, !opts.SkipBlobFsync, opts.DiskReserve)
 	if err != nil {
 		return nil, err
+	}
+	if blobs.reserve > 0 {
+		// The reserve is for the database: it matters only when the
+		// blobs and the database share a filesystem.
+		_, bdev, berr := freeSpace(blobs.packDir)
+		_, ddev, derr := freeSpace(filepath.Dir(abs))
+		if berr == nil && derr == nil && bdev != ddev {
+			blobs.reserve = 0
+		}
 	}
 
 	// Create the file owner-only before SQLite does (it would use the

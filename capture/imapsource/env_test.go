@@ -39,13 +39,19 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvAt(t, t.TempDir(), 0)
+}
+
+// newEnvAt is newEnv with the database and blobs in dir, keeping reserve
+// bytes free for the database (store.Options.DiskReserve).
+func newEnvAt(t testing.TB, dir string, reserve int64) *env {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	st, err := store.Open(ctx, store.Options{Path: dir + "/sidedesk.db", BlobDir: dir + "/blobs", Logger: log})
+	st, err := store.Open(ctx, store.Options{Path: dir + "/sidedesk.db", BlobDir: dir + "/blobs", Logger: log, DiskReserve: reserve})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,7 +95,7 @@ const (
 // ticket service and capture pipeline.
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, mode schemaMode) (*app, error) {
 	st, err := store.Open(ctx, store.Options{Path: cfg.Database.Path, BlobDir: cfg.Storage.BlobDir, Logger: log,
-		NormalSync: cfg.Database.Synchronous == "normal"})
+		NormalSync: cfg.Database.Synchronous == "normal", DiskReserve: int64(cfg.Storage.ReserveMB) << 20})
 	if err != nil {
 		return nil, err
 	}
