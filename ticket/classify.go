@@ -202,3 +202,23 @@ var (
 	// their replies, in the languages seen most.
 	autoReplySubject = regexp.MustCompile(`(?i)^\s*(automatic reply|auto[- ]?reply|auto[- ]?response|out of (the )?office( reply)?|abwesenheitsnotiz|automatische antwort|réponse automatique|respuesta automática|risposta automatica|automatisch antwoord|autosvar|automaattinen vastaus)\s*:`)
 )
+
+// returnedInText finds the Message-ID of the mail a plain-text bounce
+// returns: the first "Message-ID: <…>" line of its text (quoted with
+// "> " or indented, as the bounce copied it) that is not the bounce's own.
+// "" when there is none in the first returnedScan bytes.
+func returnedInText(text, own string) string {
+	if len(text) > returnedScan {
+		text = text[:returnedScan]
+	}
+	for _, m := range quotedMessageID.FindAllStringSubmatch(text, 4) {
+		if id := strings.TrimSpace(m[1]); id != "" && id != own {
+			return id
+		}
+	}
+	return ""
+}
+
+const returnedScan = 64 << 10
+
+var quotedMessageID = regexp.MustCompile(`(?im)^[>\s]*message-id:\s*<([^<>\s]+)>`)

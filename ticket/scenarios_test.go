@@ -323,6 +323,19 @@ var ingestScenarios = []struct {
 			func(in *Inbound) { in.DeliveryReport, in.ReturnedMessageID = true, "<never@seen>" }))
 		wantHeld(t, u, ClassBounce)
 	}},
+	{name: "plain-text bounce quoting the returned header attaches to its ticket", run: func(t *testing.T, e *env) {
+		a := e.ingest(newMail("a@x", "hanako@example.co.jp", "Export to CSV"))
+		b := e.ingest(newMail("ndr1@mx", "MAILER-DAEMON@example.co.jp", "Delivery failure", func(in *Inbound) {
+			// qmail and gateway style: no DSN part, the returned mail's
+			// header copied into the text, our own Message-ID on top.
+			in.Text = "Message-ID: <ndr1@mx>\nUnable to deliver message to the following address(es).\n\n" +
+				"--- Original message follows.\n\nTo: hanako@example.co.jp\n> Message-ID: <a@x>\nSubject: Re: Export to CSV\n"
+		}))
+		wantSame(t, b, a.TicketID)
+		if b.Classification != ClassBounce || b.Reopened {
+			t.Fatalf("plain-text bounce result %+v, want a bounce on the ticket", b)
+		}
+	}},
 	{name: "out-of-office threaded attaches without status change", run: func(t *testing.T, e *env) {
 		a := e.ingest(newMail("a@x", "ivan@example.com", "Contract"))
 		e.update(a.TicketID, Change{Status: ptr(StatusPending)})

@@ -217,6 +217,11 @@ type pendingIngest struct {
 func (s *Service) prepareIngest(ctx context.Context, in Inbound) *pendingIngest {
 	p := &pendingIngest{s: s, in: normalizeInbound(in)}
 	p.class, p.classReason = classify(p.in)
+	if p.class == ClassBounce && p.in.ReturnedMessageID == "" {
+		// A plain-text bounce (qmail, Domino, gateways) quotes the
+		// returned mail's header in its text instead of attaching it.
+		p.in.ReturnedMessageID = returnedInText(p.in.Text, p.in.MessageID)
+	}
 	p.requester = p.in.From
 	if p.requester.Email == "" && len(p.in.ReplyTo) > 0 {
 		p.requester = p.in.ReplyTo[0]
