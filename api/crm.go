@@ -10,7 +10,7 @@ import (
 )
 
 // The CRM's records under /api/v1/crm/{object}: accounts, contacts,
-// leads, opportunities and cases of the configured connector (the local
+// leads, opportunities, cases and campaigns of the configured connector (the local
 // CRM or Salesforce), read with crm:read and written with crm:write. An
 // OAuth token acting for an agent reads and writes Salesforce as that
 // agent; other tokens as [crm] service_agent.
@@ -20,7 +20,7 @@ func (s *Server) crmObject(w http.ResponseWriter, r *http.Request) (crm.Object, 
 	obj, ok := crm.ParseObject(r.PathValue("object"))
 	if !ok {
 		s.writeError(w, r, http.StatusNotFound, "not_found",
-			fmt.Sprintf("no CRM object %q (want accounts, contacts, leads, opportunities or cases)", r.PathValue("object")), nil)
+			fmt.Sprintf("no CRM object %q (want accounts, contacts, leads, opportunities, cases or campaigns)", r.PathValue("object")), nil)
 	}
 	return obj, ok
 }

@@ -102,6 +102,7 @@ const (
 	ObjLead        Object = "lead"
 	ObjOpportunity Object = "opportunity"
 	ObjCase        Object = "case"
+	ObjCampaign    Object = "campaign"
 )
 
 // Meta is what every record carries.
@@ -189,6 +190,19 @@ type Case struct {
 	ContactID string
 }
 
+// Campaign is a marketing campaign (Salesforce's Campaign object).
+type Campaign struct {
+	Meta
+	Name         string
+	Status       string // Planned, In Progress, Completed, Aborted
+	Type         string // Conference, Webinar, Email, …
+	StartDate    time.Time
+	EndDate      time.Time
+	Active       bool
+	BudgetedCost float64
+	Description  string
+}
+
 // Ref names one record.
 type Ref struct {
 	Object Object
@@ -259,6 +273,24 @@ type RecordEditor interface {
 	// Update sets fields of one record; a refusal is a RecordError naming
 	// the field.
 	Update(ctx context.Context, tenant string, rec Ref, values map[string]string) error
+}
+
+// RecordForms is implemented by connectors whose records the panel edits
+// with forms built from the CRM's own description of each object
+// (Salesforce's describe, as the agent: the fields they may not see are
+// absent, the ones they may not write read-only). Values are by the
+// CRM's field names, as text.
+type RecordForms interface {
+	RecordEditor
+	Records
+	// ReadFields reads the fields of one record the agent can see.
+	ReadFields(ctx context.Context, tenant string, rec Ref) (map[string]string, error)
+	// CreateFields creates a record and returns its id; a refusal is a
+	// RecordError naming the field.
+	CreateFields(ctx context.Context, tenant string, obj Object, values map[string]string) (string, error)
+	// RecordURL links to the record in the CRM's own UI, as the agent of
+	// ctx reaches it ("" when none).
+	RecordURL(ctx context.Context, tenant string, rec Ref) string
 }
 
 // CaseReader is implemented by connectors that read one case by id (the

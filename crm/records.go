@@ -81,17 +81,27 @@ var RecordFields = map[Object][]RecordField{
 		{Name: "contact_id", Kind: KindRef, SF: "ContactId"},
 		{Name: "ticket_id", Kind: KindNumber},
 	},
+	ObjCampaign: {
+		{Name: "name", Kind: KindString, Required: true, SF: "Name", Max: 80},
+		{Name: "status", Kind: KindString, SF: "Status"},
+		{Name: "type", Kind: KindString, SF: "Type"},
+		{Name: "start_date", Kind: KindDate, SF: "StartDate"},
+		{Name: "end_date", Kind: KindDate, SF: "EndDate"},
+		{Name: "active", Kind: KindBool, SF: "IsActive"},
+		{Name: "budgeted_cost", Kind: KindNumber, SF: "BudgetedCost"},
+		{Name: "description", Kind: KindString, SF: "Description", Max: 32000},
+	},
 }
 
 // Objects are the objects of RecordFields, in a fixed order.
-var Objects = []Object{ObjAccount, ObjContact, ObjLead, ObjOpportunity, ObjCase}
+var Objects = []Object{ObjAccount, ObjContact, ObjLead, ObjOpportunity, ObjCase, ObjCampaign}
 
 // ParseObject reads an object name: singular or plural, any case
 // ("contacts", "Opportunity").
 func ParseObject(s string) (Object, bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	switch s {
-	case "accounts", "contacts", "leads", "opportunities", "cases":
+	case "accounts", "contacts", "leads", "opportunities", "cases", "campaigns":
 		if s == "opportunities" {
 			s = "opportunity"
 		} else {
@@ -328,8 +338,20 @@ func FieldsOf(rec any) Values {
 	case Case:
 		f = MetaValues(r.Meta)
 		f["subject"], f["status"], f["account_id"], f["contact_id"], f["ticket_id"] = r.Subject, r.Status, r.AccountID, r.ContactID, float64(r.TicketID)
+	case Campaign:
+		f = MetaValues(r.Meta)
+		f["name"], f["status"], f["type"], f["active"], f["budgeted_cost"], f["description"] = r.Name, r.Status, r.Type, r.Active, r.BudgetedCost, r.Description
+		f["start_date"], f["end_date"] = dateField(r.StartDate), dateField(r.EndDate)
 	default:
 		panic(fmt.Sprintf("crm: FieldsOf(%T)", rec))
 	}
 	return f
+}
+
+// dateField is a date as a record shows it: YYYY-MM-DD, "" for none.
+func dateField(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
 }

@@ -18,6 +18,7 @@ var recordTables = map[crm.Object]string{
 	crm.ObjContact:     "crm_contacts",
 	crm.ObjLead:        "crm_leads",
 	crm.ObjOpportunity: "crm_opportunities",
+	crm.ObjCampaign:    "crm_campaigns",
 	crm.ObjCase:        "crm_cases",
 }
 

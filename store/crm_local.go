@@ -77,6 +77,8 @@ const (
   COALESCE(a.industry, ''), COALESCE(a.annual_revenue, 0), COALESCE(a.owner, ''), a.created_at, a.updated_at`
 	caseCols = `k.id, k.tenant_id, k.source, COALESCE(k.external_id, ''), k.subject, k.status, k.ticket_id,
   COALESCE(k.account_id, 0), COALESCE(k.contact_id, 0), k.created_at, k.updated_at`
+	campaignCols = `m.id, m.tenant_id, m.source, COALESCE(m.external_id, ''), m.name, m.status, m.type,
+  m.start_date, m.end_date, m.active, m.budgeted_cost, m.description, m.created_at, m.updated_at`
 )
 
 // NewLocalCRM returns the local connector over the (migrated) store;
@@ -422,6 +424,11 @@ func (l *LocalCRM) Case(ctx context.Context, tenant, id string) (crm.Case, error
 	return getOne(ctx, l.r, "case", `SELECT `+caseCols+` FROM crm_cases k WHERE k.tenant_id = ? AND k.id = ?`, scanCase, tenant, id)
 }
 
+// Campaign reads one campaign by id.
+func (l *LocalCRM) Campaign(ctx context.Context, tenant, id string) (crm.Campaign, error) {
+	return getOne(ctx, l.r, "campaign", `SELECT `+campaignCols+` FROM crm_campaigns m WHERE m.tenant_id = ? AND m.id = ?`, scanCampaign, tenant, id)
+}
+
 // idNum parses a local record id; 0 when it is not one.
 func idNum(id string) int64 {
 	n, err := strconv.ParseInt(id, 10, 64)
@@ -588,6 +595,27 @@ func scanOpportunity(r rowScanner) (crm.Opportunity, error) {
 	o.AccountID = idStr(acct)
 	o.Meta, err = ms.meta()
 	return o, err
+}
+
+func scanCampaign(r rowScanner) (crm.Campaign, error) {
+	var (
+		ms         metaScan
+		m          crm.Campaign
+		start, end sql.NullString
+	)
+	err := r.Scan(append(ms.dest(), &m.Name, &m.Status, &m.Type, &start, &end, &m.Active, &m.BudgetedCost, &m.Description,
+		&ms.created, &ms.updated)...)
+	if err != nil {
+		return crm.Campaign{}, err
+	}
+	if m.StartDate, err = parseTime(start); err != nil {
+		return crm.Campaign{}, err
+	}
+	if m.EndDate, err = parseTime(end); err != nil {
+		return crm.Campaign{}, err
+	}
+	m.Meta, err = ms.meta()
+	return m, err
 }
 
 func scanCase(r rowScanner) (crm.Case, error) {

@@ -20,7 +20,7 @@ var _ crm.Records = (*LocalCRM)(nil)
 
 // recordAlias is each table's alias in the *Cols lists.
 var recordAlias = map[crm.Object]string{crm.ObjAccount: "a", crm.ObjContact: "c", crm.ObjLead: "l",
-	crm.ObjOpportunity: "o", crm.ObjCase: "k"}
+	crm.ObjOpportunity: "o", crm.ObjCase: "k", crm.ObjCampaign: "m"}
 
 // GetRecord implements crm.Records.
 func (l *LocalCRM) GetRecord(ctx context.Context, tenant string, ref crm.Ref) (crm.Values, error) {
@@ -39,6 +39,8 @@ func (l *LocalCRM) GetRecord(ctx context.Context, tenant string, ref crm.Ref) (c
 		rec, err = l.Opportunity(ctx, tenant, ref.ID)
 	case crm.ObjCase:
 		rec, err = l.Case(ctx, tenant, ref.ID)
+	case crm.ObjCampaign:
+		rec, err = l.Campaign(ctx, tenant, ref.ID)
 	default:
 		return nil, fmt.Errorf("crm: unknown object %q", ref.Object)
 	}
@@ -56,7 +58,7 @@ func (l *LocalCRM) ListRecords(ctx context.Context, tenant string, obj crm.Objec
 	}
 	a := recordAlias[obj]
 	cols := map[crm.Object]string{crm.ObjAccount: accountCols, crm.ObjContact: contactCols, crm.ObjLead: leadCols,
-		crm.ObjOpportunity: oppCols, crm.ObjCase: caseCols}[obj]
+		crm.ObjOpportunity: oppCols, crm.ObjCase: caseCols, crm.ObjCampaign: campaignCols}[obj]
 	where, args := []string{a + ".tenant_id = ?"}, []any{tenant}
 	if q.Email != "" {
 		switch obj {
@@ -110,6 +112,8 @@ func (l *LocalCRM) ListRecords(ctx context.Context, tenant string, obj crm.Objec
 		err = collectInto(rows, scanOpportunity, add)
 	case crm.ObjCase:
 		err = collectInto(rows, scanCase, add)
+	case crm.ObjCampaign:
+		err = collectInto(rows, scanCampaign, add)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("crm: list %ss: %w", obj, err)

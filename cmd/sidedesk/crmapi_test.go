@@ -114,6 +114,25 @@ func TestCRMRecordsAPI(t *testing.T) {
 	if code != 201 || m["closed"] != true || m["close_date"] != "2027-01-31" || m["amount"] != 1200.0 {
 		t.Errorf("POST opportunity: %d %v", code, m)
 	}
+	// Campaigns, as Salesforce has them.
+	code, m = call(writer, "POST", "/api/v1/crm/campaigns", `{"name":"Spring webinar","type":"Webinar","status":"Planned","start_date":"2027-03-01","active":true,"budgeted_cost":1500}`)
+	if code != 201 || m["object"] != "campaign" || m["active"] != true || m["start_date"] != "2027-03-01" || m["budgeted_cost"] != 1500.0 {
+		t.Fatalf("POST campaign: %d %v", code, m)
+	}
+	camp := m["id"].(string)
+	if code, m := call(writer, "PATCH", "/api/v1/crm/campaigns/"+camp, `{"status":"In Progress","end_date":"2027-03-31","active":false}`); code != 200 ||
+		m["status"] != "In Progress" || m["end_date"] != "2027-03-31" || m["active"] != false || m["name"] != "Spring webinar" {
+		t.Errorf("PATCH campaign: %d %v", code, m)
+	}
+	if code, m := call(d.token, "GET", "/api/v1/crm/campaigns?name=spring", ""); code != 200 || len(m["records"].([]any)) != 1 {
+		t.Errorf("GET campaigns?name=spring: %d %v", code, m)
+	}
+	if code, m := call(writer, "POST", "/api/v1/crm/campaigns", `{"type":"Email"}`); code != 400 || !strings.HasPrefix(errMsg(m), "name") {
+		t.Errorf("a campaign without a name: %d %v, want 400 naming name", code, m)
+	}
+	if code, _ := call(writer, "DELETE", "/api/v1/crm/campaigns/"+camp, ""); code != 204 {
+		t.Errorf("DELETE campaign: %d", code)
+	}
 	// Delete: gone, and gone again is 404.
 	if code, _ := call(writer, "DELETE", "/api/v1/crm/contacts/"+cid, ""); code != 204 {
 		t.Fatalf("DELETE contact: %d", code)

@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -149,6 +150,13 @@ func fieldValues(object string, byName map[string]crm.FieldInfo, values map[stri
 			return nil, crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: required", crm.ErrMissingField)}
 		case v == "":
 			body[k] = nil
+		case f.Type == "multipicklist" && len(f.Picklist) > 0:
+			for _, part := range strings.Split(v, ";") {
+				if !slices.Contains(f.Picklist, part) {
+					return nil, crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not one of its values", crm.ErrRefused, part)}
+				}
+			}
+			body[k] = v
 		case len(f.Picklist) > 0 && !slices.Contains(f.Picklist, v):
 			return nil, crm.RecordError{Field: f.Label, Err: fmt.Errorf("%w: %q is not one of its values", crm.ErrRefused, v)}
 		case f.Type == "currency" || f.Type == "double" || f.Type == "percent" || f.Type == "int":
@@ -200,4 +208,90 @@ func (c *Connector) customValues(ctx context.Context, tenant string, obj crm.Obj
 		}
 	}
 	return nil
+}
+
+var _ crm.RecordForms = (*Connector)(nil)
+
+// ReadFields implements crm.RecordForms: GET sobjects/{Object}/{id} as
+// the agent, which answers every field they can see; values as text
+// (numbers as written, booleans "true"/"false", null "").
+func (c *Connector) ReadFields(ctx context.Context, tenant string, rec crm.Ref) (map[string]string, error) {
+	name, ok := sobjectOf(rec.Object)
+	if !ok {
+		return nil, fmt.Errorf("salesforce: read: unknown object %q", rec.Object)
+	}
+	if err := checkID(rec.ID); err != nil {
+		return nil, fmt.Errorf("salesforce: %s %q: %w", rec.Object, rec.ID, crm.ErrNotFound)
+	}
+	var raw map[string]any
+	err := c.do(ctx, tenant, http.MethodGet, "sobjects/"+name+"/"+rec.ID, nil, &raw)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil, fmt.Errorf("salesforce: %s %s: %w", rec.Object, rec.ID, crm.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		case float64:
+			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		case nil:
+			out[k] = ""
+		}
+		// objects (attributes, compound address fields) are not fields
+		// a form edits
+	}
+	return out, nil
+}
+
+// CreateFields implements crm.RecordForms: POST sobjects/{Object} with
+// the values checked against the agent's describe (each field creatable
+// for them, required ones given).
+func (c *Connector) CreateFields(ctx context.Context, tenant string, obj crm.Object, values map[string]string) (string, error) {
+	name, ok := sobjectOf(obj)
+	if !ok {
+		return "", fmt.Errorf("salesforce: create: unknown object %q", obj)
+	}
+	fields, err := c.Fields(ctx, tenant, obj)
+	if err != nil {
+		return "", err
+	}
+	byName := map[string]crm.FieldInfo{}
+	for _, f := range fields {
+		byName[f.Name] = f
+		if f.Required && f.Createable && !f.Defaulted && values[f.Name] == "" {
+			return "", crm.RecordError{Field: f.Name, Err: fmt.Errorf("%w: %s is required", crm.ErrMissingField, f.Label)}
+		}
+	}
+	given := map[string]string{}
+	for k, v := range values {
+		if v != "" { // an empty input on a new record is no value, not null
+			given[k] = v
+		}
+	}
+	body, err := fieldValues(name, byName, given, func(f crm.FieldInfo) bool { return f.Createable }, "not creatable by you")
+	if err != nil {
+		return "", err
+	}
+	var res createResult
+	if err := c.write(ctx, tenant, http.MethodPost, "sobjects/"+name, body, &res); err != nil {
+		return "", err
+	}
+	return res.ID, nil
+}
+
+// RecordURL implements crm.RecordForms: the record in Lightning.
+func (c *Connector) RecordURL(ctx context.Context, tenant string, rec crm.Ref) string {
+	name, ok := sobjectOf(rec.Object)
+	inst := c.instance(ctx, tenant)
+	if !ok || inst == "" || checkID(rec.ID) != nil {
+		return ""
+	}
+	return strings.TrimRight(inst, "/") + "/lightning/r/" + name + "/" + rec.ID + "/view"
 }

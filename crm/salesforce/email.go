@@ -48,6 +48,8 @@ func sobjectOf(o crm.Object) (string, bool) {
 		return "Opportunity", true
 	case crm.ObjCase:
 		return "Case", true
+	case crm.ObjCampaign:
+		return "Campaign", true
 	}
 	return "", false
 }

@@ -897,3 +897,93 @@ func TestRecordsCRUD(t *testing.T) {
 		t.Errorf("a malformed id: %v, want ErrNotFound", err)
 	}
 }
+
+// TestCampaignRecords: Campaign through the generic record access, by
+// its standard fields.
+func TestCampaignRecords(t *testing.T) {
+	r := newRig(t)
+	ctx := r.connect(t)
+	made, err := r.c.CreateRecord(ctx, tenant, crm.ObjCampaign, crm.Values{"name": "Spring webinar", "type": "Webinar",
+		"start_date": "2027-03-01", "active": true, "budgeted_cost": 1500.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := made["id"].(string)
+	row := r.sf.Get("Campaign", id)
+	if row["Name"] != "Spring webinar" || row["Type"] != "Webinar" || row["StartDate"] != "2027-03-01" || row["IsActive"] != true || row["BudgetedCost"] != 1500.0 {
+		t.Fatalf("the org's campaign: %v", row)
+	}
+	if made["status"] != "Planned" || !strings.Contains(made["url"].(string), "/lightning/r/Campaign/"+id) {
+		t.Errorf("the created campaign: %v (want the org's default status and a Lightning link)", made)
+	}
+	if list, err := r.c.ListRecords(ctx, tenant, crm.ObjCampaign, crm.RecordQuery{Name: "spring"}); err != nil || len(list) != 1 || list[0]["id"] != id {
+		t.Errorf("campaigns named spring…: %v %v", list, err)
+	}
+	if _, err := r.c.UpdateRecord(ctx, tenant, crm.Ref{Object: crm.ObjCampaign, ID: id}, crm.Values{"status": "Launched"}); err == nil {
+		t.Error("a status outside the org's picklist was accepted")
+	}
+	if err := r.c.DeleteRecord(ctx, tenant, crm.Ref{Object: crm.ObjCampaign, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if r.sf.Get("Campaign", id) != nil {
+		t.Error("the campaign is still in the org")
+	}
+}
+
+// TestRecordForms: the describe-built form's read, create and update,
+// with the agent's field-level security applied.
+func TestRecordForms(t *testing.T) {
+	r := newRig(t)
+	acct, contact := seed(r.sf)
+	r.sf.AddField("Contact", "Shoe_Size__c", "double", "Shoe size", false)
+	r.sf.SetFieldAccess("Contact", "Phone", "hidden")
+	r.sf.SetFieldAccess("Contact", "Title", "readonly")
+	ctx := r.connect(t)
+	fields, err := r.c.Fields(ctx, tenant, crm.ObjContact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]crm.FieldInfo{}
+	for _, f := range fields {
+		by[f.Name] = f
+	}
+	if _, seen := by["Phone"]; seen {
+		t.Error("a field hidden from the agent is in their describe")
+	}
+	if f := by["Title"]; f.Name == "" || f.Updateable {
+		t.Errorf("Title = %+v, want present and read-only", f)
+	}
+	vals, err := r.c.ReadFields(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: contact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals["LastName"] != "Scorpio" || vals["AccountId"] != acct || vals["Id"] != contact {
+		t.Fatalf("ReadFields = %v", vals)
+	}
+	if _, seen := vals["Phone"]; seen {
+		t.Errorf("ReadFields shows a field hidden from the agent: %v", vals)
+	}
+	if err := r.c.Update(ctx, tenant, crm.Ref{Object: crm.ObjContact, ID: contact}, map[string]string{"Shoe_Size__c": "44.5", "FirstName": "Henry"}); err != nil {
+		t.Fatal(err)
+	}
+	if row := r.sf.Get("Contact", contact); row["Shoe_Size__c"] != 44.5 || row["FirstName"] != "Henry" {
+		t.Fatalf("the org's contact after the form: %v", row)
+	}
+	var re crm.RecordError
+	if _, err := r.c.CreateFields(ctx, tenant, crm.ObjContact, map[string]string{"FirstName": "No last name"}); !errors.As(err, &re) || re.Field != "LastName" {
+		t.Errorf("create without the required LastName: %v, want a RecordError naming LastName", err)
+	}
+	if _, err := r.c.CreateFields(ctx, tenant, crm.ObjContact, map[string]string{"LastName": "X", "Title": "CEO"}); !errors.As(err, &re) {
+		t.Errorf("create setting a read-only field: %v, want a RecordError", err)
+	}
+	id, err := r.c.CreateFields(ctx, tenant, crm.ObjCampaign, map[string]string{"Name": "Fair 2027", "Type": "Trade Show", "IsActive": "true", "StartDate": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row := r.sf.Get("Campaign", id); row["Name"] != "Fair 2027" || row["IsActive"] != true || row["Status"] != "Planned" {
+		t.Fatalf("the created campaign: %v", row)
+	}
+	if u := r.c.RecordURL(ctx, tenant, crm.Ref{Object: crm.ObjCampaign, ID: id}); !strings.HasSuffix(u, "/lightning/r/Campaign/"+id+"/view") {
+		t.Errorf("RecordURL = %q", u)
+	}
+}

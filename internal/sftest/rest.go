@@ -136,7 +136,11 @@ func (s *Server) sobject(w http.ResponseWriter, r *http.Request, user string, pa
 		if rec != nil {
 			var fields []string
 			for _, f := range o.Fields {
-				fields = append(fields, f.Name)
+				// Field-level security: a field the user may not read
+				// is left out of the record.
+				if s.fieldAccessLocked(o.Name, f.Name) != "hidden" {
+					fields = append(fields, f.Name)
+				}
 			}
 			out = s.render(o, rec, fields)
 		}
@@ -406,6 +410,18 @@ func schema() []*object {
 			field{Name: "IsClosed", Type: "boolean", Label: "Closed", ReadOnly: true, DefaultVal: false},
 			field{Name: "AccountId", Type: "reference", Label: "Account ID", ReferTo: "Account", Rel: "Account"},
 			field{Name: "ContactId", Type: "reference", Label: "Contact ID", ReferTo: "Contact", Rel: "Contact"})},
+		// Campaign's standard fields (Object Reference: Campaign); Type and
+		// Status with the values of a new org.
+		{Name: "Campaign", Prefix: "701", Fields: with(owner,
+			field{Name: "Name", Type: "string", Label: "Campaign Name", Required: true},
+			field{Name: "Type", Type: "picklist", Label: "Type", Picklist: []string{"Conference", "Webinar", "Trade Show", "Public Relations", "Partners", "Referral Program", "Advertisement", "Banner Ads", "Direct Mail", "Email", "Telemarketing", "Other"}},
+			field{Name: "Status", Type: "picklist", Label: "Status", Picklist: []string{"Planned", "In Progress", "Completed", "Aborted"}, DefaultVal: "Planned"},
+			field{Name: "StartDate", Type: "date", Label: "Start Date"},
+			field{Name: "EndDate", Type: "date", Label: "End Date"},
+			field{Name: "IsActive", Type: "boolean", Label: "Active", DefaultVal: false},
+			field{Name: "BudgetedCost", Type: "currency", Label: "Budgeted Cost in Campaign"},
+			field{Name: "Description", Type: "textarea", Label: "Description"},
+			field{Name: "NumberOfLeads", Type: "int", Label: "Leads in Campaign", ReadOnly: true, DefaultVal: float64(0)})},
 		{Name: "Task", Prefix: "00T", Fields: with(owner,
 			field{Name: "Subject", Type: "combobox", Label: "Subject"},
 			field{Name: "Description", Type: "textarea", Label: "Comments"},

@@ -223,6 +223,11 @@ func (s *Server) SetFieldAccess(obj, field, access string) {
 func (s *Server) fieldAccess(obj, field string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.fieldAccessLocked(obj, field)
+}
+
+// fieldAccessLocked is fieldAccess with s.mu held.
+func (s *Server) fieldAccessLocked(obj, field string) string {
 	return s.fls[strings.ToLower(obj+"."+field)]
 }
 
