@@ -107,6 +107,14 @@ func (s *Server) panelRoutes() {
 	if _, ok := s.opts.CRM.(crm.RecordEditor); ok {
 		handle("POST /sidebar/crm/update", s.requireAgent(s.actUpdateRecord))
 	}
+	if _, ok := s.opts.CRM.(crm.RecordForms); ok {
+		handle("GET /sidebar/crm/record", s.requireAgent(s.recordPage))
+		handle("POST /sidebar/crm/record", s.requireAgent(s.saveRecord))
+		handle("POST /sidebar/crm/record/delete", s.requireAgent(s.deleteRecord))
+		handle("GET /sidebar/crm/new", s.requireAgent(s.newRecordPage))
+		handle("POST /sidebar/crm/new", s.requireAgent(s.createFromForm))
+		handle("GET /sidebar/crm/find", s.requireAgent(s.findPage))
+	}
 	if _, ok := s.opts.CRM.(crm.LeadConverter); ok {
 		handle("POST /sidebar/crm/convert", s.requireAgent(s.actConvertLead))
 	}
@@ -254,6 +262,7 @@ var doneMessages = map[string]string{
 	"crm":       "CRM account connected.",
 	"record":    "Saved in the CRM.",
 	"converted": "Lead converted.",
+	"deleted":   "Deleted in the CRM.",
 }
 
 // gather loads the facts of a panel context for tenant.
@@ -420,6 +429,7 @@ func (s *Server) buildPanel(ctx context.Context, a Agent, pc views.Context) (vie
 		p.Ctx.From = f.Email
 	}
 	_, p.CanConvert = s.opts.CRM.(crm.LeadConverter)
+	_, p.CanEdit = s.opts.CRM.(crm.RecordForms)
 	if ed, ok := s.opts.CRM.(crm.RecordEditor); ok && f.CRMError == nil && f.Email != "" && len(f.Match.Contacts) == 0 && len(f.Match.Leads) == 0 {
 		p.ContactExtra, p.LeadExtra = s.requiredExtras(ctx, a.Tenant, ed)
 	}

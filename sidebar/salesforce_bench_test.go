@@ -16,7 +16,7 @@ import (
 
 // sfBenchPanel is the panel with Salesforce behind it, the agent signed
 // in and connected (through the real consent flow).
-func sfBenchPanel(b *testing.B, sf *sftest.Server, ttl time.Duration) (*panelFixture, *http.Client) {
+func sfBenchPanel(b testing.TB, sf *sftest.Server, ttl time.Duration) (*panelFixture, *http.Client) {
 	const redirect = "https://desk.acme.example/sidebar/crm/callback"
 	late := &lateStore{}
 	conn, err := salesforce.New(salesforce.Options{LoginURL: sf.URL, ClientID: sf.ClientID, ClientSecret: sf.ClientSecret,

@@ -110,4 +110,25 @@ func TestPanelSalesforceE2E(t *testing.T) {
 	if len(em) != 1 || em[0]["RelatedToId"] != acct || em[0]["Subject"] != "Renewal questions" {
 		t.Fatalf("EmailMessages %+v", em)
 	}
+	// The contact's describe-built form: edit a field, save, back.
+	run("edit contact",
+		chromedp.Click(chromedp.CSS(`#sender .record.contact a.edit`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.record-form input#f_FirstName`)),
+		chromedp.SetValue(chromedp.CSS(`input#f_Title`), "Head of Sales"),
+		chromedp.Click(chromedp.CSS(`form.record-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.flash`)))
+	if got := sf.Rows("Contact")[0]["Title"]; got != "Head of Sales" {
+		t.Fatalf("Title in Salesforce %v after the form, want Head of Sales", got)
+	}
+	// Deleting asks first; declined, nothing happens.
+	run("decline delete",
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => false`),
+		chromedp.Click(chromedp.CSS(`form.record-delete button`)),
+		chromedp.Sleep(300*time.Millisecond))
+	if len(sf.Rows("Contact")) != 1 {
+		t.Fatal("a declined delete deleted the contact")
+	}
+	run("back to the email",
+		chromedp.Click(chromedp.CSS(`a.back`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sender .record.contact`)))
 }

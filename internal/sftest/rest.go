@@ -287,6 +287,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, o *object, user 
 			return
 		}
 	}
+	if e := s.violated(o.Name, rec); e != nil {
+		apiErrors(w, 400, *e)
+		return
+	}
 	if o.Name == "Contact" || o.Name == "Lead" {
 		// The standard duplicate rule: same email.
 		if e, _ := rec["Email"].(string); e != "" {
@@ -328,6 +332,17 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, o *object, id st
 			apiErrors(w, 400, apiErr{"REQUIRED_FIELD_MISSING", "Required fields are missing: [" + f.Name + "]", []string{f.Name}})
 			return
 		}
+	}
+	after := Record{}
+	for k, v := range rec {
+		after[k] = v
+	}
+	for k, v := range in {
+		after[k] = v
+	}
+	if e := s.violated(o.Name, after); e != nil {
+		apiErrors(w, 400, *e)
+		return
 	}
 	for k, v := range in {
 		rec[k] = v

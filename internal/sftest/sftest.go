@@ -55,6 +55,8 @@ type Server struct {
 	// fls is field-level security for every user: "Object.Field" →
 	// "hidden" (not in describe, not writable) or "readonly".
 	fls map[string]string
+	// rules are the org's validation rules (AddValidationRule).
+	rules []validationRule
 	// jwtKeys are the users pre-authorised for the JWT bearer flow, by
 	// username, with the public key of the connected app's certificate.
 	jwtKeys map[string]*rsa.PublicKey
@@ -555,3 +557,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // dateTimeFormat is how the REST API renders a datetime field.
 const dateTimeFormat = "2006-01-02T15:04:05.000+0000"
+
+// validationRule is one of the org's validation rules: a record for
+// which bad is true is refused with message, at field.
+type validationRule struct {
+	obj, field, message string
+	bad                 func(Record) bool
+}
+
+// AddValidationRule adds a validation rule to obj: a create or update
+// whose resulting record makes bad true is refused with 400
+// FIELD_CUSTOM_VALIDATION_EXCEPTION, message and field (the rule's error
+// location) in the error array, as Salesforce answers.
+func (s *Server) AddValidationRule(obj, field, message string, bad func(Record) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rules = append(s.rules, validationRule{obj: strings.ToLower(obj), field: field, message: message, bad: bad})
+}
+
+// violated is the first rule rec breaks; s.mu is held.
+func (s *Server) violated(obj string, rec Record) *apiErr {
+	for _, r := range s.rules {
+		if r.obj == strings.ToLower(obj) && r.bad(rec) {
+			var fields []string
+			if r.field != "" {
+				fields = []string{r.field}
+			}
+			return &apiErr{"FIELD_CUSTOM_VALIDATION_EXCEPTION", r.message, fields}
+		}
+	}
+	return nil
+}

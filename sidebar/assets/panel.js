@@ -12,3 +12,10 @@ document.addEventListener("change", function (e) {
   pick.value = "";
   box.focus();
 });
+
+// A form with data-confirm (deleting a CRM record) asks before it posts.
+document.addEventListener("submit", function (e) {
+  var form = e.target;
+  var msg = form.dataset && form.dataset.confirm;
+  if (msg && !window.confirm(msg)) e.preventDefault();
+});

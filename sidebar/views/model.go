@@ -111,6 +111,9 @@ type Panel struct {
 	ContactExtra, LeadExtra []FormField
 	// CanConvert offers to convert leads (the CRM converts them).
 	CanConvert bool
+	// CanEdit links each record to its describe-built form and offers
+	// find and new (RecordForms).
+	CanEdit bool
 	// CanAct is false when the server has no ticket actions (read-only).
 	CanAct bool
 	// CanReply shows the reply box (a mailbox sends mail).
@@ -299,4 +302,75 @@ type Thread struct {
 // ThreadURL is the page of ticket id's messages before message before.
 func ThreadURL(id, before int64) string {
 	return "/sidebar/thread?ticket=" + strconv.FormatInt(id, 10) + "&before=" + strconv.FormatInt(before, 10)
+}
+
+// RecordForm is a CRM record's describe-built form (RecordPage).
+type RecordForm struct {
+	Page
+	Ctx         Context // the email the agent came from
+	Back        string  // the panel of that email
+	CRMName     string  // "Salesforce"
+	Object      string  // "contact"
+	ObjectLabel string  // "Contact"
+	ID          string  // "" for a new record
+	Title       string  // the record's name
+	URL         string  // the record in the CRM's own UI
+	Action      string  // where the form posts
+	Fields      []FormInput
+	CanDelete   bool
+	Error       string
+	Flash       string
+}
+
+// FormInput is one field of a RecordForm.
+type FormInput struct {
+	Name     string // the CRM's field name ("LastName"); the input is "f_" + Name
+	Label    string
+	Kind     string // text, email, tel, url, number, date, datetime-local, checkbox, select, textarea
+	Step     string // number inputs: "any" or "1"
+	Value    string
+	Options  []string
+	Required bool
+	ReadOnly bool
+	Error    string // the CRM's refusal of this field
+}
+
+// RecordFind is the find-and-new page (FindPage).
+type RecordFind struct {
+	Page
+	Ctx         Context
+	Back        string
+	CRMName     string
+	Objects     []ObjectChoice
+	Object      string
+	ObjectLabel string
+	Q           string
+	Results     []FoundRecord
+	Error       string
+}
+
+// ObjectChoice is one object the find page offers.
+type ObjectChoice struct{ Object, Label string }
+
+// FoundRecord is one result of a find.
+type FoundRecord struct {
+	Label string
+	Sub   string // the record's account, email or status
+	Edit  string // its form
+}
+
+// EditURL is the form of one CRM record, opened from this panel.
+func (p Panel) EditURL(object, id string) string {
+	v, _ := url.ParseQuery(p.Ctx.Query())
+	v.Set("object", object)
+	v.Set("id", id)
+	return "/sidebar/crm/record?" + v.Encode()
+}
+
+// FindURL is the find-and-new page, opened from this panel.
+func (p Panel) FindURL() string {
+	if q := p.Ctx.Query(); q != "" {
+		return "/sidebar/crm/find?" + q
+	}
+	return "/sidebar/crm/find"
 }
