@@ -28,7 +28,7 @@ func TestPanelComponents(t *testing.T) {
 				wantTexts(t, doc, "#sender .contact strong", "Bill Lumbergh")
 				wantTexts(t, doc, "#sender .account strong", "Initech")
 				wantContains(t, doc, "#sender .account", "business", "Riley Chen")
-				wantTexts(t, doc, "#sender .opp td:first-child", "Initech – Higher API rate limit")
+				wantTexts(t, doc, "#sender .opp td:first-child .name", "Initech – Higher API rate limit")
 				wantContains(t, doc, "#sender .opp", "18,000", "Value Proposition")
 				wantContains(t, doc, "#ticket .ticket-title", "Question about our November invoice")
 				wantCount(t, doc, "#ticket .messages li", 1, 3)
@@ -50,7 +50,7 @@ func TestPanelComponents(t *testing.T) {
 				wantCount(t, doc, "#sender .contact", 0, 0)
 				wantContains(t, doc, "#sender", "Not in the CRM")
 				wantTexts(t, doc, "#sender .account strong", "Hooli")
-				wantTexts(t, doc, "#sender .opp td:first-child", "Hooli – Upgrade to Enterprise plan")
+				wantTexts(t, doc, "#sender .opp td:first-child .name", "Hooli – Upgrade to Enterprise plan")
 				wantCount(t, doc, "#sender details.create form[action='/sidebar/contact']", 1, 1)
 				wantCount(t, doc, "#sender details.create form[action='/sidebar/lead']", 1, 1)
 				wantCount(t, doc, "#sender select[name=account_id] option", 2, 2) // Hooli, (none)
@@ -92,7 +92,7 @@ func TestPanelComponents(t *testing.T) {
 					t.Errorf("save choices %v: want account, opportunity and case too", kinds)
 				}
 				// Closed Won is not open: only the two open Globex deals.
-				wantTexts(t, doc, "#sender .opp td:first-child", "Globex – 24/7 Premium Support add-on", "Globex – Enterprise renewal FY27")
+				wantTexts(t, doc, "#sender .opp td:first-child .name", "Globex – 24/7 Premium Support add-on", "Globex – Enterprise renewal FY27")
 				wantContains(t, doc, "#sender .cases", "Production outage")
 			}},
 		{"ticket by number", "ticket=1",

@@ -1,6 +1,7 @@
 package sidebar
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -151,12 +152,15 @@ func (s *Server) recordForm(r *http.Request, a Agent, pc views.Context, obj crm.
 
 // recordTitle is a record's name for the page heading.
 func recordTitle(v map[string]string) string {
-	for _, k := range []string{"Name", "Subject", "CaseNumber"} {
+	for _, k := range []string{"Name", "name", "Subject", "subject", "CaseNumber"} {
 		if v[k] != "" {
 			return v[k]
 		}
 	}
-	return v["Id"]
+	if n := strings.TrimSpace(v["first_name"] + " " + v["last_name"]); n != "" {
+		return n
+	}
+	return cmp.Or(v["Id"], v["id"])
 }
 
 // formInput is the input for one described field.

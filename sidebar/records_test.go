@@ -224,3 +224,55 @@ func TestRecordFormsFromDescribe(t *testing.T) {
 		t.Errorf("an unknown object = %d, want 400", res.StatusCode)
 	}
 }
+
+// TestRecordFormsLocalCRM: the embedded CRM (the demo's) has the same
+// forms, described from its own fields.
+func TestRecordFormsLocalCRM(t *testing.T) {
+	f := newPanelFixture(t)
+	c := f.client()
+	f.signIn(c, agentEmail)
+	doc := f.panelDoc(c, "from=bill.lumbergh@initech.example")
+	edit, ok := doc.Find(".record.contact a.edit").Attr("href")
+	if !ok {
+		t.Fatalf("the local contact has no Edit link; #sender: %q", doc.Find("#sender").Text())
+	}
+	doc, res := f.getDoc(c, edit)
+	if res.StatusCode != http.StatusOK || doc.Find("h1").Text() != "Contact: Bill Lumbergh" {
+		t.Fatalf("GET %s = %d, heading %q", edit, res.StatusCode, doc.Find("h1").Text())
+	}
+	if in := doc.Find("input#f_email"); in.AttrOr("type", "") != "email" || in.AttrOr("value", "") != "bill.lumbergh@initech.example" {
+		t.Errorf("email input: type %q value %q", in.AttrOr("type", ""), in.AttrOr("value", ""))
+	}
+	hidden, vals := formOf(t, doc)
+	vals["title"] = "Division VP"
+	res = postRecord(t, f, c, "/sidebar/crm/record", hidden, vals)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save = %d", res.StatusCode)
+	}
+	id := hidden.Get("id")
+	if got, err := f.crm.Contact(t.Context(), "default", id); err != nil || got.Title != "Division VP" || got.Email != "bill.lumbergh@initech.example" {
+		t.Fatalf("the local contact after the save: %+v %v", got, err)
+	}
+	vals["email"] = "not an address"
+	res = postRecord(t, f, c, "/sidebar/crm/record", hidden, vals)
+	doc, _ = goquery.NewDocumentFromReader(res.Body)
+	if res.StatusCode != http.StatusUnprocessableEntity || doc.Find("[data-field=email] .field-error").Length() != 1 {
+		t.Errorf("a bad email = %d, field error %q", res.StatusCode, doc.Find("[data-field=email] .field-error").Text())
+	}
+	// A local campaign, its status from the picklist.
+	doc, _ = f.getDoc(c, "/sidebar/crm/new?object=campaign")
+	if opts := texts(doc.Find("select#f_status option")); len(opts) < 4 {
+		t.Fatalf("a new local campaign's status offers %q", opts)
+	}
+	hidden, vals = formOf(t, doc)
+	vals["name"], vals["status"], vals["active"], vals["budgeted_cost"] = "Partner day", "Planned", "true", "2500"
+	res = postRecord(t, f, c, "/sidebar/crm/new", hidden, vals)
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || loc == nil {
+		t.Fatalf("create local campaign = %d", res.StatusCode)
+	}
+	got, err := f.crm.Campaign(t.Context(), "default", loc.Query().Get("id"))
+	if err != nil || got.Name != "Partner day" || !got.Active || got.BudgetedCost != 2500 || got.Status != "Planned" {
+		t.Fatalf("the local campaign: %+v %v", got, err)
+	}
+}

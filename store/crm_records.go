@@ -364,3 +364,51 @@ ON CONFLICT (tenant_id, email, contact_id) DO UPDATE SET is_primary = excluded.i
 	}
 	return nil
 }
+
+// The local CRM's describe-built forms (crm.RecordForms): its objects
+// described from crm.RecordFields, values as text.
+var _ crm.RecordForms = (*LocalCRM)(nil)
+
+// Fields implements crm.RecordEditor.
+func (l *LocalCRM) Fields(_ context.Context, _ string, obj crm.Object) ([]crm.FieldInfo, error) {
+	if _, ok := recordTables[obj]; !ok {
+		return nil, fmt.Errorf("crm: unknown object %q", obj)
+	}
+	return crm.DescribeLocal(obj), nil
+}
+
+// Update implements crm.RecordEditor.
+func (l *LocalCRM) Update(ctx context.Context, tenant string, rec crm.Ref, values map[string]string) error {
+	f, err := crm.ValuesFromText(rec.Object, values)
+	if err != nil {
+		return err
+	}
+	_, err = l.UpdateRecord(ctx, tenant, rec, f)
+	return err
+}
+
+// ReadFields implements crm.RecordForms.
+func (l *LocalCRM) ReadFields(ctx context.Context, tenant string, rec crm.Ref) (map[string]string, error) {
+	v, err := l.GetRecord(ctx, tenant, rec)
+	if err != nil {
+		return nil, err
+	}
+	return crm.TextOf(v), nil
+}
+
+// CreateFields implements crm.RecordForms.
+func (l *LocalCRM) CreateFields(ctx context.Context, tenant string, obj crm.Object, values map[string]string) (string, error) {
+	f, err := crm.ValuesFromText(obj, values)
+	if err != nil {
+		return "", err
+	}
+	v, err := l.CreateRecord(ctx, tenant, obj, f)
+	if err != nil {
+		return "", err
+	}
+	id, _ := v["id"].(string)
+	return id, nil
+}
+
+// RecordURL implements crm.RecordForms: the local CRM has no UI of its own.
+func (l *LocalCRM) RecordURL(context.Context, string, crm.Ref) string { return "" }

@@ -232,22 +232,9 @@ func (c *Connector) ReadFields(ctx context.Context, tenant string, rec crm.Ref) 
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]string, len(raw))
-	for k, v := range raw {
-		switch x := v.(type) {
-		case string:
-			out[k] = x
-		case bool:
-			out[k] = strconv.FormatBool(x)
-		case float64:
-			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
-		case nil:
-			out[k] = ""
-		}
-		// objects (attributes, compound address fields) are not fields
-		// a form edits
-	}
-	return out, nil
+	// Objects (attributes, compound address fields) are not fields a
+	// form edits: TextOf leaves them out.
+	return crm.TextOf(raw), nil
 }
 
 // CreateFields implements crm.RecordForms: POST sobjects/{Object} with
