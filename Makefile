@@ -29,6 +29,8 @@ test-deps:
 ## bench: benchmarks with figures (capture vs bare IMAP fetch, IDLE latency, panel, calendar, Slack)
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./store/... ./capture/... ./ticket/... ./crm/... ./sidebar/... ./chat/... ./mailout/... ./api/... ./webhook/...
+	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 2000 -latency 0 -repeat 5    # issue 16's RSS figure at 2,000 mails
+	sync
 	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000 -latency 50 -repeat 5
 	sync   # each benchmark starts with the one before written out (imapbench writes ~5 GB)
 	$(GO) run ./internal/bench/panelbench

@@ -28,9 +28,11 @@ func dsn(absPath string, writer bool, busy time.Duration, normalSync bool) strin
 	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
 	q.Set("_foreign_keys", "1")
 	// SQLite's default page cache (2 MiB) made every capture transaction
-	// re-read hundreds of index pages once the database outgrew it.
+	// re-read hundreds of index pages once the database outgrew it; 8 MiB
+	// holds the hot index pages of a 10,000-mail capture as fast as 32 MiB
+	// did, for 24 MB less memory (the cache is outside Go's heap).
 	if writer {
-		q.Add("_pragma", "cache_size(-32768)") // 32 MiB
+		q.Add("_pragma", "cache_size(-8192)") // 8 MiB
 		// Checkpoint every 32 MiB of WAL, not SQLite's 4 MiB: the
 		// checkpoint runs in a committing transaction, and index pages
 		// written again and again between two checkpoints are copied once.
