@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 // TestCharsetDetection: undeclared and mislabelled 8-bit text is decoded
@@ -34,5 +37,35 @@ func TestCharsetDetection(t *testing.T) {
 	// Too little to guess from: the windows-1252 default, unflagged.
 	if s, problem := decodeCharset("", []byte("Caf\xe9")); s != "Café" || problem != "" {
 		t.Errorf("short undeclared: %q %q", s, problem)
+	}
+}
+
+// TestDenseHighBytes: the pre-filter that spares Latin-1 text the
+// detector lets CJK text through and stops Western European text.
+func TestDenseHighBytes(t *testing.T) {
+	latin1 := func(s string) []byte {
+		b, err := charmap.ISO8859_1.NewEncoder().Bytes([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	gbk, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte("您好，订单系统超时了，请尽快帮忙查看。谢谢！"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"French", latin1("Bonjour, la facture de novembre est arrivée deux fois. Pourriez-vous vérifier ? Merci beaucoup, François"), false},
+		{"German", latin1("Sehr geehrte Damen und Herren, die Lieferung ist leider nicht vollständig angekommen. Grüße"), false},
+		{"GBK", gbk, true},
+		{"GBK in an English mail", append([]byte("Hello,\r\n"), gbk...), true},
+	} {
+		if got := denseHighBytes(tt.b); got != tt.want {
+			t.Errorf("%s: denseHighBytes = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
