@@ -285,7 +285,8 @@ type RecordForms interface {
 	Records
 	// ReadFields reads the fields of one record the agent can see.
 	ReadFields(ctx context.Context, tenant string, rec Ref) (map[string]string, error)
-	// CreateFields creates a record and returns its id; a refusal is a
+	// CreateFields creates a record from the fields given (the panel
+	// leaves out empty inputs) and returns its id; a refusal is a
 	// RecordError naming the field.
 	CreateFields(ctx context.Context, tenant string, obj Object, values map[string]string) (string, error)
 	// RecordURL links to the record in the CRM's own UI, as the agent of

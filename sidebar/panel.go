@@ -517,6 +517,8 @@ func objectKind(o crm.Object) string {
 		return "Opportunity"
 	case crm.ObjCase:
 		return "Case"
+	case crm.ObjCampaign:
+		return "Campaign"
 	}
 	return string(o)
 }

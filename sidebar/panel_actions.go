@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -39,11 +38,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, fragment, done s
 	actErr := do(a, &pc)
 	htmx := r.Header.Get("HX-Request") == "true"
 	if actErr == nil && !htmx {
-		q := pc.Query()
-		if q != "" {
-			q += "&"
-		}
-		http.Redirect(w, r, "/sidebar?"+q+"done="+url.QueryEscape(done), http.StatusSeeOther)
+		http.Redirect(w, r, pc.URL("/sidebar", "done", done), http.StatusSeeOther)
 		return
 	}
 	status, msg := s.actionError(r, actErr)
@@ -383,18 +378,7 @@ func (s *Server) actConvertLead(w http.ResponseWriter, r *http.Request) {
 // customFields are a create form's describe-built inputs ("f_" + the
 // field's API name); the connector checks each against the describe.
 func customFields(r *http.Request) map[string]string {
-	var out map[string]string
-	for k, vs := range r.PostForm {
-		name, ok := strings.CutPrefix(k, "f_")
-		if !ok || name == "" || len(name) > 80 || len(vs) == 0 || len(out) >= 30 {
-			continue
-		}
-		if out == nil {
-			out = map[string]string{}
-		}
-		out[name] = truncateRunes(strings.TrimSpace(vs[0]), 1000)
-	}
-	return out
+	return postedFields(r, 30, 1000)
 }
 
 func truncateRunes(s string, n int) string {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,9 +22,6 @@ import (
 
 // formObjects are the objects the forms offer, in the order shown.
 var formObjects = []crm.Object{crm.ObjContact, crm.ObjLead, crm.ObjAccount, crm.ObjOpportunity, crm.ObjCase, crm.ObjCampaign}
-
-var objectLabels = map[crm.Object]string{crm.ObjContact: "Contact", crm.ObjLead: "Lead", crm.ObjAccount: "Account",
-	crm.ObjOpportunity: "Opportunity", crm.ObjCase: "Case", crm.ObjCampaign: "Campaign"}
 
 // maxFormFields bounds the inputs of one form (Salesforce objects have a
 // few hundred fields at most).
@@ -55,7 +52,7 @@ func formRequest(get func(string) string, needID bool) (pc views.Context, obj cr
 		return pc, "", "", err
 	}
 	obj = crm.Object(strings.ToLower(strings.TrimSpace(get("object"))))
-	if objectLabels[obj] == "" {
+	if !slices.Contains(formObjects, obj) {
 		return pc, "", "", fmt.Errorf("object %q is not one of contact, lead, account, opportunity, case, campaign", get("object"))
 	}
 	id = strings.TrimSpace(get("id"))
@@ -65,22 +62,15 @@ func formRequest(get func(string) string, needID bool) (pc views.Context, obj cr
 	return pc, obj, id, nil
 }
 
-func backURL(pc views.Context) string {
-	if q := pc.Query(); q != "" {
-		return "/sidebar?" + q
-	}
-	return "/sidebar"
-}
-
 // recordURL is the form of one record, with the panel context.
 func recordURL(pc views.Context, obj crm.Object, id, done string) string {
-	v, _ := url.ParseQuery(pc.Query())
-	v.Set("object", string(obj))
-	v.Set("id", id)
-	if done != "" {
-		v.Set("done", done)
-	}
-	return "/sidebar/crm/record?" + v.Encode()
+	return views.RecordURL(pc, string(obj), id, done)
+}
+
+// loadError is actionError's answer for a page that could not be read.
+func (s *Server) loadError(r *http.Request, err error) (int, string) {
+	status, msg := s.actionError(r, err)
+	return status, strings.Replace(msg, "Not saved: ", "Not loaded: ", 1)
 }
 
 var recordDone = map[string]string{"saved": "Saved.", "created": "Created.", "unchanged": "Nothing changed."}
@@ -93,38 +83,37 @@ func (s *Server) recordPage(w http.ResponseWriter, r *http.Request) {
 		s.htmlError(w, r, http.StatusBadRequest, "The record link is incomplete: "+err.Error()+". Open the record from the panel.", nil)
 		return
 	}
-	f, status := s.recordForm(r, a, pc, obj, id, nil)
+	f, status := s.recordForm(r, a, pc, obj, id)
 	f.Flash = recordDone[r.URL.Query().Get("done")]
 	s.renderHTML(w, r, status, views.RecordPage(f))
 }
 
 // recordForm builds the form of one record (id "" for a new one) from the
-// describe, with the record's values, or with posted ones when the CRM
-// refused them (then err says why, next to its field).
-func (s *Server) recordForm(r *http.Request, a Agent, pc views.Context, obj crm.Object, id string, posted map[string]string) (views.RecordForm, int) {
+// describe, with the record's values.
+func (s *Server) recordForm(r *http.Request, a Agent, pc views.Context, obj crm.Object, id string) (views.RecordForm, int) {
 	ctx := r.Context()
 	fo := s.forms()
-	f := views.RecordForm{Page: views.Page{Title: objectLabels[obj] + " · sidedesk", CSRF: a.CSRF, AssetBase: assetBase},
-		Ctx: pc, Back: backURL(pc), CRMName: crmName(s.opts.CRM.Name()), Object: string(obj), ObjectLabel: objectLabels[obj],
+	f := views.RecordForm{Page: views.Page{Title: objectKind(obj) + " · sidedesk", CSRF: a.CSRF, AssetBase: assetBase},
+		Ctx: pc, Back: pc.URL("/sidebar"), CRMName: crmName(s.opts.CRM.Name()), Object: string(obj), ObjectLabel: objectKind(obj),
 		ID: id, Action: "/sidebar/crm/new"}
 	if id != "" {
 		f.Action, f.CanDelete = "/sidebar/crm/record", true
 	}
 	fields, err := fo.Fields(ctx, a.Tenant, obj)
 	if err != nil {
-		status, msg := s.actionError(r, err)
-		f.Error, f.CanDelete = strings.Replace(msg, "Not saved: ", "Not loaded: ", 1), false
+		status, msg := s.loadError(r, err)
+		f.Error, f.CanDelete = msg, false
 		return f, status
 	}
 	var current map[string]string
 	if id != "" {
 		current, err = fo.ReadFields(ctx, a.Tenant, crm.Ref{Object: obj, ID: id})
 		if err != nil {
-			status, msg := s.actionError(r, err)
+			status, msg := s.loadError(r, err)
 			if errors.Is(err, crm.ErrNotFound) {
-				msg = "There is no such " + objectLabels[obj] + " (deleted, or not shared with you)."
+				msg = "There is no such " + objectKind(obj) + " (deleted, or not shared with you)."
 			}
-			f.Error, f.CanDelete = strings.Replace(msg, "Not saved: ", "Not loaded: ", 1), false
+			f.Error, f.CanDelete = msg, false
 			return f, status
 		}
 		f.URL = fo.RecordURL(ctx, a.Tenant, crm.Ref{Object: obj, ID: id})
@@ -139,9 +128,6 @@ func (s *Server) recordForm(r *http.Request, a Agent, pc views.Context, obj crm.
 			writable = fi.Createable
 		}
 		v := current[fi.Name]
-		if posted != nil && writable {
-			v = posted[fi.Name]
-		}
 		if !writable && (id == "" || v == "") {
 			continue // nothing to show: a new record's computed field, or an empty one
 		}
@@ -195,17 +181,17 @@ func formInput(fi crm.FieldInfo, value string, readOnly, creating bool) views.Fo
 	return in
 }
 
-// postedFields are a form's "f_" inputs by field name. A checkbox posts
-// its hidden "false" and, when ticked, "true" after it: the last value
-// counts.
-func postedFields(r *http.Request) map[string]string {
+// postedFields are a form's "f_" inputs by field name (at most max of
+// them, each cut at runes). A checkbox posts its hidden "false" and, when
+// ticked, "true" after it: the last value counts.
+func postedFields(r *http.Request, max, runes int) map[string]string {
 	out := map[string]string{}
 	for k, vs := range r.PostForm {
 		name, ok := strings.CutPrefix(k, "f_")
-		if !ok || name == "" || len(name) > 80 || len(vs) == 0 || len(out) >= maxFormFields {
+		if !ok || name == "" || len(name) > 80 || len(vs) == 0 || len(out) >= max {
 			continue
 		}
-		out[name] = truncateRunes(strings.TrimSpace(vs[len(vs)-1]), 32000)
+		out[name] = truncateRunes(strings.TrimSpace(vs[len(vs)-1]), runes)
 	}
 	return out
 }
@@ -250,10 +236,10 @@ func (s *Server) saveRecord(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	posted := postedFields(r)
+	posted := postedFields(r, maxFormFields, 32000)
 	ref := crm.Ref{Object: obj, ID: id}
 	fo := s.forms()
-	before, status := s.recordForm(r, a, pc, obj, id, nil)
+	before, status := s.recordForm(r, a, pc, obj, id)
 	if before.Error != "" {
 		s.renderHTML(w, r, status, views.RecordPage(before))
 		return
@@ -271,21 +257,26 @@ func (s *Server) saveRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := fo.Update(r.Context(), a.Tenant, ref, changes); err != nil {
-		s.refusedForm(w, r, a, pc, obj, id, posted, err)
+		s.refusedForm(w, r, before, posted, err)
 		return
 	}
 	http.Redirect(w, r, recordURL(pc, obj, id, "saved"), http.StatusSeeOther)
 }
 
-// refusedForm answers a refused save or create: the form again with what
-// the agent entered and the CRM's words next to the field they name.
-func (s *Server) refusedForm(w http.ResponseWriter, r *http.Request, a Agent, pc views.Context, obj crm.Object, id string, posted map[string]string, err error) {
+// refusedForm answers a refused save, create or delete: form f again with
+// what the agent entered (posted) in its inputs and the CRM's words next
+// to the field they name.
+func (s *Server) refusedForm(w http.ResponseWriter, r *http.Request, f views.RecordForm, posted map[string]string, err error) {
 	status, msg := s.actionError(r, err)
 	if status >= 500 {
 		s.htmlError(w, r, status, msg, err)
 		return
 	}
-	f, _ := s.recordForm(r, a, pc, obj, id, posted)
+	for i, in := range f.Fields {
+		if v, ok := posted[in.Name]; ok && !in.ReadOnly {
+			f.Fields[i].Value = v
+		}
+	}
 	f.Error = msg
 	var re crm.RecordError
 	if errors.As(err, &re) && re.Field != "" {
@@ -306,7 +297,7 @@ func (s *Server) newRecordPage(w http.ResponseWriter, r *http.Request) {
 		s.htmlError(w, r, http.StatusBadRequest, "The link is incomplete: "+err.Error()+".", nil)
 		return
 	}
-	f, status := s.recordForm(r, a, pc, obj, "", nil)
+	f, status := s.recordForm(r, a, pc, obj, "")
 	s.renderHTML(w, r, status, views.RecordPage(f))
 }
 
@@ -317,7 +308,7 @@ func (s *Server) createFromForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	posted := postedFields(r)
+	posted := postedFields(r, maxFormFields, 32000)
 	values := map[string]string{}
 	for k, v := range posted {
 		if v != "" {
@@ -326,7 +317,8 @@ func (s *Server) createFromForm(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := s.forms().CreateFields(r.Context(), a.Tenant, obj, values)
 	if err != nil {
-		s.refusedForm(w, r, a, pc, obj, "", posted, err)
+		f, _ := s.recordForm(r, a, pc, obj, "")
+		s.refusedForm(w, r, f, posted, err)
 		return
 	}
 	http.Redirect(w, r, recordURL(pc, obj, id, "created"), http.StatusSeeOther)
@@ -340,14 +332,11 @@ func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.forms().DeleteRecord(r.Context(), a.Tenant, crm.Ref{Object: obj, ID: id}); err != nil {
-		s.refusedForm(w, r, a, pc, obj, id, nil, err)
+		f, _ := s.recordForm(r, a, pc, obj, id)
+		s.refusedForm(w, r, f, nil, err)
 		return
 	}
-	q := pc.Query()
-	if q != "" {
-		q += "&"
-	}
-	http.Redirect(w, r, "/sidebar?"+q+"done=deleted", http.StatusSeeOther)
+	http.Redirect(w, r, pc.URL("/sidebar", "done", "deleted"), http.StatusSeeOther)
 }
 
 // findPage serves GET /sidebar/crm/find: records of one object whose name
@@ -364,18 +353,16 @@ func (s *Server) findPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := views.RecordFind{Page: views.Page{Title: "Find · sidedesk", CSRF: a.CSRF, AssetBase: assetBase}, Ctx: pc,
-		Back: backURL(pc), CRMName: crmName(s.opts.CRM.Name()), Object: string(obj), ObjectLabel: objectLabels[obj],
+		Back: pc.URL("/sidebar"), CRMName: crmName(s.opts.CRM.Name()), Object: string(obj), ObjectLabel: objectKind(obj),
 		Q: truncateRunes(strings.TrimSpace(q.Get("q")), 80)}
 	for _, o := range formObjects {
-		f.Objects = append(f.Objects, views.ObjectChoice{Object: string(o), Label: objectLabels[o]})
+		f.Objects = append(f.Objects, views.ObjectChoice{Object: string(o), Label: objectKind(o)})
 	}
 	status := http.StatusOK
 	if f.Q != "" {
 		recs, err := s.forms().ListRecords(r.Context(), a.Tenant, obj, crm.RecordQuery{Name: f.Q, Limit: 25})
 		if err != nil {
-			var msg string
-			status, msg = s.actionError(r, err)
-			f.Error = strings.Replace(msg, "Not saved: ", "Not found: ", 1)
+			status, f.Error = s.loadError(r, err)
 		}
 		for _, v := range recs {
 			id, _ := v["id"].(string)

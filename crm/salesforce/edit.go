@@ -256,13 +256,7 @@ func (c *Connector) CreateFields(ctx context.Context, tenant string, obj crm.Obj
 			return "", crm.RecordError{Field: f.Name, Err: fmt.Errorf("%w: %s is required", crm.ErrMissingField, f.Label)}
 		}
 	}
-	given := map[string]string{}
-	for k, v := range values {
-		if v != "" { // an empty input on a new record is no value, not null
-			given[k] = v
-		}
-	}
-	body, err := fieldValues(name, byName, given, func(f crm.FieldInfo) bool { return f.Createable }, "not creatable by you")
+	body, err := fieldValues(name, byName, values, func(f crm.FieldInfo) bool { return f.Createable }, "not creatable by you")
 	if err != nil {
 		return "", err
 	}

@@ -359,18 +359,30 @@ type FoundRecord struct {
 	Edit  string // its form
 }
 
-// EditURL is the form of one CRM record, opened from this panel.
-func (p Panel) EditURL(object, id string) string {
-	v, _ := url.ParseQuery(p.Ctx.Query())
-	v.Set("object", object)
-	v.Set("id", id)
-	return "/sidebar/crm/record?" + v.Encode()
+// URL is path with the context's query and the extra key/value pairs
+// (an empty value is left out): Context{From: "a@x"}.URL("/sidebar",
+// "done", "deleted") is "/sidebar?done=deleted&from=a%40x".
+func (c Context) URL(path string, kv ...string) string {
+	v, _ := url.ParseQuery(c.Query())
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			v.Set(kv[i], kv[i+1])
+		}
+	}
+	if q := v.Encode(); q != "" {
+		return path + "?" + q
+	}
+	return path
 }
 
-// FindURL is the find-and-new page, opened from this panel.
-func (p Panel) FindURL() string {
-	if q := p.Ctx.Query(); q != "" {
-		return "/sidebar/crm/find?" + q
-	}
-	return "/sidebar/crm/find"
+// RecordURL is the form of one CRM record, with the context; done is the
+// flash key of a redirect ("" for none).
+func RecordURL(c Context, object, id, done string) string {
+	return c.URL("/sidebar/crm/record", "object", object, "id", id, "done", done)
 }
+
+// EditURL is the form of one CRM record, opened from this panel.
+func (p Panel) EditURL(object, id string) string { return RecordURL(p.Ctx, object, id, "") }
+
+// FindURL is the find-and-new page, opened from this panel.
+func (p Panel) FindURL() string { return p.Ctx.URL("/sidebar/crm/find") }
