@@ -331,10 +331,7 @@ func FieldsOf(rec any) Values {
 	case Opportunity:
 		f = MetaValues(r.Meta)
 		f["name"], f["stage"], f["amount"], f["account_id"], f["closed"] = r.Name, r.Stage, r.Amount, r.AccountID, r.Closed
-		f["close_date"] = ""
-		if !r.CloseDate.IsZero() {
-			f["close_date"] = r.CloseDate.UTC().Format(time.DateOnly)
-		}
+		f["close_date"] = dateField(r.CloseDate)
 	case Case:
 		f = MetaValues(r.Meta)
 		f["subject"], f["status"], f["account_id"], f["contact_id"], f["ticket_id"] = r.Subject, r.Status, r.AccountID, r.ContactID, float64(r.TicketID)

@@ -552,9 +552,10 @@ func (s *Server) editableValues(ctx context.Context, tenant string, ed crm.Recor
 }
 
 // formOwn are the fields the create forms ask for themselves (or the
-// connector fills).
+// connector fills), by Salesforce's names and by the local CRM's.
 var formOwn = map[string]bool{"FirstName": true, "LastName": true, "Email": true, "Title": true, "AccountId": true,
-	"Company": true, "Status": true, "OwnerId": true, "Name": true}
+	"Company": true, "Status": true, "OwnerId": true, "Name": true,
+	"first_name": true, "last_name": true, "email": true, "title": true, "account_id": true, "company": true, "status": true}
 
 // requiredExtras are the fields the CRM requires on a new contact and
 // lead that the forms do not ask for (custom required fields), from the

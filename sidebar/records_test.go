@@ -259,6 +259,15 @@ func TestRecordFormsLocalCRM(t *testing.T) {
 	if res.StatusCode != http.StatusUnprocessableEntity || doc.Find("[data-field=email] .field-error").Length() != 1 {
 		t.Errorf("a bad email = %d, field error %q", res.StatusCode, doc.Find("[data-field=email] .field-error").Text())
 	}
+	// The panel's own create forms ask nothing twice: the local CRM's
+	// required fields are the forms' own inputs, not extras.
+	doc = f.panelDoc(c, "from=someone.new@nowhere.example")
+	if n := doc.Find(`form[action="/sidebar/contact"] input[name$=last_name]`).Length(); n != 1 {
+		t.Errorf("the create-contact form has %d last-name inputs, want 1", n)
+	}
+	if n := doc.Find(`form[action="/sidebar/lead"] input[name$=company]`).Length(); n != 1 {
+		t.Errorf("the create-lead form has %d company inputs, want 1", n)
+	}
 	// A local campaign, its status from the picklist.
 	doc, _ = f.getDoc(c, "/sidebar/crm/new?object=campaign")
 	if opts := texts(doc.Find("select#f_status option")); len(opts) < 4 {
