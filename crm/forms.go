@@ -1,7 +1,9 @@
 package crm
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -75,17 +77,12 @@ func fieldLabel(name string) string {
 func ValuesFromText(obj Object, text map[string]string) (Values, error) {
 	out := Values{}
 	for name, s := range text {
-		var spec *RecordField
-		for i, f := range RecordFields[obj] {
-			if f.Name == name {
-				spec = &RecordFields[obj][i]
-			}
-		}
-		if spec == nil {
+		i := slices.IndexFunc(RecordFields[obj], func(f RecordField) bool { return f.Name == name })
+		if i < 0 {
 			out[name] = s // CheckFields names it
 			continue
 		}
-		switch spec.Kind {
+		switch RecordFields[obj][i].Kind {
 		case KindNumber:
 			if s == "" {
 				out[name] = 0.0
@@ -97,7 +94,7 @@ func ValuesFromText(obj Object, text map[string]string) (Values, error) {
 			}
 			out[name] = n
 		case KindBool:
-			b, err := strconv.ParseBool(cmpOr(s, "false"))
+			b, err := strconv.ParseBool(cmp.Or(s, "false"))
 			if err != nil {
 				return nil, RecordError{Field: name, Err: fmt.Errorf("%w: %q is not true or false", ErrInvalidValue, s)}
 			}
@@ -113,13 +110,6 @@ func ValuesFromText(obj Object, text map[string]string) (Values, error) {
 		}
 	}
 	return out, nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // TextOf is a record's values as form inputs show them: lists joined
