@@ -71,10 +71,13 @@ func Parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOption
 	_, topParams := parseMediaHeader(h.get("Content-Type"), "")
 	p.fallback = topParams["charset"]
 	if p.fallback == "" && has8bitField(h) {
-		// The start of the body is already read; its parts' Content-Type
-		// fields may say what the header's raw bytes are.
-		ahead, _ := br.Peek(br.Size())
-		p.fallback = p.guessHeaderCharset(h, append(rest[:len(rest):len(rest)], ahead...))
+		// The start of the body, read ahead without consuming it: its
+		// parts' Content-Type fields may say what the header's raw bytes
+		// are.
+		p.fallback = p.guessHeaderCharset(h, func() []byte {
+			ahead, _ := br.Peek(br.Size())
+			return append(rest[:len(rest):len(rest)], ahead...)
+		})
 	}
 	p.fillHeader(&in, h)
 
@@ -191,7 +194,7 @@ func has8bitField(h header) bool {
 // body's parts declare, the Content-Language's or the sender's country's
 // usual charset, each only if the bytes decode cleanly in it; "" when
 // nothing tells (then windows-1252, the long-standing default).
-func (p *parser) guessHeaderCharset(h header, body []byte) string {
+func (p *parser) guessHeaderCharset(h header, body func() []byte) string {
 	var raw []byte
 	for _, f := range h {
 		if !utf8.ValidString(f.value) && strings.IndexByte(f.value, 0) < 0 {
@@ -217,7 +220,7 @@ func (p *parser) guessHeaderCharset(h header, body []byte) string {
 	// Too little for the detector (a name of four letters): what the
 	// mail says of itself, as mail readers use it. First the charset its
 	// parts declare, then its Content-Language, then the sender's country.
-	if name := declaredCharset(body); name != "" && decodesClean(name, raw) {
+	if name := declaredCharset(body()); name != "" && decodesClean(name, raw) {
 		p.note(FlagCharsetGuessed + ": raw 8-bit header text read as " + name + ", the charset the body declares")
 		return name
 	}
