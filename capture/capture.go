@@ -178,7 +178,8 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 	// end of the last part) is stored and hashed too.
 	bh := ticket.NewBodyHasher()
 	tee := io.TeeReader(ctxReader{ctx, r}, teeWriter{w, bh})
-	in, err := Parse(ctx, tee, p.Blobs, p.Options)
+	cw, _ := w.(ticket.CutWriter)
+	in, err := parse(ctx, tee, p.Blobs, p.Options, cw)
 	if err == nil {
 		if _, err = io.Copy(io.Discard, tee); err != nil {
 			err = fmt.Errorf("capture: read message: %w", err)

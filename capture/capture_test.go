@@ -211,7 +211,7 @@ func FuzzParse(f *testing.F) {
 }
 
 // fixtures returns the bytes of every testdata/*.eml, the fuzz seeds.
-func fixtures(f *testing.F) [][]byte {
+func fixtures(f testing.TB) [][]byte {
 	files, _ := filepath.Glob("testdata/*.eml")
 	var out [][]byte
 	for _, file := range files {

@@ -230,9 +230,20 @@ func detectCharset(b []byte) (string, int) {
 	if len(b) > detectSample {
 		b = b[:detectSample]
 	}
-	r, err := chardet.NewTextDetector().DetectBest(b)
-	if err != nil || r == nil {
+	all, err := chardet.NewTextDetector().DetectAll(b)
+	if err != nil || len(all) == 0 {
 		return "", 0
+	}
+	// The detector runs its recognisers concurrently and sorts them by
+	// confidence alone, so among equally confident charsets DetectBest's
+	// pick changed from run to run: the same mail read as ISO-8859-1 once
+	// and ISO-8859-9 the next. Ties go to ISO-8859-1 (the long-standing
+	// default for undeclared 8-bit text), then to the first name.
+	r := all[0]
+	for _, c := range all[1:] {
+		if c.Confidence == r.Confidence && r.Charset != "ISO-8859-1" && (c.Charset == "ISO-8859-1" || c.Charset < r.Charset) {
+			r = c
+		}
 	}
 	name := r.Charset
 	switch name {

@@ -24,7 +24,13 @@ type multipartReader struct {
 	err      error // I/O error from below
 	// lineByLine turns partBody.bulk off (ParseOptions.lineByLine).
 	lineByLine bool
+	// src is the raw offset of the next byte of the body being split
+	// (cut.go); nil when its bytes are not a run of the raw message.
+	src func() int64
 }
+
+// pos is the raw offset of the next byte m reads (src must be set).
+func (m *multipartReader) pos() int64 { return m.src() - int64(m.br.Buffered()) }
 
 const preambleKeep = 64 << 10
 
@@ -105,6 +111,9 @@ func (m *multipartReader) next() (h header, body *partBody, problems []string, e
 	}
 	m.parts++
 	p := &partBody{m: m, atLineStart: true}
+	if m.src != nil {
+		p.start = m.pos() - int64(len(rest))
+	}
 	if rest != nil {
 		if ok, final := m.delimiter(rest); ok {
 			// An empty part with no header/body separator.
@@ -129,7 +138,11 @@ type partBody struct {
 	off         int
 	atLineStart bool
 	done        bool
+	start, read int64 // raw offset of the body (when m.src is set); bytes returned
 }
+
+// pos is the raw offset of the next byte Read returns.
+func (p *partBody) pos() int64 { return p.start + p.read }
 
 // data queues one line or line fragment as part data.
 func (p *partBody) data(frag []byte, _ error) {
@@ -179,6 +192,7 @@ func (p *partBody) Read(b []byte) (int, error) {
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 			m.err, p.done, m.done = err, true, true
 			if n > 0 {
+				p.read += int64(n)
 				return n, nil
 			}
 			return 0, err
@@ -202,6 +216,7 @@ func (p *partBody) Read(b []byte) (int, error) {
 			p.done, m.done, m.eof = true, true, true
 		}
 	}
+	p.read += int64(n)
 	if n == 0 && p.done {
 		if p.m.err != nil {
 			return 0, p.m.err

@@ -37,7 +37,18 @@ const (
 // ParseError saying what was wrong. It returns an error only when reading r
 // fails, ctx ends, or the blob store fails.
 func Parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOptions) (in ticket.Inbound, err error) {
-	p := &parser{ctx: ctx, blobs: blobs, max: opts.maxBody(), lineByLine: opts.lineByLine}
+	return parse(ctx, r, blobs, opts, nil)
+}
+
+// parse is Parse that also tells raw, the writer r's bytes go to, which
+// of them are attachments' base64 it may keep decoded (cut.go); raw nil:
+// none.
+func parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOptions, raw ticket.CutWriter) (in ticket.Inbound, err error) {
+	p := &parser{ctx: ctx, blobs: blobs, max: opts.maxBody(), lineByLine: opts.lineByLine, raw: raw}
+	if raw != nil {
+		raw.Hold(p.safe)
+	}
+	defer func() { p.noCut = true }() // what is left unread is kept as it is
 	defer func() {
 		// The last safety net: a bug must not lose a message. The raw
 		// bytes are stored by Deliver before Parse runs.
@@ -47,7 +58,8 @@ func Parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOption
 			err = nil
 		}
 	}()
-	br := getReader(&topReaders, r, 64<<10)
+	cr := &CountingReader{R: r}
+	br := getReader(&topReaders, cr, 64<<10)
 	defer putReader(&topReaders, br)
 	bare, mixed, err := lineEndings(br)
 	if err != nil {
@@ -62,6 +74,7 @@ func Parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOption
 			p.note("bare_cr: bare CR line endings, normalised for parsing")
 		}
 		br = bufio.NewReaderSize(newBareCRReader(br), 64<<10)
+		p.noCut = true // offsets in br are no longer the raw message's
 	}
 	h, rest, problems, err := readHeader(br, maxHeaderFields)
 	if err != nil {
@@ -81,10 +94,8 @@ func Parse(ctx context.Context, r io.Reader, blobs BlobCreator, opts ParseOption
 	}
 	p.fillHeader(&in, h)
 
-	var body io.Reader = br
-	if rest != nil {
-		body = io.MultiReader(bytes.NewReader(rest), br)
-	}
+	body := &topBody{rest: rest, br: br, cr: cr}
+	p.posStack = append(p.posStack, body.pos)
 	if len(h) == 0 && rest == nil {
 		if _, err := br.Peek(1); err == io.EOF {
 			p.note("empty message")
@@ -125,6 +136,10 @@ func (o ParseOptions) maxBody() int {
 type parser struct {
 	ctx        context.Context
 	blobs      BlobCreator
+	raw        ticket.CutWriter // nil: cut nothing (cut.go)
+	noCut      bool             // offsets are not the raw message's, or parsing is over
+	posStack   []func() int64   // raw positions of the message's and open multiparts' readers
+	run        *b64Tap          // the attachment being checked for a cut
 	max        int
 	lineByLine bool
 	fallback   string // charset for raw 8-bit header text
@@ -457,6 +472,7 @@ func (p *parser) walk(h header, body io.Reader, depth int, wc walkCtx) error {
 	}
 	dec, problem := transferDecoder(cte, body)
 	p.note(problem)
+	p.tapBase64(dec, body)
 	defer func() { p.note(dec.problem()) }()
 
 	if strings.HasPrefix(ct, "multipart/") {
@@ -501,6 +517,10 @@ func (p *parser) walkMultipart(h header, ct string, params map[string]string, bo
 	mr := newMultipartReader(body, boundary)
 	mr.lineByLine = p.lineByLine
 	defer putReader(&partReaders, mr.br)
+	if mr.src = posFunc(body); mr.src != nil && !p.noCut {
+		p.posStack = append(p.posStack, mr.pos)
+		defer func() { p.posStack = p.posStack[:len(p.posStack)-1] }()
+	}
 	if boundary == "" {
 		boundary = sniffBoundary(mr.br)
 		if boundary == "" {
@@ -729,9 +749,15 @@ func (p *parser) attach(r io.Reader, ct, filename, disp, cid string, wc walkCtx)
 		_, err := io.Copy(io.Discard, r)
 		return wrapIO(err)
 	}
+	run := p.startRun(r)
 	ref, err := putBlob(p.ctx, p.blobs, r)
 	if err != nil {
 		return fmt.Errorf("capture: store attachment: %w", err)
+	}
+	if run != nil {
+		if err := run.finish(ref); err != nil {
+			return err
+		}
 	}
 	name := sanitizeFilename(filename)
 	if filename != "" && name != strings.TrimSpace(filename) {

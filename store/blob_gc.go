@@ -123,17 +123,18 @@ func (s *Store) removePack(name string) error {
 type gcBlob struct {
 	sha            string
 	off, size, new int64
+	cuts           []byte
 }
 
 func (s *Store) compactPack(ctx context.Context, name string) (err error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT sha256, pack_offset, size FROM blob_index WHERE pack = ? ORDER BY pack_offset`, name)
+	rows, err := s.r.QueryContext(ctx, `SELECT sha256, pack_offset, size, cuts FROM blob_index WHERE pack = ? ORDER BY pack_offset`, name)
 	if err != nil {
 		return err
 	}
 	var blobs []gcBlob
 	for rows.Next() {
 		var b gcBlob
-		if err := rows.Scan(&b.sha, &b.off, &b.size); err != nil {
+		if err := rows.Scan(&b.sha, &b.off, &b.size, &b.cuts); err != nil {
 			rows.Close()
 			return err
 		}
@@ -167,8 +168,16 @@ func (s *Store) compactPack(ctx context.Context, name string) (err error) {
 		b := &blobs[i]
 		h := sha256.New()
 		w := io.MultiWriter(io.NewOffsetWriter(dst.f, at), h)
+		if b.cuts != nil {
+			w = io.NewOffsetWriter(dst.f, at) // the skeleton: checked rebuilt, below
+		}
 		if _, err := io.Copy(w, io.NewSectionReader(src, b.off, b.size)); err != nil {
 			return err
+		}
+		if b.cuts != nil {
+			if err := s.hashRebuilt(h, src, b); err != nil {
+				return err
+			}
 		}
 		if hex.EncodeToString(h.Sum(nil)) != b.sha {
 			return fmt.Errorf("blob %s at %d does not match its SHA-256: the pack is damaged; left as it is", b.sha, b.off)
@@ -199,4 +208,19 @@ func (s *Store) compactPack(ctx context.Context, name string) (err error) {
 	}
 	moved = true
 	return s.removePack(name)
+}
+
+// hashRebuilt hashes the raw message a skeleton in src rebuilds.
+func (s *Store) hashRebuilt(h io.Writer, src io.ReaderAt, b *gcBlob) error {
+	cuts, err := decodeCuts(b.cuts)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", b.sha, err)
+	}
+	v, err := newRawView(src, b.off, b.size, cuts, s.blobs.openDecoded)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", b.sha, err)
+	}
+	defer v.Close()
+	_, err = io.Copy(h, io.NewSectionReader(v, 0, v.size))
+	return err
 }

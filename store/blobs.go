@@ -79,8 +79,9 @@ type Blobs struct {
 // blobEntry is a blob this process stored and the index has not committed.
 type blobEntry struct {
 	pack      *pack
-	off, size int64
-	durable   bool // its pack was fsynced after it was written
+	off, size int64    // where its stored bytes are in the pack
+	cuts      []rawCut // a raw message stored as a skeleton (blob_cuts.go)
+	durable   bool     // its pack was fsynced after it was written
 }
 
 // pack is one append-only pack file this process writes.
@@ -160,13 +161,20 @@ func (b *Blobs) attach(db *sql.DB) {
 	b.db = db
 }
 
-const lookupBlob = `SELECT pack, pack_offset, size FROM blob_index WHERE sha256 = ?`
+const lookupBlob = `SELECT pack, pack_offset, size, cuts FROM blob_index WHERE sha256 = ?`
+
+// blobPlace is where a blob's stored bytes are.
+type blobPlace struct {
+	pack      string
+	off, size int64
+	cuts      []rawCut
+}
 
 // lookupIndex reads sha's place from the committed index; ok is false
 // when it is not there.
-func (b *Blobs) lookupIndex(ctx context.Context, sha string) (name string, off, size int64, ok bool, err error) {
+func (b *Blobs) lookupIndex(ctx context.Context, sha string) (pl blobPlace, ok bool, err error) {
 	if b.db == nil {
-		return "", 0, 0, false, nil
+		return pl, false, nil
 	}
 	b.lookupMu.Lock()
 	if b.lookup == nil {
@@ -182,14 +190,18 @@ func (b *Blobs) lookupIndex(ctx context.Context, sha string) (name string, off, 
 	} else {
 		row = b.db.QueryRowContext(ctx, lookupBlob, sha)
 	}
-	err = row.Scan(&name, &off, &size)
+	var cuts []byte
+	err = row.Scan(&pl.pack, &pl.off, &pl.size, &cuts)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return "", 0, 0, false, nil
+		return pl, false, nil
 	case err != nil:
-		return "", 0, 0, false, fmt.Errorf("store: blob index: %w", err)
+		return pl, false, fmt.Errorf("store: blob index: %w", err)
 	}
-	return name, off, size, true, nil
+	if pl.cuts, err = decodeCuts(cuts); err != nil {
+		return pl, false, fmt.Errorf("store: blob %s: %w", sha, err)
+	}
+	return pl, true, nil
 }
 
 // Dir is the blob directory.
@@ -236,16 +248,37 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader) (ticket.BlobRef, error) {
 // capture tees a message into a BlobWriter while it parses it, so the
 // bytes are read once. Not safe for concurrent use.
 type BlobWriter struct {
-	b    *Blobs
-	p    *pack
-	off  int64
-	n    int64
-	h    hash.Hash
-	w    *bufio.Writer
-	err  error
-	done bool
-	new  bool // CreateNew: no look-up in the committed index
+	b       *Blobs
+	p       *pack
+	off     int64
+	n       int64 // bytes of the blob
+	written int64 // bytes written to the pack (fewer than n with cuts)
+	h       hash.Hash
+	w       *bufio.Writer
+	err     error
+	done    bool
+	new     bool // CreateNew: no look-up in the committed index
+	hold    *holdState
 }
+
+// holdState is a BlobWriter's between Hold and Commit (ticket.CutWriter).
+type holdState struct {
+	safe      func() int64
+	held      []byte // the blob's bytes base.. not written yet
+	base      int64
+	inRun     bool
+	run       int64 // where the run being elided starts
+	cuts      []rawCut
+	lastCheck int // len(held) at the last look at safe()
+}
+
+// Held bytes: safe() is asked again each holdCheckEvery more; past
+// holdGiveUp held bytes outside a run, the writer stops cutting and writes
+// everything as it is.
+const (
+	holdCheckEvery = 64 << 10
+	holdGiveUp     = 16 << 20
+)
 
 // Create starts a blob. Its caller must Commit or Abort it.
 func (b *Blobs) Create() (ticket.BlobWriter, error) {
@@ -300,12 +333,98 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 		}
 	}
 	w.h.Write(p)
+	if hs := w.hold; hs != nil {
+		hs.held = append(hs.held, p...)
+		w.n += int64(len(p))
+		if len(hs.held)-hs.lastCheck >= holdCheckEvery {
+			w.flushHeld(hs.safe())
+			hs.lastCheck = len(hs.held)
+			if len(hs.held) > holdGiveUp && !hs.inRun {
+				w.flushHeld(hs.base + int64(len(hs.held)))
+				w.hold = nil // cut nothing more
+			}
+		}
+		return len(p), w.err
+	}
 	n, err := w.w.Write(p)
 	w.n += int64(n)
+	w.written += int64(n)
 	if err != nil {
 		w.err = fmt.Errorf("store: blob write: %w", err)
 	}
 	return n, w.err
+}
+
+// Hold makes the writer hold written bytes back until they are below
+// safe() (then written as they are) or Elide drops them
+// (ticket.CutWriter). It must come before the first Write.
+func (w *BlobWriter) Hold(safe func() int64) {
+	if w.n == 0 && !w.done {
+		w.hold = &holdState{safe: safe}
+	}
+}
+
+// flushHeld writes the held bytes before pos as they are.
+func (w *BlobWriter) flushHeld(pos int64) {
+	hs := w.hold
+	k := min(pos-hs.base, int64(len(hs.held)))
+	if k <= 0 {
+		return
+	}
+	if w.err == nil {
+		n, err := w.w.Write(hs.held[:k])
+		w.written += int64(n)
+		if err != nil {
+			w.err = fmt.Errorf("store: blob write: %w", err)
+		}
+	}
+	hs.held = append(hs.held[:0], hs.held[k:]...)
+	hs.base += k
+	hs.lastCheck = max(0, hs.lastCheck-int(k))
+}
+
+// Elide drops the held bytes from..to: they are part of a base64 run Cut
+// will describe. A run's calls are contiguous. False when the bytes are no
+// longer held (the writer then keeps everything as it is).
+func (w *BlobWriter) Elide(from, to int64) bool {
+	hs := w.hold
+	if hs == nil || w.done || to < from {
+		return false
+	}
+	if hs.inRun {
+		if from != hs.base {
+			return false
+		}
+	} else {
+		if from < hs.base {
+			return false
+		}
+		w.flushHeld(from)
+		hs.inRun, hs.run = true, from
+	}
+	k := to - hs.base
+	if k > int64(len(hs.held)) {
+		return false // not written yet: a caller's bug, refused before anything is lost
+	}
+	hs.held = append(hs.held[:0], hs.held[k:]...)
+	hs.base = to
+	hs.lastCheck = max(0, hs.lastCheck-int(k))
+	return true
+}
+
+// Cut ends the run Elide dropped and records what rebuilds it.
+func (w *BlobWriter) Cut(r ticket.Base64Run) error {
+	hs := w.hold
+	if hs == nil || !hs.inRun || r.Start != hs.run || r.End != hs.base {
+		return fmt.Errorf("store: blob cut %d..%d does not match the bytes elided", r.Start, r.End)
+	}
+	c, err := cutFromRun(r)
+	if err != nil {
+		return fmt.Errorf("store: blob cut: %w", err)
+	}
+	hs.cuts = append(hs.cuts, c)
+	hs.inRun = false
+	return nil
 }
 
 // writeback starts the disk writes of a pack's new bytes every
@@ -336,6 +455,15 @@ func (w *BlobWriter) Commit(ctx context.Context) (ticket.BlobRef, error) {
 	if w.done {
 		return ticket.BlobRef{}, errors.New("store: blob Commit after Commit or Abort")
 	}
+	var cuts []rawCut
+	if hs := w.hold; hs != nil {
+		if hs.inRun && w.err == nil {
+			w.err = errors.New("store: blob Commit inside a base64 run without its Cut")
+		}
+		w.flushHeld(hs.base + int64(len(hs.held)))
+		cuts = hs.cuts
+		w.hold = nil
+	}
 	if w.err == nil {
 		if err := w.w.Flush(); err != nil {
 			w.err = fmt.Errorf("store: blob write: %w", err)
@@ -361,8 +489,8 @@ func (w *BlobWriter) Commit(ctx context.Context) (ticket.BlobRef, error) {
 		w.Abort() // the same bytes are there already
 		return ref, nil
 	}
-	b.entries[ref.SHA256] = &blobEntry{pack: w.p, off: w.off, size: w.n, durable: !b.fsync}
-	w.p.size = w.off + w.n
+	b.entries[ref.SHA256] = &blobEntry{pack: w.p, off: w.off, size: w.written, cuts: cuts, durable: !b.fsync}
+	w.p.size = w.off + w.written
 	b.mu.Unlock()
 	w.release()
 	return ref, nil
@@ -459,7 +587,7 @@ func (b *Blobs) retireLocked(p *pack) {
 // indexed reports whether sha is stored already: in the committed index,
 // or as a file of the earlier layout.
 func (b *Blobs) indexed(ctx context.Context, sha string) (bool, error) {
-	_, _, _, ok, err := b.lookupIndex(ctx, sha)
+	_, ok, err := b.lookupIndex(ctx, sha)
 	if ok || err != nil || !b.legacy {
 		return ok, err
 	}
@@ -589,6 +717,7 @@ type indexEntry struct {
 	e         *blobEntry
 	pack      string
 	off, size int64
+	cuts      []byte
 }
 
 // durableEntries lists the entries a transaction inserts into the index.
@@ -598,7 +727,7 @@ func (b *Blobs) durableEntries() []indexEntry {
 	var out []indexEntry
 	for sha, e := range b.entries {
 		if e.durable {
-			out = append(out, indexEntry{sha: sha, e: e, pack: e.pack.name, off: e.off, size: e.size})
+			out = append(out, indexEntry{sha: sha, e: e, pack: e.pack.name, off: e.off, size: e.size, cuts: encodeCuts(e.cuts)})
 		}
 	}
 	return out
@@ -607,10 +736,10 @@ func (b *Blobs) durableEntries() []indexEntry {
 // insertIndex inserts entries into blob_index inside a transaction, up
 // to indexChunk rows per statement (a capture commits hundreds at once).
 func insertIndex(ctx context.Context, q querier, entries []indexEntry) error {
-	err := insertRows(ctx, q, `INSERT INTO blob_index (sha256, pack, pack_offset, size)`, `ON CONFLICT (sha256) DO NOTHING`,
-		4, len(entries), indexChunk, func(args []any, i int) []any {
+	err := insertRows(ctx, q, `INSERT INTO blob_index (sha256, pack, pack_offset, size, cuts)`, `ON CONFLICT (sha256) DO NOTHING`,
+		5, len(entries), indexChunk, func(args []any, i int) []any {
 			e := entries[i]
-			return append(args, e.sha, e.pack, e.off, e.size)
+			return append(args, e.sha, e.pack, e.off, e.size, e.cuts)
 		})
 	if err != nil {
 		return fmt.Errorf("store: blob index: %w", err)
@@ -693,11 +822,18 @@ var ErrInvalidBlobName = errors.New("store: invalid blob name")
 // and knows its Size.
 type BlobReader struct {
 	*io.SectionReader
-	f *os.File
+	f    *os.File
+	view *rawView // a raw message rebuilt from its skeleton; nil for others
 }
 
 // Close releases the file under the blob.
-func (r *BlobReader) Close() error { return r.f.Close() }
+func (r *BlobReader) Close() error {
+	err := r.f.Close()
+	if r.view != nil {
+		err = errors.Join(err, r.view.Close())
+	}
+	return err
+}
 
 // Open returns the blob's bytes (a *BlobReader); ticket.ErrNotFound when
 // it is not stored, ErrInvalidBlobName when sha256 is not 64 lowercase hex
@@ -711,39 +847,46 @@ func (b *Blobs) Open(ctx context.Context, sha256 string) (io.ReadCloser, error) 
 	}
 	// Memory first: an entry leaves it only after its index row
 	// committed, so a blob missed here is found in the index.
-	var name string
-	var off, size int64
+	var pl blobPlace
 	b.mu.Lock()
 	e, ok := b.entries[sha256]
 	if ok {
-		name, off, size = e.pack.name, e.off, e.size
+		pl = blobPlace{pack: e.pack.name, off: e.off, size: e.size, cuts: e.cuts}
 	}
 	b.mu.Unlock()
 	fromIndex := !ok
 	if !ok {
 		var err error
-		if name, off, size, ok, err = b.lookupIndex(ctx, sha256); err != nil {
+		if pl, ok, err = b.lookupIndex(ctx, sha256); err != nil {
 			return nil, fmt.Errorf("store: blob %s: %w", sha256, err)
 		}
 	}
 	if !ok {
 		return b.openFile(sha256)
 	}
-	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
-		return nil, fmt.Errorf("store: blob %s: bad pack name %q in the index", sha256, name)
+	if strings.ContainsAny(pl.pack, `/\`) || strings.HasPrefix(pl.pack, ".") {
+		return nil, fmt.Errorf("store: blob %s: bad pack name %q in the index", sha256, pl.pack)
 	}
-	f, err := os.Open(filepath.Join(b.packDir, name))
+	f, err := os.Open(filepath.Join(b.packDir, pl.pack))
 	if errors.Is(err, fs.ErrNotExist) && fromIndex {
 		// Compaction (CompactBlobs) moved it between the look-up and the
 		// open: the index has its new place.
-		if name, off, size, ok, err = b.lookupIndex(ctx, sha256); err == nil && ok {
-			f, err = os.Open(filepath.Join(b.packDir, name))
+		if pl, ok, err = b.lookupIndex(ctx, sha256); err == nil && ok {
+			f, err = os.Open(filepath.Join(b.packDir, pl.pack))
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: blob %s: %w", sha256, err)
 	}
-	return &BlobReader{SectionReader: io.NewSectionReader(f, off, size), f: f}, nil
+	if len(pl.cuts) == 0 {
+		return &BlobReader{SectionReader: io.NewSectionReader(f, pl.off, pl.size), f: f}, nil
+	}
+	v, err := newRawView(f, pl.off, pl.size, pl.cuts, b.openDecoded)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: blob %s: %w", sha256, err)
+	}
+	return &BlobReader{SectionReader: io.NewSectionReader(v, 0, v.size), f: f, view: v}, nil
 }
 
 // openFile opens a blob an earlier version stored as a file of its own.

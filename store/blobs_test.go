@@ -694,9 +694,10 @@ func TestCompactBlobs(t *testing.T) {
 
 	// A damaged pack (a flipped byte in a referenced blob) is left alone.
 	s.w.ExecContext(ctx, `DELETE FROM blob_index WHERE sha256 = ?`, b.SHA256) // something to reclaim
-	name, off, _, _, _ := s.blobs.lookupIndex(ctx, a.SHA256)
+	pl, _, _ := s.blobs.lookupIndex(ctx, a.SHA256)
+	name := pl.pack
 	pf, _ := os.OpenFile(filepath.Join(s.blobs.packDir, name), os.O_RDWR, 0)
-	pf.WriteAt([]byte{'X'}, off+3)
+	pf.WriteAt([]byte{'X'}, pl.off+3)
 	pf.Close()
 	if _, err := s.CompactBlobs(ctx, 0, false); err == nil || !strings.Contains(err.Error(), "does not match its SHA-256") {
 		t.Errorf("a damaged pack: %v, want refused", err)

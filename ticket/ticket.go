@@ -120,6 +120,36 @@ type BlobWriter interface {
 	Abort()
 }
 
+// Base64Run is a run of a raw message's bytes that is exactly the base64
+// (RFC 2045 §6.8: the standard alphabet, padding, every line Line
+// characters but the last, each ended by CRLF or LF) of the first Size bytes
+// of a stored blob, an attachment decoded. A capture tells the raw message's
+// CutWriter about such runs, so the store keeps their bytes once, decoded,
+// and rebuilds them when the raw message is read (as Dovecot's
+// single-instance attachment storage does).
+type Base64Run struct {
+	Start, End int64  // offsets of the run in the raw message
+	Blob       string // hex SHA-256 of the decoded blob
+	Size       int64  // the run encodes the blob's first Size bytes
+	Line       int    // characters per line (a multiple of 4)
+	CRLF       bool   // lines end with CRLF, not LF
+	EOL        bool   // the last line is ended too
+}
+
+// CutWriter is the BlobWriter of a raw message that can keep base64 runs as
+// references to their decoded blobs. Hold starts holding written bytes back:
+// a held byte is written as it is once it is below safe(), or dropped by
+// Elide (bytes from..to are part of a run; Elide's calls of one run are
+// contiguous; false: the writer keeps everything as it is from now on, and
+// the caller must not Cut). Cut ends the run Elide dropped and says what it
+// is.
+type CutWriter interface {
+	BlobWriter
+	Hold(safe func() int64)
+	Elide(from, to int64) bool
+	Cut(r Base64Run) error
+}
+
 // Ticket is one customer conversation.
 type Ticket struct {
 	ID        int64

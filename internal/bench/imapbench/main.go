@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -203,6 +204,10 @@ func run(ctx context.Context, cfg config) (missed bool, err error) {
 		if err != nil {
 			return false, err
 		}
+		dbBytes, blobBytes, err := storedBytes(capDir)
+		if err != nil {
+			return false, err
+		}
 		got, err := countMessages(ctx, capDir)
 		if err != nil {
 			return false, err
@@ -216,6 +221,10 @@ func run(ctx context.Context, cfg config) (missed bool, err error) {
 		fmt.Printf("%s: %.2f s (%.0f msg/s), %d messages stored, peak RSS %.0f MB, CPU %.2f s (user %.2f, sys %.2f)\n",
 			what, res.wall.Seconds(), float64(cfg.n)/res.wall.Seconds(), got, rssMB, (res.user + res.sys).Seconds(), res.user.Seconds(), res.sys.Seconds())
 		fmt.Printf("ratio to the floor: %.2f\n", ratio)
+		storage := float64(dbBytes+blobBytes) / float64(total)
+		fmt.Printf("stored: database %.1f MB + blobs %.1f MB = %.2f× the raw mail's %.1f MB (target <= %.2f) %s\n",
+			mb(dbBytes), mb(blobBytes), storage, mb(total), targetStorage, verdict(storage <= targetStorage))
+		missed = missed || storage > targetStorage
 		if got != cfg.n {
 			fmt.Printf("stored %d messages, want %d: FAIL\n", got, cfg.n)
 			missed = true
@@ -624,4 +633,29 @@ func latency(ctx context.Context, d *testenv.Dovecot, dir string, n int) ([]time
 	}
 	_ = c.Logout().Wait()
 	return out, nil
+}
+
+// targetStorage is issue 16's bound on stored bytes (database and blobs)
+// over the raw mail's.
+const targetStorage = 1.15
+
+// storedBytes is the size of a capture's database (with its WAL) and of
+// its blob directory.
+func storedBytes(dir string) (db, blobs int64, err error) {
+	for _, name := range []string{"sidedesk.db", "sidedesk.db-wal"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			db += fi.Size()
+		}
+	}
+	err = filepath.WalkDir(filepath.Join(dir, "blobs"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			blobs += fi.Size()
+		}
+		return err
+	})
+	return db, blobs, err
 }
