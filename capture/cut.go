@@ -181,6 +181,10 @@ func (t *b64Tap) check(data []byte) {
 		seg := data
 		if i >= 0 {
 			seg = data[:i]
+			if t.fullLine(seg) {
+				data = data[i+1:]
+				continue
+			}
 		}
 		for _, c := range seg {
 			if t.cr || t.final > 0 {
@@ -216,6 +220,45 @@ func (t *b64Tap) check(data []byte) {
 		data = data[i+1:]
 		t.endLine(true)
 	}
+}
+
+// notStd is 1 for every byte outside the standard base64 alphabet.
+var notStd = func() (t [256]byte) {
+	for i := range t {
+		if v := b64Value[i]; v >= 64 || i == '-' || i == '_' {
+			t[i] = 1
+		}
+	}
+	return t
+}()
+
+// fullLine is check's fast path: seg (a line without its LF) is at the
+// start of a line and is a full line of alphabet characters with the
+// run's line ending. Else check goes byte by byte.
+func (t *b64Tap) fullLine(seg []byte) bool {
+	if t.cur != 0 || t.cr || t.final != 0 || t.line == 0 {
+		return false
+	}
+	n := len(seg)
+	if t.crlf {
+		if n == 0 || seg[n-1] != '\r' {
+			return false
+		}
+		n--
+	}
+	if n != t.line {
+		return false
+	}
+	var bad byte
+	for _, c := range seg[:n] {
+		bad |= notStd[c]
+	}
+	if bad != 0 {
+		return false
+	}
+	t.last = b64Value[seg[n-1]]
+	t.full++
+	return true
 }
 
 // maxCutLine is RFC 5322's line length limit.

@@ -234,3 +234,20 @@ func TestCutMutatedFixtures(t *testing.T) {
 		checkCutRoundTrip(t, st, raw, rng.IntN(2) == 0)
 	}
 }
+
+// BenchmarkCutCheck is the canonical-base64 check of a capture that cuts,
+// per byte of base64.
+func BenchmarkCutCheck(b *testing.B) {
+	data := bytes.Repeat([]byte("sidedesk\x00\x01\xfe"), 100000)
+	body := []byte(b64Body(data, 76, "\r\n"))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		t := &b64Tap{}
+		for off := 0; off < len(body); off += 32 << 10 {
+			t.check(body[off:min(len(body), off+32<<10)])
+		}
+		if t.stopped || t.full == 0 {
+			b.Fatalf("a canonical body stopped the check: %+v", t)
+		}
+	}
+}

@@ -726,11 +726,23 @@ func (b *Blobs) durableEntries() []indexEntry {
 	defer b.mu.Unlock()
 	var out []indexEntry
 	for sha, e := range b.entries {
-		if e.durable {
+		if e.durable && b.cutsDurableLocked(e) {
 			out = append(out, indexEntry{sha: sha, e: e, pack: e.pack.name, off: e.off, size: e.size, cuts: encodeCuts(e.cuts)})
 		}
 	}
 	return out
+}
+
+// cutsDurableLocked reports whether every attachment a skeleton's cuts
+// refer to is durable too (or indexed already): a skeleton indexed before
+// them could not be rebuilt after a crash, when a pack's fsync failed.
+func (b *Blobs) cutsDurableLocked(e *blobEntry) bool {
+	for _, c := range e.cuts {
+		if d, ok := b.entries[c.sha]; ok && !d.durable {
+			return false
+		}
+	}
+	return true
 }
 
 // insertIndex inserts entries into blob_index inside a transaction, up
