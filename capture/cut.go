@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/sidedesk/sidedesk/ticket"
 )
@@ -99,6 +100,27 @@ func (p *parser) tapBase64(dec decoder, body io.Reader) {
 	}
 }
 
+// tapIdentity puts a tap under the decoder of a part that is stored as
+// an attachment byte for byte (an attached message, a binary or 7bit file:
+// a content type that is not text and no transfer encoding), checking
+// from its first byte on: its run is cut as the attachment blob itself.
+func (p *parser) tapIdentity(dec *decoder, ct string, body io.Reader) *b64Tap {
+	pr, ok := (*dec).(plainReader)
+	if !ok || p.raw == nil || p.noCut || p.run != nil || len(p.atts) >= maxAttachments ||
+		strings.HasPrefix(ct, "text/") || strings.HasPrefix(ct, "multipart/") {
+		return nil
+	}
+	pf := posFunc(body)
+	if pf == nil {
+		return nil
+	}
+	start := pf()
+	t := &b64Tap{r: pr.Reader, p: p, start: start, elided: start, active: true, identity: true}
+	*dec = plainReader{t}
+	p.run = t
+	return t
+}
+
 // startRun makes the tap under r (an attachment's decoder) check its
 // bytes, if nothing was read through it yet.
 func (p *parser) startRun(r io.Reader) *b64Tap {
@@ -117,11 +139,12 @@ func (p *parser) startRun(r io.Reader) *b64Tap {
 
 // b64Tap passes a base64 part's raw bytes to its decoder, checking them.
 type b64Tap struct {
-	r      io.Reader
-	p      *parser
-	start  int64 // raw offset of the part's body
-	seen   int64
-	active bool
+	r        io.Reader
+	p        *parser
+	start    int64 // raw offset of the part's body
+	seen     int64
+	active   bool
+	identity bool // the part's bytes are the attachment's (no check)
 	// The check.
 	stopped  bool  // a byte that is not canonical: the run ends at the last full line
 	line     int   // characters per line, set by the first line
@@ -141,6 +164,20 @@ type b64Tap struct {
 
 func (t *b64Tap) Read(b []byte) (int, error) {
 	n, err := t.r.Read(b)
+	if t.identity {
+		t.seen += int64(n)
+		if err == io.EOF {
+			t.eof = true
+		}
+		if to := t.start + t.seen; t.active && !t.stopped && t.seen >= cutMinBytes && to > t.elided {
+			if t.p.raw.Elide(t.elided, to) {
+				t.elided = to
+			} else {
+				t.stopped = true
+			}
+		}
+		return n, err
+	}
 	if t.active && !t.stopped {
 		t.check(b[:n])
 		t.elide()
@@ -324,6 +361,22 @@ func (t *b64Tap) finish(blob ticket.BlobRef) error {
 	t.p.run = nil
 	if !t.eof {
 		return nil
+	}
+	if t.identity {
+		n := t.elided - t.start
+		if n == 0 && t.seen < cutMinBytes {
+			return nil // too little: kept as it is
+		}
+		if !t.stopped && t.seen > n && t.p.raw.Elide(t.elided, t.start+t.seen) {
+			n = t.seen
+		}
+		if n == 0 {
+			return nil
+		}
+		if n > blob.Size || n == t.seen && n != blob.Size {
+			return fmt.Errorf("capture: a run of %d bytes is not its attachment of %d (a bug): the message is not stored", n, blob.Size)
+		}
+		return t.p.raw.Cut(ticket.Base64Run{Start: t.start, End: t.start + n, Blob: blob.SHA256, Size: n})
 	}
 	if !t.stopped && (t.cur > 0 || t.cr) {
 		t.endLine(false) // the last line, not ended

@@ -251,3 +251,44 @@ func BenchmarkCutCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestCutIdentityRuns: an attached message and a 7bit or binary file are
+// kept once: the raw message refers to the attachment blob for their
+// bytes. A text part or a small one is kept as it is.
+func TestCutIdentityRuns(t *testing.T) {
+	st := openCutStore(t)
+	inner := "From: b@example.com\r\nSubject: forwarded\r\n\r\n" + strings.Repeat("the forwarded text, line after line\r\n", 200)
+	part := func(headers, body string) []byte {
+		return []byte("From: a@example.com\r\nSubject: fw\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\r\nsee attached\r\n--zz\r\n" +
+			headers + "\r\n\r\n" + body + "\r\n--zz--\r\n")
+	}
+	bin := strings.Repeat("\x00\x01binary\xff\r\n", 300)
+	cases := []struct {
+		name string
+		raw  []byte
+		want int64
+	}{
+		{"message/rfc822", part("Content-Type: message/rfc822", inner), int64(len(inner))},
+		{"binary pdf", part("Content-Type: application/pdf\r\nContent-Transfer-Encoding: binary", bin), int64(len(bin))},
+		{"7bit octet-stream, no name", part("Content-Type: application/octet-stream", inner), int64(len(inner))},
+		{"a text/csv attachment is kept as it is", part("Content-Type: text/csv\r\nContent-Disposition: attachment; filename=a.csv", inner), 0},
+		{"a small attached message", part("Content-Type: message/rfc822", inner[:600]), 0},
+		{"quoted-printable is not the attachment's bytes", part("Content-Type: application/pdf\r\nContent-Transfer-Encoding: quoted-printable", inner), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			runs := checkCutRoundTrip(t, st, c.raw, false)
+			checkCutRoundTrip(t, st, c.raw, true)
+			var got int64
+			for _, r := range runs {
+				if r.Line != 0 {
+					t.Errorf("run %+v: want one kept as the blob's bytes (Line 0)", r)
+				}
+				got += r.End - r.Start
+			}
+			if got != c.want {
+				t.Errorf("%d bytes cut (%+v), want %d", got, runs, c.want)
+			}
+		})
+	}
+}

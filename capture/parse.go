@@ -451,7 +451,7 @@ type walkCtx struct {
 // §5.1.4): the first text/plain gives Text, the first text/html gives HTML.
 type altState struct{ text, html bool }
 
-func (p *parser) walk(h header, body io.Reader, depth int, wc walkCtx) error {
+func (p *parser) walk(h header, body io.Reader, depth int, wc walkCtx) (err error) {
 	if err := p.ctx.Err(); err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
@@ -474,6 +474,16 @@ func (p *parser) walk(h header, body io.Reader, depth int, wc walkCtx) error {
 	p.note(problem)
 	p.tapBase64(dec, body)
 	defer func() { p.note(dec.problem()) }()
+	if idt := p.tapIdentity(&dec, ct, body); idt != nil {
+		defer func() {
+			if p.run == idt { // the part was not stored as an attachment after all
+				p.run = nil
+				if idt.elided > idt.start && err == nil {
+					err = fmt.Errorf("capture: part bytes at %d were cut but not stored (a bug): the message is not stored", idt.start)
+				}
+			}
+		}()
+	}
 
 	if strings.HasPrefix(ct, "multipart/") {
 		if depth >= maxDepth {
@@ -750,6 +760,9 @@ func (p *parser) attach(r io.Reader, ct, filename, disp, cid string, wc walkCtx)
 		return wrapIO(err)
 	}
 	run := p.startRun(r)
+	if run == nil && p.run != nil && p.run.identity {
+		run = p.run
+	}
 	ref, err := putBlob(p.ctx, p.blobs, r)
 	if err != nil {
 		return fmt.Errorf("capture: store attachment: %w", err)

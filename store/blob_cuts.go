@@ -26,12 +26,14 @@ import (
 // the decoded bytes again gives the same characters). Dovecot's
 // single-instance attachment storage does the same.
 
-// rawCut is one base64 run cut out of a raw message.
+// rawCut is one base64 run cut out of a raw message, or (line 0) a run
+// that is the blob's bytes as they are (an attached message, a 7bit or
+// binary attachment).
 type rawCut struct {
 	at   int64  // offset of the run in the raw message
 	sha  string // the decoded blob
 	size int64  // the run encodes the decoded blob's first size bytes
-	line int    // characters per line, a multiple of 4
+	line int    // characters per line, a multiple of 4; 0: not encoded
 	crlf bool
 	eol  bool // the last line is ended too
 }
@@ -45,6 +47,9 @@ func (c rawCut) eolLen() int64 {
 
 // encLen is the length of the run in the raw message.
 func (c rawCut) encLen() int64 {
+	if c.line == 0 {
+		return c.size
+	}
 	chars := (c.size + 2) / 3 * 4
 	lines := (chars + int64(c.line) - 1) / int64(c.line)
 	n := chars + (lines-1)*c.eolLen()
@@ -67,7 +72,7 @@ func cutFromRun(r ticket.Base64Run) (rawCut, error) {
 	switch {
 	case !validName(r.Blob):
 		return c, fmt.Errorf("run's blob %q is not a SHA-256", r.Blob)
-	case r.Line <= 0 || r.Line%4 != 0 || r.Line > maxCutLine:
+	case r.Line < 0 || r.Line%4 != 0 || r.Line > maxCutLine:
 		return c, fmt.Errorf("run's line length %d is not a multiple of 4 up to %d", r.Line, maxCutLine)
 	case r.Size <= 0 || r.Start < 0:
 		return c, fmt.Errorf("run of %d bytes at %d", r.Size, r.Start)
@@ -136,7 +141,7 @@ func decodeCuts(b []byte) ([]rawCut, error) {
 		b = b[32:]
 		c.size = uvarint()
 		line := uvarint()
-		if c.size <= 0 || line <= 0 || line%4 != 0 || line > maxCutLine || len(b) < 1 {
+		if c.size <= 0 || line < 0 || line%4 != 0 || line > maxCutLine || len(b) < 1 {
 			return nil, errBadCuts
 		}
 		c.line = int(line)
@@ -251,6 +256,16 @@ func (v *rawView) readCut(c rawCut, rel int64, p []byte) (int, error) {
 	dec, err := v.decoded(c.sha)
 	if err != nil {
 		return 0, err
+	}
+	if c.line == 0 {
+		k, err := dec.ReadAt(p, rel)
+		if k == len(p) {
+			return k, nil
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("store: blob %s is shorter than a raw message's cut says", c.sha)
+		}
+		return k, err
 	}
 	lineBytes := int64(c.line) + c.eolLen()
 	perLine := int64(c.line) / 4 * 3

@@ -131,7 +131,7 @@ type Base64Run struct {
 	Start, End int64  // offsets of the run in the raw message
 	Blob       string // hex SHA-256 of the decoded blob
 	Size       int64  // the run encodes the blob's first Size bytes
-	Line       int    // characters per line (a multiple of 4)
+	Line       int    // characters per line (a multiple of 4); 0: the run is the blob's bytes as they are
 	CRLF       bool   // lines end with CRLF, not LF
 	EOL        bool   // the last line is ended too
 }
