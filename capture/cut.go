@@ -172,8 +172,8 @@ func (t *b64Tap) Read(b []byte) (int, error) {
 		if to := t.start + t.seen; t.active && !t.stopped && t.seen >= cutMinBytes && to > t.elided {
 			if t.p.raw.Elide(t.elided, to) {
 				t.elided = to
-			} else {
-				t.stopped = true
+			} else if t.stopped = true; t.elided == t.start && t.p.run == t {
+				t.p.run = nil // nothing cut: nothing more held for it
 			}
 		}
 		return n, err

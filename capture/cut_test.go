@@ -184,7 +184,7 @@ func TestCutOnlyCanonicalBase64(t *testing.T) {
 			for _, r := range runs {
 				got += r.End - r.Start
 			}
-			if got != c.want {
+			if c.want >= 0 && got != c.want {
 				t.Errorf("%d bytes cut (%+v), want %d", got, runs, c.want)
 			}
 		})
@@ -274,6 +274,10 @@ func TestCutIdentityRuns(t *testing.T) {
 		{"a text/csv attachment is kept as it is", part("Content-Type: text/csv\r\nContent-Disposition: attachment; filename=a.csv", inner), 0},
 		{"a small attached message", part("Content-Type: message/rfc822", inner[:600]), 0},
 		{"quoted-printable is not the attachment's bytes", part("Content-Type: application/pdf\r\nContent-Transfer-Encoding: quoted-printable", inner), 0},
+		// No blank line after the part's header: its first line was read
+		// with the header and may be written before the run could start.
+		{"a part without the blank line", []byte("Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: application/pdf\r\n%PDF-1.4\r\n" +
+			bin + "\r\n--zz--\r\n"), -1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -286,7 +290,7 @@ func TestCutIdentityRuns(t *testing.T) {
 				}
 				got += r.End - r.Start
 			}
-			if got != c.want {
+			if c.want >= 0 && got != c.want {
 				t.Errorf("%d bytes cut (%+v), want %d", got, runs, c.want)
 			}
 		})

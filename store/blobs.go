@@ -391,21 +391,17 @@ func (w *BlobWriter) Elide(from, to int64) bool {
 	if hs == nil || w.done || to < from {
 		return false
 	}
-	if hs.inRun {
-		if from != hs.base {
-			return false
-		}
-	} else {
-		if from < hs.base {
-			return false
-		}
+	// Bytes not written yet cannot be elided (a caller's bug), nor bytes
+	// no longer held: refused before anything changes.
+	end := hs.base + int64(len(hs.held))
+	if to > end || hs.inRun && from != hs.base || !hs.inRun && from < hs.base {
+		return false
+	}
+	if !hs.inRun {
 		w.flushHeld(from)
 		hs.inRun, hs.run = true, from
 	}
 	k := to - hs.base
-	if k > int64(len(hs.held)) {
-		return false // not written yet: a caller's bug, refused before anything is lost
-	}
 	hs.held = append(hs.held[:0], hs.held[k:]...)
 	hs.base = to
 	hs.lastCheck = max(0, hs.lastCheck-int(k))
