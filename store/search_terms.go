@@ -136,29 +136,39 @@ func (c *termCache) add(terms []string) {
 // anyone types; FTS5 indexes them, the expansion simply skips them.
 const maxTermBytes = 64
 
-// indexTerms adds m's new words to search_terms in t's transaction; they
-// enter the cache when it commits (tx.newTerms).
-func (t *tx) indexTerms(ctx context.Context, texts ...string) error {
-	var (
-		fresh []string
-		seen  map[string]bool
-	)
-	c := &t.s.terms
-	c.mu.RLock()
+// SearchWords implements ticket.WordIndexer: the distinct words of a
+// message that search_terms lists (the search index's, up to
+// maxTermBytes long).
+func (s *Store) SearchWords(subject, text, fromEmail, fromName string) []string {
+	return searchWords(subject, text, fromEmail, fromName)
+}
+
+func searchWords(texts ...string) []string {
+	var words []string
+	seen := map[string]bool{}
 	for _, s := range texts {
 		searchTokens(s, func(w []byte) {
-			if len(w) > maxTermBytes {
+			if len(w) > maxTermBytes || seen[string(w)] {
 				return
-			}
-			if _, ok := c.known[string(w)]; ok || seen[string(w)] {
-				return
-			}
-			if seen == nil {
-				seen = map[string]bool{}
 			}
 			seen[string(w)] = true
-			fresh = append(fresh, string(w))
+			words = append(words, string(w))
 		})
+	}
+	return words
+}
+
+// indexTerms adds the words (a message's distinct ones) new to
+// search_terms in t's transaction; they enter the cache when it commits
+// (tx.newTerms).
+func (t *tx) indexTerms(ctx context.Context, words []string) error {
+	var fresh []string
+	c := &t.s.terms
+	c.mu.RLock()
+	for _, w := range words {
+		if _, ok := c.known[w]; !ok {
+			fresh = append(fresh, w)
+		}
 	}
 	c.mu.RUnlock()
 	for _, w := range fresh {

@@ -212,6 +212,7 @@ type pendingIngest struct {
 	// fromAgent: normal mail sent by an agent of the tenant (a reply they
 	// wrote in their own client with the support address in Cc or Bcc).
 	fromAgent bool
+	words     []string // Message.SearchWords
 }
 
 func (s *Service) prepareIngest(ctx context.Context, in Inbound) *pendingIngest {
@@ -221,6 +222,9 @@ func (s *Service) prepareIngest(ctx context.Context, in Inbound) *pendingIngest 
 		// A plain-text bounce (qmail, Domino, gateways) quotes the
 		// returned mail's header in its text instead of attaching it.
 		p.in.ReturnedMessageID = returnedInText(p.in.Text, p.in.MessageID)
+	}
+	if wi, ok := s.opts.Store.(WordIndexer); ok {
+		p.words = wi.SearchWords(p.in.Subject, p.in.Text, p.in.From.Email, p.in.From.Name)
 	}
 	p.requester = p.in.From
 	if p.requester.Email == "" && len(p.in.ReplyTo) > 0 {
@@ -457,6 +461,7 @@ func (g *ingestion) message() Message {
 		ParseFlags:     in.ParseFlags,
 		Attachments:    append([]Attachment(nil), in.Attachments...),
 		CreatedAt:      g.now,
+		SearchWords:    g.p.words,
 	}
 }
 

@@ -14,6 +14,14 @@ type Store interface {
 	WithTx(ctx context.Context, fn func(Tx) error) error
 }
 
+// WordIndexer is a Store that indexes a message's words for search: the
+// Service has it work them out (Message.SearchWords) while it prepares a
+// mail, on the goroutines that parse, not in the one transaction at a
+// time a store commits.
+type WordIndexer interface {
+	SearchWords(subject, text, fromEmail, fromName string) []string
+}
+
 // Tx is the set of reads and writes one Ingest (or agent action) makes
 // inside its transaction. Every method is scoped by tenant; look-ups that
 // find nothing return an error wrapping ErrNotFound. Times in the values

@@ -213,6 +213,10 @@ type Message struct {
 	// Delivery is the sending state of an outgoing message (filled by the
 	// store's reads); nil for other messages.
 	Delivery *Delivery
+	// SearchWords are the message's distinct search words when they were
+	// worked out before the transaction (WordIndexer); nil: the store works
+	// them out while it inserts. Not read back.
+	SearchWords []string
 }
 
 // Attachment is one non-body part of a message, decoded and stored as a blob.
