@@ -87,7 +87,7 @@ func (p *parser) safe() int64 {
 	return 0
 }
 
-// tapBase64 puts a b64Tap under a base64 decoder of a body whose raw
+// tapBase64 puts a runTap under a base64 decoder of a body whose raw
 // offsets are known.
 func (p *parser) tapBase64(dec decoder, body io.Reader) {
 	d, ok := dec.(*b64Reader)
@@ -96,7 +96,7 @@ func (p *parser) tapBase64(dec decoder, body io.Reader) {
 	}
 	if pf := posFunc(body); pf != nil {
 		start := pf()
-		d.r = &b64Tap{r: d.r, p: p, start: start, elided: start}
+		d.r = &runTap{r: d.r, p: p, start: start, elided: start}
 	}
 }
 
@@ -104,7 +104,7 @@ func (p *parser) tapBase64(dec decoder, body io.Reader) {
 // an attachment byte for byte (an attached message, a binary or 7bit file:
 // a content type that is not text and no transfer encoding), checking
 // from its first byte on: its run is cut as the attachment blob itself.
-func (p *parser) tapIdentity(dec *decoder, ct string, body io.Reader) *b64Tap {
+func (p *parser) tapIdentity(dec *decoder, ct string, body io.Reader) *runTap {
 	pr, ok := (*dec).(plainReader)
 	if !ok || p.raw == nil || p.noCut || p.run != nil || len(p.atts) >= maxAttachments ||
 		strings.HasPrefix(ct, "text/") || strings.HasPrefix(ct, "multipart/") {
@@ -115,21 +115,29 @@ func (p *parser) tapIdentity(dec *decoder, ct string, body io.Reader) *b64Tap {
 		return nil
 	}
 	start := pf()
-	t := &b64Tap{r: pr.Reader, p: p, start: start, elided: start, active: true, identity: true}
+	t := &runTap{r: pr.Reader, p: p, start: start, elided: start, active: true, identity: true}
 	*dec = plainReader{t}
 	p.run = t
 	return t
 }
 
-// startRun makes the tap under r (an attachment's decoder) check its
-// bytes, if nothing was read through it yet.
-func (p *parser) startRun(r io.Reader) *b64Tap {
+// startRun returns the run of the attachment r is about to be read for:
+// the part's own when it is kept as the blob's bytes (tapIdentity), else
+// the tap under its base64 decoder, made to check from now on if nothing
+// was read through it yet.
+func (p *parser) startRun(r io.Reader) *runTap {
+	if p.run != nil {
+		if p.run.identity {
+			return p.run
+		}
+		return nil
+	}
 	d, ok := r.(*b64Reader)
 	if !ok {
 		return nil
 	}
-	t, ok := d.r.(*b64Tap)
-	if !ok || t.seen > 0 || p.run != nil {
+	t, ok := d.r.(*runTap)
+	if !ok || t.seen > 0 {
 		return nil
 	}
 	t.active = true
@@ -137,8 +145,9 @@ func (p *parser) startRun(r io.Reader) *b64Tap {
 	return t
 }
 
-// b64Tap passes a base64 part's raw bytes to its decoder, checking them.
-type b64Tap struct {
+// runTap passes a part's raw bytes to its decoder, checking a base64 run
+// (or following a part kept as the blob's bytes, identity).
+type runTap struct {
 	r        io.Reader
 	p        *parser
 	start    int64 // raw offset of the part's body
@@ -162,34 +171,41 @@ type b64Tap struct {
 	eof      bool
 }
 
-func (t *b64Tap) Read(b []byte) (int, error) {
+func (t *runTap) Read(b []byte) (int, error) {
 	n, err := t.r.Read(b)
-	if t.identity {
-		t.seen += int64(n)
-		if err == io.EOF {
-			t.eof = true
-		}
-		if to := t.start + t.seen; t.active && !t.stopped && t.seen >= cutMinBytes && to > t.elided {
-			if t.p.raw.Elide(t.elided, to) {
-				t.elided = to
-			} else if t.stopped = true; t.elided == t.start && t.p.run == t {
-				t.p.run = nil // nothing cut: nothing more held for it
-			}
-		}
-		return n, err
-	}
-	if t.active && !t.stopped {
-		t.check(b[:n])
-		t.elide()
-	}
 	t.seen += int64(n)
 	if err == io.EOF {
 		t.eof = true
 	}
+	switch {
+	case !t.active || t.stopped:
+	case t.identity:
+		t.elideIdentity()
+	default:
+		t.check(b[:n])
+		t.elide()
+	}
 	return n, err
 }
 
-func (t *b64Tap) stop() {
+// elideIdentity hands the writer what was read of a part kept as the
+// blob's bytes, once it is enough to cut.
+func (t *runTap) elideIdentity() {
+	to := t.start + t.seen
+	if t.seen < cutMinBytes || to <= t.elided {
+		return
+	}
+	if t.p.raw.Elide(t.elided, to) {
+		t.elided = to
+		return
+	}
+	t.stopped = true
+	if t.elided == t.start && t.p.run == t {
+		t.p.run = nil // nothing cut: nothing more held for it
+	}
+}
+
+func (t *runTap) stop() {
 	t.stopped = true
 	t.final = 0
 	t.elide()
@@ -200,7 +216,7 @@ func (t *b64Tap) stop() {
 	}
 }
 
-func (t *b64Tap) eolLen() int64 {
+func (t *runTap) eolLen() int64 {
 	if t.crlf {
 		return 2
 	}
@@ -208,7 +224,7 @@ func (t *b64Tap) eolLen() int64 {
 }
 
 // check follows data through the canonical-base64 state machine.
-func (t *b64Tap) check(data []byte) {
+func (t *runTap) check(data []byte) {
 	for len(data) > 0 && !t.stopped {
 		if t.final > 0 && t.finalEOL {
 			t.stop() // more after what looked like the last line
@@ -272,7 +288,7 @@ var notStd = func() (t [256]byte) {
 // fullLine is check's fast path: seg (a line without its LF) is at the
 // start of a line and is a full line of alphabet characters with the
 // run's line ending. Else check goes byte by byte.
-func (t *b64Tap) fullLine(seg []byte) bool {
+func (t *runTap) fullLine(seg []byte) bool {
 	if t.cur != 0 || t.cr || t.final != 0 || t.line == 0 {
 		return false
 	}
@@ -302,7 +318,7 @@ func (t *b64Tap) fullLine(seg []byte) bool {
 const maxCutLine = 998
 
 // endLine ends the line being read.
-func (t *b64Tap) endLine(ended bool) {
+func (t *runTap) endLine(ended bool) {
 	k := t.cur
 	if t.line == 0 {
 		if k == 0 || k%4 != 0 {
@@ -328,7 +344,7 @@ func (t *b64Tap) endLine(ended bool) {
 
 // padOK: padding leaves the unused bits of the last quantum zero (else
 // encoding the decoded bytes again would not give the same characters).
-func (t *b64Tap) padOK() bool {
+func (t *runTap) padOK() bool {
 	switch t.pad {
 	case 1:
 		return t.last&3 == 0
@@ -339,11 +355,11 @@ func (t *b64Tap) padOK() bool {
 }
 
 // decodedLines is the decoded size of n full lines.
-func (t *b64Tap) decodedLines(n int64) int64 { return n * int64(t.line) / 4 * 3 }
+func (t *runTap) decodedLines(n int64) int64 { return n * int64(t.line) / 4 * 3 }
 
 // elide hands the writer the full lines checked so far, once they make
 // enough to cut.
-func (t *b64Tap) elide() {
+func (t *runTap) elide() {
 	if t.line == 0 || t.full == t.lines || t.decodedLines(t.full) < cutMinBytes {
 		return
 	}
@@ -357,7 +373,7 @@ func (t *b64Tap) elide() {
 }
 
 // finish cuts the run, once its attachment is stored as blob.
-func (t *b64Tap) finish(blob ticket.BlobRef) error {
+func (t *runTap) finish(blob ticket.BlobRef) error {
 	t.p.run = nil
 	if !t.eof {
 		return nil

@@ -242,7 +242,7 @@ func BenchmarkCutCheck(b *testing.B) {
 	body := []byte(b64Body(data, 76, "\r\n"))
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		t := &b64Tap{}
+		t := &runTap{}
 		for off := 0; off < len(body); off += 32 << 10 {
 			t.check(body[off:min(len(body), off+32<<10)])
 		}

@@ -139,7 +139,7 @@ type parser struct {
 	raw        ticket.CutWriter // nil: cut nothing (cut.go)
 	noCut      bool             // offsets are not the raw message's, or parsing is over
 	posStack   []func() int64   // raw positions of the message's and open multiparts' readers
-	run        *b64Tap          // the attachment being checked for a cut
+	run        *runTap          // the attachment being checked for a cut
 	max        int
 	lineByLine bool
 	fallback   string // charset for raw 8-bit header text
@@ -760,9 +760,6 @@ func (p *parser) attach(r io.Reader, ct, filename, disp, cid string, wc walkCtx)
 		return wrapIO(err)
 	}
 	run := p.startRun(r)
-	if run == nil && p.run != nil && p.run.identity {
-		run = p.run
-	}
 	ref, err := putBlob(p.ctx, p.blobs, r)
 	if err != nil {
 		return fmt.Errorf("capture: store attachment: %w", err)

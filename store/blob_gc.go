@@ -167,9 +167,9 @@ func (s *Store) compactPack(ctx context.Context, name string) (err error) {
 	for i := range blobs {
 		b := &blobs[i]
 		h := sha256.New()
-		w := io.MultiWriter(io.NewOffsetWriter(dst.f, at), h)
-		if b.cuts != nil {
-			w = io.NewOffsetWriter(dst.f, at) // the skeleton: checked rebuilt, below
+		var w io.Writer = io.NewOffsetWriter(dst.f, at)
+		if b.cuts == nil {
+			w = io.MultiWriter(w, h) // a skeleton is checked rebuilt, below
 		}
 		if _, err := io.Copy(w, io.NewSectionReader(src, b.off, b.size)); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -109,5 +110,34 @@ func TestDuplicateLogNamesTheStoredMessage(t *testing.T) {
 		!strings.Contains(log, fmt.Sprintf("stored_message=%d", first.MessageID)) || !strings.Contains(log, "stored_mailbox=support") ||
 		!strings.Contains(log, "matched_by=message_id_and_body") || !strings.Contains(log, "mailbox=sales") {
 		t.Errorf("a copy in another mailbox: %+v, log:\n%s", copyRes, log)
+	}
+}
+
+// wordsStore is a memStore that indexes words (ticket.WordIndexer): it
+// says which texts it was handed.
+type wordsStore struct{ *memStore }
+
+func (wordsStore) SearchWords(subject, text, fromEmail, fromName string) []string {
+	return []string{"subject=" + subject, "text=" + text, "from=" + fromEmail + " " + fromName}
+}
+
+// TestPrepareWorksOutSearchWords: a store that indexes words gets them
+// worked out from the normalised mail before the transaction, on the
+// message it inserts.
+func TestPrepareWorksOutSearchWords(t *testing.T) {
+	m := newMemStore()
+	svc, err := NewService(Options{Store: wordsStore{m}, ReplySecret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Ingest(context.Background(), Inbound{Mailbox: "support", SourceKey: "imap:1:7", MessageID: "w@customer.example",
+		From: Address{Email: "Cora@Customer.example", Name: "Cora"}, Subject: "  Printer jam ", Text: "It jams."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.s.messages[res.MessageID].SearchWords
+	want := []string{"subject=Printer jam", "text=It jams.", "from=cora@customer.example Cora"}
+	if !slices.Equal(got, want) {
+		t.Errorf("SearchWords of the inserted message = %q, want %q", got, want)
 	}
 }
