@@ -38,7 +38,7 @@ func (s *Server) recordJSON(obj crm.Object, v crm.Values) crm.Values {
 	for k, x := range v {
 		out[k] = x
 	}
-	if id, _ := v["id"].(string); id != "" {
+	if id := v.Text("id"); id != "" {
 		out["api_url"] = s.link("/api/v1/crm/%s/%s", plural(obj), id)
 	}
 	return out

@@ -117,6 +117,12 @@ func ParseObject(s string) (Object, bool) {
 // source, external_id, url, created_at, updated_at.
 type Values map[string]any
 
+// Text is the value of field k when it is text; "" otherwise.
+func (v Values) Text(k string) string {
+	s, _ := v[k].(string)
+	return s
+}
+
 // RecordQuery filters a list of records.
 type RecordQuery struct {
 	Email     string // contacts and leads: this address (any of a contact's)

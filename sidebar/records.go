@@ -62,11 +62,6 @@ func formRequest(get func(string) string, needID bool) (pc views.Context, obj cr
 	return pc, obj, id, nil
 }
 
-// recordURL is the form of one record, with the panel context.
-func recordURL(pc views.Context, obj crm.Object, id, done string) string {
-	return views.RecordURL(pc, string(obj), id, done)
-}
-
 // loadError is actionError's answer for a page that could not be read.
 func (s *Server) loadError(r *http.Request, err error) (int, string) {
 	status, msg := s.actionError(r, err)
@@ -253,14 +248,14 @@ func (s *Server) saveRecord(w http.ResponseWriter, r *http.Request) {
 		changes[in.Name] = v
 	}
 	if len(changes) == 0 {
-		http.Redirect(w, r, recordURL(pc, obj, id, "unchanged"), http.StatusSeeOther)
+		http.Redirect(w, r, views.RecordURL(pc, string(obj), id, "unchanged"), http.StatusSeeOther)
 		return
 	}
 	if err := fo.Update(r.Context(), a.Tenant, ref, changes); err != nil {
 		s.refusedForm(w, r, before, posted, err)
 		return
 	}
-	http.Redirect(w, r, recordURL(pc, obj, id, "saved"), http.StatusSeeOther)
+	http.Redirect(w, r, views.RecordURL(pc, string(obj), id, "saved"), http.StatusSeeOther)
 }
 
 // refusedForm answers a refused save, create or delete: form f again with
@@ -321,7 +316,7 @@ func (s *Server) createFromForm(w http.ResponseWriter, r *http.Request) {
 		s.refusedForm(w, r, f, posted, err)
 		return
 	}
-	http.Redirect(w, r, recordURL(pc, obj, id, "created"), http.StatusSeeOther)
+	http.Redirect(w, r, views.RecordURL(pc, string(obj), id, "created"), http.StatusSeeOther)
 }
 
 // deleteRecord serves POST /sidebar/crm/record/delete.
@@ -365,37 +360,35 @@ func (s *Server) findPage(w http.ResponseWriter, r *http.Request) {
 			status, f.Error = s.loadError(r, err)
 		}
 		for _, v := range recs {
-			id, _ := v["id"].(string)
-			f.Results = append(f.Results, views.FoundRecord{Label: foundLabel(obj, v), Sub: foundSub(obj, v), Edit: recordURL(pc, obj, id, "")})
+			f.Results = append(f.Results, views.FoundRecord{Label: foundLabel(obj, v), Sub: foundSub(obj, v),
+				Edit: views.RecordURL(pc, string(obj), v.Text("id"), "")})
 		}
 	}
 	s.renderHTML(w, r, status, views.FindPage(f))
 }
 
 func foundLabel(obj crm.Object, v crm.Values) string {
-	str := func(k string) string { s, _ := v[k].(string); return s }
 	switch obj {
 	case crm.ObjContact, crm.ObjLead:
-		return views.PersonName(str("first_name"), str("last_name"), str("email"))
+		return views.PersonName(v.Text("first_name"), v.Text("last_name"), v.Text("email"))
 	case crm.ObjCase:
-		return str("subject")
+		return v.Text("subject")
 	}
-	return str("name")
+	return v.Text("name")
 }
 
 func foundSub(obj crm.Object, v crm.Values) string {
-	str := func(k string) string { s, _ := v[k].(string); return s }
 	switch obj {
 	case crm.ObjContact:
-		return str("email")
+		return v.Text("email")
 	case crm.ObjLead:
-		return strings.Trim(str("company")+" · "+str("status"), " ·")
+		return strings.Trim(v.Text("company")+" · "+v.Text("status"), " ·")
 	case crm.ObjOpportunity:
-		return str("stage")
+		return v.Text("stage")
 	case crm.ObjCase, crm.ObjCampaign:
-		return str("status")
+		return v.Text("status")
 	case crm.ObjAccount:
-		return str("type")
+		return v.Text("type")
 	}
 	return ""
 }
