@@ -406,8 +406,7 @@ func (l *LocalCRM) CreateFields(ctx context.Context, tenant string, obj crm.Obje
 	if err != nil {
 		return "", err
 	}
-	id, _ := v["id"].(string)
-	return id, nil
+	return v.Text("id"), nil
 }
 
 // RecordURL implements crm.RecordForms: the local CRM has no UI of its own.
