@@ -213,6 +213,10 @@ SELECT i, ?, i, 'support', 'bench-' || i || '@bench.example', 'inbound', 'normal
   '', `+email+`, 'Orders API times out (case ' || i || ')', `+ts+`, ?, 'bench' || i, `+ts+` FROM seq`,
 				lo, hi, tenant, contacts, contacts, accounts, body)
 		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `INSERT INTO message_search (rowid, subject, body, sender)
+SELECT id, subject, text_body, from_email || ' ' || from_name FROM messages WHERE id BETWEEN ? AND ?`, lo, hi)
+		}
 		if err != nil {
 			_ = tx.Rollback()
 			return fmt.Errorf("tickets %d..%d: %w", lo, hi, err)

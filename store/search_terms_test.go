@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,11 +13,15 @@ import (
 	"github.com/sidedesk/sidedesk/ticket"
 )
 
-// TestSearchTermsMatchTheIndex: the words store's tokeniser adds to
-// search_terms are exactly the words FTS5 put in the search index, for
-// real mail (every capture fixture, headers and base64 noise included)
-// and for text in many scripts with diacritics, so that a prefix expands
-// to every word it can match.
+// TestSearchTermsMatchTheIndex: the words the store works out (searchWords)
+// are exactly the words FTS5 itself makes of the texts, for real mail
+// (every capture fixture, headers and base64 noise included) and for text
+// in many scripts with diacritics. The search index is fed those words
+// (migration 3300), so it must hold every word a search for the original
+// text can ask for, in the same messages, and search_terms must list each
+// of them, so that a prefix expands to every word it can match. The
+// reference is an FTS5 table with the index's tokenizer fed the texts
+// whole, as the index was before.
 func TestSearchTermsMatchTheIndex(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
@@ -26,6 +31,7 @@ func TestSearchTermsMatchTheIndex(t *testing.T) {
 		"x² ½ ① ٣ Ⅻ 10,000.50 v1.2.3-beta+build.7 e-mail foo_bar foo-bar O'Brien",
 		"ﬁne ﬀ ℌ ﬃ Ｆｕｌｌｗｉｄｔｈ \u00a0nbsp\u200bzero\u200dwidth a\u0301e\u0308 n\u0303",
 		"word\U000F0001private",
+		"a" + strings.Repeat("0123456789", 10) + " long words are indexed too",
 		// Emoji are left out: SQLite's character tables and Go's differ
 		// by Unicode version there, and no ASCII prefix expands to them.
 	}
@@ -45,36 +51,73 @@ func TestSearchTermsMatchTheIndex(t *testing.T) {
 			MessageID: "terms-" + string(rune('a'+i%26)) + strings.Repeat("x", i/26), Subject: "Fixture " + text[:min(len(text), 40)],
 			Text: text, From: ticket.Address{Email: "Sender.Name@Example.COM", Name: "Zoë O'Brien"}})
 	}
-	vocab, err := s.queryStrings(ctx, `SELECT term FROM message_search_vocab`)
-	if err != nil {
-		t.Fatal(err)
+	for _, q := range []string{
+		`CREATE VIRTUAL TABLE reference_search USING fts5(subject, body, sender, content = '', detail = none,
+            columnsize = 0, tokenize = 'unicode61 remove_diacritics 2')`,
+		`CREATE VIRTUAL TABLE reference_vocab USING fts5vocab(reference_search, 'row')`,
+		`INSERT INTO reference_search (rowid, subject, body, sender)
+            SELECT id, subject, text_body, from_email || ' ' || from_name FROM messages`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
+	docs := func(table string) map[string]string {
+		rows, err := s.queryStrings(ctx, `SELECT term || ' ' || doc FROM `+table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, r := range rows {
+			term, n, _ := strings.Cut(r, " ")
+			if !strings.ContainsFunc(term, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) {
+				// SQLite's character tables and Go's differ by Unicode
+				// version for a few marks and unassigned code points
+				// (U+07B7); a word of only those is no word anyone types.
+				continue
+			}
+			m[term] = n
+		}
+		return m
+	}
+	want, got := docs("reference_vocab"), docs("message_search_vocab")
 	ours, err := s.queryStrings(ctx, `SELECT term FROM search_terms`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var missing, extra []string
-	for _, v := range vocab {
-		if !strings.ContainsFunc(v, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) {
-			// SQLite's character tables and Go's differ by Unicode
-			// version for a few marks and unassigned code points (U+07B7);
-			// a word of only those is no prefix anyone types.
-			continue
+	var missing, differ, extra, unlisted, overlong []string
+	for w, n := range want {
+		switch g, ok := got[w]; {
+		case !ok:
+			missing = append(missing, w)
+		case g != n:
+			differ = append(differ, fmt.Sprintf("%s in %s messages, want %s", w, g, n))
 		}
-		if len(v) <= maxTermBytes && !slices.Contains(ours, v) {
-			missing = append(missing, v)
+		if len(w) <= maxTermBytes && !slices.Contains(ours, w) {
+			unlisted = append(unlisted, w)
+		}
+	}
+	for w := range got {
+		if _, ok := want[w]; !ok {
+			extra = append(extra, w)
 		}
 	}
 	for _, o := range ours {
-		if !slices.Contains(vocab, o) {
-			extra = append(extra, o)
+		if _, ok := want[o]; !ok || len(o) > maxTermBytes {
+			overlong = append(overlong, o)
 		}
 	}
-	if len(missing) > 0 || len(extra) > 0 {
-		t.Errorf("search_terms differs from the index (%d words): missing %q, extra %q", len(vocab), missing, extra)
+	if len(missing)+len(differ)+len(extra) > 0 {
+		t.Errorf("the index differs from FTS5's own (%d words): missing %q, in other messages %q, extra %q", len(want), missing, differ, extra)
 	}
-	if len(vocab) < 500 {
-		t.Errorf("only %d words indexed: the corpus did not reach the index", len(vocab))
+	if len(unlisted)+len(overlong) > 0 {
+		t.Errorf("search_terms differs from the index: missing %q, extra or too long %q", unlisted, overlong)
+	}
+	if len(want) < 500 {
+		t.Errorf("only %d words indexed: the corpus did not reach the index", len(want))
+	}
+	if _, ok := got["a"+strings.Repeat("0123456789", 10)]; !ok {
+		t.Error("a 101-byte word is not in the index")
 	}
 }
 

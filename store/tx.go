@@ -376,13 +376,14 @@ func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
 	if err := insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID]); err != nil {
 		return err
 	}
-	// The words the search index's trigger takes: subject, text, sender
-	// (worked out before the transaction when the Service prepared it).
+	// The search index takes the distinct words of the subject, text and
+	// sender (worked out before the transaction when the Service prepared
+	// it; migration 3300).
 	words := m.SearchWords
 	if words == nil {
 		words = searchWords(m.Subject, m.Text, m.From.Email, m.From.Name)
 	}
-	if err := t.indexTerms(ctx, words); err != nil {
+	if err := t.indexSearch(ctx, m.ID, words); err != nil {
 		return err
 	}
 	if t.inserted == nil {
