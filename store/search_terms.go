@@ -162,15 +162,34 @@ func searchWords(texts ...string) []string {
 // the search index and those new to search_terms in t's transaction.
 // FTS5 tokenises them again, which leaves each as it is: the index holds
 // what it would have made of the whole texts, for a fraction of the work
-// in the one writing transaction.
+// in the one writing transaction. The index rows are written when the
+// transaction's work is done (flushSearch).
 func (t *tx) indexSearch(ctx context.Context, id int64, words []string) error {
 	if len(words) > 0 {
-		if _, err := t.q.ExecContext(ctx, `INSERT INTO message_search (rowid, body) VALUES (?, ?)`,
-			id, strings.Join(words, " ")); err != nil {
-			return fmt.Errorf("store: index message %d for search: %w", id, err)
-		}
+		t.search = append(t.search, pendingSearch{id, strings.Join(words, " ")})
 	}
 	return t.indexTerms(ctx, words)
+}
+
+// pendingSearch is one message's row of the search index, to be written.
+type pendingSearch struct {
+	id    int64
+	words string
+}
+
+// flushSearch writes the transaction's search index rows, last: FTS5
+// collects rows in memory and writes them out as a segment whenever a
+// statement opens a savepoint (every multi-row INSERT does), so rows
+// written between a capture's other statements made a segment per
+// message, and merging those was most of the index's cost.
+func (t *tx) flushSearch(ctx context.Context) error {
+	for _, p := range t.search {
+		if _, err := t.q.ExecContext(ctx, `INSERT INTO message_search (rowid, body) VALUES (?, ?)`, p.id, p.words); err != nil {
+			return fmt.Errorf("store: index message %d for search: %w", p.id, err)
+		}
+	}
+	t.search = nil
+	return nil
 }
 
 // indexTerms adds the words new to search_terms (up to maxTermBytes

@@ -236,3 +236,50 @@ func TestPreparedSearchWords(t *testing.T) {
 		t.Errorf("search_terms has %v for the words handed in, want zzprepared", got)
 	}
 }
+
+// TestSearchIndexesEveryMessageOfATransaction: the index rows of a
+// transaction are written when its work is done (tx.flushSearch); every
+// message of a capture group is found afterwards, by word and by prefix,
+// and a group that fails leaves none of its words behind.
+func TestSearchIndexesEveryMessageOfATransaction(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	words := []string{"alphawidget", "betagizmo", "gammasprocket"}
+	insert := func(fail bool) error {
+		return s.WithTx(ctx, func(tx ticket.Tx) error {
+			for i, w := range words {
+				tk := ticket.Ticket{Tenant: "default", Subject: "group " + w, Requester: ticket.Address{Email: "c@x.example"}}
+				if err := tx.CreateTicket(ctx, &tk); err != nil {
+					return err
+				}
+				m := ticket.Message{Tenant: "default", TicketID: tk.ID, Direction: ticket.DirectionInbound,
+					MessageID: fmt.Sprintf("group-%d-%v@x", i, fail), Text: "the " + w + " broke",
+					To: []ticket.Address{{Email: "support@acme.example"}, {Email: "other@acme.example"}}}
+				if err := tx.InsertMessage(ctx, &m); err != nil {
+					return err
+				}
+			}
+			if fail {
+				return context.Canceled
+			}
+			return nil
+		})
+	}
+	if err := insert(true); err == nil {
+		t.Fatal("the failing group committed")
+	}
+	if n, err := s.queryStrings(ctx, `SELECT rowid FROM message_search WHERE message_search MATCH 'alphawidget'`); err != nil || len(n) != 0 {
+		t.Fatalf("after a failed group the index has %v (%v), want nothing", n, err)
+	}
+	if err := insert(false); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range words {
+		for _, q := range []string{w, w[:5] + "*"} {
+			got, err := s.SearchTickets(ctx, "default", q, "", 10)
+			if err != nil || len(got) != 1 || got[0].Subject != "group "+w {
+				t.Errorf("search %q: %v, %v; want the ticket of %q", q, got, err, w)
+			}
+		}
+	}
+}

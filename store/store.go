@@ -277,6 +277,9 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 		t = &tx{s: s, q: q}
 		ferr = fn(t)
 	}
+	if ferr == nil {
+		ferr = t.flushSearch(ctx)
+	}
 	done = true
 	if ferr != nil {
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {

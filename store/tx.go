@@ -22,6 +22,8 @@ type tx struct {
 	// newTerms are the search words this transaction added (the term
 	// cache learns them when it commits).
 	newTerms []string
+	// search are the search index rows to write before it commits.
+	search []pendingSearch
 	// Known within this transaction: the tickets it created (a message
 	// inserted onto one needs no existence check) and each tenant's last
 	// ticket number (the next ticket needs no read of the counter).
