@@ -151,8 +151,9 @@ func searchWords(texts ...string) []string {
 			if seen[string(w)] {
 				return
 			}
-			seen[string(w)] = true
-			words = append(words, string(w))
+			word := string(w)
+			seen[word] = true
+			words = append(words, word)
 		})
 	}
 	return words

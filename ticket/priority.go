@@ -305,7 +305,22 @@ func normalizeText(s string) string {
 	space := false
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf { // ASCII fast path: most support mail
+		if asciiKept[c] {
+			// A run of bytes kept as they are, single spaces between
+			// them included: most support mail.
+			j := i + 1
+			for j < len(s) && (asciiKept[s[j]] || s[j] == ' ' && j+1 < len(s) && asciiKept[s[j+1]]) {
+				j++
+			}
+			if space {
+				b = append(b, ' ')
+				space = false
+			}
+			b = append(b, s[i:j]...)
+			i = j
+			continue
+		}
+		if c < utf8.RuneSelf {
 			i++
 			switch {
 			case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
@@ -335,6 +350,15 @@ func normalizeText(s string) string {
 	}
 	return string(b)
 }
+
+// asciiKept marks the ASCII bytes normalizeText keeps as they are: all but
+// upper-case letters and white space.
+var asciiKept = func() (t [256]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = !('A' <= c && c <= 'Z') && !strings.ContainsRune(" \t\n\r\v\f", rune(c))
+	}
+	return t
+}()
 
 func isWordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
 

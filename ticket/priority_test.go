@@ -185,3 +185,40 @@ func TestKeywordsMatch(t *testing.T) {
 		t.Errorf("an empty keyword was accepted")
 	}
 }
+
+// TestNormalizeText: lower-cased, every run of white space one space, both
+// ends trimmed; the ASCII fast path and the rune path agree.
+func TestNormalizeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                               "",
+		"  \t\r\n ":                      "",
+		"URGENT: Server DOWN":            "urgent: server down",
+		"\tline one\r\n\r\nline  two \n": "line one line two",
+		"ÄRGER  über\u00a0Ölpreise":      "ärger über ölpreise",
+		"mixed\u2003ЗАПРОС\u3000now!":    "mixed запрос now!",
+		"a\vb\fc":                        "a b c",
+		"already plain text, one space":  "already plain text, one space",
+		"x  y z ":                        "x y z",
+		"no-change_here.123/x?y=z&w":     "no-change_here.123/x?y=z&w",
+		"ＦＵＬＬ width":                     "ｆｕｌｌ width",
+		"\xff\xfeBAD bytes":              "\ufffd\ufffdbad bytes",
+		"trailing\u00a0":                 "trailing",
+		" \u2028lead and sep\u2029 ":     "lead and sep",
+	} {
+		if got := normalizeText(in); got != want {
+			t.Errorf("normalizeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// BenchmarkNormalizeText: a typical 5 KB support mail's text made ready
+// for keyword matching (on the parse workers, once per message).
+func BenchmarkNormalizeText(b *testing.B) {
+	text := strings.Repeat("Hello Support, since this morning our integration fails with a TIMEOUT when we call the orders API (case 4711).\r\n", 40)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if normalizeText(text) == "" {
+			b.Fatal("empty")
+		}
+	}
+}
