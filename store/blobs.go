@@ -86,13 +86,16 @@ type blobEntry struct {
 
 // pack is one append-only pack file this process writes.
 type pack struct {
-	name    string // file name in packDir
-	f       *os.File
-	size    int64 // where the next blob starts
-	named   bool  // its directory entry is durable
-	held    bool  // a Put is writing it
-	full    bool  // takes no more blobs; closed once its entries are durable
-	failing bool  // a write or fsync failed: takes no more blobs
+	name string // file name in packDir
+	f    *os.File
+	size int64 // where the next blob starts
+	// uncached: the bytes before it are durable and were dropped from
+	// the page cache.
+	uncached int64
+	named    bool // its directory entry is durable
+	held     bool // a Put is writing it
+	full     bool // takes no more blobs; closed once its entries are durable
+	failing  bool // a write or fsync failed: takes no more blobs
 }
 
 // packLimit is the size at which a pack stops taking blobs. One blob may
@@ -619,8 +622,11 @@ func (b *Blobs) Sync(ctx context.Context) error {
 		}
 	}
 	newPack := false
+	// What each pack holds now, to drop from the page cache once durable.
+	cached := map[*pack][2]int64{}
 	for p := range todo {
 		newPack = newPack || !p.named
+		cached[p] = [2]int64{p.uncached, p.size}
 	}
 	b.mu.Unlock()
 	if len(todo) == 0 {
@@ -645,6 +651,14 @@ func (b *Blobs) Sync(ctx context.Context) error {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			err := p.f.Sync()
+			if err == nil {
+				// Its pages are clean now: let them go rather than
+				// have a capture's gigabytes of attachments push the
+				// database's pages out of the page cache. A blob is
+				// seldom read soon after it is stored.
+				r := cached[p]
+				dropCache(p.f, r[0], r[1]-r[0])
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -670,6 +684,7 @@ func (b *Blobs) Sync(ctx context.Context) error {
 			continue
 		}
 		p.named = true
+		p.uncached = max(p.uncached, cached[p][1])
 		for _, e := range es {
 			e.durable = true
 		}

@@ -14,6 +14,15 @@ func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
 
+// dropCache tells the kernel n bytes of f at off, durable already, will
+// not be read soon (posix_fadvise(2) POSIX_FADV_DONTNEED): clean pages are
+// let go at once. A hint; an error is ignored.
+func dropCache(f *os.File, off, n int64) {
+	if n > 0 {
+		_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
+	}
+}
+
 // freeSpace is what the filesystem holding dir has free for an
 // unprivileged writer, and its device, to tell two directories on one
 // filesystem apart from two on different ones.
