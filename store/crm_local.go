@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -45,6 +46,11 @@ type LocalCRM struct {
 	// contacts with their accounts, the leads, the accounts owning the
 	// domain) and what (their opportunities and cases).
 	identity, related *sql.Stmt
+	// tiered probes whether a tenant has any account with a tier; noTiers
+	// remembers, per tenant, since when it had none (see Tier).
+	tiered  *sql.Stmt
+	tierMu  sync.Mutex
+	noTiers map[string]time.Time
 }
 
 var (
@@ -107,6 +113,7 @@ func (s *Store) NewLocalCRM(opts LocalCRMOptions) (*LocalCRM, error) {
 	}{
 		{&l.identity, identityQuery()},
 		{&l.related, relatedQuery()},
+		{&l.tiered, `SELECT 1 FROM crm_accounts WHERE tenant_id = ? AND tier != '' LIMIT 1`},
 	}
 	for _, s := range stmts {
 		st, err := l.r.Prepare(s.query)
@@ -123,12 +130,76 @@ func (s *Store) NewLocalCRM(opts LocalCRMOptions) (*LocalCRM, error) {
 // owns).
 func (l *LocalCRM) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{l.identity, l.related} {
+	for _, st := range []*sql.Stmt{l.identity, l.related, l.tiered} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// noTiersFor is how long Tier trusts that a tenant has no tiered account
+// before asking the database again. This process's own account writes
+// forget it at once; another process's (an import run beside the server)
+// are seen within this time.
+const noTiersFor = time.Second
+
+// Tier is the tier of the first of email's accounts (as Match orders them)
+// that has one, "" for none: what a captured mail's priority rules read.
+// A tenant with no tiered account at all (most, and every one without a
+// tier column in its imports) costs a map look-up, not a Match, on every
+// mail.
+func (l *LocalCRM) Tier(ctx context.Context, tenant, email string) (string, error) {
+	if has, err := l.hasTiers(ctx, tenant); err != nil || !has {
+		return "", err
+	}
+	m, err := l.Match(ctx, tenant, email)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range m.Accounts {
+		if a.Tier != "" {
+			return a.Tier, nil
+		}
+	}
+	return "", nil
+}
+
+// hasTiers reports whether the tenant has an account with a tier; a "no"
+// is trusted for noTiersFor.
+func (l *LocalCRM) hasTiers(ctx context.Context, tenant string) (bool, error) {
+	now := l.now()
+	l.tierMu.Lock()
+	since, known := l.noTiers[tenant]
+	l.tierMu.Unlock()
+	if age := now.Sub(since); known && age >= 0 && age < noTiersFor {
+		return false, nil
+	}
+	var one int
+	err := l.tiered.QueryRowContext(ctx, tenant).Scan(&one)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("crm: tier: %w", err)
+	}
+	has := err == nil
+	l.tierMu.Lock()
+	defer l.tierMu.Unlock()
+	if has {
+		delete(l.noTiers, tenant)
+	} else {
+		if l.noTiers == nil {
+			l.noTiers = map[string]time.Time{}
+		}
+		l.noTiers[tenant] = now
+	}
+	return has, nil
+}
+
+// forgetTiers drops what Tier remembers: CRM writes are rare next to
+// captured mail, so each costs every tenant one probe more.
+func (l *LocalCRM) forgetTiers() {
+	l.tierMu.Lock()
+	clear(l.noTiers)
+	l.tierMu.Unlock()
 }
 
 // Name implements Connector.

@@ -437,3 +437,76 @@ func TestMatchCasesAndOpportunityOrder(t *testing.T) {
 		t.Errorf("opportunities = %q, want %q", got, want)
 	}
 }
+
+// TestTier: the tier a captured mail's priority reads, from the sender's
+// contact's account or its domain's; a tenant without any tiered account is
+// answered without a Match, and learns of a tier at once when this process
+// writes it, within a second when another process does.
+func TestTier(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t)
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	l, err := st.NewLocalCRM(store.LocalCRMOptions{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	tier := func(email string) string {
+		t.Helper()
+		got, err := l.Tier(ctx, "default", email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if _, err := l.UpsertAccounts(ctx, "default", []crm.Account{{Name: "Plain", Domains: []string{"plain.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tier("ann@plain.example"); got != "" {
+		t.Fatalf("tier with no tiered account = %q", got)
+	}
+	// This process writes a tier: seen at once.
+	if _, err := l.UpsertAccounts(ctx, "default", []crm.Account{{Name: "Globex", Tier: "Enterprise", Domains: []string{"globex.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tier("zoe@globex.example"); got != "Enterprise" {
+		t.Errorf("tier after an upsert = %q, want Enterprise", got)
+	}
+	if got := tier("ann@plain.example"); got != "" {
+		t.Errorf("tier of an untiered account = %q", got)
+	}
+	if got, _ := l.Tier(ctx, "other", "zoe@globex.example"); got != "" {
+		t.Errorf("another tenant's tier = %q", got)
+	}
+	// Another tenant with no tiers is remembered; a tier written behind
+	// this LocalCRM's back (another process) shows after noTiersFor.
+	other, err := st.NewLocalCRM(store.LocalCRMOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if got, _ := l.Tier(ctx, "t2", "bo@initech.example"); got != "" {
+		t.Fatalf("t2 tier = %q", got)
+	}
+	if _, err := other.UpsertAccounts(ctx, "t2", []crm.Account{{Name: "Initech", Tier: "Gold", Domains: []string{"initech.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := l.Tier(ctx, "t2", "bo@initech.example"); got != "" {
+		t.Errorf("t2 tier within the second = %q: the remembered answer was not used", got)
+	}
+	now = now.Add(1100 * time.Millisecond)
+	if got, _ := l.Tier(ctx, "t2", "bo@initech.example"); got != "Gold" {
+		t.Errorf("t2 tier after a second = %q, want Gold", got)
+	}
+	// A record written through the sidebar's forms (not an import) is seen
+	// at once too.
+	if got, _ := l.Tier(ctx, "t3", "gavin@hooli.example"); got != "" {
+		t.Fatalf("t3 tier before the form = %q", got)
+	}
+	if _, err := l.CreateFields(ctx, "t3", crm.ObjAccount, map[string]string{"name": "Hooli", "website": "https://hooli.example", "tier": "Silver"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := l.Tier(ctx, "t3", "gavin@hooli.example"); got != "Silver" {
+		t.Errorf("t3 tier after a form write = %q, want Silver", got)
+	}
+}

@@ -98,6 +98,8 @@ func (l *LocalCRM) inTx(ctx context.Context, fn func(t *wtx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("crm: commit: %w", err)
 	}
+	// Any committed write may have given an account a tier.
+	l.forgetTiers()
 	if t.events && l.fire != nil {
 		l.fire()
 	}

@@ -27,6 +27,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"ListTickets status", `SELECT id FROM tickets WHERE tenant_id = ? AND status = ? ORDER BY updated_at DESC, id DESC LIMIT ?`, "tickets_by_status"},
 		{"TicketMessages", `SELECT id FROM messages WHERE tenant_id = ? AND ticket_id = ? ORDER BY COALESCE(date, created_at), id`, "messages_by_ticket"},
 		{"IsParticipant", `SELECT COUNT(*) FROM participants WHERE tenant_id = ? AND ticket_id = ? AND email = ?`, "autoindex_participants"},
+		{"AnyTieredAccount", `SELECT 1 FROM crm_accounts WHERE tenant_id = ? AND tier != '' LIMIT 1`, "crm_accounts_tiered"},
 		{"TokenByHash", `SELECT id FROM api_tokens WHERE token_hash = ?`, "autoindex_api_tokens"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -93,17 +93,12 @@ func (a *app) crmTier(ctx context.Context, tenant, email string) string {
 	if a.crm == nil || a.sf != nil {
 		return ""
 	}
-	m, err := a.crm.Match(ctx, tenant, email)
+	tier, err := a.crm.Tier(ctx, tenant, email)
 	if err != nil {
 		a.log.Warn("crm: tier look-up failed", "tenant", tenant, "err", err)
 		return ""
 	}
-	for _, acc := range m.Accounts {
-		if acc.Tier != "" {
-			return acc.Tier
-		}
-	}
-	return ""
+	return tier
 }
 
 // crmAccounts gives the Slack alert the requester's account name.
