@@ -326,6 +326,7 @@ func (d *Dovecot) start(bin string) error {
 	if d.cmd != nil {
 		return errors.New("testenv: dovecot already running")
 	}
+	d.removeStaleDotlocks()
 	if bin == "" {
 		var err error
 		if bin, err = dovecotBinary(); err != nil {
@@ -398,6 +399,22 @@ func (d *Dovecot) stopLocked() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	d.cmd = nil
+}
+
+// removeStaleDotlocks deletes the dotlocks (dovecot-uidlist.lock) that an
+// imap process killed mid-sync leaves in a maildir (start runs it before
+// the server does). They are empty, so
+// Dovecot cannot tell their owner is gone and waits out its 2-minute stale
+// timeout: the restarted server would sit on the next SELECT that long.
+// What an admin does after a crash; the client's own recovery is what the
+// tests are about.
+func (d *Dovecot) removeStaleDotlocks() {
+	_ = filepath.WalkDir(filepath.Join(d.dir, "mail"), func(path string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && strings.HasSuffix(e.Name(), ".lock") {
+			_ = os.Remove(path)
+		}
+		return nil
+	})
 }
 
 // Addr is the host:port of the plain IMAP listener (also offers STARTTLS).

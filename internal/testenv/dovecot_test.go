@@ -3,6 +3,8 @@ package testenv
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -84,6 +86,38 @@ func TestDovecot(t *testing.T) {
 		}
 		if sel.NumMessages != 3 {
 			t.Errorf("after the UIDVALIDITY change INBOX has %d messages, want 3", sel.NumMessages)
+		}
+	})
+
+	t.Run("restart after a crash mid-sync", func(t *testing.T) {
+		// The killed server may leave an empty uidlist dotlock behind; the
+		// restarted one must not wait out its stale timeout on SELECT.
+		d.Stop(t)
+		lock := filepath.Join(d.MaildirFor(user), "dovecot-uidlist.lock")
+		if err := os.WriteFile(lock, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := FillMaildir(d.MaildirFor(user), slices.Values([]MaildirMessage{{Raw: testMsg(4)}})); err != nil {
+			t.Fatal(err)
+		}
+		d.Start(t)
+		c := d.Client(t, user)
+		got := make(chan error, 1)
+		go func() {
+			sel, err := c.Select("INBOX", nil).Wait()
+			if err == nil && sel.NumMessages != 4 {
+				err = fmt.Errorf("INBOX has %d messages, want 4", sel.NumMessages)
+			}
+			got <- err
+		}()
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(15 * time.Second):
+			c.Close()
+			t.Fatal("SELECT after the restart did not answer in 15 s: the crash's dotlock was left in place")
 		}
 	})
 
