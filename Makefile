@@ -33,6 +33,8 @@ bench: build test-deps
 	sync
 	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 10000 -latency 50 -repeat 5
 	sync   # each benchmark starts with the one before written out (imapbench writes ~5 GB)
+	$(GO) run ./internal/bench/imapbench -sidedesk ./$(BIN) -n 50000 -latency 0 -repeat 1   # flat to 50,000 mails: ratio and CPU per message (~2.5 GB of mail, ~3 min)
+	sync
 	$(GO) run ./internal/bench/panelbench
 	sync
 	$(GO) run ./calendar/internal/calbench -agents 200 -dir .bench/calbench   # the seeded Radicale storage is kept for the next run

@@ -221,6 +221,11 @@ func run(ctx context.Context, cfg config) (missed bool, err error) {
 		fmt.Printf("%s: %.2f s (%.0f msg/s), %d messages stored, peak RSS %.0f MB, CPU %.2f s (user %.2f, sys %.2f)\n",
 			what, res.wall.Seconds(), float64(cfg.n)/res.wall.Seconds(), got, rssMB, (res.user + res.sys).Seconds(), res.user.Seconds(), res.sys.Seconds())
 		fmt.Printf("ratio to the floor: %.2f\n", ratio)
+		// Issue 16: flat from 1,000 to 50,000 mails means these stay put
+		// as -n grows (the sys figure is what grew with the mailbox).
+		perMsg := func(d time.Duration) float64 { return ms(d) / float64(max(cfg.n, 1)) }
+		fmt.Printf("CPU per message: user %.3f ms, sys %.3f ms (floor %.3f ms)\n",
+			perMsg(res.user), perMsg(res.sys), perMsg(floorCPU))
 		storage := float64(dbBytes+blobBytes) / float64(total)
 		fmt.Printf("stored: database %.1f MB + blobs %.1f MB = %.2f× the raw mail's %.1f MB (target <= %.2f) %s\n",
 			mb(dbBytes), mb(blobBytes), storage, mb(total), targetStorage, verdict(storage <= targetStorage))
