@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -280,6 +281,76 @@ func TestSearchIndexesEveryMessageOfATransaction(t *testing.T) {
 			if err != nil || len(got) != 1 || got[0].Subject != "group "+w {
 				t.Errorf("search %q: %v, %v; want the ticket of %q", q, got, err, w)
 			}
+		}
+	}
+}
+
+// BenchmarkSearchWordsVaried: as BenchmarkSearchWords, on 7 KB of text
+// drawn from a 4,000-word vocabulary (Zipf), so most words are distinct
+// as in real mail, not the same sentence again.
+func BenchmarkSearchWordsVaried(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	zipf := rand.NewZipf(rng, 1.1, 1, 3999)
+	var sb strings.Builder
+	for sb.Len() < 7<<10 {
+		n := zipf.Uint64()
+		fmt.Fprintf(&sb, "w%xord%d ", n*2654435761%100000, n%7)
+		if n%11 == 0 {
+			sb.WriteString("\n")
+		}
+	}
+	text := sb.String()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if len(searchWords("Re: Orders API times out", text, "ann@globex.example", "Ann")) == 0 {
+			b.Fatal("no words")
+		}
+	}
+}
+
+// TestSearchWordsDistinctInOrder: searchWords' own set (wordSet) gives
+// every distinct token once, in first-seen order, as a map would, through
+// its table's growth and with words that only differ late or by length.
+func TestSearchWordsDistinctInOrder(t *testing.T) {
+	reference := func(texts ...string) []string {
+		var words []string
+		seen := map[string]bool{}
+		for _, s := range texts {
+			searchTokens(s, func(w []byte) {
+				if !seen[string(w)] {
+					seen[string(w)] = true
+					words = append(words, string(w))
+				}
+			})
+		}
+		return words
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	var big strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&big, "w%d ", rng.IntN(5000))
+		if i%97 == 0 {
+			big.WriteString("Überladebrücke straße STRASSE ärger aaaa aaa aa a ")
+		}
+	}
+	cases := [][]string{
+		{"", "", "", ""},
+		{"Re: Orders API times out", strings.Repeat(benchMailText, 3), "ann@globex.example", "Ann"},
+		{"tiny", big.String(), "x@y.example", "X Y"},
+		{strings.Repeat("ab ", 1000), strings.Repeat("abab ", 10), "", "ab"},
+	}
+	for i, c := range cases {
+		got, want := searchWords(c...), reference(c...)
+		if !slices.Equal(got, want) {
+			t.Errorf("case %d: %d words, want %d; first difference at %d", i, len(got), len(want),
+				func() int {
+					for k := range min(len(got), len(want)) {
+						if got[k] != want[k] {
+							return k
+						}
+					}
+					return min(len(got), len(want))
+				}())
 		}
 	}
 }
