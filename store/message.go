@@ -103,7 +103,9 @@ func validDirection(d ticket.Direction) bool {
 // addresses participants of its ticket. Emails are stored normalised; an
 // empty Classification is "normal"; a zero CreatedAt is now. m is updated to
 // what was stored.
-func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Message, ticketKnown bool) error {
+// requester, when set, is the new ticket's requester, made a participant
+// with the message's addresses.
+func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Message, ticketKnown bool, requester string) error {
 	if m.Tenant == "" {
 		return errors.New("store: message has no tenant")
 	}
@@ -183,7 +185,11 @@ func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Mess
 		}
 	}
 	if m.TicketID != 0 {
-		if err := addParticipants(ctx, q, m.Tenant, m.TicketID, messageEmails(*m)); err != nil {
+		emails := messageEmails(*m)
+		if requester != "" {
+			emails = append(emails, requester)
+		}
+		if err := addParticipants(ctx, q, m.Tenant, m.TicketID, emails); err != nil {
 			return err
 		}
 	}

@@ -278,6 +278,9 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 		ferr = fn(t)
 	}
 	if ferr == nil {
+		ferr = t.flushRequesters(ctx)
+	}
+	if ferr == nil {
 		ferr = t.flushSearch(ctx)
 	}
 	done = true

@@ -128,6 +128,9 @@ func encodeFields(f map[string]any) (string, error) {
 
 // MergeTicket implements ticket.Tx.
 func (t *tx) MergeTicket(ctx context.Context, tenant string, from, into int64) error {
+	if err := t.flushRequesters(ctx); err != nil { // the participants are copied below
+		return err
+	}
 	if err := ticketExists(ctx, t.q, tenant, into); err != nil {
 		return fmt.Errorf("store: merge ticket %d: %w", from, err)
 	}
@@ -210,9 +213,7 @@ func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticke
 	t.CreatedAt, _ = parseTime(sql.NullString{String: created, Valid: true})
 	t.UpdatedAt, _ = parseTime(sql.NullString{String: updated, Valid: true})
 	t.ClosedAt, _ = parseTime(nullTime(t.ClosedAt))
-	if err := addParticipants(ctx, q, t.Tenant, t.ID, []string{t.Requester.Email}); err != nil {
-		return err
-	}
+	// The requester's participant row is tx.CreateTicket's to write.
 	return nil
 }
 

@@ -29,6 +29,13 @@ type tx struct {
 	// ticket number (the next ticket needs no read of the counter).
 	created map[int64]bool
 	numbers map[string]int64
+	// requesters are the tickets created here whose requester is not a
+	// participant row yet: it is written with the ticket's first message
+	// (one INSERT for both; the first message's sender is the requester
+	// anyway) or when the transaction's work is done (flushRequesters).
+	// Until then the ticket row itself makes the requester a participant
+	// (isParticipant reads both).
+	requesters map[int64]pendingRequester
 	// Filled by Prefetch: whether a source key and a Message-ID are
 	// stored, for the keys of a batch, so that the dedupe look-ups of a
 	// new message need no query. Rows this transaction inserts are added.
@@ -365,6 +372,26 @@ func (t *tx) CreateTicket(ctx context.Context, tk *ticket.Ticket) error {
 		return err
 	}
 	t.created[tk.ID] = true
+	if tk.Requester.Email != "" {
+		if t.requesters == nil {
+			t.requesters = map[int64]pendingRequester{}
+		}
+		t.requesters[tk.ID] = pendingRequester{tk.Tenant, tk.Requester.Email}
+	}
+	return nil
+}
+
+type pendingRequester struct{ tenant, email string }
+
+// flushRequesters writes the participant rows of the requesters still
+// pending (tickets created without a message in this transaction).
+func (t *tx) flushRequesters(ctx context.Context) error {
+	for id, r := range t.requesters {
+		if err := addParticipants(ctx, t.q, r.tenant, id, []string{r.email}); err != nil {
+			return err
+		}
+	}
+	clear(t.requesters)
 	return nil
 }
 
@@ -375,7 +402,12 @@ func (t *tx) UpdateTicket(ctx context.Context, tk ticket.Ticket) error {
 
 // InsertMessage implements ticket.Tx.
 func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
-	if err := insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID]); err != nil {
+	var requester string
+	if r, ok := t.requesters[m.TicketID]; ok && m.TicketID != 0 && r.tenant == m.Tenant {
+		requester = r.email
+		delete(t.requesters, m.TicketID)
+	}
+	if err := insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID], requester); err != nil {
 		return err
 	}
 	// The search index takes the distinct words of the subject, text and

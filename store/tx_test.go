@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -573,4 +574,66 @@ func TestManyParticipants(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestRequesterIsAParticipant: a new ticket's requester becomes a
+// participant row whether the ticket's first message comes in the same
+// transaction (one INSERT with its addresses), no message does, or the
+// ticket is merged away before its transaction ends; and is one at once
+// for IsParticipant.
+func TestRequesterIsAParticipant(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	participants := func(id int64) []string {
+		t.Helper()
+		rows, err := s.r.Query(`SELECT email FROM participants WHERE tenant_id = 'a' AND ticket_id = ? ORDER BY email`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var e string
+			if err := rows.Scan(&e); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	var withMsg, alone, merged, into ticket.Ticket
+	inTx(t, s, func(tx ticket.Tx) error {
+		withMsg = ticket.Ticket{Tenant: "a", Subject: "with a message", Requester: ticket.Address{Email: "Zoe@Initech.example"}}
+		alone = ticket.Ticket{Tenant: "a", Subject: "no message", Requester: ticket.Address{Email: "bo@initech.example"}}
+		merged = ticket.Ticket{Tenant: "a", Subject: "merged", Requester: ticket.Address{Email: "cy@initech.example"}}
+		into = ticket.Ticket{Tenant: "a", Subject: "kept", Requester: ticket.Address{Email: "di@initech.example"}}
+		for _, tk := range []*ticket.Ticket{&withMsg, &alone, &merged, &into} {
+			if err := tx.CreateTicket(ctx, tk); err != nil {
+				return err
+			}
+		}
+		if ok, err := tx.IsParticipant(ctx, "a", alone.ID, "bo@initech.example"); !ok || err != nil {
+			t.Errorf("IsParticipant(requester) in the creating transaction = %v, %v", ok, err)
+		}
+		m := fullMessage("a", withMsg.ID)
+		m.From = ticket.Address{Email: "other@initech.example"} // not the requester
+		m.To, m.Cc, m.Attachments = []ticket.Address{{Email: "support@acme.example"}}, nil, nil
+		if err := tx.InsertMessage(ctx, &m); err != nil {
+			return err
+		}
+		return tx.MergeTicket(ctx, "a", merged.ID, into.ID)
+	})
+	for _, c := range []struct {
+		id   int64
+		want []string
+	}{
+		{withMsg.ID, []string{"other@initech.example", "support@acme.example", "zoe@initech.example"}},
+		{alone.ID, []string{"bo@initech.example"}},
+		{merged.ID, []string{"cy@initech.example"}},
+		{into.ID, []string{"cy@initech.example", "di@initech.example"}},
+	} {
+		if got := participants(c.id); !slices.Equal(got, c.want) {
+			t.Errorf("ticket %d participants = %q, want %q", c.id, got, c.want)
+		}
+	}
 }
