@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -352,10 +353,11 @@ func (d *Dovecot) start(bin string) error {
 			return fmt.Errorf("testenv: dovecot exited at start: %s", out.String())
 		default:
 		}
-		if err := greeting(d.Addr()); err == nil {
-			if err := greeting(d.TLSAddr()); err == nil {
-				return nil
-			}
+		// Ready when both listeners accept and the auth service (which
+		// imap-login and Postfix's submission AUTH use, and which starts
+		// after the listeners) answers.
+		if greeting(d.Addr()) == nil && greeting(d.TLSAddr()) == nil && authReady(d.AuthSocket()) == nil {
+			return nil
 		}
 		if time.Now().After(deadline) {
 			d.stopLocked()
@@ -373,6 +375,29 @@ func greeting(addr string) error {
 	}
 	defer c.Close()
 	return c.SetDeadline(time.Now().Add(2 * time.Second))
+}
+
+// authReady reports whether Dovecot's auth service answers on the unix
+// socket path: it sends its handshake, ending in DONE, on connect.
+func authReady(path string) error {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return err
+	}
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("testenv: dovecot auth handshake: %w", err)
+		}
+		if line == "DONE\n" {
+			return nil
+		}
+	}
 }
 
 func (d *Dovecot) stop() {

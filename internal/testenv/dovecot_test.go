@@ -72,6 +72,11 @@ func TestDovecot(t *testing.T) {
 	t.Run("restart and uidvalidity", func(t *testing.T) {
 		before := d.UIDValidity(t, user, "INBOX")
 		d.Restart(t)
+		// Start returns with the auth service up, not only the listeners:
+		// Postfix's submission AUTH right after a restart depends on it.
+		if err := authReady(d.AuthSocket()); err != nil {
+			t.Errorf("auth service just after Restart: %v", err)
+		}
 		if got := d.UIDValidity(t, user, "INBOX"); got != before {
 			t.Fatalf("restart changed UIDVALIDITY %d -> %d", before, got)
 		}
