@@ -403,7 +403,7 @@ func (t *tx) UpdateTicket(ctx context.Context, tk ticket.Ticket) error {
 // InsertMessage implements ticket.Tx.
 func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
 	var requester string
-	if r, ok := t.requesters[m.TicketID]; ok && m.TicketID != 0 && r.tenant == m.Tenant {
+	if r, ok := t.requesters[m.TicketID]; ok && r.tenant == m.Tenant { // keys are created tickets, never 0
 		requester = r.email
 		delete(t.requesters, m.TicketID)
 	}
