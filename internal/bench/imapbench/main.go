@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
@@ -63,8 +64,9 @@ const (
 	targetP99   = time.Second
 )
 
-// profile and traceFile are the -cpuprofile and -trace flags.
-var profile, traceFile string
+// profile, memProfile and traceFile are the -cpuprofile, -memprofile and
+// -trace flags.
+var profile, memProfile, traceFile string
 
 type config struct {
 	n         int
@@ -90,6 +92,7 @@ func main() {
 	child := flag.String("capture-child", "", "internal: run one in-process capture pass with the work dir given")
 	childPort := flag.Int("port", 0, "internal: IMAP port for -capture-child")
 	flag.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the capture (in-process mode) to this file")
+	flag.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the capture (in-process mode) to this file")
 	flag.StringVar(&traceFile, "trace", "", "write an execution trace of the capture (in-process mode) to this file (go tool trace -pprof=syscall|sync|net)")
 	flag.Parse()
 	cfg.repeat = max(cfg.repeat, 1)
@@ -110,6 +113,15 @@ func main() {
 				trace.Start(f)
 				defer trace.Stop()
 			}
+		}
+		if memProfile != "" {
+			runtime.MemProfileRate = 64 << 10
+			defer func() {
+				if f, err := os.Create(memProfile); err == nil {
+					pprof.Lookup("allocs").WriteTo(f, 0)
+					f.Close()
+				}
+			}()
 		}
 		if err := captureChild(ctx, *child, *childPort); err != nil {
 			fmt.Fprintln(os.Stderr, "imapbench child:", err)
@@ -412,6 +424,10 @@ func runChild(ctx context.Context, dir string, port int) (runResult, error) {
 	if profile != "" {
 		abs, _ := filepath.Abs(profile)
 		args = append(args, "-cpuprofile", abs)
+	}
+	if memProfile != "" {
+		abs, _ := filepath.Abs(memProfile)
+		args = append(args, "-memprofile", abs)
 	}
 	if traceFile != "" {
 		abs, _ := filepath.Abs(traceFile)
