@@ -165,8 +165,16 @@ func searchWords(texts ...string) []string {
 	for _, s := range texts {
 		searchTokens(s, ws.add)
 	}
-	return ws.words()
+	out := ws.words()
+	ws.free()
+	return out
 }
+
+// wordSets recycles wordSets (their table and arena were a twentieth of
+// a capture's allocations); a set grown past wordSetKeepSlots is let go.
+var wordSets sync.Pool // *wordSet
+
+const wordSetKeepSlots = 1 << 14
 
 // wordSet collects distinct words: an open-addressing table over one
 // byte arena, so a mail's thousand words cost no map and one string (the
@@ -195,7 +203,27 @@ func newWordSet(n int) *wordSet {
 	for size < n/16 {
 		size *= 2
 	}
+	if ws, ok := wordSets.Get().(*wordSet); ok {
+		// A recycled table is all zeroes up to its capacity (free clears
+		// what was used): the first size slots are a fresh table.
+		if cap(ws.slots) >= size {
+			ws.slots = ws.slots[:size]
+		} else {
+			ws.slots = make([]wordSlot, size)
+		}
+		return ws
+	}
 	return &wordSet{slots: make([]wordSlot, size), arena: make([]byte, 0, n/4)}
+}
+
+// free empties ws and gives it back; words() already copied its words.
+func (ws *wordSet) free() {
+	if cap(ws.slots) > wordSetKeepSlots {
+		return
+	}
+	clear(ws.slots)
+	ws.spans, ws.arena = ws.spans[:0], ws.arena[:0]
+	wordSets.Put(ws)
 }
 
 func (ws *wordSet) add(w []byte) {
