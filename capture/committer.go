@@ -153,16 +153,48 @@ func NewCommitter[T any](ctx context.Context, p *Pipeline, opts CommitOptions, c
 	return c
 }
 
-// buffers recycles the memory of buffered messages.
-var buffers sync.Pool // *[]byte
+// buffers recycles the memory of buffered messages, one pool per size
+// class (64 KiB, 128 KiB, ... BufferMax and up): with a single pool, a
+// message bigger than the buffer it drew dropped that buffer for a new
+// one, and buffered messages were a tenth of a capture's allocations.
+var buffers [bufferClasses]sync.Pool // *[]byte
+
+const (
+	minBufferShift = 16 // 64 KiB
+	bufferClasses  = 6  // up to 2 MiB; bigger ones are not kept
+)
+
+// bufferClass is the class of a buffer of n bytes: the smallest whose
+// buffers hold n.
+func bufferClass(n int) int {
+	c := 0
+	for c < bufferClasses && n > 1<<(minBufferShift+c) {
+		c++
+	}
+	return c
+}
 
 func getBuffer(n int) *[]byte {
-	if b, ok := buffers.Get().(*[]byte); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
+	c := bufferClass(n)
+	if c < bufferClasses {
+		if b, ok := buffers[c].Get().(*[]byte); ok {
+			*b = (*b)[:n]
+			return b
+		}
+		b := make([]byte, n, 1<<(minBufferShift+c))
+		return &b
 	}
-	b := make([]byte, n, max(n, 64<<10))
+	b := make([]byte, n)
 	return &b
+}
+
+// putBuffer gives b back to its class (the one whose size its capacity
+// has).
+func putBuffer(b *[]byte) {
+	c := bufferClass(cap(*b))
+	if c < bufferClasses && cap(*b) == 1<<(minBufferShift+c) {
+		buffers[c].Put(b)
+	}
 }
 
 // Add gives the committer one message: r yields its raw bytes, size is
@@ -179,7 +211,7 @@ func (c *Committer[T]) Add(d Delivery, r io.Reader, size int64, tag T) error {
 	if size >= 0 && size <= c.opts.BufferMax {
 		buf := getBuffer(int(size))
 		if _, err := io.ReadFull(r, *buf); err != nil {
-			buffers.Put(buf)
+			putBuffer(buf)
 			return fmt.Errorf("read message: %w", err)
 		}
 		n = size
@@ -187,7 +219,7 @@ func (c *Committer[T]) Add(d Delivery, r io.Reader, size int64, tag T) error {
 		ready, ctx := it.ready, c.ctx
 		c.jobs <- func() {
 			p, err := c.p.Prepare(ctx, d, bytes.NewReader(*buf))
-			buffers.Put(buf) // Prepare keeps nothing of it
+			putBuffer(buf) // Prepare keeps nothing of it
 			ready <- prepared{p, err}
 		}
 	} else {

@@ -471,6 +471,9 @@ func (p *parser) walk(h header, body io.Reader, depth int, wc walkCtx) (err erro
 		cte = cte[:i]
 	}
 	dec, problem := transferDecoder(cte, body)
+	if rl, ok := dec.(interface{ release() }); ok {
+		defer rl.release() // last: after the deferred problem note below
+	}
 	p.note(problem)
 	p.tapBase64(dec, body)
 	defer func() { p.note(dec.problem()) }()
@@ -657,7 +660,8 @@ func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Read
 		*taken = true
 	}
 	if isBody {
-		b, truncated, err := readBounded(dec, p.max)
+		bb := bodyBufs.Get().(*bytes.Buffer)
+		b, truncated, err := readBounded(dec, p.max, bb)
 		if err != nil {
 			return wrapIO(err)
 		}
@@ -665,7 +669,16 @@ func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Read
 		if ct == "text/html" && charset == "" {
 			charset = htmlCharset(b)
 		}
-		s, problem := decodeCharset(charset, b)
+		if ct == "text/plain" && asciiLineEnds(charset, b) {
+			// Line ends become LF here, in the buffer, rather than in
+			// another copy of the decoded text (finish's normalizeNewlines).
+			b = crlfToLF(b)
+		}
+		s, problem := decodeCharset(charset, b) // a copy: bb can go back
+		if bb.Cap() <= bodyBufKeepMax {
+			bb.Reset()
+			bodyBufs.Put(bb)
+		}
 		if problem != "" {
 			p.note(ct + ": " + problem)
 		}
@@ -693,13 +706,21 @@ func (p *parser) leaf(h header, ct string, params map[string]string, dec io.Read
 	return p.attach(dec, ct, filename, disp, cid, wc)
 }
 
-// readBounded reads at most max bytes of r; truncated says there was more.
-// A UTF-8 sequence cut by the limit is dropped whole.
-func readBounded(r io.Reader, max int) ([]byte, bool, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
-	if err != nil {
+// bodyBufs recycles the buffers text bodies are read into before they
+// are decoded to strings (io.ReadAll's growing buffers were an eighth of a
+// capture's allocations); bigger ones than bodyBufKeepMax are let go.
+var bodyBufs = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 16<<10)) }}
+
+const bodyBufKeepMax = 1 << 20
+
+// readBounded reads at most max bytes of r into buf (empty); truncated
+// says there was more. A UTF-8 sequence cut by the limit is dropped whole.
+// The bytes are buf's: valid until it is used again.
+func readBounded(r io.Reader, max int, buf *bytes.Buffer) ([]byte, bool, error) {
+	if _, err := buf.ReadFrom(io.LimitReader(r, int64(max)+1)); err != nil {
 		return nil, false, err
 	}
+	b := buf.Bytes()
 	if len(b) <= max {
 		return b, false, nil
 	}
@@ -849,11 +870,62 @@ func validUTF8(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
+// asciiLineEnds reports whether b, in charset label, writes CR and LF as
+// the bytes 13 and 10 and no other character uses those bytes: every
+// charset mail uses except UTF-16 and UTF-32 (whose text is full of NUL
+// bytes even where the label is missing or wrong).
+func asciiLineEnds(label string, b []byte) bool {
+	l := strings.ToLower(label)
+	for _, wide := range []string{"utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs2", "ucs-4", "unicode"} {
+		if strings.Contains(l, wide) {
+			return false
+		}
+	}
+	return bytes.IndexByte(b, 0) < 0
+}
+
+// crlfToLF turns CR LF and lone CRs in b into LF, in place.
+func crlfToLF(b []byte) []byte {
+	i := bytes.IndexByte(b, '\r')
+	if i < 0 {
+		return b
+	}
+	o := i
+	for { // b[i] is a CR
+		b[o] = '\n'
+		o++
+		if i++; i < len(b) && b[i] == '\n' {
+			i++
+		}
+		j := bytes.IndexByte(b[i:], '\r')
+		if j < 0 {
+			o += copy(b[o:], b[i:])
+			return b[:o]
+		}
+		o += copy(b[o:], b[i:i+j])
+		i += j
+	}
+}
+
 func normalizeNewlines(s string) string {
-	if !strings.Contains(s, "\r") {
+	i := strings.IndexByte(s, '\r')
+	if i < 0 {
 		return s
 	}
-	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	// One pass, one allocation: CR LF and a lone CR both become LF.
+	var b strings.Builder
+	b.Grow(len(s))
+	for i >= 0 {
+		b.WriteString(s[:i])
+		b.WriteByte('\n')
+		s = s[i+1:]
+		if s != "" && s[0] == '\n' {
+			s = s[1:]
+		}
+		i = strings.IndexByte(s, '\r')
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 func truncateUTF8(s string, n int) string {

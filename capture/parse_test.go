@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -648,6 +649,46 @@ func TestDemoCorpus(t *testing.T) {
 	for _, s := range []string{"Rechnung für Oktober – Umsatzsteuer doppelt", "APIキーの再発行", "URGENT: production is down - API returns 503"} {
 		if !subjects[s] {
 			t.Errorf("demo corpus lacks subject %q", s)
+		}
+	}
+}
+
+// TestLineEndsNormalised checks both ways line ends become LF (in a body's
+// buffer, crlfToLF, and in a string, normalizeNewlines) against the
+// definition: CR LF, then a lone CR, replaced by LF.
+func TestLineEndsNormalised(t *testing.T) {
+	want := func(s string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	}
+	cases := []string{"", "a", "\r", "\n", "\r\n", "\n\r", "\r\r\n\n", "a\r\nb\rc\nd", "end\r", "\r\nstart",
+		strings.Repeat("line\r\n", 1000), "x\r\r\r\ny"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = "ab\r\n"[rng.IntN(4)]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		if got := string(crlfToLF([]byte(s))); got != want(s) {
+			t.Fatalf("crlfToLF(%q) = %q, want %q", s, got, want(s))
+		}
+		if got := normalizeNewlines(s); got != want(s) {
+			t.Fatalf("normalizeNewlines(%q) = %q, want %q", s, got, want(s))
+		}
+	}
+	for _, c := range []struct {
+		label string
+		b     string
+		want  bool
+	}{
+		{"utf-8", "hi\r\n", true}, {"", "hi", true}, {"ISO-2022-JP", "\x1b$B", true},
+		{"UTF-16LE", "h\x00", false}, {"utf-16", "hi", false}, {"unicode-1-1", "hi", false},
+		{"utf-8", "h\x00i\x00", false}, // a wrong label: NULs say UTF-16
+	} {
+		if got := asciiLineEnds(c.label, []byte(c.b)); got != c.want {
+			t.Errorf("asciiLineEnds(%q, %q) = %v, want %v", c.label, c.b, got, c.want)
 		}
 	}
 }
