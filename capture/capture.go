@@ -110,7 +110,7 @@ type Pipeline struct {
 
 // Deliver stores, parses and ingests one message, in a transaction of its
 // own: Prepare then Commit. It streams r into the blob store while parsing
-// it, fills Tenant, Mailbox, SourceKey, Raw, BodyHash and ReceivedAt, and
+// it, fills Tenant, Mailbox, SourceKey, Raw and ReceivedAt, and
 // hands the result to the sink. Malformed mail is delivered with
 // ParseError set; an error means the message was not ingested (I/O, blob
 // store, or sink) and the source must not advance past it. It counts
@@ -150,9 +150,9 @@ type Prepared struct {
 }
 
 // Prepare is the first half of Deliver: it stores the raw bytes (streaming
-// r into the blob store, parsing them and working out the body hash on the
-// way) and the attachments, fills Tenant, Mailbox, SourceKey, Raw,
-// BodyHash and ReceivedAt, and lets the sink prepare the result. Nothing
+// r into the blob store, parsing them on the way) and the attachments,
+// fills Tenant, Mailbox, SourceKey, Raw and ReceivedAt, and lets the sink
+// prepare the result. Nothing
 // is ingested yet. An error means the message could not be read or
 // stored; it is counted as a capture error.
 func (p *Pipeline) Prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepared, error) {
@@ -173,11 +173,12 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 	if err != nil {
 		return nil, fmt.Errorf("capture: store raw message: %w", err)
 	}
-	// One read of the bytes: they go into the blob, the body hasher and
-	// the parser together. What the parser leaves unread (it stops at the
-	// end of the last part) is stored and hashed too.
-	bh := ticket.NewBodyHasher()
-	tee := io.TeeReader(ctxReader{ctx, r}, teeWriter{w, bh})
+	// One read of the bytes: they go into the blob and the parser
+	// together. What the parser leaves unread (it stops at the end of the
+	// last part) is stored too. The body hash is left to the duplicate
+	// look-up, which works it out only for a Message-ID already stored
+	// (ticket.BodyKey).
+	tee := io.TeeReader(ctxReader{ctx, r}, w)
 	cw, _ := w.(ticket.CutWriter)
 	in, err := parse(ctx, tee, p.Blobs, p.Options, cw)
 	if err == nil {
@@ -201,7 +202,6 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 	in.SourceKey = d.SourceKey
 	in.Outgoing = d.Outgoing
 	in.Raw = ref
-	in.BodyHash = bh.Sum(ref.SHA256)
 	in.ReceivedAt = p.Options.now()
 	if in.ParseError != "" {
 		p.Metrics.ParseError(d.Mailbox)
@@ -209,19 +209,6 @@ func (p *Pipeline) prepare(ctx context.Context, d Delivery, r io.Reader) (*Prepa
 			"message_id", in.MessageID, "raw_sha256", ref.SHA256, "parse_error", in.ParseError)
 	}
 	return &Prepared{Delivery: d, Inbound: in, pending: p.Sink.Prepare(ctx, in)}, nil
-}
-
-// teeWriter writes to the blob and the body hasher; the hasher never
-// fails.
-type teeWriter struct {
-	blob ticket.BlobWriter
-	body *ticket.BodyHasher
-}
-
-func (t teeWriter) Write(b []byte) (int, error) {
-	n, err := t.blob.Write(b)
-	t.body.Write(b[:n])
-	return n, err
 }
 
 // ctxReader stops reading when its context ends.

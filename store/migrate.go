@@ -125,7 +125,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 				slog.Int("version", m.version), slog.String("name", m.name))
 		}
 	}
-	return s.backfillBodyHashes(ctx)
+	return nil
 }
 
 // checkKnown refuses a database that has a version the binary lacks.

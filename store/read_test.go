@@ -37,7 +37,7 @@ func TestTenantIsolation(t *testing.T) {
 			_, checks["Tx.TicketByNumber"] = tx.TicketByNumber(ctx, tenant, tk.Number)
 			_, checks["Tx.TicketByConversation"] = tx.TicketByConversation(ctx, tenant, "conv")
 			_, checks["Tx.Message"] = tx.Message(ctx, tenant, m.ID)
-			_, checks["Tx.MessageByBody"] = tx.MessageByBody(ctx, tenant, m.MessageID, m.BodyHash)
+			_, checks["Tx.MessageByBody"] = tx.MessageByBody(ctx, tenant, m.MessageID, ticket.BodyKey{Hash: m.BodyHash})
 			return nil
 		})
 		for name, err := range checks {

@@ -177,10 +177,14 @@ func (t *tx) AddSource(ctx context.Context, tenant, mailbox, key string, message
 	return nil
 }
 
-// MessageByBody implements ticket.Tx: an indexed look-up
-// (messages_by_message_id); no blob is read under the write lock. An
-// outgoing message of ours matches its Message-ID whatever the body.
-func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash string) (ticket.Message, error) {
+// MessageByBody implements ticket.Tx: indexed look-ups
+// (messages_by_message_id). Body hashes are worked out only when a stored
+// message has the Message-ID: capture stores none (BodyKey), so the
+// stored messages with this Message-ID whose hash is not known yet get it
+// here, from their raw blobs, and keep it; the new message's is worked out
+// from body.Raw. An outgoing message of ours matches its Message-ID
+// whatever the body.
+func (t *tx) MessageByBody(ctx context.Context, tenant, messageID string, body ticket.BodyKey) (ticket.Message, error) {
 	notFound := fmt.Errorf("store: message <%s> with the same body: %w", messageID, ticket.ErrNotFound)
 	if messageID == "" {
 		return ticket.Message{}, notFound
@@ -188,21 +192,76 @@ func (t *tx) MessageByBody(ctx context.Context, tenant, messageID, bodyHash stri
 	if stored, known := t.mids[midKey(tenant, messageID)]; known && !stored {
 		return ticket.Message{}, notFound
 	}
-	if bodyHash == "" {
+	if body == (ticket.BodyKey{}) {
 		return oneMessage(ctx, t.q, fmt.Sprintf("<%s> of ours", messageID), `SELECT `+messageColumns+` FROM messages
             WHERE tenant_id = ? AND message_id = ? AND direction = 'outgoing' ORDER BY id LIMIT 1`, tenant, messageID)
 	}
+	var one int
+	err := t.q.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE tenant_id = ? AND message_id = ? LIMIT 1`,
+		tenant, messageID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ticket.Message{}, notFound // nothing to compare: no hash is worked out
+	}
+	if err != nil {
+		return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
+	}
+	if err := t.hashStoredBodies(ctx, tenant, messageID); err != nil {
+		return ticket.Message{}, err
+	}
+	hash := body.Hash
+	if hash == "" {
+		if hash, err = t.s.rawBodyHash(ctx, body.Raw); err != nil {
+			return ticket.Message{}, err
+		}
+	}
 	// Our own outgoing mail coming back (a BCC copy, a list's echo with
 	// its footer added) matches by Message-ID alone: we made that id.
-	m, err := oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, bodyHash),
+	m, err := oneMessage(ctx, t.q, fmt.Sprintf("<%s> with body hash %.12s", messageID, hash),
 		`SELECT `+messageColumns+` FROM messages
         WHERE tenant_id = ? AND message_id = ? AND (body_hash = ? OR direction = 'outgoing')
         ORDER BY id LIMIT 1`,
-		tenant, messageID, bodyHash)
+		tenant, messageID, hash)
 	if errors.Is(err, ticket.ErrNotFound) {
 		return ticket.Message{}, notFound
 	}
 	return m, err
+}
+
+// hashStoredBodies gives the tenant's stored messages with this
+// Message-ID whose body hash is not known yet theirs, from their raw
+// blobs (noBodyHash when the blob is gone: it equals no hash).
+func (t *tx) hashStoredBodies(ctx context.Context, tenant, messageID string) error {
+	type row struct {
+		id  int64
+		raw string
+	}
+	var rows []row
+	rs, err := t.q.QueryContext(ctx, `SELECT id, raw_sha256 FROM messages
+        WHERE tenant_id = ? AND message_id = ? AND body_hash = '' AND raw_sha256 <> ''`, tenant, messageID)
+	if err != nil {
+		return fmt.Errorf("store: body hashes of <%s>: %w", messageID, err)
+	}
+	for rs.Next() {
+		var r row
+		if err := rs.Scan(&r.id, &r.raw); err != nil {
+			rs.Close()
+			return fmt.Errorf("store: body hashes of <%s>: %w", messageID, err)
+		}
+		rows = append(rows, r)
+	}
+	if err := errors.Join(rs.Close(), rs.Err()); err != nil {
+		return fmt.Errorf("store: body hashes of <%s>: %w", messageID, err)
+	}
+	for _, r := range rows {
+		h, err := t.s.blobBodyHash(ctx, r.raw)
+		if err != nil {
+			return err
+		}
+		if _, err := t.q.ExecContext(ctx, `UPDATE messages SET body_hash = ? WHERE id = ?`, h, r.id); err != nil {
+			return fmt.Errorf("store: save body hash of message %d: %w", r.id, err)
+		}
+	}
+	return nil
 }
 
 // TicketIDsReferencing implements ticket.Tx.

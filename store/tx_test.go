@@ -219,13 +219,14 @@ func TestInsertMessageRoundTrip(t *testing.T) {
 	}
 }
 
-// TestBodyHashBackfill: messages stored without a body hash (databases
-// written before capture worked hashes out) get theirs from their raw
-// blobs when the store is migrated, so the duplicate look-up, which only
-// compares hashes, finds the same mail with other delivery headers and not
-// another body with the same Message-ID. A message whose blob is gone is
-// marked so and matches nothing.
-func TestBodyHashBackfill(t *testing.T) {
+// TestBodyHashOnDemand: capture stores messages without a body hash; the
+// duplicate look-up works hashes out from the raw blobs only when a stored
+// message has the Message-ID, keeps the stored ones' hashes, and so finds
+// the same mail with other delivery headers and not another body with the
+// same Message-ID. A message whose Message-ID nobody has is not hashed at
+// all; a stored message whose blob is gone is marked so and matches
+// nothing; a new message whose own blob is gone is an error, not a match.
+func TestBodyHashOnDemand(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	put := func(raw string) ticket.BlobRef {
@@ -250,6 +251,7 @@ func TestBodyHashBackfill(t *testing.T) {
 	again := put(againRaw)
 	otherRaw := "Delivered-To: sales@x\r\nMessage-ID: <same@x>\r\n\r\nAnother body.\r\n"
 	other := put(otherRaw)
+	missing := ticket.BlobRef{SHA256: strings.Repeat("ab", 32), Size: 10}
 	tk := mustCreateTicket(t, s, ticket.Ticket{Tenant: "a"})
 	// A mailer that reuses its Message-ID: another body stored first.
 	mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound,
@@ -257,31 +259,45 @@ func TestBodyHashBackfill(t *testing.T) {
 	m1 := mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound,
 		MessageID: "same@x", Raw: first})
 	gone := mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound,
-		MessageID: "gone@x", Raw: ticket.BlobRef{SHA256: strings.Repeat("ab", 32), Size: 10}})
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+		MessageID: "gone@x", Raw: missing})
+	lone := mustInsertMessage(t, s, ticket.Message{Tenant: "a", TicketID: tk.ID, Direction: ticket.DirectionInbound,
+		MessageID: "lone@x", Raw: put("Message-ID: <lone@x>\r\n\r\nAlone.\r\n")})
 	inTx(t, s, func(tx ticket.Tx) error {
-		if m, err := tx.MessageByBody(ctx, "a", "same@x", hash(againRaw, again)); err != nil || m.ID != m1.ID {
+		if m, err := tx.MessageByBody(ctx, "a", "same@x", ticket.BodyKey{Raw: again.SHA256}); err != nil || m.ID != m1.ID {
 			t.Errorf("same mail, other headers: %d, %v; want message %d", m.ID, err, m1.ID)
 		}
-		if _, err := tx.MessageByBody(ctx, "a", "same@x", hash(otherRaw, other)); !errors.Is(err, ticket.ErrNotFound) {
+		if m, err := tx.MessageByBody(ctx, "a", "same@x", ticket.BodyKey{Hash: hash(againRaw, again)}); err != nil || m.ID != m1.ID {
+			t.Errorf("same mail by its hash: %d, %v; want message %d", m.ID, err, m1.ID)
+		}
+		if _, err := tx.MessageByBody(ctx, "a", "same@x", ticket.BodyKey{Raw: other.SHA256}); !errors.Is(err, ticket.ErrNotFound) {
 			t.Errorf("same Message-ID, other body: %v, want ErrNotFound", err)
 		}
-		if _, err := tx.MessageByBody(ctx, "b", "same@x", hash(againRaw, again)); !errors.Is(err, ticket.ErrNotFound) {
+		if _, err := tx.MessageByBody(ctx, "b", "same@x", ticket.BodyKey{Raw: again.SHA256}); !errors.Is(err, ticket.ErrNotFound) {
 			t.Errorf("another tenant: %v, want ErrNotFound", err)
 		}
-		if _, err := tx.MessageByBody(ctx, "a", "gone@x", ""); !errors.Is(err, ticket.ErrNotFound) {
-			t.Errorf("no hash: %v, want ErrNotFound", err)
+		if _, err := tx.MessageByBody(ctx, "a", "gone@x", ticket.BodyKey{Raw: again.SHA256}); !errors.Is(err, ticket.ErrNotFound) {
+			t.Errorf("stored message without its blob: %v, want ErrNotFound", err)
+		}
+		if _, err := tx.MessageByBody(ctx, "a", "new@x", ticket.BodyKey{Raw: missing.SHA256}); !errors.Is(err, ticket.ErrNotFound) {
+			t.Errorf("a Message-ID nobody has: %v, want ErrNotFound without reading the blob", err)
+		}
+		if _, err := tx.MessageByBody(ctx, "a", "same@x", ticket.BodyKey{Raw: missing.SHA256}); err == nil || errors.Is(err, ticket.ErrNotFound) {
+			t.Errorf("a new message without its blob: %v, want an error", err)
 		}
 		return nil
 	})
-	var left int
-	if err := s.w.QueryRow(`SELECT COUNT(*) FROM messages WHERE body_hash = ''`).Scan(&left); err != nil || left != 0 {
-		t.Errorf("%d rows left without a body hash (%v), want 0", left, err)
+	var unhashed int
+	if err := s.w.QueryRow(`SELECT COUNT(*) FROM messages WHERE message_id = 'same@x' AND body_hash = ''`).Scan(&unhashed); err != nil || unhashed != 0 {
+		t.Errorf("%d messages with the looked-up Message-ID left without a body hash (%v), want 0", unhashed, err)
+	}
+	if m, err := s.Message(ctx, "a", m1.ID); err != nil || m.BodyHash != hash(againRaw, again) {
+		t.Errorf("message %d: body hash %q, %v; want the one worked out", m1.ID, m.BodyHash, err)
 	}
 	if m, err := s.Message(ctx, "a", gone.ID); err != nil || m.BodyHash != noBodyHash {
 		t.Errorf("message without its blob: body hash %q, %v; want %q", m.BodyHash, err, noBodyHash)
+	}
+	if m, err := s.Message(ctx, "a", lone.ID); err != nil || m.BodyHash != "" {
+		t.Errorf("message never compared: body hash %q, %v; want none worked out", m.BodyHash, err)
 	}
 }
 
@@ -325,13 +341,13 @@ func TestDedupe(t *testing.T) {
 			hash string
 			want int64
 		}{{"h1", m1.ID}, {"h2", m2.ID}} {
-			m, err := tx.MessageByBody(ctx, "a", "dup@x", tc.hash)
+			m, err := tx.MessageByBody(ctx, "a", "dup@x", ticket.BodyKey{Hash: tc.hash})
 			if err != nil || m.ID != tc.want {
 				t.Errorf("MessageByBody(%s) = %d, %v; want %d", tc.hash, m.ID, err, tc.want)
 			}
 		}
 		for _, tc := range [][3]string{{"a", "dup@x", "h3"}, {"a", "other@x", "h1"}, {"b", "dup@x", "h1"}, {"a", "dup@x", ""}} {
-			if _, err := tx.MessageByBody(ctx, tc[0], tc[1], tc[2]); !errors.Is(err, ticket.ErrNotFound) {
+			if _, err := tx.MessageByBody(ctx, tc[0], tc[1], ticket.BodyKey{Hash: tc[2]}); !errors.Is(err, ticket.ErrNotFound) {
 				t.Errorf("MessageByBody%v = %v, want ErrNotFound", tc, err)
 			}
 		}

@@ -54,6 +54,18 @@ func (b *BodyHasher) Sum(rawSHA256 string) string {
 	return hex.EncodeToString(b.h.Sum(nil))
 }
 
+// BodyKey names a message body for a duplicate look-up (Tx.MessageByBody):
+// by its body hash when the caller has it, else by the raw message it is
+// the body of (the SHA-256 of its blob), whose hash the store works out
+// when it has a stored message to compare it with. Mail with the same
+// Message-ID is rare, so capture leaves the hash to that look-up instead
+// of hashing every message's body as it streams in (a second SHA-256 pass
+// over each raw message, 4% of a capture's CPU).
+type BodyKey struct {
+	Hash string // body hash (see BodyHasher)
+	Raw  string // SHA-256 of the raw message, when Hash is ""
+}
+
 // BodyHash reads a raw message whose SHA-256 is rawSHA256 and returns its
 // body hash (see BodyHasher).
 func BodyHash(r io.Reader, rawSHA256 string) (string, error) {

@@ -380,10 +380,10 @@ func (g *ingestion) dedupe(ctx context.Context) (bool, error) {
 		by = "raw_bytes"
 		// No Message-ID to go by: the same bytes are the same mail.
 		m, err = g.tx.MessageByRaw(ctx, in.Tenant, in.Raw.SHA256)
-	case in.MessageID == "" || in.BodyHash == "":
+	case in.MessageID == "" || in.BodyHash == "" && in.Raw.SHA256 == "":
 		return false, nil
 	default:
-		m, err = g.tx.MessageByBody(ctx, in.Tenant, in.MessageID, in.BodyHash)
+		m, err = g.tx.MessageByBody(ctx, in.Tenant, in.MessageID, BodyKey{Hash: in.BodyHash, Raw: in.Raw.SHA256})
 	}
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
@@ -566,7 +566,7 @@ func (g *ingestion) attach(ctx context.Context, msg *Message, t Ticket, rule str
 // bounced marks the outgoing message of ours that a bounce returns as
 // failed, with the bounce's reason, unless it is failed already.
 func (g *ingestion) bounced(ctx context.Context, t Ticket, bounce *Message) error {
-	orig, err := g.tx.MessageByBody(ctx, g.in.Tenant, g.in.ReturnedMessageID, "")
+	orig, err := g.tx.MessageByBody(ctx, g.in.Tenant, g.in.ReturnedMessageID, BodyKey{})
 	if errors.Is(err, ErrNotFound) {
 		return nil // not ours (the customer's own mail bouncing back to them)
 	}

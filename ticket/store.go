@@ -37,12 +37,13 @@ type Tx interface {
 	// Adding the same triple twice is not an error.
 	AddSource(ctx context.Context, tenant, mailbox, key string, messageID int64) error
 	// MessageByBody finds the first stored message of the tenant with this
-	// Message-ID and body hash (the same mail delivered twice), or the
-	// outgoing message of ours with this Message-ID whatever the body (our
-	// mail coming back: a BCC copy, a list's echo with a footer added);
-	// with bodyHash "", only that outgoing message. ErrNotFound when there
-	// is none. An indexed look-up: it reads no blob.
-	MessageByBody(ctx context.Context, tenant, messageID, bodyHash string) (Message, error)
+	// Message-ID and the body body names (the same mail delivered twice),
+	// or the outgoing message of ours with this Message-ID whatever the
+	// body (our mail coming back: a BCC copy, a list's echo with a footer
+	// added); with a zero body, only that outgoing message. ErrNotFound
+	// when there is none. Body hashes are worked out (from raw blobs) only
+	// when a stored message with the Message-ID is there to compare.
+	MessageByBody(ctx context.Context, tenant, messageID string, body BodyKey) (Message, error)
 	// MessageByRaw finds the first stored message of the tenant without a
 	// Message-ID whose raw bytes have this SHA-256 (the same mail without
 	// an id, delivered twice); ErrNotFound when there is none.

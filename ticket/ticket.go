@@ -202,7 +202,7 @@ type Message struct {
 	Text           string
 	HTML           string // sanitised for display
 	Raw            BlobRef
-	BodyHash       string // hex SHA-256 of the bytes after the header block (see BodyHasher)
+	BodyHash       string // hex SHA-256 of the bytes after the header block (see BodyHasher); "" until a duplicate look-up needs it
 	ParseError     string // non-empty when the mail was malformed; raw is kept
 	// ParseFlags are short codes of what was wrong or cut (see
 	// capture.ParseFlags), sorted.
@@ -272,9 +272,10 @@ type Inbound struct {
 	// mailbox: "imap:<uidvalidity>:<uid>" or "gmail:<id>".
 	SourceKey string
 	Raw       BlobRef
-	// BodyHash is the body hash (see BodyHasher), worked out by the
-	// source while the message streamed in. A message without one is
-	// deduplicated by its source key only.
+	// BodyHash is the body hash (see BodyHasher) when the source worked
+	// it out; capture leaves it "", and the duplicate look-up works it out
+	// from Raw when a stored message has the same Message-ID (BodyKey). A
+	// message with neither is deduplicated by its source key only.
 	BodyHash string
 	Header   Header
 

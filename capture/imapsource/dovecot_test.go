@@ -362,6 +362,17 @@ func TestTwoMailboxesSameMail(t *testing.T) {
 		t.Errorf("help: %+v, want 1 duplicate", stats)
 	}
 	e.assertOnce(t, []string{id})
+
+	// Both copies in one mailbox, fetched and committed together: the
+	// first is not committed (its blob not indexed) when the second's
+	// look-up works out both body hashes.
+	raw2, id2 := mail("sent to two aliases of one mailbox")
+	d.Append(t, userA, "INBOX", append([]byte("Delivered-To: alias1@example.com\r\n"), raw2...))
+	d.Append(t, userA, "INBOX", append([]byte("Delivered-To: alias2@example.com\r\n"), raw2...))
+	if stats := once(t, a); stats.New != 1 || stats.Duplicates != 1 {
+		t.Errorf("support, two copies in one pass: %+v, want 1 new and 1 duplicate", stats)
+	}
+	e.assertOnce(t, []string{id, id2})
 }
 
 func TestWrongPasswordIsolated(t *testing.T) {
