@@ -18,11 +18,23 @@ import (
 
 const driverName = "sqlite"
 
+// connRole is what a pool's connections are for.
+type connRole int
+
+const (
+	roleReader       connRole = iota // query_only
+	roleWriter                       // the one writing connection
+	roleCheckpointer                 // background WAL checkpoints (checkpointer)
+)
+
 // dsn builds the connection string for path. The writer pool begins every
 // transaction with BEGIN IMMEDIATE, so a writer waits (busy_timeout) for the
 // write lock up front instead of failing half-way when a deferred read
-// transaction tries to upgrade; reader connections are query_only.
-func dsn(absPath string, writer bool, busy time.Duration, normalSync bool) string {
+// transaction tries to upgrade; reader connections are query_only; the
+// checkpointer's connection only checkpoints, with the writer's
+// synchronous setting (a checkpoint fsyncs the database file as a commit
+// fsyncs the WAL).
+func dsn(absPath string, role connRole, busy time.Duration, normalSync bool) string {
 	u := url.URL{Scheme: "file", Path: absPath}
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
@@ -31,12 +43,20 @@ func dsn(absPath string, writer bool, busy time.Duration, normalSync bool) strin
 	// re-read hundreds of index pages once the database outgrew it; 8 MiB
 	// captures 10,000 and 50,000 mails as fast as 32 MiB did (imapbench),
 	// for 24 MB less memory (the cache is outside Go's heap).
-	if writer {
+	switch role {
+	case roleCheckpointer:
+		q.Add("_pragma", "cache_size(-256)") // it reads no tables
+		if normalSync {
+			q.Set("_synchronous", "NORMAL")
+		} else {
+			q.Set("_synchronous", "FULL")
+		}
+	case roleWriter:
 		q.Add("_pragma", "cache_size(-8192)") // 8 MiB
-		// Checkpoint every 32 MiB of WAL, not SQLite's 4 MiB: the
-		// checkpoint runs in a committing transaction, and index pages
-		// written again and again between two checkpoints are copied once.
-		q.Add("_pragma", "wal_autocheckpoint(8192)")
+		// The checkpointer copies the WAL into the database beside the
+		// writer; the writer's automatic checkpoint is the backstop, at
+		// 128 MiB of WAL rather than SQLite's 4 MiB (checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(backstopCheckpointPages)+")")
 		q.Set("_journal_mode", "WAL")
 		// FULL: a commit is on disk (the WAL fsynced) before it is
 		// acknowledged, so a power loss cannot take back an agent's change
@@ -48,7 +68,7 @@ func dsn(absPath string, writer bool, busy time.Duration, normalSync bool) strin
 			q.Set("_synchronous", "FULL")
 		}
 		q.Set("_txlock", "immediate")
-	} else {
+	default:
 		q.Add("_pragma", "cache_size(-8192)") // 8 MiB per reader
 		q.Set("_query_only", "1")
 	}
@@ -58,8 +78,8 @@ func dsn(absPath string, writer bool, busy time.Duration, normalSync bool) strin
 }
 
 // openDB opens one pool.
-func openDB(absPath string, writer bool, busy time.Duration, normalSync bool) (*sql.DB, error) {
-	db, err := sql.Open(driverName, dsn(absPath, writer, busy, normalSync))
+func openDB(absPath string, role connRole, busy time.Duration, normalSync bool) (*sql.DB, error) {
+	db, err := sql.Open(driverName, dsn(absPath, role, busy, normalSync))
 	if err != nil {
 		return nil, err
 	}

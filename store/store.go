@@ -65,6 +65,7 @@ const txAttempts = 5
 type Store struct {
 	w     *sql.DB // single connection, BEGIN IMMEDIATE: every write
 	r     *sql.DB // query_only connections: the read side
+	ckpt  *checkpointer
 	blobs *Blobs
 	stmts *stmtCache // prepared write statements
 	log   *slog.Logger
@@ -140,7 +141,7 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 	} else if !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("store: create %s: %w", abs, err)
 	}
-	w, err := openDB(abs, true, busy, opts.NormalSync)
+	w, err := openDB(abs, roleWriter, busy, opts.NormalSync)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
@@ -165,7 +166,7 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 		return nil, fmt.Errorf("store: open %s: journal_mode is %q, want wal", abs, mode)
 	}
 
-	r, err := openDB(abs, false, busy, opts.NormalSync)
+	r, err := openDB(abs, roleReader, busy, opts.NormalSync)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
@@ -181,10 +182,22 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
 
+	ck, err := openDB(abs, roleCheckpointer, busy, opts.NormalSync)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxLifetime(0)
+	ck.SetConnMaxIdleTime(0)
+
 	blobs.attach(r)
 	return &Store{
 		w:          w,
 		r:          r,
+		ckpt:       newCheckpointer(ck, log),
 		blobs:      blobs,
 		stmts:      newStmtCache(),
 		log:        log,
@@ -194,11 +207,13 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 	}, nil
 }
 
-// Close closes both connection pools.
+// Close stops the checkpointer and closes the connection pools.
 func (s *Store) Close() error {
 	s.blobs.close()
 	s.stmts.close()
-	return errors.Join(s.r.Close(), s.w.Close())
+	// The checkpointer goes first: the writer's connection, closed last,
+	// checkpoints what is left and removes the WAL.
+	return errors.Join(s.ckpt.close(), s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers, for health checks.
@@ -294,6 +309,7 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	s.blobs.committed(index)
+	s.ckpt.committed()
 	s.terms.add(t.newTerms)
 	if t.events {
 		s.committed.fire()
