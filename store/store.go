@@ -296,6 +296,9 @@ func (s *Store) withTxOnce(ctx context.Context, fn func(ticket.Tx) error) (err e
 		ferr = t.flushRequesters(ctx)
 	}
 	if ferr == nil {
+		ferr = t.flushCounters(ctx)
+	}
+	if ferr == nil {
 		ferr = t.flushSearch(ctx)
 	}
 	done = true

@@ -157,8 +157,11 @@ func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id 
 // requester as a participant. Empty Status/Priority become new/normal and
 // zero CreatedAt/UpdatedAt become now; t is updated to what was stored.
 // numbers holds the last number handed out per tenant in this
-// transaction, so only the first ticket of a batch reads the counter.
-func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticket, numbers map[string]int64) error {
+// transaction, so only the first ticket of a batch reads (and moves) the
+// counter row; for the next ones it only marks the tenant in dirty, and
+// the row is written once when the transaction's work is done
+// (tx.flushCounters).
+func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticket, numbers map[string]int64, dirty map[string]bool) error {
 	if err := checkTicketFields(t); err != nil {
 		return err
 	}
@@ -179,7 +182,7 @@ func createTicket(ctx context.Context, q querier, now time.Time, t *ticket.Ticke
 	number, known := numbers[t.Tenant]
 	if known {
 		number++
-		_, err = q.ExecContext(ctx, `UPDATE ticket_counters SET last_number = ? WHERE tenant_id = ?`, number, t.Tenant)
+		dirty[t.Tenant] = true
 	} else {
 		_, err = q.ExecContext(ctx, `INSERT INTO ticket_counters (tenant_id, last_number) VALUES (?, 1)
         ON CONFLICT (tenant_id) DO UPDATE SET last_number = ticket_counters.last_number + 1`, t.Tenant)

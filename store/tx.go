@@ -29,6 +29,9 @@ type tx struct {
 	// ticket number (the next ticket needs no read of the counter).
 	created map[int64]bool
 	numbers map[string]int64
+	// counters are the tenants whose ticket counter row is behind
+	// numbers: written by flushCounters before the commit.
+	counters map[string]bool
 	// requesters are the tickets created here whose requester is not a
 	// participant row yet: it is written with the ticket's first message
 	// (one INSERT for both; the first message's sender is the requester
@@ -425,9 +428,9 @@ func clampTime(t time.Time) time.Time {
 // becomes a participant.
 func (t *tx) CreateTicket(ctx context.Context, tk *ticket.Ticket) error {
 	if t.numbers == nil {
-		t.numbers, t.created = map[string]int64{}, map[int64]bool{}
+		t.numbers, t.created, t.counters = map[string]int64{}, map[int64]bool{}, map[string]bool{}
 	}
-	if err := createTicket(ctx, t.q, t.s.nowUTC(), tk, t.numbers); err != nil {
+	if err := createTicket(ctx, t.q, t.s.nowUTC(), tk, t.numbers, t.counters); err != nil {
 		return err
 	}
 	t.created[tk.ID] = true
@@ -441,6 +444,20 @@ func (t *tx) CreateTicket(ctx context.Context, tk *ticket.Ticket) error {
 }
 
 type pendingRequester struct{ tenant, email string }
+
+// flushCounters writes each ticket counter row that is behind the
+// numbers this transaction handed out: one UPDATE per tenant instead of
+// one per ticket.
+func (t *tx) flushCounters(ctx context.Context) error {
+	for tenant := range t.counters {
+		if _, err := t.q.ExecContext(ctx, `UPDATE ticket_counters SET last_number = ? WHERE tenant_id = ?`,
+			t.numbers[tenant], tenant); err != nil {
+			return fmt.Errorf("store: ticket counter of %s: %w", tenant, err)
+		}
+	}
+	clear(t.counters)
+	return nil
+}
 
 // flushRequesters writes the participant rows of the requesters still
 // pending (tickets created without a message in this transaction).
