@@ -692,3 +692,22 @@ func TestLineEndsNormalised(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSanitizeHTML sanitises a mail HTML body shaped as Outlook
+// writes them: a styled div holding a paragraph per line.
+func BenchmarkSanitizeHTML(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`<html><head><style>p{margin:0}</style></head><body><div style="font-family:Calibri">`)
+	for i := range 150 {
+		fmt.Fprintf(&sb, "<p>Line %d of the customer's question &amp; its <a href=\"https://example.com/t/%d\">link</a> and <b>bold</b> words.</p>\r\n", i, i)
+	}
+	sb.WriteString("</div></body></html>\r\n")
+	html := sb.String()
+	b.SetBytes(int64(len(html)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if sanitizeHTML(html) == "" {
+			b.Fatal("empty")
+		}
+	}
+}
