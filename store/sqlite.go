@@ -55,7 +55,7 @@ func dsn(absPath string, role connRole, busy time.Duration, normalSync bool) str
 		q.Add("_pragma", "cache_size(-8192)") // 8 MiB
 		// The checkpointer copies the WAL into the database beside the
 		// writer; the writer's automatic checkpoint is the backstop, at
-		// 128 MiB of WAL rather than SQLite's 4 MiB (checkpoint.go).
+		// 64 MiB of WAL rather than SQLite's 4 MiB (checkpoint.go).
 		q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(backstopCheckpointPages)+")")
 		// Statement journals (the pages a statement inside a transaction
 		// may have to roll back) stay in memory: past 64 KiB SQLite
