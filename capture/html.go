@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"container/list"
+	"hash/maphash"
 	"regexp"
 	"strings"
 	"sync"
@@ -29,11 +31,89 @@ var htmlPolicy = sync.OnceValue(func() *bluemonday.Policy {
 
 // sanitizeHTML makes mail HTML safe to display: no script, style, iframe,
 // event handler or style attribute survives, links get rel=noopener.
+// Bodies sanitised lately are remembered (sanitized): the same HTML comes
+// again and again in support mail (notifications, a newsletter to several
+// support addresses, the copy of a mail in a second mailbox, which is
+// parsed before it is found to be a duplicate).
 func sanitizeHTML(s string) string {
 	if s == "" {
 		return ""
 	}
-	return strings.TrimSpace(htmlPolicy().Sanitize(s))
+	if out, ok := sanitized.get(s); ok {
+		return out
+	}
+	out := strings.TrimSpace(htmlPolicy().Sanitize(s))
+	sanitized.put(s, out)
+	return out
+}
+
+// sanitized remembers the sanitised form of recent HTML bodies, up to
+// sanitizedMaxBytes of input and output together; a body bigger than
+// sanitizedMaxEntry is not kept. The policy is fixed for the process, so a
+// body's sanitised form never changes.
+var sanitized = newHTMLCache(sanitizedMaxBytes)
+
+const (
+	sanitizedMaxBytes = 4 << 20
+	sanitizedMaxEntry = 256 << 10
+)
+
+// htmlCache is a small LRU keyed by the input (hashed with maphash; a hit
+// compares the whole input).
+type htmlCache struct {
+	mu      sync.Mutex
+	max     int
+	size    int
+	entries map[uint64]*list.Element
+	order   *list.List // front: most recent; values *htmlEntry
+}
+
+type htmlEntry struct {
+	key     uint64
+	in, out string
+}
+
+var htmlSeed = maphash.MakeSeed()
+
+func newHTMLCache(max int) *htmlCache {
+	return &htmlCache{max: max, entries: map[uint64]*list.Element{}, order: list.New()}
+}
+
+func (c *htmlCache) get(in string) (string, bool) {
+	k := maphash.String(htmlSeed, in)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[k]
+	if !ok || el.Value.(*htmlEntry).in != in {
+		return "", false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*htmlEntry).out, true
+}
+
+func (c *htmlCache) put(in, out string) {
+	n := len(in) + len(out)
+	if n > sanitizedMaxEntry || n > c.max {
+		return
+	}
+	k := maphash.String(htmlSeed, in)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[k]; ok { // a collision or a race: the newer one stays
+		e := el.Value.(*htmlEntry)
+		c.size -= len(e.in) + len(e.out)
+		c.order.Remove(el)
+		delete(c.entries, k)
+	}
+	c.entries[k] = c.order.PushFront(&htmlEntry{key: k, in: in, out: out})
+	c.size += n
+	for c.size > c.max {
+		el := c.order.Back()
+		e := el.Value.(*htmlEntry)
+		c.order.Remove(el)
+		delete(c.entries, e.key)
+		c.size -= len(e.in) + len(e.out)
+	}
 }
 
 var blockElems = map[atom.Atom]bool{

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -705,9 +706,56 @@ func BenchmarkSanitizeHTML(b *testing.B) {
 	html := sb.String()
 	b.SetBytes(int64(len(html)))
 	b.ReportAllocs()
-	for b.Loop() {
-		if sanitizeHTML(html) == "" {
+	for b.Loop() { // the policy itself: sanitizeHTML would answer from its cache
+		if htmlPolicy().Sanitize(html) == "" {
 			b.Fatal("empty")
 		}
+	}
+}
+
+// TestSanitizedCache: a body sanitised again comes from the cache and is
+// what the policy makes of it; the cache keeps to its size, drops the
+// least recently used body first, and a hash match with another input is
+// a miss.
+func TestSanitizedCache(t *testing.T) {
+	html := `<p onclick="x()">Hi <script>alert(1)</script><a href="javascript:y()">z</a></p>`
+	want := strings.TrimSpace(htmlPolicy().Sanitize(html))
+	if got := sanitizeHTML(html); got != want {
+		t.Fatalf("sanitizeHTML = %q, want %q", got, want)
+	}
+	if got, ok := sanitized.get(html); !ok || got != want {
+		t.Fatalf("cache after one sanitising: %q, %v; want %q, true", got, ok, want)
+	}
+	if got := sanitizeHTML(html); got != want || strings.Contains(got, "script") || strings.Contains(got, "onclick") {
+		t.Fatalf("sanitizeHTML from the cache = %q, want %q", got, want)
+	}
+
+	c := newHTMLCache(100)
+	c.put("aaaaaaaaaa", strings.Repeat("A", 30)) // 40 bytes
+	c.put("bbbbbbbbbb", strings.Repeat("B", 30)) // 80
+	if _, ok := c.get("aaaaaaaaaa"); !ok {       // a is now the most recent
+		t.Fatal("a missing before the cache was full")
+	}
+	c.put("cccccccccc", strings.Repeat("C", 30)) // 120 > 100: b goes
+	if _, ok := c.get("bbbbbbbbbb"); ok {
+		t.Error("b, the least recently used, still cached")
+	}
+	for _, k := range []string{"aaaaaaaaaa", "cccccccccc"} {
+		if _, ok := c.get(k); !ok {
+			t.Errorf("%s evicted, want kept", k)
+		}
+	}
+	if c.size > c.max || c.size != 80 || len(c.entries) != c.order.Len() {
+		t.Errorf("size %d of %d with %d entries and %d in order; want 80", c.size, c.max, len(c.entries), c.order.Len())
+	}
+	c.put(strings.Repeat("x", 200), "y") // bigger than the cache: not kept
+	if _, ok := c.get(strings.Repeat("x", 200)); ok || c.size != 80 {
+		t.Errorf("an entry bigger than the cache was kept (size %d)", c.size)
+	}
+	// Another input under the same hash is a miss, not its output.
+	k := maphash.String(htmlSeed, "other")
+	c.entries[k] = c.order.PushFront(&htmlEntry{key: k, in: "not other", out: "wrong"})
+	if out, ok := c.get("other"); ok {
+		t.Errorf("hash match with another input answered %q", out)
 	}
 }
