@@ -16,6 +16,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		name, query, index string
 	}{
 		{"TicketIDsByMessageIDs", `SELECT id, ticket_id FROM messages WHERE tenant_id = ? AND message_id IN (?, ?)`, "messages_by_message_id"},
+		{"Prefetch references", `SELECT DISTINCT ref FROM message_refs WHERE tenant_id = ? AND ref IN (?, ?)`, "PRIMARY KEY"},
 		{"MessageByBody stored", `SELECT 1 FROM messages WHERE tenant_id = ? AND message_id = ? LIMIT 1`, "messages_by_message_id"},
 		{"MessageByBody unhashed", `SELECT id, raw_sha256 FROM messages WHERE tenant_id = ? AND message_id = ? AND body_hash = '' AND raw_sha256 <> ''`, "messages_by_message_id"},
 		{"MessageByBody", `SELECT id FROM messages WHERE tenant_id = ? AND message_id = ? AND body_hash = ? ORDER BY id LIMIT 1`, "messages_by_message_id"},

@@ -43,8 +43,14 @@ type tx struct {
 	// stored, for the keys of a batch, so that the dedupe look-ups of a
 	// new message need no query. Rows this transaction inserts are added.
 	// A key not in the map is looked up.
-	sources  map[string]bool
-	mids     map[string]bool
+	sources map[string]bool
+	mids    map[string]bool
+	// refd: whether a stored message names a Message-ID of the batch in
+	// its In-Reply-To or References (message_refs), so that the look-up
+	// of a parent's replies (TicketIDsReferencing) needs no query for
+	// the many mails nobody has answered yet. References this
+	// transaction inserts are added.
+	refd     map[string]bool
 	inserted map[int64]bool // messages inserted by this transaction
 }
 
@@ -52,7 +58,7 @@ type tx struct {
 // instead of two per message.
 func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 	if t.sources == nil {
-		t.sources, t.mids = map[string]bool{}, map[string]bool{}
+		t.sources, t.mids, t.refd = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	}
 	type group struct{ tenant, mailbox string }
 	srcKeys := map[group][]string{}
@@ -65,7 +71,11 @@ func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 		}
 		if in.MessageID != "" {
 			midKeys[in.Tenant] = append(midKeys[in.Tenant], in.MessageID)
-			t.mids[midKey(in.Tenant, in.MessageID)] = false
+			k := midKey(in.Tenant, in.MessageID)
+			t.mids[k] = false
+			if !t.refd[k] { // a reference inserted before stays known
+				t.refd[k] = false
+			}
 		}
 	}
 	for g, keys := range srcKeys {
@@ -82,6 +92,12 @@ func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 			func(mid string) { t.mids[midKey(tenant, mid)] = true })
 		if err != nil {
 			return fmt.Errorf("store: prefetch message ids: %w", err)
+		}
+		err = t.inChunks(ctx, mids, `SELECT DISTINCT ref FROM message_refs
+            WHERE tenant_id = ? AND ref IN `, []any{tenant},
+			func(ref string) { t.refd[midKey(tenant, ref)] = true })
+		if err != nil {
+			return fmt.Errorf("store: prefetch references: %w", err)
 		}
 	}
 	return nil
@@ -274,6 +290,16 @@ func (t *tx) TicketIDsReferencing(ctx context.Context, tenant string, messageIDs
 		return nil, nil
 	}
 	ids = ids[:min(len(ids), idChunk)]
+	unknown := false
+	for _, id := range ids {
+		if refd, known := t.refd[midKey(tenant, id)]; !known || refd {
+			unknown = true
+			break
+		}
+	}
+	if !unknown {
+		return nil, nil // the prefetch found none of them named, nor was one since
+	}
 	args := append([]any{tenant}, anys(ids)...)
 	rows, err := t.q.QueryContext(ctx, `SELECT m.ticket_id FROM message_refs r JOIN messages m ON m.id = r.message_id
         WHERE r.tenant_id = ? AND r.ref IN (`+placeholders(len(ids))+`) AND m.ticket_id IS NOT NULL
@@ -485,6 +511,13 @@ func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
 	}
 	if err := insertMessage(ctx, t.q, t.s.nowUTC(), m, t.created[m.TicketID], requester); err != nil {
 		return err
+	}
+	if t.refd != nil { // the references insertMessage wrote to message_refs
+		for _, ref := range append([]string{m.InReplyTo}, m.References...) {
+			if ref != "" {
+				t.refd[midKey(m.Tenant, ref)] = true
+			}
+		}
 	}
 	// The search index takes the distinct words of the subject, text and
 	// sender (worked out before the transaction when the Service prepared

@@ -41,6 +41,12 @@ func batchCorpus() []Inbound {
 		newMail("list@x", "news@lists.example.com", "Weekly digest", header("List-Id", "<news.lists.example.com>")),
 		newMail("a@mail.gmail.com", "alice@example.org", "Printer broken", withSource("sales", "imap:7:1")),
 		newMail("b@mail.gmail.com", "Alice@Example.org", "Re: Printer broken", inReplyTo("a@mail.gmail.com")),
+		// Parents after their replies (14 → 15 across batches of 5, 16 → 17
+		// within one): the parent joins the reply's ticket.
+		newMail("late-r1@x", "dave@example.com", "Re: Invoice", inReplyTo("late-root1@x")),
+		newMail("late-root1@x", "dave@example.com", "Invoice"),
+		newMail("late-r2@x", "erin@example.com", "Re: Contract", inReplyTo("late-root2@x"), references("late-root2@x")),
+		newMail("late-root2@x", "erin@example.com", "Contract"),
 	}
 	for i := range 24 {
 		ms = append(ms, newMail(fmt.Sprintf("flood%d@x", i), "bot@example.com", fmt.Sprintf("Alert %d", i)))
@@ -125,7 +131,8 @@ func RunIngestBatchScenarios(t *testing.T, open OpenStore) {
 		held += b2i(r.Held)
 	}
 	if news < 5 || dups != 2 || held < 4 || want.results[1].TicketID != want.results[0].TicketID ||
-		want.results[8].Classification != ClassBounce || want.results[8].TicketID != want.results[2].TicketID {
+		want.results[8].Classification != ClassBounce || want.results[8].TicketID != want.results[2].TicketID ||
+		want.results[15].TicketID != want.results[14].TicketID || want.results[17].TicketID != want.results[16].TicketID {
 		t.Fatalf("corpus does not cover threading, duplicates, holds: %+v", want.results)
 	}
 
