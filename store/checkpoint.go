@@ -47,7 +47,14 @@ type checkpointer struct {
 	mu             sync.Mutex
 	runs           int
 	frames, copied int
+
+	// failures since the last one logged; a failing checkpoint is logged
+	// at most once per checkpointLogEvery, with the count.
+	failures int
+	loggedAt time.Time
 }
+
+const checkpointLogEvery = time.Minute
 
 func newCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
 	c := &checkpointer{db: db, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{})}
@@ -91,7 +98,12 @@ func (c *checkpointer) checkpoint() {
 	var busy, frames, copied int
 	err := c.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
 	if err != nil {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "store: background checkpoint failed", slog.String("error", err.Error()))
+		c.failures++
+		if now := time.Now(); now.Sub(c.loggedAt) >= checkpointLogEvery {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "store: background checkpoint failed (the writer's own checkpoints go on)",
+				slog.String("error", err.Error()), slog.Int("failures", c.failures))
+			c.loggedAt, c.failures = now, 0
+		}
 		return
 	}
 	c.mu.Lock()

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,5 +41,34 @@ func TestBackgroundCheckpoint(t *testing.T) {
 				runs, runs0, frames, copied)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCheckpointFailureLoggedOnce: a checkpoint that keeps failing (here
+// on a closed connection pool) is logged once a minute with the count of
+// failures, not four times a second.
+func TestCheckpointFailureLoggedOnce(t *testing.T) {
+	s := newStore(t)
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	db, err := openDB(s.path, roleCheckpointer, time.Second, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	c := &checkpointer{db: db, log: log}
+	for range 3 {
+		c.checkpoint()
+	}
+	if n := strings.Count(buf.String(), "background checkpoint failed"); n != 1 {
+		t.Fatalf("%d log lines for 3 failures, want 1:\n%s", n, buf.String())
+	}
+	c.loggedAt = time.Now().Add(-checkpointLogEvery)
+	c.checkpoint()
+	if out := buf.String(); strings.Count(out, "background checkpoint failed") != 2 || !strings.Contains(out, "failures=3") {
+		t.Fatalf("after a minute: want a second line counting the 3 failures since the first:\n%s", out)
+	}
+	if runs, _, _ := c.last(); runs != 0 {
+		t.Errorf("%d runs counted for failed checkpoints, want 0", runs)
 	}
 }
