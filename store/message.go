@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,12 +162,7 @@ func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Mess
 	m.ID = id
 	m.Date, _ = parseTime(date)
 	m.CreatedAt, _ = parseTime(sql.NullString{String: created, Valid: true})
-	seen := map[string]bool{}
-	for _, ref := range append([]string{m.InReplyTo}, m.References...) {
-		if ref == "" || seen[ref] || ref == m.MessageID {
-			continue
-		}
-		seen[ref] = true
+	for _, ref := range messageRefs(*m) {
 		if _, err := q.ExecContext(ctx, `INSERT OR IGNORE INTO message_refs (tenant_id, ref, message_id) VALUES (?, ?, ?)`,
 			m.Tenant, ref, m.ID); err != nil {
 			return fmt.Errorf("store: insert message references: %w", err)
@@ -197,6 +193,18 @@ func insertMessage(ctx context.Context, q querier, now time.Time, m *ticket.Mess
 }
 
 // messageEmails are the addresses that make someone a ticket participant.
+// messageRefs are the Message-IDs m names (In-Reply-To, then References)
+// as message_refs keeps them: each once, never m's own.
+func messageRefs(m ticket.Message) []string {
+	var out []string
+	for _, ref := range append([]string{m.InReplyTo}, m.References...) {
+		if ref != "" && ref != m.MessageID && !slices.Contains(out, ref) {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
 func messageEmails(m ticket.Message) []string {
 	es := []string{m.From.Email}
 	for _, l := range [][]ticket.Address{m.To, m.Cc} {

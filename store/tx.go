@@ -73,7 +73,7 @@ func (t *tx) Prefetch(ctx context.Context, ins []ticket.Inbound) error {
 			midKeys[in.Tenant] = append(midKeys[in.Tenant], in.MessageID)
 			k := midKey(in.Tenant, in.MessageID)
 			t.mids[k] = false
-			if !t.refd[k] { // a reference inserted before stays known
+			if _, known := t.refd[k]; !known { // a reference inserted before stays true
 				t.refd[k] = false
 			}
 		}
@@ -208,27 +208,31 @@ func (t *tx) MessageByBody(ctx context.Context, tenant, messageID string, body t
 	if messageID == "" {
 		return ticket.Message{}, notFound
 	}
-	if stored, known := t.mids[midKey(tenant, messageID)]; known && !stored {
+	stored, known := t.mids[midKey(tenant, messageID)]
+	if known && !stored {
 		return ticket.Message{}, notFound
 	}
 	if body == (ticket.BodyKey{}) {
 		return oneMessage(ctx, t.q, fmt.Sprintf("<%s> of ours", messageID), `SELECT `+messageColumns+` FROM messages
             WHERE tenant_id = ? AND message_id = ? AND direction = 'outgoing' ORDER BY id LIMIT 1`, tenant, messageID)
 	}
-	var one int
-	err := t.q.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE tenant_id = ? AND message_id = ? LIMIT 1`,
-		tenant, messageID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ticket.Message{}, notFound // nothing to compare: no hash is worked out
-	}
-	if err != nil {
-		return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
+	if !known { // the prefetch did not ask: is anything there to compare?
+		var one int
+		err := t.q.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE tenant_id = ? AND message_id = ? LIMIT 1`,
+			tenant, messageID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ticket.Message{}, notFound // nothing to compare: no hash is worked out
+		}
+		if err != nil {
+			return ticket.Message{}, fmt.Errorf("store: message <%s>: %w", messageID, err)
+		}
 	}
 	if err := t.hashStoredBodies(ctx, tenant, messageID); err != nil {
 		return ticket.Message{}, err
 	}
 	hash := body.Hash
 	if hash == "" {
+		var err error
 		if hash, err = t.s.rawBodyHash(ctx, body.Raw); err != nil {
 			return ticket.Message{}, err
 		}
@@ -290,14 +294,8 @@ func (t *tx) TicketIDsReferencing(ctx context.Context, tenant string, messageIDs
 		return nil, nil
 	}
 	ids = ids[:min(len(ids), idChunk)]
-	unknown := false
-	for _, id := range ids {
-		if refd, known := t.refd[midKey(tenant, id)]; !known || refd {
-			unknown = true
-			break
-		}
-	}
-	if !unknown {
+	mayBeNamed := func(id string) bool { refd, known := t.refd[midKey(tenant, id)]; return !known || refd }
+	if !slices.ContainsFunc(ids, mayBeNamed) {
 		return nil, nil // the prefetch found none of them named, nor was one since
 	}
 	args := append([]any{tenant}, anys(ids)...)
@@ -513,10 +511,8 @@ func (t *tx) InsertMessage(ctx context.Context, m *ticket.Message) error {
 		return err
 	}
 	if t.refd != nil { // the references insertMessage wrote to message_refs
-		for _, ref := range append([]string{m.InReplyTo}, m.References...) {
-			if ref != "" {
-				t.refd[midKey(m.Tenant, ref)] = true
-			}
+		for _, ref := range messageRefs(*m) {
+			t.refd[midKey(m.Tenant, ref)] = true
 		}
 	}
 	// The search index takes the distinct words of the subject, text and
