@@ -72,8 +72,6 @@ func (c *checkpointer) committed() {
 }
 
 func (c *checkpointer) run() {
-	t := time.NewTimer(0)
-	defer t.Stop()
 	for {
 		select {
 		case <-c.stop:
@@ -81,11 +79,10 @@ func (c *checkpointer) run() {
 		case <-c.wake:
 		}
 		c.checkpoint()
-		t.Reset(checkpointEvery)
-		select {
+		select { // commits in the meantime leave one wake behind
 		case <-c.stop:
 			return
-		case <-t.C:
+		case <-time.After(checkpointEvery):
 		}
 	}
 }

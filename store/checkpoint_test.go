@@ -51,7 +51,7 @@ func TestCheckpointFailureLoggedOnce(t *testing.T) {
 	s := newStore(t)
 	var buf strings.Builder
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	db, err := openDB(s.path, roleCheckpointer, time.Second, false)
+	db, err := openDB(s.path, roleCheckpointer, time.Second, false, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

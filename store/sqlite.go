@@ -43,14 +43,18 @@ func dsn(absPath string, role connRole, busy time.Duration, normalSync bool) str
 	// re-read hundreds of index pages once the database outgrew it; 8 MiB
 	// captures 10,000 and 50,000 mails as fast as 32 MiB did (imapbench),
 	// for 24 MB less memory (the cache is outside Go's heap).
+	// FULL: a commit is on disk (the WAL fsynced) before it is
+	// acknowledged, so a power loss cannot take back an agent's change or
+	// a captured message. NORMAL (Options.NormalSync) survives a process
+	// crash but may lose the last commits on power loss.
+	synchronous := "FULL"
+	if normalSync {
+		synchronous = "NORMAL"
+	}
 	switch role {
 	case roleCheckpointer:
 		q.Add("_pragma", "cache_size(-256)") // it reads no tables
-		if normalSync {
-			q.Set("_synchronous", "NORMAL")
-		} else {
-			q.Set("_synchronous", "FULL")
-		}
+		q.Set("_synchronous", synchronous)
 	case roleWriter:
 		q.Add("_pragma", "cache_size(-8192)") // 8 MiB
 		// The checkpointer copies the WAL into the database beside the
@@ -64,15 +68,7 @@ func dsn(absPath string, role connRole, busy time.Duration, normalSync bool) str
 		// runs no big sorts, so its temporary data stays small.
 		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_journal_mode", "WAL")
-		// FULL: a commit is on disk (the WAL fsynced) before it is
-		// acknowledged, so a power loss cannot take back an agent's change
-		// or a captured message. NORMAL (Options.NormalSync) survives a
-		// process crash but may lose the last commits on power loss.
-		if normalSync {
-			q.Set("_synchronous", "NORMAL")
-		} else {
-			q.Set("_synchronous", "FULL")
-		}
+		q.Set("_synchronous", synchronous)
 		q.Set("_txlock", "immediate")
 	default:
 		q.Add("_pragma", "cache_size(-8192)") // 8 MiB per reader
@@ -83,12 +79,16 @@ func dsn(absPath string, role connRole, busy time.Duration, normalSync bool) str
 	return u.String() + "?" + q.Encode()
 }
 
-// openDB opens one pool.
-func openDB(absPath string, role connRole, busy time.Duration, normalSync bool) (*sql.DB, error) {
+// openDB opens one pool of conns connections, kept open for good.
+func openDB(absPath string, role connRole, busy time.Duration, normalSync bool, conns int) (*sql.DB, error) {
 	db, err := sql.Open(driverName, dsn(absPath, role, busy, normalSync))
 	if err != nil {
 		return nil, err
 	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
 	return db, nil
 }
 

@@ -141,16 +141,12 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 	} else if !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("store: create %s: %w", abs, err)
 	}
-	w, err := openDB(abs, roleWriter, busy, opts.NormalSync)
+	// One writer connection: writers of this process queue in database/sql
+	// (respecting ctx) instead of contending for SQLite's lock.
+	w, err := openDB(abs, roleWriter, busy, opts.NormalSync, 1)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
-	// One writer connection: writers of this process queue in database/sql
-	// (respecting ctx) instead of contending for SQLite's lock.
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
 	// The first connection switches the file to WAL before any reader opens.
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
@@ -166,32 +162,23 @@ func open(ctx context.Context, opts Options, busy time.Duration) (*Store, error)
 		return nil, fmt.Errorf("store: open %s: journal_mode is %q, want wal", abs, mode)
 	}
 
-	r, err := openDB(abs, roleReader, busy, opts.NormalSync)
+	r, err := openDB(abs, roleReader, busy, opts.NormalSync, max(4, runtime.GOMAXPROCS(0)))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
-	n := max(4, runtime.GOMAXPROCS(0))
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
-	r.SetConnMaxLifetime(0)
-	r.SetConnMaxIdleTime(0)
 	if err := r.PingContext(ctx); err != nil {
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
 
-	ck, err := openDB(abs, roleCheckpointer, busy, opts.NormalSync)
+	ck, err := openDB(abs, roleCheckpointer, busy, opts.NormalSync, 1)
 	if err != nil {
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
 	}
-	ck.SetMaxOpenConns(1)
-	ck.SetMaxIdleConns(1)
-	ck.SetConnMaxLifetime(0)
-	ck.SetConnMaxIdleTime(0)
 
 	blobs.attach(r)
 	return &Store{
