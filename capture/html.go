@@ -39,11 +39,12 @@ func sanitizeHTML(s string) string {
 	if s == "" {
 		return ""
 	}
-	if out, ok := sanitized.get(s); ok {
+	k := htmlKey(s)
+	if out, ok := sanitized.get(k, s); ok {
 		return out
 	}
 	out := strings.TrimSpace(htmlPolicy().Sanitize(s))
-	sanitized.put(s, out)
+	sanitized.put(k, s, out)
 	return out
 }
 
@@ -78,12 +79,14 @@ type htmlEntry struct {
 
 var htmlSeed = maphash.MakeSeed()
 
+// htmlKey is the cache key of the HTML in, hashed once per body.
+func htmlKey(in string) uint64 { return maphash.String(htmlSeed, in) }
+
 func newHTMLCache(max int) *htmlCache {
 	return &htmlCache{max: max, entries: map[uint64]*list.Element{}, order: list.New()}
 }
 
-func (c *htmlCache) get(in string) (string, bool) {
-	k := maphash.String(htmlSeed, in)
+func (c *htmlCache) get(k uint64, in string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.entries[k]
@@ -94,12 +97,11 @@ func (c *htmlCache) get(in string) (string, bool) {
 	return el.Value.(*htmlEntry).out, true
 }
 
-func (c *htmlCache) put(in, out string) {
+func (c *htmlCache) put(k uint64, in, out string) {
 	n := len(in) + len(out)
 	if n > sanitizedMaxEntry || n > c.max {
 		return
 	}
-	k := maphash.String(htmlSeed, in)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[k]; ok { // a collision or a race: the newer one stays

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -723,7 +722,7 @@ func TestSanitizedCache(t *testing.T) {
 	if got := sanitizeHTML(html); got != want {
 		t.Fatalf("sanitizeHTML = %q, want %q", got, want)
 	}
-	if got, ok := sanitized.get(html); !ok || got != want {
+	if got, ok := sanitized.get(htmlKey(html), html); !ok || got != want {
 		t.Fatalf("cache after one sanitising: %q, %v; want %q, true", got, ok, want)
 	}
 	if got := sanitizeHTML(html); got != want || strings.Contains(got, "script") || strings.Contains(got, "onclick") {
@@ -731,31 +730,34 @@ func TestSanitizedCache(t *testing.T) {
 	}
 
 	c := newHTMLCache(100)
-	c.put("aaaaaaaaaa", strings.Repeat("A", 30)) // 40 bytes
-	c.put("bbbbbbbbbb", strings.Repeat("B", 30)) // 80
-	if _, ok := c.get("aaaaaaaaaa"); !ok {       // a is now the most recent
+	put := func(in, out string) { c.put(htmlKey(in), in, out) }
+	has := func(in string) bool { _, ok := c.get(htmlKey(in), in); return ok }
+	put("aaaaaaaaaa", strings.Repeat("A", 30)) // 40 bytes
+	put("bbbbbbbbbb", strings.Repeat("B", 30)) // 80
+	if !has("aaaaaaaaaa") {                    // a is now the most recent
 		t.Fatal("a missing before the cache was full")
 	}
-	c.put("cccccccccc", strings.Repeat("C", 30)) // 120 > 100: b goes
-	if _, ok := c.get("bbbbbbbbbb"); ok {
+	put("cccccccccc", strings.Repeat("C", 30)) // 120 > 100: b goes
+	if has("bbbbbbbbbb") {
 		t.Error("b, the least recently used, still cached")
 	}
 	for _, k := range []string{"aaaaaaaaaa", "cccccccccc"} {
-		if _, ok := c.get(k); !ok {
+		if !has(k) {
 			t.Errorf("%s evicted, want kept", k)
 		}
 	}
 	if c.size > c.max || c.size != 80 || len(c.entries) != c.order.Len() {
 		t.Errorf("size %d of %d with %d entries and %d in order; want 80", c.size, c.max, len(c.entries), c.order.Len())
 	}
-	c.put(strings.Repeat("x", 200), "y") // bigger than the cache: not kept
-	if _, ok := c.get(strings.Repeat("x", 200)); ok || c.size != 80 {
+	big := strings.Repeat("x", 200)
+	put(big, "y") // bigger than the cache: not kept
+	if has(big) || c.size != 80 {
 		t.Errorf("an entry bigger than the cache was kept (size %d)", c.size)
 	}
 	// Another input under the same hash is a miss, not its output.
-	k := maphash.String(htmlSeed, "other")
+	k := htmlKey("other")
 	c.entries[k] = c.order.PushFront(&htmlEntry{key: k, in: "not other", out: "wrong"})
-	if out, ok := c.get("other"); ok {
+	if out, ok := c.get(k, "other"); ok {
 		t.Errorf("hash match with another input answered %q", out)
 	}
 }
