@@ -258,21 +258,13 @@ func (t *tx) hashStoredBodies(ctx context.Context, tenant, messageID string) err
 		id  int64
 		raw string
 	}
-	var rows []row
 	rs, err := t.q.QueryContext(ctx, `SELECT id, raw_sha256 FROM messages
         WHERE tenant_id = ? AND message_id = ? AND body_hash = '' AND raw_sha256 <> ''`, tenant, messageID)
 	if err != nil {
 		return fmt.Errorf("store: body hashes of <%s>: %w", messageID, err)
 	}
-	for rs.Next() {
-		var r row
-		if err := rs.Scan(&r.id, &r.raw); err != nil {
-			rs.Close()
-			return fmt.Errorf("store: body hashes of <%s>: %w", messageID, err)
-		}
-		rows = append(rows, r)
-	}
-	if err := errors.Join(rs.Close(), rs.Err()); err != nil {
+	rows, err := collect(rs, func(sc rowScanner) (r row, err error) { return r, sc.Scan(&r.id, &r.raw) })
+	if err != nil {
 		return fmt.Errorf("store: body hashes of <%s>: %w", messageID, err)
 	}
 	for _, r := range rows {
